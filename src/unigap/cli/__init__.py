@@ -1,0 +1,79 @@
+"""The `unigap` command line. Each command module adds its commands to `app` in `register`.
+
+Commands only parse options and call one library function; errors derived from
+`UnigapError` are printed without a traceback and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from unigap.errors import UnigapError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0])
+console = Console(stderr=True)
+
+# Modules that define commands; each has `register(app)`. Missing ones are skipped so that
+# partially installed extras never break the core CLI.
+COMMAND_MODULES = [
+    "world",
+    "model",
+    "pretrain",
+    "audit",
+    "curate",
+    "improve",
+    "run",
+    "analyse",
+    "report",
+    "prompts",
+    "export",
+    "agree",
+    "label",
+]
+
+_registered = False
+
+
+def _register_all() -> None:
+    global _registered
+    if _registered:
+        return
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"unigap.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"unigap.cli.{name}":
+                continue
+            raise
+        module.register(app)
+    _registered = True
+
+
+def get_app() -> typer.Typer:
+    _register_all()
+    return app
+
+
+def main() -> None:
+    _register_all()
+    try:
+        app(standalone_mode=False)
+    except UnigapError as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        sys.exit(2)
+    except typer.Exit as err:
+        sys.exit(err.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        sys.exit(130)
+    except Exception as err:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise

@@ -1,0 +1,23 @@
+"""Model backends behind one protocol (`UnifiedModel`), selected by short name (`--model tiny`)."""
+
+from unigap.models.base import (
+    MODELS,
+    Generation,
+    JudgeMode,
+    ModelConfig,
+    SamplingConfig,
+    SelfJudgeConfig,
+    UnifiedModel,
+    load_model,
+)
+
+__all__ = [
+    "MODELS",
+    "Generation",
+    "JudgeMode",
+    "ModelConfig",
+    "SamplingConfig",
+    "SelfJudgeConfig",
+    "UnifiedModel",
+    "load_model",
+]

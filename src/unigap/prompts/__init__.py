@@ -1,0 +1,1 @@
+"""Prompt suites (ShapeWorld, GenEval, T2I-CompBench, Science-T2I, custom files) by short name."""
