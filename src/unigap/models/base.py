@@ -114,3 +114,8 @@ class ModelConfig(Config):
 
 def load_model(cfg: ModelConfig) -> UnifiedModel:
     return MODELS.get(cfg.name)(cfg)
+
+
+def default_sampling(model: UnifiedModel) -> SamplingConfig:
+    """The backend's recommended sampling (the tiny card records its own), else Janus defaults."""
+    return getattr(model, "default_sampling", None) or SamplingConfig()

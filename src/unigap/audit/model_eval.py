@@ -1,0 +1,89 @@
+"""`unigap model eval`: does a model understand better than it generates, per subtask?
+
+generation_accuracy: one image per eval prompt (candidate 0 of seed S), judged by the oracle.
+understanding_accuracy: the paper's question about renders, half matching the prompt and half
+a minimal counterfactual; the model's parsed verdict must equal the truth (unparsed = wrong).
+Band and overall values are unweighted means over subtasks, as in the paper.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from unigap import world
+from unigap.models.base import SamplingConfig, SelfJudgeConfig, UnifiedModel
+from unigap.prompts.shapeworld import load_shapeworld
+from unigap.records import Prompt, candidate_seed
+
+Progress = Callable[[str, int], None]
+
+
+def generation_accuracy(model: UnifiedModel, prompts: list[Prompt], seed: int, sampling: SamplingConfig) -> list[int]:
+    seeds = [candidate_seed(seed, p.id, 0) for p in prompts]
+    images = model.generate([p.text for p in prompts], seeds, sampling).images.numpy()
+    return [int(world.oracle(img, p.spec)[0]) for img, p in zip(images, prompts)]
+
+
+def understanding_items(prompts: list[Prompt], seed: int) -> tuple[np.ndarray, list[str], list[int]]:
+    """A matching render and a counterfactual render per prompt: images (2K, H, W, 3), texts, truth."""
+    images, texts, truth = [], [], []
+    for p in prompts:
+        rng = np.random.default_rng([seed, int(p.id.rsplit("/", 1)[-1])])
+        scene = world.realize(p.spec, rng)
+        images += [world.render(scene), world.render(world.counterfactual(p.spec, scene, rng))]
+        texts += [p.text, p.text]
+        truth += [1, 0]
+    return np.stack(images), texts, truth
+
+
+def understanding_accuracy(model: UnifiedModel, prompts: list[Prompt], seed: int) -> list[int]:
+    images, texts, truth = understanding_items(prompts, seed)
+    verdicts = model.judge(torch.from_numpy(images), texts, SelfJudgeConfig(mode="parse"))
+    return [int(j.verdict == t) for j, t in zip(verdicts, truth)]
+
+
+def summarise(per_subtask: dict[str, dict]) -> dict:
+    """Add band and overall rows: unweighted means of the subtask values."""
+    keys = ("generation_accuracy", "understanding_accuracy")
+    bands = {}
+    for band in world.BANDS:
+        rows = [r for r in per_subtask.values() if r["band"] == band]
+        if rows:
+            bands[band] = {k: float(np.mean([r[k] for r in rows])) for k in keys} | {"n": sum(r["n"] for r in rows)}
+    overall = {k: float(np.mean([r[k] for r in per_subtask.values()])) for k in keys}
+    return {"subtasks": per_subtask, "bands": bands, "overall": overall | {"n": sum(r["n"] for r in per_subtask.values())}}
+
+
+def evaluate(model: UnifiedModel, per_subtask: int = 40, seed: int = 0, subtasks: list[str] | None = None,
+             sampling: SamplingConfig | None = None, progress: Progress | None = None) -> dict:
+    sampling = sampling or SamplingConfig()
+    rows: dict[str, dict] = {}
+    for name in subtasks or list(world.SUBTASKS):
+        prompts = load_shapeworld(split="eval", subtasks=[name])[:per_subtask]
+        gen = generation_accuracy(model, prompts, seed, sampling)
+        und = understanding_accuracy(model, prompts, seed)
+        rows[name] = {"band": world.SUBTASKS[name], "generation_accuracy": float(np.mean(gen)),
+                      "understanding_accuracy": float(np.mean(und)), "n": len(prompts)}
+        if progress:
+            progress(name, len(prompts))
+    return summarise(rows)
+
+
+def record_eval_in_card(path: str, per_subtask: int = 40, seed: int = 0) -> dict:
+    """Evaluate a tiny checkpoint and store the figures in its card (weights untouched)."""
+    import json
+    from pathlib import Path
+
+    from unigap.models.base import ModelConfig, default_sampling, load_model
+    from unigap.models.tiny.checkpoint import CARD
+
+    model = load_model(ModelConfig(name="tiny", path=str(path)))
+    result = evaluate(model, per_subtask, seed, sampling=default_sampling(model))
+    card_path = Path(path) / CARD
+    card = json.loads(card_path.read_text())
+    card["eval"] = {"prompts_per_subtask": per_subtask, "seed": seed, **result}
+    card_path.write_text(json.dumps(card, indent=1))
+    return result

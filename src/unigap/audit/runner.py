@@ -1,0 +1,148 @@
+"""The audit: N candidates per prompt, the model's own verdict on each, external judges' verdicts.
+
+Stages (each resumable: it only does what the store does not hold yet):
+  prompts -> generate (N per prompt) -> self-judge -> each external judge -> metrics.json
+Every batch is written in one transaction, so a `kill -9` loses at most the batch in flight,
+and rerunning the same command continues; rerunning a finished audit does no model work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+
+from unigap.analysis.metrics import audit_metrics
+from unigap.config import Config
+from unigap.judges.base import ExternalJudge, JudgeConfig, load_judge
+from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
+from unigap.prompts.base import SuiteConfig, load_prompts
+from unigap.records import Judgment, Prompt, candidate_seed
+from unigap.store import RunStore
+from unigap.store.records import CandidateIn
+
+
+class AuditConfig(Config):
+    """configs/audit_tiny.yaml."""
+
+    model: ModelConfig = ModelConfig()
+    prompts: SuiteConfig = SuiteConfig(per_subtask=20)
+    n: int = 10  # candidates per prompt
+    seed: int = 0
+    sampling: SamplingConfig | None = None  # None = the model's recommended sampling
+    self_judge: SelfJudgeConfig = SelfJudgeConfig()
+    judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
+    source: str = "base"  # the candidates' source label in the store
+    batch_size: int = 64
+    n_boot: int = 1000
+
+
+class Bar(Protocol):
+    def start(self, stage: str, total: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+
+class NoBar:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+def batches(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], cfg: AuditConfig, bar: Bar,
+                   source: str | None = None, sampling: SamplingConfig | None = None) -> None:
+    source = source or cfg.source
+    sampling = sampling or cfg.sampling or default_sampling(model)
+    todo = store.missing_candidates(source, [p.id for p in prompts], cfg.n)
+    text = {p.id: p.text for p in prompts}
+    bar.start(f"generate [{source}]", len(todo))
+    for chunk in batches(todo, cfg.batch_size):
+        seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
+        gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
+        rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
+                for (pid, idx), seed, tok, img in zip(chunk, seeds, gen.tokens, gen.images)]
+        store.add_candidates(source, rows)
+        bar.advance(len(chunk))
+
+
+JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
+
+
+def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar) -> int:
+    """Judge every stored candidate this judge has not judged yet; returns the number of failures."""
+    todo = store.missing_judgments(judge_name, source)
+    prompts = {p.id: p for p in store.prompts()}
+    bar.start(f"judge [{judge_name}]", len(todo))
+    failures = 0
+    for chunk in batches(todo, batch_size):
+        images = torch.from_numpy(np.stack([store.load_image(c.png) for c in chunk]))
+        verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c in chunk])
+        failures += sum(v.status == "failed" for v in verdicts)
+        store.add_judgments(judge_name, [(c.id, v) for c, v in zip(chunk, verdicts)])
+        bar.advance(len(chunk))
+    return failures
+
+
+def _safe_judge(fn: JudgeFn, images: torch.Tensor, prompts: list[Prompt]) -> list[Judgment]:
+    """A judge that raises on a batch: retry item by item, recording each failing item as failed."""
+    try:
+        return fn(images, prompts)
+    except Exception:  # noqa: BLE001 - judge errors are data here, recorded per item
+        out = []
+        for img, p in zip(images, prompts):
+            try:
+                out += fn(img[None], [p])
+            except Exception as err:  # noqa: BLE001
+                out.append(Judgment(None, None, "", "failed", f"{type(err).__name__}: {err}"))
+        return out
+
+
+def self_judge_fn(model: UnifiedModel, cfg: SelfJudgeConfig) -> JudgeFn:
+    return lambda images, prompts: model.judge(images, [p.text for p in prompts], cfg)
+
+
+def external_fn(judge: ExternalJudge) -> JudgeFn:
+    return lambda images, prompts: judge.judge(images, prompts)
+
+
+def write_metrics(store: RunStore, run_dir: Path, source: str, n_boot: int, seed: int) -> dict:
+    result = audit_metrics(store.judgments(source=source), "self", n_boot, seed)
+    result["counts"] = store.counts()
+    result["source"] = source
+    (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None) -> dict:
+    """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json."""
+    from unigap.store import provenance
+
+    bar, run_dir = bar or NoBar(), Path(run_dir)
+    with RunStore.open(run_dir) as store:
+        store.init_config(cfg.model_dump(mode="json"))
+        prompts = load_prompts(cfg.prompts)
+        store.add_prompts(prompts)
+        model = model or load_model(cfg.model)
+        if store.get_meta("provenance") is None:
+            store.set_meta("provenance", provenance(_provenance_extra(cfg, model)))
+        generate_stage(store, model, prompts, cfg, bar)
+        failures = {"self": judge_stage(store, "self", self_judge_fn(model, cfg.self_judge), cfg.source, cfg.batch_size, bar)}
+        for jc in cfg.judges:
+            judge = load_judge(jc)
+            failures[judge.name] = judge_stage(store, judge.name, external_fn(judge), cfg.source, cfg.batch_size, bar)
+        store.set_stage("audit", "done", {"failures": failures})
+        return write_metrics(store, run_dir, cfg.source, cfg.n_boot, cfg.seed)
+
+
+def _provenance_extra(cfg: AuditConfig, model: UnifiedModel) -> dict:
+    sha = getattr(model, "weights_sha256", lambda: None)()
+    return {"seeds": {"seed": cfg.seed}, "checkpoint_sha256": sha, "model_fingerprint": model.fingerprint()}

@@ -1,0 +1,58 @@
+"""`unigap audit` and `unigap show`: run the self-consistency audit, print its metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from unigap.cli._common import out, progress_bar
+from unigap.errors import UnigapError
+
+
+class RichBar:
+    """Adapter from the audit's Bar protocol to one rich progress task per stage."""
+
+    def __init__(self, progress) -> None:
+        self.progress, self.task = progress, None
+
+    def start(self, stage: str, total: int) -> None:
+        self.task = self.progress.add_task(stage, total=total)
+
+    def advance(self, n: int) -> None:
+        self.progress.advance(self.task, n)
+
+
+def audit_cmd(
+    config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/audit_tiny.yaml")] = Path("configs/audit_tiny.yaml"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
+) -> None:
+    """Generate N candidates per prompt, self-judge and externally judge them, write metrics.json."""
+    from unigap.audit.runner import AuditConfig, run_audit
+    from unigap.cli.show import print_metrics
+    from unigap.config import load_config
+
+    cfg = load_config(AuditConfig, config if config.exists() or str(config) != "configs/audit_tiny.yaml" else None,
+                      overrides or [])
+    with progress_bar() as bar:
+        metrics = run_audit(cfg, out_dir, RichBar(bar))
+    print_metrics(metrics)
+    out.print(f"run directory: {out_dir}")
+
+
+def show_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
+    """Print a run's metrics table, grouped by band, with 95 % CIs."""
+    from unigap.cli.show import print_metrics
+
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        raise UnigapError(f"{path} not found: run `unigap audit --out {run_dir}` first")
+    print_metrics(json.loads(path.read_text()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit_cmd)
+    app.command("show")(show_cmd)

@@ -1,0 +1,59 @@
+"""`unigap model eval`: generation vs understanding accuracy of a model, per subtask and band."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from unigap.cli._common import out, progress_bar, write_json
+
+sub = typer.Typer(no_args_is_help=True, help="Inspect a model.")
+
+
+def eval_table(result: dict) -> Table:
+    table = Table(title="generation vs understanding (oracle-scored)")
+    for col in ("subtask", "band", "generation", "understanding", "n"):
+        table.add_column(col, justify="left" if col in ("subtask", "band") else "right")
+    for name, r in result["subtasks"].items():
+        table.add_row(name, r["band"], f"{r['generation_accuracy']:.3f}", f"{r['understanding_accuracy']:.3f}", str(r["n"]))
+    for band, r in result["bands"].items():
+        table.add_row(f"[bold]{band}[/bold]", "band", f"{r['generation_accuracy']:.3f}", f"{r['understanding_accuracy']:.3f}", str(r["n"]))
+    r = result["overall"]
+    table.add_row("[bold]overall[/bold]", "", f"{r['generation_accuracy']:.3f}", f"{r['understanding_accuracy']:.3f}", str(r["n"]))
+    return table
+
+
+@sub.command("eval")
+def eval_cmd(
+    model: Annotated[str, typer.Option(help="Model registry name")] = "tiny",
+    path: Annotated[Optional[str], typer.Option(help="Checkpoint (default: the shipped one)")] = None,
+    prompts_per_subtask: Annotated[int, typer.Option(help="Eval prompts per subtask (K)")] = 40,
+    seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
+    cfg_scale: Annotated[Optional[float], typer.Option(help="CFG scale (default: the model's)")] = None,
+    subtask: Annotated[Optional[list[str]], typer.Option(help="Only these subtasks (repeatable)")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result JSON here")] = None,
+) -> None:
+    """Generate one image per eval prompt (oracle-scored) and ask the paper's question about renders."""
+    from unigap.audit.model_eval import evaluate
+    from unigap.models.base import ModelConfig, default_sampling, load_model
+    from unigap.world import check_subtask
+
+    for s in subtask or []:
+        check_subtask(s)
+    backend = load_model(ModelConfig(name=model, path=path))
+    sampling = default_sampling(backend).model_copy(update={"cfg_scale": cfg_scale} if cfg_scale else {})
+    names = subtask or None
+    with progress_bar() as bar:
+        task = bar.add_task("model eval", total=prompts_per_subtask * (len(names) if names else 9))
+        result = evaluate(backend, prompts_per_subtask, seed, names, sampling, lambda _, n: bar.advance(task, n))
+    out.print(eval_table(result))
+    if json_path:
+        write_json(json_path, result)
+        out.print(f"wrote {json_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sub, name="model")

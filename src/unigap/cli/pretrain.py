@@ -1,0 +1,39 @@
+"""`unigap pretrain`: train the tiny unified model from scratch on ShapeWorld (resumable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from unigap.cli._common import out, progress_bar
+
+
+def pretrain_cmd(
+    config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/pretrain_tiny.yaml")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (resumes if it holds a partial run)")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. steps=300")] = None,
+    eval_prompts: Annotated[int, typer.Option(help="Eval prompts per subtask for the card (0 = skip)")] = 40,
+) -> None:
+    """Pretrain from scratch; a killed run resumes from its last checkpoint when rerun."""
+    from unigap.config import load_config
+    from unigap.audit.model_eval import record_eval_in_card
+    from unigap.training.pretrain import PretrainConfig, pretrain
+
+    cfg = load_config(PretrainConfig, config, overrides or [])
+    with progress_bar() as bar:
+        task = bar.add_task("pretrain", total=cfg.steps)
+
+        def on_step(step: int, stats: dict) -> None:
+            bar.update(task, completed=step, description=f"pretrain loss {stats['loss']:.3f} (gen {stats['gen']:.3f}, und {stats['und']:.3f})")
+
+        pretrain(cfg, out_dir, on_step)
+    if eval_prompts:
+        out.print(f"evaluating ({eval_prompts} prompts per subtask) for the card ...")
+        record_eval_in_card(out_dir, eval_prompts)
+    out.print(f"wrote {out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pretrain")(pretrain_cmd)

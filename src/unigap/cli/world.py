@@ -1,0 +1,36 @@
+"""`unigap world show`: look at ShapeWorld renders (or a model's generations) with their prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from unigap.cli._common import out
+
+sub = typer.Typer(no_args_is_help=True, help="Look at the ShapeWorld world.")
+
+
+@sub.command("show")
+def show(
+    subtask: Annotated[str, typer.Option(help="Subtask name, e.g. spatial")],
+    out_path: Annotated[Path, typer.Option("--out", help="PNG grid to write")] = Path("grid.png"),
+    n: Annotated[int, typer.Option(help="Number of prompts")] = 16,
+    split: Annotated[str, typer.Option(help="train or eval")] = "eval",
+    model: Annotated[Optional[str], typer.Option(help="Show this model's generations instead of renders")] = None,
+    model_path: Annotated[Optional[str], typer.Option(help="Checkpoint for --model")] = None,
+    seed: Annotated[int, typer.Option(help="Sampling / scene seed")] = 0,
+) -> None:
+    """Write a grid of N prompts of a subtask: renders, or a model's generations with the oracle's verdict."""
+    from unigap.audit.show import world_grid
+
+    grid = world_grid(subtask, n, split, model, model_path, seed)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(out_path)
+    out.print(f"wrote {out_path} ({n} images, subtask {subtask}{', model ' + model if model else ''})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sub, name="world")

@@ -1,0 +1,117 @@
+"""`--model tiny`: the shipped ShapeWorld model behind the `UnifiedModel` protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.tiny.checkpoint import TinyCheckpoint, load_checkpoint, save_checkpoint
+from unigap.models.tiny.format import TinyFormat
+from unigap.records import Judgment
+from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
+
+
+def gumbel_noise(seed: int, m: int, k: int) -> torch.Tensor:
+    """Per-candidate Gumbel noise (M, K) from its own generator: batch-independent sampling."""
+    g = torch.Generator().manual_seed(int(seed))
+    u = torch.rand(m, k, generator=g).clamp_(1e-10, 1 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+class TinyBackend:
+    name = "tiny"
+
+    def __init__(self, ckpt: TinyCheckpoint, batch_size: int = 64, path: str | None = None) -> None:
+        self.ckpt, self.batch_size, self.path = ckpt, batch_size, path
+        self.model = ckpt.model
+        self.fmt = TinyFormat(ckpt.tokenizer, self.model.cfg.prompt_len, self.model.cfg.n_image_tokens)
+        self.num_image_tokens = self.model.cfg.n_image_tokens
+        self.default_sampling = SamplingConfig(**ckpt.card.get("sampling", {}))
+
+    # --- generation -------------------------------------------------------------------
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig) -> Generation:
+        chunks = [self._generate(list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), sampling)
+                  for i in range(0, len(prompts), self.batch_size)]
+        tokens = torch.cat(chunks) if chunks else torch.zeros(0, self.num_image_tokens, dtype=torch.long)
+        return Generation(tokens, self.decode(tokens))
+
+    def _generate(self, prompts: list[str], seeds: list[int], s: SamplingConfig) -> torch.Tensor:
+        guided = s.cfg_scale != 1.0
+        batch = self.fmt.gen_prompts(prompts + ([None] * len(prompts) if guided else []))
+        noise = torch.stack([gumbel_noise(sd, self.num_image_tokens, self.model.cfg.image_vocab) for sd in seeds])
+        was = self.model.training
+        self.model.eval()
+        tokens, _ = self.model.generate_images(batch.ids, batch.key_ok, noise, s.cfg_scale, s.temperature, s.top_k)
+        self.model.train(was)
+        return tokens
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.ckpt.codec.decode(tokens.cpu().numpy()))
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.ckpt.codec.encode(np.asarray(images)))
+
+    # --- understanding ----------------------------------------------------------------
+    def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
+        out: list[str] = []
+        tokens = self.encode(images)
+        for i in range(0, len(questions), self.batch_size):
+            batch = self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]))
+            new = self.model.eval().greedy_text(batch.ids, batch.key_ok, max_new_tokens, self.fmt.tok.eos)
+            out += [self.fmt.tok.decode(row.tolist()) for row in new]
+        return out
+
+    def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
+        questions = [question(p) for p in prompts]
+        if cfg.mode == "parse":
+            answers = self.answer(images, questions, cfg.max_new_tokens)
+            return [_parsed(a) for a in answers]
+        probs = self.score_probs(images, questions)
+        return [Judgment(int(p > cfg.threshold), float(p), f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
+
+    @torch.no_grad()
+    def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:
+        """P("1") / (P("1") + P("0")) for the token after the answer prefix "The score is"."""
+        one, zero = self.fmt.tok.index["1"], self.fmt.tok.index["0"]
+        tokens, out = self.encode(images), []
+        for i in range(0, len(questions), self.batch_size):
+            batch = self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]),
+                                         ANSWER_PREFIX)
+            logits = self.model.eval().next_text_logits(batch.ids, batch.key_ok)  # (B, V)
+            out += logits[:, [one, zero]].softmax(-1)[:, 0].tolist()
+        return out
+
+    # --- training support -------------------------------------------------------------
+    def image_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
+        batch = self.fmt.gen_prompts(list(prompts))
+        return self.model.image_logprobs(batch.ids, batch.key_ok, tokens).sum(-1)  # (B,)
+
+    def module(self) -> nn.Module:
+        return self.model
+
+    def components(self) -> dict[str, list[nn.Parameter]]:
+        return self.model.components()
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"backend": "tiny", "codec_sha256": self.ckpt.codec.sha256(), "num_image_tokens": self.num_image_tokens,
+                "text_vocab": len(self.fmt.tok)}
+
+    def weights_sha256(self) -> str | None:
+        return self.ckpt.card.get("sha256")
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(self.ckpt, path)
+
+
+def _parsed(answer: str) -> Judgment:
+    v = parse_verdict(answer)
+    return Judgment(v, None, answer, "ok" if v is not None else "unparsed")
+
+
+def load_tiny(cfg: ModelConfig) -> TinyBackend:
+    return TinyBackend(load_checkpoint(cfg.path), cfg.batch_size, cfg.path)

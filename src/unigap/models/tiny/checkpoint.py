@@ -1,0 +1,91 @@
+"""Tiny-model checkpoints: `model.safetensors` (weights + codec codebook) and `card.json`.
+
+The card records the config, tokenizer vocabulary, seeds, steps, data recipe, evaluation
+figures and the sha256 of the weights file; loading refuses a file whose hash differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from unigap.errors import CheckpointError
+from unigap.models.tiny.codec import PatchCodec
+from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.models.tiny.tokenizer import WordTokenizer
+
+WEIGHTS, CARD = "model.safetensors", "card.json"
+
+
+@dataclass
+class TinyCheckpoint:
+    model: TinyUnified
+    tokenizer: WordTokenizer
+    codec: PatchCodec
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def shipped_path() -> Path:
+    """The checkpoint that ships inside the package."""
+    return Path(str(resources.files("unigap") / "assets" / "tiny"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(ckpt: TinyCheckpoint, path: str | Path) -> dict[str, Any]:
+    """Write weights then the card (with the weights' hash); returns the card."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in ckpt.model.state_dict().items()}
+    tensors["codec.codebook"] = torch.from_numpy(ckpt.codec.codebook.copy())
+    tmp = path / (WEIGHTS + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path / WEIGHTS)
+    card = {**ckpt.card, "config": ckpt.model.cfg.to_dict(), "vocab": ckpt.tokenizer.vocab,
+            "codec": {"patch": ckpt.codec.patch, "image_size": ckpt.codec.image_size, "sha256": ckpt.codec.sha256()},
+            "sha256": sha256_file(path / WEIGHTS)}
+    (path / CARD).write_text(json.dumps(card, indent=1))
+    ckpt.card = card
+    return card
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    card_path = Path(path) / CARD
+    if not card_path.exists():
+        raise CheckpointError(f"{card_path}: no checkpoint card (is {path} a tiny-model checkpoint?)")
+    try:
+        return json.loads(card_path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{card_path}: corrupt card: {err}") from None
+
+
+def load_checkpoint(path: str | Path | None = None) -> TinyCheckpoint:
+    """Load and verify a checkpoint directory (default: the shipped one)."""
+    path = Path(path) if path else shipped_path()
+    card = read_card(path)
+    weights = path / WEIGHTS
+    if not weights.exists():
+        raise CheckpointError(f"{weights}: missing weights file")
+    actual = sha256_file(weights)
+    if actual != card.get("sha256"):
+        raise CheckpointError(f"{weights}: sha256 {actual} does not match the card's expected {card.get('sha256')}")
+    tensors = load_file(str(weights))
+    codec = PatchCodec(tensors.pop("codec.codebook").numpy().astype(np.uint8), card["codec"]["patch"],
+                       card["codec"]["image_size"])
+    model = TinyUnified(TinyConfig(**card["config"]))
+    model.load_state_dict(tensors)
+    return TinyCheckpoint(model.eval(), WordTokenizer(card["vocab"]), codec, card)

@@ -1,0 +1,282 @@
+"""Pretraining the tiny unified model from scratch on ShapeWorld.
+
+Each batch mixes generation examples (prompt -> image tokens of a matching render) and
+understanding examples (render + the paper's question -> "The score is 1." for a matching render,
+"The score is 0." for a counterfactual or another realistic failure), plus plain questions.
+The loss is task-balanced (feasibility.md §5): mean image-token CE over generation examples plus
+`und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
+informative answer token under 64 image tokens.
+
+Eval prompts never appear: every sampled spec whose text is an eval prompt is redrawn.
+Resumable: a state file (weights, optimizer, step) is written every `checkpoint_every` steps and
+the data of step s is drawn from a generator seeded by (seed, s), so a resumed run sees exactly
+the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from unigap import world
+from unigap.config import Config
+from unigap.errors import UnigapError
+from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
+from unigap.models.tiny.codec import PatchCodec, fit_codebook
+from unigap.models.tiny.format import TinyFormat
+from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.models.tiny.tokenizer import WordTokenizer
+from unigap.verdict import question
+
+STATE = "pretrain_state.pt"
+
+
+class ArchConfig(Config):
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    prompt_len: int = 24
+    block_size: int = 128
+    dropout: float = 0.0
+
+
+class PretrainConfig(Config):
+    """configs/pretrain_tiny.yaml."""
+
+    seed: int = 0
+    world_seed: int = 0  # seed of the train/eval prompt splits
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 2e-3
+    min_lr: float = 2e-4
+    warmup: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    arch: ArchConfig = ArchConfig()
+    codebook_size: int = 1024
+    codec_fit_scenes: int = 4000
+    gen_frac: float = 0.5  # share of generation examples per batch
+    und_weight: float = 1.0
+    cfg_dropout: float = 0.1  # share of generation examples with the prompt removed (for CFG)
+    plain_frac: float = 0.1  # share of understanding examples that are plain questions
+    negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
+    gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
+    und_subtask_weights: dict[str, float] = {}
+    checkpoint_every: int = 250
+    threads: int = 0  # torch threads; 0 = torch's default
+
+
+# --- data -------------------------------------------------------------------------------
+
+def sample_train_spec(subtask: str, rng: np.random.Generator, excluded: frozenset[str]) -> dict:
+    for _ in range(1000):
+        spec = world.sample_spec(subtask, rng)
+        if world.prompt_text(spec) not in excluded:
+            return spec
+    raise UnigapError(f"could not sample a non-eval prompt for {subtask}")
+
+
+def pick(weights: dict[str, float], rng: np.random.Generator) -> str:
+    names = list(world.SUBTASKS)
+    w = np.array([weights.get(n, 1.0) for n in names], dtype=float)
+    return names[rng.choice(len(names), p=w / w.sum())]
+
+
+def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
+    """A plain question about a scene with its one-word answer (grounds words in pixels)."""
+    objs = scene.objects
+    if len(objs) == 1 or rng.random() < 0.5:
+        return "How many objects are there?", ["zero", "one", "two", "three"][min(len(objs), 3)]
+    obj = objs[rng.integers(len(objs))]
+    return f"What color is the {obj.size} {obj.shape}?", obj.color
+
+
+class Example:
+    """One training sequence: ids with image-target and text-target positions (-1 = none)."""
+
+    def __init__(self, ids: list[int], img_tgt: list[int], txt_tgt: list[int]) -> None:
+        self.ids, self.img_tgt, self.txt_tgt = ids, img_tgt, txt_tgt
+
+
+def gen_example(fmt: TinyFormat, text: str | None, tokens: np.ndarray) -> Example:
+    prompt = fmt.gen_prompt(text)
+    pad = [fmt.tok.pad] * (fmt.P - len(prompt))
+    ids = pad + prompt + [fmt.offset + int(t) for t in tokens]
+    img_tgt = [-1] * (fmt.P - 1) + [int(t) for t in tokens] + [-1]
+    return Example(ids, img_tgt, [-1] * len(ids))
+
+
+def und_example(fmt: TinyFormat, tokens: np.ndarray, q: str, answer: str) -> Example:
+    prefix = fmt.und_prefix(tokens.tolist(), q)
+    ans = fmt.tok.encode(answer) + [fmt.tok.eos]
+    ids = prefix + ans
+    txt_tgt = [-1] * (len(prefix) - 1) + ans + [-1]
+    return Example(ids, [-1] * len(ids), txt_tgt)
+
+
+class DataSource:
+    """Draws the examples of one training step, deterministically from (seed, step)."""
+
+    def __init__(self, cfg: PretrainConfig, fmt: TinyFormat, codec: PatchCodec) -> None:
+        self.cfg, self.fmt, self.codec = cfg, fmt, codec
+        self.excluded = world.eval_texts(cfg.world_seed)
+
+    def batch(self, step: int) -> list[Example]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        n_gen = int(round(self.cfg.batch_size * self.cfg.gen_frac))
+        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.batch_size - n_gen)]
+
+    def _render_tokens(self, scene: Any) -> np.ndarray:
+        return self.codec.encode(world.render(scene)[None])[0]
+
+    def gen(self, rng: np.random.Generator) -> Example:
+        spec = sample_train_spec(pick(self.cfg.gen_subtask_weights, rng), rng, self.excluded)
+        tokens = self._render_tokens(world.realize(spec, rng))
+        text = None if rng.random() < self.cfg.cfg_dropout else world.prompt_text(spec)
+        return gen_example(self.fmt, text, tokens)
+
+    def und(self, rng: np.random.Generator) -> Example:
+        spec = sample_train_spec(pick(self.cfg.und_subtask_weights, rng), rng, self.excluded)
+        scene = world.realize(spec, rng)
+        if rng.random() < self.cfg.plain_frac:
+            q, a = plain_question(scene, rng)
+            return und_example(self.fmt, self._render_tokens(scene), q, a)
+        label = int(rng.random() < 0.5)
+        if not label:
+            cf = rng.random() < self.cfg.negative_counterfactual
+            scene = world.counterfactual(spec, scene, rng) if cf else world.extra_negatives(spec, scene, rng)
+        return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)),
+                           f"The score is {label}.")
+
+
+def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
+    """Right-pad to the longest example: ids, key_ok, img_tgt, txt_tgt, each (B, T)."""
+    t = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), t), pad, dtype=torch.long)
+    ok = torch.zeros((len(examples), t), dtype=torch.bool)
+    img = torch.full((len(examples), t), -1, dtype=torch.long)
+    txt = torch.full((len(examples), t), -1, dtype=torch.long)
+    for i, e in enumerate(examples):
+        n = len(e.ids)
+        ids[i, :n], img[i, :n], txt[i, :n] = torch.tensor(e.ids), torch.tensor(e.img_tgt), torch.tensor(e.txt_tgt)
+        ok[i, :n] = torch.tensor(e.ids) != pad
+    return ids, ok, img, txt
+
+
+# --- building blocks --------------------------------------------------------------------
+
+def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
+    """Vocabulary of every word the world's prompts, questions and answers use."""
+    rng = np.random.default_rng(world_seed)
+    texts = [world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS]
+    texts += [question("x"), "The score is 0. The score is 1.", "How many objects are there?",
+              "zero one two three Yes No", " ".join(world.COLORS), " ".join(world.SHAPES), " ".join(world.SIZES),
+              "What color is the"]
+    return WordTokenizer.build(texts)
+
+
+def build_codec(cfg: PretrainConfig) -> PatchCodec:
+    """Codebook fitted on renders of scenes from every subtask (and their counterfactuals)."""
+    rng = np.random.default_rng([cfg.seed, 10**6])
+    images = []
+    for i in range(cfg.codec_fit_scenes):
+        spec = world.sample_spec(list(world.SUBTASKS)[i % len(world.SUBTASKS)], rng)
+        scene = world.realize(spec, rng)
+        images += [world.render(scene), world.render(world.counterfactual(spec, scene, rng))]
+    return PatchCodec(fit_codebook(np.stack(images), cfg.codebook_size, seed=cfg.seed))
+
+
+def lr_at(cfg: PretrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(frac, 1.0)))
+
+
+def make_optimizer(model: TinyUnified, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+
+
+def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
+    torch.manual_seed(cfg.seed)
+    tok, codec = build_tokenizer(cfg.world_seed), build_codec(cfg)
+    arch = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens,
+                      **cfg.arch.model_dump())
+    return TinyCheckpoint(TinyUnified(arch), tok, codec)
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig,
+               n_gen: int) -> dict[str, float]:
+    ids, ok, img, txt = batch
+    gen_ce, txt_ce = model.training_losses(ids, ok, img, txt)
+    loss_gen, loss_und = gen_ce[:n_gen].mean(), txt_ce[n_gen:].mean()
+    loss = loss_gen + cfg.und_weight * loss_und
+    if not torch.isfinite(loss):
+        raise UnigapError(f"non-finite pretraining loss {loss.item()}; last good state kept")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return {"loss": loss.item(), "gen": loss_gen.item(), "und": loss_und.item()}
+
+
+def save_state(out: Path, ckpt: TinyCheckpoint, opt: torch.optim.Optimizer, step: int) -> None:
+    save_checkpoint(ckpt, out / "partial")
+    tmp = out / (STATE + ".tmp")
+    torch.save({"step": step, "optimizer": opt.state_dict()}, tmp)
+    tmp.replace(out / STATE)
+
+
+def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | None]:
+    from unigap.models.tiny.checkpoint import load_checkpoint
+
+    state_path = out / STATE
+    if not state_path.exists():
+        return new_checkpoint(cfg), 0, None
+    state = torch.load(state_path, weights_only=False)
+    ckpt = load_checkpoint(out / "partial")
+    if ckpt.card.get("pretrain") != cfg.model_dump():
+        raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
+    return ckpt, state["step"], state["optimizer"]
+
+
+Callback = Callable[[int, dict[str, float]], None]
+
+
+def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = None) -> TinyCheckpoint:
+    """Train (or resume) to cfg.steps; the final checkpoint is written to `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ckpt, start, opt_state = resume(out, cfg)
+    ckpt.card.update({"pretrain": cfg.model_dump()})
+    model = ckpt.model.train()
+    opt = make_optimizer(model, cfg)
+    if opt_state:
+        opt.load_state_dict(opt_state)
+    data = DataSource(cfg, TinyFormat(ckpt.tokenizer, cfg.arch.prompt_len, ckpt.codec.num_tokens), ckpt.codec)
+    n_gen = int(round(cfg.batch_size * cfg.gen_frac))
+    t0 = time.time()
+    for step in range(start, cfg.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step)
+        stats = train_step(model, opt, collate(data.batch(step), ckpt.tokenizer.pad), cfg, n_gen)
+        if on_step:
+            on_step(step + 1, stats)
+        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            save_state(out, ckpt, opt, step + 1)
+    ckpt.card.update({"steps": cfg.steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
+                      "train_seconds_this_session": round(time.time() - t0, 1)})
+    save_checkpoint(ckpt.__class__(model.eval(), ckpt.tokenizer, ckpt.codec, ckpt.card), out)
+    return ckpt
