@@ -27,18 +27,19 @@ def unweighted_mean(values: list[float]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def ratio(num: np.ndarray, den: np.ndarray, empty: float = np.nan) -> np.ndarray:
+    """num / den, `empty` where den == 0 (NaN = no data; the win rate uses 0.5 by convention)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+        return np.where(den > 0, num / np.maximum(den, 1), empty)
 
 
-def bootstrap_ratios(c: Counts, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def bootstrap_ratios(c: Counts, n_boot: int, rng: np.random.Generator, empty: float = np.nan) -> np.ndarray:
     """(n_boot,) ratios of prompt-resampled counts."""
     p = len(c.num)
     if p == 0:
         return np.full(n_boot, np.nan)
     idx = rng.integers(0, p, size=(n_boot, p))
-    return ratio(c.num[idx].sum(1), c.den[idx].sum(1))
+    return ratio(c.num[idx].sum(1), c.den[idx].sum(1), empty)
 
 
 def ci(samples: np.ndarray) -> list[float] | None:
@@ -55,11 +56,12 @@ def entry(value: float, samples: np.ndarray, num: float | None = None, den: floa
     return out
 
 
-def summarise_ratio(per_subtask: dict[str, Counts], bands: dict[str, str], n_boot: int = 1000, seed: int = 0) -> dict:
+def summarise_ratio(per_subtask: dict[str, Counts], bands: dict[str, str], n_boot: int = 1000, seed: int = 0,
+                    empty: float = np.nan) -> dict:
     """{"subtasks": {s: entry}, "bands": {b: entry}, "overall": entry} for one ratio metric."""
     rng = np.random.default_rng(seed)
-    values = {s: float(ratio(c.num.sum(), c.den.sum())) for s, c in per_subtask.items()}
-    boots = {s: bootstrap_ratios(c, n_boot, rng) for s, c in per_subtask.items()}
+    values = {s: float(ratio(c.num.sum(), c.den.sum(), empty)) for s, c in per_subtask.items()}
+    boots = {s: bootstrap_ratios(c, n_boot, rng, empty) for s, c in per_subtask.items()}
     out = {"subtasks": {s: entry(values[s], boots[s], c.num.sum(), c.den.sum()) for s, c in per_subtask.items()}}
     out["bands"] = {}
     for band in dict.fromkeys(bands[s] for s in per_subtask if bands.get(s)):

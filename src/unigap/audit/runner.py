@@ -77,9 +77,10 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
 
 
-def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar) -> int:
-    """Judge every stored candidate this judge has not judged yet; returns the number of failures."""
-    todo = store.missing_judgments(judge_name, source)
+def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
+                prompt_ids: set[str] | None = None) -> int:
+    """Judge every stored candidate (of these prompts) this judge has not judged yet; returns failures."""
+    todo = [c for c in store.missing_judgments(judge_name, source) if prompt_ids is None or c.prompt_id in prompt_ids]
     prompts = {p.id: p for p in store.prompts()}
     bar.start(f"judge [{judge_name}]", len(todo))
     failures = 0
@@ -114,35 +115,48 @@ def external_fn(judge: ExternalJudge) -> JudgeFn:
     return lambda images, prompts: judge.judge(images, prompts)
 
 
-def write_metrics(store: RunStore, run_dir: Path, source: str, n_boot: int, seed: int) -> dict:
-    result = audit_metrics(store.judgments(source=source), "self", n_boot, seed)
-    result["counts"] = store.counts()
-    result["source"] = source
-    (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
-    return result
+def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
+               source: str | None = None, judges: list[JudgeConfig] | None = None) -> dict[str, int]:
+    """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge."""
+    source = source or cfg.source
+    store.add_prompts(prompts)
+    generate_stage(store, model, prompts, cfg, bar, source)
+    ids = {p.id for p in prompts}
+    fns: dict[str, JudgeFn] = {"self": self_judge_fn(model, cfg.self_judge)}
+    for jc in cfg.judges if judges is None else judges:
+        judge = load_judge(jc)
+        fns[judge.name] = external_fn(judge)
+    return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids) for name, fn in fns.items()}
 
 
 def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None) -> dict:
     """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json."""
-    from unigap.store import provenance
-
     bar, run_dir = bar or NoBar(), Path(run_dir)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"))
         prompts = load_prompts(cfg.prompts)
-        store.add_prompts(prompts)
         model = model or load_model(cfg.model)
-        if store.get_meta("provenance") is None:
-            store.set_meta("provenance", provenance(_provenance_extra(cfg, model)))
-        generate_stage(store, model, prompts, cfg, bar)
-        failures = {"self": judge_stage(store, "self", self_judge_fn(model, cfg.self_judge), cfg.source, cfg.batch_size, bar)}
-        for jc in cfg.judges:
-            judge = load_judge(jc)
-            failures[judge.name] = judge_stage(store, judge.name, external_fn(judge), cfg.source, cfg.batch_size, bar)
+        record_provenance(store, cfg.seed, model)
+        failures = audit_into(store, cfg, prompts, model, bar)
         store.set_stage("audit", "done", {"failures": failures})
-        return write_metrics(store, run_dir, cfg.source, cfg.n_boot, cfg.seed)
+        result = metrics_for(store, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
+        (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+        return result
 
 
-def _provenance_extra(cfg: AuditConfig, model: UnifiedModel) -> dict:
-    sha = getattr(model, "weights_sha256", lambda: None)()
-    return {"seeds": {"seed": cfg.seed}, "checkpoint_sha256": sha, "model_fingerprint": model.fingerprint()}
+def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
+                self_judge: str = "self") -> dict:
+    rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
+    result = audit_metrics(rows, self_judge, n_boot, seed)
+    result["counts"] = store.counts()
+    result["source"] = source
+    return result
+
+
+def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
+    from unigap.store import provenance
+
+    if store.get_meta("provenance") is None:
+        sha = getattr(model, "weights_sha256", lambda: None)()
+        extra = {"seeds": {"seed": seed}, "checkpoint_sha256": sha, "model_fingerprint": model.fingerprint()}
+        store.set_meta("provenance", provenance(extra))

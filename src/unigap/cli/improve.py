@@ -1,0 +1,32 @@
+"""`unigap improve`: SFT / DPO on curated data, with curriculum replay and the data-quality guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from unigap.cli._common import out
+
+
+def improve_cmd(
+    config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/sft_tiny.yaml")],
+    data: Annotated[Path, typer.Option(help="Curated data directory (from `unigap curate`)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (rerun to resume)")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
+    force: Annotated[bool, typer.Option(help="Train even if the data-quality guard fails")] = False,
+) -> None:
+    """Train the model on its own curated judgments; the result is OUT/model."""
+    from unigap.config import load_config
+    from unigap.training.improve import ImproveConfig, improve
+
+    cfg = load_config(ImproveConfig, config, overrides or [])
+    history = improve(cfg, data, out_dir, force=force, log=out.print)
+    for r in history["replays"]:
+        out.print(f"curriculum: epoch {r['epoch']} recovered {r['recovered']} of {r['pool_before']} pool prompts")
+    out.print(f"improved model: {out_dir / 'model'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("improve")(improve_cmd)

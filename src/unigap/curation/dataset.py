@@ -1,0 +1,132 @@
+"""Curated data on disk: parquet files that `datasets.load_dataset("parquet", ...)` loads.
+
+DATA_DIR/
+  sft.parquet      prompt, image (PNG), tokens, prompt_id, subtask, band, candidate_id, seed
+  dpo.parquet      prompt, chosen (PNG), rejected (PNG), chosen_tokens, rejected_tokens, ... (TRL names)
+  discard.parquet  prompt, prompt_id, subtask, band, spec (JSON)
+  manifest.json    counts per subtask, selector, rule, source run, model fingerprint, split
+Images are stored as PNG bytes with the `datasets` Image feature; training reads the tokens
+(never re-encodes PNGs).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from unigap.curation.curate import Curation, CurateConfig, Scored, curate
+from unigap.errors import DataError, UnigapError
+from unigap.records import Prompt
+from unigap.store import RunStore
+
+MANIFEST = "manifest.json"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
+    rows = store.judgments(judge=cfg.selector, source=cfg.source)
+    if cfg.split is not None:
+        ids = {p.id for p in store.prompts(split=cfg.split)}
+        rows = [r for r in rows if r.prompt_id in ids]
+    if not rows:
+        raise UnigapError(f"no judgments by {cfg.selector!r} on source {cfg.source!r} in this run; "
+                          f"judges present: {', '.join(store.judges()) or 'none'}")
+    return [Scored(r.candidate_id, r.prompt_id, r.idx, r.verdict, r.prob) for r in rows]
+
+
+def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
+    from datasets import Dataset, Image as ImageFeature
+
+    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({})
+    for col in image_cols:
+        if rows:
+            ds = ds.cast_column(col, ImageFeature())
+    ds.to_parquet(str(path))
+
+
+def sft_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
+    rows = []
+    for c in cur.sft:
+        cand, p = store.candidate(c.candidate_id), prompts[c.prompt_id]
+        rows.append({"prompt": p.text, "image": {"bytes": png_bytes(store.load_image(cand.png))},
+                     "tokens": cand.tokens.tolist(), "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
+                     "candidate_id": cand.id, "seed": cand.seed})
+    return rows
+
+
+def dpo_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
+    rows = []
+    for ch, rj in cur.pairs:
+        a, b, p = store.candidate(ch.candidate_id), store.candidate(rj.candidate_id), prompts[ch.prompt_id]
+        rows.append({"prompt": p.text, "chosen": {"bytes": png_bytes(store.load_image(a.png))},
+                     "rejected": {"bytes": png_bytes(store.load_image(b.png))},
+                     "chosen_tokens": a.tokens.tolist(), "rejected_tokens": b.tokens.tolist(),
+                     "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
+                     "chosen_id": a.id, "rejected_id": b.id, "chosen_prob": ch.prob, "rejected_prob": rj.prob})
+    return rows
+
+
+def discard_rows(cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
+    return [{"prompt": prompts[i].text, "prompt_id": i, "subtask": prompts[i].subtask, "band": prompts[i].band,
+             "split": prompts[i].split, "suite": prompts[i].suite, "spec": json.dumps(prompts[i].spec)}
+            for i in cur.discard]
+
+
+def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig) -> dict:
+    """Curate a run's candidates into DATA_DIR; returns the manifest (with counts per subtask)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with RunStore.open(run_dir, create=False) as store:
+        prompts = {p.id: p for p in store.prompts(split=cfg.split)}
+        cur = curate(list(prompts.values()), scored_from_store(store, cfg), cfg)
+        _write(sft_rows(store, cur, prompts), out / "sft.parquet", ("image",))
+        _write(dpo_rows(store, cur, prompts), out / "dpo.parquet", ("chosen", "rejected"))
+        _write(discard_rows(cur, prompts), out / "discard.parquet", ())
+        provenance = store.get_meta("provenance") or {}
+        config = store.config() or {}
+    manifest = {"curate": cfg.model_dump(), "run_dir": str(Path(run_dir).resolve()), "counts": cur.counts,
+                "totals": {"sft": len(cur.sft), "pairs": len(cur.pairs), "discard": len(cur.discard)},
+                "model": config.get("model"), "fingerprint": provenance.get("model_fingerprint"),
+                "splits": sorted({p.split for p in prompts.values()})}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+@dataclass
+class CuratedData:
+    manifest: dict
+    sft: list[dict]
+    pairs: list[dict]
+    discard: list[dict]
+
+
+def read_parquet_rows(path: Path, columns: list[str]) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return []
+    table = pq.read_table(path)
+    cols = [c for c in columns if c in table.column_names]
+    return table.select(cols).to_pylist()
+
+
+def load_curated(data_dir: str | Path) -> CuratedData:
+    data_dir = Path(data_dir)
+    if not (data_dir / MANIFEST).exists():
+        raise DataError(f"{data_dir}: no {MANIFEST}; produce it with `unigap curate RUN_DIR --out {data_dir}`")
+    manifest = json.loads((data_dir / MANIFEST).read_text())
+    keys = ["prompt", "prompt_id", "subtask", "band"]
+    return CuratedData(manifest,
+                       read_parquet_rows(data_dir / "sft.parquet", keys + ["tokens"]),
+                       read_parquet_rows(data_dir / "dpo.parquet", keys + ["chosen_tokens", "rejected_tokens"]),
+                       read_parquet_rows(data_dir / "discard.parquet", keys + ["split", "suite", "spec"]))
