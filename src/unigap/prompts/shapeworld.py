@@ -1,0 +1,21 @@
+"""The ShapeWorld prompt suite: fixed train/eval prompts of the 9 subtasks, with their specs."""
+
+from __future__ import annotations
+
+from unigap.errors import UnigapError
+from unigap.records import Prompt
+
+
+def load_shapeworld(split: str = "eval", subtasks: list[str] | None = None, seed: int = 0) -> list[Prompt]:
+    """Prompts of `split` ("train" or "eval") for the given subtasks (default: all, in order)."""
+    from unigap import world  # imported here so listing suites stays cheap
+
+    if split not in ("train", "eval"):
+        raise UnigapError(f"unknown ShapeWorld split {split!r}; valid: train, eval")
+    names = list(world.SUBTASKS) if subtasks is None else [world.check_subtask(s) for s in subtasks]
+    out = []
+    for name in names:
+        for i, spec in enumerate(world.splits(name, seed)[split]):
+            out.append(Prompt(id=f"shapeworld/{name}/{split}/{i:04d}", text=world.prompt_text(spec), subtask=name,
+                              split=split, suite="shapeworld", band=world.SUBTASKS[name], spec=spec))
+    return out

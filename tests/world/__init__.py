@@ -1,0 +1,1 @@
+"""ShapeWorld tests (a package, so basenames like test_oracle.py cannot clash with other folders)."""
