@@ -11,6 +11,11 @@ from unigap.registry import Registry
 SuiteLoader = Callable[..., list[Prompt]]
 SUITES: Registry[SuiteLoader] = Registry("suite")
 SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:load_shapeworld")
+SUITES.register_lazy("geneval", "unigap.prompts.geneval:load_geneval")
+SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:load_t2icompbench")
+SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:load_sciencet2i")
+SUITES.register_lazy("custom", "unigap.prompts.custom:load_custom")
+SUITES.register_lazy("paper9", "unigap.prompts.paper9:load_paper9")
 
 
 class SuiteConfig(Config):

@@ -1,0 +1,53 @@
+"""`unigap export geneval|t2i-compbench|hf`: a run's candidates in the official evaluators' layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from unigap.cli._common import out
+from unigap.prompts.export import ExportResult, export_geneval, export_hf, export_t2icompbench
+
+sub = typer.Typer(no_args_is_help=True, help="Export a run's images for the official benchmark evaluators.")
+
+RunDir = Annotated[Path, typer.Argument(help="Run folder (holds the run store)")]
+OutDir = Annotated[Path, typer.Option("--out", help="Folder to write")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an earlier export in --out")]
+
+
+@sub.command("geneval")
+def geneval(run_dir: RunDir, out_dir: OutDir,
+            source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+            overwrite: Overwrite = False) -> None:
+    """OUT/<00000>/metadata.jsonl + samples/<0000>.png, for geneval's evaluation/evaluate_images.py."""
+    _report(export_geneval(run_dir, out_dir, source, overwrite))
+
+
+@sub.command("t2i-compbench")
+def t2icompbench(run_dir: RunDir, out_dir: OutDir,
+                 source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+                 subtask: Annotated[Optional[str], typer.Option(help="One category (default: all in the run)")] = None,
+                 split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
+                 overwrite: Overwrite = False) -> None:
+    """OUT/samples/<prompt>_<000000>.png (OUT/<category>/samples/ for several categories)."""
+    _report(export_t2icompbench(run_dir, out_dir, source, subtask, split, overwrite))
+
+
+@sub.command("hf")
+def hf(run_dir: RunDir, out_dir: OutDir,
+       source: Annotated[Optional[str], typer.Option(help="Candidate source (default: all)")] = None,
+       overwrite: Overwrite = False) -> None:
+    """A `datasets` dataset (load with datasets.load_from_disk): one row per candidate, a verdict column per judge."""
+    _report(export_hf(run_dir, out_dir, source, overwrite))
+
+
+def _report(result: ExportResult) -> None:
+    for note in result.notes:
+        out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    out.print(f"wrote {result.images} image(s) of {result.prompts} prompt(s) to {result.out}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sub, name="export")
