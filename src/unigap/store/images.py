@@ -1,0 +1,82 @@
+"""Content-hashed PNG files under RUN_DIR/images/<sha[:2]>/<sha256>.png.
+
+A file is named by the sha256 of its PNG bytes, so identical images are stored once and a
+file's name verifies its content. Files are written to a temporary name, flushed to disk and
+renamed into place, so a file at its final name is always complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from unigap.errors import UnigapError
+
+IMAGES_DIR = "images"
+PNG_COMPRESS_LEVEL = 6  # part of the file's hash: changing it stores new images as new files
+
+
+def check_image(image: np.ndarray, what: str) -> np.ndarray:
+    """An (H, W, 3) uint8 array, or ValueError naming `what`."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{what}: image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of an (H, W, 3) uint8 array (deterministic for a given Pillow)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buf.getvalue()
+
+
+def png_relpath(data: bytes) -> str:
+    """The run-dir-relative path of PNG bytes: images/<sha[:2]>/<sha256>.png."""
+    sha = hashlib.sha256(data).hexdigest()
+    return f"{IMAGES_DIR}/{sha[:2]}/{sha}.png"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same dir, fsync, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def store_png(root: Path, image: np.ndarray) -> str:
+    """Store an image under `root` (once per content) and return its relative path."""
+    data = encode_png(image)
+    rel = png_relpath(data)
+    path = root / rel
+    if not path.exists():
+        write_atomic(path, data)
+    return rel
+
+
+def load_png(root: Path, rel: str) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of a stored PNG; UnigapError if the file is missing or unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = root / rel
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB")).copy()
+    except (OSError, UnidentifiedImageError) as err:
+        raise UnigapError(f"run dir {root}: cannot read image {rel}: {err}") from None
