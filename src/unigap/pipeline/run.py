@@ -43,6 +43,7 @@ class RunConfig(Config):
     improve: ImproveConfig = ImproveConfig()
     batch_size: int = 64
     n_boot: int = 1000
+    report: bool = True  # end with `unigap analyse` + `unigap report`
 
 
 Log = Callable[[str], None]
@@ -94,7 +95,15 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
         results = {"before": metrics_for(store, "base", ids, cfg.n_boot, cfg.seed),
                    "after": metrics_for(store, "improved", ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times}
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-        return results
+    if cfg.report:
+        from unigap.pipeline.analyse import analyse
+        from unigap.report.render import render_report
+
+        t0 = time.time()
+        analyse(run_dir, cfg.n_boot, cfg.seed)
+        results["report"] = str(render_report(run_dir))
+        results["stage_seconds"]["analyse+report"] = round(time.time() - t0, 2)
+    return results
 
 
 

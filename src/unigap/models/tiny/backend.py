@@ -11,7 +11,7 @@ from torch import nn
 
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, load_checkpoint, save_checkpoint
-from unigap.models.tiny.format import TinyFormat
+from unigap.models.tiny.format import TinyFormat, left_pad
 from unigap.records import Judgment
 from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
 
@@ -90,6 +90,22 @@ class TinyBackend:
     def image_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
         batch = self.fmt.gen_prompts(list(prompts))
         return self.model.image_logprobs(batch.ids, batch.key_ok, tokens).sum(-1)  # (B,)
+
+    def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+        """Teacher-forced log p(answer | image, question), summed over answer tokens: (B,), differentiable."""
+        tokens = self.encode(images)
+        rows, starts = [], []
+        for t, q, a in zip(tokens, questions, answers):
+            prefix = self.fmt.und_prefix(t.tolist(), q)
+            rows.append(prefix + self.fmt.tok.encode(a))
+            starts.append(len(prefix))
+        batch = left_pad(rows, self.fmt.tok.pad)
+        h = self.model(batch.ids, batch.key_ok)  # (B, T, C)
+        tgt = batch.ids[:, 1:].clamp(max=len(self.fmt.tok) - 1)  # image ids are never answer targets
+        logp = self.model.lm_head(h[:, :-1]).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]  # (B, T-1)
+        T = batch.ids.shape[1]
+        keep = torch.stack([torch.arange(T - 1) >= T - len(r) + s - 1 for r, s in zip(rows, starts)])  # answer targets
+        return (logp * keep).sum(-1)
 
     def module(self) -> nn.Module:
         return self.model

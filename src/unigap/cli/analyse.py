@@ -1,0 +1,29 @@
+"""`unigap analyse RUN_DIR`: write analysis.json (metrics, win rate, curriculum, guard, eNTK)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unigap.cli._common import out
+
+
+def analyse_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from `unigap run`")],
+    entk_samples: Annotated[int, typer.Option(help="Training samples for the eNTK kernel (0 = skip)")] = 48,
+    seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed")] = 0,
+) -> None:
+    """Compute every analysis once; the report reads the result."""
+    from unigap.pipeline.analyse import analyse
+
+    result = analyse(run_dir, seed=seed, entk_samples=entk_samples)
+    for name, section in result.items():
+        if isinstance(section, dict) and "missing" in section:
+            out.print(f"[yellow]{name}[/yellow]: {section['missing']} ({section['command']})")
+    out.print(f"wrote {run_dir / 'analysis.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyse")(analyse_cmd)

@@ -1,0 +1,138 @@
+"""`unigap analyse RUN_DIR`: everything the report shows, computed once into analysis.json.
+
+Sections (each says what is missing and which command makes it when its inputs are absent):
+  before / after   audit metrics of the base and improved model on the eval prompts
+  win_rate         understanding co-improvement on the base model's eval images (§1.5-§1.6)
+  curriculum       discard-pool replays during training
+  guard            the data-quality guard's result
+  entk             eNTK evidence (§6.4), exact per-sample gradients on the tiny backend
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unigap.analysis import entk
+from unigap.analysis.winrate import win_rate
+from unigap.audit.runner import metrics_for
+from unigap.errors import UnigapError
+from unigap.models.base import ModelConfig, load_model
+from unigap.store import RunStore
+from unigap.verdict import question
+
+
+def missing(what: str, command: str) -> dict:
+    return {"missing": what, "command": command}
+
+
+def eval_ids(store: RunStore) -> set[str]:
+    return {p.id for p in store.prompts(split="eval")}
+
+
+def external_judges(store: RunStore) -> list[str]:
+    return [j for j in store.judges() if j != "self" and not j.startswith("model:")]
+
+
+def audit_section(store: RunStore, source: str, ids: set[str], n_boot: int, seed: int) -> dict:
+    if not any(c.prompt_id in ids for c in store.candidates(source=source)):
+        return missing(f"no {source!r} candidates on eval prompts", "unigap run (or unigap audit)")
+    return metrics_for(store, source, ids, n_boot, seed)
+
+
+def winrate_section(store: RunStore, ids: set[str], n_boot: int, seed: int) -> dict:
+    rows = [r for r in store.judgments(source="base") if r.prompt_id in ids]
+    if not any(r.judge == "model:improved" for r in rows):
+        return missing("no judgments of the base images by the improved model", "unigap run (stage winrate)")
+    out = {}
+    for label in external_judges(store):
+        out[label] = win_rate(rows, "self", "model:improved", label, n_boot, seed)
+    return out
+
+
+def curriculum_section(run_dir: Path) -> dict:
+    path = run_dir / "improve" / "train.json"
+    if not path.exists():
+        return missing("no training history", "unigap run (stage improve)")
+    history = json.loads(path.read_text())
+    return {"replays": history.get("replays", []), "epochs": history.get("epochs", []),
+            "acceptance": history.get("acceptance", [])}
+
+
+def guard_section(store: RunStore) -> dict:
+    st = store.stage("guard")
+    return st["info"] if st else missing("the data-quality guard did not run", "set guard.judge in the improve config")
+
+
+def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48) -> dict:
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.sqlite").exists():
+        raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite); make one with `unigap run --out {run_dir}`")
+    with RunStore.open(run_dir, create=False) as store:
+        ids = eval_ids(store)
+        result = {"before": audit_section(store, "base", ids, n_boot, seed),
+                  "after": audit_section(store, "improved", ids, n_boot, seed),
+                  "win_rate": winrate_section(store, ids, n_boot, seed),
+                  "curriculum": curriculum_section(run_dir), "guard": guard_section(store)}
+        result["entk"] = entk_section(store, run_dir, entk_samples, seed)
+    (run_dir / "analysis.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+# --- eNTK ---------------------------------------------------------------------------------
+
+def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
+    cfg = store.config() or {}
+    model_cfg = ModelConfig(**cfg.get("model", {})) if cfg.get("model") else None
+    if model_cfg is None or model_cfg.name != "tiny":
+        return missing("exact eNTK needs the tiny backend (use the proxy for large models)", "-")
+    data = run_dir / "data" / "sft.parquet"
+    if not data.exists():
+        return missing("no curated SFT data", "unigap run (stage curate)")
+    model = load_model(model_cfg)
+    train = _train_samples(data, n, seed)
+    kernel = _matched_kernel(model, train)
+    return {"params": "llm (shared trunk)", "n_train": len(train["prompt"]), **kernel,
+            "closeness": _closeness(model, store, train, seed)}
+
+
+def _train_samples(path: Path, n: int, seed: int) -> dict:
+    from unigap.curation.dataset import read_parquet_rows
+
+    rows = read_parquet_rows(path, ["prompt", "tokens"])
+    pick = np.random.default_rng(seed).permutation(len(rows))[:n]
+    return {"prompt": [rows[i]["prompt"] for i in pick], "tokens": torch.tensor([rows[i]["tokens"] for i in pick])}
+
+
+def _matched_kernel(model, train: dict) -> dict:
+    params, k = model.components()["llm"], len(train["prompt"])
+    images = model.decode(train["tokens"])
+    gen = entk.per_sample_grads(entk.gen_loss_fn(model, train["prompt"], train["tokens"]), k, params)
+    und_fn = entk.und_loss_fn(model, images, [question(p) for p in train["prompt"]], ["The score is 1."] * k)
+    und = entk.per_sample_grads(und_fn, k, params)
+    return {"matched_vs_mismatched": entk.matched_vs_mismatched(entk.cross_kernel(gen, und))}
+
+
+def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
+    """Eval samples whose understanding improved vs the rest: closeness to the training data."""
+    labels = [j for j in external_judges(store)]
+    if not labels:
+        return missing("no external judge", "add a judge")
+    rows = {(r.candidate_id, r.judge): r for r in store.judgments(source="base")}
+    cands = [c for c in store.candidates(source="base") if c.idx == 0 and c.prompt_id in eval_ids(store)]
+    verdicts = [(rows.get((c.id, "self")), rows.get((c.id, "model:improved")), rows.get((c.id, labels[0]))) for c in cands]
+    keep = [i for i, v in enumerate(verdicts) if all(x is not None and x.verdict is not None for x in v)]
+    if not keep:
+        return missing("no eval candidates judged by base, improved and external judges", "unigap run")
+    improved = np.array([verdicts[i][0].verdict != verdicts[i][2].verdict and verdicts[i][1].verdict == verdicts[i][2].verdict
+                         for i in keep])
+    prompts = {p.id: p.text for p in store.prompts(split="eval")}
+    ev_prompts = [prompts[cands[i].prompt_id] for i in keep]
+    ev_tokens = torch.tensor(np.stack([cands[i].tokens for i in keep]))
+    params = model.components()["llm"]
+    ev = entk.per_sample_grads(entk.gen_loss_fn(model, ev_prompts, ev_tokens), len(keep), params)
+    tr = entk.per_sample_grads(entk.gen_loss_fn(model, train["prompt"], train["tokens"]), len(train["prompt"]), params)
+    return {"label": labels[0], **entk.group_gap(entk.closeness(ev, tr), improved, seed=seed)}

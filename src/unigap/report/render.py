@@ -1,0 +1,147 @@
+"""`unigap report RUN_DIR`: one self-contained report.html, built only from what the run stored.
+
+No model runs here: the report reads analysis.json (from `unigap analyse`) and the run store.
+Everything is inline (CSS, plots and images as base64 PNG): the page makes no network request.
+Every user-provided string goes through Jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from unigap.errors import UnigapError
+from unigap.report.plots import band_bars, png_data_url
+from unigap.store import RunStore
+
+HEADLINE = [("generation_score/oracle", "oracle generation score", True), ("non_unification", "non-unification", False),
+            ("self_accuracy/oracle", "self-judge accuracy", True)]
+GRID_SIZE = 12
+
+
+def fmt(entry: dict | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "—"
+    ci = entry.get("ci")
+    return f"{100 * entry['value']:.1f}" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+
+def headline_rows(analysis: dict) -> list[dict]:
+    before, after = analysis.get("before", {}), analysis.get("after", {})
+    if "metrics" not in before:
+        return []
+    rows = []
+    for band in ("easy", "medium", "hard", "overall"):
+        cells = []
+        for key, _, _ in HEADLINE:
+            for side in (before, after):
+                m = side.get("metrics", {}).get(key, {})
+                cells.append(fmt(m.get("overall") if band == "overall" else m.get("bands", {}).get(band)))
+        rows.append({"band": band, "cells": cells})
+    return rows
+
+
+def nonunif_plot(analysis: dict) -> str | None:
+    series = {}
+    for label, side in (("base", analysis.get("before", {})), ("improved", analysis.get("after", {}))):
+        m = side.get("metrics", {}).get("non_unification")
+        if m:
+            series[label] = m["bands"]
+    return band_bars(series, "non-unification by band (lower is better)", "% rejected by own understanding") if series else None
+
+
+def winrate_rows(analysis: dict) -> list[dict]:
+    out = []
+    for label, w in (analysis.get("win_rate") or {}).items():
+        if not isinstance(w, dict) or "win_rate" not in w:
+            continue
+        for sub, e in w["win_rate"]["subtasks"].items():
+            out.append({"judge": label, "group": sub, "value": fmt(e), **w["kinds"].get(sub, {})})
+        for band, e in w["win_rate"]["bands"].items():
+            out.append({"judge": label, "group": f"band: {band}", "value": fmt(e)})
+        out.append({"judge": label, "group": "overall", "value": fmt(w["win_rate"]["overall"]), **w["kinds_total"]})
+    return out
+
+
+def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> list[dict]:
+    """Accepted / rejected base candidates (train split first) or discard-pool prompts, with every verdict."""
+    verdicts: dict[int, dict[str, Any]] = {}
+    for r in store.judgments(source="base"):
+        verdicts.setdefault(r.candidate_id, {})[r.judge] = r
+    prompts = {p.id: p for p in store.prompts()}
+    by_prompt: dict[str, list] = {}
+    for c in store.candidates(source="base"):
+        by_prompt.setdefault(c.prompt_id, []).append(c)
+    items = []
+    for pid, cands in by_prompt.items():
+        selfs = [verdicts.get(c.id, {}).get("self") for c in cands]
+        if kind == "discard" and any(s and s.verdict == 1 for s in selfs):
+            continue
+        for c, s in zip(cands, selfs):
+            if kind != "discard" and (s is None or s.verdict != (1 if kind == "accepted" else 0)):
+                continue
+            items.append(_item(store, c, prompts[pid], verdicts.get(c.id, {})))
+            break
+        if len(items) >= limit:
+            break
+    return items
+
+
+def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
+    labels = []
+    for judge, r in sorted(judged.items()):
+        v = "unparsed" if r.verdict is None and r.status == "unparsed" else ("failed" if r.verdict is None else str(r.verdict))
+        labels.append({"judge": judge, "verdict": v, "raw": r.raw})
+    return {"src": png_data_url(store.load_image(cand.png)), "prompt": prompt.text, "subtask": prompt.subtask,
+            "verdicts": labels}
+
+
+def agreement_rows(store: RunStore) -> list[dict] | None:
+    try:
+        from unigap.analysis.agreement import agreement_table
+    except ImportError:
+        return None
+    verdicts: dict[str, dict[int, int]] = {}
+    for r in store.judgments():
+        if r.verdict is not None:
+            verdicts.setdefault(r.judge, {})[r.candidate_id] = r.verdict
+    return [s if isinstance(s, dict) else s.__dict__ for s in agreement_table(verdicts)] if len(verdicts) > 1 else None
+
+
+def context(run_dir: Path) -> dict:
+    apath = run_dir / "analysis.json"
+    analysis = json.loads(apath.read_text()) if apath.exists() else {}
+    with RunStore.open(run_dir, create=False) as store:
+        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline": headline_rows(analysis),
+               "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
+               "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
+               "curriculum": analysis.get("curriculum", {}), "guard": analysis.get("guard", {}),
+               "entk": analysis.get("entk", {}), "before_missing": analysis.get("before", {}).get("missing"),
+               "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
+               "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
+               "counts": store.counts(), "agreement": _safe_agreement(store)}
+    ctx["config_json"] = json.dumps(ctx["config"], indent=1)
+    return ctx
+
+
+def _safe_agreement(store: RunStore) -> list[dict] | None:
+    try:
+        return agreement_rows(store)
+    except Exception:  # noqa: BLE001 - an optional section must never break the report
+        return None
+
+
+def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.sqlite").exists():
+        raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite)")
+    env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
+    env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    html = env.get_template("report.html.j2").render(**context(run_dir), headline_cols=[h[1] for h in HEADLINE])
+    out = Path(out) if out else run_dir / "report.html"
+    out.write_text(html)
+    return out

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from unigap.errors import CheckpointError
+from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
+from unigap.training.pretrain import ArchConfig, PretrainConfig, pretrain
+
+SMALL = dict(batch_size=16, codec_fit_scenes=150, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
+
+
+def test_30_step_pretrain_loss_falls_and_parameters_change(tmp_path):
+    losses = []
+    cfg = PretrainConfig(steps=30, checkpoint_every=100, **SMALL)
+    ckpt = pretrain(cfg, tmp_path, lambda step, s: losses.append(s["loss"]))
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5
+    torch.manual_seed(cfg.seed)
+    from unigap.models.tiny.model import TinyUnified
+
+    fresh = TinyUnified(ckpt.model.cfg)
+    changed = [not torch.equal(a, b) for a, b in zip(fresh.parameters(), ckpt.model.parameters())]
+    assert all(changed)
+
+
+def test_killed_pretrain_resumes_to_the_same_weights(tmp_path):
+    cfg = PretrainConfig(steps=12, checkpoint_every=5, **SMALL)
+    straight = pretrain(cfg, tmp_path / "a")
+
+    def die(step, _):
+        if step == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, tmp_path / "b", die)
+    assert (tmp_path / "b" / "pretrain_state.pt").exists()
+    resumed = pretrain(cfg, tmp_path / "b")
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_round_trip_and_hash_check(tmp_path):
+    from tests.conftest import make_tiny_checkpoint
+
+    ckpt = make_tiny_checkpoint()
+    card = save_checkpoint(ckpt, tmp_path)
+    back = load_checkpoint(tmp_path)
+    assert back.tokenizer.vocab == ckpt.tokenizer.vocab and back.card["sha256"] == card["sha256"]
+    for a, b in zip(ckpt.model.parameters(), back.model.parameters()):
+        assert torch.equal(a, b)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(CheckpointError, match=card["sha256"]) as err:
+        load_checkpoint(tmp_path)
+    assert "model.safetensors" in str(err.value)
+
+
+def test_shipped_checkpoint_loads_and_is_small():
+    from unigap.models.tiny.checkpoint import WEIGHTS, shipped_path
+
+    path = shipped_path()
+    if not (path / WEIGHTS).exists():
+        pytest.skip("no shipped checkpoint in this checkout yet")
+    assert (path / WEIGHTS).stat().st_size <= 20 * 2**20
+    ckpt = load_checkpoint(path)
+    assert ckpt.card["eval"]["prompts_per_subtask"] == 40
