@@ -1,0 +1,60 @@
+"""`unigap agree RUN_DIR`: agreement (Cohen's kappa, confusion) between every pair of judges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from unigap.cli._common import out, write_json
+
+
+def _num(x: float, fmt: str = "{:.3f}") -> str:
+    return "—" if x != x else fmt.format(x)
+
+
+def pairs_table(pairs: list, n_boot: int) -> Table:
+    """One row per judge pair; the confusion cells count (A's verdict, B's verdict) = 00/01/10/11;
+    excl.: candidates both judged where one has no verdict (unparsed/failed)."""
+    table = Table(title=f"judge agreement (Cohen's kappa, 95 % CI: {n_boot} bootstrap resamples of items)")
+    for col in ("judge A", "judge B"):
+        table.add_column(col, overflow="fold", min_width=8)  # long names (http:Qwen/...) wrap, never get cut
+    for col in ("n", "agree", "kappa [95 % CI]", "00/01/10/11", "excl."):
+        table.add_column(col, justify="right", no_wrap=True)
+    for p in pairs:
+        ci = f" [{p.ci[0]:.2f}, {p.ci[1]:.2f}]" if p.ci else ""
+        cells = "/".join(str(c) for row in p.confusion for c in row)
+        table.add_row(p.a, p.b, str(p.n), _num(100 * p.agreement, "{:.1f}%"), _num(p.kappa) + ci, cells, str(p.excluded))
+    return table
+
+
+def print_status(status: dict[str, dict[str, int]]) -> None:
+    for judge, c in status.items():
+        out.print(f"{judge}: {sum(c.values())} verdicts stored, {c.get('ok', 0)} ok, "
+                  f"{c.get('unparsed', 0)} unparsed, {c.get('failed', 0)} failed")
+
+
+def agree_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with verdicts by at least two judges")],
+    judge: Annotated[Optional[list[str]], typer.Option("--judge", "-j", help="Judges to compare (repeat; default: all)")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (e.g. base, improved)")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the kappa CI")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON here")] = None,
+) -> None:
+    """Compare judges' verdicts on the candidates both judged; unparsed/failed ones are excluded and counted."""
+    from unigap.analysis.agreement import run_agreement
+
+    result = run_agreement(str(run_dir), source=source, judges=judge, n_boot=n_boot, seed=seed)
+    out.print(pairs_table(result["pairs"], n_boot))
+    print_status(result["status"])
+    if json_out:
+        write_json(json_out, {"pairs": [p.as_dict() for p in result["pairs"]], "status": result["status"],
+                              "source": source, "n_boot": n_boot, "seed": seed})
+        out.print(f"wrote {json_out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agree")(agree_cmd)
