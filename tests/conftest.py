@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
-from unigap.models.tiny.codec import PatchCodec, fit_codebook
+from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
 from unigap.verdict import question
@@ -15,19 +15,17 @@ from unigap.verdict import question
 WORDS = "a an red blue green circle square triangle cross big small and The score is 0 1 . How many objects are there ?"
 
 
-def blocky_images(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    palette = np.array([[0, 0, 0], [220, 30, 30], [40, 80, 230], [128, 128, 128]], np.uint8)
-    return palette[rng.integers(0, 4, size=(n, 8, 8))].repeat(4, 1).repeat(4, 2)  # (n, 32, 32, 3)
-
-
 def make_tiny_checkpoint(seed: int = 0) -> TinyCheckpoint:
     torch.manual_seed(seed)
     tok = WordTokenizer.build([WORDS, question("a red circle")])
-    codec = PatchCodec(fit_codebook(blocky_images(50), 16))
-    cfg = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens, prompt_len=12,
-                     block_size=96, n_layer=2, n_head=2, n_embd=32)
-    return TinyCheckpoint(TinyUnified(cfg).eval(), tok, codec, {"sampling": {"cfg_scale": 2.0}})
+    codec = SlotCodec()
+    features = codec.features()
+    cfg = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens, prompt_len=24,
+                     feature_dim=features.shape[1],
+                     block_size=128, n_layer=2, n_head=2, n_embd=32)
+    model = TinyUnified(cfg).eval()
+    model.set_code_features(features)
+    return TinyCheckpoint(model, tok, codec, {"sampling": {"cfg_scale": 2.0}})
 
 
 @pytest.fixture(scope="session")

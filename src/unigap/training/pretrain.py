@@ -27,9 +27,10 @@ from unigap import world
 from unigap.config import Config
 from unigap.errors import UnigapError
 from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
-from unigap.models.tiny.codec import PatchCodec, fit_codebook
+from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.models.base import SamplingConfig
 from unigap.models.tiny.tokenizer import WordTokenizer
 from unigap.verdict import question
 
@@ -58,17 +59,16 @@ class PretrainConfig(Config):
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     arch: ArchConfig = ArchConfig()
-    codebook_size: int = 1024
-    codec_fit_scenes: int = 4000
     gen_frac: float = 0.5  # share of generation examples per batch
     und_weight: float = 1.0
     cfg_dropout: float = 0.1  # share of generation examples with the prompt removed (for CFG)
-    plain_frac: float = 0.1  # share of understanding examples that are plain questions
+    plain_frac: float = 0.25  # share of understanding examples that are plain questions
     negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
     gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
     und_subtask_weights: dict[str, float] = {}
     checkpoint_every: int = 250
     threads: int = 0  # torch threads; 0 = torch's default
+    sampling: SamplingConfig = SamplingConfig(cfg_scale=3.0)  # recorded in the card as the model's default
 
 
 # --- data -------------------------------------------------------------------------------
@@ -87,13 +87,24 @@ def pick(weights: dict[str, float], rng: np.random.Generator) -> str:
     return names[rng.choice(len(names), p=w / w.sum())]
 
 
+PLAIN = ("count", "color", "texture", "size", "ground")
+
+
 def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
     """A plain question about a scene with its one-word answer (grounds words in pixels)."""
     objs = scene.objects
-    if len(objs) == 1 or rng.random() < 0.5:
+    kind = PLAIN[rng.integers(len(PLAIN))]
+    if kind == "count" or not objs:
         return "How many objects are there?", ["zero", "one", "two", "three"][min(len(objs), 3)]
     obj = objs[rng.integers(len(objs))]
-    return f"What color is the {obj.size} {obj.shape}?", obj.color
+    name = f"{obj.color} {obj.shape}"
+    if kind == "color":
+        return f"What color is the {obj.size} {obj.shape}?", obj.color
+    if kind == "texture":
+        return f"What texture is the {name}?", obj.texture
+    if kind == "size":
+        return f"What size is the {name}?", obj.size
+    return f"Is the {name} on the ground?", "Yes" if obj.y + obj.side == 28 else "No"
 
 
 class Example:
@@ -122,7 +133,7 @@ def und_example(fmt: TinyFormat, tokens: np.ndarray, q: str, answer: str) -> Exa
 class DataSource:
     """Draws the examples of one training step, deterministically from (seed, step)."""
 
-    def __init__(self, cfg: PretrainConfig, fmt: TinyFormat, codec: PatchCodec) -> None:
+    def __init__(self, cfg: PretrainConfig, fmt: TinyFormat, codec: SlotCodec) -> None:
         self.cfg, self.fmt, self.codec = cfg, fmt, codec
         self.excluded = world.eval_texts(cfg.world_seed)
 
@@ -132,7 +143,7 @@ class DataSource:
         return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.batch_size - n_gen)]
 
     def _render_tokens(self, scene: Any) -> np.ndarray:
-        return self.codec.encode(world.render(scene)[None])[0]
+        return self.codec.tokens_of(scene)
 
     def gen(self, rng: np.random.Generator) -> Example:
         spec = sample_train_spec(pick(self.cfg.gen_subtask_weights, rng), rng, self.excluded)
@@ -176,19 +187,12 @@ def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
     texts = [world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS]
     texts += [question("x"), "The score is 0. The score is 1.", "How many objects are there?",
               "zero one two three Yes No", " ".join(world.COLORS), " ".join(world.SHAPES), " ".join(world.SIZES),
-              "What color is the"]
+              " ".join(world.TEXTURES), "What color texture size is the Is the on the ground?"]
     return WordTokenizer.build(texts)
 
 
-def build_codec(cfg: PretrainConfig) -> PatchCodec:
-    """Codebook fitted on renders of scenes from every subtask (and their counterfactuals)."""
-    rng = np.random.default_rng([cfg.seed, 10**6])
-    images = []
-    for i in range(cfg.codec_fit_scenes):
-        spec = world.sample_spec(list(world.SUBTASKS)[i % len(world.SUBTASKS)], rng)
-        scene = world.realize(spec, rng)
-        images += [world.render(scene), world.render(world.counterfactual(spec, scene, rng))]
-    return PatchCodec(fit_codebook(np.stack(images), cfg.codebook_size, seed=cfg.seed))
+def build_codec(cfg: PretrainConfig) -> SlotCodec:
+    return SlotCodec()
 
 
 def lr_at(cfg: PretrainConfig, step: int) -> float:
@@ -208,9 +212,12 @@ def make_optimizer(model: TinyUnified, cfg: PretrainConfig) -> torch.optim.Optim
 def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     torch.manual_seed(cfg.seed)
     tok, codec = build_tokenizer(cfg.world_seed), build_codec(cfg)
+    features = codec.features()
     arch = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens,
-                      **cfg.arch.model_dump())
-    return TinyCheckpoint(TinyUnified(arch), tok, codec)
+                      feature_dim=features.shape[1], **cfg.arch.model_dump())
+    model = TinyUnified(arch)
+    model.set_code_features(features)
+    return TinyCheckpoint(model, tok, codec)
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -277,6 +284,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
             save_state(out, ckpt, opt, step + 1)
     ckpt.card.update({"steps": cfg.steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
+                      "sampling": cfg.sampling.model_dump(),
                       "train_seconds_this_session": round(time.time() - t0, 1)})
     save_checkpoint(ckpt.__class__(model.eval(), ckpt.tokenizer, ckpt.codec, ckpt.card), out)
     return ckpt

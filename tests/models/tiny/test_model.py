@@ -32,7 +32,7 @@ def test_kv_cache_logits_equal_full_recompute():
     caches = m.new_caches(3, 22, m.wpe.weight)
     steps = [m(ids[:, :12], ok[:, :12], caches, 0)]
     for t in range(12, 22):
-        steps.append(m(ids[:, t : t + 1], ok[:, : t + 1], caches, t))
+        steps.append(m(ids[:, t : t + 1], ok[:, : t + 1], caches, t, torch.full((3, 1), t - 12)))
     cached = torch.cat(steps, 1)
     assert torch.allclose(m.gen_head(full), m.gen_head(cached), atol=1e-5)
 

@@ -13,12 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from unigap.errors import CheckpointError
-from unigap.models.tiny.codec import PatchCodec
+from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
 
@@ -29,7 +28,7 @@ WEIGHTS, CARD = "model.safetensors", "card.json"
 class TinyCheckpoint:
     model: TinyUnified
     tokenizer: WordTokenizer
-    codec: PatchCodec
+    codec: SlotCodec
     card: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,12 +50,11 @@ def save_checkpoint(ckpt: TinyCheckpoint, path: str | Path) -> dict[str, Any]:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in ckpt.model.state_dict().items()}
-    tensors["codec.codebook"] = torch.from_numpy(ckpt.codec.codebook.copy())
     tmp = path / (WEIGHTS + ".tmp")
     save_file(tensors, str(tmp))
     tmp.replace(path / WEIGHTS)
     card = {**ckpt.card, "config": ckpt.model.cfg.to_dict(), "vocab": ckpt.tokenizer.vocab,
-            "codec": {"patch": ckpt.codec.patch, "image_size": ckpt.codec.image_size, "sha256": ckpt.codec.sha256()},
+            "codec": {"type": "slots", "sha256": ckpt.codec.sha256()},
             "sha256": sha256_file(path / WEIGHTS)}
     (path / CARD).write_text(json.dumps(card, indent=1))
     ckpt.card = card
@@ -84,8 +82,10 @@ def load_checkpoint(path: str | Path | None = None) -> TinyCheckpoint:
     if actual != card.get("sha256"):
         raise CheckpointError(f"{weights}: sha256 {actual} does not match the card's expected {card.get('sha256')}")
     tensors = load_file(str(weights))
-    codec = PatchCodec(tensors.pop("codec.codebook").numpy().astype(np.uint8), card["codec"]["patch"],
-                       card["codec"]["image_size"])
+    codec = SlotCodec()
+    if codec.sha256() != card["codec"]["sha256"]:
+        raise CheckpointError(f"{path / CARD}: made with another codec (sha256 {card['codec']['sha256']}, "
+                              f"this version's is {codec.sha256()})")
     model = TinyUnified(TinyConfig(**card["config"]))
     model.load_state_dict(tensors)
     return TinyCheckpoint(model.eval(), WordTokenizer(card["vocab"]), codec, card)

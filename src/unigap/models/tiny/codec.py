@@ -1,91 +1,94 @@
-"""Patch VQ codec: a 32x32 image is an 8x8 grid of 4x4 patches, each patch one codebook entry.
+"""Object-slot codec: a ShapeWorld image <-> 56 discrete tokens, one per 4-px anchor cell.
 
-The codebook is fitted on renders and holds real patches (exemplars), never averages, so a
-decoded image only contains colours that the world's renderer can produce: the oracle parses
-decoded generations with the same exact palette as renders.
+The sky (rows 0..27) is an 8 x 7 grid of anchor cells. The token of a cell says what object
+has its top-left corner there: `empty`, an object as (shape, size, colour, texture), or `blob`
+(something that does not parse as a world object). Encoding parses the pixels with the world's
+parser; decoding renders the objects (the ground line is implicit). It is lossless on renders, and
+every token sequence decodes to an image, also the messy ones a model samples: objects that do
+not fit are dropped, overlapping objects are drawn over each other, and the oracle then judges
+the pixels as they are.
+
+Why objects, not pixel patches: a 1M-parameter model must learn to draw in minutes on a CPU; with
+4x4-pixel patch codes an object spans 4-9 tokens whose edges must agree, which the tiny model did
+not learn in 2,000 steps (generation stayed at 0 % after 1,000 steps in three trials), while one
+token per object keeps the paper's question - does the generated image match the prompt - intact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 
 import numpy as np
-import torch
+
+from unigap import world
+
+CELL, COLS, ROWS = 4, 8, 7
+SPECIAL = ["empty", "blob"]
 
 
-class PatchCodec:
-    def __init__(self, codebook: np.ndarray, patch: int = 4, image_size: int = 32) -> None:
-        self.codebook = np.ascontiguousarray(codebook, dtype=np.uint8)  # (K, p*p*3)
-        self.patch, self.image_size = patch, image_size
-        self.grid = image_size // patch
-        self._lookup = {row.tobytes(): i for i, row in enumerate(self.codebook)}
-        self._cb_float = torch.from_numpy(self.codebook.astype(np.float32))  # (K, D)
+class SlotCodec:
+    def __init__(self) -> None:
+        combos = itertools.product(world.SHAPES, world.SIZES, world.COLORS, world.TEXTURES)
+        self.objects = [tuple(c) for c in combos]  # token 2 + i = objects[i]
+        self.index = {o: i + len(SPECIAL) for i, o in enumerate(self.objects)}
 
     @property
     def size(self) -> int:
-        return len(self.codebook)
+        return len(SPECIAL) + len(self.objects)
 
     @property
     def num_tokens(self) -> int:
-        return self.grid * self.grid
+        return COLS * ROWS
+
+    def names(self) -> list[str]:
+        return SPECIAL + [" ".join(o) for o in self.objects]
 
     def sha256(self) -> str:
-        return hashlib.sha256(self.codebook.tobytes()).hexdigest()
+        return hashlib.sha256(json.dumps({"cell": CELL, "names": self.names()}).encode()).hexdigest()
 
-    def to_patches(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, G*G, p*p*3) in raster order."""
-        n, p, g = len(images), self.patch, self.grid
-        x = images.reshape(n, g, p, g, p, 3).transpose(0, 1, 3, 2, 4, 5)  # (N, gy, gx, p, p, 3)
-        return x.reshape(n, g * g, p * p * 3)
+    def features(self) -> np.ndarray:
+        """(K, F) multi-hot description of each token: special, shape, size, colour, texture."""
+        vocab = SPECIAL + list(world.SHAPES) + list(world.SIZES) + list(world.COLORS) + list(world.TEXTURES)
+        col = {v: i for i, v in enumerate(vocab)}
+        out = np.zeros((self.size, len(vocab)), np.float32)
+        out[0, col["empty"]] = out[1, col["blob"]] = 1.0
+        for o, k in self.index.items():
+            out[k, [col[v] for v in o]] = 1.0
+        return out
 
-    def from_patches(self, patches: np.ndarray) -> np.ndarray:
-        n, p, g = len(patches), self.patch, self.grid
-        x = patches.reshape(n, g, g, p, p, 3).transpose(0, 1, 3, 2, 4, 5)  # (N, gy, p, gx, p, 3)
-        return np.ascontiguousarray(x.reshape(n, g * p, g * p, 3))
+    def encode_one(self, image: np.ndarray) -> np.ndarray:
+        tokens = np.zeros(self.num_tokens, dtype=np.int64)
+        for d in world.parse_image(image):
+            x, y = d.bbox[0] // CELL, d.bbox[1] // CELL
+            if x >= COLS or y >= ROWS or tokens[y * COLS + x]:
+                continue
+            key = (d.shape, d.size, d.color, d.texture)
+            tokens[y * COLS + x] = self.index.get(key, 1) if d.well_formed else 1
+        return tokens
+
+    def tokens_of(self, scene: world.Scene) -> np.ndarray:
+        """Tokens of a scene without rendering and parsing it (equal to encode(render(scene)))."""
+        tokens = np.zeros(self.num_tokens, dtype=np.int64)
+        for o in scene.objects:
+            tokens[(o.y // CELL) * COLS + o.x // CELL] = self.index[(o.shape, o.size, o.color, o.texture)]
+        return tokens
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, M) int64: exact lookup, nearest exemplar (L2) otherwise."""
-        patches = self.to_patches(np.asarray(images, dtype=np.uint8))
-        flat = patches.reshape(-1, patches.shape[-1])
-        codes = np.array([self._lookup.get(row.tobytes(), -1) for row in flat], dtype=np.int64)
-        miss = codes < 0
-        if miss.any():
-            d = torch.cdist(torch.from_numpy(flat[miss].astype(np.float32)), self._cb_float)  # (n_miss, K)
-            codes[miss] = d.argmin(1).numpy()
-        return codes.reshape(len(images), -1)
+        """(N, 32, 32, 3) uint8 -> (N, 56) int64."""
+        return np.stack([self.encode_one(img) for img in np.asarray(images, dtype=np.uint8)])
+
+    def scene(self, tokens: np.ndarray) -> world.Scene:
+        objs = []
+        for cell, t in enumerate(np.asarray(tokens).tolist()):
+            if t >= len(SPECIAL):
+                shape, size, color, texture = self.objects[t - len(SPECIAL)]
+                obj = world.Obj(shape, color, size, texture, (cell % COLS) * CELL, (cell // COLS) * CELL)
+                if obj.bbox[2] < 32 and obj.bbox[3] < 28:  # drop objects that do not fit the sky
+                    objs.append(obj)
+        return world.Scene(tuple(objs))
 
     def decode(self, tokens: np.ndarray) -> np.ndarray:
-        """(N, M) int -> (N, H, W, 3) uint8."""
-        return self.from_patches(self.codebook[np.asarray(tokens)])
-
-
-def fit_codebook(images: np.ndarray, size: int, patch: int = 4, seed: int = 0, iters: int = 20) -> np.ndarray:
-    """Exemplar codebook of at most `size` patches fitted on renders (N, H, W, 3).
-
-    If the renders hold <= size distinct patches the codebook is lossless (all of them, most
-    frequent first). Otherwise k-means on the distinct patches (weighted by frequency), each
-    centroid then snapped to its nearest real patch so colours stay exact.
-    """
-    codec = PatchCodec(np.zeros((1, patch * patch * 3), np.uint8), patch, images.shape[1])
-    flat = codec.to_patches(images).reshape(-1, patch * patch * 3)
-    uniq, counts = np.unique(flat, axis=0, return_counts=True)
-    order = np.argsort(-counts, kind="stable")
-    uniq, counts = uniq[order], counts[order]
-    if len(uniq) <= size:
-        return uniq
-    return _kmeans_exemplars(uniq, counts, size, seed, iters)
-
-
-def _kmeans_exemplars(uniq: np.ndarray, counts: np.ndarray, size: int, seed: int, iters: int) -> np.ndarray:
-    x = torch.from_numpy(uniq.astype(np.float32))  # (U, D)
-    w = torch.from_numpy(counts.astype(np.float32))  # (U,)
-    g = torch.Generator().manual_seed(seed)
-    centroids = x[:size].clone()  # most frequent patches first: a good, deterministic start
-    for _ in range(iters):
-        assign = torch.cdist(x, centroids).argmin(1)  # (U,)
-        sums = torch.zeros_like(centroids).index_add_(0, assign, x * w[:, None])
-        mass = torch.zeros(size).index_add_(0, assign, w)
-        empty = mass == 0
-        centroids = torch.where(empty[:, None], x[torch.randint(len(x), (size,), generator=g)], sums / mass.clamp(min=1)[:, None])
-    snapped = torch.cdist(centroids, x).argmin(1).unique()  # (<=K,) exemplar indices
-    return uniq[snapped.numpy()]
+        """(N, 56) int -> (N, 32, 32, 3) uint8."""
+        return np.stack([world.render(self.scene(t)) for t in np.asarray(tokens)])

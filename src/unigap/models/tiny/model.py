@@ -1,8 +1,12 @@
 """The tiny unified model: one transformer trunk shared by generation and understanding.
 
 nanoGPT-style decoder. Text tokens and image tokens (codec ids) share the trunk but have their
-own embeddings and heads, as in Janus: `wte_text`/`lm_head` for text, `wte_img`/`gen_head` for
-image tokens. Ids >= text_vocab in a sequence are image tokens (id - text_vocab = codec id).
+own embeddings and heads, as in Janus: `wte_text`/`lm_head` for text, and for image tokens a
+vector built from the code's description (like Janus' gen_embed -> gen_aligner, which starts from
+the VQ codebook vector) plus a free per-code vector, and a `gen_head` that scores every code by
+the same kind of vector. Sharing a description across codes lets "red" be learned once instead of
+once per red object.
+Ids >= text_vocab in a sequence are image tokens (id - text_vocab = codec id).
 
 Sequences (P = fixed prompt length, M = image tokens):
   generation     [pad.. <bos> <gen> prompt words <boi>] [img_1 .. img_M]          left-padded to P
@@ -33,6 +37,7 @@ class TinyConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
+    feature_dim: int = 21  # size of the codec's per-code description (multi-hot)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,17 +103,45 @@ def position_ids(key_ok: torch.Tensor) -> torch.Tensor:
     return (key_ok.long().cumsum(-1) - 1).clamp(min=0)
 
 
+class CodeVectors(nn.Module):
+    """One vector per code (K, C): a free per-code embedding plus a linear map of the code's
+    description (K, feature_dim) from the codec."""
+
+    def __init__(self, cfg: TinyConfig) -> None:
+        super().__init__()
+        self.free = nn.Embedding(cfg.image_vocab, cfg.n_embd)
+        self.desc = nn.Linear(cfg.feature_dim, cfg.n_embd, bias=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.free.weight + self.desc(features)  # (K, C)
+
+
+class GenHead(nn.Module):
+    """Image-token logits <proj(h), code vector> + bias over the K codes."""
+
+    def __init__(self, cfg: TinyConfig) -> None:
+        super().__init__()
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.codes = CodeVectors(cfg)
+        self.bias = nn.Parameter(torch.zeros(cfg.image_vocab))
+        self.register_buffer("features", torch.zeros(cfg.image_vocab, cfg.feature_dim))  # (K, F)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.proj(h) @ self.codes(self.features).T + self.bias  # (..., K)
+
+
 class TinyUnified(nn.Module):
     def __init__(self, cfg: TinyConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.wte_text = nn.Embedding(cfg.text_vocab, cfg.n_embd)
-        self.wte_img = nn.Embedding(cfg.image_vocab, cfg.n_embd)
+        self.wte_img = CodeVectors(cfg)  # gen_embed + gen_aligner
+        self.wpe_img = nn.Embedding(cfg.n_image_tokens, cfg.n_embd)  # raster index within the image
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.text_vocab, bias=False)
-        self.gen_head = nn.Linear(cfg.n_embd, cfg.image_vocab, bias=False)
+        self.gen_head = GenHead(cfg)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight") or name.endswith("mlp.2.weight"):
@@ -127,28 +160,41 @@ class TinyUnified(nn.Module):
         return {
             "llm": [p for m in trunk for p in m.parameters()],
             "gen_head": list(self.gen_head.parameters()),
-            "gen_embed": list(self.wte_img.parameters()),
+            "gen_embed": list(self.wte_img.parameters()) + list(self.wpe_img.parameters()),
             "lm_head": list(self.lm_head.parameters()),
             "text_embed": list(self.wte_text.parameters()),
         }
 
-    def embed(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """(B, T) mixed text/image ids -> (B, T, C)."""
+    def embed(self, ids: torch.Tensor, pos: torch.Tensor, img_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T) mixed text/image ids -> (B, T, C).
+
+        Image tokens also get their raster index in the image (img_idx, default: counted in ids),
+        so patch (row, col) means the same in both tasks whatever the text before it.
+        """
         v = self.cfg.text_vocab
         is_img = ids >= v
-        tok = torch.where(is_img[..., None], self.wte_img((ids - v).clamp(min=0)), self.wte_text(ids.clamp(max=v - 1)))
+        if img_idx is None:
+            img_idx = (is_img.long().cumsum(-1) - 1).clamp(0, self.cfg.n_image_tokens - 1)
+        table = self.wte_img(self.gen_head.features)  # (K, C)
+        # F.embedding, not table[idx]: its backward is deterministic on CPU (index_put's is not)
+        img = F.embedding((ids - v).clamp(min=0), table) + self.wpe_img(img_idx)  # (B, T, C)
+        tok = torch.where(is_img[..., None], img, self.wte_text(ids.clamp(max=v - 1)))
         return tok + self.wpe(pos)
 
     def forward(self, ids: torch.Tensor, key_ok: torch.Tensor, caches: list[KVCache] | None = None, t0: int = 0,
-                pos: torch.Tensor | None = None) -> torch.Tensor:
+                img_idx: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states (B, T, C) of ids (B, T); with caches, ids continue a cached prefix of length t0."""
         B, T = ids.shape
-        pos = position_ids(key_ok)[:, t0 : t0 + T] if pos is None else pos  # (B, T)
-        x = self.embed(ids, pos)  # (B, T, C)
+        pos = position_ids(key_ok)[:, t0 : t0 + T]  # (B, T)
+        x = self.embed(ids, pos, img_idx)  # (B, T, C)
         mask = attention_mask(key_ok, t0, T)  # (B, 1, T, t0+T)
         for i, block in enumerate(self.blocks):
             x = block(x, mask, caches[i] if caches else None, t0)
         return self.ln_f(x)
+
+    def set_code_features(self, features) -> None:
+        """The codec's description of every code (K, F), saved with the weights."""
+        self.gen_head.features.copy_(torch.as_tensor(features, dtype=torch.float32))
 
     def new_caches(self, b: int, t_max: int, like: torch.Tensor) -> list[KVCache]:
         hs = self.cfg.n_embd // self.cfg.n_head
@@ -178,15 +224,15 @@ class TinyUnified(nn.Module):
             logps.append(logits.log_softmax(-1).gather(-1, tok[:, None])[:, 0])
             nxt = (tok + self.cfg.text_vocab).repeat(R // B)[:, None]  # (R, 1)
             ids = torch.cat([ids, nxt], 1)
-            h = self._step(ids, ok, caches, P + t)
+            h = self._step(ids, ok, caches, P + t, torch.full((R, 1), t, device=ids.device))
         return torch.stack(out, 1), torch.stack(logps, 1)
 
-    def _step(self, ids: torch.Tensor, ok: torch.Tensor, caches: list[KVCache] | None, t: int) -> torch.Tensor:
+    def _step(self, ids: torch.Tensor, ok: torch.Tensor, caches: list[KVCache] | None, t: int,
+              img_idx: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden state (R, C) of the token just appended at position t (cached or full recompute)."""
         if caches is None:
             return self(ids, ok[:, : t + 1])[:, -1]
-        pos = position_ids(ok[:, : t + 1])[:, t:]  # (R, 1)
-        return self(ids[:, t:], ok[:, : t + 1], caches, t, pos)[:, -1]
+        return self(ids[:, t:], ok[:, : t + 1], caches, t, img_idx)[:, -1]
 
     @staticmethod
     def _guided_logits(logits: torch.Tensor, b: int, cfg_scale: float, temperature: float, top_k: int) -> torch.Tensor:
@@ -231,18 +277,21 @@ class TinyUnified(nn.Module):
 
     def training_losses(self, ids: torch.Tensor, key_ok: torch.Tensor, img_tgt: torch.Tensor, txt_tgt: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example mean CE of image targets and of text targets (-1 = no target): (B,), (B,).
+        """Per-example image CE (mean over tokens) and answer CE (sum over tokens): (B,), (B,).
 
-        Only positions with a target go through a head: image heads over 64 positions per
-        generation example would otherwise dominate the cost.
+        The answer is summed: in "The score is 1." only the digit is informative, and a mean would
+        scale its gradient down by the answer length. Only positions with a target (-1 = none) go
+        through a head, so 64 image positions per generation example cost no text-head work.
         """
         h = self(ids, key_ok)  # (B, T, C)
-        return self._masked_ce(h, img_tgt, self.gen_head), self._masked_ce(h, txt_tgt, self.lm_head)
+        img = self._masked_ce(h, img_tgt, self.gen_head)
+        return img.sum(1) / (img_tgt >= 0).sum(1).clamp(min=1), self._masked_ce(h, txt_tgt, self.lm_head).sum(1)
 
     @staticmethod
     def _masked_ce(h: torch.Tensor, tgt: torch.Tensor, head: nn.Module) -> torch.Tensor:
+        """(B, T) per-position CE, zero where there is no target."""
         sel = tgt >= 0  # (B, T)
         per_tok = torch.zeros(tgt.shape, dtype=h.dtype, device=h.device)
         if sel.any():
             per_tok[sel] = F.cross_entropy(head(h[sel]), tgt[sel], reduction="none")
-        return per_tok.sum(1) / sel.sum(1).clamp(min=1)  # (B,)
+        return per_tok
