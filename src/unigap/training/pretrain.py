@@ -61,6 +61,7 @@ class PretrainConfig(Config):
     arch: ArchConfig = ArchConfig()
     gen_frac: float = 0.5  # share of generation examples per batch
     und_weight: float = 1.0
+    object_weight: float = 8.0  # weight of "which object" vs "what the cell holds" in the image loss
     cfg_dropout: float = 0.1  # share of generation examples with the prompt removed (for CFG)
     plain_frac: float = 0.25  # share of understanding examples that are plain questions
     negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
@@ -225,7 +226,7 @@ def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
 def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig,
                n_gen: int) -> dict[str, float]:
     ids, ok, img, txt = batch
-    gen_ce, txt_ce = model.training_losses(ids, ok, img, txt)
+    gen_ce, txt_ce = model.training_losses(ids, ok, img, txt, cfg.object_weight)
     loss_gen, loss_und = gen_ce[:n_gen].mean(), txt_ce[n_gen:].mean()
     loss = loss_gen + cfg.und_weight * loss_und
     if not torch.isfinite(loss):

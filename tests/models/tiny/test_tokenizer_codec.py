@@ -41,4 +41,4 @@ def test_any_token_sequence_decodes_and_blobs_are_tokens():
     assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8
     noisy = rng.integers(0, 255, size=(1, 32, 32, 3)).astype(np.uint8)
     assert codec.encode(noisy).shape == (1, codec.num_tokens)
-    assert codec.features().shape == (codec.size, 21)
+    assert codec.features().shape == (codec.size, 25)

@@ -37,7 +37,8 @@ class TinyConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
-    feature_dim: int = 21  # size of the codec's per-code description (multi-hot)
+    feature_dim: int = 25  # size of the codec's per-code description (multi-hot)
+    n_special: int = 2  # codes that are not objects (empty, blob): the first level of the gen head
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,17 +118,35 @@ class CodeVectors(nn.Module):
 
 
 class GenHead(nn.Module):
-    """Image-token logits <proj(h), code vector> + bias over the K codes."""
+    """Image-token log-probs (..., K) as a two-level softmax: first what a cell holds (the codec's
+    first `n_special` codes, e.g. empty / blob, or an object), then which object.
+
+    With one flat softmax the frequent `empty` code takes almost all the mass, and an object
+    target's gradient barely separates the objects from each other; factorising keeps the same
+    family of distributions but gives "which object" its own softmax.
+    Codes are scored by <proj(h), code vector> + bias.
+    """
 
     def __init__(self, cfg: TinyConfig) -> None:
         super().__init__()
+        self.n_special = cfg.n_special
+        self.presence = nn.Linear(cfg.n_embd, cfg.n_special + 1)  # special codes, or "an object"
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.codes = CodeVectors(cfg)
         self.bias = nn.Parameter(torch.zeros(cfg.image_vocab))
         self.register_buffer("features", torch.zeros(cfg.image_vocab, cfg.feature_dim))  # (K, F)
 
+    def parts(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(what the cell holds) (..., k + 1) and log p(which object | an object) (..., K - k)."""
+        k = self.n_special
+        presence = self.presence(h).log_softmax(-1)
+        which = (self.proj(h) @ self.codes(self.features)[k:].T + self.bias[k:]).log_softmax(-1)
+        return presence, which
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.proj(h) @ self.codes(self.features).T + self.bias  # (..., K)
+        presence, which = self.parts(h)
+        k = self.n_special
+        return torch.cat([presence[..., :k], presence[..., k:] + which], -1)  # (..., K) log-probs
 
 
 class TinyUnified(nn.Module):
@@ -275,17 +294,30 @@ class TinyUnified(nn.Module):
         h = self(ids, ok)[:, P - 1 : -1]  # (B, M, C): position P-1 (<boi>) predicts the first image token
         return self.gen_head(h).log_softmax(-1).gather(-1, tokens[..., None])[..., 0]
 
-    def training_losses(self, ids: torch.Tensor, key_ok: torch.Tensor, img_tgt: torch.Tensor, txt_tgt: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example image CE (mean over tokens) and answer CE (sum over tokens): (B,), (B,).
+    def training_losses(self, ids: torch.Tensor, key_ok: torch.Tensor, img_tgt: torch.Tensor, txt_tgt: torch.Tensor,
+                        object_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example image loss (mean over positions) and answer CE (summed over tokens): (B,), (B,).
 
-        The answer is summed: in "The score is 1." only the digit is informative, and a mean would
-        scale its gradient down by the answer length. Only positions with a target (-1 = none) go
-        through a head, so 64 image positions per generation example cost no text-head work.
+        Image loss = CE of what each cell holds + object_weight x CE of which object, for the cells
+        that hold one; each level keeps its own softmax, so the weight changes how fast objects
+        are learned, not the distribution the model converges to. The answer is summed: in
+        "The score is 1." only the digit is informative, and a mean would shrink its gradient.
+        Only positions with a target (-1 = none) go through a head.
         """
         h = self(ids, key_ok)  # (B, T, C)
-        img = self._masked_ce(h, img_tgt, self.gen_head)
+        img = self._image_nll(h, img_tgt, object_weight)  # (B, T)
         return img.sum(1) / (img_tgt >= 0).sum(1).clamp(min=1), self._masked_ce(h, txt_tgt, self.lm_head).sum(1)
+
+    def _image_nll(self, h: torch.Tensor, tgt: torch.Tensor, object_weight: float) -> torch.Tensor:
+        sel = tgt >= 0  # (B, T)
+        out = torch.zeros(tgt.shape, dtype=h.dtype, device=h.device)
+        if sel.any():
+            presence, which = self.gen_head.parts(h[sel])  # (N, k+1), (N, K-k)
+            t, k = tgt[sel], self.cfg.n_special
+            level1 = presence.gather(-1, t.clamp(max=k)[:, None])[:, 0]  # object codes share slot k
+            level2 = which.gather(-1, (t - k).clamp(min=0)[:, None])[:, 0] * (t >= k)
+            out[sel] = -(level1 + object_weight * level2)
+        return out
 
     @staticmethod
     def _masked_ce(h: torch.Tensor, tgt: torch.Tensor, head: nn.Module) -> torch.Tensor:
