@@ -30,13 +30,21 @@ def audit_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
 ) -> None:
-    """Generate N candidates per prompt, self-judge and externally judge them, write metrics.json."""
-    from unigap.audit.runner import AuditConfig, run_audit
+    """Generate N candidates per prompt, self-judge and externally judge them, write metrics.json.
+
+    Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the
+    K processes, each writing RUN_DIR/parts/rank*.sqlite; rank 0 merges them at the end.
+    """
+    from unigap.audit.distributed import dist_info
+    from unigap.audit.runner import AuditConfig, NoBar, run_audit
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
 
     cfg = load_config(AuditConfig, config if config.exists() or str(config) != "configs/audit_tiny.yaml" else None,
                       overrides or [])
+    if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
+        run_audit(cfg, out_dir, NoBar())
+        return
     with progress_bar() as bar:
         metrics = run_audit(cfg, out_dir, RichBar(bar))
     print_metrics(metrics)

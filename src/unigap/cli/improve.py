@@ -17,12 +17,19 @@ def improve_cmd(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
     force: Annotated[bool, typer.Option(help="Train even if the data-quality guard fails")] = False,
 ) -> None:
-    """Train the model on its own curated judgments; the result is OUT/model."""
+    """Train the model on its own curated judgments; the result is OUT/model.
+
+    Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
+    configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
+    """
+    from unigap.audit.distributed import dist_info
     from unigap.config import load_config
     from unigap.training.improve import ImproveConfig, improve
 
     cfg = load_config(ImproveConfig, config, overrides or [])
     history = improve(cfg, data, out_dir, force=force, log=out.print)
+    if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
+        return
     for r in history["replays"]:
         out.print(f"curriculum: epoch {r['epoch']} recovered {r['recovered']} of {r['pool_before']} pool prompts")
     out.print(f"improved model: {out_dir / 'model'}")

@@ -110,6 +110,7 @@ class ModelConfig(Config):
     device: str = "cpu"
     dtype: str = "auto"  # auto = bf16 on GPU, fp32 on CPU
     batch_size: int = 64
+    compile: Literal["none", "cuda_graphs", "torch_compile"] = "none"  # janus decode loop (GPU only)
 
 
 def load_model(cfg: ModelConfig) -> UnifiedModel:

@@ -1,27 +1,39 @@
 """`unigap improve`: SFT or DPO(+NLL) on curated image tokens, with curriculum replay.
 
 Backend-agnostic: the loop only uses the `UnifiedModel` protocol (image_logprobs, components,
-generate/judge for the curriculum, save). Trainable components come from config (`llm` = the
-shared trunk, the paper's default); everything else is frozen.
+generate/judge for the curriculum, save) plus optional backend hooks (`apply_lora`,
+`enable_gradient_checkpointing`, `save(..., merge_lora=, state_dict=)`). Trainable components
+come from config (`llm` = the shared trunk, the paper's default); everything else is frozen.
+With `lora:` only the LoRA adapters train.
+
+`accelerate` does device placement, mixed precision (bf16 autocast), and multi-process training
+(`accelerate launch` / `torchrun`: DDP, or FSDP from an accelerate config). `batch_size` is the
+number of rows per micro-batch summed over all processes (each process takes every
+world_size-th row of it) and an optimizer step averages the gradient over `grad_accum`
+micro-batches, so a config trains the same model on 1 or N processes (up to float rounding).
 
 CKPT_DIR/
-  model/            the current weights (a checkpoint the backend loads), rewritten each epoch
-  state.pt          optimizer state, epoch, the (growing) training data, discard pool, history
-  ref_logps.pt      DPO reference log-probs, computed once with the initial model
+  model/            the current weights (a checkpoint the backend loads; LoRA merged by default)
+  state.pt          optimizer state, epoch, the (growing) training data, discard pool, history,
+                    the LoRA adapter weights (LoRA runs resume from the base model + these)
+  optimizer.epoch*.rank*.pt  FSDP only: each process's optimizer shard (resume with as many processes)
   train.json        history: losses per epoch, curriculum replays, guard result
 A killed run resumes from the last completed epoch and ends with the same weights as an
-uninterrupted one (shuffles are seeded by (seed, epoch); no other randomness).
+uninterrupted one (shuffles are seeded by (seed, epoch), the global RNG is reseeded each epoch).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from unigap.config import Config
 from unigap.curation.dataset import CuratedData, load_curated
@@ -34,19 +46,33 @@ from unigap.training.losses import dpo_loss, sft_loss
 EVAL_SPLITS = {"eval", "val", "test"}
 
 
+class LoraSettings(Config):
+    """`lora:` section (PEFT LoRA on the backend's language model)."""
+
+    r: int = 16
+    alpha: float = 32
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    dropout: float = 0.0
+
+
 class ImproveConfig(Config):
-    """configs/sft_tiny.yaml, configs/dpo_tiny.yaml."""
+    """configs/sft_tiny.yaml, configs/dpo_tiny.yaml, configs/sft_janus_pro_7b.yaml."""
 
     method: Literal["sft", "dpo"] = "sft"
     model: ModelConfig = ModelConfig()
     epochs: int = 20
-    batch_size: int = 16
+    batch_size: int = 16  # rows per micro-batch, summed over all processes
+    grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
     lr: float = 1e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     beta: float = 0.1  # DPO
     nll_weight: float = 1.0  # DPO: weight of the NLL on chosen images (stabilises DPO, paper §3.2)
     trainable: list[str] = ["llm"]
+    lora: LoraSettings | None = None  # None = train the `trainable` components themselves
+    merge_lora_on_save: bool = True  # model/ holds base + LoRA merged (loads with plain from_pretrained)
+    mixed_precision: Literal["no", "bf16"] = "no"  # bf16 = autocast around the loss (weights stay in model.dtype)
+    gradient_checkpointing: bool = False  # backends with enable_gradient_checkpointing() (janus)
     seed: int = 0
     sampling: SamplingConfig | None = None  # curriculum regeneration; None = the model's default
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
@@ -70,8 +96,10 @@ def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path) -> None:
                         "evaluation prompts (audit the train split, or set allow_eval_prompts: true)")
 
 
-def check_compatible(data: CuratedData, model: UnifiedModel, data_dir: Path) -> None:
-    want, have = data.manifest.get("fingerprint"), model.fingerprint()
+def check_compatible(data: CuratedData, model: UnifiedModel, data_dir: Path, ignore: tuple[str, ...] = ()) -> None:
+    """The data's model fingerprint must match the model's (`ignore`: keys a resumed checkpoint changes)."""
+    want = data.manifest.get("fingerprint")
+    have = {k: v for k, v in model.fingerprint().items() if k not in ignore}
     if want and {k: want.get(k) for k in have} != have:
         raise DataError(f"{data_dir}: data was made by model {want}, incompatible with the model being trained {have}")
 
@@ -89,6 +117,17 @@ def freeze(model: UnifiedModel, trainable: list[str]) -> list[torch.nn.Parameter
     return params
 
 
+def lora_params(model: UnifiedModel, cfg: ImproveConfig) -> list[torch.nn.Parameter]:
+    """Inject LoRA (the backend's `apply_lora`); only the adapters train."""
+    apply = getattr(model, "apply_lora", None)
+    if apply is None:
+        raise UnigapError(f"lora: the {model.name!r} backend has no LoRA support; remove the lora: section")
+    if set(cfg.trainable) - {"llm", "lora"}:
+        raise UnigapError(f"lora: only the LoRA adapters (on the language model) train, but trainable is "
+                          f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}")
+    return apply(**cfg.lora.model_dump())
+
+
 def examples_of(data: CuratedData, method: str) -> list[dict]:
     return data.sft if method == "sft" else data.pairs
 
@@ -98,14 +137,14 @@ def tokens(rows: list[dict], key: str) -> torch.Tensor:
 
 
 def reference_logps(model: UnifiedModel, pairs: list[dict], batch: int) -> dict[str, torch.Tensor]:
-    """log pi_ref of every pair's chosen and rejected image, computed once before training."""
+    """log pi_ref of every pair's chosen and rejected image, computed once before training (kept on the CPU)."""
     out: dict[str, list[torch.Tensor]] = {"chosen": [], "rejected": []}
     with torch.no_grad():
         for i in range(0, len(pairs), batch):
             rows = pairs[i : i + batch]
             texts = [r["prompt"] for r in rows]
-            out["chosen"].append(model.image_logprobs(texts, tokens(rows, "chosen_tokens")))
-            out["rejected"].append(model.image_logprobs(texts, tokens(rows, "rejected_tokens")))
+            out["chosen"].append(model.image_logprobs(texts, tokens(rows, "chosen_tokens")).float().cpu())
+            out["rejected"].append(model.image_logprobs(texts, tokens(rows, "rejected_tokens")).float().cpu())
     return {k: torch.cat(v) if v else torch.zeros(0) for k, v in out.items()}
 
 
@@ -116,8 +155,85 @@ def batch_loss(model: UnifiedModel, rows: list[dict], cfg: ImproveConfig, ref: d
         return sft_loss(model.image_logprobs(texts, tokens(rows, "tokens")), m)
     pc = model.image_logprobs(texts, tokens(rows, "chosen_tokens"))
     pr = model.image_logprobs(texts, tokens(rows, "rejected_tokens"))
-    loss = dpo_loss(pc, pr, ref["chosen"][idx], ref["rejected"][idx], cfg.beta)
+    loss = dpo_loss(pc, pr, ref["chosen"][idx].to(pc.device), ref["rejected"][idx].to(pc.device), cfg.beta)
     return loss + cfg.nll_weight * sft_loss(pc, m)
+
+
+class LossModule(torch.nn.Module):
+    """What accelerate prepares (and DDP / FSDP wrap): forward(rows, idx, ref) = this process's batch loss.
+
+    Gradient sync across processes: the backends compute log-probs by calling their own module's
+    submodules, never a top-level forward, so wrapping the backend's module in DDP would never
+    see a forward and never sync. This wrapper *holds* the backend's module (the very same
+    parameter objects the backend uses) and runs the whole loss inside its forward. DDP hooks
+    the wrapper's forward and the parameters' gradients, so backward all-reduces (averages)
+    the gradients over the processes, overlapped with the backward pass, exactly as for any
+    DDP model. find_unused_parameters=True, because a trainable group may hold parameters the
+    image loss never touches (e.g. "all" includes the text head). Under FSDP the wrapper is the
+    root unit (its forward unshards the root's parameters); the decoder layers are the inner units.
+    """
+
+    def __init__(self, model: UnifiedModel, cfg: ImproveConfig) -> None:
+        super().__init__()
+        self.inner = model.module()
+        self.backend, self.cfg = model, cfg  # not Modules: plain attributes
+
+    def forward(self, rows: list[dict], idx: list[int], ref: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        if not rows:
+            # This process got no rows of a short last batch: a zero loss that touches every
+            # trainable parameter, so it still joins the gradient all-reduce (with zeros).
+            return sum(p.sum() * 0.0 for p in self.parameters() if p.requires_grad)
+        return batch_loss(self.backend, rows, self.cfg, ref, idx)
+
+
+@dataclass
+class Trainer:
+    """The prepared training objects and this process's place among the processes."""
+
+    accelerator: Any
+    model: UnifiedModel
+    prepared: torch.nn.Module
+    opt: torch.optim.Optimizer
+    params: list[torch.nn.Parameter]
+
+    @property
+    def rank(self) -> int:
+        return self.accelerator.process_index
+
+    @property
+    def world(self) -> int:
+        return self.accelerator.num_processes
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def fsdp(self) -> bool:
+        return _is_fsdp(self.accelerator)
+
+    def sync(self, last: bool) -> contextlib.AbstractContextManager:
+        """DDP: skip the all-reduce on all but the last micro-batch of an accumulation window (the
+        synced backward then reduces the accumulated gradients). FSDP syncs every micro-batch
+        (its no_sync would keep whole unsharded gradients)."""
+        if last or self.world == 1 or self.fsdp:
+            return contextlib.nullcontext()
+        return self.accelerator.no_sync(self.prepared)
+
+    def global_loss(self, loss: torch.Tensor, n_local: int, n_global: int) -> float:
+        """The batch's mean loss over all processes' rows (one process: the loss itself)."""
+        if self.world == 1:
+            return loss.item()
+        part = loss.detach().float() * (n_local / n_global)
+        return float(self.accelerator.reduce(part, reduction="sum").item())
+
+    def clip(self, max_norm: float) -> None:
+        params = list(self.prepared.parameters()) if self.fsdp else self.params
+        self.accelerator.clip_grad_norm_(params, max_norm)
+
+
+def _is_fsdp(accelerator: Any) -> bool:
+    return str(accelerator.distributed_type).endswith("FSDP")
 
 
 class State:
@@ -128,6 +244,8 @@ class State:
         self.history: dict = {"epochs": [], "replays": [], "acceptance": [], "guard": None}
         self.optimizer: dict | None = None
         self.ref: dict[str, torch.Tensor] | None = None
+        self.adapter: dict[str, torch.Tensor] | None = None  # LoRA runs: the trained adapter weights
+        self.world_size: int = 1
 
     def save(self, out: Path) -> None:
         tmp = out / "state.pt.tmp"
@@ -144,24 +262,38 @@ class State:
         return s
 
 
-def train_epoch(model: UnifiedModel, opt: torch.optim.Optimizer, params: list, st: State, cfg: ImproveConfig,
-                on_batch: Callable[[int], None] | None) -> float:
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The global torch RNG seed of an epoch (LoRA dropout): a resumed epoch draws what it drew straight."""
+    return int(np.random.default_rng([seed, epoch, 7]).integers(2**62))
+
+
+def train_epoch(run: Trainer, st: State, cfg: ImproveConfig, on_batch: Callable[[int], None] | None) -> float:
+    """One epoch; returns the mean (over micro-batches) of the global batch loss."""
     order = np.random.default_rng([cfg.seed, st.epoch]).permutation(len(st.examples))
+    micro = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
+    windows = [micro[i : i + cfg.grad_accum] for i in range(0, len(micro), cfg.grad_accum)]
+    torch.manual_seed(epoch_seed(cfg.seed, st.epoch))
     losses = []
-    model.module().train()
-    for i in range(0, len(order), cfg.batch_size):
-        idx = order[i : i + cfg.batch_size].tolist()
-        loss = batch_loss(model, [st.examples[j] for j in idx], cfg, st.ref, idx)
-        if not torch.isfinite(loss):
-            raise UnigapError(f"non-finite {cfg.method} loss ({loss.item()}) in epoch {st.epoch + 1}; "
-                              "stopped, the last good checkpoint is kept (try a lower lr)")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
-        losses.append(loss.item())
-        if on_batch:
-            on_batch(len(idx))
+    run.prepared.train()
+    for window in windows:
+        n_window = sum(len(b) for b in window)
+        run.opt.zero_grad(set_to_none=True)
+        for k, idx in enumerate(window):
+            mine = idx[run.rank :: run.world]  # this process's rows of the micro-batch
+            with run.sync(last=k == len(window) - 1):
+                loss = run.prepared([st.examples[j] for j in mine], mine, st.ref)
+                value = run.global_loss(loss, len(mine), len(idx))
+                if not math.isfinite(value):
+                    raise UnigapError(f"non-finite {cfg.method} loss ({value}) in epoch {st.epoch + 1}; "
+                                      "stopped, the last good checkpoint is kept (try a lower lr)")
+                # Weight so that the (process-averaged) gradient is the mean over the window's rows.
+                weight = len(mine) / n_window * run.world
+                run.accelerator.backward(loss if weight == 1.0 else loss * weight)
+            losses.append(value)
+            if on_batch:
+                on_batch(len(idx))
+        run.clip(cfg.grad_clip)
+        run.opt.step()
     return float(np.mean(losses))
 
 
@@ -171,8 +303,18 @@ def replay_settings(cfg: ImproveConfig, model: UnifiedModel, data: CuratedData) 
                           all_accepted=rule == "all_accepted")
 
 
+def curriculum_due(st: State, cfg: ImproveConfig) -> bool:
+    """Whether after_epoch will use the model this epoch."""
+    cur = cfg.curriculum
+    return bool(st.pool) and cur.mode != "none"
+
+
 def after_epoch(model: UnifiedModel, st: State, cfg: ImproveConfig, settings: ReplaySettings, log: Log) -> None:
-    """Curriculum: maybe replay the discard pool with the current model."""
+    """Curriculum: maybe replay the discard pool with the current model.
+
+    Every process runs it identically (same weights, per-candidate seeds), so all end with the
+    same training data; no communication needed.
+    """
     cur = cfg.curriculum
     if cur.mode == "adaptive" and st.pool:
         probe = [e for e in st.examples][: cur.probe_prompts]
@@ -191,36 +333,163 @@ def after_epoch(model: UnifiedModel, st: State, cfg: ImproveConfig, settings: Re
         f"{len(r.sft) if cfg.method == 'sft' else len(r.pairs)} examples added")
 
 
+def make_accelerator(cfg: ImproveConfig) -> Any:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # accelerate keeps process-wide state that refuses a second Accelerator with another precision;
+    # one process may run several trainings (tests, `unigap run`). The process group is kept.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
+    return Accelerator(cpu=cfg.model.device == "cpu", mixed_precision=cfg.mixed_precision,
+                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+
+
+def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
+    """Run fn on the main process only and hand its result (or its error) to every process."""
+    if accelerator.num_processes == 1:
+        return fn()
+    box: list[Any] = [None]
+    if accelerator.is_main_process:
+        try:
+            box[0] = ("ok", fn())
+        except Exception as err:  # noqa: BLE001 - re-raised on every process below
+            box[0] = ("error", err)
+    torch.distributed.broadcast_object_list(box, src=0)
+    status, value = box[0]
+    if status == "error":
+        raise value
+    return value
+
+
+def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
+    if _is_fsdp(accelerator) and cfg.lora is not None:
+        raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
+                          "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)")
+
+
+def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerator: Any) -> UnifiedModel:
+    """The model to train: the base model, or on resume the last checkpoint (LoRA runs: the base
+    model, their adapters come from state.pt). Several processes: each on its accelerator device."""
+    update: dict[str, Any] = {}
+    if st is not None and cfg.lora is None:
+        update["path"] = str(out / "model")
+    if accelerator.num_processes > 1:
+        update["device"] = str(accelerator.device)
+    return load_model(cfg.model.model_copy(update=update) if update else cfg.model)
+
+
+def prepare(model: UnifiedModel, cfg: ImproveConfig, st: State, accelerator: Any, log: Log) -> Trainer:
+    torch.manual_seed(cfg.seed)
+    params = freeze(model, cfg.trainable) if cfg.lora is None else lora_params(model, cfg)
+    if st.adapter is not None:
+        missing = set(st.adapter) - {n for n, _ in model.module().named_parameters()}
+        if missing:
+            raise UnigapError(f"resume: the saved LoRA adapter has weights the model lacks: {sorted(missing)[:5]}")
+        model.module().load_state_dict(st.adapter, strict=False)
+    if cfg.gradient_checkpointing:
+        enable = getattr(model, "enable_gradient_checkpointing", None)
+        if enable is None:
+            log(f"gradient_checkpointing: the {model.name!r} backend does not support it; training without")
+        else:
+            enable()
+    prepared = accelerator.prepare_model(LossModule(model, cfg), device_placement=False)
+    if _is_fsdp(accelerator):  # FSDP re-registers the parameters: optimise what it holds
+        params = [p for p in prepared.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return Trainer(accelerator, model, prepared, opt, params)
+
+
+def _optimizer_file(run: Trainer, out: Path, epoch: int) -> Path:
+    """FSDP: this process's optimizer shard after `epoch` (named by epoch: state.pt says which is current)."""
+    return out / f"optimizer.epoch{epoch}.rank{run.rank}.pt"
+
+
+def load_optimizer(run: Trainer, st: State, out: Path) -> None:
+    if st.epoch == 0:
+        return
+    if st.world_size != run.world and run.fsdp:
+        raise UnigapError(f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
+                          f"{st.world_size} (now {run.world})")
+    if run.fsdp:
+        run.opt.load_state_dict(torch.load(_optimizer_file(run, out, st.epoch), weights_only=False))
+    elif st.optimizer:
+        run.opt.load_state_dict(st.optimizer)
+
+
+def save_weights(run: Trainer, cfg: ImproveConfig, out: Path) -> None:
+    """out/model on the main process (FSDP: gathered from the shards first, by every process)."""
+    kwargs: dict[str, Any] = {}
+    if cfg.lora is not None:
+        kwargs["merge_lora"] = cfg.merge_lora_on_save
+    if run.fsdp:
+        full = run.accelerator.get_state_dict(run.prepared)  # collective; the full state dict on the main process
+        kwargs["state_dict"] = {k.removeprefix("inner."): v for k, v in full.items()}
+    if run.main:
+        run.model.save(out / "model", **kwargs)
+    run.accelerator.wait_for_everyone()
+
+
+def save_state(run: Trainer, st: State, cfg: ImproveConfig, out: Path) -> None:
+    """state.pt last: it is the commit point of an epoch."""
+    st.world_size = run.world
+    if cfg.lora is not None:
+        st.adapter = {n: p.detach().cpu().clone() for n, p in run.model.module().named_parameters() if p.requires_grad}
+    if run.fsdp:
+        torch.save(run.opt.state_dict(), _optimizer_file(run, out, st.epoch))
+    else:
+        st.optimizer = run.opt.state_dict()
+    run.accelerator.wait_for_everyone()
+    if run.main:
+        st.save(out)
+    run.accelerator.wait_for_everyone()
+    if run.fsdp:  # the previous epoch's shard is no longer referenced
+        _optimizer_file(run, out, st.epoch - 1).unlink(missing_ok=True)
+
+
+def curriculum_model(run: Trainer, cfg: ImproveConfig, out: Path) -> UnifiedModel:
+    """The model the curriculum generates and judges with: the live one, or under FSDP (whose
+    sharded layers cannot run the backend's decode loop) an unsharded copy of the checkpoint
+    just saved, in the device's default inference dtype (bf16 on a GPU)."""
+    if not run.fsdp:
+        return run.model
+    return load_model(cfg.model.model_copy(update={"path": str(out / "model"), "dtype": "auto",
+                                                   "device": str(run.accelerator.device)}))
+
+
 def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
             on_batch: Callable[[int], None] | None = None) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
     data = load_curated(data_dir)
     check_data(data, cfg, data_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    accelerator = make_accelerator(cfg)
+    check_setup(cfg, accelerator)
+    log = log if accelerator.is_main_process else (lambda _: None)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
     st = State.load(out)
-    model = load_model(cfg.model.model_copy(update={"path": str(out / "model")}) if st else cfg.model)
-    check_compatible(data, model, data_dir)
+    model = load_for_training(cfg, out, st, accelerator)
+    check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
     if st is None:
         st = State(list(examples_of(data, cfg.method)), list(data.discard))
-        st.history["guard"] = run_guard(cfg.guard, data, data_dir, force, log)
+        st.history["guard"] = on_main(accelerator, lambda: run_guard(cfg.guard, data, data_dir, force, log))
         if cfg.method == "dpo":
             st.ref = reference_logps(model, st.examples, cfg.batch_size)
-    torch.manual_seed(cfg.seed)
-    params = freeze(model, cfg.trainable)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if st.optimizer:
-        opt.load_state_dict(st.optimizer)
+    run = prepare(model, cfg, st, accelerator, log)
+    load_optimizer(run, st, out)
     settings = replay_settings(cfg, model, data)
     while st.epoch < cfg.epochs:
-        loss = train_epoch(model, opt, params, st, cfg, on_batch)
+        loss = train_epoch(run, st, cfg, on_batch)
         st.epoch += 1
         st.history["epochs"].append({"epoch": st.epoch, "loss": loss, "examples": len(st.examples)})
         log(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f} ({len(st.examples)} examples)")
-        after_epoch(model, st, cfg, settings, log)
-        model.save(out / "model")
-        st.optimizer = opt.state_dict()
-        st.save(out)
+        save_weights(run, cfg, out)
+        if curriculum_due(st, cfg):
+            after_epoch(curriculum_model(run, cfg, out), st, cfg, settings, log)
+        save_state(run, st, cfg, out)
     return st.history
 
 

@@ -171,7 +171,8 @@ class JanusBackend:
                          self.model.prepare_embeddings_for_image_generation(tokens)], 1)  # (B, P + M, C)
         mask = torch.cat([valid.long(), torch.ones_like(tokens)], 1)  # (B, P + M)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # same positions as in decoding
-        h = self.model.model.language_model(inputs_embeds=emb, attention_mask=mask, position_ids=positions)
+        h = self.model.model.language_model(inputs_embeds=emb, attention_mask=mask, position_ids=positions,
+                                            use_cache=False)
         logits = self.model.model.generation_head(h.last_hidden_state[:, ids.shape[1] - 1:-1]).float()  # (B, M, V)
         return logits.log_softmax(-1).gather(-1, tokens[..., None]).squeeze(-1)  # (B, M)
 
@@ -194,11 +195,30 @@ class JanusBackend:
                 "codebook_size": cfg.vq_config.num_embeddings, "text_vocab": cfg.text_config.vocab_size,
                 "tokenizer_size": len(self.processor.tokenizer), "processor_sha256": processor_hash(self.processor)}
 
-    def save(self, path: Path, merge_lora: bool = True) -> None:
-        """A directory that JanusForConditionalGeneration / JanusProcessor.from_pretrained load."""
+    def save(self, path: Path, merge_lora: bool = True, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """A directory that JanusForConditionalGeneration / JanusProcessor.from_pretrained (and
+        `load_janus`) load. state_dict: weights to write instead of the live module's (the trainer
+        passes the full state dict gathered from FSDP shards)."""
         from unigap.models.janus.lora import save_model
 
-        save_model(self, Path(path), merge_lora)
+        save_model(self, Path(path), merge_lora, state_dict)
+
+    def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
+                   dropout: float = 0.0) -> list[nn.Parameter]:
+        """PEFT LoRA on the language model; every other weight frozen. Returns the LoRA params."""
+        from unigap.models.janus.lora import DEFAULT_TARGETS, apply_lora
+
+        return apply_lora(self, r, alpha, target_modules or DEFAULT_TARGETS, dropout)
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the language model's decoder layers in backward (transformers' checkpointing,
+        non-reentrant: works with frozen inputs, LoRA and DDP). Only the training loss path
+        (image_token_logprobs, in train mode) is affected; decoding runs the layers by hand."""
+        lm, kwargs = self.model.model.language_model, {"use_reentrant": False}
+        if hasattr(lm, "activation_checkpointing_enable"):  # newer transformers (5.24), where the old name warns
+            lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
     @contextmanager
     def _eval(self) -> Iterator[None]:
@@ -227,8 +247,10 @@ def processor_hash(processor: Any) -> str:
 
 
 def compile_mode(cfg: ModelConfig) -> CompileMode:
-    """`model.compile` when the config has it, else $UNIGAP_JANUS_COMPILE, else eager ("none")."""
-    mode = getattr(cfg, "compile", None) or os.environ.get("UNIGAP_JANUS_COMPILE", "none")
+    """`model.compile` when set (not "none"), else $UNIGAP_JANUS_COMPILE, else eager ("none")."""
+    mode = getattr(cfg, "compile", "none")
+    if mode in (None, "none"):
+        mode = os.environ.get("UNIGAP_JANUS_COMPILE", "none")
     if mode not in ("none", "cuda_graphs", "torch_compile"):
         from unigap.errors import ConfigError
 

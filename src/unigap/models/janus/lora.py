@@ -53,9 +53,18 @@ def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_model(backend: JanusBackend, path: Path, merge_lora: bool = True) -> None:
-    """Weights (LoRA merged) + processor + generation config, loadable with from_pretrained."""
-    if backend.peft is not None and not merge_lora:
+def save_model(backend: JanusBackend, path: Path, merge_lora: bool = True,
+               state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Weights (LoRA merged) + processor + generation config, loadable with from_pretrained.
+
+    state_dict: the weights to write (without LoRA; e.g. gathered from FSDP shards) instead of
+    the live module's.
+    """
+    if state_dict is not None:
+        if backend.peft is not None:
+            raise ValueError("save_model: an explicit state_dict cannot be combined with LoRA")
+        state = state_dict
+    elif backend.peft is not None and not merge_lora:
         # Adapter-only save next to nothing else would not reload with from_pretrained: be explicit.
         backend.peft.save_pretrained(path / "lora_adapter")
         state = {k: v for k, v in backend.model.state_dict().items() if ".lora_" not in k}
