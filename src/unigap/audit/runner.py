@@ -64,10 +64,12 @@ def batches(items: list, size: int):
 def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], cfg: AuditConfig, bar: Bar,
                    source: str | None = None, sampling: SamplingConfig | None = None) -> None:
     source = source or cfg.source
-    sampling = sampling or cfg.sampling or default_sampling(model)
     todo = store.missing_candidates(source, [p.id for p in prompts], cfg.n)
-    text = {p.id: p.text for p in prompts}
     bar.start(f"generate [{source}]", len(todo))
+    if not todo:
+        return
+    sampling = sampling or cfg.sampling or default_sampling(model)
+    text = {p.id: p.text for p in prompts}
     for chunk in batches(todo, cfg.batch_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
         gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)

@@ -64,6 +64,7 @@ class PretrainConfig(Config):
     object_weight: float = 8.0  # weight of "which object" vs "what the cell holds" in the image loss
     cfg_dropout: float = 0.1  # share of generation examples with the prompt removed (for CFG)
     plain_frac: float = 0.25  # share of understanding examples that are plain questions
+    explain_frac: float = 0.5  # share of paper-question answers that describe the image before the score
     negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
     gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
     und_subtask_weights: dict[str, float] = {}
@@ -88,7 +89,7 @@ def pick(weights: dict[str, float], rng: np.random.Generator) -> str:
     return names[rng.choice(len(names), p=w / w.sum())]
 
 
-PLAIN = ("count", "color", "texture", "size", "ground")
+PLAIN = ("count", "color", "texture", "size", "ground", "exists")
 
 
 def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
@@ -105,7 +106,49 @@ def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
         return f"What texture is the {name}?", obj.texture
     if kind == "size":
         return f"What size is the {name}?", obj.size
+    if kind == "exists":
+        return exists_question(objs, obj, rng)
     return f"Is the {name} on the ground?", "Yes" if obj.y + obj.side == 28 else "No"
+
+
+def exists_question(objs: list, obj: Any, rng: np.random.Generator) -> tuple[str, str]:
+    """"Is there a <size> <texture> <colour> <shape>?" about a present object or a one-attribute change."""
+    attrs = {"size": obj.size, "texture": obj.texture, "color": obj.color, "shape": obj.shape}
+    if rng.random() < 0.5:
+        key = list(attrs)[rng.integers(4)]
+        choices = {"size": world.SIZES, "texture": world.TEXTURES, "color": world.COLORS, "shape": world.SHAPES}[key]
+        attrs[key] = [c for c in choices if c != attrs[key]][rng.integers(len(choices) - 1)]
+    present = any((o.size, o.texture, o.color, o.shape) == tuple(attrs.values()) for o in objs)
+    return f"Is there a {attrs['size']} {attrs['texture']} {attrs['color']} {attrs['shape']}?", "Yes" if present else "No"
+
+
+def describe(scene: Any) -> str:
+    """A literal caption of a scene, the reasoning the answer gives before its score:
+    "a big striped red circle on the ground to the left of a small solid blue square"."""
+    objs = sorted(scene.objects, key=lambda o: (o.y, o.x))
+    if not objs:
+        return "nothing"
+    phrases = [f"{article(o.size)} {o.size} {o.texture} {o.color} {o.shape}{place(o)}" for o in objs]
+    if len(objs) == 2:
+        return f"{phrases[0]} {relation(objs[0], objs[1])} {phrases[1]}"
+    return " and ".join(phrases)
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def place(o: Any) -> str:
+    return " on the ground" if o.y + o.side == 28 else (" at the top" if o.y == 0 else "")
+
+
+def relation(a: Any, b: Any) -> str:
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
+    if ax1 < bx0:
+        return "to the left of"
+    if ax0 > bx1:
+        return "to the right of"
+    return "above" if ay1 < by0 else "below"
 
 
 class Example:
@@ -162,8 +205,10 @@ class DataSource:
         if not label:
             cf = rng.random() < self.cfg.negative_counterfactual
             scene = world.counterfactual(spec, scene, rng) if cf else world.extra_negatives(spec, scene, rng)
-        return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)),
-                           f"The score is {label}.")
+        answer = f"The score is {label}."
+        if rng.random() < self.cfg.explain_frac:
+            answer = f"The image shows {describe(scene)}. {answer}"
+        return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)), answer)
 
 
 def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
@@ -188,7 +233,8 @@ def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
     texts = [world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS]
     texts += [question("x"), "The score is 0. The score is 1.", "How many objects are there?",
               "zero one two three Yes No", " ".join(world.COLORS), " ".join(world.SHAPES), " ".join(world.SIZES),
-              " ".join(world.TEXTURES), "What color texture size is the Is the on the ground?"]
+              " ".join(world.TEXTURES), "What color texture size is the Is the on the ground? Is there a",
+              "The image shows nothing a an and at the top to the left of to the right of above below"]
     return WordTokenizer.build(texts)
 
 
@@ -227,7 +273,9 @@ def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torc
                n_gen: int) -> dict[str, float]:
     ids, ok, img, txt = batch
     gen_ce, txt_ce = model.training_losses(ids, ok, img, txt, cfg.object_weight)
-    loss_gen, loss_und = gen_ce[:n_gen].mean(), txt_ce[n_gen:].mean()
+    zero = gen_ce.new_zeros(())
+    loss_gen = gen_ce[:n_gen].mean() if n_gen else zero
+    loss_und = txt_ce[n_gen:].mean() if n_gen < len(txt_ce) else zero
     loss = loss_gen + cfg.und_weight * loss_und
     if not torch.isfinite(loss):
         raise UnigapError(f"non-finite pretraining loss {loss.item()}; last good state kept")

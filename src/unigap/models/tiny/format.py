@@ -40,8 +40,14 @@ class TinyFormat:
         return left_pad([self.gen_prompt(t) for t in texts], self.tok.pad, self.P)
 
     def und_prefix(self, image_tokens: list[int], question: str) -> list[int]:
+        """System text and question first, then the image, then the answer.
+
+        Question before image: image positions can then read the prompt as generation does
+        (the shared trunk already learns "what should be here, given this text"), and the
+        answer reads how well the image matched.
+        """
         img = [self.offset + int(t) for t in image_tokens]
-        return [self.tok.bos, self.tok.und, *self.system, self.tok.boi, *img, self.tok.eoi, *self.tok.encode(question)]
+        return [self.tok.bos, self.tok.und, *self.system, *self.tok.encode(question), self.tok.boi, *img, self.tok.eoi]
 
     def und_prompts(self, image_tokens: torch.Tensor, questions: list[str], suffix: str = "") -> Batch:
         """Understanding inputs ending where the answer starts (plus an optional answer prefix)."""
