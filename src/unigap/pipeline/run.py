@@ -24,6 +24,8 @@ from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.store import RunStore
+from unigap.training.curriculum import CurriculumConfig
+from unigap.training.guard import GuardConfig
 from unigap.training.improve import ImproveConfig, improve
 
 
@@ -40,7 +42,8 @@ class RunConfig(Config):
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
     curate: CurateConfig = CurateConfig()
-    improve: ImproveConfig = ImproveConfig()
+    improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
+                                           guard=GuardConfig(judge="oracle"))
     batch_size: int = 64
     n_boot: int = 1000
     report: bool = True  # end with `unigap analyse` + `unigap report`

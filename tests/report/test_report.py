@@ -1,0 +1,67 @@
+"""The HTML report: escaping, missing sections, and a look in a real browser (headless Chromium)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.label.test_browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, OUT
+from tests.pipeline.test_run import run_dir  # noqa: F401 - the module-scoped run fixture
+from unigap.records import Judgment, Prompt
+from unigap.report.render import render_report
+from unigap.store import RunStore
+from unigap.store.records import CandidateIn
+
+EVIL = "a red circle <script>alert(1)</script>"
+
+
+def evil_run(path):
+    with RunStore.open(path) as store:
+        store.init_config({"model": {"name": "tiny"}})
+        store.add_prompts([Prompt("p0", EVIL, "single_object", "train", "custom", band="easy")])
+        ids = store.add_candidates("base", [CandidateIn("p0", 0, 1, np.zeros(12, np.int64), np.zeros((32, 32, 3), np.uint8))])
+        store.add_judgments("self", [(ids[0], Judgment(1, None, "The score is 1."))])
+    return path
+
+
+def test_every_user_string_is_escaped_and_missing_sections_say_how(tmp_path):
+    html = render_report(evil_run(tmp_path)).read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "unigap analyse" in html  # no analysis.json yet: the page says which command makes it
+
+
+def test_report_has_no_network_references(run_dir):  # noqa: F811
+    html = render_report(run_dir).read_text()
+    for needle in ("http://", "https://", "<link", "src=\"//"):
+        assert needle not in html, needle
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs chromium and chromedriver")
+def test_report_in_a_real_browser(run_dir, tmp_path):  # noqa: F811
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    path = render_report(run_dir)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in [*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium'}"]:
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        drv.get(path.as_uri())
+        text = drv.find_element("tag name", "body").text
+        errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+        requests = [e["message"] for e in drv.get_log("performance") if '"Network.requestWillBeSent"' in e["message"]]
+        OUT.mkdir(exist_ok=True)
+        drv.set_window_size(1100, 2400)
+        drv.save_screenshot(str(OUT / "report.png"))
+    finally:
+        drv.quit()
+    assert not errors, errors
+    external = [r for r in requests if '"url":"http' in r.replace(" ", "")]
+    assert not external, external[:3]
+    for key in ("Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK", "Provenance"):
+        assert key in text, key
+    assert "easy" in text and "overall" in text
