@@ -46,7 +46,9 @@ def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
 
 def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
     from datasets import Dataset, Image as ImageFeature
+    from datasets.utils.logging import disable_progress_bar
 
+    disable_progress_bar()  # one tiny bar per file is noise next to the run's own progress
     ds = Dataset.from_list(rows) if rows else Dataset.from_dict({})
     for col in image_cols:
         if rows:

@@ -31,7 +31,7 @@ class GuardConfig(Config):
     judge: str | None = None  # external judge registry name (e.g. oracle); None = no guard
     options: dict[str, Any] = {}
     sample: int = 100  # curated items re-judged
-    threshold: float = 0.7  # minimum agreement
+    threshold: float = 0.5  # minimum agreement: at least half of the self-labels confirmed
     seed: int = 0
 
 
