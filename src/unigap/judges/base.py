@@ -34,6 +34,7 @@ JUDGES: Registry = Registry("judge")
 JUDGES.register_lazy("oracle", "unigap.judges.oracle:OracleJudge")
 JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:QwenJudge")
 JUDGES.register_lazy("http", "unigap.judges.http:HttpJudge")
+JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:PoisonedJudge")
 
 
 def load_judge(cfg: JudgeConfig) -> ExternalJudge:

@@ -47,6 +47,7 @@ class RunConfig(Config):
     batch_size: int = 64
     n_boot: int = 1000
     report: bool = True  # end with `unigap analyse` + `unigap report`
+    force: bool = False  # train even if the data-quality guard fails (the co-degradation experiment)
 
 
 Log = Callable[[str], None]
@@ -87,7 +88,7 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
         stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), train, base, bar)})
         stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
         improve_cfg = cfg.improve.model_copy(update={"model": cfg.model})
-        stage("improve", lambda: {"replays": improve(improve_cfg, run_dir / "data", run_dir / "improve", log=log)["replays"]})
+        stage("improve", lambda: {"replays": improve(improve_cfg, run_dir / "data", run_dir / "improve", cfg.force, log=log)["replays"]})
         improved = load_model(cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")}))
         stage("audit_eval_base", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.eval_n), evals, base, bar, "base")})
         stage("audit_eval_improved",
