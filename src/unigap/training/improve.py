@@ -491,7 +491,3 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
             after_epoch(curriculum_model(run, cfg, out), st, cfg, settings, log)
         save_state(run, st, cfg, out)
     return st.history
-
-
-def steps_per_epoch(n: int, batch: int) -> int:
-    return math.ceil(n / batch)
