@@ -56,6 +56,9 @@ def test_errors_are_clear(tmp_path):
     assert "nn" in str(result.exception) and "bad.yaml" in str(result.exception)
 
 
-def test_shipped_run_config_is_the_default():
+def test_shipped_default_configs_are_the_defaults():
+    from unigap.audit.runner import AuditConfig
+
+    assert load_config(AuditConfig, ROOT / "configs" / "audit_tiny.yaml").model_dump() == AuditConfig().model_dump()
     assert load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml").model_dump() == RunConfig().model_dump()
     assert read_yaml(ROOT / "configs" / "run_tiny.yaml")["improve"]["method"] == "sft"

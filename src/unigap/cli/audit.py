@@ -26,7 +26,7 @@ class RichBar:
 
 
 def audit_cmd(
-    config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/audit_tiny.yaml")] = Path("configs/audit_tiny.yaml"),
+    config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
 ) -> None:
@@ -40,8 +40,7 @@ def audit_cmd(
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
 
-    cfg = load_config(AuditConfig, config if config.exists() or str(config) != "configs/audit_tiny.yaml" else None,
-                      overrides or [])
+    cfg = load_config(AuditConfig, config, overrides or [])
     if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
         run_audit(cfg, out_dir, NoBar())
         return
