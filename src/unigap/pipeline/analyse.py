@@ -118,11 +118,12 @@ def _matched_kernel(model, train: dict) -> dict:
 
 def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
     """Eval samples whose understanding improved vs the rest: closeness to the training data."""
-    labels = [j for j in external_judges(store)]
+    labels = external_judges(store)
     if not labels:
         return missing("no external judge", "add a judge")
     rows = {(r.candidate_id, r.judge): r for r in store.judgments(source="base")}
-    cands = [c for c in store.candidates(source="base") if c.idx == 0 and c.prompt_id in eval_ids(store)]
+    ids = eval_ids(store)
+    cands = [c for c in store.candidates(source="base") if c.idx == 0 and c.prompt_id in ids]
     verdicts = [(rows.get((c.id, "self")), rows.get((c.id, "model:improved")), rows.get((c.id, labels[0]))) for c in cands]
     keep = [i for i, v in enumerate(verdicts) if all(x is not None and x.verdict is not None for x in v)]
     if not keep:
