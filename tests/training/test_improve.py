@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from unigap import world
 from unigap.curation.dataset import MANIFEST, _write, png_bytes, read_parquet_rows
 from unigap.errors import DataError
 from unigap.models.base import ModelConfig, load_model
@@ -69,6 +70,51 @@ def test_sft_on_one_example_raises_its_logprob(tmp_path, tiny_ckpt_dir):
     improve(cfg(tiny_ckpt_dir, epochs=5), data, tmp_path / "out", log=lambda m: None)
     new = load_model(ModelConfig(name="tiny", path=str(tmp_path / "out" / "model")))
     assert new.image_logprobs([row["prompt"]], toks).item() > lp0 + 1.0
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
+    """und_weight > 0: the self-judge's log-odds of "The score is 1." over "0." rise on accepted/chosen
+    images and (DPO) separate chosen from rejected; the text head, untouched by image losses, changes.
+    On the shipped model: a random one cannot tell the images apart."""
+    from unigap.models.tiny.checkpoint import shipped_path
+    from unigap.verdict import question
+    tiny_ckpt_dir = shipped_path()
+    data = make_data(tmp_path / "data", tiny_ckpt_dir, n=4)
+    base = load_model(ModelConfig(name="tiny", path=str(tiny_ckpt_dir)))
+    rows = read_parquet_rows(data / "dpo.parquet", ["prompt", "prompt_id", "subtask", "band", "chosen_tokens"])
+    codec = base.ckpt.codec
+    empty = codec.tokens_of(world.Scene(()))  # rejected: an empty sky, unlike any chosen image
+    for r in rows:
+        r.update(rejected_tokens=empty.tolist(), chosen={"bytes": png_bytes(codec.decode(np.array([r["chosen_tokens"]]))[0])},
+                 rejected={"bytes": png_bytes(codec.decode(empty[None])[0])})
+    _write(rows, data / "dpo.parquet", ("chosen", "rejected"))
+
+    def odds(model, key):
+        imgs = model.decode(torch.tensor([r[key] for r in rows]))
+        qs = [question(r["prompt"]) for r in rows]
+        lp = {v: model.answer_logprobs(imgs, qs, [f"The score is {v}."] * len(rows)).detach() for v in (0, 1)}
+        return lp[1] - lp[0]
+
+    history = improve(cfg(tiny_ckpt_dir, method=method, trainable=["all"], und_weight=1.0, epochs=10), data,
+                      tmp_path / "out", log=lambda m: None)
+    assert all(np.isfinite(e["loss"]) for e in history["epochs"])
+    new = load_model(ModelConfig(name="tiny", path=str(tmp_path / "out" / "model")))
+    assert not torch.equal(base.module().lm_head.weight, new.module().lm_head.weight)
+    if method == "sft":  # every label is 1
+        assert (odds(new, "chosen_tokens") > odds(base, "chosen_tokens") + 1.0).all()
+    else:  # 1 for chosen, 0 for rejected: the verdicts separate
+        gap_new = odds(new, "chosen_tokens") - odds(new, "rejected_tokens")
+        gap_base = odds(base, "chosen_tokens") - odds(base, "rejected_tokens")
+        assert (gap_new > gap_base + 1.0).all()
+
+
+def test_und_weight_needs_answer_logprobs(tmp_path, tiny_ckpt_dir, monkeypatch):
+    from unigap.models.tiny.backend import TinyBackend
+    monkeypatch.delattr(TinyBackend, "answer_logprobs")
+    data = make_data(tmp_path / "data", tiny_ckpt_dir, n=2)
+    with pytest.raises(Exception, match="und_weight: the 'tiny' backend has no answer_logprobs"):
+        improve(cfg(tiny_ckpt_dir, und_weight=1.0), data, tmp_path / "out", log=lambda m: None)
 
 
 def test_kill_and_resume_gives_the_same_weights(tmp_path, tiny_ckpt_dir):

@@ -3,7 +3,7 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
-from unigap.training.pretrain import ArchConfig, PretrainConfig, pretrain
+from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, self_play_pool
 
 SMALL = dict(batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
 
@@ -36,6 +36,38 @@ def test_killed_pretrain_resumes_to_the_same_weights(tmp_path):
     resumed = pretrain(cfg, tmp_path / "b")
     for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)
+
+
+# Killed at step 8, resumed from the checkpoint of step 5: with start 2 the pool is refreshed at
+# 2, 5, 8 (the resumed run redraws step 5's); with start 3 at 3, 6, 9 (step 3's pool is restored).
+@pytest.mark.parametrize("start", [2, 3])
+def test_self_play_pretrain_resumes_to_the_same_weights(tmp_path, start):
+    kill_at = 8
+    sp = SelfPlayConfig(frac=0.5, start=start, every=3, pool=16)
+    cfg = PretrainConfig(steps=10, checkpoint_every=5, self_play=sp, **SMALL)
+    straight = pretrain(cfg, tmp_path / "a")
+
+    def die(step, _):
+        if step == kill_at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, tmp_path / "b", die)
+    resumed = pretrain(cfg, tmp_path / "b")
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_self_play_pool_holds_the_models_images_with_oracle_verdicts():
+    from unigap.models.tiny.checkpoint import shipped_path
+
+    ckpt = load_checkpoint(shipped_path())
+    cfg = PretrainConfig(self_play=SelfPlayConfig(frac=0.5, pool=40), sampling=ckpt.card["sampling"])
+    pool = self_play_pool(ckpt, cfg, step=7, excluded=frozenset())
+    assert len(pool) == 40 and pool == self_play_pool(ckpt, cfg, step=7, excluded=frozenset())
+    assert {v for _, _, v in pool} == {0, 1}  # the shipped model draws some prompts right, some wrong
+    for tokens, text, verdict in pool[:10]:
+        assert len(tokens) == ckpt.codec.num_tokens and isinstance(text, str) and verdict in (0, 1)
 
 
 def test_checkpoint_round_trip_and_hash_check(tmp_path):

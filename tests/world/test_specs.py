@@ -5,7 +5,7 @@ import pytest
 
 from unigap import world
 from unigap.errors import UnigapError
-from unigap.world.specs import make_spec, obj_spec
+from unigap.world.specs import make_spec, obj_spec, rule_field, rule_value
 
 
 def _texts(subtask, n, seed=0):
@@ -50,6 +50,10 @@ def test_exact_texts():
         (make_spec("biology", [o("triangle", "green")], rule={"name": "unripe", "args": []}), "an unripe triangle fruit"),
         (make_spec("biology", [o("circle", "orange", "small", "striped")], rule={"name": "autumn", "args": []}),
          "a small striped circle leaf in autumn"),
+        (make_spec("physics", [o("circle", "red", place="ground"), o("cross", "blue")], rule={"name": "iron", "args": []}),
+         "a red circle made of iron and a blue cross"),
+        (make_spec("chemistry", [o("square", "purple"), o("circle", "white")], rule={"name": "mix", "args": ["red", "blue"]}),
+         "a square painted with a mix of red and blue paint and a white circle"),
     ]
     for spec, text in cases:
         assert world.prompt_text(spec) == text
@@ -64,6 +68,18 @@ def test_grammar_constraints_hold():
         assert all(sum(o[k] is not None for k in ("color", "size", "texture")) >= 2 for o in cx["objects"])
         assert ch["objects"][0]["color"] == world.mix(*ch["rule"]["args"])
     assert all(w not in t for t in _texts("two_object", 200) for w in world.COLORS)
+
+
+@pytest.mark.parametrize("subtask", ["physics", "chemistry", "biology"])
+def test_hard_specs_pair_a_rule_object_with_a_plain_companion(subtask):
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        spec = world.sample_spec(subtask, rng)
+        rule_obj, companion = spec["objects"]
+        assert rule_obj[rule_field(spec)] == rule_value(spec["rule"])
+        assert companion["shape"] in world.SHAPES and companion["color"] in world.COLORS
+        assert companion["size"] is companion["texture"] is companion["place"] is None
+        assert world.prompt_text(spec).endswith(f" and a {companion['color']} {companion['shape']}".replace(" a o", " an o"))
 
 
 def test_sample_spec_unknown_subtask():

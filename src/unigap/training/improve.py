@@ -42,6 +42,7 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, Uni
 from unigap.training.curriculum import CurriculumConfig, ReplaySettings, probe_acceptance, replay, should_replay
 from unigap.training.guard import GuardConfig, run_guard
 from unigap.training.losses import dpo_loss, sft_loss
+from unigap.verdict import ANSWER_PREFIX, question
 
 EVAL_SPLITS = {"eval", "val", "test"}
 
@@ -68,6 +69,10 @@ class ImproveConfig(Config):
     grad_clip: float = 1.0
     beta: float = 0.1  # DPO
     nll_weight: float = 1.0  # DPO: weight of the NLL on chosen images (stabilises DPO, paper §3.2)
+    # Weight of an understanding loss teaching the self-judge the curated verdicts (the paper's
+    # question, "The score is 1." for accepted/chosen images, "0." for rejected ones). 0 = the
+    # paper's recipe: only image tokens are trained, understanding moves through the shared trunk.
+    und_weight: float = Field(0.0, ge=0.0)
     trainable: list[str] = ["llm"]
     lora: LoraSettings | None = None  # None = train the `trainable` components themselves
     merge_lora_on_save: bool = True  # model/ holds base + LoRA merged (loads with plain from_pretrained)
@@ -152,11 +157,30 @@ def batch_loss(model: UnifiedModel, rows: list[dict], cfg: ImproveConfig, ref: d
                idx: list[int]) -> torch.Tensor:
     texts, m = [r["prompt"] for r in rows], model.num_image_tokens
     if cfg.method == "sft":
-        return sft_loss(model.image_logprobs(texts, tokens(rows, "tokens")), m)
-    pc = model.image_logprobs(texts, tokens(rows, "chosen_tokens"))
-    pr = model.image_logprobs(texts, tokens(rows, "rejected_tokens"))
-    loss = dpo_loss(pc, pr, ref["chosen"][idx].to(pc.device), ref["rejected"][idx].to(pc.device), cfg.beta)
-    return loss + cfg.nll_weight * sft_loss(pc, m)
+        loss = sft_loss(model.image_logprobs(texts, tokens(rows, "tokens")), m)
+    else:
+        pc = model.image_logprobs(texts, tokens(rows, "chosen_tokens"))
+        pr = model.image_logprobs(texts, tokens(rows, "rejected_tokens"))
+        loss = dpo_loss(pc, pr, ref["chosen"][idx].to(pc.device), ref["rejected"][idx].to(pc.device), cfg.beta)
+        loss = loss + cfg.nll_weight * sft_loss(pc, m)
+    return loss + cfg.und_weight * verdict_loss(model, rows, cfg.method) if cfg.und_weight else loss
+
+
+def verdict_rows(rows: list[dict], method: str) -> tuple[torch.Tensor, list[str], list[int]]:
+    """(image tokens (N, M), prompts, curated verdicts): SFT rows are accepted images; a DPO row
+    gives its chosen (1) and its rejected (0) image."""
+    if method == "sft":
+        return tokens(rows, "tokens"), [r["prompt"] for r in rows], [1] * len(rows)
+    toks = torch.cat([tokens(rows, "chosen_tokens"), tokens(rows, "rejected_tokens")])
+    return toks, [r["prompt"] for r in rows] * 2, [1] * len(rows) + [0] * len(rows)
+
+
+def verdict_loss(model: UnifiedModel, rows: list[dict], method: str) -> torch.Tensor:
+    """Mean NLL of the paper's answer "The score is v." to the paper's question, per image."""
+    toks, prompts, verdicts = verdict_rows(rows, method)
+    images = model.decode(toks)  # (N, H, W, 3): answer_logprobs takes images, as the self-judge sees them
+    answers = [f"{ANSWER_PREFIX} {v}." for v in verdicts]
+    return -model.answer_logprobs(images, [question(p) for p in prompts], answers).mean()
 
 
 class LossModule(torch.nn.Module):
@@ -363,6 +387,12 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
     return value
 
 
+def check_backend(cfg: ImproveConfig, model: UnifiedModel) -> None:
+    if cfg.und_weight and not hasattr(model, "answer_logprobs"):
+        raise UnigapError(f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
+                          "understanding log-probs); set und_weight: 0")
+
+
 def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
     if _is_fsdp(accelerator) and cfg.lora is not None:
         raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
@@ -472,6 +502,7 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
     accelerator.wait_for_everyone()
     st = State.load(out)
     model = load_for_training(cfg, out, st, accelerator)
+    check_backend(cfg, model)
     check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
     if st is None:
         st = State(list(examples_of(data, cfg.method)), list(data.discard))

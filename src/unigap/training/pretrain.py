@@ -3,14 +3,16 @@
 Each batch mixes generation examples (prompt -> image tokens of a matching render) and
 understanding examples (render + the paper's question -> "The score is 1." for a matching render,
 "The score is 0." for a counterfactual or another realistic failure), plus plain questions.
+With `self_play`, from `start` on a share of the paper-question examples show the model's own
+images (a pool redrawn every `every` steps by the current model) with the oracle's verdict.
 The loss is task-balanced (feasibility.md §5): mean image-token CE over generation examples plus
 `und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
 informative answer token under 64 image tokens.
 
 Eval prompts never appear: every sampled spec whose text is an eval prompt is redrawn.
-Resumable: a state file (weights, optimizer, step) is written every `checkpoint_every` steps and
-the data of step s is drawn from a generator seeded by (seed, s), so a resumed run sees exactly
-the batches an uninterrupted one would.
+Resumable: a state file (weights, optimizer, step, self-play pool) is written every
+`checkpoint_every` steps and the data of step s is drawn from a generator seeded by (seed, s)
+(pools by (seed, refresh step)), so a resumed run sees exactly the batches an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from unigap import world
 from unigap.config import Config
@@ -46,6 +49,16 @@ class ArchConfig(Config):
     dropout: float = 0.0
 
 
+class SelfPlayConfig(Config):
+    """Paper-question examples on the model's own images, labelled by the oracle: renders and their
+    counterfactuals alone leave the self-judge blind to the near-misses the model itself draws."""
+
+    frac: float = Field(0.0, ge=0.0, le=1.0)  # share of paper-question examples from the pool (0 = off)
+    start: int = Field(1000, ge=0)  # first step that draws from the pool
+    every: int = Field(125, ge=1)  # steps between pool refreshes (drawn by the current model)
+    pool: int = Field(512, ge=1)  # images per refresh
+
+
 class PretrainConfig(Config):
     """configs/pretrain_tiny.yaml."""
 
@@ -66,6 +79,8 @@ class PretrainConfig(Config):
     plain_frac: float = 0.25  # share of understanding examples that are plain questions
     explain_frac: float = 0.5  # share of paper-question answers that describe the image before the score
     negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
+    und_positive_frac: float = Field(0.5, gt=0.0, lt=1.0)  # share of paper-question examples whose answer is 1
+    self_play: SelfPlayConfig = SelfPlayConfig()
     gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
     und_subtask_weights: dict[str, float] = {}
     checkpoint_every: int = 250
@@ -180,6 +195,7 @@ class DataSource:
     def __init__(self, cfg: PretrainConfig, fmt: TinyFormat, codec: SlotCodec) -> None:
         self.cfg, self.fmt, self.codec = cfg, fmt, codec
         self.excluded = world.eval_texts(cfg.world_seed)
+        self.pool: list[tuple[list[int], str, int]] = []  # self-play: (image tokens, prompt, oracle verdict)
 
     def batch(self, step: int) -> list[Example]:
         rng = np.random.default_rng([self.cfg.seed, step])
@@ -201,7 +217,10 @@ class DataSource:
         if rng.random() < self.cfg.plain_frac:
             q, a = plain_question(scene, rng)
             return und_example(self.fmt, self._render_tokens(scene), q, a)
-        label = int(rng.random() < 0.5)
+        if self.pool and rng.random() < self.cfg.self_play.frac:
+            tokens, text, verdict = self.pool[int(rng.integers(len(self.pool)))]
+            return und_example(self.fmt, np.array(tokens), question(text), f"The score is {verdict}.")
+        label = int(rng.random() < self.cfg.und_positive_frac)
         if not label:
             cf = rng.random() < self.cfg.negative_counterfactual
             scene = world.counterfactual(spec, scene, rng) if cf else world.extra_negatives(spec, scene, rng)
@@ -209,6 +228,25 @@ class DataSource:
         if rng.random() < self.cfg.explain_frac:
             answer = f"The image shows {describe(scene)}. {answer}"
         return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)), answer)
+
+
+def self_play_pool(ckpt: TinyCheckpoint, cfg: PretrainConfig, step: int, excluded: frozenset[str]) -> list:
+    """The current model's images for random train prompts, each with the oracle's verdict."""
+    from unigap.models.tiny.backend import TinyBackend
+
+    rng = np.random.default_rng([cfg.seed, step, 1])
+    specs = [sample_train_spec(pick(cfg.und_subtask_weights, rng), rng, excluded) for _ in range(cfg.self_play.pool)]
+    texts = [world.prompt_text(s) for s in specs]
+    seeds = rng.integers(2**31, size=len(specs)).tolist()
+    with torch.no_grad():
+        gen = TinyBackend(ckpt, batch_size=128).generate(texts, seeds, cfg.sampling)
+    verdicts = [int(world.oracle(img, spec)[0]) for img, spec in zip(gen.images.numpy(), specs)]
+    return [(t, x, v) for t, x, v in zip(gen.tokens.tolist(), texts, verdicts)]
+
+
+def self_play_due(cfg: PretrainConfig, step: int) -> bool:
+    sp = cfg.self_play
+    return sp.frac > 0 and step >= sp.start and (step - sp.start) % sp.every == 0
 
 
 def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
@@ -286,14 +324,15 @@ def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torc
     return {"loss": loss.item(), "gen": loss_gen.item(), "und": loss_und.item()}
 
 
-def save_state(out: Path, ckpt: TinyCheckpoint, opt: torch.optim.Optimizer, step: int) -> None:
+def save_state(out: Path, ckpt: TinyCheckpoint, opt: torch.optim.Optimizer, step: int, pool: list) -> None:
     save_checkpoint(ckpt, out / "partial")
     tmp = out / (STATE + ".tmp")
-    torch.save({"step": step, "optimizer": opt.state_dict()}, tmp)
+    torch.save({"step": step, "optimizer": opt.state_dict(), "pool": pool}, tmp)
     tmp.replace(out / STATE)
 
 
 def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | None]:
+    """(checkpoint, step, saved state: optimizer and self-play pool) of the last save, or a new model."""
     from unigap.models.tiny.checkpoint import load_checkpoint
 
     state_path = out / STATE
@@ -303,7 +342,7 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
     ckpt = load_checkpoint(out / "partial")
     if ckpt.card.get("pretrain") != cfg.model_dump():
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
-    return ckpt, state["step"], state["optimizer"]
+    return ckpt, state["step"], state
 
 
 Callback = Callable[[int, dict[str, float]], None]
@@ -315,23 +354,26 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    ckpt, start, opt_state = resume(out, cfg)
+    ckpt, start, state = resume(out, cfg)
     ckpt.card.update({"pretrain": cfg.model_dump()})
     model = ckpt.model.train()
     opt = make_optimizer(model, cfg)
-    if opt_state:
-        opt.load_state_dict(opt_state)
     data = DataSource(cfg, TinyFormat(ckpt.tokenizer, cfg.arch.prompt_len, ckpt.codec.num_tokens), ckpt.codec)
+    if state:
+        opt.load_state_dict(state["optimizer"])
+        data.pool = state.get("pool", [])
     n_gen = int(round(cfg.batch_size * cfg.gen_frac))
     t0 = time.time()
     for step in range(start, cfg.steps):
+        if self_play_due(cfg, step):
+            data.pool = self_play_pool(ckpt, cfg, step, data.excluded)
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         stats = train_step(model, opt, collate(data.batch(step), ckpt.tokenizer.pad), cfg, n_gen)
         if on_step:
             on_step(step + 1, stats)
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            save_state(out, ckpt, opt, step + 1)
+            save_state(out, ckpt, opt, step + 1, data.pool)
     ckpt.card.update({"steps": cfg.steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
                       "sampling": cfg.sampling.model_dump(),
                       "train_seconds_this_session": round(time.time() - t0, 1)})

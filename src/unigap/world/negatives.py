@@ -79,8 +79,9 @@ def _move(spec: dict, scene: Scene, j: int, rng: np.random.Generator, keep: dict
 # --- counterfactual kinds ---------------------------------------------------------------
 
 def _cf_attribute(spec: dict, scene: Scene, perm: tuple[int, ...], rng: np.random.Generator) -> Scene | None:
-    skip = rule_field(spec)  # the rule-decided attribute is the "rule" kind's business
-    options = [(i, a) for i, want in enumerate(spec["objects"]) for a in _VALUES if want[a] is not None and a != skip]
+    skip = rule_field(spec)  # object 0's rule-decided attribute is the "rule" kind's business
+    options = [(i, a) for i, want in enumerate(spec["objects"]) for a in _VALUES
+               if want[a] is not None and not (i == 0 and a == skip)]
     for i, attr in _shuffled(options, rng):
         current = getattr(scene.objects[perm[i]], attr)
         for value in _shuffled([v for v in _VALUES[attr] if v != current], rng):
@@ -198,9 +199,9 @@ def _literal(spec: dict, scene: Scene, perm: tuple[int, ...], rng: np.random.Gen
         place = rule_value(rule)
         return _move(spec, scene, j, rng, _with(spec, 0, place=None),
                      lambda x, y: not place_ok(obj.moved(x, y).bbox, place))
-    if rule["name"] == "mix":  # both paints drawn as two objects
+    if rule["name"] == "mix":  # both paints drawn as two objects (beside the other objects)
         objs = [obj_spec(obj.shape, c, obj.size, obj.texture) for c in rule["args"]]
-        return realize(make_spec(spec["subtask"], objs), rng)
+        return realize(make_spec(spec["subtask"], objs + spec["objects"][1:]), rng)
     if field == "size":
         return _change(spec, scene, perm, 0, "size", "big" if obj.size == "small" else "small")
     return _change(spec, scene, perm, 0, "color", _LITERAL_COLOR[rule["name"]])

@@ -2,6 +2,8 @@
 
 A spec's `objects` hold the resolved constraints the oracle checks; `rule` is what the text
 says (so the text, and a literal-reading failure, can be produced from the spec alone).
+A rule governs object 0 only; hard specs add a plain companion object, so drawing them takes
+the easy band's composition plus the rule (a lone rule object was drawn as well as the easy band).
 """
 
 from __future__ import annotations
@@ -107,10 +109,15 @@ def _complex(rng: np.random.Generator) -> Spec:
     return make_spec("complex", [_rich_np(rng), _rich_np(rng)], _relation(rng))
 
 
+def _companion(rng: np.random.Generator) -> dict:
+    """The plain second object of a hard prompt: a coloured shape (as in color_attr)."""
+    return obj_spec(_pick(rng, SHAPES), _pick(rng, COLORS))
+
+
 def _physics(rng: np.random.Generator) -> Spec:
     name = _pick(rng, ("iron", "helium"))
     o = obj_spec(_pick(rng, SHAPES), _pick(rng, COLORS), _opt(rng, SIZES), _opt(rng, TEXTURES), RULE_VALUE[name])
-    return make_spec("physics", [o], rule={"name": name, "args": []})
+    return make_spec("physics", [o, _companion(rng)], rule={"name": name, "args": []})
 
 
 def _chemistry(rng: np.random.Generator) -> Spec:
@@ -118,7 +125,7 @@ def _chemistry(rng: np.random.Generator) -> Spec:
     if rng.random() < 0.5:
         pair.reverse()
     o = obj_spec(_pick(rng, SHAPES), mix(*pair), _opt(rng, SIZES), _opt(rng, TEXTURES))
-    return make_spec("chemistry", [o], rule={"name": "mix", "args": pair})
+    return make_spec("chemistry", [o, _companion(rng)], rule={"name": "mix", "args": pair})
 
 
 def _biology(rng: np.random.Generator) -> Spec:
@@ -127,7 +134,7 @@ def _biology(rng: np.random.Generator) -> Spec:
         o = obj_spec(_pick(rng, SHAPES), _pick(rng, COLORS), RULE_VALUE[name], _opt(rng, TEXTURES))
     else:  # fruit and leaves: size and texture optional, colour by rule
         o = obj_spec(_pick(rng, SHAPES), RULE_VALUE[name], _opt(rng, SIZES), _opt(rng, TEXTURES))
-    return make_spec("biology", [o], rule={"name": name, "args": []})
+    return make_spec("biology", [o, _companion(rng)], rule={"name": name, "args": []})
 
 
 _SAMPLERS: dict[str, Callable[[np.random.Generator], Spec]] = {
@@ -172,7 +179,11 @@ def prompt_text(spec: Spec) -> str:
         return f"{_article(_np_words(a))} {RELATIONS[rel['type']]} {_article(_np_words(b))}"
     if rule is None:
         return " and ".join(_article(_np_words(o)) for o in objs)
-    obj = objs[0]
+    return " and ".join([_rule_text(objs[0], rule)] + [_article(_np_words(o)) for o in objs[1:]])
+
+
+def _rule_text(obj: dict, rule: dict) -> str:
+    """The phrase of a rule-governed object (object 0 of a hard spec)."""
     if rule["name"] == "iron":
         return _article(_np_words(obj)) + " made of iron"
     if rule["name"] == "helium":
