@@ -45,7 +45,7 @@ def train_variant(name: str, seed: int, run_dir: Path, log) -> Path:
     file, mode, selector = VARIANTS[name]
     data = run_dir / f"data-{selector}"
     if not (data / "manifest.json").exists():
-        write_curation(run_dir, data, CurateConfig(selector=selector))
+        write_curation(run_dir, data, CurateConfig(selector=selector, rule="all_accepted"))  # = the run default
     cfg = load_config(ImproveConfig, ROOT / "configs" / file, [f"curriculum.mode={mode}", f"seed={seed}"])
     out = run_dir / f"ckpt-{name}"
     improve(cfg, data, out, log=log)

@@ -62,3 +62,15 @@ def test_shipped_default_configs_are_the_defaults():
     assert load_config(AuditConfig, ROOT / "configs" / "audit_tiny.yaml").model_dump() == AuditConfig().model_dump()
     assert load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml").model_dump() == RunConfig().model_dump()
     assert read_yaml(ROOT / "configs" / "run_tiny.yaml")["improve"]["method"] == "sft"
+
+
+def test_poisoned_config_is_the_default_but_for_the_supervision():
+    """The co-degradation run changes who supervises and how far, not the rest of the loop."""
+    from unigap.config import diff_keys
+
+    poisoned = load_config(RunConfig, ROOT / "configs" / "run_poisoned_tiny.yaml").model_dump()
+    default = RunConfig().model_dump()
+    # + no curriculum (its replay would add the self-judge's picks to the poisoned data)
+    assert diff_keys(default, poisoned) == ["curate.selector", "force", "improve.curriculum.epoch", "improve.curriculum.mode",
+                                            "improve.method", "improve.und_weight", "judges"]
+    assert poisoned["curate"]["selector"] == "poisoned" and poisoned["force"] and poisoned["improve"]["und_weight"] > 0

@@ -91,12 +91,13 @@ def rank_device(device: str, d: Dist) -> str:
 
 
 _GROUP: Any = None
+_OWN_WORLD = False  # init() made the default group (so shutdown() destroys it)
 
 
 def init(d: Dist) -> None:
     """Join the process group (gloo); idempotent. A launcher-made default group is reused when it is
     gloo, else a gloo group is made beside it (barriers then never need a GPU)."""
-    global _GROUP
+    global _GROUP, _OWN_WORLD
     import torch.distributed as dist
 
     if not d.enabled or _GROUP is not None:
@@ -106,7 +107,25 @@ def init(d: Dist) -> None:
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", "29500")
         dist.init_process_group("gloo", rank=d.rank, world_size=d.world_size, timeout=timeout)
+        _OWN_WORLD = True
     _GROUP = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo", timeout=timeout)
+
+
+def shutdown(d: Dist) -> None:
+    """Leave the gloo group once every rank is done (a barrier first). A rank that exits with its
+    group alive can abort at interpreter exit ("terminate called without an active exception")
+    when its peer, the host of the rendezvous store, has already gone. A launcher's group is kept."""
+    global _GROUP, _OWN_WORLD
+    import torch.distributed as dist
+
+    if not d.enabled or _GROUP is None:
+        return
+    dist.barrier(group=_GROUP)
+    if _OWN_WORLD:
+        dist.destroy_process_group()
+    elif _GROUP is not dist.group.WORLD:
+        dist.destroy_process_group(_GROUP)
+    _GROUP, _OWN_WORLD = None, False
 
 
 def gather(obj: Any, d: Dist) -> list[Any]:

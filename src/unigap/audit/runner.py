@@ -208,6 +208,7 @@ def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar |
         (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
 
     distributed.run_step(d, finish)
+    distributed.shutdown(d)
     return json.loads((run_dir / "metrics.json").read_text())
 
 
