@@ -95,3 +95,10 @@ def test_shipped_checkpoint_loads_and_is_small():
     assert (path / WEIGHTS).stat().st_size <= 20 * 2**20
     ckpt = load_checkpoint(path)
     assert ckpt.card["eval"]["prompts_per_subtask"] == 40
+    # the card says it was made by configs/pretrain_tiny.yaml: hold the file to that
+    from pathlib import Path
+
+    from unigap.config import load_config
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "pretrain_tiny.yaml"
+    assert ckpt.card["pretrain"] == load_config(PretrainConfig, config).model_dump()
