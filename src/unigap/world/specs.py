@@ -3,7 +3,7 @@
 A spec's `objects` hold the resolved constraints the oracle checks; `rule` is what the text
 says (so the text, and a literal-reading failure, can be produced from the spec alone).
 A rule governs object 0 only; hard specs add a plain companion object, so drawing them takes
-the easy band's composition plus the rule (a lone rule object was drawn as well as the easy band).
+the easy band's composition plus the rule (lone rule objects were drawn better than the medium band).
 """
 
 from __future__ import annotations
