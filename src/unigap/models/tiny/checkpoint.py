@@ -6,7 +6,6 @@ figures and the sha256 of the weights file; loading refuses a file whose hash di
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +19,7 @@ from unigap.errors import CheckpointError
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
+from unigap.utils import sha256_file
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
 
@@ -32,17 +32,24 @@ class TinyCheckpoint:
     card: dict[str, Any] = field(default_factory=dict)
 
 
-def shipped_path() -> Path:
-    """The checkpoint that ships inside the package."""
-    return Path(str(resources.files("unigap") / "assets" / "tiny"))
+SHIPPED = ("tiny", "strong-judge")  # checkpoints inside the package (src/unigap/assets/NAME)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def shipped_path(name: str = "tiny") -> Path:
+    """A checkpoint that ships inside the package: "tiny" (the default) or "strong-judge"."""
+    if name not in SHIPPED:
+        raise CheckpointError(f"no shipped tiny checkpoint {name!r}; shipped: {', '.join(SHIPPED)}")
+    return Path(str(resources.files("unigap") / "assets" / name))
+
+
+def resolve_path(path: str | Path | None) -> Path:
+    """`model.path`: None = the shipped "tiny"; a shipped name ("strong-judge") = that asset; else a directory.
+    A directory of the same name in the working directory wins over the shipped name."""
+    if path is None or path == "":
+        return shipped_path()
+    if str(path) in SHIPPED and not Path(path).is_dir():
+        return shipped_path(str(path))
+    return Path(path)
 
 
 def save_checkpoint(ckpt: TinyCheckpoint, path: str | Path) -> dict[str, Any]:
@@ -72,8 +79,8 @@ def read_card(path: str | Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path | None = None) -> TinyCheckpoint:
-    """Load and verify a checkpoint directory (default: the shipped one)."""
-    path = Path(path) if path else shipped_path()
+    """Load and verify a checkpoint directory or a shipped checkpoint's name (default: the shipped "tiny")."""
+    path = resolve_path(path)
     card = read_card(path)
     weights = path / WEIGHTS
     if not weights.exists():
@@ -89,3 +96,13 @@ def load_checkpoint(path: str | Path | None = None) -> TinyCheckpoint:
     model = TinyUnified(TinyConfig(**card["config"]))
     model.load_state_dict(tensors)
     return TinyCheckpoint(model.eval(), WordTokenizer(card["vocab"]), codec, card)
+
+
+def write_synthetic(out: Path, size: str = "tiny", seed: int = 0) -> Path:
+    """`unigap model synthetic tiny --out DIR`: the shipped architecture with fresh random weights."""
+    card = read_card(shipped_path())
+    torch.manual_seed(seed)
+    model = TinyUnified(TinyConfig(**card["config"])).eval()
+    meta = {"synthetic": {"seed": seed, "note": "random weights, the shipped tiny architecture"}}
+    save_checkpoint(TinyCheckpoint(model, WordTokenizer(card["vocab"]), SlotCodec(), meta), out)
+    return Path(out)
