@@ -27,7 +27,8 @@ import torch
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.backend import JanusBackend
-from unigap.models.janus.decode import DecodeSettings, left_pad
+from unigap.models.janus.decode import DecodeSettings
+from unigap.utils import left_pad
 from unigap.models.janus.hf_reference import hf_image_generate
 from unigap.models.janus.synthetic import WORDS, build_synthetic
 from unigap.models.janus.text import generation_rows

@@ -22,3 +22,12 @@ def test_parser_on_real_looking_answers():
     assert parse_verdict("") is None
     assert parse_verdict("Yesterday I saw a circle") is None
     assert parse_verdict("The score is 5") is None
+
+
+def test_judgment_from_answer_keeps_raw_and_marks_unparsed():
+    from unigap.verdict import judgment_from_answer
+
+    ok = judgment_from_answer("The score is 0.")
+    assert (ok.verdict, ok.prob, ok.raw, ok.status) == (0, None, "The score is 0.", "ok")
+    bad = judgment_from_answer("I cannot tell.")
+    assert (bad.verdict, bad.raw, bad.status) == (None, "I cannot tell.", "unparsed")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from unigap.records import Judgment
+
 SYSTEM_TEXT = (
     "You are a helpful language and vision assistant. You are able to understand the visual "
     "content that the user provides, and assist the user with a variety of tasks using natural language."
@@ -40,3 +42,10 @@ def parse_verdict(answer: str) -> int | None:
     if m:
         return 1 if m.group(1).lower() == "yes" else 0
     return None
+
+
+def judgment_from_answer(answer: str) -> Judgment:
+    """A parse-mode judgment: the verdict `parse_verdict` finds, status "unparsed" when it finds
+    none; the raw answer is always kept."""
+    v = parse_verdict(answer)
+    return Judgment(v, None, answer, "ok" if v is not None else "unparsed")

@@ -10,7 +10,7 @@ import torch
 pytest.importorskip("transformers")
 
 from unigap.judges.base import JUDGES, JudgeConfig, load_judge  # noqa: E402
-from unigap.judges.qwen import QwenJudge, chat_text, left_pad, score_token_ids  # noqa: E402
+from unigap.judges.qwen import QwenJudge, chat_text, score_token_ids  # noqa: E402
 from unigap.records import Prompt  # noqa: E402
 from unigap.verdict import question  # noqa: E402
 
@@ -196,6 +196,3 @@ def test_bad_options_and_missing_path(tmp_path):
         QwenJudge(str(tmp_path / "nope"), device="cpu").judge(*data(1))
 
 
-def test_left_pad():
-    ids, mask = left_pad([[5, 6, 7], [8]], pad_id=0)
-    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]

@@ -25,7 +25,8 @@ import torch
 
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
-from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
+from unigap.utils import left_pad
+from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 QWEN_SYSTEM = "You are a helpful assistant."  # Qwen2.5-VL's default chat-template system turn
 IMAGE_PAD = "<|image_pad|>"
@@ -66,17 +67,6 @@ def score_token_ids(tokenizer: Any) -> tuple[list[int], int, int]:
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
-def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input_ids, attention_mask), left-padded so that every row's next token is at the end."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        mask[i, width - len(r):] = 1
-    return ids, mask
 
 
 def torch_dtype(name: str | torch.dtype) -> str | torch.dtype:
@@ -195,9 +185,9 @@ class QwenJudge:
         counts = (vis["image_grid_thw"].prod(-1) // merge ** 2).tolist()
         rows = [_encode(self.tokenizer, chat_text(p.text, n, self.system)) + (suffix or [])
                 for p, n in zip(prompts, counts)]
-        ids, mask = left_pad(rows, self._pad_id())
+        ids, valid = left_pad(rows, self._pad_id())  # (B, T): every row's next token at the end
         image_id = self.model.config.image_token_id
-        inputs = {"input_ids": ids, "attention_mask": mask, "pixel_values": vis["pixel_values"],
+        inputs = {"input_ids": ids, "attention_mask": valid.long(), "pixel_values": vis["pixel_values"],
                   "image_grid_thw": vis["image_grid_thw"], "mm_token_type_ids": (ids == image_id).int()}
         return _Batch({k: v.to(self._input_device) for k, v in inputs.items()}, ids.shape[1])
 
@@ -214,18 +204,13 @@ class QwenJudge:
         out = self.model.generate(**batch.inputs, do_sample=False, max_new_tokens=self.max_new_tokens,
                                   pad_token_id=self._pad_id(), **self._greedy_overrides())
         texts = self.tokenizer.batch_decode(out[:, batch.prompt_len:], skip_special_tokens=True)
-        return [self._parsed(t.strip()) for t in texts]
+        return [judgment_from_answer(t.strip()) for t in texts]
 
     def _greedy_overrides(self) -> dict:
         # Qwen's generation_config ships sampling settings (top_k, top_p, temperature); unset
         # them so greedy decoding does not warn about unused sampling flags.
         gc = self.model.generation_config
         return {k: None for k in ("temperature", "top_p", "top_k") if getattr(gc, k, None) is not None}
-
-    @staticmethod
-    def _parsed(text: str) -> Judgment:
-        v = parse_verdict(text)
-        return Judgment(v, None, text, "ok" if v is not None else "unparsed")
 
     @torch.inference_mode()
     def _prob(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import socket
 import subprocess
@@ -13,15 +12,6 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = ("torch", "numpy", "transformers", "accelerate", "peft", "datasets")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

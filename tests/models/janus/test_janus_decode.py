@@ -11,6 +11,7 @@ from unigap.models.base import SamplingConfig
 from unigap.models.janus import decode as D
 from unigap.models.janus.hf_reference import hf_image_generate
 from unigap.models.janus.text import generation_rows
+from unigap.utils import left_pad
 
 
 def hf_generate(backend, prompts, **kw) -> torch.Tensor:
@@ -19,7 +20,7 @@ def hf_generate(backend, prompts, **kw) -> torch.Tensor:
     transformers 5.17 crashes inside its own image generate unless it is handed a cache; then the
     reference runs with a DynamicCache instead of its default static one (same maths).
     """
-    ids, valid = D.left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
+    ids, valid = left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
     try:
         return hf_image_generate(backend.model, ids, valid.long(), backend.special, **kw)
     except TypeError as err:
@@ -130,7 +131,7 @@ def test_out_of_memory_halves_the_batch_and_continues(backend, prompts, monkeypa
 
 def test_reference_with_a_dynamic_cache_gives_the_same_tokens(backend, prompts):
     """The fallback reference for transformers 5.17 (whose default static cache crashes)."""
-    ids, valid = D.left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
+    ids, valid = left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
     dynamic = hf_image_generate(backend.model, ids, valid.long(), backend.special, dynamic_cache=True,
                                 do_sample=False, guidance_scale=3.0)
     assert torch.equal(dynamic, hf_generate(backend, prompts, do_sample=False, guidance_scale=3.0))

@@ -23,7 +23,8 @@ from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_dtype
 from unigap.models.janus.text import generation_rows, score_ids, understanding_inputs
 from unigap.records import Judgment
-from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
+from unigap.utils import left_pad
+from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -133,7 +134,7 @@ class JanusBackend:
     def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
         questions = [question(p) for p in prompts]
         if cfg.mode == "parse":
-            return [_parsed(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
+            return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
         probs = self.score_probs(images, questions)
         return [Judgment(int(p > cfg.threshold), p, f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
 
@@ -163,8 +164,6 @@ class JanusBackend:
 
     def image_token_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
         """Per-token teacher-forced log-probs (B, M), through generation_head, left-padding safe."""
-        from unigap.models.janus.decode import left_pad
-
         ids, valid = left_pad(generation_rows(self.processor, prompts), self.special.pad)  # (B, P)
         ids, valid, tokens = ids.to(self.device), valid.to(self.device), tokens.to(self.device)
         emb = torch.cat([self.model.get_input_embeddings()(ids),
@@ -229,11 +228,6 @@ class JanusBackend:
             yield
         finally:
             self.model.train(was)
-
-
-def _parsed(answer: str) -> Judgment:
-    v = parse_verdict(answer)
-    return Judgment(v, None, answer, "ok" if v is not None else "unparsed")
 
 
 def processor_hash(processor: Any) -> str:

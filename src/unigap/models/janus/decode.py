@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from unigap.utils import left_pad
+
 log = logging.getLogger(__name__)
 
 NOISE_CHUNK = 32  # steps of Gumbel noise drawn per refill; fixed, so a row's stream never depends on the batch
@@ -80,17 +82,6 @@ class SpecialIds:
 
 
 # --- prompt batch -----------------------------------------------------------------------
-def left_pad(rows: Sequence[Sequence[int]], pad: int, round_to: int = 1) -> tuple[Tensor, Tensor]:
-    """Token rows -> (ids (R, P), valid (R, P)) left-padded to P = max length rounded up."""
-    width = -(-max(len(r) for r in rows) // round_to) * round_to
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    valid = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.as_tensor(list(row), dtype=torch.long)
-        valid[i, width - len(row):] = True
-    return ids, valid
-
-
 def unconditional(ids: Tensor, special: SpecialIds) -> Tensor:
     """Every token except BOS and <begin_of_image> becomes pad: the CFG null prompt."""
     keep = (ids == special.bos) | (ids == special.boi)

@@ -11,9 +11,10 @@ from torch import nn
 
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, load_checkpoint, save_checkpoint
-from unigap.models.tiny.format import TinyFormat, left_pad
+from unigap.models.tiny.format import Batch, TinyFormat
 from unigap.records import Judgment
-from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
+from unigap.utils import left_pad
+from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 
 def gumbel_noise(seed: int, m: int, k: int) -> torch.Tensor:
@@ -70,7 +71,7 @@ class TinyBackend:
         questions = [question(p) for p in prompts]
         if cfg.mode == "parse":
             answers = self.answer(images, questions, cfg.max_new_tokens)
-            return [_parsed(a) for a in answers]
+            return [judgment_from_answer(a) for a in answers]
         probs = self.score_probs(images, questions)
         return [Judgment(int(p > cfg.threshold), float(p), f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
 
@@ -99,7 +100,7 @@ class TinyBackend:
             prefix = self.fmt.und_prefix(t.tolist(), q)
             rows.append(prefix + self.fmt.tok.encode(a))
             starts.append(len(prefix))
-        batch = left_pad(rows, self.fmt.tok.pad)
+        batch = Batch(*left_pad(rows, self.fmt.tok.pad))
         h = self.model(batch.ids, batch.key_ok)  # (B, T, C)
         tgt = batch.ids[:, 1:].clamp(max=len(self.fmt.tok) - 1)  # image ids are never answer targets
         logp = self.model.lm_head(h[:, :-1]).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]  # (B, T-1)
@@ -122,11 +123,6 @@ class TinyBackend:
 
     def save(self, path: Path) -> None:
         save_checkpoint(self.ckpt, path)
-
-
-def _parsed(answer: str) -> Judgment:
-    v = parse_verdict(answer)
-    return Judgment(v, None, answer, "ok" if v is not None else "unparsed")
 
 
 def load_tiny(cfg: ModelConfig) -> TinyBackend:

@@ -12,6 +12,7 @@ import torch
 
 from unigap.errors import UnigapError
 from unigap.models.tiny.tokenizer import WordTokenizer
+from unigap.utils import left_pad
 from unigap.verdict import SYSTEM_TEXT
 
 
@@ -36,8 +37,8 @@ class TinyFormat:
         return ids
 
     def gen_prompts(self, texts: list[str | None]) -> Batch:
-        """Left-padded to exactly P, whatever the batch: (B, P)."""
-        return left_pad([self.gen_prompt(t) for t in texts], self.tok.pad, self.P)
+        """Left-padded to exactly P, whatever the batch: (B, P) (every row is <= P, so rounding to P gives P)."""
+        return Batch(*left_pad([self.gen_prompt(t) for t in texts], self.tok.pad, round_to=self.P))
 
     def und_prefix(self, image_tokens: list[int], question: str) -> list[int]:
         """System text and question first, then the image, then the answer.
@@ -53,14 +54,4 @@ class TinyFormat:
         """Understanding inputs ending where the answer starts (plus an optional answer prefix)."""
         extra = self.tok.encode(suffix) if suffix else []
         rows = [self.und_prefix(t.tolist(), q) + extra for t, q in zip(image_tokens, questions)]
-        return left_pad(rows, self.tok.pad)
-
-
-def left_pad(rows: list[list[int]], pad: int, length: int | None = None) -> Batch:
-    t = length or max(len(r) for r in rows)
-    ids = torch.full((len(rows), t), pad, dtype=torch.long)
-    ok = torch.zeros((len(rows), t), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, t - len(r) :] = torch.tensor(r, dtype=torch.long)
-        ok[i, t - len(r) :] = True
-    return Batch(ids, ok)
+        return Batch(*left_pad(rows, self.tok.pad))
