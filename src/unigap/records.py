@@ -36,6 +36,7 @@ class Judgment:
     (status "unparsed": the answer had no score; status "failed": the judge raised).
     prob: P(match) where the judge gives one (prob mode, oracle gives 0/1).
     raw: the judge's raw text answer (or the oracle's reason), always kept.
+    score: a benchmark scorer's continuous score (GenEval 0/1, BLIP-VQA product, CLIPScore, SciScore).
     """
 
     verdict: int | None
@@ -43,6 +44,7 @@ class Judgment:
     raw: str = ""
     status: Status = "ok"
     error: str | None = None
+    score: float | None = None
 
 
 def candidate_seed(run_seed: int, prompt_id: str, index: int) -> int:

@@ -1,53 +1,148 @@
-"""Named registries: the extension points (`--model tiny`, `--judge oracle`, `suite: geneval`).
+"""Named registries: the extension points (`model.name: tiny`, `judges: [{name: oracle}]`, `suite: geneval`).
 
-Entries are registered with a decorator or as a lazy "module:attr" string so that heavy
-backends (transformers) are imported only when selected.
+Each entry is a factory with its typed options (a `unigap.config.Config` subclass, so unknown
+keys are errors) declared beside the registration. Built-in entries are lazy "module:attr"
+strings so heavy backends (transformers) are imported only when selected:
 
-    MODELS = Registry("model")
+    MODELS = Registry("model", group="unigap.models")
+    MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
+                         options="unigap.models.janus.options:JanusOptions",
+                         synthetic="unigap.models.janus.synthetic:write_synthetic")
 
-    @MODELS.register("tiny")
-    def load_tiny(cfg): ...
-
-    MODELS.register_lazy("janus", "unigap.models.janus:load")
+Third-party packages add entries through Python entry points in the registry's group
+(simonw/llm style): the entry point names the factory; its `Options` attribute, if any, is
+the options class and (models) its `synthetic` attribute the synthetic-checkpoint writer.
+A plugin that fails to import is recorded (`plugins()` shows the error); the others still load.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, TypeVar
 
-from unigap.errors import UnigapError
+from pydantic import BaseModel, ValidationError
+
+from unigap.errors import ConfigError, UnigapError
 
 T = TypeVar("T")
+Target = Any  # an object or a lazy "module:attr" string
+
+
+class NoOptions(BaseModel):
+    """The options of an entry that declares none: every key is unknown."""
+
+    model_config = {"extra": "forbid"}
+
+
+def resolve(target: Target) -> Any:
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
+class Entry:
+    name: str
+    factory: Target
+    options: Target = None
+    extras: dict[str, Target] = field(default_factory=dict)
+    source: str = "unigap"  # "unigap" for built-ins, else the distribution that registered it
+    error: str | None = None  # a plugin that failed to import
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._entries: dict[str, T | str] = {}
+    def __init__(self, kind: str, group: str | None = None) -> None:
+        self.kind, self.group = kind, group
+        self._entries: dict[str, Entry] = {}
+        self._plugins_loaded = group is None
 
-    def register(self, name: str) -> Callable[[T], T]:
+    # --- registration -------------------------------------------------------------------
+    def register(self, name: str, options: Target = None, **extras: Target) -> Callable[[T], T]:
         def deco(obj: T) -> T:
-            self._entries[name] = obj
+            self._add(Entry(name, obj, options, extras))
             return obj
 
         return deco
 
-    def register_lazy(self, name: str, target: str) -> None:
-        self._entries[name] = target
+    def register_lazy(self, name: str, target: str, options: Target = None, **extras: Target) -> None:
+        self._add(Entry(name, target, options, extras))
 
+    def _add(self, entry: Entry) -> None:
+        old = self._entries.get(entry.name)
+        if old is not None and old.source != entry.source:
+            raise UnigapError(f"{self.kind} {entry.name!r} is registered by both {old.source!r} and "
+                              f"{entry.source!r}; uninstall one of them")
+        self._entries[entry.name] = entry
+
+    # --- plugins ------------------------------------------------------------------------
+    def load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            source = ep.dist.name if ep.dist is not None else ep.value
+            try:
+                obj = ep.load()
+            except Exception as err:  # noqa: BLE001 - a broken plugin must not break the others
+                self._add(Entry(ep.name, ep.value, source=source, error=f"{type(err).__name__}: {err}"))
+                continue
+            extras = {k: getattr(obj, k) for k in ("synthetic",) if getattr(obj, k, None) is not None}
+            self._add(Entry(ep.name, obj, getattr(obj, "Options", None), extras, source))
+
+    # --- lookup -------------------------------------------------------------------------
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        self.load_plugins()
+        return sorted(n for n, e in self._entries.items() if e.error is None)
+
+    def entries(self) -> list[Entry]:
+        self.load_plugins()
+        return [self._entries[n] for n in sorted(self._entries)]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries
+        return name in self.names()
+
+    def entry(self, name: str) -> Entry:
+        self.load_plugins()
+        e = self._entries.get(name)
+        if e is None:
+            raise ConfigError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}")
+        if e.error is not None:
+            raise UnigapError(f"{self.kind} {name!r} (plugin from {e.source}) failed to import: {e.error}")
+        return e
 
     def get(self, name: str) -> T:
-        if name not in self._entries:
-            raise UnigapError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}")
-        entry = self._entries[name]
-        if isinstance(entry, str):
-            module, attr = entry.split(":")
-            entry = getattr(importlib.import_module(module), attr)
-            self._entries[name] = entry
-        return entry  # type: ignore[return-value]
+        e = self.entry(name)
+        e.factory = resolve(e.factory)
+        return e.factory  # type: ignore[return-value]
+
+    def options_class(self, name: str) -> type[BaseModel]:
+        e = self.entry(name)
+        if e.options is None:
+            return getattr(self.get(name), "Options", None) or NoOptions
+        e.options = resolve(e.options)
+        return e.options
+
+    def extra(self, name: str, key: str) -> Any | None:
+        e = self.entry(name)
+        if key not in e.extras:
+            return None
+        e.extras[key] = resolve(e.extras[key])
+        return e.extras[key]
+
+    def validate_options(self, name: str, options: dict[str, Any], where: str) -> BaseModel:
+        """Options dict -> the entry's options model; errors name `where` (file + dotted key) and the valid keys."""
+        cls = self.options_class(name)
+        try:
+            return cls.model_validate(options or {})
+        except ValidationError as err:
+            valid = ", ".join(cls.model_fields) or "(none)"
+            lines = [f"{where}.{'.'.join(str(p) for p in e['loc'])}: "
+                     f"{'unknown option' if e['type'] == 'extra_forbidden' else e['msg']}" for e in err.errors()]
+            raise ConfigError("\n".join(lines) + f"\nvalid options of {self.kind} {name!r}: {valid}") from None

@@ -12,6 +12,7 @@ import threading
 import time
 
 import numpy as np
+from unigap.store.schema import MIGRATIONS
 import pytest
 from store_helpers import make_prompts, make_rows
 
@@ -216,7 +217,7 @@ def test_many_openers_of_a_new_run_dir(tmp_path):
             t.join()
         assert errors == []
         with RunStore.open(run_dir) as s:
-            assert len(s.events()) == 6 and s.get_meta("schema_version") == 1
+            assert len(s.events()) == 6 and s.get_meta("schema_version") == len(MIGRATIONS)
 
 
 def test_open_waits_while_another_connection_holds_a_new_db(tmp_path):

@@ -33,6 +33,9 @@ COMMAND_MODULES = [
     "export",
     "agree",
     "label",
+    "plugins",
+    "judge",
+    "understand",
 ]
 
 _registered = False

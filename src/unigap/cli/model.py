@@ -1,4 +1,4 @@
-"""`unigap model eval`: generation vs understanding accuracy of a model, per subtask and band."""
+"""`unigap model eval|synthetic`: inspect a model, or write a random checkpoint of any backend."""
 
 from __future__ import annotations
 
@@ -53,6 +53,29 @@ def eval_cmd(
     if json_path:
         write_json(json_path, result)
         out.print(f"wrote {json_path}")
+
+
+@sub.command("synthetic")
+def synthetic_cmd(
+    name: Annotated[str, typer.Argument(help="Backend name (see `unigap plugins`)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory to write")],
+    size: Annotated[str, typer.Option(help="tiny (seconds, CI-sized) or a backend's real-size preset")] = "tiny",
+    seed: Annotated[int, typer.Option(help="Seed of the random weights")] = 0,
+) -> None:
+    """Write a random-weight checkpoint of a backend that its real loader opens, to try the loop without weights.
+
+    Example: unigap model synthetic janus --out ckpt/janus && unigap audit model.name=janus model.path=ckpt/janus
+    """
+    from unigap.errors import UnigapError
+    from unigap.models.base import MODELS
+
+    writer = MODELS.extra(name, "synthetic")
+    if writer is None:
+        raise UnigapError(f"backend {name!r} has no synthetic checkpoint writer")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UnigapError(f"{out_dir} exists and is not an empty directory; choose a new --out")
+    path = writer(out_dir, size=size, seed=seed)
+    out.print(f"wrote a random {name} checkpoint ({size}) to {path}; use it with model.name={name} model.path={path}")
 
 
 def register(app: typer.Typer) -> None:

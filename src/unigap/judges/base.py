@@ -30,12 +30,17 @@ class ExternalJudge(Protocol):
     def judge(self, images: torch.Tensor, prompts: Sequence[Prompt]) -> list[Judgment]: ...
 
 
-JUDGES: Registry = Registry("judge")
+JUDGES: Registry = Registry("judge", group="unigap.judges")
 JUDGES.register_lazy("oracle", "unigap.judges.oracle:OracleJudge")
-JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:QwenJudge")
-JUDGES.register_lazy("http", "unigap.judges.http:HttpJudge")
+JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:QwenJudge", options="unigap.judges.options:QwenOptions")
+JUDGES.register_lazy("http", "unigap.judges.http:HttpJudge", options="unigap.judges.options:HttpOptions")
 JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:PoisonedJudge")
 
 
-def load_judge(cfg: JudgeConfig) -> ExternalJudge:
-    return JUDGES.get(cfg.name)(**cfg.options)
+def judge_options(cfg: JudgeConfig, where: str = "judges") -> dict[str, Any]:
+    """The judge's options validated against its declared options model (errors name `where` and the key)."""
+    return JUDGES.validate_options(cfg.name, cfg.options, f"{where}[{cfg.name}].options").model_dump()
+
+
+def load_judge(cfg: JudgeConfig, where: str = "judges") -> ExternalJudge:
+    return JUDGES.get(cfg.name)(**judge_options(cfg, where))

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 import torch
 from torch import nn
 
+from pydantic import BaseModel, Field
+
 from unigap.config import Config
 from unigap.records import Judgment
 from unigap.registry import Registry
@@ -24,9 +26,9 @@ JudgeMode = Literal["parse", "prob"]
 class SamplingConfig(Config):
     """Candidate sampling. Defaults follow Janus (cfg 5, temperature 1, no top-k)."""
 
-    cfg_scale: float = 5.0
-    temperature: float = 1.0
-    top_k: int = 0  # 0 = sample from the full codebook
+    cfg_scale: float = Field(5.0, ge=0.0)
+    temperature: float = Field(1.0, gt=0.0)
+    top_k: int = Field(0, ge=0)  # 0 = sample from the full codebook
 
 
 class SelfJudgeConfig(Config):
@@ -37,8 +39,8 @@ class SelfJudgeConfig(Config):
     """
 
     mode: JudgeMode = "parse"
-    threshold: float = 0.5
-    max_new_tokens: int = 16
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    max_new_tokens: int = Field(16, ge=1)
 
 
 @dataclass
@@ -97,24 +99,68 @@ class UnifiedModel(Protocol):
         ...
 
 
-MODELS: Registry = Registry("model")
-MODELS.register_lazy("tiny", "unigap.models.tiny.backend:load_tiny")
-MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus")
+@runtime_checkable
+class TrainableModel(UnifiedModel, Protocol):
+    """Optional hooks a backend may add; `improve` and the analyses check for them with isinstance-free
+    `supports(model, "hook")` and give a clear error when a config needs one the backend lacks.
+
+    default_sampling: SamplingConfig  -- the backend's recommended sampling (tiny: from its card)
+    """
+
+    def apply_lora(self, r: int, alpha: float, target_modules: Sequence[str] | None, dropout: float) -> list[nn.Parameter]:
+        """Wrap the language model with PEFT LoRA; returns the adapter parameters (the only trainable ones)."""
+        ...
+
+    def enable_gradient_checkpointing(self) -> None: ...
+
+    def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+        """Teacher-forced log p(answer | image, question): (B,) float, differentiable (und_weight)."""
+        ...
+
+    def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:
+        """Prob mode: P("1") / (P("1") + P("0")) after the answer prefix, one per row."""
+        ...
+
+    def weights_sha256(self) -> str | None: ...
+
+
+HOOKS = ("apply_lora", "enable_gradient_checkpointing", "answer_logprobs", "score_probs", "weights_sha256")
+
+
+def supports(model: object, hook: str) -> bool:
+    """Whether `model` implements the optional `TrainableModel` hook `hook`."""
+    if hook not in HOOKS:
+        raise ValueError(f"{hook!r} is not a TrainableModel hook; hooks: {', '.join(HOOKS)}")
+    return callable(getattr(model, hook, None))
+
+
+MODELS: Registry = Registry("model", group="unigap.models")
+MODELS.register_lazy("tiny", "unigap.models.tiny.backend:load_tiny",
+                     synthetic="unigap.models.tiny.checkpoint:write_synthetic")
+MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
+                     synthetic="unigap.models.janus.synthetic:write_synthetic")
 
 
 class ModelConfig(Config):
-    """`model:` section of run configs."""
+    """`model:` section of run configs. `options` are the backend's own (see `unigap plugins`)."""
 
     name: str = "tiny"
-    path: str | None = None  # checkpoint dir / hub id; None = the shipped tiny checkpoint
+    path: str | None = None  # checkpoint dir / hub id; None = the backend's default (tiny: the shipped checkpoint)
     device: str = "cpu"
-    dtype: str = "auto"  # auto = bf16 on GPU, fp32 on CPU
-    batch_size: int = 64
-    compile: Literal["none", "cuda_graphs", "torch_compile"] = "none"  # janus decode loop (GPU only)
+    dtype: Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"] = "auto"  # auto = bf16 on GPU, fp32 on CPU
+    batch_size: int = Field(64, ge=1)
+    # janus decode loop (GPU only); "none" falls back to $UNIGAP_JANUS_COMPILE when that is set
+    compile: Literal["none", "cuda_graphs", "torch_compile"] = "none"
+    options: dict[str, Any] = {}
+
+
+def model_options(cfg: ModelConfig, where: str = "model") -> BaseModel:
+    """The backend's typed options, validated (errors name `where`.options.KEY and the valid keys)."""
+    return MODELS.validate_options(cfg.name, cfg.options, f"{where}.options")
 
 
 def load_model(cfg: ModelConfig) -> UnifiedModel:
-    return MODELS.get(cfg.name)(cfg)
+    return MODELS.get(cfg.name)(cfg, model_options(cfg))
 
 
 def default_sampling(model: UnifiedModel) -> SamplingConfig:

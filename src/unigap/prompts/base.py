@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from pydantic import Field
+
 from unigap.config import Config
 from unigap.records import Prompt
 from unigap.registry import Registry
 
 SuiteLoader = Callable[..., list[Prompt]]
-SUITES: Registry[SuiteLoader] = Registry("suite")
-SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:load_shapeworld")
-SUITES.register_lazy("geneval", "unigap.prompts.geneval:load_geneval")
-SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:load_t2icompbench")
-SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:load_sciencet2i")
-SUITES.register_lazy("custom", "unigap.prompts.custom:load_custom")
-SUITES.register_lazy("paper9", "unigap.prompts.paper9:load_paper9")
+SUITES: Registry[SuiteLoader] = Registry("suite", group="unigap.suites")
+SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:load_shapeworld", options="unigap.prompts.options:ShapeWorldOptions")
+SUITES.register_lazy("geneval", "unigap.prompts.geneval:load_geneval", options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:load_t2icompbench", options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:load_sciencet2i", options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("custom", "unigap.prompts.custom:load_custom", options="unigap.prompts.options:CustomOptions")
+SUITES.register_lazy("paper9", "unigap.prompts.paper9:load_paper9", options="unigap.prompts.options:Paper9Options")
 
 
 class SuiteConfig(Config):
@@ -24,12 +26,22 @@ class SuiteConfig(Config):
     suite: str = "shapeworld"
     split: str = "eval"
     subtasks: list[str] | None = None  # None = all of the suite's subtasks
-    per_subtask: int | None = None  # first K prompts of each subtask (None = all)
+    per_subtask: int | None = Field(None, ge=1)  # first K prompts of each subtask (None = all)
     options: dict[str, Any] = {}
 
 
-def load_prompts(cfg: SuiteConfig) -> list[Prompt]:
-    prompts = SUITES.get(cfg.suite)(split=cfg.split, subtasks=cfg.subtasks, **cfg.options)
+def suite_options(cfg: SuiteConfig, where: str = "prompts") -> dict[str, Any]:
+    return SUITES.validate_options(cfg.suite, cfg.options, f"{where}.options").model_dump()
+
+
+def load_prompts(cfg: SuiteConfig, where: str = "prompts") -> list[Prompt]:
+    """The suite's prompts (first `per_subtask` of each subtask); an empty result is an error naming `where`."""
+    from unigap.errors import ConfigError
+
+    prompts = SUITES.get(cfg.suite)(split=cfg.split, subtasks=cfg.subtasks, **suite_options(cfg, where))
+    if not prompts:
+        raise ConfigError(f"{where}: suite {cfg.suite!r} (split {cfg.split!r}, subtasks {cfg.subtasks or 'all'}) "
+                          "gave no prompts")
     if cfg.per_subtask is None:
         return prompts
     seen: dict[str, int] = {}

@@ -24,8 +24,8 @@ _COPY_CANDIDATES = """
     SELECT source, prompt_id, idx, seed, tokens, png, created FROM part.candidates WHERE true ORDER BY id
     ON CONFLICT(source, prompt_id, idx) DO NOTHING"""
 _COPY_JUDGMENTS = """
-    INSERT INTO main.judgments (candidate_id, judge, verdict, prob, raw, status, error, created)
-    SELECT m.id, j.judge, j.verdict, j.prob, j.raw, j.status, j.error, j.created
+    INSERT INTO main.judgments (candidate_id, judge, verdict, prob, score, raw, status, error, created)
+    SELECT m.id, j.judge, j.verdict, j.prob, j.score, j.raw, j.status, j.error, j.created
     FROM part.judgments j JOIN part.candidates pc ON pc.id = j.candidate_id
     JOIN main.candidates m ON m.source = pc.source AND m.prompt_id = pc.prompt_id AND m.idx = pc.idx
     WHERE true ORDER BY j.id

@@ -79,3 +79,4 @@ class JudgmentRow:
     source: str
     idx: int
     created: float = 0.0
+    score: float | None = None  # a scorer's continuous score (GenEval 0/1, BLIP-VQA, CLIPScore, SciScore)

@@ -31,11 +31,11 @@ JUDGMENT_STATUSES = ("ok", "unparsed", "failed")
 
 _PROMPT_COLS = "id, text, subtask, band, split, suite, spec, metadata"
 _CAND_COLS = "c.id, c.source, c.prompt_id, c.idx, c.seed, c.tokens, c.png, c.created"
-_REPLACE_JUDGMENT = ("DO UPDATE SET verdict = excluded.verdict, prob = excluded.prob, raw = excluded.raw, "
+_REPLACE_JUDGMENT = ("DO UPDATE SET verdict = excluded.verdict, prob = excluded.prob, score = excluded.score, raw = excluded.raw, "
                      "status = excluded.status, error = excluded.error, created = excluded.created")
 _JUDGMENT_SELECT = """
     SELECT j.candidate_id, j.judge, j.verdict, j.prob, j.raw, j.status, j.error,
-           c.prompt_id, p.subtask, p.band, c.source, c.idx, j.created
+           c.prompt_id, p.subtask, p.band, c.source, c.idx, j.created, j.score
     FROM judgments j JOIN candidates c ON c.id = j.candidate_id JOIN prompts p ON p.id = c.prompt_id"""
 
 
@@ -81,7 +81,8 @@ def _judgment_values(cid: Any, judge: str, j: Judgment, now: float) -> tuple:
         raise ValueError(f"judgment of candidate {cid} by {judge!r}: verdict must be 1, 0 or None, got {j.verdict!r}")
     verdict = None if j.verdict is None else int(j.verdict)
     prob = None if j.prob is None else float(j.prob)
-    return (int(cid), judge, verdict, prob, j.raw or "", j.status, j.error, now)
+    score = None if j.score is None else float(j.score)
+    return (int(cid), judge, verdict, prob, score, j.raw or "", j.status, j.error, now)
 
 
 def _config_mismatch(root: Path, old: dict, new: dict) -> str:
@@ -312,8 +313,8 @@ class RunStore:
         conflict = _REPLACE_JUDGMENT if replace else "DO NOTHING"
         with self._db.write(f"store {len(values)} judgments by {judge!r}") as c:
             self._check_candidates_exist(c, [v[0] for v in values])
-            c.executemany("INSERT INTO judgments (candidate_id, judge, verdict, prob, raw, status, error, created) "
-                          f"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(candidate_id, judge) {conflict}", values)
+            c.executemany("INSERT INTO judgments (candidate_id, judge, verdict, prob, score, raw, status, error, created) "
+                          f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(candidate_id, judge) {conflict}", values)
 
     def _check_candidates_exist(self, c: sqlite3.Connection, ids: list[int]) -> None:
         rows = c.execute("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM candidates)",

@@ -61,7 +61,12 @@ _M001 = [
 ]
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_judgment_score(db: sqlite3.Connection) -> None:
+    """Schema version 2: judgments.score, a scorer's continuous score (NULL for plain verdicts)."""
+    db.execute("ALTER TABLE judgments ADD COLUMN score REAL")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score]
 
 
 def schema_version() -> int:

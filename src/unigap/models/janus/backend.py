@@ -252,7 +252,7 @@ def compile_mode(cfg: ModelConfig) -> CompileMode:
     return mode  # type: ignore[return-value]
 
 
-def load_janus(cfg: ModelConfig) -> JanusBackend:
+def load_janus(cfg: ModelConfig, options: Any = None) -> JanusBackend:
     path = cfg.path or DEFAULT_PATH
     device = torch.device(cfg.device)
     model, processor = load_pretrained(path, device, resolve_dtype(cfg.dtype, device))

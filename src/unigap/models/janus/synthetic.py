@@ -192,3 +192,12 @@ def _set_generation_config(model: Any, tok: Any) -> None:
     g.bos_token_id, g.eos_token_id, g.pad_token_id = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
     g.generation_kwargs = {"boi_token_id": tok.convert_tokens_to_ids(BOI)}
     g.num_return_sequences = 1
+
+
+def write_synthetic(out: Path, size: str = "tiny", seed: int = 0) -> Path:
+    """`unigap model synthetic janus --out DIR [--size tiny|1b|7b]`: a random Janus the loader opens."""
+    if size not in PRESETS:
+        from unigap.errors import ConfigError
+
+        raise ConfigError(f"janus synthetic size {size!r}; valid: {', '.join(PRESETS)}")
+    return build_synthetic(size, seed=seed, init_std=0.3 if size == "tiny" else None).save(Path(out))

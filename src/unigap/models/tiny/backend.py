@@ -125,5 +125,5 @@ class TinyBackend:
         save_checkpoint(self.ckpt, path)
 
 
-def load_tiny(cfg: ModelConfig) -> TinyBackend:
+def load_tiny(cfg: ModelConfig, options: Any = None) -> TinyBackend:
     return TinyBackend(load_checkpoint(cfg.path), cfg.batch_size, cfg.path)
