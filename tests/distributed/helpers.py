@@ -61,7 +61,8 @@ def make_tiny_data(path: Path, ckpt_dir: Path, n: int = 8, seed: int = 0) -> Pat
 
     import numpy as np
 
-    from unigap.curation.dataset import MANIFEST, _write, png_bytes
+    from unigap.curation.dataset import MANIFEST, _write
+    from unigap.store.images import encode_png
     from unigap.models.base import ModelConfig, load_model
 
     model = load_model(ModelConfig(name="tiny", path=str(ckpt_dir)))
@@ -71,8 +72,8 @@ def make_tiny_data(path: Path, ckpt_dir: Path, n: int = 8, seed: int = 0) -> Pat
         toks = rng.integers(0, model.ckpt.codec.size, size=(2, model.num_image_tokens))
         img = model.ckpt.codec.decode(toks)
         base = {"prompt": TEXTS[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
-        rows.append({**base, "image": {"bytes": png_bytes(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append({**base, "chosen": {"bytes": png_bytes(img[0])}, "rejected": {"bytes": png_bytes(img[1])},
+        rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
+        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
                       "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
     path.mkdir(parents=True, exist_ok=True)
     _write(rows, path / "sft.parquet", ("image",))

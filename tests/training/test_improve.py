@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from unigap import world
-from unigap.curation.dataset import MANIFEST, _write, png_bytes, read_parquet_rows
+from unigap.curation.dataset import MANIFEST, _write, read_parquet_rows
 from unigap.errors import DataError
 from unigap.models.base import ModelConfig, load_model
+from unigap.store.images import encode_png
 from unigap.training.improve import ImproveConfig, improve
 
 TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red cross"]
@@ -21,8 +22,8 @@ def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0):
         toks = rng.integers(0, model.ckpt.codec.size, size=(2, model.num_image_tokens))
         img = model.ckpt.codec.decode(toks)
         base = {"prompt": TEXTS[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
-        rows.append({**base, "image": {"bytes": png_bytes(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append({**base, "chosen": {"bytes": png_bytes(img[0])}, "rejected": {"bytes": png_bytes(img[1])},
+        rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
+        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
                       "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
     path.mkdir(parents=True, exist_ok=True)
     _write(rows, path / "sft.parquet", ("image",))
@@ -86,8 +87,8 @@ def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
     codec = base.ckpt.codec
     empty = codec.tokens_of(world.Scene(()))  # rejected: an empty sky, unlike any chosen image
     for r in rows:
-        r.update(rejected_tokens=empty.tolist(), chosen={"bytes": png_bytes(codec.decode(np.array([r["chosen_tokens"]]))[0])},
-                 rejected={"bytes": png_bytes(codec.decode(empty[None])[0])})
+        r.update(rejected_tokens=empty.tolist(), chosen={"bytes": encode_png(codec.decode(np.array([r["chosen_tokens"]]))[0])},
+                 rejected={"bytes": encode_png(codec.decode(empty[None])[0])})
     _write(rows, data / "dpo.parquet", ("chosen", "rejected"))
 
     def odds(model, key):

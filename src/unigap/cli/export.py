@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from unigap.cli._common import out
-from unigap.prompts.export import ExportResult, export_geneval, export_hf, export_t2icompbench
+from unigap.export import ExportResult, export_geneval, export_hf, export_t2icompbench
 
 sub = typer.Typer(no_args_is_help=True, help="Export a run's images for the official benchmark evaluators.")
 

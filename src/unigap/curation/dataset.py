@@ -11,26 +11,17 @@ Images are stored as PNG bytes with the `datasets` Image feature; training reads
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 from unigap.curation.curate import Curation, CurateConfig, Scored, curate
 from unigap.errors import DataError, UnigapError
 from unigap.records import Prompt
 from unigap.store import RunStore
+from unigap.store.images import encode_png
 
 MANIFEST = "manifest.json"
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
@@ -60,7 +51,7 @@ def sft_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list
     rows = []
     for c in cur.sft:
         cand, p = store.candidate(c.candidate_id), prompts[c.prompt_id]
-        rows.append({"prompt": p.text, "image": {"bytes": png_bytes(store.load_image(cand.png))},
+        rows.append({"prompt": p.text, "image": {"bytes": encode_png(store.load_image(cand.png))},
                      "tokens": cand.tokens.tolist(), "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
                      "candidate_id": cand.id, "seed": cand.seed})
     return rows
@@ -70,8 +61,8 @@ def dpo_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list
     rows = []
     for ch, rj in cur.pairs:
         a, b, p = store.candidate(ch.candidate_id), store.candidate(rj.candidate_id), prompts[ch.prompt_id]
-        rows.append({"prompt": p.text, "chosen": {"bytes": png_bytes(store.load_image(a.png))},
-                     "rejected": {"bytes": png_bytes(store.load_image(b.png))},
+        rows.append({"prompt": p.text, "chosen": {"bytes": encode_png(store.load_image(a.png))},
+                     "rejected": {"bytes": encode_png(store.load_image(b.png))},
                      "chosen_tokens": a.tokens.tolist(), "rejected_tokens": b.tokens.tolist(),
                      "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
                      "chosen_id": a.id, "rejected_id": b.id, "chosen_prob": ch.prob, "rejected_prob": rj.prob})

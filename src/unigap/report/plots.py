@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 
+from unigap.store.images import encode_png
+
 
 def to_data_url(fig) -> str:
     buf = io.BytesIO()
@@ -18,11 +20,7 @@ def to_data_url(fig) -> str:
 
 
 def png_data_url(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode()
 
 
 def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:

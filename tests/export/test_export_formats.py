@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from unigap.errors import DataError, UnigapError
-from unigap.prompts.export import export_geneval, export_hf, export_t2icompbench, verdict_column
+from unigap.export import export_geneval, export_hf, export_t2icompbench, verdict_column
 from unigap.prompts.geneval import load_geneval
 from unigap.prompts.t2icompbench import load_t2icompbench
 from unigap.records import Judgment
