@@ -1,0 +1,1 @@
+"""Emu3 (BAAI) through transformers' `Emu3ForConditionalGeneration`; see backend.py."""
