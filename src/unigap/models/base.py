@@ -139,6 +139,7 @@ MODELS.register_lazy("tiny", "unigap.models.tiny.backend:load_tiny",
                      synthetic="unigap.models.tiny.checkpoint:write_synthetic")
 MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
                      synthetic="unigap.models.janus.synthetic:write_synthetic")
+MODELS.register_lazy("showo", "unigap.models.showo.backend:load_showo", options="unigap.models.showo.options:ShowoOptions", synthetic="unigap.models.showo.synthetic:write_synthetic")
 
 
 class ModelConfig(Config):
