@@ -192,6 +192,7 @@ class HttpSession:
         self.owner, self.client, self.key = owner, client, key
         self.stats = Stats()
         self.sem = asyncio.Semaphore(owner.concurrency)
+        self.stopped: RouteError | None = None  # after a fatal status nothing more is sent
 
     def mask(self, text: str | None) -> str | None:
         return mask(text, self.key)
@@ -203,6 +204,8 @@ class HttpSession:
         (e.g. base64 images) exist at once. Raises RouteError on a fatal status, Unreachable if
         nothing in the batch ever answered and this item exhausted its retries on connection errors."""
         async with self.sem:
+            if self.stopped is not None:
+                raise self.stopped
             made = body() if callable(body) else body
             content = made if isinstance(made, str) else json.dumps(made)
             reply, attempts = await self._with_retries(url, content)
@@ -223,8 +226,10 @@ class HttpSession:
             self.stats.requests += 1
             reply = await self._attempt(url, content)
             if reply.status in self.owner.fatal_status:
-                raise RouteError(self.mask(f"{self.owner.who}: {url} answered {reply.error}; is this the "
-                                           f"right base URL, and does the server offer this endpoint?"))
+                self.stopped = self.stopped or RouteError(self.mask(
+                    f"{self.owner.who}: {url} answered {reply.error}; is this the right base URL, and does the "
+                    f"server offer this endpoint?"))
+                raise self.stopped
             if not reply.retry:
                 break
         return reply, attempt + 1
