@@ -139,6 +139,10 @@ MODELS.register_lazy("tiny", "unigap.models.tiny.backend:load_tiny",
                      synthetic="unigap.models.tiny.checkpoint:write_synthetic")
 MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
                      synthetic="unigap.models.janus.synthetic:write_synthetic")
+MODELS.register_lazy("emu3", "unigap.models.emu3.backend:load_emu3", options="unigap.models.emu3.options:Emu3Options",
+                     synthetic="unigap.models.emu3.synthetic:write_synthetic")
+MODELS.register_lazy("served", "unigap.models.served.backend:load_served",
+                     options="unigap.models.served.options:ServedOptions")
 MODELS.register_lazy("showo", "unigap.models.showo.backend:load_showo", options="unigap.models.showo.options:ShowoOptions", synthetic="unigap.models.showo.synthetic:write_synthetic")
 
 
