@@ -62,3 +62,48 @@ def save_mask2former(path: Path, num_labels: int = 80) -> Path:
     torch.manual_seed(0)
     Mask2FormerForUniversalSegmentation(cfg).save_pretrained(path)
     return path
+
+
+def save_blip(path: Path) -> Path:
+    from transformers import BlipConfig, BlipForQuestionAnswering
+
+    tok = word_tokenizer("[CLS]", "[SEP]", extra=("[DEC]", "[ENC]"))
+    ids = tok.convert_tokens_to_ids
+    text = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                encoder_hidden_size=32, bos_token_id=ids("[DEC]"), pad_token_id=tok.pad_token_id,
+                sep_token_id=ids("[SEP]"), max_position_embeddings=64)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    torch.manual_seed(0)
+    BlipForQuestionAnswering(BlipConfig(text_config=text, vision_config=vision)).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def save_owlv2(path: Path) -> Path:
+    from transformers import Owlv2Config, Owlv2ForObjectDetection
+    from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
+
+    tok = word_tokenizer("<|startoftext|>", "<|endoftext|>")
+    ids = tok.convert_tokens_to_ids
+    text = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                max_position_embeddings=16, bos_token_id=ids(tok.bos_token), eos_token_id=ids(tok.eos_token),
+                pad_token_id=tok.pad_token_id)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+                  patch_size=8)
+    torch.manual_seed(0)
+    Owlv2ForObjectDetection(Owlv2Config(text_config=text, vision_config=vision, projection_dim=32)).save_pretrained(path)
+    tok.save_pretrained(path)
+    Owlv2ImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(path)
+    return path
+
+
+def save_dpt(path: Path) -> Path:
+    from transformers import DPTConfig, DPTForDepthEstimation
+
+    cfg = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=32,
+                    patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[16, 16, 16, 16],
+                    fusion_hidden_size=16, reassemble_factors=[4, 2, 1, 0.5])
+    torch.manual_seed(0)
+    DPTForDepthEstimation(cfg).save_pretrained(path)
+    return path
