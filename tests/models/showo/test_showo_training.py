@@ -1,0 +1,134 @@
+"""Training objective: SFT raises the example's likelihood, DPO = log 2 at policy = reference,
+trainable / frozen components, LoRA through `unigap improve` with kill-and-resume, curriculum replay."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unigap.curation.dataset import MANIFEST, _write
+from unigap.models.base import ModelConfig, SamplingConfig
+from unigap.store.images import encode_png
+from unigap.training.improve import ImproveConfig, freeze, improve
+from unigap.training.losses import dpo_loss
+
+from .conftest import load
+
+
+def _tokens(backend, prompts, seeds):
+    return backend.generate_tokens(prompts, seeds, SamplingConfig(cfg_scale=0.0))
+
+
+def _weights(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_sft_raises_the_log_likelihood_of_its_example(showo_dir):
+    b = load(showo_dir, steps=2)
+    toks = _tokens(b, ["a red circle"], [3])
+    params = freeze(b, ["llm"])
+    before_w = _weights(b.model)
+    with torch.no_grad():
+        before = b.image_logprobs(["a red circle"], toks).item()
+    opt = torch.optim.AdamW(params, lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        loss = b.image_loss(["a red circle"], toks, generator=g)
+        assert math.isfinite(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = b.image_logprobs(["a red circle"], toks).item()
+    assert after > before
+    changed = [k for k, v in _weights(b.model).items() if not torch.equal(v, before_w[k])]
+    assert changed and all(k.startswith("llm.") for k in changed)
+
+
+def test_dpo_equals_log_2_when_policy_is_the_reference(backend, prompts):
+    chosen, rejected = _tokens(backend, prompts, [1, 2, 3]), _tokens(backend, prompts, [4, 5, 6])
+    with torch.no_grad():
+        ref_c, ref_r = backend.image_logprobs(prompts, chosen), backend.image_logprobs(prompts, rejected)
+    pol_c, pol_r = backend.image_logprobs(prompts, chosen), backend.image_logprobs(prompts, rejected)
+    assert pol_c.requires_grad
+    assert torch.isclose(dpo_loss(pol_c, pol_r, ref_c, ref_r, 0.1), torch.tensor(math.log(2)), atol=1e-6)
+    # the surrogate's mask draws depend on the content only, never on the batch
+    assert torch.allclose(backend.image_logprobs(prompts[1:2], chosen[1:2]), pol_c[1:2].detach(), atol=1e-5)
+
+
+def test_trainable_components_only_change(showo_dir):
+    b = load(showo_dir, steps=2)
+    assert set(b.components()) == {"llm", "embed", "head", "vq"}
+    params = freeze(b, ["head"])
+    before = _weights(b.model)
+    toks = _tokens(b, ["a green cat"], [1])
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    b.image_loss(["a green cat"], toks).backward()
+    opt.step()
+    after = _weights(b.model)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"llm.lm_head.weight", "llm.lm_head.bias"}
+
+
+def make_data(path, backend, n=4):
+    rng = np.random.default_rng(0)
+    texts = ["a red circle", "a blue square", "a green cat", "a small yellow triangle"]
+    rows, pairs = [], []
+    for i in range(n):
+        toks = torch.from_numpy(rng.integers(0, backend.layout.codebook, size=(2, backend.num_image_tokens)))
+        img = backend.decode(toks).numpy()
+        base = {"prompt": texts[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
+        rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
+        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
+                      "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
+    path.mkdir(parents=True, exist_ok=True)
+    _write(rows, path / "sft.parquet", ("image",))
+    _write(pairs, path / "dpo.parquet", ("chosen", "rejected"))
+    _write([{"prompt": "a blue cat", "prompt_id": "q0", "subtask": "single_object", "band": "easy", "split": "train",
+             "suite": "t", "spec": "null"}], path / "discard.parquet", ())
+    manifest = {"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
+                "fingerprint": backend.fingerprint(), "counts": {}}
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    return path
+
+
+def _cfg(showo_dir, **kw):
+    model = ModelConfig(name="showo", path=str(showo_dir), batch_size=4, options={"steps": 2})
+    return ImproveConfig(**{"model": model, "epochs": 2, "batch_size": 2, "lr": 1e-3, **kw})
+
+
+def test_lora_improve_killed_and_resumed_gives_the_same_weights(showo_dir, backend, tmp_path):
+    data = make_data(tmp_path / "data", backend)
+    lora = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "dense"]}
+    c = _cfg(showo_dir, method="dpo", lora=lora)
+    improve(c, data, tmp_path / "straight", log=lambda m: None)
+    calls = {"n": 0}
+
+    def die(_):
+        calls["n"] += 1
+        if calls["n"] == 3:  # mid epoch 2: only epoch 1 is on disk
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        improve(c, data, tmp_path / "killed", log=lambda m: None, on_batch=die)
+    hist = improve(c, data, tmp_path / "killed", log=lambda m: None)
+    assert all(math.isfinite(e["loss"]) for e in hist["epochs"])
+    a = _weights(load(tmp_path / "straight" / "model").model)
+    b = _weights(load(tmp_path / "killed" / "model").model)
+    base = _weights(backend.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["llm.model.layers.0.self_attn.q_proj.weight"], base["llm.model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(a["llm.model.layers.0.mlp.fc1.weight"], base["llm.model.layers.0.mlp.fc1.weight"])  # frozen
+
+
+def test_sft_improve_with_curriculum_replay(showo_dir, backend, tmp_path):
+    data = make_data(tmp_path / "data", backend, n=2)
+    c = _cfg(showo_dir, method="sft", curriculum={"mode": "fixed", "epoch": 1, "n": 2},
+             sampling={"cfg_scale": 1.75, "temperature": 1.0})
+    hist = improve(c, data, tmp_path / "out", log=lambda m: None)
+    assert len(hist["replays"]) == 1 and all(math.isfinite(e["loss"]) for e in hist["epochs"])
+    assert (tmp_path / "out" / "model" / "config.json").exists()
