@@ -1,0 +1,106 @@
+"""A throwaway plugin package (the minimal backend of docs/backends.md) discovered through an
+entry point and audited; a broken entry point does not stop the others."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from unigap.models.base import MODELS, ModelConfig, load_model
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"
+DIST = "unigap_toy_plugin-0.1.dist-info"
+
+
+def doc_backend() -> str:
+    """The `# unigap_toy.py` code block of the guide, verbatim."""
+    blocks = re.findall(r"```python\n(# unigap_toy\.py\n.*?)```", DOC.read_text(), re.S)
+    assert len(blocks) == 1, "docs/backends.md must hold exactly one `# unigap_toy.py` block"
+    return blocks[0]
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """A directory on sys.path holding the module and a dist-info with its entry points."""
+    site = tmp_path / "site"
+    (site / DIST).mkdir(parents=True)
+    (site / "unigap_toy.py").write_text(doc_backend())
+    (site / DIST / "METADATA").write_text("Metadata-Version: 2.1\nName: unigap-toy-plugin\nVersion: 0.1\n")
+    (site / DIST / "entry_points.txt").write_text(
+        "[unigap.models]\ntoy = unigap_toy:load_toy\nbroken = unigap_toy_missing_module:load\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))  # restored after the test
+    monkeypatch.setattr(MODELS, "_plugins_loaded", False)
+    return site
+
+
+def test_plugin_discovered_listed_and_broken_one_reported(plugin_site):
+    from unigap.cli import get_app
+
+    app = get_app()
+
+    assert "toy" in MODELS.names() and "broken" not in MODELS.names()
+    entry = MODELS.entry("toy")
+    assert entry.source == "unigap-toy-plugin" and MODELS.options_class("toy").__name__ == "Options"
+    assert MODELS.extra("toy", "synthetic") is not None
+    assert "janus" in MODELS.names()  # the built-ins still work
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 0 and "toy" in result.output, result.output
+    import io
+
+    from rich.console import Console
+
+    from unigap.cli.plugins import plugins_table
+
+    wide = Console(file=io.StringIO(), width=300)
+    wide.print(plugins_table())
+    text = wide.file.getvalue()
+    toy = next(line for line in text.splitlines() if " toy " in line)
+    assert "unigap-toy-plugin" in toy and "brightness" in toy and "ok" in toy
+    broken = next(line for line in text.splitlines() if " broken " in line)
+    assert "import failed" in broken and "ModuleNotFoundError" in broken
+    with pytest.raises(Exception, match="broken.*failed to import"):
+        load_model(ModelConfig(name="broken"))
+
+
+def test_audit_with_the_plugin_backend(plugin_site, tmp_path):
+    from unigap.cli import get_app
+
+    app = get_app()
+    from unigap.store import RunStore
+
+    ckpt = tmp_path / "toy_ckpt"
+    runner = CliRunner()
+    r = runner.invoke(app, ["model", "synthetic", "toy", "--out", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    run = tmp_path / "run"
+    args = ["audit", "--out", str(run), "model.name=toy", f"model.path={ckpt}", "model.options.brightness=0.3",
+            "n=2", "prompts.per_subtask=1", "n_boot=10"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    with RunStore.open(run, create=False) as store:
+        assert store.counts()["candidates"] == {"base": 18}  # 9 subtasks x 1 prompt x 2
+        assert store.get_meta("provenance")["model_fingerprint"]["backend"] == "toy"
+        selfs = [j for j in store.judgments() if j.judge == "self"]
+        assert len(selfs) == 18 and {j.status for j in selfs} == {"ok"}
+    bad = [a if a != str(run) else str(tmp_path / "run2") for a in args] + ["model.options.colour=1"]
+    r = runner.invoke(app, bad)
+    message = r.output + str(r.exception)
+    assert r.exit_code != 0 and "model.options.colour" in message and "brightness" in message
+
+
+def test_improve_step_with_the_plugin(plugin_site):
+    import torch
+
+    model = load_model(ModelConfig(name="toy"))
+    from unigap.models.base import SamplingConfig
+
+    gen = model.generate(["a", "b"], [1, 2], SamplingConfig())
+    before = model.module()["logits"].detach().clone()
+    loss = -model.image_logprobs(["a", "b"], gen.tokens).mean()
+    loss.backward()
+    torch.optim.SGD(model.components()["llm"], lr=1.0).step()
+    assert torch.isfinite(loss) and not torch.equal(before, model.module()["logits"].detach())
