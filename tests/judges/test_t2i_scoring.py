@@ -1,0 +1,66 @@
+"""Gen. aggregation (`unigap.judges.scoring`) and the Table-1 rows on hand-made score rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from unigap.judges.scoring import format_table1, generation_scores, geneval_summary, score_scale, table1_rows
+
+
+@dataclass
+class R:
+    judge: str
+    prompt_id: str
+    subtask: str
+    band: str | None
+    score: float | None
+    verdict: int | None = None
+
+
+ROWS = [R("t2i-compbench", "c1", "color", "easy", 0.5), R("t2i-compbench", "c1", "color", "easy", 0.7),
+        R("t2i-compbench", "c2", "color", "easy", 0.3), R("t2i-compbench", "s1", "spatial", "medium", 0.0),
+        R("t2i-compbench", "s2", "spatial", "medium", 0.2), R("t2i-compbench", "s2", "spatial", "medium", None),
+        R("self", "c1", "color", "easy", None)]
+
+
+def test_generation_scores_mean_x100_and_unweighted_overall():
+    g = generation_scores(ROWS, "t2i-compbench", n_boot=200)
+    # colour: (0.5 + 0.7 + 0.3) / 3 = 0.5 -> 50; spatial: (0.0 + 0.2) / 2 = 0.1 -> 10 (the failed one left out)
+    assert g["subtasks"]["color"]["value"] == pytest.approx(50.0)
+    assert g["subtasks"]["spatial"]["value"] == pytest.approx(10.0)
+    assert g["subtasks"]["color"]["n"] == 3 and g["subtasks"]["color"]["sum"] == pytest.approx(1.5)
+    assert g["bands"]["easy"]["value"] == pytest.approx(50.0) and g["bands"]["medium"]["value"] == pytest.approx(10.0)
+    assert g["overall"]["value"] == pytest.approx(30.0)  # (50 + 10) / 2, not the pooled 1.7 / 5 = 34
+    assert g["missing"] == 1 and g["scale"] == 100.0
+    lo, hi = g["subtasks"]["color"]["ci"]
+    assert 30.0 <= lo <= 50.0 <= hi <= 60.0  # prompt bootstrap: c1 mean 0.6 x2 candidates, c2 0.3
+
+
+def test_sciscore_is_not_rescaled():
+    rows = [R("sciscore", "p", "physics", "hard", 24.0), R("sciscore", "q", "physics", "hard", 26.0)]
+    assert score_scale("sciscore") == 1.0
+    assert generation_scores(rows, "sciscore", n_boot=50)["subtasks"]["physics"]["value"] == pytest.approx(25.0)
+
+
+def test_table1_rows_and_text():
+    g = generation_scores(ROWS, "t2i-compbench", n_boot=50)
+    non = {"subtasks": {"color": {"value": 0.25, "ci": [0.1, 0.4]}, "spatial": {"value": 0.5, "ci": None}},
+           "bands": {"easy": {"value": 0.25, "ci": None}}, "overall": {"value": 0.375, "ci": None}}
+    rows = table1_rows(g, non)
+    assert [r["row"] for r in rows] == ["color", "spatial", "easy", "medium", "Overall"]
+    color = rows[0]
+    assert color["band"] == "easy" and color["gen"] == pytest.approx(50.0) and color["non"] == pytest.approx(25.0)
+    assert color["non_ci"] == pytest.approx([10.0, 40.0]) and color["und"] is None
+    assert rows[-1]["gen"] == pytest.approx(30.0) and rows[-1]["non"] == pytest.approx(37.5)
+    text = format_table1(rows)
+    assert "color" in text and "50.00" in text and "37.50" in text and "-" in text
+
+
+def test_geneval_summary_from_rows():
+    rows = [R("geneval", "a", "counting", None, 1.0, 1), R("geneval", "a", "counting", None, 0.0, 0),
+            R("geneval", "b", "position", None, 0.0, 0), R("geneval", "b", "position", None, None, None)]
+    s = geneval_summary(rows)
+    assert s["tasks"]["counting"]["accuracy"] == 0.5 and s["tasks"]["position"]["total"] == 1
+    assert s["overall"] == pytest.approx(0.25)
