@@ -35,6 +35,9 @@ JUDGES.register_lazy("oracle", "unigap.judges.oracle:OracleJudge")
 JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:QwenJudge", options="unigap.judges.options:QwenOptions")
 JUDGES.register_lazy("http", "unigap.judges.http:HttpJudge", options="unigap.judges.options:HttpOptions")
 JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:PoisonedJudge")
+JUDGES.register_lazy("geneval", "unigap.judges.geneval.judge:GenevalJudge", options="unigap.judges.geneval.options:GenevalOptions")
+JUDGES.register_lazy("t2i-compbench", "unigap.judges.t2i_compbench.judge:T2ICompBenchJudge", options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions")
+JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:SciScoreJudge", options="unigap.judges.sciscore:SciScoreOptions")
 
 
 def judge_options(cfg: JudgeConfig, where: str = "judges") -> dict[str, Any]:
