@@ -27,9 +27,11 @@ Note: on a machine without GPUs, `accelerate launch` runs K > 1 processes only w
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
 from unigap.errors import UnigapError
@@ -163,3 +165,74 @@ def run_step(d: Dist, fn: Any) -> Any:
         result, error = None, err
     all_succeeded(d, error)
     return result
+
+
+# --------------------------------------------------------------------------------------- the sharded audit
+
+
+def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, model: Any = None) -> dict:
+    """One rank of a multi-process audit (`cfg` an AuditConfig; who writes what: the module docstring).
+
+    Every step ends with a collective that also agrees on failure, so an error on one rank
+    stops all of them instead of leaving the others waiting at a barrier.
+    """
+    from unigap.audit.runner import NoBar
+
+    bar, run_dir = bar or NoBar(), Path(run_dir)
+    init(d)
+    prompts, model, judges = run_step(d, lambda: _setup(cfg, run_dir, d, model))
+    # every shard done: the barrier
+    failures = gather(run_step(d, lambda: _audit_shard(cfg, run_dir, d, prompts, model, judges, bar)), d)
+    run_step(d, lambda: _finish(cfg, run_dir, d, prompts, failures))
+    shutdown(d)
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, Any]:
+    """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
+    writes the main store's config, prompts and provenance; every rank opens its part."""
+    from unigap.audit.runner import record_provenance
+    from unigap.models.base import load_model
+    from unigap.prompts.base import load_prompts
+    from unigap.store import RunStore
+
+    config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
+    prompts, judges = load_prompts(cfg.prompts), None
+    model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
+    if d.is_main:
+        with RunStore.open(run_dir) as main:
+            main.init_config(config)
+            main.add_prompts(prompts)
+            record_provenance(main, cfg.seed, model)
+    with RunStore.open_part(run_dir, d.rank) as part:
+        part.init_config(config)
+    return prompts, model, judges
+
+
+def _audit_shard(cfg: Any, run_dir: Path, d: Dist, prompts: list, model: Any, judges: Any, bar: Any) -> dict[str, int]:
+    """This rank's share of the prompts, audited into its part store; failures per judge."""
+    from unigap.audit.runner import audit_into
+    from unigap.store import RunStore
+
+    with RunStore.open_part(run_dir, d.rank) as part:
+        failures = audit_into(part, cfg, shard(prompts, d), model, bar, judges=judges)
+        part.set_stage("audit", "done", {"failures": failures, "rank": d.rank, "world_size": d.world_size})
+        return failures
+
+
+def _finish(cfg: Any, run_dir: Path, d: Dist, prompts: list, failures: list[dict[str, int]]) -> None:
+    """Rank 0: merge the parts, mark the audit done, write metrics.json (other ranks: nothing)."""
+    from unigap.audit.runner import metrics_for
+    from unigap.store import RunStore, merge_parts
+
+    if not d.is_main:
+        return
+    merge_parts(run_dir)
+    total: dict[str, int] = {}
+    for f in failures:
+        for name, n in f.items():
+            total[name] = total.get(name, 0) + n
+    with RunStore.open(run_dir) as main:
+        main.set_stage("audit", "done", {"failures": total, "world_size": d.world_size})
+        result = metrics_for(main, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
+    (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -23,9 +23,6 @@ from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
 from unigap.store import RunStore
 from unigap.store.records import CandidateIn
-
-if TYPE_CHECKING:
-    from unigap.audit.distributed import Dist
 
 
 class AuditConfig(Config):
@@ -138,13 +135,13 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json.
 
     Launched as several processes (accelerate launch / torchrun): each runs its shard of the
-    prompts, see `run_audit_sharded`.
+    prompts, see `unigap.audit.distributed.run_audit_sharded`.
     """
     from unigap.audit import distributed
 
     d = distributed.dist_info()
     if d.enabled:
-        return run_audit_sharded(cfg, run_dir, d, bar, model)
+        return distributed.run_audit_sharded(cfg, run_dir, d, bar, model)
     bar, run_dir = bar or NoBar(), Path(run_dir)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"))
@@ -156,60 +153,6 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
         result = metrics_for(store, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
         (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
         return result
-
-
-def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar | None = None,
-                      model: UnifiedModel | None = None) -> dict:
-    """One rank of a multi-process audit (who writes what: see unigap.audit.distributed).
-
-    Every step ends with a collective that also agrees on failure, so an error on one rank
-    stops all of them instead of leaving the others waiting at a barrier.
-    """
-    from unigap.audit import distributed
-    from unigap.store import merge_parts
-
-    bar, run_dir = bar or NoBar(), Path(run_dir)
-    distributed.init(d)
-    config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
-
-    def setup() -> tuple[list[Prompt], UnifiedModel]:
-        prompts = load_prompts(cfg.prompts)
-        m = model or load_model(cfg.model.model_copy(update={"device": distributed.rank_device(cfg.model.device, d)}))
-        if d.is_main:
-            with RunStore.open(run_dir) as main:
-                main.init_config(config)
-                main.add_prompts(prompts)
-                record_provenance(main, cfg.seed, m)
-        with RunStore.open_part(run_dir, d.rank) as part:
-            part.init_config(config)
-        return prompts, m
-
-    prompts, model = distributed.run_step(d, setup)
-
-    def work() -> dict[str, int]:
-        with RunStore.open_part(run_dir, d.rank) as part:
-            failures = audit_into(part, cfg, distributed.shard(prompts, d), model, bar)
-            part.set_stage("audit", "done", {"failures": failures, "rank": d.rank, "world_size": d.world_size})
-            return failures
-
-    failures = distributed.gather(distributed.run_step(d, work), d)  # every shard done: the barrier
-
-    def finish() -> None:
-        if not d.is_main:
-            return
-        merge_parts(run_dir)
-        total: dict[str, int] = {}
-        for f in failures:
-            for name, n in f.items():
-                total[name] = total.get(name, 0) + n
-        with RunStore.open(run_dir) as main:
-            main.set_stage("audit", "done", {"failures": total, "world_size": d.world_size})
-            result = metrics_for(main, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
-        (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
-
-    distributed.run_step(d, finish)
-    distributed.shutdown(d)
-    return json.loads((run_dir / "metrics.json").read_text())
 
 
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,

@@ -18,7 +18,7 @@ def pretrain_cmd(
 ) -> None:
     """Pretrain from scratch; a killed run resumes from its last checkpoint when rerun."""
     from unigap.config import load_config
-    from unigap.audit.model_eval import record_eval_in_card
+    from unigap.models.tiny.eval import record_eval_in_card
     from unigap.training.pretrain import PretrainConfig, pretrain
 
     cfg = load_config(PretrainConfig, config, overrides or [])

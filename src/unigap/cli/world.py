@@ -24,7 +24,7 @@ def show(
     seed: Annotated[int, typer.Option(help="Sampling / scene seed")] = 0,
 ) -> None:
     """Write a grid of N prompts of a subtask: renders, or a model's generations with the oracle's verdict."""
-    from unigap.audit.show import world_grid
+    from unigap.world.show import world_grid
 
     grid = world_grid(subtask, n, split, model, model_path, seed)
     out_path.parent.mkdir(parents=True, exist_ok=True)

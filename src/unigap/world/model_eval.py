@@ -1,4 +1,7 @@
-"""`unigap model eval`: does a model understand better than it generates, per subtask?
+"""`unigap model eval`: does a model understand better than it generates, per ShapeWorld subtask?
+
+Works for any UnifiedModel (the oracle scores generations, renders test understanding); a tiny
+checkpoint's card figures are written by `unigap.models.tiny.eval.record_eval_in_card`.
 
 generation_accuracy: one image per eval prompt (candidate 0 of seed S), judged by the oracle.
 understanding_accuracy: the paper's question about renders, half matching the prompt and half
@@ -70,20 +73,3 @@ def evaluate(model: UnifiedModel, per_subtask: int = 40, seed: int = 0, subtasks
         if progress:
             progress(name, len(prompts))
     return summarise(rows)
-
-
-def record_eval_in_card(path: str, per_subtask: int = 40, seed: int = 0) -> dict:
-    """Evaluate a tiny checkpoint and store the figures in its card (weights untouched)."""
-    import json
-    from pathlib import Path
-
-    from unigap.models.base import ModelConfig, default_sampling, load_model
-    from unigap.models.tiny.checkpoint import CARD
-
-    model = load_model(ModelConfig(name="tiny", path=str(path)))
-    result = evaluate(model, per_subtask, seed, sampling=default_sampling(model))
-    card_path = Path(path) / CARD
-    card = json.loads(card_path.read_text())
-    card["eval"] = {"prompts_per_subtask": per_subtask, "seed": seed, **result}
-    card_path.write_text(json.dumps(card, indent=1))
-    return result
