@@ -30,11 +30,14 @@ def yes_probability(logit_yes: float, logit_no: float) -> float:
 
 def blip_vqa_score(yes_probs: Sequence[float | None], np_num: int = 8) -> float:
     """Product over the first `np_num` noun phrases of the rounded yes-probabilities; a missing
-    question (fewer phrases than np_num, `None`) counts 1. Rounded to 4 decimals."""
-    score = 1.0
+    question (fewer phrases than np_num, `None`) counts 1. The product is taken in float32, as the
+    official `reward` tensor holds it, and rounded to 4 decimals."""
+    import numpy as np
+
+    score = np.float32(1.0)
     for p in list(yes_probs)[:np_num]:
-        score *= 1.0 if p is None else round4(p)
-    return round4(score)
+        score = np.float32(score * np.float32(1.0 if p is None else round4(p)))
+    return round4(float(score))
 
 
 def pre_question(question: str, max_words: int = 50) -> str:

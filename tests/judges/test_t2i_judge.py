@@ -1,0 +1,146 @@
+"""`T2ICompBenchJudge` end to end on tiny random BLIP-VQA, CLIP, OWLv2 and DPT models saved offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from tests.judges._scorer_tiny import save_blip, save_clip, save_dpt, save_owlv2  # noqa: E402
+from unigap.errors import UnigapError  # noqa: E402
+from unigap.judges import _clip  # noqa: E402
+from unigap.judges.t2i_compbench import rules  # noqa: E402
+from unigap.judges.t2i_compbench.judge import T2ICompBenchJudge  # noqa: E402
+from unigap.records import Prompt  # noqa: E402
+
+TEXTS = {"color": "a green bench and a blue bowl", "texture": "a plastic toy and a glass bottle",
+         "non_spatial": "a person is looking at a rainbow", "spatial": "a giraffe next to a lamp",
+         "3d_spatial": "a dog in front of a desk", "numeracy": "two dogs and three cats",
+         "complex": "The red hat was on top of the brown coat rack."}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp("t2i")
+    return dict(blip=str(save_blip(root / "blip")), clip=str(save_clip(root / "clip")),
+                detector=str(save_owlv2(root / "owl")), depth=str(save_dpt(root / "dpt")))
+
+
+@pytest.fixture(scope="module")
+def judge(paths, tmp_path_factory):
+    spatial = tmp_path_factory.mktemp("lists") / "complex_val_spatial.txt"
+    spatial.write_text("The red hat was on top of the brown coat rack.\n")
+    return T2ICompBenchJudge(**paths, device="cpu", batch_size=4, blip_image_size=48, depth_image_size=32,
+                             detector_threshold=0.0, complex_spatial_file=str(spatial))
+
+
+def data(n=len(TEXTS), seed=0):
+    ps = [Prompt(f"t2i-compbench/{c}_val/{i:04d}", t, c, "eval", "t2i-compbench") for i, (c, t) in
+          enumerate(list(TEXTS.items())[:n])]
+    ims = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (len(ps), 40, 56, 3), dtype=np.uint8))
+    return ims, ps
+
+
+@pytest.fixture(scope="module")
+def judged(judge):
+    ims, ps = data()
+    return ims, ps, judge.judge(ims, ps)
+
+
+def test_every_category_scored(judged, judge):
+    _, ps, js = judged
+    for p, j in zip(ps, js):
+        assert j.status == "ok", (p.subtask, j.error)
+        raw = json.loads(j.raw)
+        assert raw["score"] == pytest.approx(j.score, abs=1e-6)
+        assert j.verdict == int(j.score >= judge.thresholds[raw["metric"]])
+    by = {p.subtask: (j, json.loads(j.raw)) for p, j in zip(ps, js)}
+    assert set(by["color"][1]["phrases"]) == {"a green bench", "a blue bowl"}
+    assert by["numeracy"][1]["requests"] == [["dog", 2], ["cat", 3]]
+    assert by["complex"][1]["kind"] == "spatial"  # listed in complex_val_spatial.txt
+    c = by["complex"][1]
+    assert by["complex"][0].score == pytest.approx((c["spatial"] + c["attribute"]) / 2)
+    assert 0 <= by["spatial"][0].score <= 1 and 0 <= by["numeracy"][0].score <= 1
+
+
+def test_blip_score_is_the_product_of_the_phrase_probabilities(judged):
+    _, ps, js = judged
+    raw = json.loads(js[0].raw)
+    assert js[0].score == rules.blip_vqa_score(list(raw["phrases"].values()))
+    assert all(0 < p < 1 for p in raw["phrases"].values())
+
+
+def test_blip_yes_probability_matches_a_manual_forward(judge):
+    from PIL import Image
+
+    ims, _ = data(1)
+    (phs, probs), = judge.blip_vqa(ims.numpy()[:1], ["a green bench"])
+    model, tok = judge._load("blip")
+    pix = _clip.normalise(Image.fromarray(ims.numpy()[0]).resize((48, 48), Image.BICUBIC),
+                          _clip.OPENAI_CLIP_MEAN, _clip.OPENAI_CLIP_STD)[None]
+    q = tok(["a green bench?"], return_tensors="pt")
+    q["input_ids"][:, 0] = tok.convert_tokens_to_ids("[ENC]")
+    with torch.no_grad():
+        emb = model.vision_model(pixel_values=pix, interpolate_pos_encoding=True).last_hidden_state
+        st = model.text_encoder(input_ids=q["input_ids"], attention_mask=q["attention_mask"],
+                                encoder_hidden_states=emb).last_hidden_state
+        logits = model.text_decoder(input_ids=torch.tensor([[model.config.text_config.bos_token_id]]),
+                                    encoder_hidden_states=st, encoder_attention_mask=q["attention_mask"]).logits[0, 0]
+    p = torch.softmax(logits, -1)
+    yes, no = tok.convert_tokens_to_ids("yes"), tok.convert_tokens_to_ids("no")
+    assert phs == ["a green bench"] and probs[0] == pytest.approx((p[yes] / (p[yes] + p[no])).item(), abs=1e-5)
+
+
+def test_clip_score_is_the_cosine_of_the_model_embeddings(judge, judged):
+    ims, ps, js = judged
+    k = list(TEXTS).index("non_spatial")
+    model, tok = judge._load("clip")
+    with torch.no_grad():
+        img = model.get_image_features(pixel_values=_clip.clip_pixels([_pil(ims[k])], 32))
+        txt = model.get_text_features(**tok([ps[k].text], return_tensors="pt"))
+    img, txt = _clip._tensor(img), _clip._tensor(txt)
+    assert js[k].score == pytest.approx(torch.cosine_similarity(img, txt).item(), abs=1e-5)
+
+
+def test_batched_equals_one_by_one(judge, judged):
+    ims, ps, js = judged
+    for k in (0, 3, 5):
+        assert judge.judge(ims[k:k + 1], ps[k:k + 1])[0].score == pytest.approx(js[k].score, abs=1e-5)
+
+
+def test_detections_in_the_official_frame(judge):
+    ims, _ = data(1)
+    dets = judge.detect(ims.numpy()[0], ["dog", "cat"])
+    fw, fh = rules.detector_frame(56, 40)
+    assert dets and all(d["label"] in ("dog", "cat") for d in dets)
+    assert all(0 <= d["box"][0] <= d["box"][2] <= fw + 1e-4 and 0 <= d["box"][1] <= d["box"][3] <= fh + 1e-4
+               for d in dets)
+    assert [d["score"] for d in dets] == sorted((d["score"] for d in dets), reverse=True)
+    depth = judge.depth_map(ims.numpy()[0])
+    assert depth.shape == (fh, fw) and 0 <= depth.min() and depth.max() <= 1
+
+
+def test_unknown_category_and_missing_model(judge, paths, tmp_path):
+    with pytest.raises(UnigapError, match="unknown categories"):
+        judge.check_prompts([Prompt("x", "a dog", "smell", "eval", "t2i-compbench")])
+    ims, _ = data(1)
+    bad = judge.judge(ims, [Prompt("x", "a dog", "smell", "eval", "t2i-compbench")])
+    assert bad[0].status == "failed" and "smell" in bad[0].error
+    missing = T2ICompBenchJudge(**{**paths, "blip": str(tmp_path / "none")}, device="cpu")
+    js = missing.judge(ims, [Prompt("x", "a red dog", "color", "eval", "t2i-compbench")])
+    assert js[0].status == "failed" and "cannot load" in js[0].error
+
+
+def _pil(t):
+    from PIL import Image
+
+    return Image.fromarray(t.numpy())
