@@ -48,3 +48,22 @@ def test_matched_vs_mismatched_summary():
     out = matched_vs_mismatched(k, n_boot=100)
     assert out["matched_mean"] == 3.0 and abs(out["mismatched_mean"] - 3.5 / 6) < 1e-6
     assert out["gap"] > 0 and out["matched_larger_share"] == 1.0
+
+
+def test_matched_kernel_and_closeness_gap_are_the_kernel_helpers_composed(tiny_ckpt_dir):
+    import numpy as np
+
+    from unigap.analysis.entk import closeness, closeness_gap, cross_kernel, group_gap, matched_kernel
+
+    model = load_model(ModelConfig(name="tiny", path=str(tiny_ckpt_dir)))
+    params = model.components()["llm"]
+    prompts = ["a red circle", "a blue square", "a big green cross"]
+    tokens = torch.randint(0, model.ckpt.codec.size, (3, model.num_image_tokens), generator=torch.Generator().manual_seed(1))
+    gen = per_sample_grads(gen_loss_fn(model, prompts, tokens), 3, params)
+    und_fn = und_loss_fn(model, model.decode(tokens), [question(p) for p in prompts], ["The score is 1."] * 3)
+    expected = matched_vs_mismatched(cross_kernel(gen, per_sample_grads(und_fn, 3, params)))
+    got = matched_kernel(model, prompts, tokens, params)
+    assert got.keys() == expected.keys() and np.isclose(got["gap"], expected["gap"], rtol=1e-5)
+    improved = np.array([True, False])
+    gap = closeness_gap(model, params, (prompts[:2], tokens[:2]), (prompts[2:], tokens[2:]), improved)
+    assert np.isclose(gap["diff"], group_gap(closeness(gen[:2], gen[2:]), improved)["diff"], rtol=1e-5)

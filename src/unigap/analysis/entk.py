@@ -79,3 +79,28 @@ def gen_loss_fn(model, prompts: Sequence[str], tokens: torch.Tensor) -> LossFn:
 
 def und_loss_fn(model, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> LossFn:
     return lambda i: -model.answer_logprobs(images[i : i + 1], [questions[i]], [answers[i]]).sum()
+
+
+def gen_grads(model, prompts: Sequence[str], tokens: torch.Tensor, params: list[torch.nn.Parameter]) -> torch.Tensor:
+    """(n, P) per-sample generation-loss gradients of (prompt, image tokens) pairs."""
+    return per_sample_grads(gen_loss_fn(model, prompts, tokens), len(prompts), params)
+
+
+def matched_kernel(model, prompts: Sequence[str], tokens: torch.Tensor, params: list[torch.nn.Parameter],
+                   answer: str = "The score is 1.") -> dict:
+    """Generation-vs-understanding cross kernel of training samples (each image asked the paper's
+    question about its own prompt, answered `answer`): matched vs mismatched pairs."""
+    from unigap.verdict import question
+
+    images = model.decode(tokens)
+    und_fn = und_loss_fn(model, images, [question(p) for p in prompts], [answer] * len(prompts))
+    und = per_sample_grads(und_fn, len(prompts), params)
+    return matched_vs_mismatched(cross_kernel(gen_grads(model, prompts, tokens, params), und))
+
+
+def closeness_gap(model, params: list[torch.nn.Parameter], eval_samples: tuple[Sequence[str], torch.Tensor],
+                  train_samples: tuple[Sequence[str], torch.Tensor], improved: np.ndarray, seed: int = 0) -> dict:
+    """Closeness (generation eNTK) of eval samples to the training data: improved vs other samples.
+    Samples are (prompts, image tokens (n, M)); improved: (n_eval,) bool."""
+    ev, tr = gen_grads(model, *eval_samples, params), gen_grads(model, *train_samples, params)
+    return group_gap(closeness(ev, tr), improved, seed=seed)

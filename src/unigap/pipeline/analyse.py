@@ -6,6 +6,7 @@ Sections (each says what is missing and which command makes it when its inputs a
   curriculum       discard-pool replays during training
   guard            the data-quality guard's result
   entk             eNTK evidence (§6.4), exact per-sample gradients on the tiny backend
+  agreement        Cohen's kappa (bootstrap CI) and confusion matrix of every pair of judges
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import numpy as np
 import torch
 
 from unigap.analysis import entk
+from unigap.analysis.agreement import agreement_table, verdicts_from_rows
 from unigap.analysis.winrate import win_rate
 from unigap.audit.runner import metrics_for
 from unigap.errors import UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
-from unigap.verdict import question
 
 
 def missing(what: str, command: str) -> dict:
@@ -67,6 +68,15 @@ def guard_section(store: RunStore) -> dict:
     return st["info"] if st else missing("the data-quality guard did not run", "set guard.judge in the improve config")
 
 
+def agreement_section(store: RunStore, n_boot: int, seed: int) -> dict:
+    """Every pair of judges over all stored verdicts (candidates without a verdict are excluded per pair)."""
+    by_judge = verdicts_from_rows(store.judgments())
+    if len(by_judge) < 2:
+        return missing("fewer than two judges with stored verdicts", "add a judge to the run config")
+    verdicts = {j: by_judge[j] for j in sorted(by_judge)}
+    return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed)]}
+
+
 def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
@@ -76,7 +86,8 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
         result = {"before": audit_section(store, "base", ids, n_boot, seed),
                   "after": audit_section(store, "improved", ids, n_boot, seed),
                   "win_rate": winrate_section(store, ids, n_boot, seed),
-                  "curriculum": curriculum_section(run_dir), "guard": guard_section(store)}
+                  "curriculum": curriculum_section(run_dir), "guard": guard_section(store),
+                  "agreement": agreement_section(store, n_boot, seed)}
         result["entk"] = entk_section(store, run_dir, entk_samples, seed)
     (run_dir / "analysis.json").write_text(json.dumps(result, indent=2))
     return result
@@ -94,8 +105,8 @@ def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
         return missing("no curated SFT data", "unigap run (stage curate)")
     model = load_model(model_cfg)
     train = _train_samples(data, n, seed)
-    kernel = _matched_kernel(model, train)
-    return {"params": "llm (shared trunk)", "n_train": len(train["prompt"]), **kernel,
+    kernel = entk.matched_kernel(model, train["prompt"], train["tokens"], model.components()["llm"])
+    return {"params": "llm (shared trunk)", "n_train": len(train["prompt"]), "matched_vs_mismatched": kernel,
             "closeness": _closeness(model, store, train, seed)}
 
 
@@ -105,15 +116,6 @@ def _train_samples(path: Path, n: int, seed: int) -> dict:
     rows = read_parquet_rows(path, ["prompt", "tokens"])
     pick = np.random.default_rng(seed).permutation(len(rows))[:n]
     return {"prompt": [rows[i]["prompt"] for i in pick], "tokens": torch.tensor([rows[i]["tokens"] for i in pick])}
-
-
-def _matched_kernel(model, train: dict) -> dict:
-    params, k = model.components()["llm"], len(train["prompt"])
-    images = model.decode(train["tokens"])
-    gen = entk.per_sample_grads(entk.gen_loss_fn(model, train["prompt"], train["tokens"]), k, params)
-    und_fn = entk.und_loss_fn(model, images, [question(p) for p in train["prompt"]], ["The score is 1."] * k)
-    und = entk.per_sample_grads(und_fn, k, params)
-    return {"matched_vs_mismatched": entk.matched_vs_mismatched(entk.cross_kernel(gen, und))}
 
 
 def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
@@ -133,7 +135,6 @@ def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
     prompts = {p.id: p.text for p in store.prompts(split="eval")}
     ev_prompts = [prompts[cands[i].prompt_id] for i in keep]
     ev_tokens = torch.tensor(np.stack([cands[i].tokens for i in keep]))
-    params = model.components()["llm"]
-    ev = entk.per_sample_grads(entk.gen_loss_fn(model, ev_prompts, ev_tokens), len(keep), params)
-    tr = entk.per_sample_grads(entk.gen_loss_fn(model, train["prompt"], train["tokens"]), len(train["prompt"]), params)
-    return {"label": labels[0], **entk.group_gap(entk.closeness(ev, tr), improved, seed=seed)}
+    gap = entk.closeness_gap(model, model.components()["llm"], (ev_prompts, ev_tokens),
+                             (train["prompt"], train["tokens"]), improved, seed)
+    return {"label": labels[0], **gap}

@@ -13,35 +13,21 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from unigap.analysis.table import before_after_rows, fmt
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
 from unigap.store import RunStore
 
-HEADLINE = [("generation_score/oracle", "oracle generation score", True), ("non_unification", "non-unification", False),
-            ("self_accuracy/oracle", "self-judge accuracy", True)]
 GRID_SIZE = 12
 
 
-def fmt(entry: dict | None) -> str:
-    if not entry or entry.get("value") is None:
-        return "—"
-    ci = entry.get("ci")
-    return f"{100 * entry['value']:.1f}" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-
-
-def headline_rows(analysis: dict) -> list[dict]:
+def headline_rows(analysis: dict) -> tuple[list[str], list[dict]]:
+    """(header, rows) of the before/after table, from the shared metric table."""
     before, after = analysis.get("before", {}), analysis.get("after", {})
     if "metrics" not in before:
-        return []
-    rows = []
-    for band in ("easy", "medium", "hard", "overall"):
-        cells = []
-        for key, _, _ in HEADLINE:
-            for side in (before, after):
-                m = side.get("metrics", {}).get(key, {})
-                cells.append(fmt(m.get("overall") if band == "overall" else m.get("bands", {}).get(band)))
-        rows.append({"band": band, "cells": cells})
-    return rows
+        return [], []
+    header, rows = before_after_rows(before["metrics"], after.get("metrics", {}))
+    return header, [{"band": r[0], "cells": r[1:]} for r in rows]
 
 
 def nonunif_plot(analysis: dict) -> str | None:
@@ -99,39 +85,20 @@ def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
             "verdicts": labels}
 
 
-def agreement_rows(store: RunStore) -> list[dict] | None:
-    try:
-        from unigap.analysis.agreement import agreement_table
-    except ImportError:
-        return None
-    verdicts: dict[str, dict[int, int]] = {}
-    for r in store.judgments():
-        if r.verdict is not None:
-            verdicts.setdefault(r.judge, {})[r.candidate_id] = r.verdict
-    return [s if isinstance(s, dict) else s.__dict__ for s in agreement_table(verdicts)] if len(verdicts) > 1 else None
-
-
 def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = json.loads(apath.read_text()) if apath.exists() else {}
     with RunStore.open(run_dir, create=False) as store:
-        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline": headline_rows(analysis),
+        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline_header": headline_rows(analysis)[0], "headline": headline_rows(analysis)[1],
                "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
                "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
                "curriculum": analysis.get("curriculum", {}), "guard": analysis.get("guard", {}),
                "entk": analysis.get("entk", {}), "before_missing": analysis.get("before", {}).get("missing"),
                "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
                "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
-               "counts": store.counts(), "agreement": _safe_agreement(store)}
+               "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs")}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     return ctx
-
-
-def _safe_agreement(store: RunStore) -> list[dict] | None:
-    try:
-        return agreement_rows(store)
-    except Exception:  # noqa: BLE001 - an optional section must never break the report
-        return None
 
 
 def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -141,7 +108,7 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-    html = env.get_template("report.html.j2").render(**context(run_dir), headline_cols=[h[1] for h in HEADLINE])
+    html = env.get_template("report.html.j2").render(**context(run_dir))
     out = Path(out) if out else run_dir / "report.html"
     out.write_text(html)
     return out
