@@ -55,11 +55,11 @@ def run_rss(cmd: list[str], threads: int) -> dict:
 STEP_CODE = r"""
 import json, sys, time, torch
 from unigap.models.base import ModelConfig, load_model
-from unigap.models.showo.model import additive, t2i_mask
+from unigap.models.showo.model import attn_mask, t2i_mask
 b = load_model(ModelConfig(name="showo", path=sys.argv[1], device="cpu", dtype="fp32"))
 lay, m = b.layout, b.num_image_tokens
 rows = lay.t2i_rows([sys.argv[2], ""], torch.full((2, m), lay.mask_id))
-mask = additive(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")), torch.float32)
+mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
 sl, lo = lay.image_slice(), lay.text_vocab
 def ours():
     h = b.model.hidden(rows, mask)[:, sl]

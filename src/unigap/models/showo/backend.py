@@ -34,7 +34,7 @@ from torch import nn
 from unigap.errors import UnigapError
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.showo.loading import ShowoConfig
-from unigap.models.showo.model import ShowoModel, additive, t2i_mask
+from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
 from unigap.models.showo.options import ShowoOptions
 from unigap.models.showo.prompting import MMU_ASSISTANT, MMU_USER, Layout
 from unigap.models.showo.sampling import DecodeSpec, NonFiniteLogits, decode, guide
@@ -89,7 +89,7 @@ class ShowoBackend:
         guided = spec.guidance > 0  # official: unconditional rows only when guidance_scale > 0
         rows = lay.t2i_rows(prompts + ([""] * len(prompts) if guided else []),
                             torch.full((len(prompts) * (2 if guided else 1), m), lay.mask_id, device=dev))
-        mask = additive(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")), self.model.dtype)
+        mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
         sl, lo = lay.image_slice(), lay.text_vocab
 
         def logits_fn(image: torch.Tensor) -> torch.Tensor:  # (B, M) -> (B, M, K)
@@ -190,7 +190,7 @@ class ShowoBackend:
         tokens, masked = tokens.to(self.device), masked.to(self.device)
         image = torch.where(masked, lay.mask_id, tokens + lay.text_vocab)  # (B, M)
         rows = lay.t2i_rows(list(prompts), image)
-        mask = additive(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")), self.model.dtype)
+        mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
         h = self.model.hidden(rows, mask)[:, lay.image_slice()]  # (B, M, C)
         logits = self.model.llm.lm_head(h).float()  # (B, M, V) official CE is over the whole vocabulary
         return logits.log_softmax(-1).gather(-1, (tokens + lay.text_vocab)[..., None])[..., 0]

@@ -54,7 +54,7 @@ class ShowoModel(nn.Module):
         return self.llm.lm_head.weight.dtype
 
     def hidden(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (B, L), additive mask (B, 1, L, L) -> final hidden states (B, L, C)."""
+        """ids (B, L), bool mask (B, 1, L, L) -> final hidden states (B, L, C)."""
         if positions is None:
             positions = torch.arange(ids.shape[1], device=ids.device)[None].expand(ids.shape[0], -1)
         out = self.llm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False)
@@ -66,10 +66,10 @@ class ShowoModel(nn.Module):
         return nn.functional.linear(h, w, None if b is None else b[lo:hi])
 
 
-def additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Boolean (B, L, S) 'may attend' -> additive float mask (B, 1, L, S): 0 or the dtype's min."""
-    zero = torch.zeros((), dtype=dtype, device=allowed.device)
-    return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]
+def attn_mask(allowed: torch.Tensor) -> torch.Tensor:
+    """Boolean (B, L, S) 'may attend' -> the 4D mask (B, 1, L, S) transformers passes to SDPA as is
+    (True = attend; dtype-free, so it works under bf16 autocast too)."""
+    return allowed[:, None]
 
 
 def t2i_mask(ids: torch.Tensor, pad: int, soi: int, eoi: int) -> torch.Tensor:

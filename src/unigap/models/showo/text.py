@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from unigap.models.showo.model import ShowoModel, additive, mmu_mask, positions_of
+from unigap.models.showo.model import ShowoModel, attn_mask, mmu_mask, positions_of
 from unigap.utils import left_pad
 
 
@@ -22,7 +22,7 @@ from unigap.utils import left_pad
 class MmuBatch:
     ids: torch.Tensor  # (B, L) int64
     valid: torch.Tensor  # (B, L) bool
-    mask: torch.Tensor  # (B, 1, L, L) additive
+    mask: torch.Tensor  # (B, 1, L, L) bool, True = attend
     positions: torch.Tensor  # (B, L)
 
 
@@ -31,7 +31,7 @@ def mmu_batch(rows: Sequence[Sequence[int]], pad: int, m: int, dtype: torch.dtyp
     ids, valid = left_pad(rows, pad)
     ids, valid = ids.to(device), valid.to(device)
     eoi = (ids.shape[1] - torch.tensor([len(r) for r in rows], device=device)) + m + 2  # (B,)
-    return MmuBatch(ids, valid, additive(mmu_mask(valid, eoi), dtype), positions_of(valid))
+    return MmuBatch(ids, valid, attn_mask(mmu_mask(valid, eoi)), positions_of(valid))
 
 
 def _cache_kw(model: Any) -> str:
@@ -61,7 +61,7 @@ def greedy(model: ShowoModel, b: MmuBatch, max_new: int, eos: int) -> list[list[
             break
         valid = torch.cat([valid, torch.ones_like(valid[:, :1])], 1)  # (B, S + 1)
         pos = pos + 1
-        mask = additive(valid[:, None, :].expand(-1, 1, -1), model.dtype)  # (B, 1, 1, S + 1)
+        mask = attn_mask(valid[:, None, :])  # (B, 1, 1, S + 1)
         out = lm(input_ids=tok[:, None], attention_mask=mask, position_ids=pos, use_cache=True, **{kw: cache})
         cache, h = _cache_of(out), out.last_hidden_state
     return [_until_eos(row, eos) for row in torch.stack(new, 1).tolist()]
