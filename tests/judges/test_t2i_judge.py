@@ -144,3 +144,41 @@ def _pil(t):
     from PIL import Image
 
     return Image.fromarray(t.numpy())
+
+
+def test_one_unparsable_prompt_fails_alone(judge):
+    ims, _ = data(2)
+    ps = [Prompt("a", "two dogs", "numeracy", "eval", "t2i-compbench"),
+          Prompt("b", "nothing to count here", "numeracy", "eval", "t2i-compbench")]
+    ok, bad = judge.judge(ims, ps)
+    assert ok.status == "ok" and bad.status == "failed" and "no counted object" in bad.error
+
+
+def test_scorer_modules_import_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, unigap.judges.base as b, unigap.judges.geneval, unigap.judges.geneval.options, "
+            "unigap.judges.t2i_compbench.options, unigap.judges.t2i_compbench.rules, unigap.judges.t2i_compbench.text, "
+            "unigap.judges.sciscore, unigap.judges.scoring, unigap.cli.judge; "
+            "[b.JUDGES.options_class(n) for n in ('geneval', 't2i-compbench', 'sciscore')]; "
+            "print(any(m.split('.')[0] in ('transformers', 'spacy') for m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+def test_missing_transformers_names_the_extra(monkeypatch):
+    import importlib
+
+    from unigap.judges import _scorer_hf
+
+    real = importlib.import_module
+
+    def no_transformers(name, *a, **k):
+        if name == "transformers":
+            raise ImportError("No module named 'transformers'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(_scorer_hf.importlib, "import_module", no_transformers)
+    with pytest.raises(UnigapError, match=r"pip install 'unigap\[hf\]'"):
+        T2ICompBenchJudge(device="cpu")._load("clip")

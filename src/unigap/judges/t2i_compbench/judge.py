@@ -25,7 +25,7 @@ import torch
 from unigap.errors import UnigapError
 from unigap.judges import _clip
 from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import pick_dtype, require, to_pil
+from unigap.judges._scorer_hf import per_item, pick_dtype, require, to_pil
 from unigap.judges.t2i_compbench import METRIC_OF, rules, text
 from unigap.judges.t2i_compbench.options import DEFAULT_THRESHOLDS
 from unigap.records import Judgment, Prompt
@@ -115,9 +115,9 @@ class T2ICompBenchJudge:
             details = [{} for _ in texts]
         elif metric == "complex":
             return self._complex(images, texts)
-        else:
-            scored = [self._detector_metric(metric, im, t) for im, t in zip(images, texts)]
-            scores, details = [s for s, _ in scored], [d for _, d in scored]
+        else:  # one image at a time: a prompt the rules cannot parse fails alone
+            return per_item(lambda i: self._judgment(metric, *self._detector_metric(metric, images[i], texts[i])),
+                            len(texts), "t2i-compbench judge")
         return [self._judgment(metric, s, d) for s, d in zip(scores, details)]
 
     def _judgment(self, metric: str, score: float, details: dict) -> Judgment:
