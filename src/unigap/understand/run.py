@@ -35,9 +35,22 @@ class DataUnavailable(UnigapError):
 
 
 # --- task index ---------------------------------------------------------------------------------
+def quiet_lmms_logs(level: str = "WARNING") -> None:
+    """lmms-eval logs through loguru at DEBUG by default (one line per unindexable YAML); keep
+    warnings and errors, on stderr ($UNIGAP_LMMS_LOG overrides the level)."""
+    import os
+    import sys
+
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ.get("UNIGAP_LMMS_LOG", level))
+
+
 def task_manager(include: Sequence[str | Path], include_defaults: bool = True) -> Any:
     from lmms_eval.tasks import TaskManager
 
+    quiet_lmms_logs()
     return TaskManager("WARNING", include_path=[str(p) for p in include] or None, include_defaults=include_defaults)
 
 
@@ -154,20 +167,34 @@ def _simple_evaluate(lm: Any, tasks: list[str], limit: Any, tm: Any, seed: int, 
     except NotImplementedError as err:
         raise UnigapError(str(err)) from err
     except Exception as err:
-        if raised_in_data_loading(err):
-            raise DataUnavailable(data_message(err, tasks, tm)) from err
+        cause = raised_in_data_loading(err)
+        if cause is not None:
+            raise DataUnavailable(data_message(cause, tasks, tm)) from err
         raise
     if raw is None:
         raise UnigapError("lmms-eval returned no results (a non-zero rank of a distributed run?)")
     return raw
 
 
-def raised_in_data_loading(err: BaseException) -> bool:
-    """Whether the error came out of lmms-eval's Task.download (datasets.load_dataset & co)."""
-    for frame in traceback.extract_tb(err.__traceback__):
-        if frame.filename.replace("\\", "/").endswith("lmms_eval/api/task.py") and frame.name == "download":
-            return True
-    return False
+def _chain(err: BaseException | None) -> list[BaseException]:
+    """err, its causes and contexts, and for tenacity's RetryError (lmms-eval retries Task.download
+    five times) the last attempt's exception."""
+    seen: list[BaseException] = []
+    while err is not None and err not in seen:
+        seen.append(err)
+        last = getattr(err, "last_attempt", None)
+        inner = last.exception() if last is not None and hasattr(last, "exception") else None
+        err = inner or err.__cause__ or err.__context__
+    return seen
+
+
+def raised_in_data_loading(err: BaseException) -> BaseException | None:
+    """The exception that came out of lmms-eval's Task.download (datasets.load_dataset & co), if any."""
+    for e in _chain(err):
+        for frame in traceback.extract_tb(e.__traceback__):
+            if frame.filename.replace("\\", "/").endswith("lmms_eval/api/task.py") and frame.name == "download":
+                return e
+    return None
 
 
 def data_message(err: BaseException, tasks: Sequence[str], tm: Any) -> str:
