@@ -31,7 +31,9 @@ def hf_generate(backend, prompts, **kw) -> torch.Tensor:
 
 def ours(backend, prompts, seeds=None, sampler="gumbel", **sampling) -> D.DecodeResult:
     seeds = seeds if seeds is not None else list(range(len(prompts)))
-    return backend.generate_tokens(prompts, seeds, SamplingConfig(**sampling), sampler=sampler)
+    # model_construct: greedy (temperature 0) is a decoder setting for parity with transformers'
+    # do_sample=False; a user's SamplingConfig requires temperature > 0.
+    return backend.generate_tokens(prompts, seeds, SamplingConfig.model_construct(**sampling), sampler=sampler)
 
 
 def test_prompt_batch_left_pads_and_builds_null_prompts():

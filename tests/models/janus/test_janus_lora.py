@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from unigap.models.base import SamplingConfig
-from unigap.models.janus.lora import apply_lora
 
 pytest.importorskip("peft")
 
@@ -20,7 +19,7 @@ def _randomise_lora(model: torch.nn.Module) -> None:
 
 
 def test_lora_trains_only_adapters_on_the_language_model(backend, prompts):
-    lora = apply_lora(backend, r=4, alpha=8, target_modules=["q_proj", "v_proj"])
+    lora = backend.apply_lora(r=4, alpha=8, target_modules=["q_proj", "v_proj"])
     trainable = {n for n, p in backend.model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n and ".language_model." in n for n in trainable)
     assert len(lora) == len(trainable) == 2 * 2 * 2  # 2 layers x (q, v) x (A, B)
@@ -46,7 +45,7 @@ def _outputs(backend, model, prompts, tokens) -> tuple[torch.Tensor, torch.Tenso
 def test_merged_save_reloads_with_the_lora_models_logits(backend, janus_dir, prompts, tmp_path):
     from transformers import JanusForConditionalGeneration, JanusProcessor
 
-    apply_lora(backend, r=4, alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    backend.apply_lora(r=4, alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     _randomise_lora(backend.model)
     tokens = backend.generate(prompts, [1, 2, 3], SamplingConfig()).tokens
     lora_logp, lora_logits = _outputs(backend, backend.model.eval(), prompts, tokens)
@@ -65,7 +64,7 @@ def test_merged_save_reloads_with_the_lora_models_logits(backend, janus_dir, pro
 def test_unmerged_save_keeps_base_weights_and_the_adapter_apart(backend, janus_dir, tmp_path):
     from transformers import JanusForConditionalGeneration
 
-    apply_lora(backend, r=4, alpha=8, target_modules=["q_proj"])
+    backend.apply_lora(r=4, alpha=8, target_modules=["q_proj"])
     _randomise_lora(backend.model)
     backend.save(tmp_path / "unmerged", merge_lora=False)
     assert (tmp_path / "unmerged" / "lora_adapter" / "adapter_config.json").exists()

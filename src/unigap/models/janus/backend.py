@@ -200,14 +200,17 @@ class JanusBackend:
         passes the full state dict gathered from FSDP shards)."""
         from unigap.models.janus.lora import save_model
 
-        save_model(self, Path(path), merge_lora, state_dict)
+        save_model(self.model, self.processor, Path(path), self.peft, merge_lora, state_dict)
 
     def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
                    dropout: float = 0.0) -> list[nn.Parameter]:
         """PEFT LoRA on the language model; every other weight frozen. Returns the LoRA params."""
         from unigap.models.janus.lora import DEFAULT_TARGETS, apply_lora
 
-        return apply_lora(self, r, alpha, target_modules or DEFAULT_TARGETS, dropout)
+        if self.peft is not None:
+            raise ValueError("LoRA is already applied to this backend")
+        self.peft, params = apply_lora(self.model, r, alpha, target_modules or DEFAULT_TARGETS, dropout)
+        return params
 
     def enable_gradient_checkpointing(self) -> None:
         """Recompute the language model's decoder layers in backward (transformers' checkpointing,
