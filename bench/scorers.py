@@ -104,7 +104,7 @@ def rate(fn, n: int) -> float:
 
 
 def bench_geneval(paths: dict, images: torch.Tensor, real: bool) -> tuple[float, float]:
-    judge = GenevalJudge(paths["m2f"], paths["clip_l14"], device="cpu", batch_size=len(images),
+    judge = GenevalJudge(detector=paths["m2f"], clip=paths["clip_l14"], device="cpu", batch_size=len(images),
                          threshold=0.0 if not real else 0.3, **({} if real else {"scale": (48, 32)}))
     ps = [Prompt(f"g{i}", "x", "color_attr", "eval", "geneval", metadata={"index": i, "geneval": GENEVAL})
           for i in range(len(images))]
@@ -117,7 +117,8 @@ def bench_geneval(paths: dict, images: torch.Tensor, real: bool) -> tuple[float,
 
 def bench_t2i(paths: dict, images: torch.Tensor, category: str, real: bool) -> tuple[float, float]:
     kw = {} if real else {"blip_image_size": 48, "depth_image_size": 32, "detector_threshold": 0.0}
-    judge = T2ICompBenchJudge(paths["blip"], paths["clip_b32"], paths["owl"], paths["dpt"], device="cpu",
+    judge = T2ICompBenchJudge(blip=paths["blip"], clip=paths["clip_b32"], detector=paths["owl"], depth=paths["dpt"],
+                              device="cpu",
                               batch_size=len(images), **kw)
     ps = [Prompt(f"t{i}", T2I[category], category, "eval", "t2i-compbench") for i in range(len(images))]
     judge.judge(images[:1], ps[:1])  # loads the models this category needs

@@ -141,3 +141,10 @@ def test_wrong_detector_and_missing_path(tmp_path):
         GenevalJudge(detector=str(det), clip=str(tmp_path), device="cpu").load()
     with pytest.raises(UnigapError, match="cannot load"):
         GenevalJudge(detector=str(tmp_path / "nope"), device="cpu").load()
+
+
+def test_unknown_option_is_an_error():
+    from unigap.errors import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="detectr"):
+        GenevalJudge(detectr="x")

@@ -119,19 +119,17 @@ class GenevalJudge:
 
     name = "geneval"
 
-    def __init__(self, detector: str = "facebook/mask2former-swin-small-coco-instance",
-                 clip: str = "openai/clip-vit-large-patch14", device: str | None = None, dtype: str = "float32",
-                 batch_size: int = 4, threshold: float = 0.3, counting_threshold: float = 0.9,
-                 max_objects: int = 16, max_overlap: float = 1.0, position_threshold: float = 0.1,
-                 bgcolor: str = "#999", crop: bool = True, scale: tuple[int, int] = (1333, 800),
-                 size_divisor: int = 32, max_per_image: int = 100) -> None:
-        self.detector_path, self.clip_path = str(detector), str(clip)
-        self.device, self.dtype = pick_device(device), pick_dtype(dtype, "geneval judge")
-        self.batch_size = batch_size
-        self.rules = dict(threshold=threshold, counting_threshold=counting_threshold, max_objects=max_objects,
-                          max_overlap=max_overlap)
-        self.position_threshold, self.bgcolor, self.crop = position_threshold, bgcolor, crop
-        self.scale, self.size_divisor, self.max_per_image = tuple(scale), size_divisor, max_per_image
+    def __init__(self, **options: Any) -> None:
+        from unigap.judges.geneval.options import GenevalOptions
+
+        o = GenevalOptions(**options)  # validated: unknown keys and bad values are errors
+        self.detector_path, self.clip_path = o.detector, o.clip
+        self.device, self.dtype = pick_device(o.device), pick_dtype(o.dtype, "geneval judge")
+        self.batch_size = o.batch_size
+        self.rules = dict(threshold=o.threshold, counting_threshold=o.counting_threshold, max_objects=o.max_objects,
+                          max_overlap=o.max_overlap)
+        self.position_threshold, self.bgcolor, self.crop = o.position_threshold, o.bgcolor, o.crop
+        self.scale, self.size_divisor, self.max_per_image = tuple(o.scale), o.size_divisor, o.max_per_image
         self.detector: Any = None
         self.clip: Any = None
         self.tokenizer: Any = None

@@ -36,22 +36,19 @@ Detection = dict  # {"label", "score", "box": [x1, y1, x2, y2] in the detector f
 class T2ICompBenchJudge:
     name = "t2i-compbench"
 
-    def __init__(self, blip: str = "Salesforce/blip-vqa-capfilt-large", clip: str = "openai/clip-vit-base-patch32",
-                 detector: str = "google/owlv2-base-patch16-ensemble", depth: str = "Intel/dpt-hybrid-midas",
-                 device: str | None = None, dtype: str = "float32", batch_size: int = 8, np_num: int = 8,
-                 blip_image_size: int = 480, depth_image_size: int = 480, detector_threshold: float = 0.1,
-                 detector_nms: float = 0.5, query_template: str = "a photo of a {}", objects_file: str | None = None,
-                 complex_spatial_file: str | None = None, complex_action_file: str | None = None,
-                 thresholds: dict[str, float] | None = None) -> None:
-        self.paths = {"blip": str(blip), "clip": str(clip), "detector": str(detector), "depth": str(depth)}
-        self.device, self.dtype = pick_device(device), pick_dtype(dtype, "t2i-compbench judge")
-        self.batch_size, self.np_num = batch_size, np_num
-        self.blip_size, self.depth_size = blip_image_size, depth_image_size
-        self.det_threshold, self.det_nms, self.template = detector_threshold, detector_nms, query_template
-        self.objects = text.read_objects_file(objects_file) if objects_file else None
-        self.complex_sets = {k: _keys(f) for k, f in (("spatial", complex_spatial_file),
-                                                      ("action", complex_action_file))}
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    def __init__(self, **options: Any) -> None:
+        from unigap.judges.t2i_compbench.options import T2ICompBenchOptions
+
+        o = T2ICompBenchOptions(**options)  # validated: unknown keys and bad values are errors
+        self.paths = {"blip": o.blip, "clip": o.clip, "detector": o.detector, "depth": o.depth}
+        self.device, self.dtype = pick_device(o.device), pick_dtype(o.dtype, "t2i-compbench judge")
+        self.batch_size, self.np_num = o.batch_size, o.np_num
+        self.blip_size, self.depth_size = o.blip_image_size, o.depth_image_size
+        self.det_threshold, self.det_nms, self.template = o.detector_threshold, o.detector_nms, o.query_template
+        self.objects = text.read_objects_file(o.objects_file) if o.objects_file else None
+        self.complex_sets = {k: _keys(f) for k, f in (("spatial", o.complex_spatial_file),
+                                                      ("action", o.complex_action_file))}
+        self.thresholds = {**DEFAULT_THRESHOLDS, **o.thresholds}
         self._models: dict[str, tuple] = {}
 
     # ---- loading (each model on first use) ---------------------------------------------------
