@@ -241,6 +241,7 @@ class T2ICompBenchJudge:
         model, _ = self._load("depth")
         pil = to_pil(image)
         x = _clip.normalise(pil.resize((self.depth_size,) * 2, Image.BILINEAR), (0.5,) * 3, (0.5,) * 3)
+        _accept_size(model, self.depth_size)
         d = model(pixel_values=x[None].to(self.device, self.dtype)).predicted_depth[0].float()
         d = (d - d.min()) / (d.max() - d.min())
         d = torch.nn.functional.interpolate(d[None, None], size=image.shape[:2], mode="bilinear",
@@ -248,6 +249,15 @@ class T2ICompBenchJudge:
         png = Image.fromarray(255 * d.cpu().numpy()).convert("L")
         fw, fh = rules.detector_frame(image.shape[1], image.shape[0])
         return np.asarray(png.resize((fw, fh), Image.BILINEAR), dtype=np.float32) / 255.0
+
+
+def _accept_size(model: Any, size: int) -> None:
+    """DPT-hybrid's embeddings refuse inputs other than the config size unless told, but always
+    resize their position embeddings (bilinear, as the original DPT's _resize_pos_embed) to the
+    input grid; the official depth transform feeds 480 x 480 to the 384 model."""
+    emb = getattr(getattr(model, "dpt", None), "embeddings", None)
+    if isinstance(getattr(emb, "image_size", None), (tuple, list)):
+        emb.image_size = (size, size)
 
 
 def _keys(path: str | None) -> set[str]:
