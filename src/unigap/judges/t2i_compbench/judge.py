@@ -64,6 +64,7 @@ class T2ICompBenchJudge:
             if key in ("blip", "clip", "detector"):
                 extra = load_component(tf.AutoTokenizer.from_pretrained, self.paths[key], what)
             if key == "detector":
+                require("scipy")  # OWLv2's image processor resizes with scipy.ndimage
                 from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
 
                 extra = (extra, load_component(Owlv2ImageProcessorPil.from_pretrained, self.paths[key], what))
