@@ -3,7 +3,7 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
-from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, self_play_pool
+from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, recipe_dict, self_play_pool
 
 SMALL = dict(batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
 
@@ -101,4 +101,29 @@ def test_shipped_checkpoint_loads_and_is_small():
     from unigap.config import load_config
 
     config = Path(__file__).resolve().parents[2] / "configs" / "pretrain_tiny.yaml"
-    assert ckpt.card["pretrain"] == load_config(PretrainConfig, config).model_dump()
+    assert ckpt.card["pretrain"] == recipe_dict(load_config(PretrainConfig, config))
+
+
+def test_init_from_continues_a_checkpoint_and_writes_snapshots(tmp_path):
+    base = pretrain(PretrainConfig(steps=2, checkpoint_every=100, **SMALL), tmp_path / "base")
+    cfg = PretrainConfig(steps=4, checkpoint_every=100, init_from=str(tmp_path / "base"), snapshots=[1, 3],
+                         self_play=SelfPlayConfig(frac=0.9, start=0, every=2, pool=4), **SMALL)
+    losses = []
+    cont = pretrain(cfg, tmp_path / "cont", lambda step, s: losses.append(s["loss"]))
+    assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
+    assert cont.card["init"]["sha256"] == base.card["sha256"] and cont.card["pretrain"]["init_from"] == str(tmp_path / "base")
+    assert any(not torch.equal(a, b) for a, b in zip(base.model.parameters(), cont.model.parameters()))
+    two, four = load_checkpoint(tmp_path / "cont" / "step_1"), load_checkpoint(tmp_path / "cont" / "step_3")
+    assert (two.card["steps"], four.card["steps"], load_checkpoint(tmp_path / "cont").card["steps"]) == (1, 3, 4)
+    assert any(not torch.equal(a, b) for a, b in zip(two.model.parameters(), four.model.parameters()))
+    assert "init_from" not in recipe_dict(PretrainConfig())  # cards of from-scratch runs are unchanged
+
+
+def test_shipped_names_resolve_and_unknown_names_are_refused():
+    from unigap.models.tiny.checkpoint import resolve_path, shipped_path
+
+    assert resolve_path(None) == shipped_path() == resolve_path("tiny")
+    assert resolve_path("strong-judge") == shipped_path("strong-judge")
+    assert resolve_path("some/dir") == __import__("pathlib").Path("some/dir")
+    with pytest.raises(CheckpointError, match="strong-judge"):
+        shipped_path("nope")

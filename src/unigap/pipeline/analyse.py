@@ -77,6 +77,15 @@ def agreement_section(store: RunStore, n_boot: int, seed: int) -> dict:
     return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed)]}
 
 
+def diagnostics_section(store: RunStore, ids: set[str], n_boot: int, seed: int) -> dict:
+    """The self-judge as a selector (analysis.diagnostics): eval split, every view x external judge."""
+    from unigap.analysis.diagnostics import run_diagnostics
+
+    if not external_judges(store):
+        return missing("no external judge to score the self-judge against", "add a judge (e.g. oracle)")
+    return run_diagnostics(store, ids, n_boot, seed)
+
+
 def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
@@ -89,6 +98,7 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
                   "curriculum": curriculum_section(run_dir), "guard": guard_section(store),
                   "agreement": agreement_section(store, n_boot, seed)}
         result["entk"] = entk_section(store, run_dir, entk_samples, seed)
+        result["diagnostics"] = diagnostics_section(store, ids, n_boot, seed)
     (run_dir / "analysis.json").write_text(json.dumps(result, indent=2))
     return result
 

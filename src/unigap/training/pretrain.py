@@ -1,11 +1,9 @@
-"""Pretraining the tiny unified model from scratch on ShapeWorld.
+"""Pretraining the tiny unified model on ShapeWorld: the config and the training loop.
 
-Each batch mixes generation examples (prompt -> image tokens of a matching render) and
-understanding examples (render + the paper's question -> "The score is 1." for a matching render,
-"The score is 0." for a counterfactual or another realistic failure), plus plain questions.
-With `self_play`, from `start` on a share of the paper-question examples show the model's own
-images (a pool redrawn every `every` steps by the current model) with the oracle's verdict.
-The loss is task-balanced (feasibility.md §5): mean image-token CE over generation examples plus
+The data recipe (what a batch holds: generation examples, the paper's question on renders,
+counterfactuals and, with `self_play`, the model's own images with the oracle's verdict, plain
+questions) is unigap.models.tiny.recipe. From random weights, or from a checkpoint (`init_from`,
+e.g. the strong-judge recipe continues the shipped tiny model). The loss is task-balanced (feasibility.md §5): mean image-token CE over generation examples plus
 `und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
 informative answer token under 64 image tokens.
 
@@ -20,22 +18,21 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-import numpy as np
 import torch
 from pydantic import Field
 
-from unigap import world
 from unigap.config import Config
 from unigap.errors import UnigapError
+from unigap.models.base import SamplingConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
-from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
-from unigap.models.base import SamplingConfig
-from unigap.models.tiny.tokenizer import WordTokenizer
-from unigap.verdict import question
+from unigap.models.tiny.recipe import (  # noqa: F401  (re-exported: the recipe used to live here)
+    PLAIN, DataSource, Example, build_codec, build_tokenizer, collate, describe, exists_question, gen_example,
+    pick, plain_question, sample_train_spec, self_play_pool, und_example,
+)
 
 STATE = "pretrain_state.pt"
 
@@ -84,200 +81,27 @@ class PretrainConfig(Config):
     gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
     und_subtask_weights: dict[str, float] = {}
     checkpoint_every: int = 250
+    # Continue from a checkpoint instead of random weights: a shipped name ("tiny") or a directory. The
+    # strong-judge recipe (configs/pretrain_strong_judge.yaml) is the shipped tiny model + judge training.
+    init_from: str | None = None
+    snapshots: list[int] = []  # also write a full checkpoint to OUT/step_<k> after step k (a sweep in one run)
     threads: int = 0  # torch threads; 0 = torch's default
     sampling: SamplingConfig = SamplingConfig(cfg_scale=3.0)  # recorded in the card as the model's default
 
 
-# --- data -------------------------------------------------------------------------------
-
-def sample_train_spec(subtask: str, rng: np.random.Generator, excluded: frozenset[str]) -> dict:
-    for _ in range(1000):
-        spec = world.sample_spec(subtask, rng)
-        if world.prompt_text(spec) not in excluded:
-            return spec
-    raise UnigapError(f"could not sample a non-eval prompt for {subtask}")
-
-
-def pick(weights: dict[str, float], rng: np.random.Generator) -> str:
-    names = list(world.SUBTASKS)
-    w = np.array([weights.get(n, 1.0) for n in names], dtype=float)
-    return names[rng.choice(len(names), p=w / w.sum())]
-
-
-PLAIN = ("count", "color", "texture", "size", "ground", "exists")
-
-
-def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """A plain question about a scene with its one-word answer (grounds words in pixels)."""
-    objs = scene.objects
-    kind = PLAIN[rng.integers(len(PLAIN))]
-    if kind == "count" or not objs:
-        return "How many objects are there?", ["zero", "one", "two", "three"][min(len(objs), 3)]
-    obj = objs[rng.integers(len(objs))]
-    name = f"{obj.color} {obj.shape}"
-    if kind == "color":
-        return f"What color is the {obj.size} {obj.shape}?", obj.color
-    if kind == "texture":
-        return f"What texture is the {name}?", obj.texture
-    if kind == "size":
-        return f"What size is the {name}?", obj.size
-    if kind == "exists":
-        return exists_question(objs, obj, rng)
-    return f"Is the {name} on the ground?", "Yes" if obj.y + obj.side == 28 else "No"
-
-
-def exists_question(objs: list, obj: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """"Is there a <size> <texture> <colour> <shape>?" about a present object or a one-attribute change."""
-    attrs = {"size": obj.size, "texture": obj.texture, "color": obj.color, "shape": obj.shape}
-    if rng.random() < 0.5:
-        key = list(attrs)[rng.integers(4)]
-        choices = {"size": world.SIZES, "texture": world.TEXTURES, "color": world.COLORS, "shape": world.SHAPES}[key]
-        attrs[key] = [c for c in choices if c != attrs[key]][rng.integers(len(choices) - 1)]
-    present = any((o.size, o.texture, o.color, o.shape) == tuple(attrs.values()) for o in objs)
-    return f"Is there a {attrs['size']} {attrs['texture']} {attrs['color']} {attrs['shape']}?", "Yes" if present else "No"
-
-
-def describe(scene: Any) -> str:
-    """A literal caption of a scene, the reasoning the answer gives before its score:
-    "a big striped red circle on the ground to the left of a small solid blue square"."""
-    objs = sorted(scene.objects, key=lambda o: (o.y, o.x))
-    if not objs:
-        return "nothing"
-    phrases = [f"{article(o.size)} {o.size} {o.texture} {o.color} {o.shape}{place(o)}" for o in objs]
-    if len(objs) == 2:
-        return f"{phrases[0]} {relation(objs[0], objs[1])} {phrases[1]}"
-    return " and ".join(phrases)
-
-
-def article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def place(o: Any) -> str:
-    return " on the ground" if o.y + o.side == 28 else (" at the top" if o.y == 0 else "")
-
-
-def relation(a: Any, b: Any) -> str:
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
-    if ax1 < bx0:
-        return "to the left of"
-    if ax0 > bx1:
-        return "to the right of"
-    return "above" if ay1 < by0 else "below"
-
-
-class Example:
-    """One training sequence: ids with image-target and text-target positions (-1 = none)."""
-
-    def __init__(self, ids: list[int], img_tgt: list[int], txt_tgt: list[int]) -> None:
-        self.ids, self.img_tgt, self.txt_tgt = ids, img_tgt, txt_tgt
-
-
-def gen_example(fmt: TinyFormat, text: str | None, tokens: np.ndarray) -> Example:
-    prompt = fmt.gen_prompt(text)
-    pad = [fmt.tok.pad] * (fmt.P - len(prompt))
-    ids = pad + prompt + [fmt.offset + int(t) for t in tokens]
-    img_tgt = [-1] * (fmt.P - 1) + [int(t) for t in tokens] + [-1]
-    return Example(ids, img_tgt, [-1] * len(ids))
-
-
-def und_example(fmt: TinyFormat, tokens: np.ndarray, q: str, answer: str) -> Example:
-    prefix = fmt.und_prefix(tokens.tolist(), q)
-    ans = fmt.tok.encode(answer) + [fmt.tok.eos]
-    ids = prefix + ans
-    txt_tgt = [-1] * (len(prefix) - 1) + ans + [-1]
-    return Example(ids, [-1] * len(ids), txt_tgt)
-
-
-class DataSource:
-    """Draws the examples of one training step, deterministically from (seed, step)."""
-
-    def __init__(self, cfg: PretrainConfig, fmt: TinyFormat, codec: SlotCodec) -> None:
-        self.cfg, self.fmt, self.codec = cfg, fmt, codec
-        self.excluded = world.eval_texts(cfg.world_seed)
-        self.pool: list[tuple[list[int], str, int]] = []  # self-play: (image tokens, prompt, oracle verdict)
-
-    def batch(self, step: int) -> list[Example]:
-        rng = np.random.default_rng([self.cfg.seed, step])
-        n_gen = int(round(self.cfg.batch_size * self.cfg.gen_frac))
-        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.batch_size - n_gen)]
-
-    def _render_tokens(self, scene: Any) -> np.ndarray:
-        return self.codec.tokens_of(scene)
-
-    def gen(self, rng: np.random.Generator) -> Example:
-        spec = sample_train_spec(pick(self.cfg.gen_subtask_weights, rng), rng, self.excluded)
-        tokens = self._render_tokens(world.realize(spec, rng))
-        text = None if rng.random() < self.cfg.cfg_dropout else world.prompt_text(spec)
-        return gen_example(self.fmt, text, tokens)
-
-    def und(self, rng: np.random.Generator) -> Example:
-        spec = sample_train_spec(pick(self.cfg.und_subtask_weights, rng), rng, self.excluded)
-        scene = world.realize(spec, rng)
-        if rng.random() < self.cfg.plain_frac:
-            q, a = plain_question(scene, rng)
-            return und_example(self.fmt, self._render_tokens(scene), q, a)
-        if self.pool and rng.random() < self.cfg.self_play.frac:
-            tokens, text, verdict = self.pool[int(rng.integers(len(self.pool)))]
-            return und_example(self.fmt, np.array(tokens), question(text), f"The score is {verdict}.")
-        label = int(rng.random() < self.cfg.und_positive_frac)
-        if not label:
-            cf = rng.random() < self.cfg.negative_counterfactual
-            scene = world.counterfactual(spec, scene, rng) if cf else world.extra_negatives(spec, scene, rng)
-        answer = f"The score is {label}."
-        if rng.random() < self.cfg.explain_frac:
-            answer = f"The image shows {describe(scene)}. {answer}"
-        return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)), answer)
-
-
-def self_play_pool(ckpt: TinyCheckpoint, cfg: PretrainConfig, step: int, excluded: frozenset[str]) -> list:
-    """The current model's images for random train prompts, each with the oracle's verdict."""
-    from unigap.models.tiny.backend import TinyBackend
-
-    rng = np.random.default_rng([cfg.seed, step, 1])
-    specs = [sample_train_spec(pick(cfg.und_subtask_weights, rng), rng, excluded) for _ in range(cfg.self_play.pool)]
-    texts = [world.prompt_text(s) for s in specs]
-    seeds = rng.integers(2**31, size=len(specs)).tolist()
-    with torch.no_grad():
-        gen = TinyBackend(ckpt, batch_size=128).generate(texts, seeds, cfg.sampling)
-    verdicts = [int(world.oracle(img, spec)[0]) for img, spec in zip(gen.images.numpy(), specs)]
-    return [(t, x, v) for t, x, v in zip(gen.tokens.tolist(), texts, verdicts)]
+def recipe_dict(cfg: PretrainConfig) -> dict:
+    """The config as recorded in a card: options left at their "off" default (init_from, snapshots) are
+    omitted, so cards written before those options existed still describe their config exactly."""
+    out = cfg.model_dump()
+    for key, off in (("init_from", None), ("snapshots", [])):
+        if out[key] == off:
+            del out[key]
+    return out
 
 
 def self_play_due(cfg: PretrainConfig, step: int) -> bool:
     sp = cfg.self_play
     return sp.frac > 0 and step >= sp.start and (step - sp.start) % sp.every == 0
-
-
-def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
-    """Right-pad to the longest example: ids, key_ok, img_tgt, txt_tgt, each (B, T)."""
-    t = max(len(e.ids) for e in examples)
-    ids = torch.full((len(examples), t), pad, dtype=torch.long)
-    ok = torch.zeros((len(examples), t), dtype=torch.bool)
-    img = torch.full((len(examples), t), -1, dtype=torch.long)
-    txt = torch.full((len(examples), t), -1, dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e.ids)
-        ids[i, :n], img[i, :n], txt[i, :n] = torch.tensor(e.ids), torch.tensor(e.img_tgt), torch.tensor(e.txt_tgt)
-        ok[i, :n] = torch.tensor(e.ids) != pad
-    return ids, ok, img, txt
-
-
-# --- building blocks --------------------------------------------------------------------
-
-def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
-    """Vocabulary of every word the world's prompts, questions and answers use."""
-    rng = np.random.default_rng(world_seed)
-    texts = [world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS]
-    texts += [question("x"), "The score is 0. The score is 1.", "How many objects are there?",
-              "zero one two three Yes No", " ".join(world.COLORS), " ".join(world.SHAPES), " ".join(world.SIZES),
-              " ".join(world.TEXTURES), "What color texture size is the Is the on the ground? Is there a",
-              "The image shows nothing a an and at the top to the left of to the right of above below"]
-    return WordTokenizer.build(texts)
-
-
-def build_codec(cfg: PretrainConfig) -> SlotCodec:
-    return SlotCodec()
 
 
 def lr_at(cfg: PretrainConfig, step: int) -> float:
@@ -303,6 +127,22 @@ def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     model = TinyUnified(arch)
     model.set_code_features(features)
     return TinyCheckpoint(model, tok, codec)
+
+
+def initial_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
+    """Random weights, or those of `init_from` (its card's recipe kept as "init" in the new card)."""
+    if cfg.init_from is None:
+        return new_checkpoint(cfg)
+    from unigap.models.tiny.checkpoint import load_checkpoint, resolve_path
+
+    torch.manual_seed(cfg.seed)
+    ckpt = load_checkpoint(cfg.init_from)
+    if ckpt.model.cfg.prompt_len != cfg.arch.prompt_len or ckpt.model.cfg.n_embd != cfg.arch.n_embd:
+        raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
+    init = {"from": cfg.init_from, "path": str(resolve_path(cfg.init_from)), "sha256": ckpt.card.get("sha256"),
+            "pretrain": ckpt.card.get("pretrain"), "steps": ckpt.card.get("steps")}
+    ckpt.card = {"init": init}
+    return ckpt
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -337,10 +177,10 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
 
     state_path = out / STATE
     if not state_path.exists():
-        return new_checkpoint(cfg), 0, None
+        return initial_checkpoint(cfg), 0, None
     state = torch.load(state_path, weights_only=False)
     ckpt = load_checkpoint(out / "partial")
-    if ckpt.card.get("pretrain") != cfg.model_dump():
+    if ckpt.card.get("pretrain") != recipe_dict(cfg):
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
     return ckpt, state["step"], state
 
@@ -355,7 +195,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ckpt, start, state = resume(out, cfg)
-    ckpt.card.update({"pretrain": cfg.model_dump()})
+    ckpt.card.update({"pretrain": recipe_dict(cfg)})
     model = ckpt.model.train()
     opt = make_optimizer(model, cfg)
     data = DataSource(cfg, TinyFormat(ckpt.tokenizer, cfg.arch.prompt_len, ckpt.codec.num_tokens), ckpt.codec)
@@ -374,8 +214,18 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
             on_step(step + 1, stats)
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
             save_state(out, ckpt, opt, step + 1, data.pool)
-    ckpt.card.update({"steps": cfg.steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
-                      "sampling": cfg.sampling.model_dump(),
-                      "train_seconds_this_session": round(time.time() - t0, 1)})
-    save_checkpoint(ckpt.__class__(model.eval(), ckpt.tokenizer, ckpt.codec, ckpt.card), out)
+        if step + 1 in cfg.snapshots and step + 1 < cfg.steps:
+            save_snapshot(ckpt, cfg, out / f"step_{step + 1}", step + 1, time.time() - t0)
+    save_snapshot(ckpt, cfg, out, cfg.steps, time.time() - t0)
     return ckpt
+
+
+def save_snapshot(ckpt: TinyCheckpoint, cfg: PretrainConfig, path: Path, steps: int, seconds: float) -> None:
+    """A loadable checkpoint of the model after `steps` steps (training mode is restored)."""
+    card = {**ckpt.card, "steps": steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
+            "sampling": cfg.sampling.model_dump(), "train_seconds_this_session": round(seconds, 1)}
+    was = ckpt.model.training
+    saved = save_checkpoint(ckpt.__class__(ckpt.model.eval(), ckpt.tokenizer, ckpt.codec, card), path)
+    ckpt.model.train(was)
+    if steps == cfg.steps:
+        ckpt.card = saved  # the final card, with the weights' sha256

@@ -1,0 +1,243 @@
+"""When does self-improvement work? The self-judge's strength as the variable (issue 17).
+
+    python bench/judge_strength.py [--out bench/results/judge_strength] [--seeds 0 1 2]
+                                   [--steps 0 100 250 500] [--pretrain-dir DIR]
+
+The knob: the number of judge-training steps of configs/pretrain_strong_judge.yaml (the shipped
+tiny checkpoint + training that is mostly the paper's question on the model's own images with the
+oracle's verdict; constant lr, so the snapshot after k steps is the k-step recipe). 0 steps = the
+shipped tiny checkpoint, the last = src/unigap/assets/strong-judge. The bench pretrains them (one
+resumable run, snapshots at the intermediate steps) unless --pretrain-dir holds them already.
+
+On every checkpoint and seed it runs the same `unigap run` (configs/run_tiny.yaml with
+`model.path=<checkpoint>`, report off) and measures:
+  x  the base self-judge on its own train images (what curation selects from): acceptance precision
+     (share of accepted images the oracle confirms) and AUROC of P(match) (scored here, the run's
+     judge is in parse mode), pooled per band;
+  y  change in oracle generation and in non-unification on the eval split, and the win rate of the
+     improved judge on the base eval images (with the share of wins that are corrected false positives).
+Writes OUT/judge_strength.md (mean and 95 % t-interval over seeds), OUT/judge_strength.json and
+OUT/judge_strength.png. Every run directory is kept under OUT/runs and resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ("easy", "medium", "hard", "overall")
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
+
+
+def checkpoint_path(steps: int, final: int, pretrain_dir: Path) -> str:
+    if steps == 0:
+        return "tiny"
+    return str(pretrain_dir if steps == final else pretrain_dir / f"step_{steps}")
+
+
+def pretrain_all(pretrain_dir: Path, log) -> dict:
+    from unigap.config import load_config
+    from unigap.models.tiny.eval import record_eval_in_card
+    from unigap.training.pretrain import PretrainConfig, pretrain
+
+    cfg = load_config(PretrainConfig, ROOT / "configs" / "pretrain_strong_judge.yaml", [])
+    if not (pretrain_dir / "card.json").exists() or not (pretrain_dir / "model.safetensors").exists():
+        t0 = time.time()
+        pretrain(cfg, pretrain_dir, lambda s, st: log(f"pretrain {s}/{cfg.steps} loss {st['loss']:.3f}") if s % 100 == 0 else None)
+        log(f"pretrained in {time.time() - t0:.0f} s")
+    for k in [*cfg.snapshots, cfg.steps]:
+        path = pretrain_dir if k == cfg.steps else pretrain_dir / f"step_{k}"
+        if "eval" not in json.loads((path / "card.json").read_text()):
+            record_eval_in_card(path, 40)
+    return {"final": cfg.steps, "snapshots": cfg.snapshots}
+
+
+def run_one(ckpt: str, seed: int, run_dir: Path) -> dict:
+    from unigap.config import load_config
+    from unigap.pipeline.run import RunConfig, run_loop
+
+    cfg = load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml", [f"model.path={ckpt}", f"seed={seed}", "report=false"])
+    t0 = time.time()
+    results = run_loop(cfg, run_dir, log=lambda m: None)
+    results["wall_seconds"] = round(time.time() - t0, 1)
+    return results
+
+
+def train_probs(run_dir: Path, ckpt: str) -> dict[int, float]:
+    """P(match) of the base self-judge for every base train candidate (cached in the run directory)."""
+    cache = run_dir / "base_train_probs.json"
+    if cache.exists():
+        return {int(k): v for k, v in json.loads(cache.read_text()).items()}
+    import torch
+
+    from unigap.models.base import ModelConfig, load_model
+    from unigap.store import RunStore
+    from unigap.verdict import question
+
+    model = load_model(ModelConfig(name="tiny", path=ckpt))
+    with RunStore.open(run_dir, create=False) as store:
+        texts = {p.id: p.text for p in store.prompts(split="train")}
+        cands = [c for c in store.candidates(source="base") if c.prompt_id in texts]
+        images = torch.from_numpy(np.stack([store.load_image(c.png) for c in cands]))
+    probs = model.score_probs(images, [question(texts[c.prompt_id]) for c in cands])
+    out = {c.id: float(p) for c, p in zip(cands, probs)}
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
+    """The x (base judge on train images) and y (changes, win rate) of one run."""
+    from dataclasses import replace
+
+    from unigap.analysis.diagnostics import judge_diagnostics, run_diagnostics
+    from unigap.analysis.winrate import win_rate
+    from unigap.store import RunStore
+
+    probs = train_probs(run_dir, ckpt)
+    with RunStore.open(run_dir, create=False) as store:
+        train_ids = {p.id for p in store.prompts(split="train")}
+        eval_ids = {p.id for p in store.prompts(split="eval")}
+        rows = [r for r in store.judgments(source="base") if r.prompt_id in train_ids]
+        rows = [replace(r, prob=probs.get(r.candidate_id)) if r.judge == "self" else r for r in rows]
+        judge = judge_diagnostics(rows, "self", "oracle", n_boot=200)
+        eval_rows = [r for r in store.judgments(source="base") if r.prompt_id in eval_ids]
+        wr = win_rate(eval_rows, "self", "model:improved", "oracle", n_boot=200)
+        diag = run_diagnostics(store, eval_ids, n_boot=200)
+        guard = (store.stage("guard") or {}).get("info")
+    out = {"judge": {g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")}
+                     for g in GROUPS}, "win_rate": wr["win_rate"]["overall"]["value"],
+           "fp_share": wr["fp_correction_share_of_wins"], "kinds": wr["kinds_total"], "guard": guard,
+           "exploitation": diag["exploitation"].get("oracle"), "seconds": results.get("wall_seconds")}
+    for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
+        for g in GROUPS:
+            before = _value(results["before"], key, g)
+            after = _value(results["after"], key, g)
+            out.setdefault(name, {})[g] = {"before": before, "after": after, "delta": after - before}
+    return out
+
+
+def _value(section: dict, key: str, group: str) -> float:
+    m = section["metrics"][key]
+    return 100 * (m["overall"] if group == "overall" else m["bands"][group])["value"]
+
+
+def mean_ci(values: list[float | None]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return float("nan"), float("nan")
+    if len(vals) == 1:
+        return vals[0], float("nan")
+    return float(np.mean(vals)), T95.get(len(vals) - 1, 1.96) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
+
+
+def summarise(per_run: dict[int, list[dict]]) -> dict:
+    out = {}
+    for k, runs in per_run.items():
+        s = {"n_seeds": len(runs)}
+        for g in GROUPS:
+            s[f"precision/{g}"] = mean_ci([r["judge"][g]["acceptance_precision"] for r in runs])
+            s[f"auroc/{g}"] = mean_ci([r["judge"][g]["auroc"] for r in runs])
+            s[f"dgen/{g}"] = mean_ci([r["gen"][g]["delta"] for r in runs])
+            s[f"dnonu/{g}"] = mean_ci([r["nonu"][g]["delta"] for r in runs])
+        s["win_rate"] = mean_ci([100 * r["win_rate"] for r in runs])
+        s["fp_share"] = mean_ci([None if r["fp_share"] is None else 100 * r["fp_share"] for r in runs])
+        s["seconds"] = mean_ci([r["seconds"] for r in runs])
+        out[k] = s
+    return out
+
+
+def cell(mc: tuple[float, float], digits: int = 1) -> str:
+    m, h = mc
+    if m != m:
+        return "n/a"
+    return f"{m:.{digits}f}" if h != h else f"{m:.{digits}f} ± {h:.{digits}f}"
+
+
+def markdown(summary: dict, cards: dict) -> str:
+    lines = ["Judge-training steps (the knob) vs self-improvement, `unigap run` on each checkpoint, "
+             "mean ± 95 % t-interval over seeds.", "",
+             "| judge steps | base-judge acceptance precision easy / medium / hard / overall | AUROC overall | "
+             "Δ oracle generation (points) | Δ non-unification (points) | win rate % | FP-corrected share of wins % |",
+             "|---|---|---|---|---|---|---|"]
+    for k, s in summary.items():
+        prec = " / ".join(cell(s[f"precision/{g}"], 2) for g in GROUPS)
+        lines.append(f"| {k} | {prec} | {cell(s['auroc/overall'], 3)} | {cell(s['dgen/overall'])} | "
+                     f"{cell(s['dnonu/overall'])} | {cell(s['win_rate'])} | {cell(s['fp_share'])} |")
+    lines += ["", "Per band (Δ generation / Δ non-unification, points):", "",
+              "| judge steps | easy | medium | hard |", "|---|---|---|---|"]
+    for k, s in summary.items():
+        lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'dgen/{g}'])} / {cell(s[f'dnonu/{g}'])}" for g in GROUPS[:3]) + " |")
+    lines += ["", "Checkpoints (card evaluation, 40 eval prompts per subtask; generation / understanding):", "",
+              "| judge steps | easy | medium | hard | overall |", "|---|---|---|---|---|"]
+    for k, card in cards.items():
+        ev = card.get("eval", {})
+        row = [ev.get("bands", {}).get(g) if g != "overall" else ev.get("overall") for g in GROUPS]
+        lines.append(f"| {k} | " + " | ".join("-" if r is None else f"{r['generation_accuracy']:.3f} / {r['understanding_accuracy']:.3f}"
+                                             for r in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ys = (("dgen/overall", "Δ oracle generation (points)", 0.0), ("dnonu/overall", "Δ non-unification (points)", 0.0),
+          ("win_rate", "win rate (%)", 50.0))
+    xs = (("precision/overall", "base-judge acceptance precision (train images)"), ("auroc/overall", "base-judge AUROC"))
+    fig, axes = plt.subplots(len(xs), len(ys), figsize=(12, 7), squeeze=False)
+    for i, (xk, xl) in enumerate(xs):
+        for j, (yk, yl, ref) in enumerate(ys):
+            ax = axes[i][j]
+            for k, s in summary.items():
+                (x, xe), (y, ye) = s[xk], s[yk]
+                ax.errorbar(x, y, xerr=None if xe != xe else xe, yerr=None if ye != ye else ye, fmt="o", capsize=3)
+                ax.annotate(f"{k} steps", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax.axhline(ref, color="gray", lw=0.8, ls="--")
+            ax.set_xlabel(xl, fontsize=8)
+            ax.set_ylabel(yl, fontsize=8)
+    fig.suptitle("Self-improvement vs the strength of the self-judge (ShapeWorld, mean ± 95 % CI over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "judge_strength")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, nargs="+", default=[0, 100, 250, 500])
+    ap.add_argument("--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = lambda m: print(m, flush=True)
+    pre_dir = args.pretrain_dir or args.out / "pretrain"
+    final = pretrain_all(pre_dir, log)["final"]
+    per_run, cards, t_start = {}, {}, time.time()
+    for k in args.steps:
+        ckpt = checkpoint_path(k, final, pre_dir)
+        from unigap.models.tiny.checkpoint import read_card, resolve_path
+
+        cards[k] = read_card(resolve_path(ckpt))
+        for seed in args.seeds:
+            run_dir = args.out / "runs" / f"k{k}_s{seed}"
+            results = run_one(ckpt, seed, run_dir)
+            per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
+            log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")
+    summary = summarise(per_run)
+    (args.out / "judge_strength.json").write_text(json.dumps({"per_run": per_run, "summary": summary,
+                                                              "seconds": round(time.time() - t_start, 1)}, indent=1))
+    (args.out / "judge_strength.md").write_text(markdown(summary, cards))
+    plot(summary, args.out / "judge_strength.png")
+    log((args.out / "judge_strength.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
