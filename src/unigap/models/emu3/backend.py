@@ -168,7 +168,7 @@ class Emu3Backend:
         h = self.model.model.text_model(input_ids=full, attention_mask=mask, position_ids=positions,
                                         use_cache=False).last_hidden_state  # (B, P + S, C)
         where = ids.shape[1] - 1 + visual_positions(lay).to(self.device)  # (M,) inputs predicting a visual token
-        w_vis = self.model.lm_head.weight[dec.visual]  # (V_img, C)
+        w_vis = dec.visual_head()  # (V_img, C)
         logits = (h[:, where] @ w_vis.T).float()  # (B, M, V_img)
         cols = dec.col_of_code[tokens.to(self.device)]  # (B, M)
         return logits.log_softmax(-1).gather(-1, cols[..., None]).squeeze(-1)

@@ -115,6 +115,7 @@ class Emu3Decoder:
         cols = torch.empty((b, lay.num_visual), dtype=torch.long, device=self.device)  # (B, M)
         logps = torch.empty((b, lay.num_visual), device=self.device)  # (B, M)
         st = _Stream(ids.to(self.device), valid.to(self.device), cache, cos, sin)
+        self._w_vis = self.visual_head()
         h, k = self._prefill(st), 0
         for t in range(lay.steps):
             if t:
@@ -152,10 +153,25 @@ class Emu3Decoder:
         st.pos, st.slot = st.pos + 1, st.slot + 1
         return h[:, -1]
 
+    def visual_head(self) -> Tensor:
+        """The LM-head rows of the visual tokens (V_img, C): a view when their ids are contiguous (hub and
+        synthetic checkpoints: they close the vocabulary)."""
+        w, first = self.model.lm_head.weight, int(self.visual[0])
+        if torch.equal(self.visual.cpu(), torch.arange(first, first + len(self.visual))):
+            return w[first:first + len(self.visual)]
+        return w[self.visual]
+
     def _sample(self, hidden: Tensor, b: int, s: DecodeSettings, noise: Tensor | None) -> tuple[Tensor, Tensor]:
-        """hidden (R, C) -> visual column (B,) and its log-prob (B,)."""
-        scores = guided_scores(self.model.lm_head(hidden).float(), b, s.cfg_scale)  # (B, V)
-        scores = warp(scores[:, self.visual], s.temperature, s.top_k)  # (B, V_img)
+        """hidden (R, C) -> visual column (B,) and its log-prob (B,).
+
+        Gumbel and greedy need only the visual columns: the full-vocabulary log-softmax that
+        transformers' CFG applies subtracts a per-row constant, which neither the argmax nor the
+        softmax over the visual tokens sees. The multinomial (parity) path computes it in full."""
+        if s.sampler == "multinomial" and not s.greedy:
+            scores = guided_scores(self.model.lm_head(hidden).float(), b, s.cfg_scale)[:, self.visual]  # (B, V_img)
+        else:
+            scores = guided_raw(torch.nn.functional.linear(hidden, self._w_vis).float(), b, s.cfg_scale)
+        scores = warp(scores, s.temperature, s.top_k)  # (B, V_img)
         if s.greedy:
             col = scores.argmax(-1)
         elif s.sampler == "multinomial":
@@ -200,3 +216,10 @@ def guided_scores(logits: Tensor, batch: int, cfg_scale: float) -> Tensor:
     scores = logits[:batch].log_softmax(-1)
     uncond = logits[batch:].log_softmax(-1)
     return cfg_scale * (scores - uncond) + uncond
+
+
+def guided_raw(logits: Tensor, batch: int, cfg_scale: float) -> Tensor:
+    """guided_scores without the log-softmax constants: (R, V_img) -> (B, V_img), equal up to a per-row shift."""
+    if logits.shape[0] == batch:
+        return logits
+    return cfg_scale * logits[:batch] + (1 - cfg_scale) * logits[batch:]

@@ -161,8 +161,13 @@ def build_synthetic(dims: Emu3Dims | str = "tiny", seed: int = 0, dtype: torch.d
     dims = PRESETS[dims] if isinstance(dims, str) else dims
     tok = build_tokenizer()
     torch.manual_seed(seed)
-    with torch.device(device):
-        model = Emu3ForConditionalGeneration(emu3_config(dims, tok))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # built in the target dtype: the real 8B never exists in fp32 (34 GB)
+    try:
+        with torch.device(device):
+            model = Emu3ForConditionalGeneration(emu3_config(dims, tok))
+    finally:
+        torch.set_default_dtype(old)
     if init_std is not None:
         _reinit(model, init_std)
     model = model.to(dtype).eval()
@@ -184,4 +189,5 @@ def write_synthetic(out: Path, size: str = "tiny", seed: int = 0) -> Path:
         from unigap.errors import ConfigError
 
         raise ConfigError(f"emu3 synthetic size {size!r}; valid: {', '.join(PRESETS)}")
-    return build_synthetic(size, seed=seed, init_std=0.3 if size == "tiny" else None).save(Path(out))
+    dtype = torch.float32 if size == "tiny" else torch.bfloat16
+    return build_synthetic(size, seed=seed, init_std=0.3 if size == "tiny" else None, dtype=dtype).save(Path(out))

@@ -80,6 +80,7 @@ def decode_b64_image(item: Any) -> tuple[np.ndarray, bytes]:
 class ServedBackend:
     name = "served"
     num_image_tokens = 0  # no image tokens cross this boundary
+    trainable = False  # no weights: training refuses (see NO_WEIGHTS)
 
     def __init__(self, options: ServedOptions, model_name: str) -> None:
         o = options
