@@ -132,3 +132,27 @@ def test_sft_improve_with_curriculum_replay(showo_dir, backend, tmp_path):
     hist = improve(c, data, tmp_path / "out", log=lambda m: None)
     assert len(hist["replays"]) == 1 and all(math.isfinite(e["loss"]) for e in hist["epochs"])
     assert (tmp_path / "out" / "model" / "config.json").exists()
+
+
+def test_image_loss_is_the_official_masked_cross_entropy(backend, prompts):
+    """Show-o's train.py loss: F.cross_entropy over the whole vocabulary, labels -100 where not masked."""
+    import torch.nn.functional as F
+
+    from unigap.models.showo.backend import schedule_masks
+    from unigap.models.showo.model import attn_mask, t2i_mask
+
+    toks = _tokens(backend, prompts, [7, 8, 9])
+    loss = backend.image_loss(prompts, toks, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    masked = schedule_masks(3, 16, g)
+    drop = torch.rand(3, generator=g) < backend.options.cond_dropout
+    lay = backend.layout
+    image = torch.where(masked, lay.mask_id, toks + lay.text_vocab)
+    rows = lay.t2i_rows(["" if d else p for p, d in zip(prompts, drop.tolist())], image)
+    logits = backend.model.llm(input_ids=rows, attention_mask=attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"),
+                                                                                  lay.tid("<|eoi|>")))).logits
+    labels = torch.full_like(rows, -100)
+    labels[:, lay.image_slice()] = torch.where(masked, toks + lay.text_vocab, -100)
+    want = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+    assert torch.allclose(loss, want, atol=1e-5)
+    assert masked.sum(1).min() >= 1
