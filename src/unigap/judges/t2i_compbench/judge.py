@@ -203,15 +203,17 @@ class T2ICompBenchJudge:
     def _complex(self, images: np.ndarray, prompts: list[str]) -> list[Judgment]:
         attrs = self.blip_vqa(images, prompts)
         actions = self.clip_scores(images, [text.without_adjectives(p) for p in prompts])
-        out = []
-        for im, p, (phs, probs), act in zip(images, prompts, attrs, actions):
+
+        def one(i: int) -> Judgment:
+            (phs, probs), p = attrs[i], prompts[i]
             attribute = rules.blip_vqa_score(probs or [None], self.np_num)
-            spatial, sd = self._spatial(im, text.locality(p, text.SPATIAL_2D), *text.complex_pair(p))
+            spatial, sd = self._spatial(images[i], text.locality(p, text.SPATIAL_2D), *text.complex_pair(p))
             kind = next((k for k, keys in self.complex_sets.items() if rules.complex_key(p) in keys), "both")
-            score = rules.three_in_one(attribute, spatial, act, kind)
-            out.append(self._judgment("complex", score, {"kind": kind, "attribute": attribute, "spatial": spatial,
-                                                         "action": act, "phrases": dict(zip(phs, probs)), **sd}))
-        return out
+            score = rules.three_in_one(attribute, spatial, actions[i], kind)
+            return self._judgment("complex", score, {"kind": kind, "attribute": attribute, "spatial": spatial,
+                                                     "action": actions[i], "phrases": dict(zip(phs, probs)), **sd})
+
+        return per_item(one, len(prompts), "t2i-compbench judge")
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray, objects: list[str]) -> list[Detection]:
