@@ -40,6 +40,19 @@ def parse_data(pairs: list[str] | None) -> dict[str, str]:
     return data
 
 
+def parse_options(pairs: list[str] | None) -> dict[str, object]:
+    """KEY=VALUE pairs, values read as YAML scalars (numbers, booleans, null)."""
+    import yaml
+
+    opts: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UnigapError(f"--option {pair!r}: expected KEY=VALUE")
+        opts[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return opts
+
+
 def scores_table(result: dict) -> Table:
     table = Table(title=f"lmms-eval {result['provenance']['lmms_eval_version']} on {result['provenance']['backend']}")
     for col in ("task", "metric", "value", "stderr", "n", "failed"):
@@ -67,6 +80,8 @@ def understand_cmd(
     data: Annotated[Optional[list[str]], typer.Option(help="TASK=PATH: read TASK's data from a local copy "
                                                           "(save_to_disk dir or parquet); repeatable")] = None,
     per_subtask: Annotated[int, typer.Option(help="ShapeWorld items per subtask")] = 40,
+    option: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE backend option (model.options); "
+                                                            "repeatable")] = None,
 ) -> None:
     """Run lmms-eval tasks through the `unigap` adapter; scores + provenance to OUT/understand.json."""
     from unigap.models.base import ModelConfig
@@ -77,7 +92,8 @@ def understand_cmd(
         raise UnigapError("--tasks: give at least one task")
     if limit is not None and limit >= 1:
         limit = int(limit)
-    cfg = ModelConfig(name=backend or guess_backend(model_dir), path=model_dir, device=device, batch_size=batch_size)
+    cfg = ModelConfig(name=backend or guess_backend(model_dir), path=model_dir, device=device, batch_size=batch_size,
+                      options=parse_options(option))
     result = evaluate_backend(cfg, names, limit, out_dir, seed=seed, data=parse_data(data),
                               options={"per_subtask": per_subtask})
     out.print(scores_table(result))

@@ -50,13 +50,17 @@ class UnigapLMM(lmms):
     is_simple = True
 
     def __init__(self, backend: str = "tiny", path: str | None = None, device: str = "cpu", batch_size: int | str = 8,
-                 dtype: str = "auto", greedy_check: bool = True, model: Any = None, **_: Any) -> None:
+                 dtype: str = "auto", greedy_check: bool = True, model: Any = None, max_batch_size: Any = None,
+                 **options: Any) -> None:
+        """model_args backend, path, device, batch_size, dtype; any other key is a backend option
+        (`model.options`, e.g. understanding_path=... for emu3), checked by the backend's options class."""
         super().__init__()
         if model is None:
             from unigap.models.base import ModelConfig, load_model
 
             cfg = ModelConfig(name=backend, path=None if path in (None, "", "None") else str(path),
-                              device=str(device or "cpu"), dtype=dtype, batch_size=_int_batch(batch_size))
+                              device=str(device or "cpu"), dtype=dtype, batch_size=_int_batch(batch_size),
+                              options=options)
             model = load_model(cfg)
         check_understands(model)
         self.model, self.backend = model, getattr(model, "name", backend)
@@ -78,8 +82,8 @@ class UnigapLMM(lmms):
         it = Item(index, task, doc_id, ctx)
         if kind == "generate_until":
             it.max_new_tokens, it.until = generation_settings(second)
-        else:
-            it.continuation = second
+        else:  # lmms-eval's continuation starts with the task's target_delimiter (" "); the backends'
+            it.continuation = second.lstrip()  # answer_logprobs put their own separator before the answer
         try:
             visual = one_image(doc_to_visual(self.task_dict[task][split][doc_id]), self.backend)
             it.image = to_array(visual, TINY_IMAGE if self.backend == "tiny" else None)

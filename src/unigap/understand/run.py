@@ -111,6 +111,8 @@ def build_task_manager(tasks: Sequence[str], out_dir: Path, data: dict[str, str]
     paths: list[str | Path] = list(include)
     if any(t.startswith("shapeworld") for t in tasks):
         paths.append(prepare_tasks(out_dir / "tasks", per_subtask, seed))
+        # only unigap's own tasks: skip indexing lmms-eval's ~2,000 task YAMLs (a minute on 2 cores)
+        include_defaults = include_defaults and not (all(t.startswith("shapeworld") for t in tasks) and not data)
     tm = task_manager(paths, include_defaults)
     if not data:
         return tm
