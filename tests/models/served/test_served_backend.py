@@ -136,6 +136,7 @@ def make(url: str, **kw):
     backend = load_served(ModelConfig(name="served", path="stub-omni"), ServedOptions(**{**opts, **kw}))
     sleeps = Sleeps()
     backend.images_http.sleep = backend.chat_http.sleep = sleeps
+    backend.record_failures = True  # the caller (these tests) reads gen.errors
     return backend, sleeps
 
 
@@ -177,6 +178,19 @@ def test_faults_bounded_request_counts(server):
                                  "bad": 1, "ok": 1}
     assert 7 in sleeps.delays and len(sleeps.delays) == 5  # Retry-After honoured, nobody actually waited
     assert all(d <= 10.0 for d in sleeps.delays)
+
+
+def test_failed_rows_raise_unless_the_caller_records_them(server, monkeypatch):
+    from unigap.audit import runner
+
+    url, stub = server
+    backend, _ = make(url)
+    backend.record_failures = None
+    monkeypatch.delattr(runner, "RECORDS_FAILED_CANDIDATES", raising=False)
+    with pytest.raises(UnigapError, match=r"1 of 2 candidates failed .*garbage.*image does not decode"):
+        backend.generate(["ok", "garbage"], [0, 1], SAMPLING)
+    monkeypatch.setattr(runner, "RECORDS_FAILED_CANDIDATES", True, raising=False)
+    assert backend.generate(["ok", "garbage"], [0, 1], SAMPLING).errors[0] is None
 
 
 def test_short_batches_refilled_and_bounded(server):
