@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from tests._runs import small_run_config
 from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
@@ -34,3 +38,27 @@ def tiny_ckpt_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_ckpt")
     save_checkpoint(make_tiny_checkpoint(), path)
     return path
+
+
+@pytest.fixture
+def artifact_dir(tmp_path) -> Path:
+    """Where a test leaves files for a person to look at (screenshots): $UNIGAP_TEST_ARTIFACTS if set
+    (created), else the test's tmp_path. Tests never write into the repository."""
+    env = os.environ.get("UNIGAP_TEST_ARTIFACTS")
+    if not env:
+        return tmp_path
+    path = Path(env)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, tiny_ckpt_dir) -> Path:
+    """One whole `run_loop` (audit, curate, improve, eval audits, win rate, analyse, report), run once per
+    session and shared by every test that needs a finished run. Read it; a test that changes a run
+    copies it first (shutil.copytree(finished_run, tmp_path / "run"))."""
+    from unigap.pipeline.run import run_loop
+
+    out = tmp_path_factory.mktemp("finished_run")
+    run_loop(small_run_config(tiny_ckpt_dir), out, log=lambda m: None)
+    return out

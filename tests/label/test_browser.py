@@ -1,12 +1,11 @@
-"""The labelling page in headless Chromium: keyboard labelling, undo, reload, escaping, two tabs, speed.
+"""The labelling page in headless Chromium: keyboard labelling, undo, reload, escaping, two tabs.
 
-Screenshots and the measured labelling rate go to test-output/ (git-ignored) at the repo root.
+The page screenshot goes to the `artifact_dir` fixture ($UNIGAP_TEST_ARTIFACTS, else tmp_path).
+The labelling rate is measured by bench/label_rate.py (against a plain-HTTP baseline).
 """
 
 from __future__ import annotations
 
-import json
-import statistics
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,20 +14,15 @@ from typing import Iterator
 import httpx
 import pytest
 
+from tests._browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, HAVE_CHROME
 from tests.label.label_helpers import SCRIPT_PROMPT, labels, make_run
 from unigap.label.app import LabelServer, create_app, make_token
 from unigap.label.session import LabelSession
 from unigap.store import RunStore
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-OUT = Path(__file__).resolve().parents[2] / "test-output"
-CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--window-size=1000,860"]
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    pytest.mark.skipif(not HAVE_CHROME,
                        reason="needs /usr/bin/chromium and /usr/bin/chromedriver "
                               "(apt-get install -y chromium chromium-driver)"),
 ]
@@ -99,13 +93,13 @@ def no_alert(drv) -> bool:
     return False
 
 
-def test_keyboard_labelling_undo_and_reload_store_exactly_the_labels(driver, tmp_path):
+def test_keyboard_labelling_undo_and_reload_store_exactly_the_labels(driver, tmp_path, artifact_dir):
     run = tmp_path / "run"
     make_run(run)  # 3 prompts x 2 candidates, one prompt full of markup
     with serving(run, "alice") as (url, session):
         o, texts = session.order, {cid: session.item(cid)["prompt"] for cid in session.order}
         assert SCRIPT_PROMPT in texts.values()
-        shown, shot = [], OUT / "label_page.png"
+        shown, shot = [], artifact_dir / "label_page.png"
         shot.unlink(missing_ok=True)
 
         def expect(cid: int | None, done: int) -> dict:
@@ -115,7 +109,6 @@ def test_keyboard_labelling_undo_and_reload_store_exactly_the_labels(driver, tmp
                 assert state["prompt"] == texts[cid] and state["children"] == 0 and no_alert(driver)
                 assert (state["natural"], state["shown"], state["rendering"]) == (32, 256, "pixelated")
                 if texts[cid] == SCRIPT_PROMPT and not shot.exists():
-                    OUT.mkdir(exist_ok=True)
                     driver.save_screenshot(str(shot))
                 shown.append(cid)
             return state
@@ -169,32 +162,3 @@ def test_two_tabs_never_double_a_label(driver, tmp_path):
         press(driver, "1")
         wait(driver, lambda s: s["cand"] == str(o[2]) and "nothing changed" in s["notice"])
     assert labels(run, "human:bob") == {o[0]: 0, o[1]: 1}
-
-
-def test_keyboard_labelling_rate(driver, tmp_path):
-    """Labels per minute through the browser (key press -> stored -> next image shown): an upper bound
-    on a person's rate, who must also look at each image and read its prompt."""
-    run, n = tmp_path / "run", 30
-    make_run(run, n_prompts=10, per_prompt=4)
-    with serving(run, "speed", k=n + 2, seed=1) as (url, _):
-        driver.get(url)
-        wait(driver, lambda s: s["progress"] == f"0 / {n + 2}" and s["cand"] != "")
-        start, key_s = time.perf_counter(), []
-        for i in range(n):
-            before = page(driver)["cand"]
-            t = time.perf_counter()
-            press(driver, "10"[i % 2])
-            key_s.append(time.perf_counter() - t)
-            wait(driver, lambda s: s["progress"] == f"{i + 1} / {n + 2}" and s["cand"] != before)
-        seconds = time.perf_counter() - start
-        fetch_ms = driver.execute_script(
-            "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/label'))"
-            ".map(e => e.duration)")
-    assert len(labels(run, "human:speed")) == n and len(fetch_ms) == n
-    rate = {"labels": n, "seconds": round(seconds, 3), "labels_per_minute": round(60 * n / seconds),
-            "ms_per_label": round(1000 * seconds / n, 1), "label_request_median_ms": round(statistics.median(fetch_ms), 1),
-            "webdriver_key_press_median_ms": round(1000 * statistics.median(key_s), 1),
-            "note": "WebDriver key press -> POST -> next item and image shown; a person is far slower"}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "label_throughput.json").write_text(json.dumps(rate, indent=2))
-    print(f"\nkeyboard labelling rate: {rate}")

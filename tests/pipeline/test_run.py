@@ -1,33 +1,15 @@
 import json
+import shutil
 
-import pytest
-
-from unigap.curation.curate import CurateConfig
-from unigap.models.base import ModelConfig, SelfJudgeConfig
+from tests._runs import small_run_config
+from unigap.models.base import ModelConfig
 from unigap.pipeline.analyse import analyse
-from unigap.pipeline.run import RunConfig, run_loop
+from unigap.pipeline.run import run_loop
 from unigap.prompts.base import SuiteConfig
-from unigap.training.guard import GuardConfig
-from unigap.training.improve import ImproveConfig
 
 
-def small_run_config(ckpt, **kw) -> RunConfig:
-    base = dict(model=ModelConfig(name="tiny", path=str(ckpt)), n=3, eval_n=2, n_boot=50,
-                train_prompts=SuiteConfig(split="train", per_subtask=3), eval_prompts=SuiteConfig(split="eval", per_subtask=2),
-                self_judge=SelfJudgeConfig(mode="prob"),  # a random model's text answers do not parse
-                curate=CurateConfig(rule="all_accepted"),
-                improve=ImproveConfig(epochs=2, batch_size=8, lr=1e-3, guard=GuardConfig(judge="oracle", threshold=0.0)))
-    return RunConfig(**{**base, **kw})
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_ckpt_dir):
-    out = tmp_path_factory.mktemp("run")
-    run_loop(small_run_config(tiny_ckpt_dir), out, log=lambda m: None)
-    return out
-
-
-def test_run_writes_every_stage_and_a_report(run_dir):
+def test_run_writes_every_stage_and_a_report(finished_run):
+    run_dir = finished_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["before"]["metrics"]) >= {"non_unification", "generation_score/oracle", "self_accuracy/oracle"}
     assert {"audit_train", "curate", "improve", "audit_eval_base", "audit_eval_improved", "winrate"} <= set(
@@ -36,9 +18,13 @@ def test_run_writes_every_stage_and_a_report(run_dir):
     analysis = json.loads((run_dir / "analysis.json").read_text())
     assert "oracle" in analysis["win_rate"] and "matched_vs_mismatched" in analysis["entk"]
     assert analysis["guard"]["n"] > 0
+    pairs = analysis["agreement"]["pairs"]  # kappa of every judge pair is computed by analyse
+    assert {(p["a"], p["b"]) for p in pairs} >= {("oracle", "self")} and all(p["n"] > 0 for p in pairs)
 
 
-def test_rerun_is_resumed_not_redone(run_dir, tiny_ckpt_dir):
+def test_rerun_is_resumed_not_redone(finished_run, tiny_ckpt_dir, tmp_path):
+    run_dir = tmp_path / "moved"  # a copy at another path: the stored stages still count
+    shutil.copytree(finished_run, run_dir)
     before = (run_dir / "improve" / "state.pt").stat().st_mtime
     results = run_loop(small_run_config(tiny_ckpt_dir), run_dir, log=lambda m: None)
     assert (run_dir / "improve" / "state.pt").stat().st_mtime == before

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.label.test_browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, OUT
-from tests.pipeline.test_run import run_dir  # noqa: F401 - the module-scoped run fixture
+from tests._browser import CHROME_ARGS, CHROMIUM, CHROMEDRIVER, HAVE_CHROME
 from unigap.records import Judgment, Prompt
 from unigap.report.render import render_report
 from unigap.store import RunStore
@@ -30,19 +29,19 @@ def test_every_user_string_is_escaped_and_missing_sections_say_how(tmp_path):
     assert "unigap analyse" in html  # no analysis.json yet: the page says which command makes it
 
 
-def test_report_has_no_network_references(run_dir):  # noqa: F811
-    html = render_report(run_dir).read_text()
+def test_report_has_no_network_references(finished_run, tmp_path):
+    html = render_report(finished_run, tmp_path / "report.html").read_text()
     for needle in ("http://", "https://", "<link", "src=\"//"):
         assert needle not in html, needle
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs chromium and chromedriver")
-def test_report_in_a_real_browser(run_dir, tmp_path):  # noqa: F811
+@pytest.mark.skipif(not HAVE_CHROME, reason="needs chromium and chromedriver")
+def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
-    path = render_report(run_dir)
+    path = render_report(finished_run, tmp_path / "report.html")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in [*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium'}"]:
@@ -54,9 +53,8 @@ def test_report_in_a_real_browser(run_dir, tmp_path):  # noqa: F811
         text = drv.find_element("tag name", "body").text
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         requests = [e["message"] for e in drv.get_log("performance") if '"Network.requestWillBeSent"' in e["message"]]
-        OUT.mkdir(exist_ok=True)
         drv.set_window_size(1100, 2400)
-        drv.save_screenshot(str(OUT / "report.png"))
+        drv.save_screenshot(str(artifact_dir / "report.png"))
     finally:
         drv.quit()
     assert not errors, errors

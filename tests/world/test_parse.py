@@ -1,5 +1,4 @@
 import itertools
-import time
 
 import numpy as np
 
@@ -26,15 +25,3 @@ def test_parse_tolerates_slight_colour_noise():
     img = world.render(Scene((obj,))).astype(int) + rng.integers(-8, 9, (32, 32, 3))
     (d,) = world.parse_image(np.clip(img, 0, 255).astype(np.uint8))
     assert (d.shape, d.color, d.texture) == ("triangle", "purple", "dotted")
-
-
-def test_oracle_is_fast():
-    rng = np.random.default_rng(0)
-    spec = world.sample_spec("complex", rng)
-    img = world.render(world.realize(spec, rng))
-    world.oracle(img, spec)
-    start = time.perf_counter()
-    for _ in range(200):
-        world.oracle(img, spec)
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 0.005, per_call  # ~0.3 ms here; generous for a loaded machine
