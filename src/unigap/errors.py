@@ -15,3 +15,20 @@ class DataError(UnigapError):
 
 class CheckpointError(UnigapError):
     """A checkpoint is missing, corrupt, or does not match what was expected."""
+
+
+class MissingExtra(UnigapError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+def require(module: str, extra: str = "hf", why: str = "") -> object:
+    """Import an optional dependency, or raise MissingExtra naming `pip install 'unigap[EXTRA]'`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is None or not module.startswith(err.name.split(".")[0]):
+            raise
+        need = f" ({why})" if why else ""
+        raise MissingExtra(f"{module} is not installed{need}: pip install 'unigap[{extra}]'") from None

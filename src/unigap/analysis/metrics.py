@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Protocol
 import numpy as np
 
 from unigap.analysis.stats import Counts, summarise_ratio
+from unigap.vocab import SELF_JUDGE, is_external
 
 
 class Row(Protocol):
@@ -88,7 +89,7 @@ def confusion(s: np.ndarray, e: np.ndarray) -> dict[str, int]:
             "fn": int(((s == 0) & (e == 1)).sum()), "tn": int(((s == 0) & (e == 0)).sum())}
 
 
-def audit_metrics(rows: Iterable[Row], self_judge: str = "self", n_boot: int = 1000, seed: int = 0) -> dict:
+def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int = 1000, seed: int = 0) -> dict:
     """All audit metrics with CIs, confusion matrices and unparsed/failed counts."""
     t = build_table(rows)
     if self_judge not in t.verdicts:
@@ -97,7 +98,7 @@ def audit_metrics(rows: Iterable[Row], self_judge: str = "self", n_boot: int = 1
     metrics = {"non_unification": summarise_ratio(per_prompt_counts(t, s == 0, s >= 0), t.bands, n_boot, seed)}
     conf = {}
     for judge, e in t.verdicts.items():
-        if judge == self_judge:
+        if judge == self_judge or not is_external(judge):  # model:improved on base images is win-rate data
             continue
         metrics[f"generation_score/{judge}"] = summarise_ratio(per_prompt_counts(t, e == 1, e >= 0), t.bands, n_boot, seed)
         for name, fn in PAIR_METRICS.items():

@@ -16,13 +16,17 @@ import numpy as np
 import torch
 
 from unigap.analysis.metrics import audit_metrics
+from pydantic import Field
+
 from unigap.config import Config
+from unigap.errors import ConfigError
 from unigap.judges.base import ExternalJudge, JudgeConfig, load_judge
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
 from unigap.store import RunStore
 from unigap.store.records import CandidateIn
+from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
 
 class AuditConfig(Config):
@@ -30,14 +34,14 @@ class AuditConfig(Config):
 
     model: ModelConfig = ModelConfig()
     prompts: SuiteConfig = SuiteConfig(per_subtask=20)
-    n: int = 10  # candidates per prompt
+    n: int = Field(10, ge=1)  # candidates per prompt
     seed: int = 0
     sampling: SamplingConfig | None = None  # None = the model's recommended sampling
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
-    source: str = "base"  # the candidates' source label in the store
-    batch_size: int = 64
-    n_boot: int = 1000
+    source: str = SOURCE_BASE  # the candidates' source label in the store
+    batch_size: int = Field(64, ge=1)
+    n_boot: int = Field(1000, ge=1)
 
 
 class Bar(Protocol):
@@ -117,17 +121,34 @@ def external_fn(judge: ExternalJudge) -> JudgeFn:
     return lambda images, prompts: judge.judge(images, prompts)
 
 
+def load_judges(cfgs: list[JudgeConfig], where: str = "judges") -> dict[str, ExternalJudge]:
+    """Construct the external judges (options validated; errors name `where`[i]); two with one name are an error."""
+    judges: dict[str, ExternalJudge] = {}
+    for i, jc in enumerate(cfgs):
+        judge = load_judge(jc, f"{where}[{i}]")
+        if judge.name in judges or judge.name == SELF_JUDGE:
+            raise ConfigError(f"{where}[{i}]: a second judge named {judge.name!r}; give each judge its own options "
+                              "(e.g. another model) or remove one")
+        judges[judge.name] = judge
+    return judges
+
+
+def check_selector(selector: str, judges: dict[str, ExternalJudge], where: str) -> None:
+    """The curation selector must be the self-judge or one of the run's external judges."""
+    if selector != SELF_JUDGE and selector not in judges:
+        raise ConfigError(f"{where}: {selector!r} is not a judge of this run; valid: {SELF_JUDGE}, {', '.join(judges)}")
+
+
 def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
-               source: str | None = None, judges: list[JudgeConfig] | None = None) -> dict[str, int]:
+               source: str | None = None, judges: dict[str, ExternalJudge] | None = None) -> dict[str, int]:
     """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge."""
     source = source or cfg.source
     store.add_prompts(prompts)
     generate_stage(store, model, prompts, cfg, bar, source)
     ids = {p.id for p in prompts}
-    fns: dict[str, JudgeFn] = {"self": self_judge_fn(model, cfg.self_judge)}
-    for jc in cfg.judges if judges is None else judges:
-        judge = load_judge(jc)
-        fns[judge.name] = external_fn(judge)
+    fns: dict[str, JudgeFn] = {SELF_JUDGE: self_judge_fn(model, cfg.self_judge)}
+    for name, judge in (load_judges(cfg.judges) if judges is None else judges).items():
+        fns[name] = external_fn(judge)
     return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids) for name, fn in fns.items()}
 
 
@@ -143,20 +164,30 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     if d.enabled:
         return distributed.run_audit_sharded(cfg, run_dir, d, bar, model)
     bar, run_dir = bar or NoBar(), Path(run_dir)
+    prompts, model, judges = prepare_audit(cfg, run_dir, model)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"))
-        prompts = load_prompts(cfg.prompts)
-        model = model or load_model(cfg.model)
         record_provenance(store, cfg.seed, model)
-        failures = audit_into(store, cfg, prompts, model, bar)
+        failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
         store.set_stage("audit", "done", {"failures": failures})
         result = metrics_for(store, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
         (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
         return result
 
 
+def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None
+                  ) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+    """Everything the audit needs, loaded and checked before anything is written."""
+    from unigap.store.runstore import check_out_dir
+
+    check_out_dir(run_dir, cfg.model_dump(mode="json"))
+    prompts = load_prompts(cfg.prompts)
+    judges = load_judges(cfg.judges)
+    return prompts, model or load_model(cfg.model), judges
+
+
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
-                self_judge: str = "self") -> dict:
+                self_judge: str = SELF_JUDGE) -> dict:
     rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
     result = audit_metrics(rows, self_judge, n_boot, seed)
     result["counts"] = store.counts()

@@ -1,7 +1,8 @@
-"""The `unigap` command line. Each command module adds its commands to `app` in `register`.
+"""Measure and close the generation-understanding gap of unified multimodal models.
 
 Commands only parse options and call one library function; errors derived from
-`UnigapError` are printed without a traceback and exit with status 2.
+`UnigapError` are printed without a traceback and exit with status 2. Each module in
+COMMAND_MODULES has `register(app)`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from rich.console import Console
 
 from unigap.errors import UnigapError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0])
+HELP = """Measure and close the generation-understanding gap of unified multimodal models (Han et al., arXiv 2507.16663).
+
+Start with `unigap run` (the whole loop on the shipped tiny model, about a minute on a laptop CPU),
+then `unigap show runs/default` and open runs/default/report.html."""
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=HELP)
 console = Console(stderr=True)
 
 # Modules that define commands; each has `register(app)`. Missing ones are skipped so that

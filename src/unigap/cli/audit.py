@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import out, progress_bar
+from unigap.cli._common import DryRun, out, print_config, progress_bar
 from unigap.errors import UnigapError
 
 
@@ -29,18 +29,25 @@ def audit_cmd(
     config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
+    dry_run: DryRun = False,
 ) -> None:
-    """Generate N candidates per prompt, self-judge and externally judge them, write metrics.json.
+    """Measure a model's non-unification: N candidates per prompt, judged by the model itself and by external judges.
 
-    Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the
-    K processes, each writing RUN_DIR/parts/rank*.sqlite; rank 0 merges them at the end.
+    Writes RUN/run.sqlite, the PNGs and metrics.json, and prints the table per subtask and band.
+    Example: unigap audit --config configs/audit_tiny.yaml --out runs/audit n=4
+    Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the K processes.
     """
     from unigap.audit.distributed import dist_info
-    from unigap.audit.runner import AuditConfig, NoBar, run_audit
+    from unigap.audit.runner import AuditConfig, NoBar, prepare_audit, run_audit
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
 
     cfg = load_config(AuditConfig, config, overrides or [])
+    if dry_run:
+        prepare_audit(cfg, out_dir)
+        print_config(cfg)
+        out.print(f"valid; nothing written (would audit into {out_dir})")
+        return
     if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
         run_audit(cfg, out_dir, NoBar())
         return
@@ -50,14 +57,28 @@ def audit_cmd(
     out.print(f"run directory: {out_dir}")
 
 
-def show_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
-    """Print a run's metrics table, grouped by band, with 95 % CIs."""
-    from unigap.cli.show import print_metrics
+def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run directory, or several to compare")]) -> None:
+    """Print a run's metrics per subtask and band with 95 % CIs; with several runs, their non-unification side by side.
 
-    path = run_dir / "metrics.json"
-    if not path.exists():
-        raise UnigapError(f"{path} not found: run `unigap audit --out {run_dir}` first")
-    print_metrics(json.loads(path.read_text()))
+    Example: unigap show runs/audit    |    unigap show runs/tiny runs/janus runs/emu3
+    """
+    from unigap.cli.show import print_metrics, side_by_side
+
+    results = {}
+    for run_dir in run_dirs:
+        path = run_dir / "metrics.json"
+        if not path.exists():
+            raise UnigapError(f"{path} not found: run `unigap audit --out {run_dir}` first")
+        results[_run_label(run_dir, results)] = json.loads(path.read_text())
+    if len(results) == 1:
+        print_metrics(next(iter(results.values())))
+    else:
+        out.print(side_by_side(results))
+
+
+def _run_label(run_dir: Path, taken: dict) -> str:
+    label = run_dir.name or str(run_dir)
+    return label if label not in taken else str(run_dir)
 
 
 def register(app: typer.Typer) -> None:

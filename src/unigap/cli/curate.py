@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from unigap.cli._common import out
+from unigap.cli._common import DryRun, out, print_config
 
 
 def counts_table(manifest: dict) -> Table:
@@ -29,13 +29,24 @@ def curate_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Data directory to write")],
     config: Annotated[Optional[Path], typer.Option(help="YAML with selector/rule/pairs_per_prompt/source")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")] = None,
+    dry_run: DryRun = False,
 ) -> None:
-    """Write sft.parquet, dpo.parquet, discard.parquet and manifest.json."""
+    """Turn an audit into training data: accepted images (SFT), accepted/rejected pairs (DPO), a discard pool.
+
+    Writes sft.parquet, dpo.parquet, discard.parquet (loadable with `datasets`) and manifest.json.
+    Example: unigap curate runs/audit --out runs/audit/data rule=all_accepted
+    """
     from unigap.config import load_config
+    from unigap.curation.checks import check_curation
     from unigap.curation.curate import CurateConfig
     from unigap.curation.dataset import write_curation
 
     cfg = load_config(CurateConfig, config, overrides or [])
+    check_curation(run_dir, out_dir, cfg)
+    if dry_run:
+        print_config(cfg)
+        out.print(f"valid; nothing written (would write {out_dir})")
+        return
     manifest = write_curation(run_dir, out_dir, cfg)
     out.print(counts_table(manifest))
     out.print(f"wrote {out_dir}")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import out
+from unigap.cli._common import DryRun, out, print_config
 
 
 def improve_cmd(
@@ -16,17 +16,24 @@ def improve_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (rerun to resume)")],
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
     force: Annotated[bool, typer.Option(help="Train even if the data-quality guard fails")] = False,
+    dry_run: DryRun = False,
 ) -> None:
-    """Train the model on its own curated judgments; the result is OUT/model.
+    """Self-improve a model on its own curated judgments (SFT or DPO, curriculum replay); the result is OUT/model.
 
+    Example: unigap improve --config configs/sft_tiny.yaml --data runs/audit/data --out runs/sft
     Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
     configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
     """
     from unigap.audit.distributed import dist_info
     from unigap.config import load_config
-    from unigap.training.improve import ImproveConfig, improve
+    from unigap.training.improve import ImproveConfig, check_improve_inputs, improve
 
     cfg = load_config(ImproveConfig, config, overrides or [])
+    if dry_run:
+        check_improve_inputs(cfg, data, out_dir)
+        print_config(cfg)
+        out.print(f"valid; nothing written (would train into {out_dir})")
+        return
     history = improve(cfg, data, out_dir, force=force, log=out.print)
     if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
         return

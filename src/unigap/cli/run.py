@@ -8,40 +8,40 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from unigap.cli._common import out, progress_bar
+from unigap.cli._common import DryRun, out, print_config, progress_bar
 from unigap.cli.audit import RichBar
-from unigap.cli.show import pct
-
-HEADLINE = [("generation_score/oracle", "oracle gen."), ("non_unification", "non-unif."), ("self_accuracy/oracle", "self-judge acc.")]
-
+from unigap.analysis.table import before_after_rows
 
 def before_after_table(results: dict) -> Table:
+    header, rows = before_after_rows(results["before"]["metrics"], results["after"]["metrics"])
     table = Table(title="before -> after self-improvement (eval split, %, 95 % CI over prompts)")
-    table.add_column("band")
-    for _, label in HEADLINE:
-        table.add_column(f"{label} before", justify="right")
-        table.add_column(f"{label} after", justify="right")
-    before, after = results["before"]["metrics"], results["after"]["metrics"]
-    for band in ("easy", "medium", "hard", "overall"):
-        cells = []
-        for key, _ in HEADLINE:
-            for m in (before, after):
-                e = m.get(key, {})
-                cells.append(pct(e.get("overall") if band == "overall" else e.get("bands", {}).get(band)))
-        table.add_row(band, *cells)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
 def run_cmd(
     config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/run_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides of nested keys, e.g. improve.epochs=4")] = None,
+    dry_run: DryRun = False,
 ) -> None:
-    """Run the whole loop on the shipped tiny model and ShapeWorld; prints a before/after table."""
+    """Self-improve a model end to end: audit, curate, train, audit again, report (resumable).
+
+    Without arguments it runs the shipped tiny model on ShapeWorld in about a minute on a laptop CPU
+    and prints a before/after table. Example: unigap run --out runs/demo self_judge.mode=prob
+    """
     from unigap.config import load_config
-    from unigap.pipeline.run import RunConfig, run_loop
+    from unigap.pipeline.run import RunConfig, prepare_run, run_loop
 
     cfg = load_config(RunConfig, config, overrides or [])
+    if dry_run:
+        prepare_run(cfg, out_dir)
+        print_config(cfg)
+        out.print(f"valid; nothing written (would run into {out_dir})")
+        return
     with progress_bar() as bar:
         results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
     out.print(before_after_table(results))

@@ -4,43 +4,48 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from unigap.analysis.table import arrow, cell, columns, fmt
 from unigap.cli._common import out
-
-BAND_ORDER = ("easy", "medium", "hard")
-
+from unigap.vocab import BANDS, OVERALL
 
 def pct(e: dict | None) -> str:
-    if not e or e.get("value") is None:
-        return "—"
-    ci = e.get("ci")
-    return f"{100 * e['value']:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else f"{100 * e['value']:.1f}"
-
-
-def metric_columns(metrics: dict) -> list[str]:
-    first = ["non_unification"] + [k for k in metrics if k.startswith("generation_score/")]
-    rest = [k for k in metrics if k.startswith(("weak_generation/", "self_accuracy/"))]
-    return [k for k in first + rest if k in metrics]
+    return fmt(e)
 
 
 def metrics_table(result: dict, title: str = "audit") -> Table:
+    """One row per subtask (grouped by band, band rows bold) and overall; columns from the metric table."""
     metrics = result["metrics"]
-    cols = metric_columns(metrics)
-    table = Table(title=f"{title} (%, 95 % CI over prompts)")
+    cols = columns(metrics)
+    table = Table(title=f"{title} (%, 95 % CI over prompts; ↑/↓ = higher/lower is better)")
     table.add_column("subtask / band")
     for c in cols:
-        table.add_column(c.replace("_", " "), justify="right")
-    some = metrics[cols[0]] if cols else {"subtasks": {}, "bands": {}}
+        table.add_column(c.label + arrow(c.spec), justify="right")
+    some = metrics[cols[0].key] if cols else {"subtasks": {}, "bands": {}}
     bands = result.get("bands_of") or {}
-    for band in BAND_ORDER:
-        members = [s for s in some["subtasks"] if bands.get(s) == band]
-        for s in members:
-            table.add_row(f"  {s}", *[pct(metrics[c]["subtasks"].get(s)) for c in cols])
+    for band in BANDS:
+        for s in [s for s in some["subtasks"] if bands.get(s) == band]:
+            table.add_row(f"  {s}", *[fmt(metrics[c.key]["subtasks"].get(s)) for c in cols])
         if band in some.get("bands", {}):
-            table.add_row(f"[bold]{band}[/bold]", *[pct(metrics[c]["bands"].get(band)) for c in cols])
-    others = [s for s in some["subtasks"] if bands.get(s) not in BAND_ORDER]
-    for s in others:
-        table.add_row(s, *[pct(metrics[c]["subtasks"].get(s)) for c in cols])
-    table.add_row("[bold]overall[/bold]", *[pct(metrics[c].get("overall")) for c in cols])
+            table.add_row(f"[bold]{band}[/bold]", *[fmt(metrics[c.key]["bands"].get(band)) for c in cols])
+    for s in [s for s in some["subtasks"] if bands.get(s) not in BANDS]:
+        table.add_row(s, *[fmt(metrics[c.key]["subtasks"].get(s)) for c in cols])
+    table.add_row(f"[bold]{OVERALL}[/bold]", *[fmt(metrics[c.key].get("overall")) for c in cols])
+    return table
+
+
+def side_by_side(results: dict[str, dict]) -> Table:
+    """The paper's Figure-2 table: non-unification per subtask and band, one column per run (model)."""
+    table = Table(title="non-unification per subtask (%, 95 % CI over prompts; lower is better)")
+    table.add_column("subtask / band")
+    for name in results:
+        table.add_column(name, justify="right")
+    groups: dict[str, str | None] = {}
+    for r in results.values():
+        groups.update({s: (r.get("bands_of") or {}).get(s) for s in r["metrics"].get("non_unification", {}).get("subtasks", {})})
+    order = [s for band in BANDS for s in groups if groups[s] == band] + [s for s in groups if groups[s] not in BANDS]
+    for group in order + [b for b in BANDS if any(groups[s] == b for s in groups)] + [OVERALL]:
+        label = f"[bold]{group}[/bold]" if group in (*BANDS, OVERALL) else f"  {group}"
+        table.add_row(label, *[fmt(cell(r["metrics"].get("non_unification", {}), group)) for r in results.values()])
     return table
 
 

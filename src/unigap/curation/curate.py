@@ -50,7 +50,7 @@ class CalibrateConfig(Config):
 class CurateConfig(Config):
     selector: str = "self"  # any stored judge: "self" (the paper), "oracle" (external-judge-assisted baseline)
     rule: Rule = "mixed_only"
-    pairs_per_prompt: int = 1
+    pairs_per_prompt: int = Field(1, ge=1)
     source: str = "base"
     split: str | None = "train"  # only prompts of this split (None = all); training refuses eval prompts
     min_prob: float | None = Field(None, ge=0.0, le=1.0)  # accept only P(match) >= min_prob (needs probabilities)

@@ -11,7 +11,9 @@ Images are stored as PNG bytes with the `datasets` Image feature; training reads
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,32 @@ from unigap.store import RunStore
 from unigap.store.images import encode_png
 
 MANIFEST = "manifest.json"
+PROMPTS = "prompts.jsonl"  # the curated prompts (with specs): what the guard and the curriculum need
+
+
+def write_prompts(path: Path, prompts) -> None:
+    lines = [json.dumps(dataclasses.asdict(p), sort_keys=True) for p in prompts]
+    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+
+
+def read_prompts(path: Path) -> dict[str, Prompt]:
+    out = {}
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            p = Prompt(**json.loads(line))
+        except (json.JSONDecodeError, TypeError) as err:
+            raise DataError(f"{path}:{i}: not a prompt record: {err}") from None
+        out[p.id] = p
+    return out
+
+
+def source_run(data: "CuratedData", data_dir: Path) -> Path | None:
+    """The audited run the data came from (its run.sqlite), if it is still where the manifest says."""
+    ref = data.manifest.get("run_dir")
+    if not ref:
+        return None
+    path = Path(ref) if Path(ref).is_absolute() else Path(data_dir) / ref
+    return path if (path / "run.sqlite").is_file() else None
 
 
 def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
@@ -33,6 +61,14 @@ def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
         raise UnigapError(f"no judgments by {cfg.selector!r} on source {cfg.source!r} in this run; "
                           f"judges present: {', '.join(store.judges()) or 'none'}")
     return [Scored(r.candidate_id, r.prompt_id, r.idx, r.verdict, r.prob) for r in rows]
+
+
+def calibration_labels(store: RunStore, cfg: CurateConfig) -> dict[int, int] | None:
+    """candidate id -> the calibration judge's verdict (None without `calibrate`)."""
+    if cfg.calibrate is None:
+        return None
+    rows = store.judgments(judge=cfg.calibrate.judge, source=cfg.source)
+    return {r.candidate_id: int(r.verdict) for r in rows if r.verdict is not None}
 
 
 def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
@@ -81,14 +117,17 @@ def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig) -> d
     out.mkdir(parents=True, exist_ok=True)
     with RunStore.open(run_dir, create=False) as store:
         prompts = {p.id: p for p in store.prompts(split=cfg.split)}
-        cur = curate(list(prompts.values()), scored_from_store(store, cfg), cfg)
+        cur = curate(list(prompts.values()), scored_from_store(store, cfg), cfg, calibration_labels(store, cfg))
         _write(sft_rows(store, cur, prompts), out / "sft.parquet", ("image",))
         _write(dpo_rows(store, cur, prompts), out / "dpo.parquet", ("chosen", "rejected"))
         _write(discard_rows(cur, prompts), out / "discard.parquet", ())
         provenance = store.get_meta("provenance") or {}
         config = store.config() or {}
-    manifest = {"curate": cfg.model_dump(), "run_dir": str(Path(run_dir).resolve()), "counts": cur.counts,
+    write_prompts(out / PROMPTS, prompts.values())
+    # relative to the data dir, so a run dir moved or copied with its data still finds its store
+    manifest = {"curate": cfg.model_dump(), "run_dir": os.path.relpath(Path(run_dir).resolve(), out.resolve()), "counts": cur.counts,
                 "totals": {"sft": len(cur.sft), "pairs": len(cur.pairs), "discard": len(cur.discard)},
+                "thresholds": cur.thresholds, "held_out": len(cur.held_out),
                 "model": config.get("model"), "fingerprint": provenance.get("model_fingerprint"),
                 "splits": sorted({p.split for p in prompts.values()})}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -117,7 +156,14 @@ def load_curated(data_dir: str | Path) -> CuratedData:
     data_dir = Path(data_dir)
     if not (data_dir / MANIFEST).exists():
         raise DataError(f"{data_dir}: no {MANIFEST}; produce it with `unigap curate RUN_DIR --out {data_dir}`")
-    manifest = json.loads((data_dir / MANIFEST).read_text())
+    missing = [f for f in ("sft.parquet", "dpo.parquet", "discard.parquet") if not (data_dir / f).is_file()]
+    if missing:
+        raise DataError(f"{data_dir}: incomplete curated data, missing {', '.join(missing)}; "
+                        f"rerun `unigap curate RUN_DIR --out {data_dir}`")
+    try:
+        manifest = json.loads((data_dir / MANIFEST).read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{data_dir / MANIFEST}: not valid JSON ({err}); rerun `unigap curate`") from None
     keys = ["prompt", "prompt_id", "subtask", "band"]
     return CuratedData(manifest,
                        read_parquet_rows(data_dir / "sft.parquet", keys + ["tokens"]),

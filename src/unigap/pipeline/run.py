@@ -13,31 +13,42 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, judge_stage, metrics_for, record_provenance, self_judge_fn
+from pydantic import Field, model_validator
+
+from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_selector, judge_stage, load_judges, metrics_for, \
+    record_provenance, self_judge_fn
 from unigap.config import Config
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
-from unigap.judges.base import JudgeConfig
+from unigap.judges.base import ExternalJudge, JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
+from unigap.records import Prompt
 from unigap.store import RunStore
+from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
 from unigap.training.guard import GuardConfig
-from unigap.training.improve import ImproveConfig, improve
+from unigap.training.improve import ImproveConfig, check_improve_config, improve
+from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
 
 class RunConfig(Config):
-    """configs/run_tiny.yaml (the default of `unigap run`)."""
+    """configs/run_tiny.yaml (the default of `unigap run`).
+
+    `model`, `seed`, `sampling` and `self_judge` are the run's: every stage uses them, the
+    curriculum replay inside `improve` included (so `improve:` must not set its own).
+    """
 
     model: ModelConfig = ModelConfig()
     seed: int = 0
-    n: int = 10  # candidates per train prompt
+    n: int = Field(10, ge=1)  # candidates per train prompt
     train_prompts: SuiteConfig = SuiteConfig(split="train", per_subtask=40)
     eval_prompts: SuiteConfig = SuiteConfig(split="eval", per_subtask=20)
-    eval_n: int = 4  # candidates per eval prompt (for each of base and improved)
+    eval_n: int = Field(4, ge=1)  # candidates per eval prompt (for each of base and improved)
     sampling: SamplingConfig | None = None
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
@@ -46,10 +57,25 @@ class RunConfig(Config):
     curate: CurateConfig = CurateConfig(rule="all_accepted")
     improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
                                            guard=GuardConfig(judge="oracle"))
-    batch_size: int = 64
-    n_boot: int = 1000
+    batch_size: int = Field(64, ge=1)
+    n_boot: int = Field(1000, ge=1)
     report: bool = True  # end with `unigap analyse` + `unigap report`
     force: bool = False  # train even if the data-quality guard fails (the co-degradation experiment)
+
+    @model_validator(mode="after")
+    def _one_setting_per_run(self) -> "RunConfig":
+        defaults = ImproveConfig()
+        for key in ("model", "seed", "sampling", "self_judge"):
+            mine, theirs = getattr(self, key), getattr(self.improve, key)
+            if theirs != getattr(defaults, key) and theirs != mine:
+                raise ValueError(f"improve.{key} is set, but unigap run uses the top-level {key} in every stage "
+                                 f"(the curriculum replay included); set {key} at the top level instead")
+        return self
+
+    def improve_config(self) -> ImproveConfig:
+        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit)."""
+        return self.improve.model_copy(update={"model": self.model, "seed": self.seed, "sampling": self.sampling,
+                                               "self_judge": self.self_judge})
 
 
 Log = Callable[[str], None]
@@ -58,6 +84,26 @@ Log = Callable[[str], None]
 def audit_cfg(cfg: RunConfig, n: int) -> AuditConfig:
     return AuditConfig(model=cfg.model, n=n, seed=cfg.seed, sampling=cfg.sampling, self_judge=cfg.self_judge,
                        judges=cfg.judges, batch_size=cfg.batch_size, n_boot=cfg.n_boot)
+
+
+@dataclass
+class Prepared:
+    """Everything `run_loop` needs, loaded and checked before anything is written."""
+
+    train: list[Prompt]
+    evals: list[Prompt]
+    base: UnifiedModel
+    judges: dict[str, ExternalJudge]
+
+
+def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
+    """Validate the whole run: out dir, prompts, judges and their options, selector, guard, model. Writes nothing."""
+    check_out_dir(run_dir, cfg.model_dump(mode="json"))
+    train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
+    judges = load_judges(cfg.judges)
+    check_selector(cfg.curate.selector, judges, "curate.selector")
+    check_improve_config(cfg.improve_config(), "improve")
+    return Prepared(train, evals, load_model(cfg.model), judges)
 
 
 class Stages:
@@ -81,25 +127,11 @@ class Stages:
 
 def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print) -> dict:
     bar, run_dir = bar or NoBar(), Path(run_dir)
+    ready = prepare_run(cfg, run_dir)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"))
-        train, evals = load_prompts(cfg.train_prompts), load_prompts(cfg.eval_prompts)
-        base = load_model(cfg.model)
-        record_provenance(store, cfg.seed, base)
-        stage = Stages(store, log)
-        stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), train, base, bar)})
-        stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-        improve_cfg = cfg.improve.model_copy(update={"model": cfg.model})
-        stage("improve", lambda: {"replays": improve(improve_cfg, run_dir / "data", run_dir / "improve", cfg.force, log=log)["replays"]})
-        improved = load_model(cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")}))
-        stage("audit_eval_base", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.eval_n), evals, base, bar, "base")})
-        stage("audit_eval_improved",
-              lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.eval_n), evals, improved, bar, "improved")})
-        ids = {p.id for p in evals}
-        stage("winrate", lambda: {"failures": judge_stage(store, "model:improved", self_judge_fn(improved, cfg.self_judge),
-                                                          "base", cfg.batch_size, bar, ids)})
-        results = {"before": metrics_for(store, "base", ids, cfg.n_boot, cfg.seed),
-                   "after": metrics_for(store, "improved", ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times}
+        record_provenance(store, cfg.seed, ready.base)
+        results = _stages(cfg, run_dir, store, ready, bar, log)
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     if cfg.report:
         from unigap.pipeline.analyse import analyse
@@ -112,4 +144,19 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     return results
 
 
-
+def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar: Bar, log: Log) -> dict:
+    stage, base, judges = Stages(store, log), ready.base, ready.judges
+    stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, base, bar, judges=judges)})
+    stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
+    stage("improve", lambda: {"replays": improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force,
+                                                 log=log)["replays"]})
+    improved = load_model(cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")}))
+    evals = audit_cfg(cfg, cfg.eval_n)
+    stage("audit_eval_base", lambda: {"failures": audit_into(store, evals, ready.evals, base, bar, SOURCE_BASE, judges)})
+    stage("audit_eval_improved",
+          lambda: {"failures": audit_into(store, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges)})
+    ids = {p.id for p in ready.evals}
+    stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
+                                                      SOURCE_BASE, cfg.batch_size, bar, ids)})
+    return {"before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
+            "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times}

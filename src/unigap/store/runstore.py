@@ -22,7 +22,7 @@ from unigap.records import Judgment, Prompt
 from unigap.store.db import Database, connect, dumps, loads
 from unigap.store.images import check_image, load_png, store_png
 from unigap.store.records import Candidate, CandidateIn, JudgmentRow
-from unigap.store.schema import migrate
+from unigap.store.schema import check_not_newer, migrate
 
 DB_NAME = "run.sqlite"
 PARTS_DIR = "parts"
@@ -107,6 +107,35 @@ def _open_hint(err: BaseException) -> str:
     if "not a database" in text or "malformed" in text:
         return "it is not a unigap run database (or is corrupt); use a new --out dir"
     return "use a writable --out dir"
+
+
+def check_out_dir(run_dir: str | Path, config: dict | None = None) -> None:
+    """Before anything is written: `run_dir` must be a directory or absent, and a run already there must
+    have the same config and a schema this unigap reads. Reads only."""
+    root = Path(run_dir)
+    if root.exists() and not root.is_dir():
+        raise UnigapError(f"--out {root} is a file, not a run directory; choose another --out")
+    path = root / DB_NAME
+    if not path.exists():
+        return
+    try:
+        # mode=rw: never creates the file; only reads. (A read-only connection would leave -wal/-shm files
+        # behind, since it may not remove them on close.)
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+    except sqlite3.Error as err:
+        raise UnigapError(f"{path}: cannot be read: {err}; {_open_hint(err)}") from None
+    try:
+        check_not_newer(conn, path)
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone() if has_meta else None
+    except sqlite3.DatabaseError as err:
+        raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+    finally:
+        conn.close()
+    if config is not None and row is not None:
+        old, new = loads(row[0], f"{path}: meta['config']"), json.loads(dumps(config))
+        if old != new:
+            raise UnigapError(_config_mismatch(root, old, new))
 
 
 class RunStore:

@@ -15,6 +15,8 @@ from typing import Literal
 
 import torch
 
+from pydantic import Field
+
 from unigap.config import Config
 from unigap.models.base import SamplingConfig, SelfJudgeConfig, UnifiedModel
 from unigap.records import candidate_seed
@@ -22,12 +24,12 @@ from unigap.records import candidate_seed
 
 class CurriculumConfig(Config):
     mode: Literal["none", "fixed", "adaptive"] = "none"
-    epoch: int = 10  # fixed: replay after this epoch (1-based)
-    n: int = 10  # candidates per pool prompt
-    min_gain: float = 0.01  # adaptive trigger
-    patience: int = 1
-    probe_prompts: int = 64
-    max_replays: int = 1
+    epoch: int = Field(10, ge=1)  # fixed: replay after this epoch (1-based, <= improve.epochs)
+    n: int = Field(10, ge=1)  # candidates per pool prompt
+    min_gain: float = Field(0.01, ge=0.0, le=1.0)  # adaptive trigger
+    patience: int = Field(1, ge=1)
+    probe_prompts: int = Field(64, ge=1)
+    max_replays: int = Field(1, ge=1)
 
 
 @dataclass

@@ -33,12 +33,12 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from unigap.config import Config
 from unigap.curation.dataset import CuratedData, load_curated
 from unigap.errors import DataError, UnigapError
-from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
+from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model, supports
 from unigap.training.curriculum import CurriculumConfig, ReplaySettings, probe_acceptance, replay, should_replay
 from unigap.training.guard import GuardConfig, run_guard
 from unigap.training.losses import dpo_loss, sft_loss
@@ -50,10 +50,10 @@ EVAL_SPLITS = {"eval", "val", "test"}
 class LoraSettings(Config):
     """`lora:` section (PEFT LoRA on the backend's language model)."""
 
-    r: int = 16
-    alpha: float = 32
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32, gt=0)
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    dropout: float = 0.0
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class ImproveConfig(Config):
@@ -61,14 +61,14 @@ class ImproveConfig(Config):
 
     method: Literal["sft", "dpo"] = "sft"
     model: ModelConfig = ModelConfig()
-    epochs: int = 20
-    batch_size: int = 16  # rows per micro-batch, summed over all processes
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)  # rows per micro-batch, summed over all processes
     grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    beta: float = 0.1  # DPO
-    nll_weight: float = 1.0  # DPO: weight of the NLL on chosen images (stabilises DPO, paper §3.2)
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    beta: float = Field(0.1, gt=0)  # DPO
+    nll_weight: float = Field(1.0, ge=0)  # DPO: weight of the NLL on chosen images (stabilises DPO, paper §3.2)
     # Weight of an understanding loss teaching the self-judge the curated verdicts (the paper's
     # question, "The score is 1." for accepted/chosen images, "0." for rejected ones). 0 = the
     # paper's recipe: only image tokens are trained, understanding moves through the shared trunk.
@@ -84,6 +84,12 @@ class ImproveConfig(Config):
     curriculum: CurriculumConfig = CurriculumConfig()
     guard: GuardConfig = GuardConfig()
     allow_eval_prompts: bool = False
+
+    @model_validator(mode="after")
+    def _curriculum_within_epochs(self) -> "ImproveConfig":
+        if self.curriculum.mode == "fixed" and self.curriculum.epoch > self.epochs:
+            raise ValueError(f"curriculum.epoch ({self.curriculum.epoch}) must be <= epochs ({self.epochs})")
+        return self
 
 
 Log = Callable[[str], None]
@@ -124,13 +130,12 @@ def freeze(model: UnifiedModel, trainable: list[str]) -> list[torch.nn.Parameter
 
 def lora_params(model: UnifiedModel, cfg: ImproveConfig) -> list[torch.nn.Parameter]:
     """Inject LoRA (the backend's `apply_lora`); only the adapters train."""
-    apply = getattr(model, "apply_lora", None)
-    if apply is None:
+    if not supports(model, "apply_lora"):
         raise UnigapError(f"lora: the {model.name!r} backend has no LoRA support; remove the lora: section")
     if set(cfg.trainable) - {"llm", "lora"}:
         raise UnigapError(f"lora: only the LoRA adapters (on the language model) train, but trainable is "
                           f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}")
-    return apply(**cfg.lora.model_dump())
+    return model.apply_lora(**cfg.lora.model_dump())  # type: ignore[attr-defined]
 
 
 def examples_of(data: CuratedData, method: str) -> list[dict]:
@@ -358,6 +363,17 @@ def after_epoch(model: UnifiedModel, st: State, cfg: ImproveConfig, settings: Re
 
 
 def make_accelerator(cfg: ImproveConfig) -> Any:
+    """accelerate's Accelerator; without accelerate installed, one CPU/GPU process in full precision."""
+    from importlib.util import find_spec
+
+    from unigap.training.local import LocalAccelerator, launched_distributed
+
+    if find_spec("accelerate") is None:
+        if launched_distributed() or cfg.mixed_precision != "no":
+            from unigap.errors import require
+
+            require("accelerate", "hf", "multi-process training and mixed_precision need it")
+        return LocalAccelerator(cfg.model.device)
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import DistributedDataParallelKwargs
@@ -387,8 +403,16 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
     return value
 
 
+def check_improve_config(cfg: ImproveConfig, where: str = "improve") -> None:
+    """What can be checked before any data or model is loaded: the guard's judge and its options."""
+    if cfg.guard.judge is not None:
+        from unigap.judges.base import JUDGES
+
+        JUDGES.validate_options(cfg.guard.judge, cfg.guard.options, f"{where}.guard.options")
+
+
 def check_backend(cfg: ImproveConfig, model: UnifiedModel) -> None:
-    if cfg.und_weight and not hasattr(model, "answer_logprobs"):
+    if cfg.und_weight and not supports(model, "answer_logprobs"):
         raise UnigapError(f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
                           "understanding log-probs); set und_weight: 0")
 
@@ -419,11 +443,10 @@ def prepare(model: UnifiedModel, cfg: ImproveConfig, st: State, accelerator: Any
             raise UnigapError(f"resume: the saved LoRA adapter has weights the model lacks: {sorted(missing)[:5]}")
         model.module().load_state_dict(st.adapter, strict=False)
     if cfg.gradient_checkpointing:
-        enable = getattr(model, "enable_gradient_checkpointing", None)
-        if enable is None:
+        if not supports(model, "enable_gradient_checkpointing"):
             log(f"gradient_checkpointing: the {model.name!r} backend does not support it; training without")
         else:
-            enable()
+            model.enable_gradient_checkpointing()  # type: ignore[attr-defined]
     prepared = accelerator.prepare_model(LossModule(model, cfg), device_placement=False)
     if _is_fsdp(accelerator):  # FSDP re-registers the parameters: optimise what it holds
         params = [p for p in prepared.parameters() if p.requires_grad]
@@ -488,22 +511,38 @@ def curriculum_model(run: Trainer, cfg: ImproveConfig, out: Path) -> UnifiedMode
                                                    "device": str(run.accelerator.device)}))
 
 
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
+    """Everything `improve` checks before it writes: the out dir, the data, the guard, the model and their match."""
+    data_dir, out = Path(data_dir), Path(out)
+    if out.exists() and not out.is_dir():
+        raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
+    data = load_curated(data_dir)
+    check_data(data, cfg, data_dir)
+    check_improve_config(cfg)
+    model = load_model(cfg.model)
+    check_backend(cfg, model)
+    check_compatible(data, model, data_dir)
+
+
 def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
             on_batch: Callable[[int], None] | None = None) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
+    if out.exists() and not out.is_dir():
+        raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
     data = load_curated(data_dir)
     check_data(data, cfg, data_dir)
+    check_improve_config(cfg)
     accelerator = make_accelerator(cfg)
     check_setup(cfg, accelerator)
     log = log if accelerator.is_main_process else (lambda _: None)
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
     st = State.load(out)
     model = load_for_training(cfg, out, st, accelerator)
     check_backend(cfg, model)
     check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
+    if accelerator.is_main_process:  # everything checked: only now is anything written
+        out.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
     if st is None:
         st = State(list(examples_of(data, cfg.method)), list(data.discard))
         st.history["guard"] = on_main(accelerator, lambda: run_guard(cfg.guard, data, data_dir, force, log))

@@ -256,6 +256,9 @@ def compile_mode(cfg: ModelConfig) -> CompileMode:
 
 
 def load_janus(cfg: ModelConfig, options: Any = None) -> JanusBackend:
+    from unigap.errors import require
+
+    require("transformers", "hf", "the janus backend")
     path = cfg.path or DEFAULT_PATH
     device = torch.device(cfg.device)
     model, processor = load_pretrained(path, device, resolve_dtype(cfg.dtype, device))
