@@ -188,16 +188,16 @@ def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, m
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, Any]:
+def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dict]:
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
-    from unigap.audit.runner import record_provenance
+    from unigap.audit.runner import load_judges, record_provenance
     from unigap.models.base import load_model
     from unigap.prompts.base import load_prompts
     from unigap.store import RunStore
 
     config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
-    prompts, judges = load_prompts(cfg.prompts), None
+    prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
     model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
     if d.is_main:
         with RunStore.open(run_dir) as main:
@@ -209,7 +209,7 @@ def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, Any
     return prompts, model, judges
 
 
-def _audit_shard(cfg: Any, run_dir: Path, d: Dist, prompts: list, model: Any, judges: Any, bar: Any) -> dict[str, int]:
+def _audit_shard(cfg: Any, run_dir: Path, d: Dist, prompts: list, model: Any, judges: dict, bar: Any) -> dict[str, int]:
     """This rank's share of the prompts, audited into its part store; failures per judge."""
     from unigap.audit.runner import audit_into
     from unigap.store import RunStore
