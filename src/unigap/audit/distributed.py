@@ -195,8 +195,11 @@ def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dic
     from unigap.models.base import load_model
     from unigap.prompts.base import load_prompts
     from unigap.store import RunStore
+    from unigap.store.runstore import check_out_dir
 
     config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
+    if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
+        check_out_dir(run_dir, config)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
     model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
     if d.is_main:
