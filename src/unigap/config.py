@@ -42,7 +42,8 @@ class Origins:
             origin = self._by_key.get(".".join(parts[:n]))
             if origin:
                 return origin
-        return "<defaults>"
+        inside = sorted({o for k, o in self._by_key.items() if k.startswith(key + ".")})  # a section's check
+        return " + ".join(inside) if inside else "<defaults>"
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -129,7 +130,9 @@ def _describe(err: ValidationError, origins: Origins) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
         where = origins.of(key) if e["loc"] else origins.root
-        if e["type"] == "extra_forbidden":
+        if not e["loc"]:
+            lines.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key {key!r}{_valid_keys_hint(err, e['loc'])}")
         else:
             lines.append(f"{where}: key {key!r}: {e['msg']}")

@@ -37,6 +37,7 @@ def unigap(*args: str, cwd) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_core_install_runs_the_default_loop(tmp_path):
     run = unigap("run", "--out", str(tmp_path / "run"), *SMALL_RUN, "improve.guard.threshold=0", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

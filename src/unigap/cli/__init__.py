@@ -71,7 +71,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except UnigapError as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        from rich.markup import escape
+
+        console.print(f"[red]error:[/red] {escape(str(err))}", markup=True, highlight=False)
         sys.exit(2)
     except typer.Exit as err:
         sys.exit(err.exit_code)
