@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from unigap.errors import UnigapError
+from unigap.errors import MissingExtra
 
 INSTALL_HINT = ("pip install 'unigap[eval]' (beside a CPU torch without a matching torchvision: "
                 "`make install-eval`, which installs lmms-eval==0.7.3 with --no-deps plus what its evaluator imports)")
 
 
-class EvalExtraMissing(UnigapError):
+class EvalExtraMissing(MissingExtra):
     """lmms-eval (the `eval` extra) is not installed or does not import."""
 
 

@@ -78,6 +78,10 @@ class UnigapLMM(lmms):
 
     # --- request resolution ------------------------------------------------------------------
     def _item(self, index: int, args: tuple, kind: str) -> Item:
+        if len(args) != 6:  # acc_mutual_info's unconditional ("", choice) requests carry no document
+            it = Item(index, "?", -1, str(args[0]) if args else "")
+            self._fail(it, "unconditional loglikelihood requests (acc_mutual_info) are not supported", kind)
+            return it
         ctx, second, doc_to_visual, doc_id, task, split = args
         it = Item(index, task, doc_id, ctx)
         if kind == "generate_until":
@@ -178,8 +182,10 @@ def _int_batch(value: Any) -> int:
 
 
 def failure_counts(failures: list[dict[str, Any]]) -> dict[str, int]:
+    """Failed documents per task (a multiple-choice document fails once, whatever its choices)."""
+    docs = {(f["task"], f["doc_id"]) for f in failures}
     counts: dict[str, int] = {}
-    for f in failures:
-        counts[f["task"]] = counts.get(f["task"], 0) + 1
+    for task, _ in docs:
+        counts[task] = counts.get(task, 0) + 1
     return counts
 

@@ -241,7 +241,8 @@ def summarise(raw: dict, lm: Any, model_cfg: Any, tasks: list[str], limit: Any, 
         "task_versions": {t: raw.get("versions", {}).get(t) for t in scores},
         "datasets": {t: {"path": c.get("dataset_path"), "name": c.get("dataset_name"), "split": c.get("test_split")}
                      for t, c in configs.items()},
-        "failures": {"count": len(lm.failures), "by_task": failure_counts(lm.failures), "items": lm.failures[:200]},
+        "failures": {"count": sum(failure_counts(lm.failures).values()), "by_task": failure_counts(lm.failures),
+                     "requests": len(lm.failures), "items": lm.failures[:200]},
         "backend_calls": dict(lm.calls),
         "provenance": provenance(lm, model_cfg, limit, seed, opt),
     }
