@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-BANDS = ("easy", "medium", "hard")
+from unigap.vocab import BANDS  # noqa: F401  (re-exported: one definition for every layer)
+
 Status = Literal["ok", "unparsed", "failed"]
 
 

@@ -15,6 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE
 from unigap.analysis.metrics import Row, build_table, per_prompt_counts
 from unigap.analysis.stats import summarise_ratio
 
@@ -26,7 +27,7 @@ def disagreement_kinds(label: np.ndarray, pre: np.ndarray, post: np.ndarray) -> 
     return {name: int((valid & (label == a) & (pre == b) & (post == c)).sum()) for (a, b, c), name in KINDS.items()}
 
 
-def win_rate(rows: Iterable[Row], pre: str = "self", post: str = "model:improved", label: str = "oracle",
+def win_rate(rows: Iterable[Row], pre: str = SELF_JUDGE, post: str = IMPROVED_JUDGE, label: str = "oracle",
              n_boot: int = 1000, seed: int = 0) -> dict:
     """Win rate per subtask/band/overall with CIs, disagreement kinds and the FP-correction share."""
     t = build_table(rows)

@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 from unigap.config import Config
 from unigap.errors import UnigapError
 from unigap.records import Prompt
@@ -48,10 +49,10 @@ class CalibrateConfig(Config):
 
 
 class CurateConfig(Config):
-    selector: str = "self"  # any stored judge: "self" (the paper), "oracle" (external-judge-assisted baseline)
+    selector: str = SELF_JUDGE  # any stored judge: "self" (the paper), "oracle" (external-judge-assisted baseline)
     rule: Rule = "mixed_only"
     pairs_per_prompt: int = Field(1, ge=1)
-    source: str = "base"
+    source: str = SOURCE_BASE
     split: str | None = "train"  # only prompts of this split (None = all); training refuses eval prompts
     min_prob: float | None = Field(None, ge=0.0, le=1.0)  # accept only P(match) >= min_prob (needs probabilities)
     top_k: int | None = Field(None, ge=1)  # at most k accepted candidates per prompt, most confident first

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 from unigap.analysis import entk
 from unigap.analysis.agreement import agreement_table, verdicts_from_rows
 from unigap.analysis.winrate import win_rate
@@ -35,7 +36,7 @@ def eval_ids(store: RunStore) -> set[str]:
 
 
 def external_judges(store: RunStore) -> list[str]:
-    return [j for j in store.judges() if j != "self" and not j.startswith("model:")]
+    return [j for j in store.judges() if is_external(j)]
 
 
 def audit_section(store: RunStore, source: str, ids: set[str], n_boot: int, seed: int) -> dict:
@@ -45,12 +46,12 @@ def audit_section(store: RunStore, source: str, ids: set[str], n_boot: int, seed
 
 
 def winrate_section(store: RunStore, ids: set[str], n_boot: int, seed: int) -> dict:
-    rows = [r for r in store.judgments(source="base") if r.prompt_id in ids]
+    rows = [r for r in store.judgments(source=SOURCE_BASE) if r.prompt_id in ids]
     if not any(r.judge == "model:improved" for r in rows):
         return missing("no judgments of the base images by the improved model", "unigap run (stage winrate)")
     out = {}
     for label in external_judges(store):
-        out[label] = win_rate(rows, "self", "model:improved", label, n_boot, seed)
+        out[label] = win_rate(rows, SELF_JUDGE, IMPROVED_JUDGE, label, n_boot, seed)
     return out
 
 
@@ -92,8 +93,8 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
         raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite); make one with `unigap run --out {run_dir}`")
     with RunStore.open(run_dir, create=False) as store:
         ids = eval_ids(store)
-        result = {"before": audit_section(store, "base", ids, n_boot, seed),
-                  "after": audit_section(store, "improved", ids, n_boot, seed),
+        result = {"before": audit_section(store, SOURCE_BASE, ids, n_boot, seed),
+                  "after": audit_section(store, SOURCE_IMPROVED, ids, n_boot, seed),
                   "win_rate": winrate_section(store, ids, n_boot, seed),
                   "curriculum": curriculum_section(run_dir), "guard": guard_section(store),
                   "agreement": agreement_section(store, n_boot, seed)}
@@ -133,10 +134,10 @@ def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
     labels = external_judges(store)
     if not labels:
         return missing("no external judge", "add a judge")
-    rows = {(r.candidate_id, r.judge): r for r in store.judgments(source="base")}
+    rows = {(r.candidate_id, r.judge): r for r in store.judgments(source=SOURCE_BASE)}
     ids = eval_ids(store)
-    cands = [c for c in store.candidates(source="base") if c.idx == 0 and c.prompt_id in ids]
-    verdicts = [(rows.get((c.id, "self")), rows.get((c.id, "model:improved")), rows.get((c.id, labels[0]))) for c in cands]
+    cands = [c for c in store.candidates(source=SOURCE_BASE) if c.idx == 0 and c.prompt_id in ids]
+    verdicts = [(rows.get((c.id, SELF_JUDGE)), rows.get((c.id, IMPROVED_JUDGE)), rows.get((c.id, labels[0]))) for c in cands]
     keep = [i for i, v in enumerate(verdicts) if all(x is not None and x.verdict is not None for x in v)]
     if not keep:
         return missing("no eval candidates judged by base, improved and external judges", "unigap run")

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from unigap.vocab import BANDS
 from unigap.store.images import encode_png
 
 
@@ -30,7 +31,7 @@ def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    bands = [b for b in ("easy", "medium", "hard") if any(b in s for s in series.values())]
+    bands = [b for b in BANDS if any(b in s for s in series.values())]
     if not bands:
         return None
     fig, ax = plt.subplots(figsize=(5.2, 2.8))

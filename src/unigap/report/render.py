@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from unigap.vocab import SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 from unigap.analysis.table import before_after_rows, fmt
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
@@ -32,7 +33,7 @@ def headline_rows(analysis: dict) -> tuple[list[str], list[dict]]:
 
 def nonunif_plot(analysis: dict) -> str | None:
     series = {}
-    for label, side in (("base", analysis.get("before", {})), ("improved", analysis.get("after", {}))):
+    for label, side in ((SOURCE_BASE, analysis.get("before", {})), (SOURCE_IMPROVED, analysis.get("after", {}))):
         m = side.get("metrics", {}).get("non_unification")
         if m:
             series[label] = m["bands"]
@@ -55,15 +56,15 @@ def winrate_rows(analysis: dict) -> list[dict]:
 def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> list[dict]:
     """Accepted / rejected base candidates (train split first) or discard-pool prompts, with every verdict."""
     verdicts: dict[int, dict[str, Any]] = {}
-    for r in store.judgments(source="base"):
+    for r in store.judgments(source=SOURCE_BASE):
         verdicts.setdefault(r.candidate_id, {})[r.judge] = r
     prompts = {p.id: p for p in store.prompts()}
     by_prompt: dict[str, list] = {}
-    for c in store.candidates(source="base"):
+    for c in store.candidates(source=SOURCE_BASE):
         by_prompt.setdefault(c.prompt_id, []).append(c)
     items = []
     for pid, cands in by_prompt.items():
-        selfs = [verdicts.get(c.id, {}).get("self") for c in cands]
+        selfs = [verdicts.get(c.id, {}).get(SELF_JUDGE) for c in cands]
         if kind == "discard" and any(s and s.verdict == 1 for s in selfs):
             continue
         for c, s in zip(cands, selfs):

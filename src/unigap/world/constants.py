@@ -58,7 +58,7 @@ MIXES: dict[tuple[str, str], str] = {
     ("red", "green"): "brown",
 }
 
-BANDS: tuple[str, ...] = ("easy", "medium", "hard")
+from unigap.vocab import BANDS  # noqa: E402  (one definition for every layer)
 SUBTASKS: dict[str, str] = {
     "single_object": "easy",
     "two_object": "easy",
