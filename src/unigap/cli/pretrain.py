@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import out, progress_bar
+from unigap.cli._common import DryRun, out, print_config, progress_bar
+from unigap.errors import UnigapError
 
 
 def pretrain_cmd(
@@ -15,13 +16,23 @@ def pretrain_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (resumes if it holds a partial run)")],
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. steps=300")] = None,
     eval_prompts: Annotated[int, typer.Option(help="Eval prompts per subtask for the card (0 = skip)")] = 40,
+    dry_run: DryRun = False,
 ) -> None:
-    """Pretrain from scratch; a killed run resumes from its last checkpoint when rerun."""
+    """Train the tiny unified model from scratch on ShapeWorld; a killed run resumes from its last checkpoint.
+
+    Example: unigap pretrain --config configs/pretrain_tiny.yaml --out ckpt/tiny steps=300
+    """
     from unigap.config import load_config
     from unigap.models.tiny.eval import record_eval_in_card
     from unigap.training.pretrain import PretrainConfig, pretrain
 
     cfg = load_config(PretrainConfig, config, overrides or [])
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UnigapError(f"--out {out_dir} is a file, not a checkpoint directory; choose another --out")
+    if dry_run:
+        print_config(cfg)
+        out.print(f"valid; nothing written (would pretrain into {out_dir})")
+        return
     with progress_bar() as bar:
         task = bar.add_task("pretrain", total=cfg.steps)
 
