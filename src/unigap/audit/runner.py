@@ -199,6 +199,8 @@ def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
     from unigap.store import provenance
 
     if store.get_meta("provenance") is None:
-        sha = getattr(model, "weights_sha256", lambda: None)()
+        from unigap.models.base import supports
+
+        sha = model.weights_sha256() if supports(model, "weights_sha256") else None  # type: ignore[attr-defined]
         extra = {"seeds": {"seed": seed}, "checkpoint_sha256": sha, "model_fingerprint": model.fingerprint()}
         store.set_meta("provenance", provenance(extra))
