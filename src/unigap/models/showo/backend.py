@@ -20,7 +20,6 @@ Training objective (documented surrogate for a masked model):
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from contextlib import contextmanager
@@ -319,7 +318,3 @@ def load_showo(cfg: ModelConfig, options: ShowoOptions | None = None) -> ShowoBa
     if options is None:
         options = ShowoOptions(**(getattr(cfg, "options", None) or {}))
     return load_checkpoint(cfg, options)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)
