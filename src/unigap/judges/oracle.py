@@ -1,4 +1,4 @@
-"""`--judge oracle`: the exact ShapeWorld judge, parsing the pixels against the prompt's spec."""
+"""`judges: [{name: oracle}]`: the exact ShapeWorld judge, parsing the pixels against the prompt's spec."""
 
 from __future__ import annotations
 

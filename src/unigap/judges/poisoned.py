@@ -1,4 +1,4 @@
-"""`--judge poisoned`: deliberately bad self-supervision, for the co-degradation experiment.
+"""`judges: [{name: poisoned}]`: deliberately bad self-supervision, for the co-degradation experiment.
 
 It accepts exactly the images the ShapeWorld oracle rejects (those that break the prompt, mostly
 by one attribute, relation or rule) and rejects the ones that match. Used as the curation

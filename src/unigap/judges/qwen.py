@@ -1,4 +1,4 @@
-"""`--judge qwen2.5-vl`: a local Qwen2.5-VL (transformers) as external judge.
+"""`judges: [{name: qwen2.5-vl}]`: a local Qwen2.5-VL (transformers) as external judge.
 
 The paper's external judge is Qwen2.5-VL-72B; on one GPU use the 7B (72B in bf16 does not fit
 an H100; see anchors.md §2.5) or the `http` judge against a vLLM server.

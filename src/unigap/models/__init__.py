@@ -1,4 +1,4 @@
-"""Model backends behind one protocol (`UnifiedModel`), selected by short name (`--model tiny`)."""
+"""Model backends behind one protocol (`UnifiedModel`), selected by short name (`model.name: tiny`)."""
 
 from unigap.models.base import (
     MODELS,

@@ -1,4 +1,4 @@
-"""Janus-Pro backend (`--model janus`): transformers' native Janus with our own image decode loop.
+"""Janus-Pro backend (`model.name: janus`): transformers' native Janus with our own image decode loop.
 
 Modules: backend (the `UnifiedModel`), decode (static-cache CFG decode loop), graphs (CUDA-graph
 capture), loading (checks and dtype), text (prompt formatting), lora (PEFT), synthetic (random

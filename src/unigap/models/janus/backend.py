@@ -1,4 +1,4 @@
-"""`--model janus`: Janus-Pro (transformers' native Janus) behind the `UnifiedModel` protocol.
+"""`model.name: janus`: Janus-Pro (transformers' native Janus) behind the `UnifiedModel` protocol.
 
 Image generation runs our own decode loop (decode.py), never transformers' image `generate`
 (which crashes in transformers 5.17, the version on the GPU machine). Understanding uses the

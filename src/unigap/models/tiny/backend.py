@@ -1,4 +1,4 @@
-"""`--model tiny`: the shipped ShapeWorld model behind the `UnifiedModel` protocol."""
+"""`model.name: tiny`: the shipped ShapeWorld model behind the `UnifiedModel` protocol."""
 
 from __future__ import annotations
 
