@@ -74,3 +74,12 @@ def test_bad_rule_missing_model_and_not_clip(path, tmp_path):
 
     with pytest.raises(UnigapError, match="not a CLIP-style model"):
         SciScoreJudge(str(save_dpt(tmp_path / "dpt")), device="cpu").load()
+
+
+def test_contrast_scores_match_separate_scoring(path):
+    judge = SciScoreJudge(path, device="cpu").load()
+    ims = images(1).numpy()
+    j = judge.judge(torch.from_numpy(ims), prompts()[:1])[0]
+    raw = json.loads(j.raw)
+    e, s = judge.scores(np.stack([ims[0], ims[0]]), ["a dog is sitting", "a cat"])
+    assert raw["explicit"] == pytest.approx(e, abs=1e-4) and raw["superficial"] == pytest.approx(s, abs=1e-4)

@@ -80,29 +80,40 @@ class SciScoreJudge:
 
     def scores(self, images: np.ndarray, texts: list[str]) -> list[float]:
         """SciScore of each (image, text) pair: logit_scale.exp() * cosine."""
+        img = self._image_features(images)
+        return ((img * self._text_features(texts)).sum(-1) * self._scale()).tolist()
+
+    def _image_features(self, images: np.ndarray) -> torch.Tensor:
         pix = _clip.clip_pixels([to_pil(im) for im in images], _clip.image_size(self.model))
-        img = _clip.image_features(self.model, pix, self.device)
-        txt = _clip.text_features(self.model, self.tokenizer, texts, self.device)
-        scale = float(self.model.logit_scale.detach().float().exp())
-        return ((img * txt).sum(-1) * scale).tolist()
+        return _clip.image_features(self.model, pix, self.device)  # (B, D)
+
+    def _text_features(self, texts: list[str]) -> torch.Tensor:
+        return _clip.text_features(self.model, self.tokenizer, texts, self.device)  # (T, D)
+
+    def _scale(self) -> float:
+        return float(self.model.logit_scale.detach().float().exp())
 
     def _batch(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:
-        implicit = self.scores(images, [p.text for p in prompts])
-        contrast = [self._contrast(im, p) for im, p in zip(images, prompts)] if self.rule == "contrast" \
-            else [None] * len(prompts)
-        out = []
-        for s, c in zip(implicit, contrast):
-            if c is not None:
-                verdict, raw = int(c[0] > c[1]), {"rule": "contrast", "explicit": c[0], "superficial": c[1]}
+        """One image forward per image; the implicit, explicit and superficial prompts share it."""
+        img, k = self._image_features(images), self._scale()
+        texts = [p.text for p in prompts]
+        pairs = [self._contrast_texts(p) for p in prompts] if self.rule == "contrast" else [None] * len(prompts)
+        extra = [t for pair in pairs if pair for t in pair]
+        txt = self._text_features(texts + extra)
+        implicit = ((img * txt[:len(texts)]).sum(-1) * k).tolist()
+        out, j = [], len(texts)
+        for i, (s, pair) in enumerate(zip(implicit, pairs)):
+            if pair:
+                e, sp = (float(img[i] @ txt[j]) * k, float(img[i] @ txt[j + 1]) * k)
+                j += 2
+                verdict, raw = int(e > sp), {"rule": "contrast", "explicit": e, "superficial": sp}
             else:
                 verdict, raw = int(s >= self.threshold), {"rule": "threshold", "threshold": self.threshold}
             out.append(Judgment(verdict, None, json.dumps({"sciscore": s, **raw}), score=float(s)))
         return out
 
-    def _contrast(self, image: np.ndarray, prompt: Prompt) -> tuple[float, float] | None:
+    @staticmethod
+    def _contrast_texts(prompt: Prompt) -> tuple[str, str] | None:
         meta = prompt.metadata or {}
         ep, sp = meta.get("explicit_prompt"), meta.get("superficial_prompt")
-        if not ep or not sp:
-            return None
-        e, s = self.scores(np.stack([image, image]), [ep, sp])
-        return e, s
+        return (ep, sp) if ep and sp else None
