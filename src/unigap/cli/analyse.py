@@ -16,12 +16,15 @@ def analyse_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed")] = 0,
 ) -> None:
     """Compute every analysis once; the report reads the result."""
+    from rich.markup import escape
+
     from unigap.pipeline.analyse import analyse
 
     result = analyse(run_dir, seed=seed, entk_samples=entk_samples)
     for name, section in result.items():
         if isinstance(section, dict) and "missing" in section:
-            out.print(f"[yellow]{name}[/yellow]: {section['missing']} ({section['command']})")
+            hint = f" ({section['command']})" if section.get("command") else ""
+            out.print(f"[yellow]{name}[/yellow]: {escape(str(section['missing']))}{escape(hint)}")
     out.print(f"wrote {run_dir / 'analysis.json'}")
 
 

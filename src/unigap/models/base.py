@@ -123,8 +123,13 @@ class TrainableModel(UnifiedModel, Protocol):
 
     def weights_sha256(self) -> str | None: ...
 
+    def image_loss(self, prompts: Sequence[str], tokens: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The backend's own SFT objective on image tokens (B, M) -> scalar, when it is not -log p (Show-o:
+        masked-token cross-entropy with mask ratios from its schedule). Without it SFT uses image_logprobs."""
+        ...
 
-HOOKS = ("apply_lora", "enable_gradient_checkpointing", "answer_logprobs", "score_probs", "weights_sha256")
+
+HOOKS = ("apply_lora", "enable_gradient_checkpointing", "answer_logprobs", "score_probs", "weights_sha256", "image_loss")
 
 
 def supports(model: object, hook: str) -> bool:

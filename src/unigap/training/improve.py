@@ -161,7 +161,9 @@ def reference_logps(model: UnifiedModel, pairs: list[dict], batch: int) -> dict[
 def batch_loss(model: UnifiedModel, rows: list[dict], cfg: ImproveConfig, ref: dict[str, torch.Tensor] | None,
                idx: list[int]) -> torch.Tensor:
     texts, m = [r["prompt"] for r in rows], model.num_image_tokens
-    if cfg.method == "sft":
+    if cfg.method == "sft" and supports(model, "image_loss"):  # the backend's own objective (Show-o: masked tokens)
+        loss = model.image_loss(texts, tokens(rows, "tokens"))  # type: ignore[attr-defined]
+    elif cfg.method == "sft":
         loss = sft_loss(model.image_logprobs(texts, tokens(rows, "tokens")), m)
     else:
         pc = model.image_logprobs(texts, tokens(rows, "chosen_tokens"))
