@@ -37,7 +37,7 @@ def test_audit_show_curate_improve(tmp_path, tiny_ckpt_dir):
     invoke("audit", "--config", ROOT / "configs" / "audit_tiny.yaml", "--out", run, f"model.path={tiny_ckpt_dir}",
            "prompts.per_subtask=2", "n=3", "self_judge.mode=prob", "n_boot=20")
     shown = invoke("show", run)
-    assert "unification" in shown and "overall" in shown and "easy" in shown
+    assert "non-unif" in shown and "overall" in shown and "easy" in shown
     invoke("curate", run, "--out", tmp_path / "data", "rule=all_accepted", "split=null")
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     assert manifest["totals"]["sft"] > 0

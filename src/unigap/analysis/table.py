@@ -24,6 +24,7 @@ class MetricSpec:
     aggregation: str  # how the value is computed (shown in the report's legend)
     fmt: Literal["pct", "score"] = "pct"  # pct: a share x100; score: a mean score x100 (the paper's "Gen.")
     headline: bool = False  # in the before/after tables of `unigap run` and the report
+    show: bool = True  # a column of `unigap show` (precision/recall live in the diagnostics instead)
 
     def pattern(self) -> re.Pattern:
         return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>[^/]+)") + "$")
@@ -41,8 +42,9 @@ METRICS: list[MetricSpec] = [
     MetricSpec("self_accuracy/{judge}", "self-judge acc. ({judge})", "higher",
                "self verdict = external verdict, over candidates both judged", headline=True),
     MetricSpec("self_precision/{judge}", "self precision ({judge})", "higher",
-               "P(external accepts | self accepts): the acceptance precision of the self-judge as a selector"),
-    MetricSpec("self_recall/{judge}", "self recall ({judge})", "higher", "P(self accepts | external accepts)"),
+               "P(external accepts | self accepts): the acceptance precision of the self-judge as a selector",
+               show=False),
+    MetricSpec("self_recall/{judge}", "self recall ({judge})", "higher", "P(self accepts | external accepts)", show=False),
 ]
 
 
@@ -53,11 +55,11 @@ class Column:
     spec: MetricSpec
 
 
-def columns(metrics: dict, headline_only: bool = False) -> list[Column]:
+def columns(metrics: dict, headline_only: bool = False, shown_only: bool = False) -> list[Column]:
     """The concrete columns present in `metrics`, in table order."""
     out = []
     for spec in METRICS:
-        if headline_only and not spec.headline:
+        if (headline_only and not spec.headline) or (shown_only and not spec.show):
             continue
         pat = spec.pattern()
         for key in metrics:

@@ -15,7 +15,7 @@ def pct(e: dict | None) -> str:
 def metrics_table(result: dict, title: str = "audit") -> Table:
     """One row per subtask (grouped by band, band rows bold) and overall; columns from the metric table."""
     metrics = result["metrics"]
-    cols = columns(metrics)
+    cols = columns(metrics, shown_only=True)
     table = Table(title=f"{title} (%, 95 % CI over prompts; ↑/↓ = higher/lower is better)")
     table.add_column("subtask / band")
     for c in cols:
