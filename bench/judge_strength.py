@@ -1,7 +1,7 @@
 """When does self-improvement work? The self-judge's strength as the variable (issue 17).
 
     python bench/judge_strength.py [--out bench/results/judge_strength] [--seeds 0 1 2]
-                                   [--steps 0 100 250 500] [--pretrain-dir DIR]
+                                   [--steps 0 100 250] [--pretrain-dir DIR]
 
 The knob: the number of judge-training steps of configs/pretrain_strong_judge.yaml (the shipped
 tiny checkpoint + training that is mostly the paper's question on the model's own images with the
@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,13 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
 
 
 def checkpoint_path(steps: int, final: int, pretrain_dir: Path) -> str:
+    """0 = the shipped tiny model; a snapshot directory step_<k> where one exists; else the final checkpoint."""
     if steps == 0:
         return "tiny"
-    return str(pretrain_dir if steps == final else pretrain_dir / f"step_{steps}")
+    snap = pretrain_dir / f"step_{steps}"
+    if (snap / "card.json").exists() or steps != final:
+        return str(snap)
+    return str(pretrain_dir)
 
 
 def pretrain_all(pretrain_dir: Path, log) -> dict:
@@ -113,7 +118,7 @@ def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
     out = {"judge": {g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")}
                      for g in GROUPS}, "win_rate": wr["win_rate"]["overall"]["value"],
            "fp_share": wr["fp_correction_share_of_wins"], "kinds": wr["kinds_total"], "guard": guard,
-           "exploitation": diag["exploitation"].get("oracle"), "seconds": results.get("wall_seconds")}
+           "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before = _value(results["before"], key, g)
@@ -162,12 +167,12 @@ def cell(mc: tuple[float, float], digits: int = 1) -> str:
 def markdown(summary: dict, cards: dict) -> str:
     lines = ["Judge-training steps (the knob) vs self-improvement, `unigap run` on each checkpoint, "
              "mean ± 95 % t-interval over seeds.", "",
-             "| judge steps | base-judge acceptance precision easy / medium / hard / overall | AUROC overall | "
+             "| judge steps | seeds | base-judge acceptance precision easy / medium / hard / overall | AUROC overall | "
              "Δ oracle generation (points) | Δ non-unification (points) | win rate % | FP-corrected share of wins % |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for k, s in summary.items():
         prec = " / ".join(cell(s[f"precision/{g}"], 2) for g in GROUPS)
-        lines.append(f"| {k} | {prec} | {cell(s['auroc/overall'], 3)} | {cell(s['dgen/overall'])} | "
+        lines.append(f"| {k} | {s['n_seeds']} | {prec} | {cell(s['auroc/overall'], 3)} | {cell(s['dgen/overall'])} | "
                      f"{cell(s['dnonu/overall'])} | {cell(s['win_rate'])} | {cell(s['fp_share'])} |")
     lines += ["", "Per band (Δ generation / Δ non-unification, points):", "",
               "| judge steps | easy | medium | hard |", "|---|---|---|---|"]
@@ -209,17 +214,77 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def profile(ckpt: str, per_subtask: int, n: int, seed: int = 0) -> dict:
+    """A quick look at a checkpoint's judge on its own train images (no training): per band the oracle
+    generation accuracy, and the self-judge's acceptance precision (parse mode, the run's default
+    selection) and AUROC of P(match). The full measurement is the run's own audit_train (`measure`)."""
+    from unigap.analysis.diagnostics import judge_diagnostics
+    from unigap.models.base import ModelConfig, SelfJudgeConfig, default_sampling, load_model
+    from unigap.prompts.base import SuiteConfig, load_prompts
+    from unigap.records import candidate_seed
+    from unigap.verdict import question
+    from unigap import world
+
+    model = load_model(ModelConfig(name="tiny", path=ckpt))
+    prompts = [p for p in load_prompts(SuiteConfig(split="train", per_subtask=per_subtask)) for _ in range(n)]
+    seeds = [candidate_seed(seed, p.id, i % n) for i, p in enumerate(prompts)]
+    gen = model.generate([p.text for p in prompts], seeds, default_sampling(model))
+    verdicts = model.judge(gen.images, [p.text for p in prompts], SelfJudgeConfig(mode="parse"))
+    probs = model.score_probs(gen.images, [question(p.text) for p in prompts])
+    truth = [int(world.oracle(img, p.spec)[0]) for img, p in zip(gen.images.numpy(), prompts)]
+    rows = []
+    for i, (p, v, pr, t) in enumerate(zip(prompts, verdicts, probs, truth)):
+        rows += [Row(i, "self", v.verdict, pr, p.id, p.subtask, p.band), Row(i, "oracle", t, None, p.id, p.subtask, p.band)]
+    d = judge_diagnostics(rows, n_boot=200)
+    gen_acc = {b: float(np.mean([t for t, p in zip(truth, prompts) if p.band == b])) for b in GROUPS[:3]}
+    gen_acc["overall"] = float(np.mean(truth))
+    return {"generation": gen_acc, "judge": d["bands"]}
+
+
+@dataclass
+class Row:
+    candidate_id: int
+    judge: str
+    verdict: int | None
+    prob: float | None
+    prompt_id: str
+    subtask: str
+    band: str | None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "judge_strength")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, nargs="+", default=[0, 100, 250, 500])
+    ap.add_argument("--steps", type=int, nargs="+", default=[0, 100, 250])
     ap.add_argument("--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)")
+    ap.add_argument("--no-pretrain", action="store_true", help="use the checkpoints already in --pretrain-dir")
+    ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
+    ap.add_argument("--profile", nargs="+", default=None, metavar="CKPT",
+                    help="only profile these checkpoints' judges on train images (no training), then exit")
+    ap.add_argument("--profile-prompts", type=int, default=10, help="train prompts per subtask for --profile")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log = lambda m: print(m, flush=True)
+    if args.profile:
+        from unigap.analysis.diagnostics import fmt
+
+        for ckpt in args.profile:
+            t0 = time.time()
+            prof = profile(ckpt, args.profile_prompts, 4)
+            log(f"{ckpt} ({time.time() - t0:.0f} s): generation " + json.dumps({k: round(v, 3) for k, v in prof["generation"].items()}))
+            for band, e in prof["judge"].items():
+                log(f"  {band:8s} accepted {e['accepted']:4d}  precision {fmt(e['acceptance_precision'])}  "
+                    f"recall {fmt(e['recall'])}  AUROC {fmt(e['auroc'])}")
+        return
     pre_dir = args.pretrain_dir or args.out / "pretrain"
-    final = pretrain_all(pre_dir, log)["final"]
+    if args.no_pretrain:  # the checkpoints exist (e.g. snapshots of a longer run of the same recipe)
+        from unigap.config import load_config
+        from unigap.training.pretrain import PretrainConfig
+
+        final = load_config(PretrainConfig, ROOT / "configs" / "pretrain_strong_judge.yaml", []).steps
+    else:
+        final = pretrain_all(pre_dir, log)["final"]
     per_run, cards, t_start = {}, {}, time.time()
     for k in args.steps:
         ckpt = checkpoint_path(k, final, pre_dir)
@@ -228,6 +293,9 @@ def main() -> None:
         cards[k] = read_card(resolve_path(ckpt))
         for seed in args.seeds:
             run_dir = args.out / "runs" / f"k{k}_s{seed}"
+            if args.existing_only and not (run_dir / "results.json").exists():
+                log(f"steps {k} seed {seed}: no finished run in {run_dir}, left out (--existing-only)")
+                continue
             results = run_one(ckpt, seed, run_dir)
             per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
             log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")

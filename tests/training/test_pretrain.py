@@ -127,3 +127,20 @@ def test_shipped_names_resolve_and_unknown_names_are_refused():
     assert resolve_path("some/dir") == __import__("pathlib").Path("some/dir")
     with pytest.raises(CheckpointError, match="strong-judge"):
         shipped_path("nope")
+
+
+def test_shipped_strong_judge_loads_by_name_and_its_card_names_its_recipe():
+    from pathlib import Path
+
+    from unigap.config import load_config
+    from unigap.models.base import ModelConfig, load_model
+    from unigap.models.tiny.checkpoint import WEIGHTS, shipped_path
+
+    if not (shipped_path("strong-judge") / WEIGHTS).exists():
+        pytest.skip("no strong-judge checkpoint in this checkout yet")
+    model = load_model(ModelConfig(name="tiny", path="strong-judge"))
+    card = model.ckpt.card
+    config = Path(__file__).resolve().parents[2] / "configs" / "pretrain_strong_judge.yaml"
+    assert card["pretrain"] == recipe_dict(load_config(PretrainConfig, config))
+    assert card["init"]["sha256"] == load_checkpoint("tiny").card["sha256"]  # it continues the shipped tiny model
+    assert card["steps"] == card["pretrain"]["steps"]
