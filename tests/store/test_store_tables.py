@@ -205,3 +205,15 @@ def test_open_without_create_needs_an_existing_run(tmp_path):
     with pytest.raises(UnigapError, match="no run store"):
         RunStore.open(tmp_path / "absent", create=False)
     assert not (tmp_path / "absent").exists()
+
+
+def test_failed_candidates_are_kept_counted_and_not_requested_again(tmp_path):
+    with RunStore.open(tmp_path) as s:
+        s.add_prompts(make_prompts(2))
+        pid = s.prompts()[0].id
+        s.add_failed_candidates("base", [(pid, 1, 7, "image does not decode")])
+        s.add_failed_candidates("base", [(pid, 1, 7, "again")])  # idempotent
+        assert s.failed_candidates("base") == [{"source": "base", "prompt_id": pid, "idx": 1, "seed": 7,
+                                                "reason": "image does not decode"}]
+        assert (pid, 1) not in s.missing_candidates("base", [pid], 3)
+        assert s.counts()["failed_candidates"] == {"base": 1}

@@ -74,13 +74,17 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
     for chunk in batches(todo, cfg.batch_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
         gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
+        errors = getattr(gen, "errors", None) or [None] * len(chunk)  # served backends: a row may fail
         rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
-                for (pid, idx), seed, tok, img in zip(chunk, seeds, gen.tokens, gen.images)]
+                for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors) if err is None]
         store.add_candidates(source, rows)
+        store.add_failed_candidates(source, [(pid, idx, seed, err) for (pid, idx), seed, err in zip(chunk, seeds, errors)
+                                             if err is not None])
         bar.advance(len(chunk))
 
 
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
+RECORDS_FAILED_CANDIDATES = True  # generate_stage stores a backend's failed rows (Generation.errors) with their reason
 
 
 def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
@@ -91,12 +95,22 @@ def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | Non
     bar.start(f"judge [{judge_name}]", len(todo))
     failures = 0
     for chunk in batches(todo, batch_size):
-        images = torch.from_numpy(np.stack([store.load_image(c.png) for c in chunk]))
-        verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c in chunk])
-        failures += sum(v.status == "failed" for v in verdicts)
-        store.add_judgments(judge_name, [(c.id, v) for c, v in zip(chunk, verdicts)])
+        for same in _by_shape(store, chunk):  # served models may return images of different sizes
+            images = torch.from_numpy(np.stack([img for _, img in same]))
+            verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c, _ in same])
+            failures += sum(v.status == "failed" for v in verdicts)
+            store.add_judgments(judge_name, [(c.id, v) for (c, _), v in zip(same, verdicts)])
         bar.advance(len(chunk))
     return failures
+
+
+def _by_shape(store: RunStore, chunk: list) -> list[list]:
+    """[(candidate, image)] groups of one image shape each, in first-seen order."""
+    groups: dict[tuple, list] = {}
+    for c in chunk:
+        img = store.load_image(c.png)
+        groups.setdefault(img.shape, []).append((c, img))
+    return list(groups.values())
 
 
 def _safe_judge(fn: JudgeFn, images: torch.Tensor, prompts: list[Prompt]) -> list[Judgment]:

@@ -22,6 +22,25 @@ def before_after_table(results: dict) -> Table:
     return table
 
 
+def understand_table(rows: list[dict]) -> Table:
+    """lmms-eval scores, base vs improved (value ± stderr), the change, and failed items."""
+    table = Table(title="understanding benchmarks (lmms-eval), base -> improved")
+    for col in ("task", "metric", "base", "improved", "change", "failed"):
+        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+    for r in rows:
+        table.add_row(r["task"], r["metric"], _pm(r.get("base"), r.get("base_stderr")),
+                      _pm(r.get("improved"), r.get("improved_stderr")),
+                      "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
+                      f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}")
+    return table
+
+
+def _pm(value: float | None, stderr: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
+
+
 def run_cmd(
     config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/run_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
@@ -45,6 +64,8 @@ def run_cmd(
     with progress_bar() as bar:
         results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
     out.print(before_after_table(results))
+    if results.get("understand"):
+        out.print(understand_table(results["understand"]))
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))
     if results.get("report"):
         out.print(f"report: {results['report']}")

@@ -80,7 +80,9 @@ def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
     for col in image_cols:
         if rows:
             ds = ds.cast_column(col, ImageFeature())
-    ds.to_parquet(str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    ds.to_parquet(str(tmp))
+    tmp.replace(path)  # atomic: a killed curate never leaves a half-written file under the final name
 
 
 def sft_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
@@ -115,6 +117,7 @@ def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig) -> d
     """Curate a run's candidates into DATA_DIR; returns the manifest (with counts per subtask)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # a rerun over an older curation: incomplete until the end
     with RunStore.open(run_dir, create=False) as store:
         prompts = {p.id: p for p in store.prompts(split=cfg.split)}
         cur = curate(list(prompts.values()), scored_from_store(store, cfg), cfg, calibration_labels(store, cfg))
@@ -130,7 +133,9 @@ def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig) -> d
                 "thresholds": cur.thresholds, "held_out": len(cur.held_out),
                 "model": config.get("model"), "fingerprint": provenance.get("model_fingerprint"),
                 "splits": sorted({p.split for p in prompts.values()})}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2))
+    tmp.replace(out / MANIFEST)  # last: data without a manifest is refused by improve (rerun curate)
     return manifest
 
 

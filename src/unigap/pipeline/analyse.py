@@ -78,6 +78,13 @@ def agreement_section(store: RunStore, n_boot: int, seed: int) -> dict:
     return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed)]}
 
 
+def understand_section(run_dir: Path) -> list[dict]:
+    """lmms-eval scores of the base and improved model (`understand.tasks:`), side by side; [] when not run."""
+    from unigap.understand.stage import side_by_side
+
+    return side_by_side(run_dir)
+
+
 def diagnostics_section(store: RunStore, ids: set[str], n_boot: int, seed: int) -> dict:
     """The self-judge as a selector (analysis.diagnostics): eval split, every view x external judge."""
     from unigap.analysis.diagnostics import run_diagnostics
@@ -97,6 +104,7 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
                   "after": audit_section(store, SOURCE_IMPROVED, ids, n_boot, seed),
                   "win_rate": winrate_section(store, ids, n_boot, seed),
                   "curriculum": curriculum_section(run_dir), "guard": guard_section(store),
+                  "understand": understand_section(run_dir),
                   "agreement": agreement_section(store, n_boot, seed)}
         result["entk"] = entk_section(store, run_dir, entk_samples, seed)
         result["diagnostics"] = diagnostics_section(store, ids, n_boot, seed)
@@ -111,6 +119,8 @@ def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
     model_cfg = ModelConfig(**cfg.get("model", {})) if cfg.get("model") else None
     if model_cfg is None or model_cfg.name != "tiny":
         return missing("exact eNTK needs the tiny backend (use the proxy for large models)", "-")
+    if n <= 0:
+        return missing("skipped (entk_samples 0)", "unigap analyse RUN --entk-samples 48")
     data = run_dir / "data" / "sft.parquet"
     if not data.exists():
         return missing("no curated SFT data", "unigap run (stage curate)")

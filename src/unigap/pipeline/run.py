@@ -33,6 +33,7 @@ from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
 from unigap.training.guard import GuardConfig
 from unigap.training.improve import ImproveConfig, check_improve_config, improve
+from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
 from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
 
@@ -59,6 +60,7 @@ class RunConfig(Config):
                                            guard=GuardConfig(judge="oracle"))
     batch_size: int = Field(64, ge=1)
     n_boot: int = Field(1000, ge=1)
+    understand: UnderstandConfig = UnderstandConfig()  # lmms-eval benchmarks, base vs improved (off: tasks [])
     report: bool = True  # end with `unigap analyse` + `unigap report`
     force: bool = False  # train even if the data-quality guard fails (the co-degradation experiment)
 
@@ -103,6 +105,7 @@ def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
     judges = load_judges(cfg.judges)
     check_selector(cfg.curate.selector, judges, "curate.selector")
     check_improve_config(cfg.improve_config(), "improve")
+    check_understand(cfg.understand)
     return Prepared(train, evals, load_model(cfg.model), judges)
 
 
@@ -150,7 +153,8 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
     stage("improve", lambda: {"replays": improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force,
                                                  log=log)["replays"]})
-    improved = load_model(cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")}))
+    improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
+    improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
     stage("audit_eval_base", lambda: {"failures": audit_into(store, evals, ready.evals, base, bar, SOURCE_BASE, judges)})
     stage("audit_eval_improved",
@@ -158,5 +162,11 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
     ids = {p.id for p in ready.evals}
     stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
                                                       SOURCE_BASE, cfg.batch_size, bar, ids)})
+    if cfg.understand.tasks:  # last: lmms-eval re-seeds python/numpy/torch globally
+        stage("understand_base", lambda: {"scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE,
+                                                                   cfg.seed)["scores"]})
+        stage("understand_improved", lambda: {"scores": run_understand(cfg.understand, improved_cfg, improved, run_dir,
+                                                                       SOURCE_IMPROVED, cfg.seed)["scores"]})
     return {"before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
-            "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times}
+            "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times,
+            "understand": side_by_side(run_dir)}

@@ -97,7 +97,8 @@ def context(run_dir: Path) -> dict:
                "entk": analysis.get("entk", {}), "before_missing": analysis.get("before", {}).get("missing"),
                "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
                "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
-               "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs")}
+               "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs"),
+               "understand": analysis.get("understand") or []}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     return ctx
 
@@ -109,6 +110,8 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    env.filters["score3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:.3f}"
+    env.filters["signed3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:+.3f}"
     html = env.get_template("report.html.j2").render(**context(run_dir))
     out = Path(out) if out else run_dir / "report.html"
     out.write_text(html)

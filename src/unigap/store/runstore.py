@@ -249,8 +249,23 @@ class RunStore:
 
     def missing_candidates(self, source: str, prompt_ids: Iterable[str], n: int) -> list[tuple[str, int]]:
         """(prompt_id, idx) pairs, idx < n, that `source` has not stored yet, in prompt order."""
-        have = set(self._db.query("SELECT prompt_id, idx FROM candidates WHERE source = ?", (source,)))
+        have = set(self._db.query("SELECT prompt_id, idx FROM candidates WHERE source = ? UNION "
+                                  "SELECT prompt_id, idx FROM failed_candidates WHERE source = ?", (source, source)))
         return [(pid, i) for pid in dict.fromkeys(prompt_ids) for i in range(n) if (pid, i) not in have]
+
+    def add_failed_candidates(self, source: str, rows: Iterable[tuple[str, int, int, str]]) -> None:
+        """Record generation rows that failed: (prompt_id, idx, seed, reason); kept once, never re-requested."""
+        values = [(source, pid, int(idx), int(seed), str(reason), time.time()) for pid, idx, seed, reason in rows]
+        if not values:
+            return
+        with self._db.write(f"store {len(values)} failed candidates") as c:
+            c.executemany("INSERT INTO failed_candidates (source, prompt_id, idx, seed, reason, created) "
+                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, prompt_id, idx) DO NOTHING", values)
+
+    def failed_candidates(self, source: str | None = None) -> list[dict]:
+        where, params = _where({"source = ?": source})
+        rows = self._db.query(f"SELECT source, prompt_id, idx, seed, reason FROM failed_candidates{where} ORDER BY id", params)
+        return [dict(zip(("source", "prompt_id", "idx", "seed", "reason"), r)) for r in rows]
 
     def add_candidates(self, source: str, rows: Iterable[CandidateIn]) -> list[int]:
         """Store candidates: PNG files first, then all rows in one transaction.
@@ -410,5 +425,9 @@ class RunStore:
             cands = c.execute("SELECT source, COUNT(*) FROM candidates GROUP BY source ORDER BY source").fetchall()
             judged = c.execute("SELECT judge, COUNT(*), SUM(status = 'unparsed'), SUM(status = 'failed') "
                                "FROM judgments GROUP BY judge ORDER BY judge").fetchall()
-        return {"prompts": prompts, "candidates": dict(cands), "judgments": {j: n for j, n, _, _ in judged},
-                "unparsed": {j: u for j, _, u, _ in judged}, "failed": {j: f for j, _, _, f in judged}}
+            lost = c.execute("SELECT source, COUNT(*) FROM failed_candidates GROUP BY source ORDER BY source").fetchall()
+        out = {"prompts": prompts, "candidates": dict(cands), "judgments": {j: n for j, n, _, _ in judged},
+               "unparsed": {j: u for j, _, u, _ in judged}, "failed": {j: f for j, _, _, f in judged}}
+        if lost:
+            out["failed_candidates"] = dict(lost)
+        return out

@@ -66,7 +66,16 @@ def m002_judgment_score(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE judgments ADD COLUMN score REAL")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score]
+def m003_failed_candidates(db: sqlite3.Connection) -> None:
+    """Schema version 3: failed_candidates, generation rows a backend could not produce (a served model's
+    image that does not decode), with the reason; a resumed audit does not request them again."""
+    db.execute("""CREATE TABLE failed_candidates (
+        id INTEGER PRIMARY KEY, source TEXT NOT NULL, prompt_id TEXT NOT NULL REFERENCES prompts(id),
+        idx INTEGER NOT NULL, seed INTEGER NOT NULL, reason TEXT NOT NULL, created REAL NOT NULL,
+        UNIQUE (source, prompt_id, idx))""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score, m003_failed_candidates]
 
 
 def schema_version() -> int:

@@ -413,6 +413,13 @@ def check_improve_config(cfg: ImproveConfig, where: str = "improve") -> None:
         JUDGES.validate_options(cfg.guard.judge, cfg.guard.options, f"{where}.guard.options")
 
 
+def check_trainable(model: UnifiedModel) -> None:
+    """Backends without weights here (a served model) cannot be trained: say so before anything else."""
+    if getattr(model, "trainable", True) is False:
+        raise UnigapError(f"improve: the {model.name!r} backend has no weights to train here (a model behind HTTP); "
+                          "self-improve a backend that loads the weights (janus, showo, emu3, tiny)")
+
+
 def check_backend(cfg: ImproveConfig, model: UnifiedModel) -> None:
     if cfg.und_weight and not supports(model, "answer_logprobs"):
         raise UnigapError(f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
@@ -522,6 +529,7 @@ def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Pa
     check_data(data, cfg, data_dir)
     check_improve_config(cfg)
     model = load_model(cfg.model)
+    check_trainable(model)
     check_backend(cfg, model)
     check_compatible(data, model, data_dir)
 
@@ -540,6 +548,7 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
     log = log if accelerator.is_main_process else (lambda _: None)
     st = State.load(out)
     model = load_for_training(cfg, out, st, accelerator)
+    check_trainable(model)
     check_backend(cfg, model)
     check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
     if accelerator.is_main_process:  # everything checked: only now is anything written
