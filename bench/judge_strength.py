@@ -67,6 +67,8 @@ def run_one(ckpt: str, seed: int, run_dir: Path) -> dict:
     from unigap.config import load_config
     from unigap.pipeline.run import RunConfig, run_loop
 
+    if (run_dir / "results.json").exists():  # finished: measure it as it is (even if RunConfig gained keys since)
+        return json.loads((run_dir / "results.json").read_text())
     cfg = load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml", [f"model.path={ckpt}", f"seed={seed}", "report=false"])
     t0 = time.time()
     results = run_loop(cfg, run_dir, log=lambda m: None)
