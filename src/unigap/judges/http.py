@@ -24,7 +24,6 @@ The transport policy (concurrency, timeouts, retries, Retry-After, key handling)
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import math
@@ -37,7 +36,7 @@ from unigap.errors import UnigapError
 from unigap.http import HttpClient, HttpSession, mask, parse_retry_after, run_sync
 from unigap.http.client import MAX_ERROR_CHARS, Unreachable, gather_or_cancel
 from unigap.records import Judgment, Prompt
-from unigap.verdict import ANSWER_PREFIX, SYSTEM_TEXT, full_question, parse_verdict, question
+from unigap.verdict import ANSWER_PREFIX, SYSTEM_TEXT, full_question, judgment_from_answer, question
 
 log = logging.getLogger(__name__)
 __all__ = ["HttpJudge", "answer_text", "endpoint_url", "image_data_url", "parse_retry_after", "score_prob"]
@@ -45,11 +44,9 @@ __all__ = ["HttpJudge", "answer_text", "endpoint_url", "image_data_url", "parse_
 
 def image_data_url(image: np.ndarray) -> str:
     """(H, W, 3) uint8 -> `data:image/png;base64,...`."""
-    from PIL import Image
+    from unigap.store.images import encode_png
 
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(np.ascontiguousarray(image, dtype=np.uint8))).decode("ascii")
 
 
 def endpoint_url(base_url: str) -> str:
@@ -220,8 +217,7 @@ class HttpJudge:
             if p is not None:
                 return Judgment(int(p > self.threshold), p, text)
             self._warn_no_logprobs()
-        v = parse_verdict(text)  # parse mode has no probability: prob stays None
-        return Judgment(v, None, text, "ok" if v is not None else "unparsed")
+        return judgment_from_answer(text)  # parse mode has no probability: prob stays None
 
     def _warn_no_logprobs(self) -> None:
         if not self._warned_no_logprobs:

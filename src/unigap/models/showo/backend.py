@@ -39,7 +39,7 @@ from unigap.models.showo.prompting import MMU_ASSISTANT, MMU_USER, Layout
 from unigap.models.showo.sampling import DecodeSpec, NonFiniteLogits, decode, guide
 from unigap.models.showo.text import greedy, last_logits, mmu_batch, teacher_forced
 from unigap.records import Judgment
-from unigap.verdict import ANSWER_PREFIX, parse_verdict, question
+from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class ShowoBackend:
     def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
         questions = [question(p) for p in prompts]
         if cfg.mode == "parse":
-            return [_parsed(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
+            return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
         probs = self.score_probs(images, questions)
         return [Judgment(int(p > cfg.threshold), p, self._prob_text(p > cfg.threshold)) for p in probs]
 
@@ -268,11 +268,6 @@ class ShowoBackend:
             yield
         finally:
             self.model.train(was)
-
-
-def _parsed(answer: str) -> Judgment:
-    v = parse_verdict(answer)
-    return Judgment(v, None, answer, "ok" if v is not None else "unparsed")
 
 
 def _resize_crop(x: torch.Tensor, side: int) -> torch.Tensor:
