@@ -71,6 +71,6 @@ def test_poisoned_config_is_the_default_but_for_the_supervision():
     poisoned = load_config(RunConfig, ROOT / "configs" / "run_poisoned_tiny.yaml").model_dump()
     default = RunConfig().model_dump()
     # + no curriculum (its replay would add the self-judge's picks to the poisoned data)
-    assert diff_keys(default, poisoned) == ["curate.selector", "force", "improve.curriculum.epoch", "improve.curriculum.mode",
+    assert diff_keys(default, poisoned) == ["curate.selector", "force", "improve.curriculum.mode",
                                             "improve.method", "improve.und_weight", "judges"]
     assert poisoned["curate"]["selector"] == "poisoned" and poisoned["force"] and poisoned["improve"]["und_weight"] > 0
