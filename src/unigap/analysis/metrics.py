@@ -91,6 +91,7 @@ def confusion(s: np.ndarray, e: np.ndarray) -> dict[str, int]:
 
 def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int = 1000, seed: int = 0) -> dict:
     """All audit metrics with CIs, confusion matrices and unparsed/failed counts."""
+    rows = list(rows)
     t = build_table(rows)
     if self_judge not in t.verdicts:
         return {"metrics": {}, "confusion": {}, "unparsed": {}, "bands_of": t.bands}
@@ -106,7 +107,16 @@ def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int
             metrics[f"{name}/{judge}"] = summarise_ratio(per_prompt_counts(t, num, den), t.bands, n_boot, seed)
         conf[judge] = {sub: confusion(s[m], e[m]) for sub in dict.fromkeys(t.subtasks)
                        for m in [np.array([x == sub for x in t.subtasks])]}
+    metrics.update(scorer_means(rows, n_boot, seed))
     return {"metrics": metrics, "confusion": conf, "unparsed": status_counts(t), "bands_of": t.bands}
+
+
+def scorer_means(rows: list, n_boot: int, seed: int) -> dict:
+    """gen/<scorer>: the benchmark scorers' mean continuous score (the paper's Gen.), with CIs."""
+    from unigap.judges.scoring import SCORER_JUDGES, generation_scores
+
+    present = {r.judge for r in rows}
+    return {f"gen/{j}": generation_scores(rows, j, n_boot, seed) for j in SCORER_JUDGES if j in present}
 
 
 def status_counts(t: Table) -> dict[str, dict[str, int]]:

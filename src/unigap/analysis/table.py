@@ -22,7 +22,7 @@ class MetricSpec:
     label: str  # column label ("{judge}" filled in)
     direction: Direction  # which way is better
     aggregation: str  # how the value is computed (shown in the report's legend)
-    fmt: Literal["pct", "score"] = "pct"  # pct: a share x100; score: a mean score x100 (the paper's "Gen.")
+    fmt: Literal["pct", "score"] = "pct"  # pct: a share, printed x100; score: already in the benchmark's units
     headline: bool = False  # in the before/after tables of `unigap run` and the report
     show: bool = True  # a column of `unigap show` (precision/recall live in the diagnostics instead)
 
@@ -35,8 +35,9 @@ METRICS: list[MetricSpec] = [
                "share of candidates the model's own understanding rejects; mean over prompts", headline=True),
     MetricSpec("generation_score/{judge}", "{judge} generation", "higher",
                "share of candidates the external judge accepts; mean over prompts", headline=True),
-    MetricSpec("gen_score/{judge}", "{judge} Gen.", "higher",
-               "mean benchmark score of the candidates x100 (the paper's Gen.); mean over prompts"),
+    MetricSpec("gen/{judge}", "{judge} Gen.", "higher",
+               "mean benchmark score of the candidates (x100; SciScore as is), the paper's Gen.; mean over prompts",
+               fmt="score", headline=True),
     MetricSpec("weak_generation/{judge}", "{judge} weak gen.", "neutral",
                "P(external rejects | self rejects): > 50 % = the gap is weak generation"),
     MetricSpec("self_accuracy/{judge}", "self-judge acc. ({judge})", "higher",
@@ -69,13 +70,14 @@ def columns(metrics: dict, headline_only: bool = False, shown_only: bool = False
     return out
 
 
-def fmt(entry: dict | None, ci: bool = True) -> str:
-    """A metric entry {value, ci} as "37.6 [33.5, 41.5]" (x100); "—" when absent."""
+def fmt(entry: dict | None, ci: bool = True, spec: MetricSpec | None = None) -> str:
+    """A metric entry {value, ci} as "37.6 [33.5, 41.5]" (a share x100, a score as is); "—" when absent."""
     if not entry or entry.get("value") is None:
         return "—"
+    k = 1.0 if spec is not None and spec.fmt == "score" else 100.0
     lo_hi = entry.get("ci")
-    text = f"{100 * entry['value']:.1f}"
-    return text + (f" [{100 * lo_hi[0]:.1f}, {100 * lo_hi[1]:.1f}]" if ci and lo_hi else "")
+    text = f"{k * entry['value']:.1f}"
+    return text + (f" [{k * lo_hi[0]:.1f}, {k * lo_hi[1]:.1f}]" if ci and lo_hi else "")
 
 
 def cell(entry: dict, group: str) -> dict | None:
@@ -93,7 +95,7 @@ def before_after_rows(before: dict, after: dict) -> tuple[list[str], list[list[s
     header = ["band"] + [f"{c.label} {side}" for c in cols for side in ("before", "after")]
     rows = []
     for group in (*BANDS, OVERALL):
-        cells = [fmt(cell(side.get(c.key, {}), group)) for c in cols for side in (before, after)]
+        cells = [fmt(cell(side.get(c.key, {}), group), spec=c.spec) for c in cols for side in (before, after)]
         if any(x != "—" for x in cells):
             rows.append([group, *cells])
     return header, rows

@@ -197,7 +197,16 @@ def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = 
     check_out_dir(run_dir, cfg.model_dump(mode="json"))
     prompts = load_prompts(cfg.prompts)
     judges = load_judges(cfg.judges)
+    check_prompts_for(judges, prompts)
     return prompts, model or load_model(cfg.model), judges
+
+
+def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -> None:
+    """Judges that need per-prompt metadata (GenEval's include/exclude) check it before any generation."""
+    for judge in judges.values():
+        check = getattr(judge, "check_prompts", None)
+        if callable(check):
+            check(prompts)
 
 
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,

@@ -64,6 +64,11 @@ def run_cmd(
     with progress_bar() as bar:
         results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
     out.print(before_after_table(results))
+    from unigap.cli.show import table1_text
+
+    for side in ("before", "after"):
+        for text in table1_text(results[side]["metrics"], f"{side}: "):
+            out.print(text, markup=False, highlight=False)
     if results.get("understand"):
         out.print(understand_table(results["understand"]))
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))

@@ -24,12 +24,12 @@ def metrics_table(result: dict, title: str = "audit") -> Table:
     bands = result.get("bands_of") or {}
     for band in BANDS:
         for s in [s for s in some["subtasks"] if bands.get(s) == band]:
-            table.add_row(f"  {s}", *[fmt(metrics[c.key]["subtasks"].get(s)) for c in cols])
+            table.add_row(f"  {s}", *[fmt(metrics[c.key]["subtasks"].get(s), spec=c.spec) for c in cols])
         if band in some.get("bands", {}):
-            table.add_row(f"[bold]{band}[/bold]", *[fmt(metrics[c.key]["bands"].get(band)) for c in cols])
+            table.add_row(f"[bold]{band}[/bold]", *[fmt(metrics[c.key]["bands"].get(band), spec=c.spec) for c in cols])
     for s in [s for s in some["subtasks"] if bands.get(s) not in BANDS]:
-        table.add_row(s, *[fmt(metrics[c.key]["subtasks"].get(s)) for c in cols])
-    table.add_row(f"[bold]{OVERALL}[/bold]", *[fmt(metrics[c.key].get("overall")) for c in cols])
+        table.add_row(s, *[fmt(metrics[c.key]["subtasks"].get(s), spec=c.spec) for c in cols])
+    table.add_row(f"[bold]{OVERALL}[/bold]", *[fmt(metrics[c.key].get("overall"), spec=c.spec) for c in cols])
     return table
 
 
@@ -49,8 +49,22 @@ def side_by_side(results: dict[str, dict]) -> Table:
     return table
 
 
+def table1_text(metrics: dict, title: str = "") -> list[str]:
+    """The paper's Table 1 (Gen. / Non. / Und. per subtask, band, overall) for each scorer judge present."""
+    from unigap.judges.scoring import format_table1, table1_rows
+
+    texts = []
+    for key in [k for k in metrics if k.startswith("gen/")]:
+        judge = key.split("/", 1)[1]
+        rows = table1_rows(metrics[key], metrics.get("non_unification"), metrics.get(f"win_rate/{judge}"))
+        texts.append(format_table1(rows, f"{title}Table 1 layout, Gen. = {judge} (x100), Non. = non-unification (%)"))
+    return texts
+
+
 def print_metrics(result: dict) -> None:
     out.print(metrics_table(result))
+    for text in table1_text(result["metrics"]):
+        out.print(text, markup=False, highlight=False)
     unparsed = result.get("unparsed", {})
     for judge, c in unparsed.items():
         if c.get("unparsed") or c.get("failed"):

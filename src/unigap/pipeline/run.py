@@ -19,7 +19,7 @@ from typing import Callable
 
 from pydantic import Field, model_validator
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_selector, judge_stage, load_judges, metrics_for, \
+from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_prompts_for, check_selector, judge_stage, load_judges, metrics_for, \
     record_provenance, self_judge_fn
 from unigap.config import Config
 from unigap.curation.curate import CurateConfig
@@ -103,6 +103,7 @@ def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
     check_out_dir(run_dir, cfg.model_dump(mode="json"))
     train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
     judges = load_judges(cfg.judges)
+    check_prompts_for(judges, train + evals)
     check_selector(cfg.curate.selector, judges, "curate.selector")
     check_improve_config(cfg.improve_config(), "improve")
     check_understand(cfg.understand)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
-from unigap.models.showo.backend import _parsed
+from unigap.verdict import judgment_from_answer as _parsed
 from unigap.models.showo.text import last_logits
 from unigap.verdict import question
 
