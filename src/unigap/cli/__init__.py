@@ -81,9 +81,7 @@ def main() -> None:
         console.print("aborted")
         sys.exit(130)
     except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
+        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):  # click's (or typer's vendored click's) usage errors
             err.show()
             sys.exit(err.exit_code)
         raise

@@ -62,8 +62,10 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
 
     Example: unigap show runs/audit    |    unigap show runs/tiny runs/janus runs/emu3
     """
-    from unigap.cli.show import print_metrics, side_by_side
+    from unigap.cli.show import print_diagnostics, print_metrics, side_by_side
 
+    if len(run_dirs) == 1 and not (run_dirs[0] / "metrics.json").exists() and (run_dirs[0] / "results.json").exists():
+        return _show_run(run_dirs[0])  # a `unigap run` directory: before -> after
     results = {}
     for run_dir in run_dirs:
         path = run_dir / "metrics.json"
@@ -72,8 +74,21 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
         results[_run_label(run_dir, results)] = json.loads(path.read_text())
     if len(results) == 1:
         print_metrics(next(iter(results.values())))
+        analysis = run_dirs[0] / "analysis.json"
+        if analysis.exists():  # a finished `unigap run`: the self-judge as a selector
+            print_diagnostics(json.loads(analysis.read_text()))
     else:
         out.print(side_by_side(results))
+
+
+def _show_run(run_dir: Path) -> None:
+    from unigap.cli.run import print_results
+    from unigap.cli.show import print_diagnostics
+
+    print_results(json.loads((run_dir / "results.json").read_text()))
+    analysis = run_dir / "analysis.json"
+    if analysis.exists():
+        print_diagnostics(json.loads(analysis.read_text()))
 
 
 def _run_label(run_dir: Path, taken: dict) -> str:

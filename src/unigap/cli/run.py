@@ -41,6 +41,18 @@ def _pm(value: float | None, stderr: float | None) -> str:
     return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
 
 
+def print_results(results: dict) -> None:
+    """The before/after table, Table 1 for each scorer, and the understanding benchmarks when run."""
+    from unigap.cli.show import table1_text
+
+    out.print(before_after_table(results))
+    for side in ("before", "after"):
+        for text in table1_text(results[side]["metrics"], f"{side}: "):
+            out.print(text, markup=False, highlight=False)
+    if results.get("understand"):
+        out.print(understand_table(results["understand"]))
+
+
 def run_cmd(
     config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/run_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
@@ -63,14 +75,7 @@ def run_cmd(
         return
     with progress_bar() as bar:
         results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
-    out.print(before_after_table(results))
-    from unigap.cli.show import table1_text
-
-    for side in ("before", "after"):
-        for text in table1_text(results[side]["metrics"], f"{side}: "):
-            out.print(text, markup=False, highlight=False)
-    if results.get("understand"):
-        out.print(understand_table(results["understand"]))
+    print_results(results)
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))
     if results.get("report"):
         out.print(f"report: {results['report']}")

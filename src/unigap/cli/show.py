@@ -61,6 +61,49 @@ def table1_text(metrics: dict, title: str = "") -> list[str]:
     return texts
 
 
+VIEW_TITLES = {"base_judge_on_base_images": "base judge on base images",
+               "improved_judge_on_base_images": "improved judge on base images",
+               "improved_judge_on_own_images": "improved judge on its own images"}
+
+
+def diagnostics_tables(section: dict) -> list[Table]:
+    """The self-judge as a selector (analysis.json "diagnostics"): one table per view and truth judge."""
+    from unigap.analysis.diagnostics import table_rows
+
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in table_rows(section):
+        groups.setdefault((r["view"], r["truth"]), []).append(r)
+    tables = []
+    for (view, truth), rows in groups.items():
+        t = Table(title=f"self-judge as a selector — {VIEW_TITLES.get(view, view)} ({truth} as truth, 95 % CI)")
+        for col in ("band", "n", "accepted", "acceptance precision", "rejection precision", "recall", "AUROC"):
+            t.add_column(col, justify="left" if col == "band" else "right")
+        for r in rows:
+            t.add_row(r["band"], r["n"], r["accepted"], r["acceptance_precision"], r["rejection_precision"],
+                      r["recall"], r["auroc"])
+        tables.append(t)
+    return tables
+
+
+def exploitation_lines(section: dict) -> list[str]:
+    """One line per truth judge and band: the judge's drop on its own new images versus the base images."""
+    lines = []
+    for truth, bands in (section.get("exploitation") or {}).items():
+        for band, m in bands.items():
+            parts = [f"{name.replace('_', ' ')} {m[name]['value']:+.3f}" if m[name].get("value") is not None
+                     else f"{name.replace('_', ' ')} {m[name].get('note', 'n/a')}" for name in m]
+            lines.append(f"exploitation ({truth}, {band}; base images minus own images): " + ", ".join(parts))
+    return lines
+
+
+def print_diagnostics(analysis: dict) -> None:
+    section = analysis.get("diagnostics") or {}
+    for t in diagnostics_tables(section):
+        out.print(t)
+    for line in exploitation_lines(section):
+        out.print(line, markup=False, highlight=False)
+
+
 def print_metrics(result: dict) -> None:
     out.print(metrics_table(result))
     for text in table1_text(result["metrics"]):

@@ -86,6 +86,12 @@ def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
             "verdicts": labels}
 
 
+def diagnostics_rows(analysis: dict) -> list[dict]:
+    from unigap.analysis.diagnostics import table_rows
+
+    return table_rows(analysis.get("diagnostics") or {})
+
+
 def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = json.loads(apath.read_text()) if apath.exists() else {}
@@ -98,7 +104,7 @@ def context(run_dir: Path) -> dict:
                "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
                "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
                "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs"),
-               "understand": analysis.get("understand") or []}
+               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis)}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     return ctx
 
