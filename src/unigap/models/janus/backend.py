@@ -7,17 +7,19 @@ model's forward and transformers' text-mode `generate`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from contextlib import contextmanager
+
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 from torch import nn
 
+from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_dtype
@@ -216,21 +218,10 @@ class JanusBackend:
         """Recompute the language model's decoder layers in backward (transformers' checkpointing,
         non-reentrant: works with frozen inputs, LoRA and DDP). Only the training loss path
         (image_token_logprobs, in train mode) is affected; decoding runs the layers by hand."""
-        lm, kwargs = self.model.model.language_model, {"use_reentrant": False}
-        if hasattr(lm, "activation_checkpointing_enable"):  # newer transformers (5.24), where the old name warns
-            lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-        else:
-            lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        checkpoint_layers(self.model.model.language_model)
 
-    @contextmanager
-    def _eval(self) -> Iterator[None]:
-        """Inference in eval mode (no LoRA dropout), restoring the trainer's mode afterwards."""
-        was = self.model.training
-        self.model.eval()
-        try:
-            yield
-        finally:
-            self.model.train(was)
+    def _eval(self) -> contextlib.AbstractContextManager:
+        return eval_mode(self.model)
 
 
 def processor_hash(processor: Any) -> str:

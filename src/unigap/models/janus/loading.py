@@ -6,20 +6,10 @@ from typing import Any
 
 import torch
 
-from unigap.errors import CheckpointError, ConfigError
+from unigap.errors import CheckpointError
 
 DEFAULT_PATH = "deepseek-community/Janus-Pro-1B"
-_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-           "fp32": torch.float32, "float32": torch.float32}
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """"auto" = bf16 on CUDA (what Janus-Pro ships in), fp32 elsewhere (CPU bf16 matmuls are slow)."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in _DTYPES:
-        raise ConfigError(f"model.dtype: unknown dtype {name!r}; valid: auto, {', '.join(_DTYPES)}")
-    return _DTYPES[name]
+from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 
 
 def read_config_dict(path: str) -> dict[str, Any]:

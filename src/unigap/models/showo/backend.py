@@ -19,18 +19,20 @@ Training objective (documented surrogate for a masked model):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
-from contextlib import contextmanager
+
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from unigap.errors import UnigapError
+from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.showo.loading import ShowoConfig
 from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
@@ -254,20 +256,10 @@ class ShowoBackend:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def enable_gradient_checkpointing(self) -> None:
-        lm, kwargs = self.model.llm.model, {"use_reentrant": False}
-        if hasattr(lm, "activation_checkpointing_enable"):
-            lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-        else:
-            lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        checkpoint_layers(self.model.llm.model)
 
-    @contextmanager
-    def _eval(self) -> Iterator[None]:
-        was = self.model.training
-        self.model.eval()
-        try:
-            yield
-        finally:
-            self.model.train(was)
+    def _eval(self) -> contextlib.AbstractContextManager:
+        return eval_mode(self.model)
 
 
 def _resize_crop(x: torch.Tensor, side: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from unigap.errors import CheckpointError, ConfigError
+from unigap.errors import CheckpointError
 from unigap.models.showo.magvit import MagvitDims
 from unigap.models.showo.prompting import NUM_NEW_SPECIAL, PAD, TASK_TOKENS, add_special_tokens
 
@@ -39,17 +39,7 @@ SHOWO_KEYMAP = (("showo.", "llm."),)
 VQ_KEYMAP = (("", "vq."),)
 DERIVED = ("vq.quantize.embedding", "vq.quantize.power_vals")
 SHOWO_FIELDS = ("vocab_size", "llm_vocab_size", "codebook_size", "num_vq_tokens")
-_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-           "fp32": torch.float32, "float32": torch.float32}
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """auto = bf16 on CUDA, fp32 elsewhere."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in _DTYPES:
-        raise ConfigError(f"model.dtype: unknown dtype {name!r}; valid: auto, {', '.join(_DTYPES)}")
-    return _DTYPES[name]
+from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 
 
 def local_dir(path: str, base: Path | None = None) -> Path:
