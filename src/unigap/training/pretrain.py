@@ -61,31 +61,31 @@ class PretrainConfig(Config):
 
     seed: int = 0
     world_seed: int = 0  # seed of the train/eval prompt splits
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 2e-3
-    min_lr: float = 2e-4
-    warmup: int = 100
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    min_lr: float = Field(2e-4, ge=0)
+    warmup: int = Field(100, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
     arch: ArchConfig = ArchConfig()
-    gen_frac: float = 0.5  # share of generation examples per batch
-    und_weight: float = 1.0
+    gen_frac: float = Field(0.5, ge=0.0, le=1.0)  # share of generation examples per batch
+    und_weight: float = Field(1.0, ge=0)
     object_weight: float = 8.0  # weight of "which object" vs "what the cell holds" in the image loss
-    cfg_dropout: float = 0.1  # share of generation examples with the prompt removed (for CFG)
-    plain_frac: float = 0.25  # share of understanding examples that are plain questions
-    explain_frac: float = 0.5  # share of paper-question answers that describe the image before the score
-    negative_counterfactual: float = 0.7  # share of negatives that are minimal counterfactuals
+    cfg_dropout: float = Field(0.1, ge=0.0, le=1.0)  # share of generation examples with the prompt removed (for CFG)
+    plain_frac: float = Field(0.25, ge=0.0, le=1.0)  # share of understanding examples that are plain questions
+    explain_frac: float = Field(0.5, ge=0.0, le=1.0)  # share of paper-question answers that describe the image before the score
+    negative_counterfactual: float = Field(0.7, ge=0.0, le=1.0)  # share of negatives that are minimal counterfactuals
     und_positive_frac: float = Field(0.5, gt=0.0, lt=1.0)  # share of paper-question examples whose answer is 1
     self_play: SelfPlayConfig = SelfPlayConfig()
     gen_subtask_weights: dict[str, float] = {}  # subtask -> relative weight (default 1)
     und_subtask_weights: dict[str, float] = {}
-    checkpoint_every: int = 250
+    checkpoint_every: int = Field(250, ge=1)
     # Continue from a checkpoint instead of random weights: a shipped name ("tiny") or a directory. The
     # strong-judge recipe (configs/pretrain_strong_judge.yaml) is the shipped tiny model + judge training.
     init_from: str | None = None
     snapshots: list[int] = []  # also write a full checkpoint to OUT/step_<k> after step k (a sweep in one run)
-    threads: int = 0  # torch threads; 0 = torch's default
+    threads: int = Field(0, ge=0)  # torch threads; 0 = torch's default
     sampling: SamplingConfig = SamplingConfig(cfg_scale=3.0)  # recorded in the card as the model's default
 
 
