@@ -4,6 +4,7 @@ uvicorn, httpx, tokenizers and lmms-eval cannot be imported in the subprocess, a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -33,7 +34,9 @@ SMALL_RUN = ["n=2", "train_prompts.per_subtask=3", "eval_prompts.per_subtask=2",
 
 
 def unigap(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "COLUMNS": "200"}  # rich wraps at 80 columns otherwise
+    return subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=env)
 
 
 @pytest.mark.slow
@@ -53,5 +56,5 @@ def test_core_install_runs_the_default_loop(tmp_path):
 def test_a_command_that_needs_an_extra_names_it(tmp_path):
     res = unigap("audit", "--out", str(tmp_path / "a"), "model.name=janus", f"model.path={tmp_path}", cwd=tmp_path)
     assert res.returncode == 2
-    assert "pip install 'unigap[hf]'" in res.stderr + res.stdout
+    assert "pip install 'unigap[hf]'" in " ".join((res.stderr + res.stdout).split())
     assert not (tmp_path / "a").exists()

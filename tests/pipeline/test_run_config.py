@@ -85,7 +85,7 @@ def test_a_moved_run_dir_still_improves_analyses_reports_and_exports(finished_ru
     for args in (["improve", "--config", sft, "--data", moved / "data", "--out", moved / "improve2",
                   f"model.path={tiny_ckpt_dir}", "epochs=1", "curriculum.mode=none", "guard.threshold=0"],
                  ["analyse", moved], ["report", moved],
-                 ["label", "export", moved, "--out", tmp_path / "labels.csv"],
+                 ["label", "export", moved, "--csv", tmp_path / "labels.csv"],
                  ["export", "hf", moved, "--out", tmp_path / "hf"]):
         result = runner.invoke(get_app(), [str(a) for a in args])
         assert result.exit_code == 0, f"{args[0]}: {result.output}\n{result.exception!r}"
