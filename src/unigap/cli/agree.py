@@ -44,7 +44,11 @@ def agree_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON here")] = None,
 ) -> None:
-    """Compare judges' verdicts on the candidates both judged; unparsed/failed ones are excluded and counted."""
+    """How far the judges of a run agree (Cohen's kappa with CIs, confusion) on the candidates both judged;
+    unparsed/failed ones are excluded and counted.
+
+    Example: unigap agree runs/audit
+    """
     from unigap.analysis.agreement import run_agreement
 
     result = run_agreement(str(run_dir), source=source, judges=judge, n_boot=n_boot, seed=seed)

@@ -15,7 +15,10 @@ def analyse_cmd(
     entk_samples: Annotated[int, typer.Option(help="Training samples for the eNTK kernel (0 = skip)")] = 48,
     seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed")] = 0,
 ) -> None:
-    """Compute every analysis once; the report reads the result."""
+    """Compute every analysis of a run once (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
+
+    Example: unigap analyse runs/default
+    """
     from rich.markup import escape
 
     from unigap.pipeline.analyse import analyse

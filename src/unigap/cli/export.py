@@ -21,7 +21,10 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an earlier export in --ou
 def geneval(run_dir: RunDir, out_dir: OutDir,
             source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
             overwrite: Overwrite = False) -> None:
-    """OUT/<00000>/metadata.jsonl + samples/<0000>.png, for geneval's evaluation/evaluate_images.py."""
+    """Write a run's images in GenEval's layout (OUT/<00000>/metadata.jsonl + samples/<0000>.png) for its evaluate_images.py.
+
+    Example: unigap export geneval runs/audit --out runs/audit/geneval
+    """
     _report(export_geneval(run_dir, out_dir, source, overwrite))
 
 
@@ -31,7 +34,10 @@ def t2icompbench(run_dir: RunDir, out_dir: OutDir,
                  subtask: Annotated[Optional[str], typer.Option(help="One category (default: all in the run)")] = None,
                  split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
                  overwrite: Overwrite = False) -> None:
-    """OUT/samples/<prompt>_<000000>.png (OUT/<category>/samples/ for several categories)."""
+    """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; OUT/<category>/samples/ for several).
+
+    Example: unigap export t2i-compbench runs/audit --out runs/audit/t2i
+    """
     _report(export_t2icompbench(run_dir, out_dir, source, subtask, split, overwrite))
 
 
@@ -39,7 +45,10 @@ def t2icompbench(run_dir: RunDir, out_dir: OutDir,
 def hf(run_dir: RunDir, out_dir: OutDir,
        source: Annotated[Optional[str], typer.Option(help="Candidate source (default: all)")] = None,
        overwrite: Overwrite = False) -> None:
-    """A `datasets` dataset (load with datasets.load_from_disk): one row per candidate, a verdict column per judge."""
+    """Write a run as a `datasets` dataset (datasets.load_from_disk): one row per candidate, a verdict column per judge.
+
+    Example: unigap export hf runs/audit --out runs/audit/hf
+    """
     _report(export_hf(run_dir, out_dir, source, overwrite))
 
 

@@ -26,7 +26,10 @@ def show(
     split: Annotated[str, typer.Option(help="Split when the spec names none")] = "eval",
     subtask: Annotated[Optional[list[str]], typer.Option(help="Only this subtask (repeatable)")] = None,
 ) -> None:
-    """Print the number of prompts per subtask of a suite."""
+    """Print the number of prompts per subtask of a suite (GenEval, T2I-CompBench, Science-T2I, paper9, ...).
+
+    Example: unigap prompts show geneval:PATH/TO/evaluation_metadata.jsonl
+    """
     with _shown_warnings():
         prompts = load_spec(spec, split, subtask)
     counts = Counter((p.suite, p.subtask, p.band or "-", p.split) for p in prompts)

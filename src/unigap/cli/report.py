@@ -14,7 +14,10 @@ def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory")],
     out_path: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default RUN_DIR/report.html)")] = None,
 ) -> None:
-    """Render the report (reads analysis.json and the store; never runs a model)."""
+    """Write a self-contained report.html to send to a colleague (reads analysis.json and the store; runs no model).
+
+    Example: unigap report runs/default
+    """
     from unigap.report.render import render_report
 
     out.print(f"wrote {render_report(run_dir, out_path)}")

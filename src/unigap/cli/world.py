@@ -22,7 +22,10 @@ def show(
     model_path: Annotated[Optional[str], typer.Option(help="Checkpoint for --model")] = None,
     seed: Annotated[int, typer.Option(help="Sampling / scene seed")] = 0,
 ) -> None:
-    """Write a grid of N prompts of a subtask: renders, or a model's generations with the oracle's verdict."""
+    """Look at ShapeWorld: a grid of N prompts of a subtask, rendered exactly, or a model's generations with the oracle's verdict.
+
+    Example: unigap world show --subtask physics --n 16 --model tiny --out grid.png
+    """
     from unigap.world.show import world_grid
 
     grid = world_grid(subtask, n, split, model, model_path, seed)
