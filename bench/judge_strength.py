@@ -1,7 +1,7 @@
 """When does self-improvement work? The self-judge's strength as the variable (issue 17).
 
     python bench/judge_strength.py [--out bench/results/judge_strength] [--seeds 0 1 2]
-                                   [--steps 0 100 250] [--pretrain-dir DIR]
+                                   [--steps 0 100 250] [--pretrain-dir DIR] [--recipe YAML] [--run-config YAML]
 
 The knob: the number of judge-training steps of configs/pretrain_strong_judge.yaml (the shipped
 tiny checkpoint + training that is mostly the paper's question on the model's own images with the
@@ -46,12 +46,12 @@ def checkpoint_path(steps: int, final: int, pretrain_dir: Path) -> str:
     return str(pretrain_dir)
 
 
-def pretrain_all(pretrain_dir: Path, log) -> dict:
+def pretrain_all(pretrain_dir: Path, recipe: Path, log) -> dict:
     from unigap.config import load_config
     from unigap.models.tiny.eval import record_eval_in_card
     from unigap.training.pretrain import PretrainConfig, pretrain
 
-    cfg = load_config(PretrainConfig, ROOT / "configs" / "pretrain_strong_judge.yaml", [])
+    cfg = load_config(PretrainConfig, recipe, [])
     if not (pretrain_dir / "card.json").exists() or not (pretrain_dir / "model.safetensors").exists():
         t0 = time.time()
         pretrain(cfg, pretrain_dir, lambda s, st: log(f"pretrain {s}/{cfg.steps} loss {st['loss']:.3f}") if s % 100 == 0 else None)
@@ -63,13 +63,13 @@ def pretrain_all(pretrain_dir: Path, log) -> dict:
     return {"final": cfg.steps, "snapshots": cfg.snapshots}
 
 
-def run_one(ckpt: str, seed: int, run_dir: Path) -> dict:
+def run_one(ckpt: str, seed: int, run_dir: Path, run_config: Path) -> dict:
     from unigap.config import load_config
     from unigap.pipeline.run import RunConfig, run_loop
 
     if (run_dir / "results.json").exists():  # finished: measure it as it is (even if RunConfig gained keys since)
         return json.loads((run_dir / "results.json").read_text())
-    cfg = load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml", [f"model.path={ckpt}", f"seed={seed}", "report=false"])
+    cfg = load_config(RunConfig, run_config, [f"model.path={ckpt}", f"seed={seed}", "report=false"])
     t0 = time.time()
     results = run_loop(cfg, run_dir, log=lambda m: None)
     results["wall_seconds"] = round(time.time() - t0, 1)
@@ -259,6 +259,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "judge_strength")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 100, 250])
+    ap.add_argument("--recipe", type=Path, default=ROOT / "configs" / "pretrain_strong_judge.yaml",
+                    help="the judge-training recipe whose steps are the knob")
+    ap.add_argument("--run-config", type=Path, default=ROOT / "configs" / "run_tiny.yaml",
+                    help="the self-improvement run made on every checkpoint")
     ap.add_argument("--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)")
     ap.add_argument("--no-pretrain", action="store_true", help="use the checkpoints already in --pretrain-dir")
     ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
@@ -284,9 +288,9 @@ def main() -> None:
         from unigap.config import load_config
         from unigap.training.pretrain import PretrainConfig
 
-        final = load_config(PretrainConfig, ROOT / "configs" / "pretrain_strong_judge.yaml", []).steps
+        final = load_config(PretrainConfig, args.recipe, []).steps
     else:
-        final = pretrain_all(pre_dir, log)["final"]
+        final = pretrain_all(pre_dir, args.recipe, log)["final"]
     per_run, cards, t_start = {}, {}, time.time()
     for k in args.steps:
         ckpt = checkpoint_path(k, final, pre_dir)
@@ -298,7 +302,7 @@ def main() -> None:
             if args.existing_only and not (run_dir / "results.json").exists():
                 log(f"steps {k} seed {seed}: no finished run in {run_dir}, left out (--existing-only)")
                 continue
-            results = run_one(ckpt, seed, run_dir)
+            results = run_one(ckpt, seed, run_dir, args.run_config)
             per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
             log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")
     summary = summarise(per_run)

@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
+from unigap import world
 from unigap.errors import CheckpointError
 from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
 from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, recipe_dict, self_play_pool
@@ -65,9 +67,30 @@ def test_self_play_pool_holds_the_models_images_with_oracle_verdicts():
     cfg = PretrainConfig(self_play=SelfPlayConfig(frac=0.5, pool=40), sampling=ckpt.card["sampling"])
     pool = self_play_pool(ckpt, cfg, step=7, excluded=frozenset())
     assert len(pool) == 40 and pool == self_play_pool(ckpt, cfg, step=7, excluded=frozenset())
-    assert {v for _, _, v in pool} == {0, 1}  # the shipped model draws some prompts right, some wrong
-    for tokens, text, verdict in pool[:10]:
+    assert {v for _, _, v, _ in pool} == {0, 1}  # the shipped model draws some prompts right, some wrong
+    for tokens, text, verdict, subtask in pool[:10]:
         assert len(tokens) == ckpt.codec.num_tokens and isinstance(text, str) and verdict in (0, 1)
+        assert subtask in world.SUBTASKS
+
+
+def test_balanced_self_play_draws_each_subtasks_verdicts_equally():
+    from unigap.models.tiny.format import TinyFormat
+    from unigap.models.tiny.recipe import DataSource
+
+    # a pool like the medium band's: 1 right image of "texture" among 9 wrong ones, 10 wrong "spatial"
+    pool = [([0] * 12, "p", int(i == 0), "texture") for i in range(10)] + [([0] * 12, "q", 0, "spatial")] * 10
+    counts = {}
+    for balance in (False, True):
+        cfg = PretrainConfig(self_play=SelfPlayConfig(frac=1.0, balance=balance), und_positive_frac=0.5,
+                             und_subtask_weights={"texture": 1.0, "spatial": 1.0})
+        data = DataSource.__new__(DataSource)
+        data.cfg, data.pool, data._cells = cfg, pool, None
+        rng = np.random.default_rng(0)
+        picks = [data.pool_index(rng) for _ in range(4000)]
+        counts[balance] = sum(pool[i][2] for i in picks) / len(picks)
+    assert abs(counts[False] - 0.05) < 0.02  # uniform: the base rate, 1 in 20
+    assert abs(counts[True] - 0.25) < 0.03  # half of texture's draws are its one right image; spatial has none
+    assert "balance" not in recipe_dict(PretrainConfig())["self_play"]  # old cards still match their config
 
 
 def test_checkpoint_round_trip_and_hash_check(tmp_path):

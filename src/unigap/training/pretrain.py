@@ -54,6 +54,10 @@ class SelfPlayConfig(Config):
     start: int = Field(1000, ge=0)  # first step that draws from the pool
     every: int = Field(125, ge=1)  # steps between pool refreshes (drawn by the current model)
     pool: int = Field(512, ge=1)  # images per refresh
+    # Draw a pool example by subtask, then by verdict with P(1) = und_positive_frac, then uniformly:
+    # with plain uniform draws the medium band's own images are ~80 % wrong, and the judge learns that
+    # base rate ("medium -> 0") instead of telling its near-misses from its hits.
+    balance: bool = False
 
 
 class PretrainConfig(Config):
@@ -90,12 +94,15 @@ class PretrainConfig(Config):
 
 
 def recipe_dict(cfg: PretrainConfig) -> dict:
-    """The config as recorded in a card: options left at their "off" default (init_from, snapshots) are
-    omitted, so cards written before those options existed still describe their config exactly."""
+    """The config as recorded in a card: options left at their "off" default (init_from, snapshots,
+    self_play.balance) are omitted, so cards written before those options existed still describe
+    their config exactly."""
     out = cfg.model_dump()
     for key, off in (("init_from", None), ("snapshots", [])):
         if out[key] == off:
             del out[key]
+    if not out["self_play"]["balance"]:
+        del out["self_play"]["balance"]
     return out
 
 

@@ -136,7 +136,8 @@ class DataSource:
     def __init__(self, cfg: "PretrainConfig", fmt: TinyFormat, codec: SlotCodec) -> None:
         self.cfg, self.fmt, self.codec = cfg, fmt, codec
         self.excluded = world.eval_texts(cfg.world_seed)
-        self.pool: list[tuple[list[int], str, int]] = []  # self-play: (image tokens, prompt, oracle verdict)
+        self.pool: list[tuple] = []  # self-play: (image tokens, prompt, oracle verdict, subtask)
+        self._cells: tuple[int, dict] | None = None  # (id of the pool indexed, {subtask: {verdict: [i]}})
 
     def batch(self, step: int) -> list[Example]:
         rng = np.random.default_rng([self.cfg.seed, step])
@@ -159,7 +160,7 @@ class DataSource:
             q, a = plain_question(scene, rng)
             return und_example(self.fmt, self._render_tokens(scene), q, a)
         if self.pool and rng.random() < self.cfg.self_play.frac:
-            tokens, text, verdict = self.pool[int(rng.integers(len(self.pool)))]
+            tokens, text, verdict = self.pool[self.pool_index(rng)][:3]
             return und_example(self.fmt, np.array(tokens), question(text), f"The score is {verdict}.")
         label = int(rng.random() < self.cfg.und_positive_frac)
         if not label:
@@ -170,19 +171,42 @@ class DataSource:
             answer = f"The image shows {describe(scene)}. {answer}"
         return und_example(self.fmt, self._render_tokens(scene), question(world.prompt_text(spec)), answer)
 
+    def pool_index(self, rng: np.random.Generator) -> int:
+        """A uniform draw from the pool, or with `self_play.balance` one balanced by subtask and verdict."""
+        if not self.cfg.self_play.balance or len(self.pool[0]) < 4:
+            return int(rng.integers(len(self.pool)))
+        cells = self.pool_cells()
+        names = sorted(cells)
+        w = np.array([self.cfg.und_subtask_weights.get(n, 1.0) for n in names], dtype=float)
+        by_verdict = cells[names[rng.choice(len(names), p=w / w.sum())]]
+        want = int(rng.random() < self.cfg.und_positive_frac)
+        items = by_verdict.get(want) or by_verdict[1 - want]
+        return items[int(rng.integers(len(items)))]
+
+    def pool_cells(self) -> dict:
+        if self._cells is None or self._cells[0] != id(self.pool):
+            cells: dict = {}
+            for i, (_, _, verdict, subtask) in enumerate(self.pool):
+                cells.setdefault(subtask, {}).setdefault(int(verdict), []).append(i)
+            self._cells = (id(self.pool), cells)
+        return self._cells[1]
+
 
 def self_play_pool(ckpt: TinyCheckpoint, cfg: "PretrainConfig", step: int, excluded: frozenset[str]) -> list:
     """The current model's images for random train prompts, each with the oracle's verdict."""
     from unigap.models.tiny.backend import TinyBackend
 
     rng = np.random.default_rng([cfg.seed, step, 1])
-    specs = [sample_train_spec(pick(cfg.und_subtask_weights, rng), rng, excluded) for _ in range(cfg.self_play.pool)]
+    subtasks, specs = [], []
+    for _ in range(cfg.self_play.pool):  # pick, then sample, in turn: the draws of older pools
+        subtasks.append(pick(cfg.und_subtask_weights, rng))
+        specs.append(sample_train_spec(subtasks[-1], rng, excluded))
     texts = [world.prompt_text(s) for s in specs]
     seeds = rng.integers(2**31, size=len(specs)).tolist()
     with torch.no_grad():
         gen = TinyBackend(ckpt, batch_size=128).generate(texts, seeds, cfg.sampling)
     verdicts = [int(world.oracle(img, spec)[0]) for img, spec in zip(gen.images.numpy(), specs)]
-    return [(t, x, v) for t, x, v in zip(gen.tokens.tolist(), texts, verdicts)]
+    return [(t, x, v, s) for t, x, v, s in zip(gen.tokens.tolist(), texts, verdicts, subtasks)]
 
 
 def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
