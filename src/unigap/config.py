@@ -209,7 +209,18 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def diff_keys(old: dict, new: dict) -> list[str]:
-    """Dotted keys whose values differ between two config dicts."""
-    a, b = flatten(old), flatten(new)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+def diff_keys(old: dict, new: dict, defaults: dict | None = None) -> list[str]:
+    """Dotted keys whose values differ between two config dicts. With `defaults` (the config class's
+    own values), a key the old config lacks is no difference while the new one holds its default:
+    an option added by a newer unigap, left unset, does not make a stored run "another config"."""
+    a, b, d = flatten(old), flatten(new), flatten(defaults or {})
+    added_at_default = {k for k in set(b) - set(a) if k in d and b[k] == d[k]}
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in added_at_default)
+
+
+def defaults_json(cfg: BaseModel) -> dict | None:
+    """The JSON form of `cfg`'s class with every field at its default (None if a field is required)."""
+    try:
+        return type(cfg)().model_dump(mode="json")
+    except ValidationError:
+        return None

@@ -187,6 +187,25 @@ def test_config_is_stored_once_and_a_different_one_refused(store):
     assert store.config()["n"] == 4
 
 
+def test_a_run_stored_before_an_option_existed_resumes_while_the_option_is_at_its_default(store, tmp_path):
+    from unigap.store.runstore import check_out_dir
+
+    old = {"model": {"name": "tiny"}, "n": 4}  # written by a unigap without `understand` and `model.dtype`
+    store.init_config(old)
+    defaults = {"model": {"name": "tiny", "dtype": "auto"}, "n": 10, "understand": {"tasks": []}}
+    same = {"model": {"name": "tiny", "dtype": "auto"}, "n": 4, "understand": {"tasks": []}}
+    check_out_dir(store.root, same, defaults)
+    store.init_config(same, defaults)
+    assert store.config() == old  # the stored config is kept as written
+    for changed, key in (({**same, "understand": {"tasks": ["mme"]}}, "understand.tasks"),
+                         ({**same, "n": 10}, "n")):  # a new option set away from its default; an old one changed
+        for refuse in (lambda: check_out_dir(store.root, changed, defaults), lambda: store.init_config(changed, defaults)):
+            with pytest.raises(UnigapError, match=f"(?m)keys differ: {key}$"):
+                refuse()
+    with pytest.raises(UnigapError, match="model.dtype, understand.tasks"):
+        store.init_config(same)  # without the defaults every added key differs
+
+
 def test_everything_survives_reopen(tmp_path):
     with RunStore.open(tmp_path) as s:
         s.init_config({"a": 1})

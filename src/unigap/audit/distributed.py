@@ -192,23 +192,25 @@ def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dic
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
     from unigap.audit.runner import load_judges, record_provenance
+    from unigap.config import defaults_json
     from unigap.models.base import load_model
     from unigap.prompts.base import load_prompts
     from unigap.store import RunStore
     from unigap.store.runstore import check_out_dir
 
     config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
+    defaults = defaults_json(cfg)
     if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
-        check_out_dir(run_dir, config)
+        check_out_dir(run_dir, config, defaults)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
     model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
     if d.is_main:
         with RunStore.open(run_dir) as main:
-            main.init_config(config)
+            main.init_config(config, defaults)
             main.add_prompts(prompts)
             record_provenance(main, cfg.seed, model)
     with RunStore.open_part(run_dir, d.rank) as part:
-        part.init_config(config)
+        part.init_config(config, defaults)
     return prompts, model, judges
 
 

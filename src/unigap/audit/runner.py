@@ -18,7 +18,7 @@ import torch
 from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
-from unigap.config import Config
+from unigap.config import Config, defaults_json
 from unigap.errors import ConfigError
 from unigap.judges.base import ExternalJudge, JudgeConfig, load_judge
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
@@ -180,7 +180,7 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     bar, run_dir = bar or NoBar(), Path(run_dir)
     prompts, model, judges = prepare_audit(cfg, run_dir, model)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, model)
         failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
         store.set_stage("audit", "done", {"failures": failures})
@@ -194,7 +194,7 @@ def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = 
     """Everything the audit needs, loaded and checked before anything is written."""
     from unigap.store.runstore import check_out_dir
 
-    check_out_dir(run_dir, cfg.model_dump(mode="json"))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
     prompts = load_prompts(cfg.prompts)
     judges = load_judges(cfg.judges)
     check_prompts_for(judges, prompts)

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_prompts_for, check_selector, judge_stage, load_judges, metrics_for, \
     record_provenance, self_judge_fn
-from unigap.config import Config
+from unigap.config import Config, defaults_json
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
 from unigap.judges.base import ExternalJudge, JudgeConfig
@@ -100,7 +100,7 @@ class Prepared:
 
 def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
     """Validate the whole run: out dir, prompts, judges and their options, selector, guard, model. Writes nothing."""
-    check_out_dir(run_dir, cfg.model_dump(mode="json"))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
     train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
     judges = load_judges(cfg.judges)
     check_prompts_for(judges, train + evals)
@@ -133,7 +133,7 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     bar, run_dir = bar or NoBar(), Path(run_dir)
     ready = prepare_run(cfg, run_dir)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
         results = _stages(cfg, run_dir, store, ready, bar, log)
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))

@@ -85,9 +85,8 @@ def _judgment_values(cid: Any, judge: str, j: Judgment, now: float) -> tuple:
     return (int(cid), judge, verdict, prob, score, j.raw or "", j.status, j.error, now)
 
 
-def _config_mismatch(root: Path, old: dict, new: dict) -> str:
+def _config_mismatch(root: Path, old: dict, new: dict, keys: list[str]) -> str:
     """The refusal message for a run dir reused with another config: the differing keys and the fix."""
-    keys = diff_keys(old, new)
     flat_old, flat_new = flatten(old), flatten(new)
     lines = [f"  {k}: stored {_show(flat_old, k)}, now {_show(flat_new, k)}" for k in keys[:20]]
     more = [f"  ... and {len(keys) - 20} more"] if len(keys) > 20 else []
@@ -109,9 +108,10 @@ def _open_hint(err: BaseException) -> str:
     return "use a writable --out dir"
 
 
-def check_out_dir(run_dir: str | Path, config: dict | None = None) -> None:
+def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dict | None = None) -> None:
     """Before anything is written: `run_dir` must be a directory or absent, and a run already there must
-    have the same config and a schema this unigap reads. Reads only."""
+    have the same config (options it lacks count as equal at their `defaults`) and a schema this
+    unigap reads. Reads only."""
     root = Path(run_dir)
     if root.exists() and not root.is_dir():
         raise UnigapError(f"--out {root} is a file, not a run directory; choose another --out")
@@ -134,8 +134,8 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None) -> None:
         conn.close()
     if config is not None and row is not None:
         old, new = loads(row[0], f"{path}: meta['config']"), json.loads(dumps(config))
-        if old != new:
-            raise UnigapError(_config_mismatch(root, old, new))
+        if old != new and (keys := diff_keys(old, new, defaults)):
+            raise UnigapError(_config_mismatch(root, old, new, keys))
 
 
 class RunStore:
@@ -208,8 +208,9 @@ class RunStore:
         rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
         return default if not rows else loads(rows[0][0], f"{self.path}: meta[{key!r}]")
 
-    def init_config(self, config: dict) -> None:
-        """Store the resolved run config the first time; later, refuse a config that differs."""
+    def init_config(self, config: dict, defaults: dict | None = None) -> None:
+        """Store the resolved run config the first time; later, refuse a config that differs (options the
+        stored one lacks count as equal at their `defaults`, see `diff_keys`)."""
         new = json.loads(dumps(config))
         with self._db.write("store the run config") as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
@@ -217,8 +218,8 @@ class RunStore:
                 c.execute("INSERT INTO meta (key, value) VALUES ('config', ?)", (dumps(new),))
                 return
         old = loads(row[0], f"{self.path}: meta['config']")
-        if old != new:
-            raise UnigapError(_config_mismatch(self.root, old, new))
+        if old != new and (keys := diff_keys(old, new, defaults)):
+            raise UnigapError(_config_mismatch(self.root, old, new, keys))
 
     def config(self) -> dict | None:
         """The run config stored by init_config, or None."""
