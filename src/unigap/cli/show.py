@@ -96,7 +96,26 @@ def exploitation_lines(section: dict) -> list[str]:
     return lines
 
 
+def win_rate_lines(analysis: dict) -> list[str]:
+    """Per truth judge: the improved self-judge's win rate over the base one on the base images, and the
+    kinds of its wins and losses (the paper: mostly corrected false positives)."""
+    lines = []
+    for truth, w in (analysis.get("win_rate") or {}).items():
+        rate = w["win_rate"]
+        bands = ", ".join(f"{b} {fmt(rate['bands'][b])}" for b in BANDS if b in rate.get("bands", {}))
+        k, share = w.get("kinds_total", {}), w.get("fp_correction_share_of_wins")
+        lines.append(f"win rate ({truth} as truth, improved vs base self-judge on the base images, %): overall "
+                     f"{fmt(rate['overall'])}" + (f"; {bands}" if bands else ""))
+        lines.append(f"  {w.get('disagreements', 0)} disagreements: {k.get('fp_corrected', 0)} false positives corrected, "
+                     f"{k.get('fn_corrected', 0)} false negatives corrected, {k.get('new_fp', 0)} new false positives, "
+                     f"{k.get('new_fn', 0)} new false negatives"
+                     + ("" if share is None else f" ({100 * share:.0f} % of the wins are corrected false positives)"))
+    return lines
+
+
 def print_diagnostics(analysis: dict) -> None:
+    for line in win_rate_lines(analysis):
+        out.print(line, markup=False, highlight=False)
     section = analysis.get("diagnostics") or {}
     for t in diagnostics_tables(section):
         out.print(t)

@@ -1,0 +1,34 @@
+"""The `unigap show` printouts built from analysis.json (pure functions on hand-made sections)."""
+
+from unigap.cli.show import exploitation_lines, win_rate_lines
+
+
+def _entry(v, lo, hi):
+    return {"value": v, "ci": [lo, hi]}
+
+
+def test_win_rate_lines_give_rate_bands_and_kinds():
+    analysis = {"win_rate": {"oracle": {
+        "win_rate": {"overall": _entry(0.544, 0.473, 0.604), "bands": {"easy": _entry(0.193, 0.078, 0.324)}},
+        "kinds_total": {"fp_corrected": 47, "fn_corrected": 8, "new_fp": 9, "new_fn": 79},
+        "fp_correction_share_of_wins": 47 / 55, "disagreements": 143}}}
+    first, second = win_rate_lines(analysis)
+    assert "oracle as truth" in first and "overall 54.4 [47.3, 60.4]" in first and "easy 19.3 [7.8, 32.4]" in first
+    assert "143 disagreements: 47 false positives corrected, 8 false negatives corrected" in second
+    assert "79 new false negatives (85 % of the wins are corrected false positives)" in second
+
+
+def test_win_rate_lines_without_wins_and_without_a_win_rate():
+    none = {"win_rate": {"oracle": {"win_rate": {"overall": _entry(0.0, 0.0, 0.0), "bands": {}},
+                                    "kinds_total": {"new_fn": 3}, "fp_correction_share_of_wins": None,
+                                    "disagreements": 3}}}
+    lines = win_rate_lines(none)
+    assert lines[0].endswith("overall 0.0 [0.0, 0.0]") and "% of the wins" not in lines[1]
+    assert win_rate_lines({}) == []
+
+
+def test_exploitation_lines_print_notes_for_missing_values():
+    section = {"exploitation": {"oracle": {"medium": {"auroc": {"value": None, "note": "not available (no probabilities: parse mode)"},
+                                                      "acceptance_precision": {"value": 0.33}}}}}
+    (line,) = exploitation_lines(section)
+    assert "auroc not available (no probabilities: parse mode)" in line and "acceptance precision +0.330" in line
