@@ -140,13 +140,15 @@ def initial_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     """Random weights, or those of `init_from` (its card's recipe kept as "init" in the new card)."""
     if cfg.init_from is None:
         return new_checkpoint(cfg)
-    from unigap.models.tiny.checkpoint import load_checkpoint, resolve_path
+    from unigap.models.tiny.checkpoint import SHIPPED, load_checkpoint, resolve_path
 
     torch.manual_seed(cfg.seed)
     ckpt = load_checkpoint(cfg.init_from)
     if ckpt.model.cfg.prompt_len != cfg.arch.prompt_len or ckpt.model.cfg.n_embd != cfg.arch.n_embd:
         raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
-    init = {"from": cfg.init_from, "path": str(resolve_path(cfg.init_from)), "sha256": ckpt.card.get("sha256"),
+    path = resolve_path(cfg.init_from)  # a shipped name is recorded package-relative: cards travel between machines
+    shown = f"unigap/assets/{cfg.init_from}" if cfg.init_from in SHIPPED and not Path(cfg.init_from).is_dir() else str(path)
+    init = {"from": cfg.init_from, "path": shown, "sha256": ckpt.card.get("sha256"),
             "pretrain": ckpt.card.get("pretrain"), "steps": ckpt.card.get("steps")}
     ckpt.card = {"init": init}
     return ckpt
