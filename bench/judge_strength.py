@@ -1,7 +1,8 @@
 """When does self-improvement work? The self-judge's strength as the variable (issue 17).
 
     python bench/judge_strength.py [--out bench/results/judge_strength] [--seeds 0 1 2]
-                                   [--steps 0 100 250] [--pretrain-dir DIR] [--recipe YAML] [--run-config YAML]
+                                   [--steps 0 250 500 1000 1500 3000] [--oracle-selector]
+                                   [--pretrain-dir DIR] [--recipe YAML] [--run-config YAML]
 
 The knob: the number of judge-training steps of configs/pretrain_strong_judge.yaml (the shipped
 tiny checkpoint + training that is mostly the paper's question on the model's own images with the
@@ -12,8 +13,10 @@ resumable run, snapshots at the intermediate steps) unless --pretrain-dir holds 
 On every checkpoint and seed it runs the same `unigap run` (configs/run_tiny.yaml with
 `model.path=<checkpoint>`, report off) and measures:
   x  the base self-judge on its own train images (what curation selects from): acceptance precision
-     (share of accepted images the oracle confirms) and AUROC of P(match) (scored here, the run's
-     judge is in parse mode), pooled per band;
+     (share of accepted images the oracle confirms; with the default selection it is the curated
+     set's precision) and AUROC of P(match) (scored here, the run's judge is in parse mode), pooled
+     per band; `--oracle-selector` adds the perfect-selector end (tiny, curate.selector=oracle:
+     precision 1.0 in every band);
   y  change in oracle generation and in non-unification on the eval split, and the win rate of the
      improved judge on the base eval images (with the share of wins that are corrected false positives).
 Writes OUT/judge_strength.md (mean and 95 % t-interval over seeds), OUT/judge_strength.json and
@@ -33,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("easy", "medium", "hard", "overall")
+ORACLE = "oracle"  # the perfect-selector end of the knob: the shipped tiny model, `curate.selector=oracle`
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
 
 
@@ -63,13 +67,13 @@ def pretrain_all(pretrain_dir: Path, recipe: Path, log) -> dict:
     return {"final": cfg.steps, "snapshots": cfg.snapshots}
 
 
-def run_one(ckpt: str, seed: int, run_dir: Path, run_config: Path) -> dict:
+def run_one(ckpt: str, seed: int, run_dir: Path, run_config: Path, extra: tuple[str, ...] = ()) -> dict:
     from unigap.config import load_config
     from unigap.pipeline.run import RunConfig, run_loop
 
     if (run_dir / "results.json").exists():  # finished: measure it as it is (even if RunConfig gained keys since)
         return json.loads((run_dir / "results.json").read_text())
-    cfg = load_config(RunConfig, run_config, [f"model.path={ckpt}", f"seed={seed}", "report=false"])
+    cfg = load_config(RunConfig, run_config, [f"model.path={ckpt}", f"seed={seed}", "report=false", *extra])
     t0 = time.time()
     results = run_loop(cfg, run_dir, log=lambda m: None)
     results["wall_seconds"] = round(time.time() - t0, 1)
@@ -117,15 +121,30 @@ def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
         wr = win_rate(eval_rows, "self", "model:improved", "oracle", n_boot=200)
         diag = run_diagnostics(store, eval_ids, n_boot=200)
         guard = (store.stage("guard") or {}).get("info")
+        oracle = {r.candidate_id: r.verdict for r in rows if r.judge == "oracle"}
+    curated = curated_precision(run_dir / "data" / "sft.parquet", oracle)
     out = {"judge": {g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")}
                      for g in GROUPS}, "win_rate": wr["win_rate"]["overall"]["value"],
            "fp_share": wr["fp_correction_share_of_wins"], "kinds": wr["kinds_total"], "guard": guard,
-           "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
+           "curated": curated, "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before = _value(results["before"], key, g)
             after = _value(results["after"], key, g)
             out.setdefault(name, {})[g] = {"before": before, "after": after, "delta": after - before}
+    return out
+
+
+def curated_precision(sft: Path, oracle: dict[int, int | None]) -> dict[str, dict]:
+    """Per band: how many images SFT trains on and the share the oracle confirms (= the base judge's
+    acceptance precision under the default selection; 1.0 with `curate.selector=oracle`)."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(sft, columns=["candidate_id", "band"]).to_pydict()
+    out = {}
+    for g in GROUPS:
+        ok = [oracle.get(c) for c, b in zip(t["candidate_id"], t["band"]) if g == "overall" or b == g]
+        out[g] = {"n": len(ok), "precision": float(np.mean([v == 1 for v in ok])) if ok else None}
     return out
 
 
@@ -143,6 +162,12 @@ def mean_ci(values: list[float | None]) -> tuple[float, float]:
     return float(np.mean(vals)), T95.get(len(vals) - 1, 1.96) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
 
 
+def worst_band(run: dict) -> float | None:
+    """The lowest per-band acceptance precision of the base judge (the band SFT trains worst on)."""
+    vals = [run["judge"][g]["acceptance_precision"] for g in GROUPS[:3]]
+    return None if any(v is None for v in vals) else min(vals)
+
+
 def summarise(per_run: dict[int, list[dict]]) -> dict:
     out = {}
     for k, runs in per_run.items():
@@ -150,8 +175,14 @@ def summarise(per_run: dict[int, list[dict]]) -> dict:
         for g in GROUPS:
             s[f"precision/{g}"] = mean_ci([r["judge"][g]["acceptance_precision"] for r in runs])
             s[f"auroc/{g}"] = mean_ci([r["judge"][g]["auroc"] for r in runs])
+            s[f"recall/{g}"] = mean_ci([r["judge"][g]["recall"] for r in runs])
             s[f"dgen/{g}"] = mean_ci([r["gen"][g]["delta"] for r in runs])
             s[f"dnonu/{g}"] = mean_ci([r["nonu"][g]["delta"] for r in runs])
+        s["precision/worst"] = mean_ci([worst_band(r) for r in runs])
+        for g in GROUPS:
+            s[f"curated/{g}"] = mean_ci([r["curated"][g]["precision"] for r in runs])
+            s[f"curated_n/{g}"] = mean_ci([r["curated"][g]["n"] for r in runs])
+        s["curated/worst"] = mean_ci([min(r["curated"][g]["precision"] or 0.0 for g in GROUPS[:3]) for r in runs])
         s["win_rate"] = mean_ci([100 * r["win_rate"] for r in runs])
         s["fp_share"] = mean_ci([None if r["fp_share"] is None else 100 * r["fp_share"] for r in runs])
         s["seconds"] = mean_ci([r["seconds"] for r in runs])
@@ -169,17 +200,25 @@ def cell(mc: tuple[float, float], digits: int = 1) -> str:
 def markdown(summary: dict, cards: dict) -> str:
     lines = ["Judge-training steps (the knob) vs self-improvement, `unigap run` on each checkpoint, "
              "mean ± 95 % t-interval over seeds.", "",
-             "| judge steps | seeds | base-judge acceptance precision easy / medium / hard / overall | AUROC overall | "
+             "| judge steps | seeds | curated-set precision easy / medium / hard / overall (self selection: the base "
+             "judge's acceptance precision) | SFT images easy / medium / hard | AUROC overall | "
              "Δ oracle generation (points) | Δ non-unification (points) | win rate % | FP-corrected share of wins % |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for k, s in summary.items():
-        prec = " / ".join(cell(s[f"precision/{g}"], 2) for g in GROUPS)
-        lines.append(f"| {k} | {s['n_seeds']} | {prec} | {cell(s['auroc/overall'], 3)} | {cell(s['dgen/overall'])} | "
+        prec = " / ".join(cell(s[f"curated/{g}"], 2) for g in GROUPS)
+        n = " / ".join(cell(s[f"curated_n/{g}"], 0) for g in GROUPS[:3])
+        auroc = "n/a (oracle)" if k == ORACLE else cell(s['auroc/overall'], 3)
+        lines.append(f"| {k} | {s['n_seeds']} | {prec} | {n} | {auroc} | {cell(s['dgen/overall'])} | "
                      f"{cell(s['dnonu/overall'])} | {cell(s['win_rate'])} | {cell(s['fp_share'])} |")
     lines += ["", "Per band (Δ generation / Δ non-unification, points):", "",
               "| judge steps | easy | medium | hard |", "|---|---|---|---|"]
     for k, s in summary.items():
         lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'dgen/{g}'])} / {cell(s[f'dnonu/{g}'])}" for g in GROUPS[:3]) + " |")
+    lines += ["", "The base judge on its own train images per band (AUROC of P(match) / recall):", "",
+              "| judge steps | easy | medium | hard | worst-band precision |", "|---|---|---|---|---|"]
+    for k, s in summary.items():
+        lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'auroc/{g}'], 3)} / {cell(s[f'recall/{g}'], 2)}" for g in GROUPS[:3])
+                     + f" | {cell(s['precision/worst'], 2)} |")
     lines += ["", "Checkpoints (card evaluation, 40 eval prompts per subtask; generation / understanding):", "",
               "| judge steps | easy | medium | hard | overall |", "|---|---|---|---|---|"]
     for k, card in cards.items():
@@ -198,15 +237,18 @@ def plot(summary: dict, path: Path) -> None:
 
     ys = (("dgen/overall", "Δ oracle generation (points)", 0.0), ("dnonu/overall", "Δ non-unification (points)", 0.0),
           ("win_rate", "win rate (%)", 50.0))
-    xs = (("precision/overall", "base-judge acceptance precision (train images)"), ("auroc/overall", "base-judge AUROC"))
-    fig, axes = plt.subplots(len(xs), len(ys), figsize=(12, 7), squeeze=False)
+    xs = (("curated/overall", "curated-set precision, overall (oracle-confirmed share of SFT images)"),
+          ("curated/worst", "curated-set precision, worst band"), ("auroc/overall", "base-judge AUROC (train images)"))
+    fig, axes = plt.subplots(len(xs), len(ys), figsize=(12, 10), squeeze=False)
     for i, (xk, xl) in enumerate(xs):
         for j, (yk, yl, ref) in enumerate(ys):
             ax = axes[i][j]
             for k, s in summary.items():
                 (x, xe), (y, ye) = s[xk], s[yk]
+                if x != x or (k == ORACLE and xk.startswith("auroc")):  # the oracle selector has no self-judge AUROC
+                    continue
                 ax.errorbar(x, y, xerr=None if xe != xe else xe, yerr=None if ye != ye else ye, fmt="o", capsize=3)
-                ax.annotate(f"{k} steps", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+                ax.annotate(f"{k} steps" if k != ORACLE else "oracle selector", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
             ax.axhline(ref, color="gray", lw=0.8, ls="--")
             ax.set_xlabel(xl, fontsize=8)
             ax.set_ylabel(yl, fontsize=8)
@@ -258,7 +300,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "judge_strength")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, nargs="+", default=[0, 100, 250])
+    ap.add_argument("--steps", type=int, nargs="+", default=[0, 250, 500, 1000, 1500, 3000])
     ap.add_argument("--recipe", type=Path, default=ROOT / "configs" / "pretrain_strong_judge.yaml",
                     help="the judge-training recipe whose steps are the knob")
     ap.add_argument("--run-config", type=Path, default=ROOT / "configs" / "run_tiny.yaml",
@@ -266,6 +308,8 @@ def main() -> None:
     ap.add_argument("--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)")
     ap.add_argument("--no-pretrain", action="store_true", help="use the checkpoints already in --pretrain-dir")
     ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
+    ap.add_argument("--oracle-selector", action="store_true",
+                    help="also run the shipped tiny model with curate.selector=oracle (a perfect selector) on every seed")
     ap.add_argument("--profile", nargs="+", default=None, metavar="CKPT",
                     help="only profile these checkpoints' judges on train images (no training), then exit")
     ap.add_argument("--profile-prompts", type=int, default=10, help="train prompts per subtask for --profile")
@@ -305,6 +349,17 @@ def main() -> None:
             results = run_one(ckpt, seed, run_dir, args.run_config)
             per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
             log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")
+    if args.oracle_selector:
+        from unigap.models.tiny.checkpoint import read_card, resolve_path
+
+        cards[ORACLE] = read_card(resolve_path("tiny"))
+        for seed in args.seeds:
+            run_dir = args.out / "runs" / f"oracle_s{seed}"
+            if args.existing_only and not (run_dir / "results.json").exists():
+                continue
+            results = run_one("tiny", seed, run_dir, args.run_config, ("curate.selector=oracle",))
+            per_run.setdefault(ORACLE, []).append(measure(run_dir, "tiny", results))
+            log(f"oracle selector seed {seed}: {json.dumps(per_run[ORACLE][-1]['gen']['overall'])}")
     summary = summarise(per_run)
     (args.out / "judge_strength.json").write_text(json.dumps({"per_run": per_run, "summary": summary,
                                                               "seconds": round(time.time() - t_start, 1)}, indent=1))
