@@ -219,6 +219,9 @@ def markdown(summary: dict, cards: dict) -> str:
     for k, s in summary.items():
         lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'auroc/{g}'], 3)} / {cell(s[f'recall/{g}'], 2)}" for g in GROUPS[:3])
                      + f" | {cell(s['precision/worst'], 2)} |")
+    if ORACLE in summary:
+        lines += ["", f"The {ORACLE!r} row trains on the oracle's choice of the shipped tiny model's images: its judge "
+                  "columns describe that model's self-judge, which did not select."]
     lines += ["", "Checkpoints (card evaluation, 40 eval prompts per subtask; generation / understanding):", "",
               "| judge steps | easy | medium | hard | overall |", "|---|---|---|---|---|"]
     for k, card in cards.items():
