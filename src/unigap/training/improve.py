@@ -520,14 +520,19 @@ def curriculum_model(run: Trainer, cfg: ImproveConfig, out: Path) -> UnifiedMode
                                                    "device": str(run.accelerator.device)}))
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
-    """Everything `improve` checks before it writes: the out dir, the data, the guard, the model and their match."""
-    data_dir, out = Path(data_dir), Path(out)
+def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path) -> CuratedData:
+    """The out dir is not a file, the curated data loads and fits the method, the config is sound."""
     if out.exists() and not out.is_dir():
         raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
     data = load_curated(data_dir)
     check_data(data, cfg, data_dir)
     check_improve_config(cfg)
+    return data
+
+
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
+    """Everything `improve` checks before it writes: the out dir, the data, the guard, the model and their match."""
+    data = check_data_and_out(cfg, Path(data_dir), Path(out))
     model = load_model(cfg.model)
     check_trainable(model)
     check_backend(cfg, model)
@@ -538,11 +543,7 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
             on_batch: Callable[[int], None] | None = None) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
-    if out.exists() and not out.is_dir():
-        raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
-    data = load_curated(data_dir)
-    check_data(data, cfg, data_dir)
-    check_improve_config(cfg)
+    data = check_data_and_out(cfg, data_dir, out)
     accelerator = make_accelerator(cfg)
     check_setup(cfg, accelerator)
     log = log if accelerator.is_main_process else (lambda _: None)

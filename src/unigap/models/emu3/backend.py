@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 
 from unigap.errors import CheckpointError
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.common import eval_mode
 from unigap.models.emu3.decode import DecodeResult, DecodeSettings, Emu3Decoder, Layout, Sampler
 from unigap.models.emu3.options import Emu3Options
 from unigap.models.emu3.text import generation_rows, negative_row, understanding_inputs
@@ -66,7 +66,7 @@ class Emu3Backend:
         s = DecodeSettings(sampling.cfg_scale, sampling.temperature, sampling.top_k, sampler)
         rows, neg = self.rows(prompts), negative_row(self.processor, self.options.negative_prompt)
         parts = []
-        with self._eval(self.model):
+        with eval_mode(self.model):
             for i in range(0, len(rows), self.batch_size):
                 r = self.decoder(rows[i:i + self.batch_size], neg, seeds[i:i + self.batch_size], s)
                 parts.append(DecodeResult(r.codes.cpu(), r.logprobs.cpu()))
@@ -96,7 +96,7 @@ class Emu3Backend:
     def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
         """Greedy answers of the understanding model (transformers' text generate, chat template)."""
         out: list[str] = []
-        with self._eval(self.und_model):
+        with eval_mode(self.und_model):
             for i in range(0, len(questions), self.batch_size):
                 out += self._answer(images[i:i + self.batch_size], questions[i:i + self.batch_size], max_new_tokens)
         return out
@@ -123,7 +123,7 @@ class Emu3Backend:
         from unigap.models.janus.text import score_ids
 
         ids, out = score_ids(self.und_processor.tokenizer), []
-        with self._eval(self.und_model):
+        with eval_mode(self.und_model):
             for i in range(0, len(questions), self.batch_size):
                 inputs = self._to_device(understanding_inputs(self.und_processor, images[i:i + self.batch_size],
                                                               questions[i:i + self.batch_size], ids.prefix, ids.extra))
@@ -227,14 +227,6 @@ class Emu3Backend:
         else:
             lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
-    @contextmanager
-    def _eval(self, model: Any) -> Iterator[None]:
-        was = model.training
-        model.eval()
-        try:
-            yield
-        finally:
-            model.train(was)
 
 
 def visual_positions(lay: Layout) -> torch.Tensor:
