@@ -118,6 +118,7 @@ def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
         rows = [replace(r, prob=probs.get(r.candidate_id)) if r.judge == "self" else r for r in rows]
         judge = judge_diagnostics(rows, "self", "oracle", n_boot=200)
         eval_rows = [r for r in store.judgments(source="base") if r.prompt_id in eval_ids]
+        drift = judge_drift(eval_rows)
         wr = win_rate(eval_rows, "self", "model:improved", "oracle", n_boot=200)
         diag = run_diagnostics(store, eval_ids, n_boot=200)
         guard = (store.stage("guard") or {}).get("info")
@@ -126,12 +127,27 @@ def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
     out = {"judge": {g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")}
                      for g in GROUPS}, "win_rate": wr["win_rate"]["overall"]["value"],
            "fp_share": wr["fp_correction_share_of_wins"], "kinds": wr["kinds_total"], "guard": guard,
-           "curated": curated, "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
+           "curated": curated, "drift": drift, "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before = _value(results["before"], key, g)
             after = _value(results["after"], key, g)
             out.setdefault(name, {})[g] = {"before": before, "after": after, "delta": after - before}
+    return out
+
+
+def judge_drift(rows: list) -> dict[str, dict[str, float]]:
+    """Recall and specificity against the oracle of the base ("self") and the improved ("model:improved")
+    self-judge on the same base eval images: how the understanding branch moved."""
+    by: dict[int, dict[str, int | None]] = {}
+    for r in rows:
+        by.setdefault(r.candidate_id, {})[r.judge] = r.verdict
+    out = {}
+    for name, judge in (("base", "self"), ("improved", "model:improved")):
+        pos = [v[judge] for v in by.values() if v.get("oracle") == 1 and v.get(judge) is not None]
+        neg = [v[judge] for v in by.values() if v.get("oracle") == 0 and v.get(judge) is not None]
+        out[name] = {"recall": float(np.mean(pos)) if pos else None,
+                     "specificity": float(1 - np.mean(neg)) if neg else None}
     return out
 
 
@@ -184,6 +200,9 @@ def summarise(per_run: dict[int, list[dict]]) -> dict:
             s[f"curated_n/{g}"] = mean_ci([r["curated"][g]["n"] for r in runs])
         s["curated/worst"] = mean_ci([min(r["curated"][g]["precision"] or 0.0 for g in GROUPS[:3]) for r in runs])
         s["win_rate"] = mean_ci([100 * r["win_rate"] for r in runs])
+        for side in ("base", "improved"):
+            for m in ("recall", "specificity"):
+                s[f"drift/{side}/{m}"] = mean_ci([r["drift"][side][m] for r in runs])
         s["fp_share"] = mean_ci([None if r["fp_share"] is None else 100 * r["fp_share"] for r in runs])
         s["seconds"] = mean_ci([r["seconds"] for r in runs])
         out[k] = s
@@ -219,6 +238,11 @@ def markdown(summary: dict, cards: dict) -> str:
     for k, s in summary.items():
         lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'auroc/{g}'], 3)} / {cell(s[f'recall/{g}'], 2)}" for g in GROUPS[:3])
                      + f" | {cell(s['precision/worst'], 2)} |")
+    lines += ["", "The self-judge before → after on the same base eval images (oracle as truth): recall / specificity:", "",
+              "| judge steps | recall | specificity |", "|---|---|---|"]
+    for k, s in summary.items():
+        lines.append(f"| {k} | {cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
+                     f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} |")
     if ORACLE in summary:
         lines += ["", f"The {ORACLE!r} row trains on the oracle's choice of the shipped tiny model's images: its judge "
                   "columns describe that model's self-judge, which did not select."]
