@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from unigap.errors import UnigapError
-
 pytest.importorskip("transformers")
 
 
@@ -30,10 +28,14 @@ def test_janus_generate_until_through_its_chat_template(lmms, janus, toy_tasks, 
     assert result["provenance"]["fingerprint"]["backend"] == "janus"
 
 
-def test_janus_loglikelihood_is_refused_by_name(lmms, janus, toy_tasks, tmp_path):
+def test_janus_multiple_choice_is_scored_with_its_answer_logprobs(lmms, janus, toy_tasks, tmp_path, monkeypatch):
     from unigap.models.base import ModelConfig
     from unigap.understand.run import evaluate_backend
 
-    with pytest.raises(UnigapError, match="'janus' backend cannot score continuations"):
-        evaluate_backend(ModelConfig(name="janus"), ["toy_mc"], 2, tmp_path, model=janus,
-                         options={"include_defaults": False, "include": [toy_tasks]})
+    calls = []
+    real = janus.answer_logprobs
+    monkeypatch.setattr(janus, "answer_logprobs", lambda *a: calls.append(len(a[2])) or real(*a))
+    result = evaluate_backend(ModelConfig(name="janus"), ["toy_mc"], 2, tmp_path, model=janus,
+                              options={"include_defaults": False, "include": [toy_tasks]})
+    assert result["n"]["toy_mc"]["effective"] == 2 and result["failures"]["count"] == 0
+    assert calls and sum(calls) >= 4  # every choice of both documents was scored by the backend

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -41,3 +41,22 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         model.train(was)
+
+
+def rowwise_answer_logprobs(tokenizer: Any, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str],
+                            row_inputs: Callable[[torch.Tensor, str, list[int]], dict],
+                            forward: Callable[[dict], torch.Tensor]) -> torch.Tensor:
+    """Teacher-forced log p(" " + answer | image, question) summed over the answer's tokens: (B,), differentiable.
+
+    One row at a time: the answer ids are appended after each row's left-padded text, and answers
+    differ in length. `row_inputs(image (1, H, W, 3), question, answer ids)` builds the model inputs,
+    `forward(inputs)` returns their logits (1, T, V); the answer's logits sit one position earlier.
+    """
+    out = []
+    for img, q, a in zip(images, questions, answers):
+        ids = tokenizer(" " + a, add_special_tokens=False)["input_ids"]
+        logits = forward(row_inputs(img[None], q, ids))[:, -len(ids) - 1:-1].float()  # (1, A, V)
+        target = torch.tensor(ids, device=logits.device)[None]  # (1, A)
+        out.append(logits.log_softmax(-1).gather(-1, target[..., None]).sum())
+    return torch.stack(out)
+

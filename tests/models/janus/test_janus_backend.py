@@ -140,6 +140,25 @@ def test_judge_prob_mode_reads_one_vs_zero_after_the_answer_prefix(backend, prom
     assert all(j.verdict == 0 for j in strict)
 
 
+def test_answer_logprobs_are_the_chained_next_token_logprobs_after_the_assistant_turn(backend, prompts):
+    images = backend.generate(prompts[:2], [1, 2], SamplingConfig()).images
+    questions, answers = [question(p) for p in prompts[:2]], ["The score is 1.", "No"]
+    lp = backend.answer_logprobs(images, questions, answers)
+    assert lp.shape == (2,) and torch.isfinite(lp).all() and bool((lp < 0).all())
+    tok = backend.processor.tokenizer
+    for i, (q, a) in enumerate(zip(questions, answers)):  # one forward per answer token, logits at the end
+        ids = tok(" " + a, add_special_tokens=False)["input_ids"]
+        total = 0.0
+        for k, t in enumerate(ids):
+            inputs = understanding_inputs(backend.processor, images[i:i + 1], [q], extra_ids=ids[:k])
+            with torch.no_grad():
+                total += backend.model(**inputs).logits[0, -1].float().log_softmax(-1)[t].item()
+        assert lp[i].item() == pytest.approx(total, abs=1e-3)
+    lp.sum().backward()  # differentiable: improve.und_weight trains through it
+    grads = [p.grad for p in backend.components()["llm"] if p.grad is not None]
+    assert grads and float(sum(g.abs().sum() for g in grads)) > 0
+
+
 def test_image_logprobs_are_differentiable_and_left_padding_safe(backend, prompts):
     tokens = backend.generate(prompts, [1, 2, 3], SamplingConfig()).tokens
     together = backend.image_logprobs(prompts, tokens)

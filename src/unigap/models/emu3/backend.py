@@ -20,7 +20,7 @@ from torch import nn
 
 from unigap.errors import CheckpointError
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
-from unigap.models.common import eval_mode
+from unigap.models.common import eval_mode, rowwise_answer_logprobs
 from unigap.models.emu3.decode import DecodeResult, DecodeSettings, Emu3Decoder, Layout, Sampler
 from unigap.models.emu3.options import Emu3Options
 from unigap.models.emu3.text import generation_rows, negative_row, understanding_inputs
@@ -133,15 +133,10 @@ class Emu3Backend:
 
     def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
         """Teacher-forced log p(answer | image, question) under the understanding model: (B,), differentiable."""
-        tok = self.und_processor.tokenizer
-        ans = [tok(" " + a, add_special_tokens=False)["input_ids"] for a in answers]
-        out = []
-        for img, q, a in zip(images, questions, ans):
-            inputs = self._to_device(understanding_inputs(self.und_processor, img[None], [q], extra_ids=a))
-            logits = self.und_model(**inputs).logits[:, -len(a) - 1:-1].float()  # (1, A, V)
-            target = torch.tensor(a, device=logits.device)[None]
-            out.append(logits.log_softmax(-1).gather(-1, target[..., None]).sum())
-        return torch.stack(out)
+        return rowwise_answer_logprobs(
+            self.und_processor.tokenizer, images, questions, answers,
+            lambda img, q, ids: self._to_device(understanding_inputs(self.und_processor, img, [q], extra_ids=ids)),
+            lambda inputs: self.und_model(**inputs).logits)
 
     def _to_device(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {k: v.to(self.und_model.device) for k, v in inputs.items()}

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 from torch import nn
 
-from unigap.models.common import checkpoint_layers, eval_mode
+from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_dtype
@@ -153,6 +153,14 @@ class JanusBackend:
         inputs = self._to_device(understanding_inputs(self.processor, images, questions, ids.prefix, ids.extra))
         logits = self.model(**inputs, logits_to_keep=1).logits[:, -1].float()  # (B, V)
         return logits[:, [ids.one, ids.zero]].softmax(-1)[:, 0].tolist()
+
+    def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+        """Teacher-forced log p(answer | image, question), the chat layout of `answer`: (B,), differentiable
+        (lmms-eval multiple-choice tasks, `improve.und_weight`)."""
+        return rowwise_answer_logprobs(
+            self.processor.tokenizer, images, questions, answers,
+            lambda img, q, ids: self._to_device(understanding_inputs(self.processor, img, [q], extra_ids=ids)),
+            lambda inputs: self.model(**inputs).logits)
 
     def _to_device(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {k: v.to(self.device) for k, v in inputs.items()}
