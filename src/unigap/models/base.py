@@ -129,7 +129,14 @@ class TrainableModel(UnifiedModel, Protocol):
         ...
 
 
-HOOKS = ("apply_lora", "enable_gradient_checkpointing", "answer_logprobs", "score_probs", "weights_sha256", "image_loss")
+    def image_token_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
+        """Per-token teacher-forced log p(token_i | prompt, tokens_<i), conditional (no CFG): (B, M), differentiable.
+        GRPO's per-token ratio and KL use it; without it (Show-o) GRPO works on image_logprobs / M."""
+        ...
+
+
+HOOKS = ("apply_lora", "enable_gradient_checkpointing", "answer_logprobs", "score_probs", "weights_sha256", "image_loss",
+         "image_token_logprobs")
 
 
 def supports(model: object, hook: str) -> bool:

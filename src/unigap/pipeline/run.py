@@ -31,8 +31,8 @@ from unigap.records import Prompt
 from unigap.store import RunStore
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
-from unigap.training.guard import GuardConfig
-from unigap.training.improve import ImproveConfig, check_improve_config, improve
+from unigap.curation.guard import GuardConfig
+from unigap.training.improve import ImproveConfig, check_improve_config, check_improve_prompts, improve
 from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
 from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
@@ -75,9 +75,12 @@ class RunConfig(Config):
         return self
 
     def improve_config(self) -> ImproveConfig:
-        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit)."""
-        return self.improve.model_copy(update={"model": self.model, "seed": self.seed, "sampling": self.sampling,
-                                               "self_judge": self.self_judge})
+        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit),
+        and the run's first external judge as the training monitor unless `improve.monitor` names one."""
+        update = {"model": self.model, "seed": self.seed, "sampling": self.sampling, "self_judge": self.self_judge}
+        if self.improve.monitor is None and self.judges:
+            update["monitor"] = self.judges[0]
+        return self.improve.model_copy(update=update)
 
 
 Log = Callable[[str], None]
@@ -106,6 +109,7 @@ def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
     check_prompts_for(judges, train + evals)
     check_selector(cfg.curate.selector, judges, "curate.selector")
     check_improve_config(cfg.improve_config(), "improve")
+    check_improve_prompts(cfg.improve_config(), train, "improve")
     check_understand(cfg.understand)
     return Prepared(train, evals, load_model(cfg.model), judges)
 
@@ -127,6 +131,17 @@ class Stages:
         self.times[name] = round(time.time() - t0, 2)
         self.store.set_stage(name, "done", {**info, "seconds": self.times[name]} if isinstance(info, dict) else {})
         self.log(f"stage {name}: {self.times[name]:.1f} s")
+
+
+def improve_info(history: dict) -> dict:
+    """What the store records of the improve stage: replays, and (grpo) the last step's reward."""
+    info = {"replays": history["replays"]}
+    if history.get("steps"):
+        info["steps"] = len(history["steps"])
+        info["last_reward"] = history["steps"][-1]["reward"]
+    if history.get("exploitation"):
+        info["exploitation"] = history["exploitation"]
+    return info
 
 
 def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print) -> dict:
@@ -152,8 +167,8 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
     stage, base, judges = Stages(store, log), ready.base, ready.judges
     stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, base, bar, judges=judges)})
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-    stage("improve", lambda: {"replays": improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force,
-                                                 log=log)["replays"]})
+    stage("improve", lambda: improve_info(improve(cfg.improve_config(), run_dir / "data", run_dir / "improve",
+                                                  cfg.force, log=log, progress=bar)))
     improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
