@@ -19,10 +19,14 @@ class RichBar:
         self.progress, self.task = progress, None
 
     def start(self, stage: str, total: int) -> None:
-        self.task = self.progress.add_task(stage, total=total)
+        self.stage, self.task = stage, self.progress.add_task(stage, total=total)
 
     def advance(self, n: int) -> None:
         self.progress.advance(self.task, n)
+
+    def note(self, text: str) -> None:
+        """A live value beside the stage's name (grpo: the step's reward)."""
+        self.progress.update(self.task, description=f"{self.stage} · {text}")
 
 
 def audit_cmd(

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 from unigap.analysis.table import before_after_rows, fmt
 from unigap.errors import UnigapError
-from unigap.report.plots import band_bars, png_data_url
+from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.store import RunStore
 
 GRID_SIZE = 12
@@ -92,6 +92,31 @@ def diagnostics_rows(analysis: dict) -> list[dict]:
     return table_rows(analysis.get("diagnostics") or {})
 
 
+def training_context(run_dir: Path) -> dict:
+    """The improve stage as it trained (RUN/improve/train.json, steps.csv): the loss per epoch; for grpo the
+    reward per step beside the monitor judge's verdict on the same samples (reward hacking shows as the
+    two parting), the KL; the self-judge's exploitation at the end."""
+    path = run_dir / "improve" / "train.json"
+    if not path.exists():
+        return {}
+    history = json.loads(path.read_text())
+    epochs = history.get("epochs") or []
+    out: dict[str, Any] = {"epochs": epochs, "exploitation": history.get("exploitation"),
+                           "loss_plot": line_plot({"loss": ([e["epoch"] for e in epochs], [e["loss"] for e in epochs])},
+                                                  "training loss per epoch", "epoch", "loss")}
+    steps = history.get("steps") or []
+    if steps:
+        xs = list(range(1, len(steps) + 1))
+        lines = {k: (xs, [s.get(k) for s in steps]) for k in steps[0] if k == "reward" or k.startswith(("reward/", "monitor/"))}
+        monitors = tuple(k for k in lines if k.startswith("monitor/"))
+        out["reward_plot"] = line_plot(lines, "grpo: reward and the monitor's verdict on the same samples", "step",
+                                       "mean over the step's samples", dashed=monitors)
+        out["kl_plot"] = line_plot({"KL to the reference (k3)": (xs, [s.get("kl", 0.0) for s in steps])},
+                                   "grpo: KL per token", "step", "KL")
+        out["steps"] = {"n": len(steps), "first": steps[0], "last": steps[-1], "monitors": [m.split("/", 1)[1] for m in monitors]}
+    return out
+
+
 def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = json.loads(apath.read_text()) if apath.exists() else {}
@@ -104,7 +129,8 @@ def context(run_dir: Path) -> dict:
                "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
                "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
                "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs"),
-               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis)}
+               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis),
+               "training": training_context(run_dir)}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     return ctx
 

@@ -179,9 +179,11 @@ class GRPO(Objective):
             if ctx.extra.get("stop"):
                 return
             torch.manual_seed(epoch_seed(self.cfg.seed, st.epoch, s))
-            t0 = time.time()
+            self.timing = {"generate": 0.0, "reward": 0.0}
+            t0 = time.perf_counter()
             micros = [self.sample(ctx, [int(order[i]) for i in idx], (st.epoch, s, k)) for k, idx in enumerate(window)]
-            self.step_log = self.log_row(ctx, s, micros, time.time() - t0)
+            self.step_log = self.log_row(ctx, s, micros, time.perf_counter() - t0)
+            self.t_train = time.perf_counter()
             for it in range(self.opts.inner_steps):
                 yield Step(micros, s, last=it == self.opts.inner_steps - 1)
 
@@ -192,11 +194,14 @@ class GRPO(Objective):
         mine = list(range(run.rank, len(rows), run.world))
         prompts = [self.prompts[rows[k][0]] for k in mine]
         seeds = [candidate_seed(self.cfg.seed, f"{p.id}@grpo{ctx.st.epoch}", rows[k][1]) for p, k in zip(prompts, mine)]
-        model = ctx.model
+        model, t0 = ctx.model, time.perf_counter()
         with eval_mode(model.module()), torch.no_grad():
             gen = model.generate([p.text for p in prompts], seeds, self.sampling)
+        t1 = time.perf_counter()
         samples = Samples(gen.tokens, gen.images, prompts)
         total, parts = self.rewards(samples)
+        self.timing["generate"] += t1 - t0
+        self.timing["reward"] += time.perf_counter() - t1
         bad = [p.id for p, r in zip(prompts, total) if not math.isfinite(r)]
         if bad:
             raise UnigapError(f"grpo: non-finite reward for prompt {bad[0]} (epoch {ctx.st.epoch + 1}, step "
@@ -254,7 +259,9 @@ class GRPO(Objective):
         mon = [v for m in micros for v in m.extra["monitor"]]
         if mon:
             row[f"monitor/{self.monitor.name}"] = float(np.nanmean(mon))
-        row["sample_seconds"] = round(seconds, 3)
+        row["generate_seconds"] = round(self.timing["generate"], 3)
+        row["reward_seconds"] = round(self.timing["reward"], 3)
+        row["sample_seconds"] = round(seconds, 3)  # generate + reward + old / reference log-probs + monitor
         return row
 
     def after_step(self, ctx: Any, step: Step, losses: list[float]) -> None:
@@ -263,7 +270,8 @@ class GRPO(Objective):
         from unigap.training.loop import commit_now
 
         st = ctx.st
-        row = {**self.step_log, "loss": float(np.mean(losses)), "kl": self.stats.get("kl", 0.0)}
+        row = {**self.step_log, "train_seconds": round(time.perf_counter() - self.t_train, 3),
+               "loss": float(np.mean(losses)), "kl": self.stats.get("kl", 0.0)}
         if ctx.anchors is not None:
             row.update({f"anchor/{k}": v for k, v in ctx.anchors.stats.items()})
         st.history["steps"].append(row)

@@ -1,0 +1,152 @@
+"""GRPO speed on CPU, with SFT's step measured in the same run as the baseline (issue 24, "Speed").
+
+    python bench/grpo_speed.py [--steps 6] [--janus-layers 2] [--janus-side 64] [--group 4] [--threads 2]
+                               [--json bench/results/methods_speed.json]
+
+1. tiny (the shipped ShapeWorld model): `unigap improve` with method grpo for --steps steps of B = 8
+   prompts x G = 8 candidates (self reward, beta 0.01), then method sft for as many optimizer steps of
+   64 rows on the curated images of the same prompts; steps/s and samples/s of each.
+2. Janus-Pro-1B widths (hidden 2048, 16 heads, MLP 5632, text vocabulary 102,400, codebook 16,384,
+   SigLIP-L vision tower 1024 x 24 layers) with --janus-layers of the 24 LLM layers and --janus-side-px
+   images (64 px = 16 image tokens; the real 384 px = 576 tokens would take hours per group on this
+   CPU: bench/results/realsize_audit_janus.json measured 436 s per image with 1 layer), random weights:
+   one group of G = --group candidates, its seconds split into generate / reward (self: P(match),
+   a vision + LLM forward) / the loss's forward+backward; and one SFT step on the same G images.
+   Labelled as measured; nothing is extrapolated. No GPU is used (none is lent to this task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_data(out: Path, n_prompts: int) -> Path:
+    """Curated data of the shipped model's own images for the first train prompts (one image each)."""
+    import json as _json
+
+    from unigap.curation.dataset import MANIFEST, PROMPTS, _write, write_prompts
+    from unigap.models.base import ModelConfig, default_sampling, load_model
+    from unigap.prompts.shapeworld import load_shapeworld
+    from unigap.store.images import encode_png
+
+    model = load_model(ModelConfig(name="tiny"))
+    prompts = load_shapeworld(split="train")[:: max(1, 360 // n_prompts)][:n_prompts]
+    gen = model.generate([p.text for p in prompts], list(range(len(prompts))), default_sampling(model))
+    rows = [{"prompt": p.text, "prompt_id": p.id, "subtask": p.subtask, "band": p.band, "tokens": t.tolist(),
+             "image": {"bytes": encode_png(img.numpy())}} for p, t, img in zip(prompts, gen.tokens, gen.images)]
+    out.mkdir(parents=True, exist_ok=True)
+    _write(rows, out / "sft.parquet", ("image",))
+    _write([], out / "dpo.parquet", ("chosen", "rejected"))
+    _write([], out / "discard.parquet", ())
+    write_prompts(out / PROMPTS, prompts)
+    (out / MANIFEST).write_text(_json.dumps({"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
+                                             "fingerprint": model.fingerprint(), "counts": {}}))
+    return out
+
+
+def bench_tiny(steps: int, work: Path) -> dict:
+    from unigap.models.base import ModelConfig
+    from unigap.training.config import GrpoOptions, ImproveConfig
+    from unigap.training.improve import improve
+
+    b, g = 8, 8
+    data = tiny_data(work / "data", b * steps)
+    grpo = ImproveConfig(method="grpo", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4,
+                         grpo=GrpoOptions(group_size=g, save_every=10**6))
+    t0 = time.perf_counter()
+    h = improve(grpo, data, work / "grpo", log=lambda m: None)
+    grpo_s = time.perf_counter() - t0
+    rows = h["steps"]
+    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=b * g, batch_size=b * steps, lr=1e-4)
+    t0 = time.perf_counter()
+    hs = improve(sft, data, work / "sft", log=lambda m: None)
+    sft_s = time.perf_counter() - t0
+    n_sft_steps = len(hs["epochs"])  # one optimizer step per epoch (batch = all rows)
+    split = {k: round(sum(r[f"{k}_seconds"] for r in rows) / len(rows), 3) for k in ("generate", "reward", "sample", "train")}
+    return {"model": "tiny (shipped)", "B": b, "G": g, "grpo_steps": len(rows), "grpo_wall_s": round(grpo_s, 1),
+            "grpo_steps_per_s": round(len(rows) / grpo_s, 3), "grpo_samples_per_s": round(len(rows) * b * g / grpo_s, 1),
+            "grpo_step_split_s": split, "sft_steps": n_sft_steps, "sft_rows_per_step": b * steps,
+            "sft_wall_s": round(sft_s, 1), "sft_steps_per_s": round(n_sft_steps / sft_s, 3),
+            "note": "wall includes loading the model and the checks; the split is per step from steps.csv"}
+
+
+def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
+    import torch
+
+    from unigap.models.base import ModelConfig, SamplingConfig, load_model
+    from unigap.models.janus.synthetic import JanusDims, build_synthetic
+    from unigap.records import Prompt
+    from unigap.training.objectives.grpo import group_advantages, grpo_token_loss
+    from unigap.training.objectives.offline import sft_loss
+    from unigap.training.rewards import Models, Rewards, Samples
+    from unigap.training.config import RewardConfig
+    from unigap.training.trainer import freeze
+
+    dims = JanusDims(2048, 5632, layers, 16, 16, 102400, 16384, side, 16, 1024, 24, 16)
+    t0 = time.perf_counter()
+    path = build_synthetic(dims, seed=0, dtype=torch.float32).save(work / "janus")
+    write_s = time.perf_counter() - t0
+    model = load_model(ModelConfig(name="janus", path=str(path), dtype="fp32", batch_size=group))
+    params = freeze(model, ["llm"])
+    prompt = Prompt(id="p0", text="a red circle above a blue square", subtask="s", split="train", suite="t")
+    out = {"model": f"Janus-Pro-1B widths, {layers} of 24 LLM layers, {side} px ({dims.num_image_tokens} image tokens)",
+           "params": sum(p.numel() for p in model.module().parameters()), "write_s": round(write_s, 1), "G": group}
+    t = time.perf_counter()
+    gen = model.generate([prompt.text] * group, list(range(group)), SamplingConfig())
+    out["generate_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    rewards, _ = Rewards([RewardConfig(name="self")], Models(model, lambda: model))(Samples(gen.tokens, gen.images,
+                                                                                          [prompt] * group))
+    out["reward_s"] = round(time.perf_counter() - t, 2)
+    adv, _ = group_advantages(torch.tensor(rewards), group, True)
+    opt = torch.optim.AdamW(params, lr=1e-6)
+    t = time.perf_counter()
+    logp = model.image_token_logprobs([prompt.text] * group, gen.tokens).float()
+    loss, _ = grpo_token_loss(logp, logp.detach(), None, adv, 0.2, 0.0)
+    loss.mean().backward()
+    opt.step()
+    out["forward_backward_s"] = round(time.perf_counter() - t, 2)
+    opt.zero_grad(set_to_none=True)
+    t = time.perf_counter()
+    sft_loss(model.image_logprobs([prompt.text] * group, gen.tokens), model.num_image_tokens).backward()
+    opt.step()
+    out["sft_step_s"] = round(time.perf_counter() - t, 2)
+    out["group_s"] = round(out["generate_s"] + out["reward_s"] + out["forward_backward_s"], 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--janus-layers", type=int, default=2)
+    ap.add_argument("--janus-side", type=int, default=64)
+    ap.add_argument("--group", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-janus", action="store_true")
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "methods_speed.json")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    result = {"device": "cpu", "threads": args.threads, "nproc": os.cpu_count(), "loadavg_start": os.getloadavg(),
+              "gpu": "not measured (no device lent to this task)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["tiny"] = bench_tiny(args.steps, Path(tmp) / "tiny")
+        print(json.dumps(result["tiny"], indent=1), flush=True)
+        if not args.skip_janus:
+            result["janus_1b_widths"] = bench_janus(args.janus_layers, args.janus_side, args.group, Path(tmp) / "j")
+            print(json.dumps(result["janus_1b_widths"], indent=1), flush=True)
+    result["loadavg_end"] = os.getloadavg()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
