@@ -37,6 +37,7 @@ def test_small_run_curates_and_trains_as_before_the_split(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~3 min alone on 2 cores; 10x that on a loaded machine
 def test_default_run_curates_and_trains_as_before_the_split(tmp_path):
     """configs/run_tiny.yaml, the shipped model: 1292 SFT images, C-SFT 8 epochs with a replay, and DPO."""
     now = record_default(tmp_path)
