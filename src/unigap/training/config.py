@@ -128,7 +128,8 @@ class ImproveConfig(Config):
 
     @model_validator(mode="after")
     def _curriculum_within_epochs(self) -> "ImproveConfig":
-        if self.curriculum.mode == "fixed" and self.curriculum.epoch > self.epochs:
+        # grpo samples online and never replays (the loop logs that the curriculum is unused)
+        if self.method != "grpo" and self.curriculum.mode == "fixed" and self.curriculum.epoch > self.epochs:
             raise ValueError(f"curriculum.epoch ({self.curriculum.epoch}) must be <= epochs ({self.epochs})")
         return self
 
