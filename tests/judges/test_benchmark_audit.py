@@ -288,3 +288,29 @@ def test_bad_input_is_refused_before_anything_is_written(tiny, tmp_path):
     with pytest.raises(DataError, match="no benchmark scorer can score stray-1 \\(suite custom, subtask shapes\\)"):
         run_audit(mixed, tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_unigap_judge_benchmark_scores_a_stored_mixed_run(tiny, tmp_path):
+    import numpy as np
+
+    from unigap.cli import get_app
+    from unigap.records import Prompt
+    from unigap.store import CandidateIn
+
+    with RunStore.open(tmp_path / "run") as store:
+        store.add_prompts([Prompt("s0", "a ball falls", "physics", "eval", "science-t2i"),
+                           Prompt("t0", "a dog is looking at a cat", "non_spatial", "eval", "t2i-compbench")])
+        rng = np.random.default_rng(0)
+        store.add_candidates("base", [CandidateIn(p, i, i, np.arange(3), rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+                                      for p in ("s0", "t0") for i in range(2)])
+    args = ["judge", str(tmp_path / "run"), "--judge", "benchmark", "geneval=null", f"t2i_compbench.clip={tiny['clip']}",
+            "t2i_compbench.device=cpu", f"science_t2i.path={tiny['clip']}", "science_t2i.device=cpu", "--batch-size", "2"]
+    res = CliRunner().invoke(get_app(), args)
+    assert res.exit_code == 0, res.output
+    assert "benchmark: judged 4 candidates, 0 failed" in res.output and "non_spatial: mean score" in res.output
+    with RunStore.open(tmp_path / "run", create=False) as store:
+        assert {(r.judge, r.subtask) for r in store.judgments()} == {("sciscore", "physics"),
+                                                                     ("t2i-compbench", "non_spatial")}
+        assert store.counts()["judgments"] == {"sciscore": 2, "t2i-compbench": 2}
+    again = CliRunner().invoke(get_app(), args)
+    assert "judged 0 candidates" in again.output  # resumable: nothing left
