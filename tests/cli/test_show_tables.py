@@ -39,7 +39,9 @@ def test_run_results_print_the_paper_table_per_benchmark_with_und_from_the_analy
     from unigap.cli.run import print_results
 
     def side(gen, non):
-        lv = lambda v: {"subtasks": {"physics": _entry(v, v, v)}, "benchmarks": {"science-t2i": _entry(v, v, v)}}  # noqa: E731
+        def lv(v):
+            return {"subtasks": {"physics": _entry(v, v, v)}, "benchmarks": {"science-t2i": _entry(v, v, v)}}
+
         return {"benchmark_of": {"physics": "science-t2i"},
                 "metrics": {"non_unification": lv(non), "gen/sciscore": lv(gen)}}
 

@@ -64,8 +64,9 @@ def tiny(tmp_path_factory) -> dict:
     (root / "complex_val_spatial.txt").write_text("The red hat was on top of the brown coat rack.\n")
     (root / "complex_val_action.txt").write_text("a black dog is sitting on a wooden table\n")
     (root / "sci.jsonl").write_text("\n".join(json.dumps(
-        {"implicit_prompt": f"{c.lower()} scene {i}", "explicit_prompt": "a red apple", "superficial_prompt": "two dogs",
-         "category": c, "law": "l"}) for c in ("Physics", "Chemistry", "Biology") for i in range(2)))
+        {"implicit_prompt": f"{c.lower()} scene {i}", "explicit_prompt": "a red apple",
+         "superficial_prompt": "two dogs", "category": c, "law": "l"})
+        for c in ("Physics", "Chemistry", "Biology") for i in range(2)))
     return {"root": root, **{k: str(v) for k, v in paths.items()}}
 
 
@@ -84,8 +85,9 @@ def paper9_cfg(t: dict, **overrides) -> AuditConfig:
     """configs/audit_paper9_janus_pro_7b.yaml at test size: its `benchmark` judge entry, tiny models."""
     root = t["root"]
     cfg = load_config(AuditConfig, CONFIG, [
-        f"prompts.options.geneval={root / 'evaluation_metadata.jsonl'}", f"prompts.options.t2i_compbench={root / 't2i'}",
-        f"prompts.options.science_t2i={root / 'sci.jsonl'}", "prompts.per_subtask=2", "n=2", "n_boot=50",
+        f"prompts.options.geneval={root / 'evaluation_metadata.jsonl'}",
+        f"prompts.options.t2i_compbench={root / 't2i'}", f"prompts.options.science_t2i={root / 'sci.jsonl'}",
+        "prompts.per_subtask=2", "n=2", "n_boot=50",
         "batch_size=8", "self_judge.mode=prob"])
     (entry,) = cfg.judges
     assert entry.name == "benchmark"
@@ -301,10 +303,12 @@ def test_unigap_judge_benchmark_scores_a_stored_mixed_run(tiny, tmp_path):
         store.add_prompts([Prompt("s0", "a ball falls", "physics", "eval", "science-t2i"),
                            Prompt("t0", "a dog is looking at a cat", "non_spatial", "eval", "t2i-compbench")])
         rng = np.random.default_rng(0)
-        store.add_candidates("base", [CandidateIn(p, i, i, np.arange(3), rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+        image = lambda: rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)  # noqa: E731
+        store.add_candidates("base", [CandidateIn(p, i, i, np.arange(3), image())
                                       for p in ("s0", "t0") for i in range(2)])
-    args = ["judge", str(tmp_path / "run"), "--judge", "benchmark", "geneval=null", f"t2i_compbench.clip={tiny['clip']}",
-            "t2i_compbench.device=cpu", f"science_t2i.path={tiny['clip']}", "science_t2i.device=cpu", "--batch-size", "2"]
+    args = ["judge", str(tmp_path / "run"), "--judge", "benchmark", "geneval=null", "t2i_compbench.device=cpu",
+            f"t2i_compbench.clip={tiny['clip']}", f"science_t2i.path={tiny['clip']}", "science_t2i.device=cpu",
+            "--batch-size", "2"]
     res = CliRunner().invoke(get_app(), args)
     assert res.exit_code == 0, res.output
     assert "benchmark: judged 4 candidates, 0 failed" in res.output and "non_spatial: mean score" in res.output

@@ -25,7 +25,8 @@ def mixed() -> list[Prompt]:
                    metadata={"index": 0, "geneval": GENEVAL}),
             Prompt("t2i-compbench/texture_val/0001", "a plastic toy", "texture", "eval", "t2i-compbench"),
             Prompt("science-t2i/eval/0000", "ice in the sun", "physics", "eval", "science-t2i"),
-            Prompt("custom/mix/00001", "a glass bottle", "spatial", "eval", "custom", metadata={"benchmark": "t2i-compbench"}),
+            Prompt("custom/mix/00001", "a glass bottle", "spatial", "eval", "custom",
+                   metadata={"benchmark": "t2i-compbench"}),
             Prompt("custom/mix/00002", "a dog", "two_object", "eval", "custom",
                    metadata={"benchmark": "geneval", "geneval": {**GENEVAL, "tag": "two_object"}})]
 
@@ -48,9 +49,9 @@ def test_routes_each_prompt_to_its_benchmarks_scorer_column():
 
 def test_a_prompt_no_scorer_can_score_is_an_error_naming_it():
     stray = Prompt("custom/mix/00007", "a red circle", "shapes", "eval", "custom")
-    with pytest.raises(DataError, match="no benchmark scorer can score custom/mix/00007 \\(suite custom, subtask shapes\\)"):
+    with pytest.raises(DataError, match=r"no benchmark scorer can score custom/mix/00007 \(suite custom, subtask sha"):
         benchmark().check_prompts([*mixed(), stray])
-    with pytest.raises(ConfigError, match="options.science_t2i is null.*Science-T2I prompt\\(s\\) science-t2i/eval/0000"):
+    with pytest.raises(ConfigError, match=r"science_t2i is null.*Science-T2I prompt\(s\) science-t2i/eval/0000"):
         benchmark(science_t2i=None).check_prompts(mixed())
     bad_name = Prompt("custom/mix/00009", "x", "y", "eval", "custom", metadata={"benchmark": "GenEval"})
     with pytest.raises(DataError, match="custom/mix/00009: unknown benchmark 'GenEval'"):
@@ -78,6 +79,8 @@ def test_options_are_typed_per_benchmark():
         benchmark(science_t2i={"rule": "vibes"})
     with pytest.raises(ConfigError, match="options.sciscore: unknown option"):
         benchmark(sciscore={})  # keys are the benchmarks (as paper9's options), not the scorers
+    with pytest.raises(DataError, match="options.t2i_compbench: .*No such file.*nowhere/complex_val_spatial.txt"):
+        benchmark(t2i_compbench={"complex_spatial_file": "nowhere/complex_val_spatial.txt"})
     judge = benchmark(geneval=None, t2i_compbench={"np_num": 3, "device": "cpu"})
     assert judge_columns(judge) == ["t2i-compbench", "sciscore"]
     assert judge.scorers["t2i-compbench"].np_num == 3

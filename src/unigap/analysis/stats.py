@@ -4,8 +4,9 @@ A metric is a ratio of per-prompt counts (numerator, denominator). A subtask's v
 sum(num) / sum(den) over its prompts; a band or the overall value is the unweighted mean of its
 subtasks' values (the paper's convention: Janus-Pro's overall Non. 26.22 is the plain mean of six
 subtask values); so is the value of any other group of subtasks (`groups`, e.g. the benchmark each
-subtask belongs to: the paper's per-benchmark "Overall" columns). CIs resample prompts with replacement within every subtask, recompute the
-subtask ratios and their means, and take the 2.5/97.5 percentiles.
+subtask belongs to: the paper's per-benchmark "Overall" columns). CIs resample prompts with
+replacement within every subtask, recompute the subtask ratios and their means, and take the
+2.5/97.5 percentiles.
 """
 
 from __future__ import annotations

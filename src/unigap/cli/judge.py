@@ -111,10 +111,13 @@ def _mean_scores(rows: list) -> dict[str, dict]:
             for s, c in out.items()}
 
 
+JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
+              "qwen2.5-vl, http, oracle, ...")
+
+
 def judge_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `unigap run` or `unigap audit`)")],
-    judge: Annotated[str, typer.Option("--judge", help="Judge name: benchmark (each prompt by its benchmark's scorer), "
-                                                       "geneval, t2i-compbench, sciscore, qwen2.5-vl, http, oracle, ...")],
+    judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
     options: Annotated[Optional[list[str]], typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
     source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
     batch_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = 16,

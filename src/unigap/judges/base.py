@@ -64,7 +64,8 @@ JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:PoisonedJudge")
 JUDGES.register_lazy("geneval", "unigap.judges.geneval.judge:GenevalJudge", options="unigap.judges.geneval.options:GenevalOptions")
 JUDGES.register_lazy("t2i-compbench", "unigap.judges.t2i_compbench.judge:T2ICompBenchJudge", options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions")
 JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:SciScoreJudge", options="unigap.judges.sciscore:SciScoreOptions")
-JUDGES.register_lazy("benchmark", "unigap.judges.benchmark:BenchmarkJudge", options="unigap.judges.benchmark:BenchmarkOptions")
+JUDGES.register_lazy("benchmark", "unigap.judges.benchmark:BenchmarkJudge",
+                     options="unigap.judges.benchmark:BenchmarkOptions")
 
 
 def judge_options(cfg: JudgeConfig, where: str = "judges") -> dict[str, Any]:

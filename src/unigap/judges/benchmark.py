@@ -58,7 +58,7 @@ class BenchmarkJudge:
         for b in BENCHMARKS.values():
             sub = getattr(o, b.option)
             if sub is not None:
-                self.scorers[b.name] = JUDGES.get(b.scorer)(**sub.model_dump())
+                self.scorers[b.name] = _scorer(b.scorer, sub.model_dump(), b.option)
 
     def columns(self) -> list[str]:
         """The judge columns this entry writes: one per configured scorer."""
@@ -102,6 +102,13 @@ class BenchmarkJudge:
             for i, j in zip(idx, self.scorers[b].judge(images[idx], [prompts[i] for i in idx])):
                 out[i] = j
         return out  # type: ignore[return-value]
+
+
+def _scorer(name: str, options: dict, key: str) -> ExternalJudge:
+    try:
+        return JUDGES.get(name)(**options)
+    except OSError as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
+        raise DataError(f"benchmark judge: options.{key}: {err}") from None
 
 
 def _refuse(unknown: list[Prompt], off: dict[str, list[Prompt]]) -> None:
