@@ -230,6 +230,9 @@ def test_report_prints_base_and_improved_with_the_win_rate(run):
         assert set(body[1][2:]) == {"50.00"}  # the model before self-improvement: 50 by the paper's convention
         assert close(body[3][2:], improved[bench]["gen"]) and close(body[5][2:], improved[bench]["non"])
         assert close(body[4][2:], base[bench]["und"]), (bench, body[4], base[bench]["und"])
+    pairs = {(p["a"], p["b"]) for p in json.loads((run / "analysis.json").read_text())["agreement"]["pairs"]}
+    assert not pairs & {("geneval", "sciscore"), ("geneval", "t2i-compbench"), ("sciscore", "t2i-compbench")}
+    assert ("geneval", "self") in pairs  # scorers that never judged the same candidate are not compared
 
 
 # ---- resuming, custom prompt files, bad input ----------------------------------------------------------

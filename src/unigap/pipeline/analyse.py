@@ -75,7 +75,8 @@ def agreement_section(store: RunStore, n_boot: int, seed: int) -> dict:
     if len(by_judge) < 2:
         return missing("fewer than two judges with stored verdicts", "add a judge to the run config")
     verdicts = {j: by_judge[j] for j in sorted(by_judge)}
-    return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed)]}
+    # pairs with no candidate in common (two benchmarks' scorers in a mixed suite) are left out
+    return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed) if s.n or s.excluded]}
 
 
 def understand_section(run_dir: Path) -> list[dict]:
