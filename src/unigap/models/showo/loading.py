@@ -36,8 +36,9 @@ from unigap.models.showo.prompting import NUM_NEW_SPECIAL, PAD, TASK_TOKENS, add
 
 DEFAULT_PATH = "showlab/show-o"
 DEFAULT_VQ = "showlab/magvitv2"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.safetensors", "diffusion_pytorch_model.safetensors",
+WEIGHT_FILES = ("pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.safetensors",
                 "pytorch_model.bin", "diffusion_pytorch_model.bin")
+SAVED_WEIGHTS = "pytorch_model.safetensors"  # what the official ModelMixin.save_pretrained writes and reads
 SHOWO_KEYMAP = (("showo.", "llm."),)
 VQ_KEYMAP = (("", "vq."),)
 DERIVED = ("vq.quantize.embedding", "vq.quantize.power_vals")
