@@ -157,6 +157,9 @@ def test_mmu_prompt_mask_logits_and_greedy_answer(official, cases, arrays):
     answer = greedy(official.model, b, c["max_new_tokens"], lay.eos)[0]
     want = c["answer"][:-1] if c["answer"][-1:] == [lay.eos] else c["answer"]
     assert answer == want
+    longer = lay.mmu_prefix(c["codes"][0], c["question"] + " What color is the circle ?")
+    batch = mmu_batch([longer, row], lay.pad, official.num_image_tokens, torch.float32, torch.device("cpu"))
+    assert greedy(official.model, batch, c["max_new_tokens"], lay.eos)[1] == want  # left-padded in a batch
 
 
 # --- MAGVIT-v2 -----------------------------------------------------------------------------
