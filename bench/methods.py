@@ -53,10 +53,15 @@ RULE_GEN = 5.0  # points
 
 
 def _judge_strength():
-    spec = importlib.util.spec_from_file_location("judge_strength", ROOT / "bench" / "judge_strength.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """bench/judge_strength.py's helpers (judge_drift, mean_ci, cell): one definition for both benches."""
+    import sys
+
+    if "judge_strength" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("judge_strength", ROOT / "bench" / "judge_strength.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["judge_strength"] = mod  # dataclasses look their module up there
+        spec.loader.exec_module(mod)
+    return sys.modules["judge_strength"]
 
 
 def method_overrides(name: str) -> list[str]:
