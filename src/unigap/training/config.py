@@ -18,6 +18,8 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.curation.guard import GuardConfig
 from unigap.training.curriculum import CurriculumConfig
 
+EVAL_SPLITS = {"eval", "val", "test"}  # prompt splits training refuses (unless allow_eval_prompts)
+
 
 class LoraSettings(Config):
     """`lora:` section (PEFT LoRA on the backend's language model)."""

@@ -30,12 +30,11 @@ from unigap.models.base import UnifiedModel, load_model
 from unigap.records import Prompt
 from unigap.training.anchor import Anchors
 from unigap.training.checkpoint import State, load_optimizer, save_state
-from unigap.training.config import ImproveConfig, LoraSettings  # noqa: F401  (the public names)
+from unigap.training.config import EVAL_SPLITS, ImproveConfig, LoraSettings  # noqa: F401  (the public names)
 from unigap.training.loop import Context, run_epochs
 from unigap.training.objectives.base import Objective, load_objective
 from unigap.training.trainer import freeze, is_fsdp, make_accelerator, on_main, prepare  # noqa: F401
 
-EVAL_SPLITS = {"eval", "val", "test"}
 Log = Callable[[str], None]
 
 
@@ -211,19 +210,26 @@ def exploitation(ctx: Context, n: int = 64) -> dict:
     rows = [(t, by_text[p]) for t, p in reference_rows(ctx.data, n, cfg.seed) if p in by_text]
     if not rows:
         return {"missing": "no base images of train prompts in the curated data"}
-    judge = load_judge(cfg.monitor, "improve.monitor")
-    prompts = [p for _, p in rows]
+    judge, prompts = load_judge(cfg.monitor, "improve.monitor"), [p for _, p in rows]
     base = model.decode(torch.tensor([t for t, _ in rows], dtype=torch.long))
     seeds = [candidate_seed(cfg.seed, f"{p.id}@exploitation", 0) for p in prompts]
     own = model.generate([p.text for p in prompts], seeds, cfg.sampling or default_sampling(model)).images
-    out = {"judge": judge.name, "n": len(rows)}
+    out: dict[str, Any] = {"judge": judge.name, "n": len(rows)}
     for name, images in (("base", base), ("own", own)):
-        mine = [j.verdict for j in model.judge(images, [p.text for p in prompts], cfg.self_judge)]
-        truth = [j.verdict for j in judge.judge(images, prompts)]
-        pairs = [(a, b) for a, b in zip(mine, truth) if a is not None and b is not None]
-        out[name] = float(np.mean([a == b for a, b in pairs])) if pairs else None
-        out[f"{name}_truth_rate"] = float(np.mean([b for _, b in pairs])) if pairs else None
+        out[name], out[f"{name}_truth_rate"] = agreement(model, judge, images, prompts, cfg)
     out["drop"] = None if None in (out["base"], out["own"]) else out["base"] - out["own"]
-    ctx.log(f"exploitation ({judge.name} as truth): self-judge accuracy {out['base']:.3f} on base images, "
-            f"{out['own']:.3f} on its own new images" if out["drop"] is not None else "exploitation: n/a")
+    if out["drop"] is not None:
+        ctx.log(f"exploitation ({judge.name} as truth): self-judge accuracy {out['base']:.3f} on base images, "
+                f"{out['own']:.3f} on its own new images")
     return out
+
+
+def agreement(model: UnifiedModel, judge: Any, images: torch.Tensor, prompts: list[Prompt],
+              cfg: ImproveConfig) -> tuple[float | None, float | None]:
+    """(share of images where the self-judge's verdict equals the judge's, share the judge accepts)."""
+    mine = [j.verdict for j in model.judge(images, [p.text for p in prompts], cfg.self_judge)]
+    truth = [j.verdict for j in judge.judge(images, prompts)]
+    pairs = [(a, b) for a, b in zip(mine, truth) if a is not None and b is not None]
+    if not pairs:
+        return None, None
+    return float(np.mean([a == b for a, b in pairs])), float(np.mean([b for _, b in pairs]))

@@ -36,10 +36,9 @@ from unigap.errors import DataError, UnigapError
 from unigap.models.base import UnifiedModel, default_sampling, load_model, supports
 from unigap.models.common import eval_mode
 from unigap.records import Prompt, candidate_seed
+from unigap.training.config import EVAL_SPLITS
 from unigap.training.objectives.base import Micro, Objective, Step
 from unigap.training.rewards import Models, Rewards, Samples, check_reward_model
-
-EVAL_SPLITS = {"eval", "val", "test"}
 
 
 def train_prompts(data: CuratedData, data_dir: Any) -> list[Prompt]:
@@ -209,16 +208,16 @@ class GRPO(Objective):
         everything = dict(zip(run.gather(mine), run.gather(total)))
         rewards = torch.tensor([everything[k] for k in range(len(rows))], dtype=torch.float32)
         adv, std = group_advantages(rewards, g, self.opts.scale_rewards)
-        extra = {"tokens": gen.tokens, "texts": [p.text for p in prompts], "adv": adv[mine],
-                 "old": self.logps(model, prompts, gen.tokens, no_grad=True) if self.opts.inner_steps > 1 else None,
-                 "ref": self.ref_logps(prompts, gen.tokens), "rewards": rewards, "std": std,
+        texts = [p.text for p in prompts]
+        extra = {"tokens": gen.tokens, "texts": texts, "adv": adv[mine],
+                 "old": self.logps(model, texts, gen.tokens, no_grad=True) if self.opts.inner_steps > 1 else None,
+                 "ref": self.ref_logps(texts, gen.tokens), "rewards": rewards, "std": std,
                  "parts": {n: run.gather(v) for n, v in parts.items()},
                  "monitor": run.gather(self.monitor_verdicts(samples))}
         return Micro([{"prompt_id": p.id, "prompt": p.text} for p in prompts], mine, len(rows), key, extra)
 
-    def logps(self, model: UnifiedModel, prompts: list[Prompt], tokens: torch.Tensor, no_grad: bool = False) -> torch.Tensor:
+    def logps(self, model: UnifiedModel, texts: list[str], tokens: torch.Tensor, no_grad: bool = False) -> torch.Tensor:
         """Conditional log-probs (B, T): per token (T = M), or the backend's sequence surrogate / M (T = 1)."""
-        texts = [p.text for p in prompts] if prompts and isinstance(prompts[0], Prompt) else list(prompts)
         with torch.no_grad() if no_grad else torch.enable_grad():
             if self.per_token:
                 out = model.image_token_logprobs(texts, tokens).float()  # type: ignore[attr-defined]
@@ -226,10 +225,10 @@ class GRPO(Objective):
                 out = (model.image_logprobs(texts, tokens).float() / model.num_image_tokens)[:, None]
         return out.detach().cpu() if no_grad else out
 
-    def ref_logps(self, prompts: list[Prompt], tokens: torch.Tensor) -> torch.Tensor | None:
+    def ref_logps(self, texts: list[str], tokens: torch.Tensor) -> torch.Tensor | None:
         if self.opts.beta == 0:
             return None
-        return self.logps(self.models.base, prompts, tokens, no_grad=True)
+        return self.logps(self.models.base, texts, tokens, no_grad=True)
 
     def monitor_verdicts(self, s: Samples) -> list[float]:
         if self.monitor is None:
