@@ -3,9 +3,10 @@
     python bench/methods.py [--out bench/results/methods] [--seeds 0 1 2] [--methods csft dpo ...]
                             [--existing-only] [--anchored auto|M1,M2]
 
-Methods (configs/run_tiny.yaml plus the overrides in METHODS):
-  csft              C-SFT, today's default (`make run`)
-  dpo               C-DPO (configs/dpo_tiny.yaml's lr)
+Methods (a run config plus the overrides in METHODS):
+  csft              C-SFT, today's default (`make run`, configs/run_tiny.yaml)
+  dpo               C-DPO (configs/run_tiny.yaml with configs/dpo_tiny.yaml's lr)
+  grpo_*            configs/run_grpo_tiny.yaml with its reward:
   grpo_self         GRPO, reward = the current model's own P(match) (the paper's signal, online)
   grpo_self_frozen  GRPO, reward = the base model's P(match) (a fixed reward model)
   grpo_oracle       GRPO, reward = the oracle's verdict (an external judge; the upper bound of the signal)
@@ -38,14 +39,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("easy", "medium", "hard", "overall")
-GRPO = ["improve.method=grpo", "improve.epochs=2", "improve.batch_size=64", "improve.lr=1e-4",
-        "improve.grpo.group_size=8", "improve.grpo.beta=0.01"]
-METHODS = {
-    "csft": [],
-    "dpo": ["improve.method=dpo", "improve.lr=1e-4"],
-    "grpo_self": [*GRPO, "improve.grpo.rewards=[{name: self}]"],
-    "grpo_self_frozen": [*GRPO, "improve.grpo.rewards=[{name: self_frozen}]"],
-    "grpo_oracle": [*GRPO, "improve.grpo.rewards=[{name: oracle}]"],
+GRPO = "run_grpo_tiny.yaml"  # the tiny GRPO run: 2 passes, 8 prompts x 8 candidates, lr 1e-4, beta 0.01
+METHODS = {  # name -> (run config under configs/, overrides)
+    "csft": ("run_tiny.yaml", []),
+    "dpo": ("run_tiny.yaml", ["improve.method=dpo", "improve.lr=1e-4"]),
+    "grpo_self": (GRPO, ["improve.grpo.rewards=[{name: self}]"]),
+    "grpo_self_frozen": (GRPO, ["improve.grpo.rewards=[{name: self_frozen}]"]),
+    "grpo_oracle": (GRPO, ["improve.grpo.rewards=[{name: oracle}]"]),
 }
 ANCHORS = {"kl": ["improve.anchor.judge_kl.weight=1.0"],
            "replay": ["improve.anchor.replay.set=shapeworld_plain", "improve.anchor.replay.ratio=0.25"]}
@@ -64,16 +64,17 @@ def _judge_strength():
     return sys.modules["judge_strength"]
 
 
-def method_overrides(name: str) -> list[str]:
+def method_config(name: str) -> tuple[str, list[str]]:
     base, _, anchor = name.partition("+")
-    return METHODS[base] + (ANCHORS[anchor] if anchor else [])
+    file, overrides = METHODS[base]
+    return file, overrides + (ANCHORS[anchor] if anchor else [])
 
 
-def run_config(seed: int, overrides: list[str]):
+def run_config(seed: int, overrides: list[str], file: str = "run_tiny.yaml"):
     from unigap.config import load_config
     from unigap.pipeline.run import RunConfig
 
-    return load_config(RunConfig, ROOT / "configs" / "run_tiny.yaml", [f"seed={seed}", "report=false", *overrides])
+    return load_config(RunConfig, ROOT / "configs" / file, [f"seed={seed}", "report=false", *overrides])
 
 
 def base_stages(seed: int, run_dir: Path, log) -> None:
@@ -111,7 +112,8 @@ def run_method(name: str, seed: int, out: Path, log) -> dict:
     if not (base / "data" / "manifest.json").exists() or not (base / "base.done").exists():
         base_stages(seed, base, log)
         (base / "base.done").write_text("ok\n")
-    cfg = run_config(seed, method_overrides(name))
+    file, overrides = method_config(name)
+    cfg = run_config(seed, overrides, file)
     if not run_dir.exists():
         tmp = run_dir.with_name(run_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
