@@ -69,9 +69,11 @@ def bench_tiny(steps: int, work: Path) -> dict:
     hs = improve(sft, data, work / "sft", log=lambda m: None)
     sft_s = time.perf_counter() - t0
     n_sft_steps = len(hs["epochs"])  # one optimizer step per epoch (batch = all rows)
-    split = {k: round(sum(r[f"{k}_seconds"] for r in rows) / len(rows), 3) for k in ("generate", "reward", "sample", "train")}
+    split = {k: round(sum(r[f"{k}_seconds"] for r in rows) / len(rows), 3)
+             for k in ("generate", "reward", "sample", "train")}
     return {"model": "tiny (shipped)", "B": b, "G": g, "grpo_steps": len(rows), "grpo_wall_s": round(grpo_s, 1),
-            "grpo_steps_per_s": round(len(rows) / grpo_s, 3), "grpo_samples_per_s": round(len(rows) * b * g / grpo_s, 1),
+            "grpo_steps_per_s": round(len(rows) / grpo_s, 3),
+            "grpo_samples_per_s": round(len(rows) * b * g / grpo_s, 1),
             "grpo_step_split_s": split, "sft_steps": n_sft_steps, "sft_rows_per_step": b * steps,
             "sft_wall_s": round(sft_s, 1), "sft_steps_per_s": round(n_sft_steps / sft_s, 3),
             "note": "wall includes loading the model and the checks; the split is per step from steps.csv"}

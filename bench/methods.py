@@ -186,26 +186,30 @@ def markdown(summary: dict, per_run: dict) -> str:
     cell = _judge_strength().cell
     lines = ["Methods on ShapeWorld (configs/run_tiny.yaml, the shipped tiny model, eval split, oracle as truth); "
              "mean ± 95 % t-interval over seeds.", "",
-             "| method | seeds | Δ generation overall | Δ non-unification easy / medium / hard / overall | win rate % | "
+             "| method | seeds | Δ generation overall | Δ non-unification easy / medium / hard / overall | "
+             "win rate % | "
              "judge recall before → after | judge specificity before → after | exploitation | improve s | rule |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for m, s in summary.items():
         nonu = " / ".join(cell(s[f"dnonu/{g}"]) for g in GROUPS)
         r = s["rule"]
-        verdict = "**yes**" if r["all"] else "no: " + ", ".join(k for k in ("gen", "nonu_every_band", "win_rate") if not r[k])
+        failed = [k for k in ("gen", "nonu_every_band", "win_rate") if not r[k]]
+        verdict = "**yes**" if r["all"] else "no: " + ", ".join(failed)
         lines.append(f"| {m} | {s['n_seeds']} | {cell(s['dgen/overall'])} | {nonu} | {cell(s['win_rate'])} | "
                      f"{cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
                      f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} | "
                      f"{cell(s['exploitation'], 2)} | {cell(s['seconds'], 0)} | {verdict} |")
-    lines += ["", "Δ oracle generation per band (points):", "", "| method | easy | medium | hard |", "|---|---|---|---|"]
+    lines += ["", "Δ oracle generation per band (points):", "", "| method | easy | medium | hard |",
+              "|---|---|---|---|"]
     for m, s in summary.items():
         lines.append(f"| {m} | " + " | ".join(cell(s[f"dgen/{g}"]) for g in GROUPS[:3]) + " |")
     lines += ["", "Per seed (Δ generation / Δ non-unification overall / win rate):", "", "| method | " +
               " | ".join(f"seed {i}" for i in range(max(len(v) for v in per_run.values()))) + " |",
               "|---|" + "---|" * max(len(v) for v in per_run.values())]
     for m, runs in per_run.items():
-        lines.append(f"| {m} | " + " | ".join(f"{r['gen']['overall']['delta']:+.1f} / {r['nonu']['overall']['delta']:+.1f}"
-                                             f" / {r['win_rate']:.1f}" for r in runs) + " |")
+        cells = [f"{r['gen']['overall']['delta']:+.1f} / {r['nonu']['overall']['delta']:+.1f} / {r['win_rate']:.1f}"
+                 for r in runs]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += ["", "Rule (issue 24, item 5): Δ generation >= +5 points, Δ non-unification < 0 in every band, win rate "
               "> 50 % (means over the seeds). 'exploitation' = the improved judge's acceptance precision on the base "
               "eval images minus on its own new eval images (> 0: the generator moved into its blind spots)."]

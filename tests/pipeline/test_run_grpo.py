@@ -34,8 +34,9 @@ def test_unigap_run_with_grpo_end_to_end(tmp_path, tiny_ckpt_dir):
 def test_grpo_with_a_judge_that_cannot_score_the_prompts_is_refused_before_the_run_starts(tmp_path, tiny_ckpt_dir):
     """geneval needs GenEval metadata (include/exclude) per prompt: ShapeWorld prompts have none."""
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(get_app(), ["run", "--out", str(run_dir), f"model.path={tiny_ckpt_dir}",
-                                            "improve.method=grpo", "improve.grpo.rewards=[{name: oracle}, {name: geneval}]"])
+    args = ["run", "--out", str(run_dir), f"model.path={tiny_ckpt_dir}", "improve.method=grpo",
+            "improve.grpo.rewards=[{name: oracle}, {name: geneval}]"]
+    result = CliRunner().invoke(get_app(), args)
     msg = str(result.exception)
     assert result.exit_code != 0 and "improve.grpo.rewards[1] (geneval) cannot score the run's prompts: prompt " in msg
     assert not run_dir.exists()

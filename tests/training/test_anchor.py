@@ -103,7 +103,8 @@ def test_replay_anchor_lowers_the_understanding_sets_loss(tmp_path):
     def nll(path):
         model = load_model(ModelConfig(name="tiny", path=str(path)))
         with torch.no_grad():
-            return -model.answer_logprobs(images, [i["question"] for i in items], [i["answer"] for i in items]).mean().item()
+            lp = model.answer_logprobs(images, [i["question"] for i in items], [i["answer"] for i in items])
+        return -lp.mean().item()
 
     rp = AnchorConfig(replay=ReplayAnchor(set="shapeworld_plain", ratio=1.0, size=36))
     improve(cfg(ckpt, lr=3e-3, epochs=3, trainable=["all"]), data, tmp_path / "free", log=lambda m: None)

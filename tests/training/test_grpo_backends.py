@@ -45,7 +45,8 @@ def synthetic(name: str, path):
 
 def curated(path, model):
     """Two base images per prompt (the anchors' reference set) and the prompts GRPO samples for."""
-    prompts = [Prompt(id=f"p{i}", text=t, subtask="s", split="train", suite="t", band="easy") for i, t in enumerate(TEXTS)]
+    prompts = [Prompt(id=f"p{i}", text=t, subtask="s", split="train", suite="t", band="easy")
+               for i, t in enumerate(TEXTS)]
     gen = model.generate([p.text for p in prompts for _ in range(2)], list(range(6)), SamplingConfig(cfg_scale=1.0))
     rows = [{"prompt": p.text, "prompt_id": p.id, "subtask": "s", "band": "easy", "tokens": gen.tokens[2 * i].tolist(),
              "image": {"bytes": encode_png(gen.images[2 * i].numpy())}} for i, p in enumerate(prompts)]

@@ -9,7 +9,8 @@ import torch
 
 from unigap.training.objectives.grpo import group_advantages, grpo_token_loss
 
-CASES = json.loads((Path(__file__).resolve().parents[1] / "fixtures/official/t2i_r1/grpo_loss.json").read_text())["cases"]
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures/official/t2i_r1/grpo_loss.json"
+CASES = json.loads(FIXTURE.read_text())["cases"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"B{c['B']}G{c['G']}")

@@ -22,7 +22,8 @@ def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0, 
     for i in range(n):
         toks = rng.integers(0, model.ckpt.codec.size, size=(2, model.num_image_tokens))
         img = model.ckpt.codec.decode(toks)
-        text, pid = (TEXTS[i % 4], f"p{i}") if not prompts else (prompts[i % len(prompts)].text, prompts[i % len(prompts)].id)
+        p = prompts[i % len(prompts)] if prompts else None
+        text, pid = (TEXTS[i % 4], f"p{i}") if p is None else (p.text, p.id)
         base = {"prompt": text, "prompt_id": pid, "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
         pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},

@@ -40,7 +40,7 @@ def test_a_plugin_objective_trains_with_its_typed_options(plugin_site, tmp_path,
     half = improve(cfg(tiny_ckpt_dir, epochs=1, method="toy_sft", options={"scale": 0.5}), data, tmp_path / "toy",
                    log=lambda m: None)
     assert np.isclose(half["epochs"][0]["loss"], 0.5 * full["epochs"][0]["loss"], rtol=1e-6)
-    with pytest.raises(ConfigError, match=r"(?s)improve.options.nope: unknown option.*valid options of objective 'toy_sft': scale"):
+    with pytest.raises(ConfigError, match=r"(?s)improve.options.nope: unknown option.*objective 'toy_sft': scale"):
         improve(cfg(tiny_ckpt_dir, method="toy_sft", options={"nope": 1}), data, tmp_path / "bad")
     with pytest.raises(ConfigError, match="unknown objective 'nope'; valid: dpo, grpo, sft, toy_sft"):
         improve(cfg(tiny_ckpt_dir, method="nope"), data, tmp_path / "bad")

@@ -60,7 +60,8 @@ class Models:
 
 def _p_match(model: UnifiedModel, s: Samples) -> list[float]:
     with eval_mode(model.module()), torch.no_grad():
-        return [float(p) for p in model.score_probs(s.images, [question(p.text) for p in s.prompts])]  # type: ignore[attr-defined]
+        probs = model.score_probs(s.images, [question(p.text) for p in s.prompts])  # type: ignore[attr-defined]
+    return [float(p) for p in probs]
 
 
 def self_reward(models: Models, options: Any) -> RewardFn:

@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--checkout", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[3] / "tests/fixtures/official/t2i_r1")
     args = ap.parse_args()
-    head = subprocess.run(["git", "-C", str(args.checkout), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    git = ["git", "-C", str(args.checkout), "rev-parse", "HEAD"]
+    head = subprocess.run(git, capture_output=True, text=True).stdout.strip()
     if head != COMMIT:
         raise SystemExit(f"{args.checkout} is at {head or '?'}, not the pinned {COMMIT}")
     source = (args.checkout / FILE).read_text()
