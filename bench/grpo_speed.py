@@ -4,14 +4,16 @@
                                [--json bench/results/methods_speed.json]
 
 1. tiny (the shipped ShapeWorld model): `unigap improve` with method grpo for --steps steps of B = 8
-   prompts x G = 8 candidates (self reward, beta 0.01), then method sft for as many optimizer steps of
-   64 rows on the curated images of the same prompts; steps/s and samples/s of each.
+   prompts x G = 8 candidates (self reward, beta 0.01; the step split into generate / reward / the rest
+   of sampling / training), then method sft for as many optimizer steps of 64 rows (8 images of each
+   of the same prompts); seconds per step, steps/s and samples/s.
 2. Janus-Pro-1B widths (hidden 2048, 16 heads, MLP 5632, text vocabulary 102,400, codebook 16,384,
    SigLIP-L vision tower 1024 x 24 layers) with --janus-layers of the 24 LLM layers and --janus-side-px
    images (64 px = 16 image tokens; the real 384 px = 576 tokens would take hours per group on this
    CPU: bench/results/realsize_audit_janus.json measured 436 s per image with 1 layer), random weights:
    one group of G = --group candidates, its seconds split into generate / reward (self: P(match),
-   a vision + LLM forward) / the loss's forward+backward; and one SFT step on the same G images.
+   a vision + LLM forward) / the loss's forward + backward + AdamW step; and one SFT step (forward +
+   backward + AdamW step) on the same G images, after a warm-up step that allocates AdamW's state.
    Labelled as measured; nothing is extrapolated. No GPU is used (none is lent to this task).
 """
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+import numpy as np
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_data(out: Path, n_prompts: int) -> Path:
-    """Curated data of the shipped model's own images for the first train prompts (one image each)."""
+def tiny_data(out: Path, n_prompts: int, per_prompt: int) -> Path:
+    """Curated data of the shipped model's own images for the first train prompts (`per_prompt` each)."""
     import json as _json
 
     from unigap.curation.dataset import MANIFEST, PROMPTS, _write, write_prompts
@@ -38,9 +42,10 @@ def tiny_data(out: Path, n_prompts: int) -> Path:
 
     model = load_model(ModelConfig(name="tiny"))
     prompts = load_shapeworld(split="train")[:: max(1, 360 // n_prompts)][:n_prompts]
-    gen = model.generate([p.text for p in prompts], list(range(len(prompts))), default_sampling(model))
+    rows_p = [p for p in prompts for _ in range(per_prompt)]
+    gen = model.generate([p.text for p in rows_p], list(range(len(rows_p))), default_sampling(model))
     rows = [{"prompt": p.text, "prompt_id": p.id, "subtask": p.subtask, "band": p.band, "tokens": t.tolist(),
-             "image": {"bytes": encode_png(img.numpy())}} for p, t, img in zip(prompts, gen.tokens, gen.images)]
+             "image": {"bytes": encode_png(img.numpy())}} for p, t, img in zip(rows_p, gen.tokens, gen.images)]
     out.mkdir(parents=True, exist_ok=True)
     _write(rows, out / "sft.parquet", ("image",))
     _write([], out / "dpo.parquet", ("chosen", "rejected"))
@@ -52,31 +57,34 @@ def tiny_data(out: Path, n_prompts: int) -> Path:
 
 
 def bench_tiny(steps: int, work: Path) -> dict:
+    """GRPO steps (B x G samples each) and SFT steps of as many rows (one epoch, one commit at its end);
+    per-step seconds from steps.csv (GRPO) and from the loop's per-micro-batch callback (SFT)."""
     from unigap.models.base import ModelConfig
     from unigap.training.config import GrpoOptions, ImproveConfig
     from unigap.training.improve import improve
 
     b, g = 8, 8
-    data = tiny_data(work / "data", b * steps)
+    data = tiny_data(work / "data", b * steps, g)
     grpo = ImproveConfig(method="grpo", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4,
                          grpo=GrpoOptions(group_size=g, save_every=10**6))
     t0 = time.perf_counter()
-    h = improve(grpo, data, work / "grpo", log=lambda m: None)
+    rows = improve(grpo, data, work / "grpo", log=lambda m: None)["steps"]
     grpo_s = time.perf_counter() - t0
-    rows = h["steps"]
-    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=b * g, batch_size=b * steps, lr=1e-4)
-    t0 = time.perf_counter()
-    hs = improve(sft, data, work / "sft", log=lambda m: None)
+    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4)
+    stamps = [time.perf_counter()]
+    t0 = stamps[0]
+    improve(sft, data, work / "sft", log=lambda m: None, on_batch=lambda n: stamps.append(time.perf_counter()))
     sft_s = time.perf_counter() - t0
-    n_sft_steps = len(hs["epochs"])  # one optimizer step per epoch (batch = all rows)
-    split = {k: round(sum(r[f"{k}_seconds"] for r in rows) / len(rows), 3)
+    sft_steps = [b2 - a for a, b2 in zip(stamps[1:], stamps[2:])]  # forward+backward+step between callbacks
+    split = {k: round(float(np.mean([r[f"{k}_seconds"] for r in rows])), 3)
              for k in ("generate", "reward", "sample", "train")}
     return {"model": "tiny (shipped)", "B": b, "G": g, "grpo_steps": len(rows), "grpo_wall_s": round(grpo_s, 1),
-            "grpo_steps_per_s": round(len(rows) / grpo_s, 3),
-            "grpo_samples_per_s": round(len(rows) * b * g / grpo_s, 1),
-            "grpo_step_split_s": split, "sft_steps": n_sft_steps, "sft_rows_per_step": b * steps,
-            "sft_wall_s": round(sft_s, 1), "sft_steps_per_s": round(n_sft_steps / sft_s, 3),
-            "note": "wall includes loading the model and the checks; the split is per step from steps.csv"}
+            "grpo_step_s": round(split["sample"] + split["train"], 3),
+            "grpo_steps_per_s": round(1 / (split["sample"] + split["train"]), 3),
+            "grpo_samples_per_s": round(b * g / (split["sample"] + split["train"]), 1),
+            "grpo_step_split_s": split, "sft_rows_per_step": b * g, "sft_steps": len(sft_steps) + 1,
+            "sft_wall_s": round(sft_s, 1), "sft_step_s": round(float(np.median(sft_steps)), 3),
+            "note": "wall includes loading the model, the checks and the commits; step figures exclude them"}
 
 
 def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
@@ -109,17 +117,21 @@ def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
     out["reward_s"] = round(time.perf_counter() - t, 2)
     adv, _ = group_advantages(torch.tensor(rewards), group, True)
     opt = torch.optim.AdamW(params, lr=1e-6)
+    texts = [prompt.text] * group
+    sft_loss(model.image_logprobs(texts, gen.tokens), model.num_image_tokens).backward()  # warm-up: AdamW's state
+    opt.step()
+    opt.zero_grad(set_to_none=True)
     t = time.perf_counter()
-    logp = model.image_token_logprobs([prompt.text] * group, gen.tokens).float()
+    logp = model.image_token_logprobs(texts, gen.tokens).float()
     loss, _ = grpo_token_loss(logp, logp.detach(), None, adv, 0.2, 0.0)
     loss.mean().backward()
     opt.step()
-    out["forward_backward_s"] = round(time.perf_counter() - t, 2)
+    out["forward_backward_s"] = round(time.perf_counter() - t, 2)  # the loss's forward + backward + AdamW step
     opt.zero_grad(set_to_none=True)
     t = time.perf_counter()
-    sft_loss(model.image_logprobs([prompt.text] * group, gen.tokens), model.num_image_tokens).backward()
+    sft_loss(model.image_logprobs(texts, gen.tokens), model.num_image_tokens).backward()
     opt.step()
-    out["sft_step_s"] = round(time.perf_counter() - t, 2)
+    out["sft_step_s"] = round(time.perf_counter() - t, 2)  # the same G images: forward + backward + AdamW step
     out["group_s"] = round(out["generate_s"] + out["reward_s"] + out["forward_backward_s"], 2)
     return out
 
