@@ -75,10 +75,11 @@ class RunConfig(Config):
         return self
 
     def improve_config(self) -> ImproveConfig:
-        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit),
-        and the run's first external judge as the training monitor unless `improve.monitor` names one."""
+        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit);
+        for grpo, the run's first external judge watches training unless `improve.monitor` names one (the
+        eval audits measure every method's exploitation anyway)."""
         update = {"model": self.model, "seed": self.seed, "sampling": self.sampling, "self_judge": self.self_judge}
-        if self.improve.monitor is None and self.judges:
+        if self.improve.method == "grpo" and self.improve.monitor is None and self.judges:
             update["monitor"] = self.judges[0]
         return self.improve.model_copy(update=update)
 
