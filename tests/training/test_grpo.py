@@ -1,4 +1,5 @@
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,6 +99,26 @@ def test_grpo_kill_and_resume_gives_the_same_weights(tmp_path, tiny_ckpt_dir):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [s["reward"] for s in resumed["steps"]] == [s["reward"] for s in straight["steps"]]
     assert len(straight["steps"]) == 6 and len(straight["epochs"]) == 2
+
+
+def test_grpo_killed_with_sigkill_resumes_to_the_same_result(tmp_path, tiny_ckpt_dir):
+    import os
+    import subprocess
+    import sys
+
+    data = grpo_data(tmp_path / "data", tiny_ckpt_dir, n_prompts=6)
+    c = grpo_cfg(tiny_ckpt_dir, epochs=2, grpo={"save_every": 2}, monitor=None)
+    straight = improve(c, data, tmp_path / "straight", log=lambda m: None)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+    p = subprocess.run([sys.executable, "-m", "tests.training.grpo_kill_worker", c.model_dump_json(), str(data),
+                        str(tmp_path / "killed"), "5"], env=env, cwd=root, capture_output=True, text=True)
+    assert p.returncode == -9, p.stderr[-2000:]  # killed after step 5; steps 1-4 committed
+    resumed = improve(c, data, tmp_path / "killed", log=lambda m: None)
+    a = weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "straight" / "model"))))
+    b = weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "killed" / "model"))))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [s["reward"] for s in resumed["steps"]] == [s["reward"] for s in straight["steps"]]
 
 
 def test_group_of_one_and_partial_groups_are_refused():
