@@ -134,3 +134,14 @@ def test_fsdp_on_cpu_processes_is_refused_before_anything_is_written(janus, tmp_
     with pytest.raises(UnigapError, match="FSDP .* runs on GPUs"):
         improve(config(janus, "dpo"), janus["data"], tmp_path / "out", log=lambda _: None)
     assert not (tmp_path / "out").exists()
+
+
+def test_fsdp2_is_refused_with_a_clear_error(janus):
+    from types import SimpleNamespace
+
+    from unigap.training.improve import check_setup
+
+    fsdp2 = SimpleNamespace(distributed_type="DistributedType.FSDP",
+                            state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=2)))
+    with pytest.raises(UnigapError, match="fsdp_version: 1"):
+        check_setup(config(janus, "sft"), fsdp2)

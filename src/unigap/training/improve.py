@@ -439,6 +439,11 @@ def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
     if _is_fsdp(accelerator) and cfg.lora is not None:
         raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
                           "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)")
+    if _is_fsdp(accelerator) and accelerator.state.fsdp_plugin.fsdp_version != 1:
+        # `prepare` uses accelerator.prepare_model, which accelerate refuses for FSDP2 ("FSDP2
+        # preparation should be done via `accelerate.prepare()`, as it requires a model and an optimizer").
+        raise UnigapError("improve runs FSDP version 1 (fsdp_version: 1 in the accelerate config, as in "
+                          "configs/accelerate/fsdp.yaml); FSDP2 is not supported yet")
 
 
 def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerator: Any) -> UnifiedModel:
