@@ -124,10 +124,9 @@ def _pieces(text: str) -> list[str]:
 def build_processor(dims: JanusDims, tokenizer: Any) -> Any:
     from transformers import JanusProcessor
 
-    try:  # transformers >= 5 without torchvision: the PIL processor
-        from transformers import JanusImageProcessorPil as ImageProcessor
-    except ImportError:  # 4.x
-        from transformers import JanusImageProcessor as ImageProcessor
+    from unigap.models.janus.loading import image_processor_class
+
+    ImageProcessor = image_processor_class()
     side = {"height": dims.image_size, "width": dims.image_size}
     processor = JanusProcessor(image_processor=ImageProcessor(size=side), tokenizer=tokenizer,
                                chat_template=CHAT_TEMPLATE, use_default_system_prompt=True,
