@@ -25,8 +25,10 @@ src/transformers/models/janus/; the wheel does not ship it). Where we differ fro
 - every language_config field goes to LlamaConfig, as the official `LlamaConfig(**language_config)` does
   (the reference keeps 9 of them; a fine-tune saving e.g. rope_theta would silently lose it);
 - the lm_head stays untied (the official LlamaConfig default; transformers 5's JanusConfig defaults to tied);
-- the tokenizer keeps tokenizer.json's pipeline and adds BOS as the official LlamaTokenizerFast does
-  (transformers 5's LlamaTokenizer would rebuild a sentencepiece-style pipeline around the vocab);
+- the tokenizer is tokenizer.json's pipeline with BOS added as the official processor's LlamaTokenizerFast
+  (transformers 4.x) does at load, whatever post-processor the file holds; transformers' own loading of
+  these files depends on its version (5.x picks TokenizersBackend for a ByteLevel tokenizer.json and keeps
+  the file's post-processor, 4.x rebuilds it), so both are set explicitly;
 - our own chat template, written from the official `deepseek` conversation format.
 """
 
