@@ -158,6 +158,21 @@ def test_every_language_config_field_reaches_the_llama_config_and_lm_head_stays_
     assert not torch.equal(weights["lm_head.weight"], weights["model.language_model.embed_tokens.weight"])
 
 
+def test_a_hub_id_in_the_original_format_is_fetched_then_converted(src, monkeypatch):
+    """deepseek-ai/Janus-Pro-7B: config.json says multi_modality; the snapshot is fetched, then converted."""
+    import huggingface_hub
+
+    from unigap.models.janus import loading
+
+    asked = {}
+    monkeypatch.setattr(loading, "read_config_dict", lambda path: {"model_type": "multi_modality"})
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo, allow_patterns: asked.update(repo=repo, patterns=allow_patterns) or str(src))
+    found = resolve_checkpoint("deepseek-ai/Janus-Pro-7B")
+    assert asked["repo"] == "deepseek-ai/Janus-Pro-7B" and "*.bin" in asked["patterns"]
+    assert json.loads((Path(found.path) / RECORD).read_text())["source"] == str(src)
+
+
 # --- bad input -----------------------------------------------------------------------------
 def test_a_directory_in_neither_format_is_refused_naming_its_config(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava"}))

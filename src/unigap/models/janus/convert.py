@@ -48,6 +48,7 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
+from unigap.models.janus.loading import dtype_kwarg, image_processor_class
 
 log = logging.getLogger(__name__)
 
@@ -365,8 +366,6 @@ def _official_post_processor(tok: Any, bos: str, eos: str, add_bos: bool, add_eo
 def build_processor(source: Source, tokenizer: Any, config: Any) -> Any:
     from transformers import JanusProcessor
 
-    from unigap.models.janus.loading import image_processor_class
-
     path = source.root / "preprocessor_config.json"
     pre, proc = _read_json(path), _optional_json(source.root / "processor_config.json")
     vis = config.vision_config
@@ -413,7 +412,8 @@ def prepare(source: Source) -> Prepared:
     config = janus_config(source, tokenizer)
     targets = plan(source, expected_shapes(config))
     processor = build_processor(source, tokenizer, config)
-    config.dtype = source.config.get("torch_dtype") or source.config["language_config"].get("torch_dtype")
+    dtype = source.config.get("torch_dtype") or source.config["language_config"].get("torch_dtype")
+    setattr(config, next(iter(dtype_kwarg(torch.float32))), dtype)  # `dtype` since transformers 4.56
     return Prepared(source, tokenizer, config, processor, targets)
 
 
