@@ -87,6 +87,16 @@ def test_converts_once_into_the_cache_keyed_by_the_source_sha256(src, cache, cap
     assert {p.name: p.stat().st_mtime_ns for p in Path(again.path).iterdir()} == stamps
 
 
+def test_two_loads_at_once_convert_once(src, caplog):
+    """Every rank of a distributed run loads the checkpoint: one converts, the others wait and reuse it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with caplog.at_level(logging.INFO, logger="unigap.models.janus.convert"), ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(lambda _: resolve_checkpoint(str(src)), range(2)))
+    assert found[0] == found[1] and caplog.text.count("converting it once") == 1
+    assert "cached conversion" in caplog.text
+
+
 def test_the_backend_records_the_source_sha256(src):
     from unigap.models.janus.backend import load_janus
 
@@ -216,7 +226,8 @@ def test_a_tensor_of_the_wrong_shape_is_named_with_both_shapes(src, cache):
     (lambda src: (src / "preprocessor_config.json").write_text("{"), r"preprocessor_config\.json: not valid JSON"),
     (lambda src: (src / "config.json").write_text(json.dumps({"model_type": "multi_modality"})),
      r"config\.json: model_type multi_modality, but no language_config, vision_config"),
-    (lambda src: _set(src, "gen_vision_config", "cls", "VQ-8"), r"gen_vision_config\.cls = 'VQ-8'; the converter knows"),
+    (lambda src: _set(src, "gen_vision_config", "cls", "VQ-8"),
+     r"gen_vision_config\.cls = 'VQ-8'; the converter knows"),
     (lambda src: _set(src, "vision_config", "params", {"image_size": 16, "model_name": "clip_vit_l"}),
      r"vision_config\.params\.model_name = 'clip_vit_l'"),
 ])

@@ -270,7 +270,8 @@ def run_official_generate(janus: Path, model, processor, prompt: str, parallel: 
                                      img_size=GEN_SIZE, patch_size=VQ_FACTOR)
     finally:
         os.chdir(cwd)
-        PIL.Image.fromarray, torch.multinomial, torch.Tensor.cuda = original_fromarray, original_multinomial, original_cuda
+        PIL.Image.fromarray, torch.multinomial = original_fromarray, original_multinomial
+        torch.Tensor.cuda = original_cuda
         handle.remove()
         del model.gen_vision_model.decode_code
     return rec

@@ -48,7 +48,7 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
-from unigap.models.janus.loading import dtype_kwarg, image_processor_class
+from unigap.models.janus.loading import dtype_kwarg, fast_tokenizer_class, image_processor_class
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ SECTIONS = ("language_config", "vision_config", "aligner_config", "gen_vision_co
 # Heads per SigLIP model name: the one architecture number the weights do not show (official siglip_vit.py).
 SIGLIP_HEADS = {"siglip_large_patch16_384": 16, "siglip_so400m_patch14_384": 16, "siglip_so400m_patch14_224": 16}
 LLAMA_META = ("model_type", "architectures", "_name_or_path", "transformers_version", "torch_dtype", "dtype")
-DEFAULT_SYSTEM = ("You are a helpful language and vision assistant. You are able to understand the visual content "
-                  "that the user provides, and assist the user with a variety of tasks using natural language.")
 IMAGE_TAGS = {"image_token": "<image_placeholder>", "boi_token": "<begin_of_image>", "eoi_token": "<end_of_image>"}
 
 # The official `deepseek` format (janus/utils/conversation.py, SeparatorStyle.DeepSeek): "Role: text" +
@@ -257,29 +255,32 @@ def text_config(source: Source, tokenizer: Any) -> Any:
     return LlamaConfig(**fields)
 
 
+TOWER = "vision_model.vision_tower."
+
+
 def vision_config(source: Source) -> Any:
+    """SigLIP widths and depths from the weights, image size and aligner from config.json, heads from the name."""
     from transformers import JanusVisionConfig
 
     _require(source, "vision_config", "cls", ("CLIPVisionTower",))
     name = _require(source, "vision_config", "model_name", tuple(SIGLIP_HEADS))
     _require(source, "aligner_config", "projector_type", ("mlp_gelu",))
-    width, _, patch, _ = _shape(source, "vision_model.vision_tower.patch_embed.proj.weight")  # (C, 3, p, p)
+    width, _, patch, _ = _shape(source, TOWER + "patch_embed.proj.weight")  # (C, 3, p, p)
     image_size = int(_params(source, "vision_config")["image_size"])
-    grid = (image_size // patch) ** 2
-    if _shape(source, "vision_model.vision_tower.pos_embed")[1] != grid:
+    grid, positions = (image_size // patch) ** 2, _shape(source, TOWER + "pos_embed")[1]  # pos_embed: (1, N, C)
+    if positions != grid:
         raise CheckpointError(f"{source.root / 'config.json'}: vision image_size {image_size} with patch {patch} "
-                              f"gives {grid} positions, but pos_embed has {source.shapes['vision_model.vision_tower.pos_embed'][1]}")
-    mlp = _shape(source, "vision_model.vision_tower.blocks.0.mlp.fc1.weight")[0]
+                              f"gives {grid} positions, but pos_embed has {positions}")
     aligner = _params(source, "aligner_config")
     return JanusVisionConfig(
-        hidden_size=width, num_hidden_layers=_count(source, "vision_model.vision_tower.blocks."),
-        num_attention_heads=SIGLIP_HEADS[name], image_size=image_size, patch_size=patch, mlp_ratio=mlp / width,
-        layer_norm_eps=1e-6, hidden_act="gelu", attention_bias="vision_model.vision_tower.blocks.0.attn.qkv.bias"
-        in source.shapes, projection_dim=int(aligner["n_embed"]), depth=int(aligner.get("depth", 1)),
-        num_image_tokens=grid)
+        hidden_size=width, num_hidden_layers=_count(source, TOWER + "blocks."), num_attention_heads=SIGLIP_HEADS[name],
+        image_size=image_size, patch_size=patch, mlp_ratio=_shape(source, TOWER + "blocks.0.mlp.fc1.weight")[0] / width,
+        layer_norm_eps=1e-6, hidden_act="gelu", attention_bias=TOWER + "blocks.0.attn.qkv.bias" in source.shapes,
+        projection_dim=int(aligner["n_embed"]), depth=int(aligner.get("depth", 1)), num_image_tokens=grid)
 
 
 def vq_config(source: Source) -> Any:
+    """VQ-16's layout at the sizes the weights have (channels, levels, res blocks, latent, codebook)."""
     from transformers import JanusVQVAEConfig
 
     _require(source, "gen_vision_config", "cls", ("VQ-16",))
@@ -287,13 +288,13 @@ def vq_config(source: Source) -> Any:
     _require(source, "gen_head_config", "cls", ("vision_head",))
     enc = "gen_vision_model.encoder.conv_blocks."
     base = _shape(source, "gen_vision_model.encoder.conv_in.weight")[0]
-    levels = _count(source, enc)
-    mult = [_shape(source, f"{enc}{i}.res.0.conv1.weight")[0] // base for i in range(levels)]
+    mult = [_shape(source, f"{enc}{i}.res.0.conv1.weight")[0] // base for i in range(_count(source, enc))]
     codebook, code_dim = _shape(source, "gen_vision_model.quantize.embedding.weight")
+    latent = _shape(source, "gen_vision_model.quant_conv.weight")[1]  # (code_dim, latent, 1, 1)
     gen_aligner, gen_head = _params(source, "gen_aligner_config"), _params(source, "gen_head_config")
     return JanusVQVAEConfig(
-        embed_dim=code_dim, num_embeddings=codebook, latent_channels=_shape(source, "gen_vision_model.quant_conv.weight")[1],
-        base_channels=base, channel_multiplier=mult, num_res_blocks=_count(source, f"{enc}0.res."),
+        embed_dim=code_dim, num_embeddings=codebook, latent_channels=latent, base_channels=base,
+        channel_multiplier=mult, num_res_blocks=_count(source, f"{enc}0.res."),
         projection_dim=int(gen_aligner["n_embed"]), num_hidden_layers=int(gen_aligner.get("depth", 1)),
         image_token_embed_dim=int(gen_head["image_token_embed"]), hidden_act="gelu", dropout=0.0)
 
@@ -329,12 +330,11 @@ def build_tokenizer(source: Source) -> Any:
     pad from processor_config (what VLChatProcessor uses), BOS added as the official LlamaTokenizerFast does."""
     from tokenizers import Tokenizer
 
-    from unigap.models.janus.synthetic import _tokenizer_class
-
     path = source.root / "tokenizer.json"
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (the converter needs the fast tokenizer file the original repos ship)")
-    cfg = {**_optional_json(source.root / "special_tokens_map.json"), **_optional_json(source.root / "tokenizer_config.json")}
+    cfg = {**_optional_json(source.root / "special_tokens_map.json"),
+           **_optional_json(source.root / "tokenizer_config.json")}
     proc = _optional_json(source.root / "processor_config.json")
     tok = Tokenizer.from_file(str(path))
     tags = {"image_token": proc.get("image_tag", IMAGE_TAGS["image_token"]),
@@ -347,7 +347,7 @@ def build_tokenizer(source: Source) -> Any:
         raise CheckpointError(f"{path}: token(s) {absent} not in the vocabulary (bos/eos from tokenizer_config.json, "
                               "pad and image tags from processor_config.json)")
     _official_post_processor(tok, bos, eos, cfg.get("add_bos_token", True), cfg.get("add_eos_token", False))
-    return _tokenizer_class()(
+    return fast_tokenizer_class()(
         tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad, extra_special_tokens=tags,
         model_max_length=cfg.get("model_max_length", 16384), padding_side="left",
         clean_up_tokenization_spaces=cfg.get("clean_up_tokenization_spaces", False))
@@ -366,23 +366,30 @@ def _official_post_processor(tok: Any, bos: str, eos: str, add_bos: bool, add_eo
 def build_processor(source: Source, tokenizer: Any, config: Any) -> Any:
     from transformers import JanusProcessor
 
-    path = source.root / "preprocessor_config.json"
-    pre, proc = _read_json(path), _optional_json(source.root / "processor_config.json")
+    pre = _read_json(source.root / "preprocessor_config.json")
     vis = config.vision_config
     if int(pre.get("image_size", -1)) != vis.image_size:
-        raise CheckpointError(f"{path}: image_size {pre.get('image_size')!r}, but the vision tower takes "
-                              f"{vis.image_size} px (config.json vision_config.params.image_size)")
-    tokens = int(proc.get("num_image_tokens", vis.num_image_tokens))
-    if tokens != vis.num_image_tokens or proc.get("sft_format", "deepseek") != "deepseek" or proc.get("add_special_token"):
-        raise CheckpointError(f"{source.root / 'processor_config.json'}: num_image_tokens {tokens} (the vision tower "
-                              f"gives {vis.num_image_tokens}), sft_format {proc.get('sft_format')!r}, add_special_token "
-                              f"{proc.get('add_special_token')!r}: only the Janus-Pro settings (deepseek, false) convert")
+        raise CheckpointError(f"{source.root / 'preprocessor_config.json'}: image_size {pre.get('image_size')!r}, "
+                              f"but the vision tower takes {vis.image_size} px (config.json "
+                              "vision_config.params.image_size)")
+    _check_chat_processor(source, vis.num_image_tokens)
     kwargs = {k: pre[k] for k in ("min_size", "image_mean", "image_std", "rescale_factor", "do_normalize") if k in pre}
     image_processor = image_processor_class()(size={"height": vis.image_size, "width": vis.image_size}, **kwargs)
     processor = JanusProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE,
                                use_default_system_prompt=True, num_image_tokens=vis.num_image_tokens)
     processor.num_image_tokens = vis.num_image_tokens  # 4.x ignores the argument
     return processor
+
+
+def _check_chat_processor(source: Source, num_image_tokens: int) -> None:
+    """processor_config.json must describe what JanusProcessor does: N image tokens, the deepseek format."""
+    proc = _optional_json(source.root / "processor_config.json")
+    tokens, fmt = int(proc.get("num_image_tokens", num_image_tokens)), proc.get("sft_format", "deepseek")
+    if tokens != num_image_tokens or fmt != "deepseek" or proc.get("add_special_token"):
+        raise CheckpointError(
+            f"{source.root / 'processor_config.json'}: num_image_tokens {tokens} (the vision tower gives "
+            f"{num_image_tokens}), sft_format {fmt!r}, add_special_token {proc.get('add_special_token')!r}: "
+            "only the Janus-Pro settings (deepseek, false) convert")
 
 
 def generation_config(tokenizer: Any) -> Any:
@@ -477,15 +484,23 @@ def ensure_converted(root: Path) -> Converted:
     files = {str(p.relative_to(root)): hashes.sha256(p) for p in source.files()}
     digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
     out = cache_root() / "janus-converted" / digest
-    if _cached(out, digest, hashes):
-        log.info("janus: %s -> cached conversion %s", root, out)
-        return Converted(out, root, digest)
-    if out.exists():
-        log.warning("janus: %s does not hash as recorded (or was made by another converter version); converting again",
-                    out)
-    log.warning("janus: %s is in the original deepseek-ai format; converting it once into %s", root, out)
-    _convert_into(prepared, out, digest, files, hashes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(out.parent / f".{digest}.lock"):  # ranks of one distributed run load the same source at once
+        if _cached(out, digest, hashes):
+            log.info("janus: %s -> cached conversion %s", root, out)
+            return Converted(out, root, digest)
+        if out.exists():
+            log.warning("janus: %s does not hash as recorded (or was made by another converter version); "
+                        "converting again", out)
+        log.warning("janus: %s is in the original deepseek-ai format; converting it once into %s", root, out)
+        _convert_into(prepared, out, digest, files, hashes)
     return Converted(out, root, digest)
+
+
+def _lock(path: Path) -> Any:
+    from filelock import FileLock  # a dependency of huggingface_hub, so of transformers
+
+    return FileLock(str(path))
 
 
 def _cached(out: Path, digest: str, hashes: HashMemo) -> bool:
@@ -503,14 +518,13 @@ def _convert_into(prepared: Prepared, out: Path, digest: str, files: dict[str, s
     """Converts into a temporary sibling, then renames: a crash never leaves a half-written cache entry."""
     import transformers
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=out.parent))
     try:
         write(prepared, tmp)
         outputs = {p.name: hashes.sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         record = {"converter": __name__, "converter_version": CONVERTER_VERSION, "reference": REFERENCE,
-                  "transformers": transformers.__version__, "source": str(prepared.source.root), "source_sha256": digest,
-                  "source_files": files, "outputs": outputs}
+                  "transformers": transformers.__version__, "source": str(prepared.source.root),
+                  "source_sha256": digest, "source_files": files, "outputs": outputs}
         (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
@@ -538,9 +552,12 @@ class HashMemo:
         return digest
 
     def _save(self) -> None:
+        """Atomic (a unique temporary file renamed); concurrent savers may drop each other's entries, which
+        only costs a re-hash later."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self.known))
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.known, f)
         os.replace(tmp, self.path)
 
 

@@ -90,6 +90,14 @@ def processor_side(image_processor: Any) -> int | None:
     return getattr(size, "height", None) or (size if isinstance(size, int) else None)
 
 
+def fast_tokenizer_class() -> Any:
+    """4.x JanusProcessor insists on a LlamaTokenizerFast; 5.x's generic fast tokenizer keeps a tokenizer.json's
+    pipeline as it is (its LlamaTokenizer may rebuild one around the vocabulary)."""
+    import transformers
+
+    return transformers.LlamaTokenizerFast if transformers_major() < 5 else transformers.PreTrainedTokenizerFast
+
+
 def image_processor_class() -> Any:
     try:  # transformers >= 5 without torchvision: the PIL processor
         from transformers import JanusImageProcessorPil as ImageProcessor
@@ -118,7 +126,8 @@ def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tupl
     from transformers import JanusConfig, JanusForConditionalGeneration
 
     if read_config_dict(path).get("model_type") != "janus":
-        raise CheckpointError(f"{path}: not a transformers-format Janus checkpoint (resolve_checkpoint converts others)")
+        raise CheckpointError(f"{path}: not a transformers-format Janus checkpoint (resolve_checkpoint converts "
+                              "the original format)")
     config = JanusConfig.from_pretrained(path)
     processor = load_processor(path, config)
     check_consistency(config, processor)
