@@ -24,7 +24,10 @@ src/transformers/models/janus/; the wheel does not ship it). Where we differ fro
   other sizes convert; the reference takes transformers' defaults, which are the Janus-Pro sizes;
 - every language_config field goes to LlamaConfig, as the official `LlamaConfig(**language_config)` does
   (the reference keeps 9 of them; a fine-tune saving e.g. rope_theta would silently lose it);
-- the lm_head stays untied (the official LlamaConfig default; transformers 5's JanusConfig defaults to tied);
+- the gen aligner depth goes to JanusVQVAEConfig.num_hidden_layers (the reference passes `depth=`, which
+  transformers 5.24 keeps as an unused attribute; harmless at the published depth 2);
+- tie_word_embeddings is written as false (the official LlamaConfig default: Janus has its own lm_head),
+  where JanusConfig's default is true (transformers 5.24 does not tie Janus' lm_head either way);
 - the tokenizer is tokenizer.json's pipeline with BOS added as the official processor's LlamaTokenizerFast
   (transformers 4.x) does at load, whatever post-processor the file holds; transformers' own loading of
   these files depends on its version (5.x picks TokenizersBackend for a ByteLevel tokenizer.json and keeps
