@@ -106,10 +106,6 @@ class Source:
         return [self.root / "config.json", *([self.index] if self.index else []), *self.weights, *extra]
 
 
-def is_original(config: dict[str, Any]) -> bool:
-    return config.get("model_type") == "multi_modality"
-
-
 def open_source(root: Path) -> Source:
     """Reads config.json and the tensor names and shapes (not the tensors) and checks they are complete."""
     config = _read_json(root / "config.json")
