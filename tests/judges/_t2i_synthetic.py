@@ -54,7 +54,8 @@ def _box(r: random.Random) -> list[int]:
 
 
 def detections(category: str, line: int, prompt: str) -> list[tuple[str, list[int], float]]:
-    """0-7 detections of the prompt's content words (and "person", "hot <last word>"); for numeracy, per counted word 0..n+1 boxes of its rough singular."""
+    """0-7 detections of the prompt's content words (and "person", "hot <last word>"); for numeracy, per
+    counted word 0..n+1 boxes of its rough singular."""
     r = rng("det", category, line)
     ws, cw = words(prompt), content_words(prompt)
     pool = cw + ["person", "hot " + cw[-1]] if cw else ["person"]

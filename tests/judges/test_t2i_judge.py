@@ -82,7 +82,7 @@ def test_blip_score_is_the_product_of_the_phrase_probabilities(judged):
 def test_a_repeated_phrase_is_asked_and_multiplied_twice(judge):
     """BLIP_vqa.py multiplies every noun-phrase occurrence (issue 22: "... a white goat and a white goat ...")."""
     ims, _ = data(1)
-    p = Prompt("t2i-compbench/color_val/0269", "a white goat and a white goat", "color", "eval", "t2i-compbench")
+    p = Prompt("t2i-compbench/color_val/0270", "a white goat and a white goat", "color", "eval", "t2i-compbench")
     j = judge.judge(ims, [p])[0]
     phrases = json.loads(j.raw)["phrases"]
     assert [ph for ph, _ in phrases] == ["a white goat", "a white goat"] and phrases[0][1] == phrases[1][1]
@@ -93,7 +93,7 @@ def test_complex_weighs_by_the_official_lists_by_default(paths):
     """No list files: 3_in_1.py's complex_val_{spatial,action} membership, shipped hashed."""
     j = T2ICompBenchJudge(**paths, device="cpu")
     assert j.complex_lists is None
-    assert rules.complex_kind("The red hat was on top of the brown coat rack.") == "spatial"  # complex_val_spatial.txt line 1
+    assert rules.complex_kind("The red hat was on top of the brown coat rack.") == "spatial"  # val_spatial line 1
     assert rules.complex_kind("A zebra juggled three violins.") == "both"  # in neither list
     assert rules.complex_kind("A zebra juggled three violins.", (set(), {"a zebra juggled three violins"})) == "action"
 

@@ -330,7 +330,8 @@ def run_unidet(checkout: Path, out: Path, category: str, prompts: list[str], sta
     with cwd(base):
         mod = load_source(base / script, script[:-3])
         run_main(mod, [script, "--outpath", str(out)] + (["--complex", "True"] if category == "complex" else []))
-    return per_line(json.loads((out / folder / "vqa_result.json").read_text()), category), (out / folder / avg).read_text()
+    lines = per_line(json.loads((out / folder / "vqa_result.json").read_text()), category)
+    return lines, (out / folder / avg).read_text()
 
 
 def run_three_in_one(checkout: Path, out: Path) -> tuple[list, str]:

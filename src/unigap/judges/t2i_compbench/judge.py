@@ -2,14 +2,16 @@
 
 | category | metric | models |
 |---|---|---|
-| color, shape, texture | BLIP-VQA: per noun phrase "<phrase>?", product of P(yes) | BlipForQuestionAnswering |
+| color, shape, texture | BLIP-VQA: each noun-phrase occurrence "<phrase>?", product of P(yes) | BLIP VQA |
 | non_spatial | CLIPScore: cosine(image, prompt) | CLIP ViT-B/32 |
 | spatial | 2D rule: 0.25 s1 + 0.25 s2 + position / 2, < 0.5 -> 0 | OWLv2 (for UniDet) |
 | 3d_spatial | the same with depth relations, no floor | OWLv2 + DPT-hybrid MiDaS |
 | numeracy | per object: 1/2 detected + 1/2 exact count | OWLv2 |
 | complex | 3-in-1 of BLIP-VQA, 2D spatial (complex parsing), CLIPScore without adjectives | all |
 
-Score = the official per-image score; verdict = score >= thresholds[metric] (a convenience rule,
+Score = the official per-image score (the rules from the model outputs on are `rules.*_from_detections`,
+`rules.blip_vqa_score`, `rules.complex_kind`, compared with the official scripts' own outputs in
+tests/judges/test_t2i_rules.py); verdict = score >= thresholds[metric] (a convenience rule,
 see docs/scorers.md); raw = JSON with what the score was computed from.
 """
 
@@ -218,7 +220,8 @@ class T2ICompBenchJudge:
         """OWLv2 detections of `objects`, sorted by score, boxes in the official 479/480 frame."""
         model, (tok, proc) = self._load("detector")
         queries = [self.template.format(o) for o in objects]
-        q = tok(queries, padding="max_length", truncation=True, max_length=model.config.text_config.max_position_embeddings,
+        q = tok(queries, padding="max_length", truncation=True,
+                max_length=model.config.text_config.max_position_embeddings,
                 return_tensors="pt")
         pix = proc(images=[to_pil(image)], return_tensors="pt")["pixel_values"]
         out = model(input_ids=q["input_ids"].to(self.device), attention_mask=q["attention_mask"].to(self.device),
