@@ -1,4 +1,4 @@
-"""Gen. aggregation (`unigap.judges.scoring`) and the Table-1 rows on hand-made score rows."""
+"""Gen. aggregation (`unigap.judges.scoring`) on hand-made score rows, and which benchmark a prompt is."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.judges import _t2i_official as official
-from unigap.judges.scoring import format_table1, generation_scores, geneval_summary, score_scale, table1_rows
+from unigap.errors import DataError
+from unigap.judges.scoring import benchmark_of, generation_scores, geneval_summary, score_scale, subtask_benchmarks
+from unigap.records import Prompt
 
 
 @dataclass
@@ -46,18 +48,28 @@ def test_sciscore_is_not_rescaled():
     assert generation_scores(rows, "sciscore", n_boot=50)["subtasks"]["physics"]["value"] == pytest.approx(25.0)
 
 
-def test_table1_rows_and_text():
-    g = generation_scores(ROWS, "t2i-compbench", n_boot=50)
-    non = {"subtasks": {"color": {"value": 0.25, "ci": [0.1, 0.4]}, "spatial": {"value": 0.5, "ci": None}},
-           "bands": {"easy": {"value": 0.25, "ci": None}}, "overall": {"value": 0.375, "ci": None}}
-    rows = table1_rows(g, non)
-    assert [r["row"] for r in rows] == ["color", "spatial", "easy", "medium", "Overall"]
-    color = rows[0]
-    assert color["band"] == "easy" and color["gen"] == pytest.approx(50.0) and color["non"] == pytest.approx(25.0)
-    assert color["non_ci"] == pytest.approx([10.0, 40.0]) and color["und"] is None
-    assert rows[-1]["gen"] == pytest.approx(30.0) and rows[-1]["non"] == pytest.approx(37.5)
-    text = format_table1(rows)
-    assert "color" in text and "50.00" in text and "37.50" in text and "-" in text
+def test_benchmark_level_is_the_unweighted_mean_of_its_subtasks():
+    rows = ROWS + [R("t2i-compbench", "x1", "texture", "medium", 0.9)]
+    g = generation_scores(rows, "t2i-compbench", n_boot=50, benchmarks={"color": "t2i-compbench",
+                                                                      "spatial": "t2i-compbench"})
+    # texture is in no benchmark group: t2i-compbench = (50 + 10) / 2, overall = (50 + 10 + 90) / 3
+    assert g["benchmarks"]["t2i-compbench"]["value"] == pytest.approx(30.0)
+    assert g["overall"]["value"] == pytest.approx(50.0)
+    lo, hi = g["benchmarks"]["t2i-compbench"]["ci"]
+    assert lo <= 30.0 <= hi
+
+
+def test_benchmark_of_a_prompt():
+    p = lambda suite, **meta: Prompt("p", "t", "s", "eval", suite, metadata=meta)  # noqa: E731
+    assert benchmark_of(p("geneval")) == "geneval" and benchmark_of(p("science-t2i")) == "science-t2i"
+    assert benchmark_of(p("custom", benchmark="t2i-compbench")) == "t2i-compbench"
+    assert benchmark_of(p("custom")) is None and benchmark_of(p("shapeworld")) is None
+    with pytest.raises(DataError, match="prompt p: unknown benchmark 'GenEval'.*known: geneval, t2i-compbench"):
+        benchmark_of(p("custom", benchmark="GenEval"))
+    mixed = [Prompt("a", "t", "color", "eval", "t2i-compbench"), Prompt("b", "t", "color", "eval", "geneval"),
+             Prompt("c", "t", "physics", "eval", "science-t2i"), Prompt("d", "t", "x", "eval", "custom",
+                                                                     metadata={"benchmark": "nope"})]
+    assert subtask_benchmarks(mixed) == {"physics": "science-t2i"}  # color spans two, x is none
 
 
 def test_geneval_summary_from_rows():
