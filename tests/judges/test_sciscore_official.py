@@ -95,7 +95,7 @@ def test_judge_scores_arrays_as_official(judge, generator):
     from unigap.records import Prompt
 
     case = next(c for c in FIX["sciscore"] if c["image"][2] == 4)
-    arr = torch.from_numpy(np.asarray(image(generator, 4)))[None]
+    arr = torch.from_numpy(np.array(image(generator, 4)))[None]
     j = judge.judge(arr, [Prompt("s/0", FIX["prompts"][case["prompt"]], "physics", "eval", "science-t2i")])[0]
     assert j.score == pytest.approx(case["sciscore"], abs=2e-5)
 
