@@ -191,7 +191,7 @@ def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, m
 def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dict]:
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
-    from unigap.audit.runner import load_judges, record_provenance
+    from unigap.audit.runner import check_prompts_for, load_judges, record_provenance
     from unigap.config import defaults_json
     from unigap.models.base import load_model
     from unigap.prompts.base import load_prompts
@@ -203,6 +203,7 @@ def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dic
     if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
         check_out_dir(run_dir, config, defaults)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
+    check_prompts_for(judges, prompts)
     model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
     if d.is_main:
         with RunStore.open(run_dir) as main:

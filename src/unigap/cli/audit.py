@@ -85,10 +85,11 @@ def _show_run(run_dir: Path) -> None:
     from unigap.cli.run import print_results
     from unigap.cli.show import print_diagnostics
 
-    print_results(json.loads((run_dir / "results.json").read_text()))
-    analysis = run_dir / "analysis.json"
-    if analysis.exists():
-        print_diagnostics(json.loads(analysis.read_text()))
+    path = run_dir / "analysis.json"
+    analysis = json.loads(path.read_text()) if path.exists() else None
+    print_results(json.loads((run_dir / "results.json").read_text()), analysis)
+    if analysis is not None:
+        print_diagnostics(analysis)
 
 
 def _run_label(run_dir: Path, taken: dict) -> str:
