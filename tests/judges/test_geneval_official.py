@@ -66,7 +66,8 @@ def unigap_decision(case: dict, generator) -> dict:
     for cls, k in colour_requests(meta).items():
         objs = dets.get(cls, [])[:k]
         if len(objs) >= k:  # GenEval classifies only when the clause found enough objects
-            names = colour_names(torch.tensor(case["colour_logits"][cls], dtype=torch.float32)[[d["index"] for d in objs]])
+            logits = torch.tensor(case["colour_logits"][cls], dtype=torch.float32)  # (detections, 10)
+            names = colour_names(logits[[d["index"] for d in objs]])
             for d, c in zip(objs, names):
                 d["color"] = c
             calls.append({"class": cls, "colours": names})

@@ -443,7 +443,8 @@ def summaries(checkout: Path, mod, cases: list[dict], results: list[dict]) -> li
 def check_commit(checkout: Path) -> None:
     head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode != 0 or head.stdout.strip() != COMMIT:
-        sys.exit(f"{checkout}: expected a git checkout of {REPO} at {COMMIT}, found {head.stdout.strip() or head.stderr}")
+        found = head.stdout.strip() or head.stderr
+        sys.exit(f"{checkout}: expected a git checkout of {REPO} at {COMMIT}, found {found}")
 
 
 def environment() -> dict:

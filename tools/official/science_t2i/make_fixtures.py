@@ -34,7 +34,8 @@ REPO = "Jialuo-Li/Science-T2I"
 FILES = ("eval/eval_t2i_with_SciScore.py", "eval/eval_vlm.py")
 # laion/CLIP-ViT-H-14-laion2B-s32B-b79K's preprocessor (SciScore was trained from it): 224, bicubic
 PROCESSOR = {"crop_size": {"height": 224, "width": 224}, "do_center_crop": True, "do_convert_rgb": True,
-             "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+             "do_normalize": True, "do_rescale": True, "do_resize": True,
+             "image_mean": [0.48145466, 0.4578275, 0.40821073],
              "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "rescale_factor": 1 / 255,
              "size": {"shortest_edge": 224}}
 TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
@@ -81,7 +82,8 @@ def fill_weights(model, seed: int = 0) -> dict[str, float]:
             if name == "logit_scale":
                 p.fill_(float(np.log(1 / 0.07)))
             else:
-                v = rng.standard_normal(tuple(p.shape)) * 0.1 + (1.0 if "norm" in name and name.endswith("weight") else 0)
+                one = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+                v = rng.standard_normal(tuple(p.shape)) * 0.1 + one
                 p.copy_(torch.from_numpy(v).to(p.dtype))
             sums[name] = float(p.double().sum())
     return sums
