@@ -33,7 +33,8 @@ def tables() -> dict[str, list[tuple[str, str, str]]]:
     """marker -> rows (key, default, meaning), in page order, over every page."""
     out: dict[str, list[tuple[str, str, str]]] = {}
     current = None
-    lines = [line for page in sorted(DOCS.rglob("*.md")) for line in [*page.read_text(encoding="utf-8").splitlines(), ""]]
+    pages = sorted(DOCS.rglob("*.md"))
+    lines = [line for page in pages for line in [*page.read_text(encoding="utf-8").splitlines(), ""]]
     for line in lines:
         m = MARKER.match(line.strip())
         if m:
