@@ -1,4 +1,4 @@
-"""Every file the README, the docs, the configs and the source's docstrings and comments name exists in the repo.
+"""Every file the README, the docs, the configs and the code's docstrings and comments name exists in the repo.
 
 Checked: markdown links (relative), backticked repository paths (`configs/x.yaml`, `src/unigap/...`,
 `bench/...`, `tests/...`, and package-relative ones such as `models/showo/model.py`), and any name
@@ -42,9 +42,9 @@ def tracked() -> tuple[set[str], set[str]]:
 def documents() -> list[Path]:
     files, _ = tracked()
     keep = [ROOT / p for p in sorted(files) if p == "README.md" or (p.startswith("docs/") and p.endswith(".md"))
-            or (p.startswith("src/") and p.endswith(".py")) or (p.startswith("configs/") and p.endswith(".yaml"))
-            or (p.startswith("tools/") and p.endswith(".md"))]
-    return keep
+            or (p.split("/")[0] in ("src", "tests", "bench", "tools") and p.endswith((".py", ".sh")))
+            or (p.startswith("configs/") and p.endswith(".yaml")) or (p.startswith("tools/") and p.endswith(".md"))]
+    return [d for d in keep if d != Path(__file__).resolve()]  # this file names missing files on purpose
 
 
 def expand(path: str) -> list[str]:
@@ -75,7 +75,7 @@ def is_repo_path(token: str) -> bool:
 def text_of(doc: Path) -> str:
     """Markdown and YAML whole; Python only its comments and docstrings (string literals in code may be data)."""
     text = doc.read_text(encoding="utf-8")
-    if doc.suffix != ".py":
+    if doc.suffix not in (".py", ".sh"):
         return text
     kept = [m.group(0) for m in re.finditer(r'"""[\s\S]*?"""|#[^\n]*', text)]
     return "\n".join(kept)
