@@ -3,8 +3,9 @@
 - A page line `<!-- include PATH -->` (PATH relative to the repository root) is replaced by that
   file's text, its relative links rewritten to stay correct from the including page. The site's
   home page is README.md this way, so the README and the docs never hold two copies of a text.
-- A link from a page to a repository file outside docs/ (`../bench/results/judge_strength/judge_strength.png`) is correct in
-  the repository; on the site the file is published under `_repo/` and the link rewritten to it.
+- A link from a page to a repository file outside docs/ (`bench/results/judge_strength/judge_strength.png`,
+  linked from `docs/results.md` with a leading `../`) is correct in the repository; on the site the
+  file is published under `_repo/` and the link rewritten to it.
 """
 
 from __future__ import annotations
