@@ -63,7 +63,7 @@ class JanusDims:
         return (self.image_size // self.patch) ** 2
 
 
-# Janus-Pro LLM dims from the tech report (anchors.md §1.3); vision tower = SigLIP-L/16 @ 384.
+# Janus-Pro LLM dims from the Janus-Pro technical report (arXiv 2501.17811); vision tower = SigLIP-L/16 @ 384.
 PRESETS: dict[str, JanusDims] = {
     "1b": JanusDims(2048, 5632, 24, 16, 16, 102400, 16384, 384, 16, 1024, 24, 16),
     "7b": JanusDims(4096, 11008, 30, 32, 32, 102400, 16384, 384, 16, 1024, 24, 16),
@@ -178,7 +178,8 @@ def _reinit(model: torch.nn.Module, std: float) -> None:
 
 
 def _set_generation_config(model: Any, tok: Any) -> None:
-    """What the hub checkpoints carry and Janus image generate needs (anchors.md §2.4)."""
+    """What the hub checkpoints carry and Janus image generate needs (transformers' image generate reads
+    the bos/eos/pad ids and generation_kwargs' boi_token_id from here)."""
     g = model.generation_config
     g.bos_token_id, g.eos_token_id, g.pad_token_id = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
     g.generation_kwargs = {"boi_token_id": tok.convert_tokens_to_ids(BOI)}
