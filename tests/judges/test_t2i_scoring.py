@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
 
+from tests.judges import _t2i_official as official
 from unigap.errors import DataError
 from unigap.judges.scoring import benchmark_of, generation_scores, geneval_summary, score_scale, subtask_benchmarks
 from unigap.records import Prompt
@@ -76,3 +78,19 @@ def test_geneval_summary_from_rows():
     s = geneval_summary(rows)
     assert s["tasks"]["counting"]["accuracy"] == 0.5 and s["tasks"]["position"]["total"] == 1
     assert s["overall"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("key", ["color/blip", "shape/blip", "texture/blip", "non_spatial/clip", "spatial/unidet",
+                                 "3d_spatial/unidet", "numeracy/unidet", "complex/3_in_1"])
+def test_t2i_compbench_gen_is_the_official_average_x100(key):
+    """Gen. of a category = the official script's printed average (over its per-image scores) x 100
+    (tests/fixtures/official/t2i_compbench/scores.json; complex: 10 images per prompt, as 3_in_1.py)."""
+    fx = official.fixture("scores")[key]
+    printed = float(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fx["printed"])[-1])
+    category = key.split("/")[0]
+    n = official.fixture("manifest")["images_per_prompt"].get(category, 1)
+    rows = [R("t2i-compbench", f"{category}/{i}", category, "medium", s) for i, s in enumerate(fx["lines"])
+            for _ in range(n)]
+    g = generation_scores(rows, "t2i-compbench", n_boot=10)
+    assert g["subtasks"][category]["value"] == pytest.approx(100 * printed, rel=1e-12, abs=1e-12)
+    assert g["subtasks"][category]["n"] == len(fx["lines"]) * n

@@ -1,4 +1,5 @@
-"""Audit metrics (paper.md §1.3-§1.4), pure functions over stored judgment rows.
+"""Audit metrics (the paper's non-unification score and weak generation, arXiv 2507.16663), pure functions
+over stored judgment rows.
 
 - non_unification: share of candidates the model's own understanding rejects (self verdict 0).
 - generation_score/<judge>: share the external judge accepts.

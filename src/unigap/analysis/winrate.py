@@ -1,4 +1,5 @@
-"""Understanding co-improvement (paper.md §1.5-§1.6), pure functions over stored verdicts.
+"""Understanding co-improvement (the paper's win rate and its false-positive-correction group,
+arXiv 2507.16663), pure functions over stored verdicts.
 
 On the BASE model's images of the eval prompts, compare the base model's understanding ("pre")
 with the improved model's ("self") against an external judge's label. Among images where pre and

@@ -4,7 +4,8 @@ A scorer judge (geneval, t2i-compbench, sciscore) stores a continuous `score` pe
 Gen. of a subtask = the mean score of its candidates x `scale` (100 for GenEval accuracy and the
 T2I-CompBench metrics, as the paper reports them; 1 for SciScore, whose raw values the paper's
 Science-T2I column shows, about 22-27); a band and the overall value = the unweighted mean of
-their subtasks' values (paper.md §1.2: "Overall = unweighted mean of the subtask values"). CIs:
+their subtasks' values (the paper's tables: e.g. Janus-Pro's T2I-CompBench++ Non. overall 26.22 is the
+plain mean of its six subtasks). CIs:
 95 % bootstrap over prompts within each subtask (`unigap.analysis.stats.summarise_ratio`: the
 mean score is the ratio sum(score) / count of per-prompt sums).
 

@@ -54,7 +54,7 @@ class RunConfig(Config):
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
     # all_accepted: with the shipped model, mixed_only's one image per mixed prompt is right only 41 % of
-    # the time by the oracle (the guard stops it); all accepted images, 55 % (README, "Self-improvement").
+    # the time by the oracle (the guard stops it); all accepted images, 55 % (docs/paper-defaults.md).
     curate: CurateConfig = CurateConfig(rule="all_accepted")
     improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
                                            guard=GuardConfig(judge="oracle"))
