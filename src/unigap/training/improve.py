@@ -33,7 +33,7 @@ from unigap.training.checkpoint import State, load_optimizer, save_state
 from unigap.training.config import EVAL_SPLITS, ImproveConfig, LoraSettings  # noqa: F401  (the public names)
 from unigap.training.loop import Context, run_epochs
 from unigap.training.objectives.base import Objective, load_objective
-from unigap.training.trainer import freeze, is_fsdp, make_accelerator, on_main, prepare  # noqa: F401
+from unigap.training.trainer import Trainer, freeze, is_fsdp, make_accelerator, on_main, prepare  # noqa: F401
 
 Log = Callable[[str], None]
 
@@ -95,6 +95,11 @@ def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
     if is_fsdp(accelerator) and cfg.lora is not None:
         raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
                           "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)")
+    if is_fsdp(accelerator) and accelerator.state.fsdp_plugin.fsdp_version != 1:
+        # `prepare` uses accelerator.prepare_model, which accelerate refuses for FSDP2 ("FSDP2
+        # preparation should be done via `accelerate.prepare()`, as it requires a model and an optimizer").
+        raise UnigapError("improve runs FSDP version 1 (fsdp_version: 1 in the accelerate config, as in "
+                          "configs/accelerate/fsdp.yaml); FSDP2 is not supported yet")
     if is_fsdp(accelerator) and cfg.method == "grpo":
         raise UnigapError("grpo with FSDP is not supported (the backends' decode loops cannot sample from sharded "
                           "layers every step); use DDP, or one GPU with LoRA")

@@ -64,15 +64,16 @@ def optimizer_step(ctx: Context, step: Step) -> list[float]:
     run.opt.zero_grad(set_to_none=True)
     losses = []
     for k, micro in enumerate(step.micros):
+        n_local = len(micro.rows) if micro.n_local is None else micro.n_local
         with run.sync(last=k == len(step.micros) - 1):
             loss = run.prepared(micro)
-            value = run.global_loss(loss, len(micro.rows), micro.n_global)
+            value = run.global_loss(loss, n_local, micro.n_global)
             if not math.isfinite(value):
                 raise UnigapError(f"non-finite {cfg.method} loss ({value}) in epoch {ctx.st.epoch + 1}, step "
                                   f"{step.index + 1} ({ctx.objective.describe(micro)}); stopped, the last good "
                                   "checkpoint is kept (try a lower lr)")
             # Weight so that the (process-averaged) gradient is the mean over the window's rows.
-            weight = len(micro.rows) / n_window * run.world
+            weight = n_local / n_window * run.world
             run.accelerator.backward(loss if weight == 1.0 else loss * weight)
         losses.append(value)
         if ctx.on_batch:

@@ -140,8 +140,13 @@ def make_accelerator(cfg: "ImproveConfig") -> Any:
     """accelerate's Accelerator; without accelerate installed, one CPU/GPU process in full precision."""
     from importlib.util import find_spec
 
-    from unigap.training.local import LocalAccelerator, launched_distributed
+    from unigap.training.local import LocalAccelerator, fsdp_requested, launched_distributed
 
+    if fsdp_requested() and cfg.model.device == "cpu":
+        # accelerate has no FSDP for CPU processes: its FSDP plugin raises "no available devices"
+        # without a GPU, and with one it would quietly run CPU processes as DDP (docs/distributed.md).
+        raise UnigapError("FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
+                          "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)")
     if find_spec("accelerate") is None:
         if launched_distributed() or cfg.mixed_precision != "no":
             from unigap.errors import require

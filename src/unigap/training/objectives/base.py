@@ -33,6 +33,7 @@ class Micro:
     n_global: int  # rows of the micro-batch over all processes
     key: tuple = ()  # (epoch, step, k): seeds the anchors' draws for this micro-batch
     extra: dict[str, Any] = field(default_factory=dict)
+    n_local: int | None = None  # rows this process counts (None: len(rows)); 0 for FSDP's stand-in row
 
 
 @dataclass
@@ -104,9 +105,16 @@ def row_steps(ctx: "Context") -> Iterator[Step]:
     micro = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
     windows = [micro[i : i + cfg.grad_accum] for i in range(0, len(micro), cfg.grad_accum)]
     for s, window in enumerate(windows):
-        mine = [idx[run.rank :: run.world] for idx in window]
-        yield Step([Micro([st.examples[j] for j in m], m, len(idx), (st.epoch, s, k))
-                    for k, (m, idx) in enumerate(zip(mine, window))], s)
+        yield Step([micro_of(st.examples, idx, run, (st.epoch, s, k)) for k, idx in enumerate(window)], s)
+
+
+def micro_of(examples: list[dict], idx: list[int], run: Any, key: tuple) -> Micro:
+    """This process's rows of a micro-batch. FSDP: every unit's all-gather / reduce-scatter needs every
+    process, so a process without rows of a short last batch still runs one row (counted as 0 rows).
+    DDP: LossModule's zero loss for no rows suffices."""
+    mine = idx[run.rank :: run.world]
+    rows = mine or (idx[:1] if run.fsdp else [])
+    return Micro([examples[j] for j in rows], rows, len(idx), key, n_local=len(mine))
 
 
 OBJECTIVES: Registry = Registry("objective", group="unigap.objectives")

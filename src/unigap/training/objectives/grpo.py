@@ -214,7 +214,7 @@ class GRPO(Objective):
                  "ref": self.ref_logps(texts, gen.tokens), "rewards": rewards, "std": std,
                  "parts": {n: run.gather(v) for n, v in parts.items()},
                  "monitor": run.gather(self.monitor_verdicts(samples))}
-        return Micro([{"prompt_id": p.id, "prompt": p.text} for p in prompts], mine, len(rows), key, extra)
+        return Micro([{"prompt_id": p.id, "prompt": p.text} for p in prompts], mine, len(rows), key, extra=extra)
 
     def logps(self, model: UnifiedModel, texts: list[str], tokens: torch.Tensor, no_grad: bool = False) -> torch.Tensor:
         """Conditional log-probs (B, T): per token (T = M), or the backend's sequence surrogate / M (T = 1)."""
