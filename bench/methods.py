@@ -144,8 +144,9 @@ def measure(run_dir: Path, results: dict) -> dict:
     history = json.loads((run_dir / "improve" / "train.json").read_text())
     out = {"win_rate": 100 * wr["win_rate"]["overall"]["value"], "drift": js.judge_drift(rows),
            "exploitation": expl.get("value"), "exploitation_train": history.get("exploitation"),
-           "improve_seconds": improve_info.get("seconds"), "steps": history.get("steps", []),
-           "epochs": history.get("epochs", [])}
+           "improve_seconds": improve_info.get("seconds"), "epochs": history.get("epochs", []),
+           "steps": {"reward": [round(s["reward"], 4) for s in history.get("steps", [])],
+                     "oracle": [round(s.get("monitor/oracle", float("nan")), 4) for s in history.get("steps", [])]}}
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before, after = js._value(results["before"], key, g), js._value(results["after"], key, g)
@@ -235,12 +236,12 @@ def plot(summary: dict, per_run: dict, path: Path) -> None:
         ax.set_title(label, fontsize=9)
     ax = axes[3]
     for n in names:
-        steps = [r["steps"] for r in per_run[n] if r["steps"]]
+        steps = [r["steps"] for r in per_run[n] if r["steps"]["reward"]]
         if steps:
-            k = min(len(s) for s in steps)
-            ax.plot(range(1, k + 1), np.mean([[row["reward"] for row in s[:k]] for s in steps], 0), label=f"{n} reward")
-            mon = [[row.get("monitor/oracle", np.nan) for row in s[:k]] for s in steps]
-            ax.plot(range(1, k + 1), np.nanmean(mon, 0), ls="--", label=f"{n} oracle")
+            k = min(len(s["reward"]) for s in steps)
+            line = ax.plot(range(1, k + 1), np.mean([s["reward"][:k] for s in steps], 0), label=f"{n} reward")[0]
+            ax.plot(range(1, k + 1), np.nanmean([s["oracle"][:k] for s in steps], 0), ls="--", color=line.get_color(),
+                    label=f"{n}: oracle on the same samples")
     ax.set_xlabel("grpo step", fontsize=8)
     ax.set_title("reward vs the oracle's verdict on the same samples", fontsize=9)
     ax.legend(fontsize=6, frameon=False)
