@@ -211,6 +211,18 @@ def markdown(summary: dict, per_run: dict) -> str:
         cells = [f"{r['gen']['overall']['delta']:+.1f} / {r['nonu']['overall']['delta']:+.1f} / {r['win_rate']:.1f}"
                  for r in runs]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "How close each came (means over the seeds; in brackets: seeds that meet the criterion on their own):",
+              "", "| method | Δ generation − 5 | worst band's Δ non-unification (must be < 0) | win rate − 50 |",
+              "|---|---|---|---|"]
+    for m, s in summary.items():
+        runs = per_run[m]
+        worst = max(s[f"dnonu/{g}"][0] for g in GROUPS[:3])
+        worst_band = max(GROUPS[:3], key=lambda g: s[f"dnonu/{g}"][0])
+        k_gen = sum(r["gen"]["overall"]["delta"] >= RULE_GEN for r in runs)
+        k_non = sum(all(r["nonu"][g]["delta"] < 0 for g in GROUPS[:3]) for r in runs)
+        k_win = sum(r["win_rate"] > 50 for r in runs)
+        lines.append(f"| {m} | {s['dgen/overall'][0] - RULE_GEN:+.1f} [{k_gen}/{len(runs)}] | {worst:+.1f} ({worst_band}) "
+                     f"[{k_non}/{len(runs)}] | {s['win_rate'][0] - 50:+.1f} [{k_win}/{len(runs)}] |")
     lines += ["", "Rule (issue 24, item 5): Δ generation >= +5 points, Δ non-unification < 0 in every band, win rate "
               "> 50 % (means over the seeds). 'exploitation' = the improved judge's acceptance precision on the base "
               "eval images minus on its own new eval images (> 0: the generator moved into its blind spots)."]
