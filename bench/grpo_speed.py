@@ -93,7 +93,7 @@ def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
     from unigap.models.base import ModelConfig, SamplingConfig, load_model
     from unigap.models.janus.synthetic import JanusDims, build_synthetic
     from unigap.records import Prompt
-    from unigap.training.objectives.grpo import group_advantages, grpo_token_loss
+    from unigap.training.losses import group_advantages, grpo_token_loss
     from unigap.training.objectives.offline import sft_loss
     from unigap.training.rewards import Models, Rewards, Samples
     from unigap.training.config import RewardConfig

@@ -9,7 +9,8 @@ from tests.training.test_improve import cfg, make_data, weights
 from unigap.errors import DataError, UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.models.tiny.checkpoint import shipped_path
-from unigap.training.anchor import bernoulli_kl, load_und_set, match_logit
+from unigap.training.anchor import load_und_set, match_logit
+from unigap.training.losses import bernoulli_kl
 from unigap.training.config import AnchorConfig, JudgeKLAnchor, ReplayAnchor
 from unigap.training.improve import improve
 from unigap.verdict import question

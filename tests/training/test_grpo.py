@@ -12,7 +12,7 @@ from unigap.models.base import ModelConfig, load_model
 from unigap.prompts.shapeworld import load_shapeworld
 from unigap.training.config import GrpoOptions, ImproveConfig, RewardConfig
 from unigap.training.improve import improve
-from unigap.training.objectives.grpo import group_advantages, grpo_token_loss
+from unigap.training.losses import group_advantages, grpo_token_loss
 from unigap.judges.base import JudgeConfig
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unigap.training.objectives.grpo import group_advantages, grpo_token_loss
+from unigap.training.losses import group_advantages, grpo_token_loss
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures/official/t2i_r1/grpo_loss.json"
 CASES = json.loads(FIXTURE.read_text())["cases"]

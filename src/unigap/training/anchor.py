@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from unigap.errors import DataError, UnigapError
 from unigap.models.base import UnifiedModel, supports
 from unigap.registry import Registry
 from unigap.training.config import AnchorConfig
+from unigap.training.losses import bernoulli_kl
 from unigap.verdict import ANSWER_PREFIX, question
 
 if TYPE_CHECKING:
@@ -88,12 +88,6 @@ def match_logit(model: UnifiedModel, images: torch.Tensor, prompts: list[str]) -
     one = model.answer_logprobs(images, qs, [f"{ANSWER_PREFIX} 1"] * len(qs))  # type: ignore[attr-defined]
     zero = model.answer_logprobs(images, qs, [f"{ANSWER_PREFIX} 0"] * len(qs))  # type: ignore[attr-defined]
     return (one - zero).float()
-
-
-def bernoulli_kl(p0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """KL(Bern(p0) || Bern(sigmoid(z))) per row; p0 (B,) in [0, 1], z (B,) logits."""
-    p0 = p0.clamp(1e-6, 1 - 1e-6)
-    return p0 * (p0.log() - F.logsigmoid(z)) + (1 - p0) * ((1 - p0).log() - F.logsigmoid(-z))
 
 
 def reference_rows(data: "CuratedData", size: int, seed: int) -> list[tuple[list[int], str]]:

@@ -37,6 +37,7 @@ from unigap.models.base import UnifiedModel, default_sampling, load_model, suppo
 from unigap.models.common import eval_mode
 from unigap.records import Prompt, candidate_seed
 from unigap.training.config import EVAL_SPLITS
+from unigap.training.losses import group_advantages, grpo_token_loss
 from unigap.training.objectives.base import Micro, Objective, Step
 from unigap.training.rewards import Models, Rewards, Samples, check_reward_model
 
@@ -48,29 +49,6 @@ def train_prompts(data: CuratedData, data_dir: Any) -> list[Prompt]:
     prompts = sorted(prompts_of(data, data_dir).values(), key=lambda p: p.id)
     splits = set(data.manifest.get("splits", []))
     return [p for p in prompts if p.split not in EVAL_SPLITS or splits & EVAL_SPLITS]
-
-
-def group_advantages(rewards: torch.Tensor, g: int, scale: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """rewards (B * G,), grouped consecutively -> advantages (B * G,) and each group's std (B,)."""
-    r = rewards.view(-1, g)
-    std = r.std(dim=1)  # unbiased, as torch's default (T2I-R1)
-    adv = r - r.mean(dim=1, keepdim=True)
-    if scale:
-        adv = adv / (std[:, None] + 1e-4)
-    return adv.reshape(-1), std
-
-
-def grpo_token_loss(logp: torch.Tensor, old: torch.Tensor, ref: torch.Tensor | None, adv: torch.Tensor,
-                    clip: float, beta: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-token clipped surrogate + beta * k3 KL: logp/old/ref (B, T), adv (B,) -> (B, T), and the k3 KL (B, T)."""
-    ratio = torch.exp(logp - old)
-    a = adv[:, None]
-    loss = -torch.min(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a)
-    if ref is None or beta == 0:
-        return loss, None
-    d = ref - logp
-    kl = torch.exp(d) - d - 1
-    return loss + beta * kl, kl
 
 
 def available_bytes(device: str) -> int:
