@@ -185,7 +185,8 @@ def best_two(summary: dict) -> list[str]:
 
 def markdown(summary: dict, per_run: dict) -> str:
     cell = _judge_strength().cell
-    lines = ["Methods on ShapeWorld (configs/run_tiny.yaml, the shipped tiny model, eval split, oracle as truth); "
+    lines = ["Methods on ShapeWorld (the shipped tiny model; csft and dpo: configs/run_tiny.yaml, grpo: "
+             "configs/run_grpo_tiny.yaml with its reward; +kl / +replay: the anchors; eval split, oracle as truth); "
              "mean ± 95 % t-interval over seeds.", "",
              "| method | seeds | Δ generation overall | Δ non-unification easy / medium / hard / overall | "
              "win rate % | "
@@ -229,34 +230,44 @@ def markdown(summary: dict, per_run: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def smooth(y: np.ndarray, k: int = 9) -> np.ndarray:
+    """Moving average over k steps (the edges over what exists)."""
+    kernel = np.ones(k)
+    return np.convolve(y, kernel, "same") / np.convolve(np.ones_like(y), kernel, "same")
+
+
 def plot(summary: dict, per_run: dict, path: Path) -> None:
+    """Top: the three criteria per method. Bottom: each GRPO method's reward and the oracle's verdict on the
+    same samples per step (mean over seeds, moving average of 9 steps): where the two part, the reward is hacked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(summary)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
-    for ax, (key, label, ref) in zip(axes[:3], (("dgen/overall", "Δ oracle generation (points)", RULE_GEN),
-                                                ("dnonu/overall", "Δ non-unification (points)", 0.0),
-                                                ("win_rate", "win rate (%)", 50.0))):
+    grpo = [n for n in names if any(r["steps"]["reward"] for r in per_run[n])]
+    fig = plt.figure(figsize=(15, 8.5))
+    for i, (key, label, ref) in enumerate((("dgen/overall", "Δ oracle generation (points)", RULE_GEN),
+                                           ("dnonu/overall", "Δ non-unification (points)", 0.0),
+                                           ("win_rate", "win rate (%)", 50.0))):
+        ax = fig.add_subplot(2, 3, i + 1)
         m = [summary[n][key][0] for n in names]
         e = [0 if summary[n][key][1] != summary[n][key][1] else summary[n][key][1] for n in names]
         ax.bar(range(len(names)), m, yerr=e, capsize=3, color="#4c72b0")
         ax.axhline(ref, color="gray", ls="--", lw=0.8)
         ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
         ax.set_title(label, fontsize=9)
-    ax = axes[3]
-    for n in names:
+    ax = fig.add_subplot(2, 1, 2)
+    for n in grpo:
         steps = [r["steps"] for r in per_run[n] if r["steps"]["reward"]]
-        if steps:
-            k = min(len(s["reward"]) for s in steps)
-            line = ax.plot(range(1, k + 1), np.mean([s["reward"][:k] for s in steps], 0), label=f"{n} reward")[0]
-            ax.plot(range(1, k + 1), np.nanmean([s["oracle"][:k] for s in steps], 0), ls="--", color=line.get_color(),
-                    label=f"{n}: oracle on the same samples")
-    ax.set_xlabel("grpo step", fontsize=8)
-    ax.set_title("reward vs the oracle's verdict on the same samples", fontsize=9)
-    ax.legend(fontsize=6, frameon=False)
+        k = min(len(s["reward"]) for s in steps)
+        x = np.arange(1, k + 1)
+        line = ax.plot(x, smooth(np.mean([s["reward"][:k] for s in steps], 0)), label=f"{n}: reward")[0]
+        ax.plot(x, smooth(np.nanmean([s["oracle"][:k] for s in steps], 0)), ls="--", color=line.get_color(),
+                label=f"{n}: oracle's verdict, same samples")
+    ax.set_xlabel("grpo step (64 samples each; mean over seeds, 9-step moving average)", fontsize=8)
+    ax.set_title("GRPO: the reward and the oracle's verdict on the same samples", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
