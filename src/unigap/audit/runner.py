@@ -18,7 +18,7 @@ import torch
 from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
-from unigap.config import Config, defaults_json
+from unigap.config import Config, seed_field, defaults_json
 from unigap.errors import ConfigError
 from unigap.judges.base import ExternalJudge, JudgeConfig, load_judge
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
@@ -35,7 +35,7 @@ class AuditConfig(Config):
     model: ModelConfig = ModelConfig()
     prompts: SuiteConfig = SuiteConfig(per_subtask=20)
     n: int = Field(10, ge=1)  # candidates per prompt
-    seed: int = 0
+    seed: int = seed_field()
     sampling: SamplingConfig | None = None  # None = the model's recommended sampling
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]

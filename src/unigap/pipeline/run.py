@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_prompts_for, check_selector, judge_stage, load_judges, metrics_for, \
     record_provenance, self_judge_fn
-from unigap.config import Config, defaults_json
+from unigap.config import Config, seed_field, defaults_json
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
 from unigap.judges.base import ExternalJudge, JudgeConfig
@@ -45,7 +45,7 @@ class RunConfig(Config):
     """
 
     model: ModelConfig = ModelConfig()
-    seed: int = 0
+    seed: int = seed_field()
     n: int = Field(10, ge=1)  # candidates per train prompt
     train_prompts: SuiteConfig = SuiteConfig(split="train", per_subtask=40)
     eval_prompts: SuiteConfig = SuiteConfig(split="eval", per_subtask=20)

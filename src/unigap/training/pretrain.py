@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from pydantic import Field
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.errors import UnigapError
 from unigap.models.base import SamplingConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
@@ -63,8 +63,8 @@ class SelfPlayConfig(Config):
 class PretrainConfig(Config):
     """configs/pretrain_tiny.yaml."""
 
-    seed: int = 0
-    world_seed: int = 0  # seed of the train/eval prompt splits
+    seed: int = seed_field()
+    world_seed: int = seed_field()  # seed of the train/eval prompt splits
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)

@@ -1,0 +1,202 @@
+"""The fault-injection harness: kill a real CLI process with SIGKILL at chosen points, rerun, compare.
+
+A `Job` is one CLI command and the files it produces. The harness
+
+1. runs it uninterrupted with UNIGAP_FAULT_LOG set: the reference outputs and the list of kill points
+   the command passes (unigap.faults.point: every database commit, every file written, every
+   training step, every step of a checkpoint commit, every curriculum batch);
+2. for each chosen kill point k: starts from the job's inputs in a fresh directory, runs it with
+   UNIGAP_FAULT_KILL=k (the process SIGKILLs itself there), checks that it really died, reruns the
+   same command (or kills it again first, for chains of kills) and compares the final outputs with
+   the reference: they must be equal (bit-identical tensors, rows and JSON, timings left out).
+
+Kill points are chosen spread over the whole run (first, last, evenly between) plus the first and the
+last point matching each of the job's `must` globs (e.g. each step of one checkpoint commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tests.faults.zygote import cli
+
+Snapshot = Callable[[Path], dict]
+
+
+@dataclass
+class Job:
+    name: str
+    argv: Callable[[Path], list]  # the command line, given the job's work dir
+    snapshot: Snapshot  # the outputs to compare, given the work dir
+    setup: Callable[[Path], None] = lambda work: None  # the job's inputs, written into a fresh work dir
+    must: tuple[str, ...] = ()  # also kill at the first and last point whose "name detail" matches each glob
+
+
+@dataclass
+class Reference:
+    points: list[tuple[str, str]]  # (name, detail) of every kill point the uninterrupted run passed
+    snapshot: dict
+    seconds: float
+
+
+@dataclass
+class Outcome:
+    k: int
+    point: tuple[str, str]
+    equal: bool
+    diff: str = ""
+    kills: list[int] = field(default_factory=list)
+
+
+def fresh(job: Job, root: Path, tag: str) -> Path:
+    work = root / f"{job.name}-{tag}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    job.setup(work)
+    return work
+
+
+def reference(job: Job, root: Path) -> Reference:
+    work = fresh(job, root, "reference")
+    log = work / "points.log"
+    t0 = time.time()
+    res = cli(job.argv(work), {"UNIGAP_FAULT_LOG": str(log)}, cwd=work, log=work / "out.log")
+    assert res.code == 0, f"{job.name}: the uninterrupted run failed ({res.code}):\n{res.output[-3000:]}"
+    points = [tuple(line.split("\t", 1)) for line in log.read_text().splitlines()] if log.exists() else []
+    return Reference(points, job.snapshot(work), time.time() - t0)
+
+
+def choose(points: list[tuple[str, str]], spread: int, must: tuple[str, ...]) -> list[int]:
+    """1-based kill points: `spread` spread evenly over the run (first and last included), plus the first
+    and the last point whose "name detail" matches each `must` glob (e.g. "db store * judgments by 'self'*":
+    the first and the last batch of the self-judge)."""
+    import fnmatch
+
+    n = len(points)
+    picked = {int(round(x)) for x in np.linspace(1, n, min(spread, n))} if n else set()
+    for glob in must:
+        hits = [i + 1 for i, (name, detail) in enumerate(points) if fnmatch.fnmatchcase(f"{name} {detail}", glob)]
+        picked |= {hits[0], hits[-1]} if hits else set()
+    return sorted(picked)
+
+
+def kill_then_finish(job: Job, root: Path, ref: Reference, kills: list[int], tag: str) -> Outcome:
+    """Kill at kills[0], rerun killed at kills[1], ... then rerun to the end; compare with the reference."""
+    work = fresh(job, root, tag)
+    for k in kills:
+        res = cli(job.argv(work), {"UNIGAP_FAULT_KILL": str(k)}, cwd=work, log=work / f"kill{k}.log")
+        assert res.killed, f"{job.name}: expected a SIGKILL at point {k}, got exit {res.code}:\n{res.output[-3000:]}"
+    res = cli(job.argv(work), cwd=work, log=work / "rerun.log")
+    point = ref.points[kills[0] - 1] if kills[0] <= len(ref.points) else ("?", "")
+    if res.code != 0:
+        return Outcome(kills[0], point, False, f"rerun exit {res.code}:\n{res.output[-3000:]}", kills)
+    snap = job.snapshot(work)
+    return Outcome(kills[0], point, snap == ref.snapshot, diff_text(ref.snapshot, snap), kills)
+
+
+def subprocess_kill_after(job: Job, root: Path, ref: Reference, delay: float, tag: str) -> Outcome:
+    """`python -m unigap ...` killed with SIGKILL after `delay` seconds (a seeded random moment), then rerun."""
+    work = fresh(job, root, tag)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(work / "killed.log", "w") as log:
+        p = subprocess.Popen([sys.executable, "-m", "unigap", *map(str, job.argv(work))], cwd=work, env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+        try:
+            p.wait(delay)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    res = cli(job.argv(work), cwd=work, log=work / "rerun.log")
+    if res.code != 0:
+        return Outcome(-1, ("delay", f"{delay:.2f} s"), False, f"rerun exit {res.code}:\n{res.output[-3000:]}")
+    snap = job.snapshot(work)
+    return Outcome(-1, ("delay", f"{delay:.2f} s"), snap == ref.snapshot, diff_text(ref.snapshot, snap))
+
+
+def diff_text(a: dict, b: dict) -> str:
+    keys = sorted(set(a) | set(b))
+    bad = [k for k in keys if a.get(k) != b.get(k)]
+    return "; ".join(f"{k}: reference {str(a.get(k))[:300]} != rerun {str(b.get(k))[:300]}" for k in bad[:5])
+
+
+# ---- snapshots ---------------------------------------------------------------------------------
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def drop(data, keys: tuple[str, ...]):
+    """`data` without the keys (anywhere in nested dicts/lists) that hold wall times."""
+    if isinstance(data, dict):
+        return {k: drop(v, keys) for k, v in data.items() if k not in keys}
+    if isinstance(data, list):
+        return [drop(v, keys) for v in data]
+    return data
+
+
+TIMES = ("seconds", "stage_seconds", "train_seconds_this_session", "created", "updated", "time")
+
+
+def run_db(run: Path) -> dict:
+    """What a run store holds, without row ids, timestamps, provenance and the event log."""
+    conn = sqlite3.connect(f"file:{run / 'run.sqlite'}?mode=ro", uri=True)
+    try:
+        q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
+        cand = "JOIN candidates c ON c.id = j.candidate_id"
+        stages = [(n, s, json.dumps(drop(json.loads(i), TIMES), sort_keys=True)) for n, s, i in
+                  q("SELECT name, status, info FROM stages ORDER BY name")]
+        return {
+            "prompts": q("SELECT * FROM prompts ORDER BY rowid"),
+            "candidates": q("SELECT source, prompt_id, idx, seed, tokens, png FROM candidates "
+                            "ORDER BY source, prompt_id, idx"),
+            "failed_candidates": q("SELECT source, prompt_id, idx, seed, reason FROM failed_candidates "
+                                   "ORDER BY source, prompt_id, idx"),
+            "judgments": q(f"SELECT c.source, c.prompt_id, c.idx, j.judge, j.verdict, j.prob, j.score, j.raw, "
+                           f"j.status, j.error FROM judgments j {cand} ORDER BY c.source, c.prompt_id, c.idx, j.judge"),
+            "stages": stages,
+            "meta": q("SELECT key, value FROM meta WHERE key NOT IN ('provenance') AND key NOT LIKE 'merge:%' "
+                      "ORDER BY key"),
+        }
+    finally:
+        conn.close()
+
+
+def images(run: Path) -> list[str]:
+    """The stored PNGs (their names are their content hashes)."""
+    return sorted(str(p.relative_to(run)) for p in (run / "images").rglob("*.png"))
+
+
+def json_file(path: Path) -> object:
+    return drop(json.loads(path.read_text()), TIMES) if path.exists() else None
+
+
+def parquet(path: Path) -> object:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist() if path.exists() else None
+
+
+def tensors(path: Path) -> dict:
+    """safetensors file -> {name: sha256 of the raw bytes} (bit-identical weights)."""
+    from safetensors.torch import load_file
+
+    return {k: hashlib.sha256(v.contiguous().numpy().tobytes()).hexdigest() for k, v in load_file(str(path)).items()}
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temp files a killed write left that a finished rerun did not clean up (they must not pile up)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.endswith(".tmp"))
