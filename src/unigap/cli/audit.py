@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import DryRun, out, print_config, progress_bar
+from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, stage_progress  # noqa: F401
 from unigap.errors import UnigapError
-
-
-class RichBar:
-    """Adapter from the audit's Bar protocol to one rich progress task per stage."""
-
-    def __init__(self, progress) -> None:
-        self.progress, self.task = progress, None
-
-    def start(self, stage: str, total: int) -> None:
-        self.task = self.progress.add_task(stage, total=total)
-
-    def advance(self, n: int) -> None:
-        self.progress.advance(self.task, n)
 
 
 def audit_cmd(
@@ -30,6 +16,8 @@ def audit_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
     dry_run: DryRun = False,
+    add_prompts: AddPrompts = False,
+    yes: Yes = False,
 ) -> None:
     """Measure a model's non-unification: N candidates per prompt, judged by the model itself and by external judges.
 
@@ -44,15 +32,16 @@ def audit_cmd(
 
     cfg = load_config(AuditConfig, config, overrides or [])
     if dry_run:
-        prepare_audit(cfg, out_dir)
+        prompts, _, _ = prepare_audit(cfg, out_dir, add_prompts=add_prompts, yes=True)
         print_config(cfg)
-        out.print(f"valid; nothing written (would audit into {out_dir})")
+        out.print(f"valid; nothing written (would audit {len(prompts)} prompts x n={cfg.n} = "
+                  f"{len(prompts) * cfg.n:,} candidates into {out_dir})")
         return
     if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
-        run_audit(cfg, out_dir, NoBar())
+        run_audit(cfg, out_dir, NoBar(), add_prompts=add_prompts)
         return
-    with progress_bar() as bar:
-        metrics = run_audit(cfg, out_dir, RichBar(bar))
+    with stage_progress() as bar:
+        metrics = run_audit(cfg, out_dir, bar, add_prompts=add_prompts, yes=yes)
     print_metrics(metrics)
     out.print(f"run directory: {out_dir}")
 
@@ -71,12 +60,12 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
         path = run_dir / "metrics.json"
         if not path.exists():
             raise UnigapError(f"{path} not found: run `unigap audit --out {run_dir}` first")
-        results[_run_label(run_dir, results)] = json.loads(path.read_text())
+        results[_run_label(run_dir, results)] = read_json(path, f"rewrite it with `unigap audit --out {run_dir}`")
     if len(results) == 1:
         print_metrics(next(iter(results.values())))
         analysis = run_dirs[0] / "analysis.json"
         if analysis.exists():  # a finished `unigap run`: the self-judge as a selector
-            print_diagnostics(json.loads(analysis.read_text()))
+            print_diagnostics(read_json(analysis, f"rewrite it with `unigap analyse {run_dirs[0]}`"))
     else:
         out.print(side_by_side(results))
 
@@ -85,10 +74,10 @@ def _show_run(run_dir: Path) -> None:
     from unigap.cli.run import print_results
     from unigap.cli.show import print_diagnostics
 
-    print_results(json.loads((run_dir / "results.json").read_text()))
+    print_results(read_json(run_dir / "results.json", f"rewrite it with `unigap run --out {run_dir}`"))
     analysis = run_dir / "analysis.json"
     if analysis.exists():
-        print_diagnostics(json.loads(analysis.read_text()))
+        print_diagnostics(read_json(analysis, f"rewrite it with `unigap analyse {run_dir}`"))
 
 
 def _run_label(run_dir: Path, taken: dict) -> str:

@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from unigap.cli._common import DryRun, out, print_config, progress_bar
-from unigap.cli.audit import RichBar
+from unigap.cli._common import AddPrompts, DryRun, Yes, out, print_config, stage_progress
 from unigap.analysis.table import before_after_rows
 
 def before_after_table(results: dict) -> Table:
@@ -58,6 +57,8 @@ def run_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides of nested keys, e.g. improve.epochs=4")] = None,
     dry_run: DryRun = False,
+    add_prompts: AddPrompts = False,
+    yes: Yes = False,
 ) -> None:
     """Self-improve a model end to end: audit, curate, train, audit again, report (resumable).
 
@@ -69,12 +70,13 @@ def run_cmd(
 
     cfg = load_config(RunConfig, config, overrides or [])
     if dry_run:
-        prepare_run(cfg, out_dir)
+        ready = prepare_run(cfg, out_dir, add_prompts, yes=True)
         print_config(cfg)
-        out.print(f"valid; nothing written (would run into {out_dir})")
+        size = len(ready.train) * cfg.n + 2 * len(ready.evals) * cfg.eval_n
+        out.print(f"valid; nothing written (would run into {out_dir}: {size:,} candidates)")
         return
-    with progress_bar() as bar:
-        results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
+    with stage_progress() as bar:
+        results = run_loop(cfg, out_dir, bar, log=out.print, add_prompts=add_prompts, yes=yes)
     print_results(results)
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))
     if results.get("report"):

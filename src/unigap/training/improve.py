@@ -102,7 +102,10 @@ class ImproveConfig(Config):
 Log = Callable[[str], None]
 
 
-def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path) -> None:
+def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path, allow_partial: bool = False) -> None:
+    if data.manifest.get("partial") and not allow_partial:
+        raise DataError(f"{data_dir}: curated from an audit that did not finish ({data.manifest['partial']}); finish "
+                        "the audit and curate again, or pass --allow-partial to train on it")
     n = len(data.sft) if cfg.method == "sft" else len(data.pairs)
     if n == 0:
         raise DataError(f"{data_dir}: no {'accepted images' if cfg.method == 'sft' else 'chosen/rejected pairs'} to "
@@ -587,19 +590,24 @@ def curriculum_model(run: Trainer, cfg: ImproveConfig, step_dir: Path) -> Unifie
                                                    "device": str(run.accelerator.device)}))
 
 
-def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path) -> CuratedData:
-    """The out dir is not a file, the curated data loads and fits the method, the config is sound."""
+def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path, allow_partial: bool = False) -> CuratedData:
+    """The out dir is not a file (nor a checkpoint of another config), the curated data loads, is complete
+    and fits the method, the config is sound."""
     if out.exists() and not out.is_dir():
         raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
     data = load_curated(data_dir)
-    check_data(data, cfg, data_dir)
+    check_data(data, cfg, data_dir, allow_partial)
     check_improve_config(cfg)
     return data
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
-    """Everything `improve` checks before it writes: the out dir, the data, the guard, the model and their match."""
-    data = check_data_and_out(cfg, Path(data_dir), Path(out))
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, allow_partial: bool = False) -> None:
+    """Everything `improve` checks before it writes: the out dir (and a checkpoint there), the data, the guard,
+    the model and their match."""
+    data = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
+    st = State.load(Path(out))
+    if st is not None:
+        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER)
     model = load_model(cfg.model)
     check_trainable(model)
     check_backend(cfg, model)
@@ -607,10 +615,10 @@ def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Pa
 
 
 def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
-            on_batch: Callable[[int], None] | None = None) -> dict:
+            on_batch: Callable[[int], None] | None = None, allow_partial: bool = False) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
-    data = check_data_and_out(cfg, data_dir, out)
+    data = check_data_and_out(cfg, data_dir, out, allow_partial)
     accelerator = make_accelerator(cfg)
     check_setup(cfg, accelerator)
     log = log if accelerator.is_main_process else (lambda _: None)

@@ -11,7 +11,6 @@ gives the rows `run`/`report` print. Results live in RUN/understand/<source>/und
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,10 @@ def load_results(run_dir: str | Path) -> dict[str, dict]:
     root = Path(run_dir) / SUBDIR
     if not root.is_dir():
         return {}
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(root.glob("*/understand.json"))}
+    from unigap.store.files import read_json
+
+    return {p.parent.name: read_json(p, f"rerun `unigap run --out {run_dir}` (stage understand_{p.parent.name})")
+            for p in sorted(root.glob("*/understand.json"))}
 
 
 def side_by_side(run_dir: str | Path, sources: tuple[str, str] = ("base", "improved")) -> list[dict[str, Any]]:
