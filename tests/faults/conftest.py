@@ -24,3 +24,14 @@ def audited_run(tmp_path_factory, tiny_ckpt_dir):
     run_audit(cfg, run)
     write_curation(run, run / "data", CurateConfig(rule="all_accepted", selector="self"))
     return run
+
+
+@pytest.fixture(scope="session")
+def shipped_audited_run(tmp_path_factory):
+    """The shipped tiny model's audit (it draws some prompts right, some wrong) curated by the oracle into
+    run/data: chosen/rejected pairs for DPO and a discard pool for the curriculum."""
+    run = tmp_path_factory.mktemp("faults_shipped") / "run"
+    cfg = AuditConfig(prompts=SuiteConfig(split="train", per_subtask=2), n=4, n_boot=10, judges=[JudgeConfig(name="oracle")])
+    run_audit(cfg, run)
+    write_curation(run, run / "data", CurateConfig(rule="all_accepted", selector="oracle"))
+    return run

@@ -77,7 +77,7 @@ def reference(job: Job, root: Path) -> Reference:
     res = cli(job.argv(work), {"UNIGAP_FAULT_LOG": str(log)}, cwd=work, log=work / "out.log")
     assert res.code == 0, f"{job.name}: the uninterrupted run failed ({res.code}):\n{res.output[-3000:]}"
     points = [tuple(line.split("\t", 1)) for line in log.read_text().splitlines()] if log.exists() else []
-    return Reference(points, job.snapshot(work), time.time() - t0)
+    return Reference(points, snapshot(job, work), time.time() - t0)
 
 
 def choose(points: list[tuple[str, str]], spread: int, must: tuple[str, ...]) -> list[int]:
@@ -94,18 +94,28 @@ def choose(points: list[tuple[str, str]], spread: int, must: tuple[str, ...]) ->
     return sorted(picked)
 
 
-def kill_then_finish(job: Job, root: Path, ref: Reference, kills: list[int], tag: str) -> Outcome:
-    """Kill at kills[0], rerun killed at kills[1], ... then rerun to the end; compare with the reference."""
+def kill_then_finish(job: Job, root: Path, ref: Reference, kills: list, tag: str) -> Outcome:
+    """Kill at kills[0] (a point of the uninterrupted run), then run again killed at kills[1] (the k-th point
+    that rerun passes, or a "GLOB:k" spec), ... then rerun to the end; compare with the reference. A rerun
+    that finishes before its kill point ends the chain (the kills it took are recorded)."""
     work = fresh(job, root, tag)
-    for k in kills:
-        res = cli(job.argv(work), {"UNIGAP_FAULT_KILL": str(k)}, cwd=work, log=work / f"kill{k}.log")
-        assert res.killed, f"{job.name}: expected a SIGKILL at point {k}, got exit {res.code}:\n{res.output[-3000:]}"
-    res = cli(job.argv(work), cwd=work, log=work / "rerun.log")
-    point = ref.points[kills[0] - 1] if kills[0] <= len(ref.points) else ("?", "")
+    done: list = []
+    for i, k in enumerate(kills):
+        res = cli(job.argv(work), {"UNIGAP_FAULT_KILL": str(k)}, cwd=work, log=work / f"kill{i}.log")
+        if res.killed:
+            done.append(k)
+            continue
+        assert i > 0, f"{job.name}: expected a SIGKILL at point {k}, got exit {res.code}:\n{res.output[-3000:]}"
+        assert res.code == 0, f"{job.name}: rerun {i} exit {res.code}:\n{res.output[-3000:]}"
+        break
+    else:
+        res = cli(job.argv(work), cwd=work, log=work / "rerun.log")
+    first = kills[0]
+    point = ref.points[first - 1] if isinstance(first, int) and first <= len(ref.points) else (str(first), "")
     if res.code != 0:
-        return Outcome(kills[0], point, False, f"rerun exit {res.code}:\n{res.output[-3000:]}", kills)
-    snap = job.snapshot(work)
-    return Outcome(kills[0], point, snap == ref.snapshot, diff_text(ref.snapshot, snap), kills)
+        return Outcome(first, point, False, f"rerun exit {res.code}:\n{res.output[-3000:]}", done)
+    snap = snapshot(job, work)
+    return Outcome(first, point, snap == ref.snapshot, diff_text(ref.snapshot, snap), done)
 
 
 def subprocess_kill_after(job: Job, root: Path, ref: Reference, delay: float, tag: str) -> Outcome:
@@ -123,8 +133,23 @@ def subprocess_kill_after(job: Job, root: Path, ref: Reference, delay: float, ta
     res = cli(job.argv(work), cwd=work, log=work / "rerun.log")
     if res.code != 0:
         return Outcome(-1, ("delay", f"{delay:.2f} s"), False, f"rerun exit {res.code}:\n{res.output[-3000:]}")
-    snap = job.snapshot(work)
+    snap = snapshot(job, work)
     return Outcome(-1, ("delay", f"{delay:.2f} s"), snap == ref.snapshot, diff_text(ref.snapshot, snap))
+
+
+def snapshot(job: Job, work: Path) -> dict:
+    """The job's outputs with its work dir's path replaced by "<work>" (each copy runs in its own dir)."""
+    return normalise(job.snapshot(work), str(work))
+
+
+def normalise(data, work: str):
+    if isinstance(data, str):
+        return data.replace(work, "<work>")
+    if isinstance(data, dict):
+        return {normalise(k, work): normalise(v, work) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(normalise(v, work) for v in data)
+    return data
 
 
 def diff_text(a: dict, b: dict) -> str:
@@ -148,7 +173,7 @@ def drop(data, keys: tuple[str, ...]):
     return data
 
 
-TIMES = ("seconds", "stage_seconds", "train_seconds_this_session", "created", "updated", "time")
+TIMES = ("seconds", "stage_seconds", "train_seconds_this_session", "created", "updated", "time", "wall_s")
 
 
 def run_db(run: Path) -> dict:

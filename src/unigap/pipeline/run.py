@@ -146,6 +146,7 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
         record_command(store)
+        store.add_prompts(ready.train + ready.evals)  # all at once: a run killed in its first stage holds them all
         results = _stages(cfg, run_dir, store, ready, bar, log)
         write_json(run_dir / "results.json", results)
     if cfg.report:
