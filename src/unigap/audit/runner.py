@@ -319,11 +319,15 @@ def check_model_prompts(model: UnifiedModel, prompts: list[Prompt], judge: SelfJ
 
 
 def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -> None:
-    """Judges that need per-prompt metadata (GenEval's include/exclude) check it before any generation."""
+    """Before any generation: judges that need per-prompt metadata (GenEval's include/exclude, the oracle's
+    ShapeWorld spec) check it, and judges behind a server check that it answers the phone."""
     for judge in judges.values():
         check = getattr(judge, "check_prompts", None)
         if callable(check):
             check(prompts)
+        reachable = getattr(judge, "check_reachable", None)
+        if callable(reachable):
+            reachable()
 
 
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,

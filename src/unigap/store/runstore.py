@@ -21,7 +21,7 @@ import numpy as np
 from unigap.config import diff_keys, flatten
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
-from unigap.store.db import Database, connect, dumps, loads
+from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
 from unigap.store.images import check_image, load_png, store_png
 from unigap.store.records import Candidate, CandidateIn, JudgmentRow
 from unigap.store.schema import check_not_newer, migrate, pending
@@ -200,8 +200,19 @@ def _stored_prompt_hashes(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def _connect_readonly(root: Path, path: Path) -> sqlite3.Connection:
-    """A read-only connection. A WAL database needs its -shm file or a writable directory; without either,
-    a database with no -wal left over is opened immutable (nothing can be pending), else refused."""
+    """A connection that only reads (PRAGMA query_only). In a writable run dir it is an ordinary one (so that
+    it leaves no -wal/-shm files behind); in a read-only dir a WAL database needs its -shm file, and without
+    it a database with no -wal left over is opened immutable (nothing can be pending), else refused."""
+    import os
+
+    if os.access(root, os.W_OK) and os.access(path, os.W_OK):
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_S)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        except sqlite3.Error as err:
+            raise UnigapError(f"{path}: cannot be read: {err}; {_open_hint(err)}") from None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
