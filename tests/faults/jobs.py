@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from tests.faults.harness import Job, images, json_file, parquet, run_db, tensors
+from tests.faults.table import must
 
 ROOT = Path(__file__).resolve().parents[2]
 JUDGES = "judges=[{name: oracle}, {name: poisoned}]"
@@ -15,7 +16,7 @@ def audit_job(ckpt: Path) -> Job:
     argv = lambda w: ["audit", "--out", w / "run", f"model.path={ckpt}", "prompts.split=train",  # noqa: E731
                       "prompts.per_subtask=1", "n=3", "batch_size=4", "n_boot=10", JUDGES]
     snap = lambda w: {**run_db(w / "run"), "images": images(w / "run"), "metrics": json_file(w / "run" / "metrics.json")}  # noqa: E731
-    return Job("audit", argv, snap, must=("db store * candidates", "db store * judgments by 'self'", "db record stage*"))
+    return Job("audit", argv, snap, must=must("audit"))
 
 
 def copy_run(run: Path):
@@ -32,8 +33,7 @@ def curate_job(run: Path) -> Job:
         return {"sft": parquet(d / "sft.parquet"), "dpo": parquet(d / "dpo.parquet"),
                 "discard": parquet(d / "discard.parquet"), "manifest": json_file(d / "manifest.json"),
                 "prompts": (d / "prompts.jsonl").read_text() if (d / "prompts.jsonl").exists() else None}
-    return Job("curate", argv, snap, setup=copy_run(run), must=("file *sft.parquet", "file *dpo.parquet",
-                                                                "file *discard.parquet", "file *prompts.jsonl"))
+    return Job("curate", argv, snap, setup=copy_run(run), must=must("curate"))
 
 
 def digest(obj) -> object:
@@ -72,9 +72,7 @@ def improve_job(ckpt: Path | None, run: Path, method: str = "sft", epochs: int =
                 "--out", w / "out", *([f"model.path={ckpt}"] if ckpt else []), f"method={method}", f"epochs={epochs}",
                 "batch_size=4", "lr=1e-3", "curriculum.mode=fixed", "curriculum.epoch=2", "curriculum.n=2",
                 "guard.threshold=0", *judge]
-    must = ("commit.staged *000002*", "commit.renamed *000002*", "commit.latest *000002*", "commit.linked *000002*",
-            "curriculum.batch *", "improve.weights *000002*")
-    return Job(f"improve-{method}", argv, improve_snapshot, setup=copy_run(run), must=must)
+    return Job(f"improve-{method}", argv, improve_snapshot, setup=copy_run(run), must=must(f"improve-{method}"))
 
 
 def pretrain_job() -> Job:
@@ -86,8 +84,7 @@ def pretrain_job() -> Job:
     def snap(w: Path) -> dict:
         return {"weights": tensors(w / "out" / "model.safetensors"), "card": json_file(w / "out" / "card.json"),
                 "latest": (w / "out" / "LATEST").read_text(), "steps": sorted(p.name for p in (w / "out" / "steps").iterdir())}
-    return Job("pretrain", argv, snap, must=("commit.staged *000008*", "commit.renamed *000008*",
-                                             "commit.latest *000008*", "pretrain.step step 9", "file *card.json"))
+    return Job("pretrain", argv, snap, must=must("pretrain"))
 
 
 RUN_ARGS = ["n=2", "eval_n=1", "train_prompts.per_subtask=1", "eval_prompts.per_subtask=1", "self_judge.mode=prob",
@@ -104,21 +101,23 @@ def run_job(ckpt: Path) -> Job:
                 "analysis": json_file(run / "analysis.json"), "sft": parquet(run / "data" / "sft.parquet"),
                 "weights": tensors(run / "improve" / "model" / "model.safetensors"),
                 "train.json": json_file(run / "improve" / "train.json"), "report": (run / "report.html").is_file()}
-    return Job("run", argv, snap, must=("db record stage*", "commit.latest *", "file *results.json",
-                                        "file *analysis.json", "file *report.html", "file *manifest.json"))
+    return Job("run", argv, snap, must=must("run"))
 
 
 def analyse_job(run: Path) -> Job:
     argv = lambda w: ["analyse", w / "run", "--entk-samples", "4"]  # noqa: E731
-    return Job("analyse", argv, lambda w: {"analysis": json_file(w / "run" / "analysis.json")}, setup=copy_run(run))
+    return Job("analyse", argv, lambda w: {"analysis": json_file(w / "run" / "analysis.json")}, setup=copy_run(run),
+               must=must("analyse"))
 
 
 def report_job(run: Path) -> Job:
     argv = lambda w: ["report", w / "run", "--out", w / "report.html"]  # noqa: E731
-    return Job("report", argv, lambda w: {"report": (w / "report.html").read_text()}, setup=copy_run(run))
+    return Job("report", argv, lambda w: {"report": (w / "report.html").read_text()}, setup=copy_run(run),
+               must=must("report"))
 
 
 def understand_job(ckpt: Path) -> Job:
     argv = lambda w: ["understand", str(ckpt), "--tasks", "shapeworld_plain", "--out", w / "und",  # noqa: E731
                       "--per-subtask", "2", "--limit", "6"]
-    return Job("understand", argv, lambda w: {"result": json_file(w / "und" / "understand.json")})
+    return Job("understand", argv, lambda w: {"result": json_file(w / "und" / "understand.json")},
+               must=must("understand"))

@@ -51,21 +51,21 @@ def assert_all_equal(outcomes: list[Outcome]) -> None:
 
 
 def test_audit(tmp_path, tiny_ckpt_dir):
-    assert_all_equal(run_kills(jobs.audit_job(tiny_ckpt_dir), tmp_path, spread=4, chains=((0.3, 12, 5),), delays=1))
+    assert_all_equal(run_kills(jobs.audit_job(tiny_ckpt_dir), tmp_path, spread=2, chains=((0.3, 12, 5),), delays=1))
 
 
 def test_curate(tmp_path, audited_run):
-    assert_all_equal(run_kills(jobs.curate_job(audited_run), tmp_path, spread=2))
+    assert_all_equal(run_kills(jobs.curate_job(audited_run), tmp_path, spread=1))
 
 
 def test_improve_sft_with_curriculum_replay(tmp_path, tiny_ckpt_dir, audited_run):
-    assert_all_equal(run_kills(jobs.improve_job(tiny_ckpt_dir, audited_run), tmp_path, spread=3, chains=((0.3, 15, 8),),
+    assert_all_equal(run_kills(jobs.improve_job(tiny_ckpt_dir, audited_run), tmp_path, spread=2, chains=((0.3, 15, 8),),
                                delays=1))
 
 
 @pytest.mark.slow
 def test_improve_dpo_shipped_model(tmp_path, shipped_audited_run):
-    assert_all_equal(run_kills(jobs.improve_job(None, shipped_audited_run, method="dpo"), tmp_path, spread=3))
+    assert_all_equal(run_kills(jobs.improve_job(None, shipped_audited_run, method="dpo"), tmp_path, spread=1))
 
 
 def test_pretrain(tmp_path):
@@ -74,15 +74,27 @@ def test_pretrain(tmp_path):
 
 @pytest.mark.slow
 def test_run_whole_loop(tmp_path, tiny_ckpt_dir):
-    assert_all_equal(run_kills(jobs.run_job(tiny_ckpt_dir), tmp_path, spread=2, chains=((0.2, 20, 20, 20),)))
+    assert_all_equal(run_kills(jobs.run_job(tiny_ckpt_dir), tmp_path, spread=1, chains=((0.2, 20, 20, 20),)))
 
 
 def test_analyse_and_report(tmp_path, finished_run):
-    assert_all_equal(run_kills(jobs.analyse_job(finished_run), tmp_path, spread=2, delays=1)
-                     + run_kills(jobs.report_job(finished_run), tmp_path, spread=2))
+    assert_all_equal(run_kills(jobs.analyse_job(finished_run), tmp_path, spread=1, delays=1)
+                     + run_kills(jobs.report_job(finished_run), tmp_path, spread=1))
 
 
 @pytest.mark.slow
 def test_understand(tmp_path, tiny_ckpt_dir):
     pytest.importorskip("lmms_eval")
-    assert_all_equal(run_kills(jobs.understand_job(tiny_ckpt_dir), tmp_path, spread=2, delays=1))
+    assert_all_equal(run_kills(jobs.understand_job(tiny_ckpt_dir), tmp_path, spread=1))
+
+
+def test_every_kill_of_the_table_is_a_point_the_jobs_pass():
+    """A table row whose glob matches no fault point would test nothing: every row names a point that
+    exists in the code (checked against the names unigap.faults.point is called with)."""
+    import re
+
+    from tests.faults.table import KILLS
+
+    src = Path(__file__).resolve().parents[2] / "src" / "unigap"
+    names = {m for p in src.rglob("*.py") for m in re.findall(r'point\("([\w.]+)"', p.read_text())}
+    assert {k.at.split(" ")[0] for k in KILLS} <= names | {"file", "db"}

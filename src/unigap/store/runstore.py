@@ -22,7 +22,7 @@ from unigap.config import diff_keys, flatten
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
 from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
-from unigap.store.images import check_image, load_png, store_png
+from unigap.store.images import check_content, check_image, load_png, store_png
 from unigap.store.records import Candidate, CandidateIn, JudgmentRow
 from unigap.store.schema import check_not_newer, migrate, pending
 
@@ -179,7 +179,7 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dic
         row = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone() if has_meta else None
         stored = _stored_prompt_hashes(conn) if prompts is not None else {}
     except sqlite3.DatabaseError as err:
-        raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+        raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
     finally:
         conn.close()
     if config is not None and row is not None:
@@ -259,7 +259,7 @@ class RunStore:
             missing = pending(conn)
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
         if missing:
             conn.close()
             raise UnigapError(f"{path}: made by an older unigap (schema without {', '.join(m.__name__ for m in missing)}) "
@@ -282,7 +282,7 @@ class RunStore:
                 migrate(conn, path)
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
         except BaseException:
             conn.close()
             raise
@@ -453,8 +453,19 @@ class RunStore:
         return self.root / png
 
     def load_image(self, png: str) -> np.ndarray:
-        """The (H, W, 3) uint8 pixels of a stored PNG."""
+        """The (H, W, 3) uint8 pixels of a stored PNG, checked against its content hash."""
         return load_png(self.root, png)
+
+    def verify_image(self, png: str) -> Path:
+        """The path of a stored PNG after checking that it exists and still hashes to its name (for readers that
+        copy the file rather than decode it: export)."""
+        path = self.image_path(png)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UnigapError(f"run dir {self.root}: cannot read image {png}: {err}") from None
+        check_content(self.root, png, data)
+        return path
 
     # ---- judgments -----------------------------------------------------------------------
 
