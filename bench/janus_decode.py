@@ -3,7 +3,8 @@
     python bench/janus_decode.py --tiny [--json out.json]              # CPU, tiny dims, seconds
     python bench/janus_decode.py --sizes 1b,7b --json $OUT/janus.json  # GPU, Janus-Pro dims
 
-Random weights with the real Janus-Pro-1B / 7B dimensions (anchors.md §1.3; decode speed does not
+Random weights with the real Janus-Pro-1B / 7B dimensions (the Janus-Pro technical report,
+arXiv 2501.17811; decode speed does not
 depend on weight values), nothing downloaded. Everything runs in this one process on one device:
 for each size, our loop (eager, then CUDA graphs) and transformers' `generate(generation_mode=
 "image")` on the same prompts with CFG 5, then self-judgments/s in both judge modes. A crash of

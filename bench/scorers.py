@@ -4,7 +4,7 @@
     flock /tmp/unigap-bigmem.lock python bench/scorers.py --dims real --images 2   # real architectures
 
 Models are random (no weights can be downloaded here) but built with the real architectures'
-configs at --dims real (Mask2Former Swin-S 100 queries, CLIP ViT-L/14, BLIP ViT-L + BERT-base at
+configs at --dims real (Mask2Former Swin-S 100 queries, CLIP ViT-L/14, BLIP ViT-B/16 + BERT-base at
 480 px, CLIP ViT-B/32, OWLv2 B/16 at 960 px, DPT-hybrid, CLIP ViT-H/14 for SciScore), so the
 timings are the real compute. Each line compares the whole judge (pre-processing, model,
 post-processing, decision rules) with a named baseline measured in the same run: the bare
@@ -64,10 +64,11 @@ def real_models(root: Path) -> "Lazy":
                              **ctext),
             vision_config=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16,
                                patch_size=14, image_size=224), projection_dim=1024)),
+        # capfilt-large VQA = BLIP's model_base_vqa_capfilt_large: ViT-B/16 (768, 12 layers) + BERT-base
         "blip": lambda: BlipForQuestionAnswering(BlipConfig(
-            text_config=dict(vocab_size=30524, encoder_hidden_size=1024, bos_token_id=bids("[DEC]"),
+            text_config=dict(vocab_size=30524, encoder_hidden_size=768, bos_token_id=bids("[DEC]"),
                              pad_token_id=blip_tok.pad_token_id, sep_token_id=bids("[SEP]")),
-            vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+            vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                                image_size=384, patch_size=16))),
         "owl": lambda: Owlv2ForObjectDetection(Owlv2Config(
             text_config=dict(**{**ctext, "max_position_embeddings": 16}),

@@ -100,7 +100,7 @@ def main() -> None:
     (w / "prompts.txt").write_text(PROMPT + "\n")
     res: dict = {"steps_measured": a.steps, "threads": a.threads}
     uni = [py, "-m", "unigap"]
-    if not (ckpt / "model.safetensors").exists():
+    if not (ckpt / "pytorch_model.safetensors").exists():
         res["synthetic"] = run_rss(uni + ["model", "synthetic", "showo", "--size", "real", "--out", str(ckpt)], a.threads)
     res["load"] = run_rss([py, "-c", "import sys; from unigap.models.base import ModelConfig, load_model; "
                            "load_model(ModelConfig(name='showo', path=sys.argv[1], device='cpu', dtype='fp32'))",

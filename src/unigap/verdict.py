@@ -1,6 +1,6 @@
 """The paper's self-judge question and the parser that turns an answer into a verdict.
 
-The question is verbatim from the paper's figures (paper.md §1.2) with the prompt inserted.
+The question is verbatim from the paper's figures (arXiv 2507.16663) with the prompt inserted.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from unigap.analysis.stats import Counts, summarise_ratio, unweighted_mean
 
 
 def test_overall_is_unweighted_mean_of_subtasks_paper_value():
-    # Janus-Pro T2I-CompBench++ Non. per subtask (paper.md §1.3): overall 26.22
+    # Janus-Pro T2I-CompBench++ Non. per subtask (the paper's T2I-CompBench++ table): overall 26.22
     values = [43.33, 43.00, 27.33, 31.00, 2.33, 10.33]
     assert round(unweighted_mean(values), 2) == 26.22
 

@@ -32,3 +32,28 @@ def test_exploitation_lines_print_notes_for_missing_values():
                                                       "acceptance_precision": {"value": 0.33}}}}}
     (line,) = exploitation_lines(section)
     assert "auroc not available (no probabilities: parse mode)" in line and "acceptance precision +0.330" in line
+
+
+def test_run_results_print_the_paper_table_per_benchmark_with_und_from_the_analysis():
+    from unigap.cli._common import out
+    from unigap.cli.run import print_results
+
+    def side(gen, non):
+        def lv(v):
+            return {"subtasks": {"physics": _entry(v, v, v)}, "benchmarks": {"science-t2i": _entry(v, v, v)}}
+
+        return {"benchmark_of": {"physics": "science-t2i"},
+                "metrics": {"non_unification": lv(non), "gen/sciscore": lv(gen)}}
+
+    results = {"before": side(25.37, 0.0339), "after": side(25.47, 0.0339), "understand": []}
+    analysis = {"win_rate": {"sciscore": {"win_rate": {"subtasks": {"physics": _entry(1 / 3, 0, 1)},
+                                                       "benchmarks": {"science-t2i": _entry(1 / 3, 0, 1)}}}}}
+    with out.capture() as cap:
+        print_results(results, analysis)
+    text = cap.get()
+    assert "Science-T2I: Gen. = SciScore" in text and "against sciscore" in " ".join(text.split())
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in text.splitlines() if line.startswith("│")
+            and ("Gen." in line or "Und." in line or "Non." in line)]
+    assert rows[-6:] == [["base", "Gen. ↑", "25.37", "25.37"], ["", "Und. ↑", "50.00", "50.00"],
+                         ["", "Non. ↓", "3.39", "3.39"], ["improved", "Gen. ↑", "25.47", "25.47"],
+                         ["", "Und. ↑", "33.33", "33.33"], ["", "Non. ↓", "3.39", "3.39"]]

@@ -18,20 +18,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rank_env(rank: int, world: int, port: int) -> dict[str, str]:
+def rank_env(rank: int, world: int, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(extra or {})
     env.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1",
                UNIGAP_DIST_TIMEOUT_S="120", PYTHONPATH=f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}")
     return env
 
 
-def launch(args: list[str], world: int = 2, log_dir: Path | None = None) -> list[subprocess.Popen]:
-    """Start `python <args>` once per rank; stdout/stderr to log_dir/rank{r}.log (or discarded)."""
+def launch(args: list[str], world: int = 2, log_dir: Path | None = None,
+           env: dict[str, str] | None = None) -> list[subprocess.Popen]:
+    """Start `python <args>` once per rank (`env`: extra variables); stdout/stderr to log_dir/rank{r}.log."""
     port, procs = free_port(), []
     for r in range(world):
         out = open(log_dir / f"rank{r}.log", "ab") if log_dir else subprocess.DEVNULL
-        procs.append(subprocess.Popen([sys.executable, *args], env=rank_env(r, world, port), cwd=REPO,
+        procs.append(subprocess.Popen([sys.executable, *args], env=rank_env(r, world, port, env), cwd=REPO,
                                       stdout=out, stderr=subprocess.STDOUT))
     return procs
 
@@ -57,20 +59,27 @@ TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red c
 
 def make_tiny_data(path: Path, ckpt_dir: Path, n: int = 8, seed: int = 0) -> Path:
     """Curated SFT rows / DPO pairs of random image tokens for the tiny model, plus a discard pool."""
-    import json
-
-    import numpy as np
-
-    from unigap.curation.dataset import MANIFEST, _write
-    from unigap.store.images import encode_png
     from unigap.models.base import ModelConfig, load_model
 
     model = load_model(ModelConfig(name="tiny", path=str(ckpt_dir)))
+    return make_data(path, model, model.ckpt.codec.size, n, seed)
+
+
+def make_data(path: Path, model, codebook: int, n: int = 8, seed: int = 0) -> Path:
+    """Curated SFT rows / DPO pairs of random image tokens (ids < codebook) for `model`, plus a discard pool."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from unigap.curation.dataset import MANIFEST, _write
+    from unigap.store.images import encode_png
+
     rng = np.random.default_rng(seed)
     rows, pairs = [], []
     for i in range(n):
-        toks = rng.integers(0, model.ckpt.codec.size, size=(2, model.num_image_tokens))
-        img = model.ckpt.codec.decode(toks)
+        toks = rng.integers(0, codebook, size=(2, model.num_image_tokens))
+        img = np.asarray(model.decode(torch.from_numpy(toks)))
         base = {"prompt": TEXTS[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
         pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},

@@ -1,5 +1,5 @@
 """`QwenJudge` on a tiny random Qwen2.5-VL, saved to disk and loaded through the judge's own
-`from_pretrained` path, fully offline (feasibility.md §3, anchors.md §2.4)."""
+`from_pretrained` path, fully offline."""
 
 from __future__ import annotations
 

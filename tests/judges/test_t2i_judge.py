@@ -64,7 +64,7 @@ def test_every_category_scored(judged, judge):
         assert raw["score"] == pytest.approx(j.score, abs=1e-6)
         assert j.verdict == int(j.score >= judge.thresholds[raw["metric"]])
     by = {p.subtask: (j, json.loads(j.raw)) for p, j in zip(ps, js)}
-    assert set(by["color"][1]["phrases"]) == {"a green bench", "a blue bowl"}
+    assert [ph for ph, _ in by["color"][1]["phrases"]] == ["a green bench", "a blue bowl"]
     assert by["numeracy"][1]["requests"] == [["dog", 2], ["cat", 3]]
     assert by["complex"][1]["kind"] == "spatial"  # listed in complex_val_spatial.txt
     c = by["complex"][1]
@@ -75,8 +75,27 @@ def test_every_category_scored(judged, judge):
 def test_blip_score_is_the_product_of_the_phrase_probabilities(judged):
     _, ps, js = judged
     raw = json.loads(js[0].raw)
-    assert js[0].score == rules.blip_vqa_score(list(raw["phrases"].values()))
-    assert all(0 < p < 1 for p in raw["phrases"].values())
+    assert js[0].score == rules.blip_vqa_score([p for _, p in raw["phrases"]])
+    assert all(0 < p < 1 for _, p in raw["phrases"])
+
+
+def test_a_repeated_phrase_is_asked_and_multiplied_twice(judge):
+    """BLIP_vqa.py multiplies every noun-phrase occurrence (issue 22: "... a white goat and a white goat ...")."""
+    ims, _ = data(1)
+    p = Prompt("t2i-compbench/color_val/0270", "a white goat and a white goat", "color", "eval", "t2i-compbench")
+    j = judge.judge(ims, [p])[0]
+    phrases = json.loads(j.raw)["phrases"]
+    assert [ph for ph, _ in phrases] == ["a white goat", "a white goat"] and phrases[0][1] == phrases[1][1]
+    assert j.score == rules.blip_vqa_score([phrases[0][1]] * 2) != rules.blip_vqa_score([phrases[0][1]])
+
+
+def test_complex_weighs_by_the_official_lists_by_default(paths):
+    """No list files: 3_in_1.py's complex_val_{spatial,action} membership, shipped hashed."""
+    j = T2ICompBenchJudge(**paths, device="cpu")
+    assert j.complex_lists is None
+    assert rules.complex_kind("The red hat was on top of the brown coat rack.") == "spatial"  # val_spatial line 1
+    assert rules.complex_kind("A zebra juggled three violins.") == "both"  # in neither list
+    assert rules.complex_kind("A zebra juggled three violins.", (set(), {"a zebra juggled three violins"})) == "action"
 
 
 def test_blip_yes_probability_matches_a_manual_forward(judge):

@@ -1,12 +1,16 @@
-"""Gen. aggregation (`unigap.judges.scoring`) and the Table-1 rows on hand-made score rows."""
+"""Gen. aggregation (`unigap.judges.scoring`) on hand-made score rows, and which benchmark a prompt is."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
 
-from unigap.judges.scoring import format_table1, generation_scores, geneval_summary, score_scale, table1_rows
+from tests.judges import _t2i_official as official
+from unigap.errors import DataError
+from unigap.judges.scoring import benchmark_of, generation_scores, geneval_summary, score_scale, subtask_benchmarks
+from unigap.records import Prompt
 
 
 @dataclass
@@ -44,18 +48,28 @@ def test_sciscore_is_not_rescaled():
     assert generation_scores(rows, "sciscore", n_boot=50)["subtasks"]["physics"]["value"] == pytest.approx(25.0)
 
 
-def test_table1_rows_and_text():
-    g = generation_scores(ROWS, "t2i-compbench", n_boot=50)
-    non = {"subtasks": {"color": {"value": 0.25, "ci": [0.1, 0.4]}, "spatial": {"value": 0.5, "ci": None}},
-           "bands": {"easy": {"value": 0.25, "ci": None}}, "overall": {"value": 0.375, "ci": None}}
-    rows = table1_rows(g, non)
-    assert [r["row"] for r in rows] == ["color", "spatial", "easy", "medium", "Overall"]
-    color = rows[0]
-    assert color["band"] == "easy" and color["gen"] == pytest.approx(50.0) and color["non"] == pytest.approx(25.0)
-    assert color["non_ci"] == pytest.approx([10.0, 40.0]) and color["und"] is None
-    assert rows[-1]["gen"] == pytest.approx(30.0) and rows[-1]["non"] == pytest.approx(37.5)
-    text = format_table1(rows)
-    assert "color" in text and "50.00" in text and "37.50" in text and "-" in text
+def test_benchmark_level_is_the_unweighted_mean_of_its_subtasks():
+    rows = ROWS + [R("t2i-compbench", "x1", "texture", "medium", 0.9)]
+    g = generation_scores(rows, "t2i-compbench", n_boot=50, benchmarks={"color": "t2i-compbench",
+                                                                      "spatial": "t2i-compbench"})
+    # texture is in no benchmark group: t2i-compbench = (50 + 10) / 2, overall = (50 + 10 + 90) / 3
+    assert g["benchmarks"]["t2i-compbench"]["value"] == pytest.approx(30.0)
+    assert g["overall"]["value"] == pytest.approx(50.0)
+    lo, hi = g["benchmarks"]["t2i-compbench"]["ci"]
+    assert lo <= 30.0 <= hi
+
+
+def test_benchmark_of_a_prompt():
+    p = lambda suite, **meta: Prompt("p", "t", "s", "eval", suite, metadata=meta)  # noqa: E731
+    assert benchmark_of(p("geneval")) == "geneval" and benchmark_of(p("science-t2i")) == "science-t2i"
+    assert benchmark_of(p("custom", benchmark="t2i-compbench")) == "t2i-compbench"
+    assert benchmark_of(p("custom")) is None and benchmark_of(p("shapeworld")) is None
+    with pytest.raises(DataError, match="prompt p: unknown benchmark 'GenEval'.*known: geneval, t2i-compbench"):
+        benchmark_of(p("custom", benchmark="GenEval"))
+    mixed = [Prompt("a", "t", "color", "eval", "t2i-compbench"), Prompt("b", "t", "color", "eval", "geneval"),
+             Prompt("c", "t", "physics", "eval", "science-t2i"), Prompt("d", "t", "x", "eval", "custom",
+                                                                     metadata={"benchmark": "nope"})]
+    assert subtask_benchmarks(mixed) == {"physics": "science-t2i"}  # color spans two, x is none
 
 
 def test_geneval_summary_from_rows():
@@ -64,3 +78,19 @@ def test_geneval_summary_from_rows():
     s = geneval_summary(rows)
     assert s["tasks"]["counting"]["accuracy"] == 0.5 and s["tasks"]["position"]["total"] == 1
     assert s["overall"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("key", ["color/blip", "shape/blip", "texture/blip", "non_spatial/clip", "spatial/unidet",
+                                 "3d_spatial/unidet", "numeracy/unidet", "complex/3_in_1"])
+def test_t2i_compbench_gen_is_the_official_average_x100(key):
+    """Gen. of a category = the official script's printed average (over its per-image scores) x 100
+    (tests/fixtures/official/t2i_compbench/scores.json; complex: 10 images per prompt, as 3_in_1.py)."""
+    fx = official.fixture("scores")[key]
+    printed = float(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fx["printed"])[-1])
+    category = key.split("/")[0]
+    n = official.fixture("manifest")["images_per_prompt"].get(category, 1)
+    rows = [R("t2i-compbench", f"{category}/{i}", category, "medium", s) for i, s in enumerate(fx["lines"])
+            for _ in range(n)]
+    g = generation_scores(rows, "t2i-compbench", n_boot=10)
+    assert g["subtasks"][category]["value"] == pytest.approx(100 * printed, rel=1e-12, abs=1e-12)
+    assert g["subtasks"][category]["n"] == len(fx["lines"]) * n

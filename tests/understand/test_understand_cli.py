@@ -44,6 +44,10 @@ def test_backend_guess_and_data_pairs(tmp_path, tiny_ckpt_dir):
     assert guess_backend(None) == "tiny" and guess_backend(str(tiny_ckpt_dir)) == "tiny"
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "janus"}))
     assert guess_backend(str(tmp_path)) == "janus" and guess_backend("deepseek-ai/Janus-Pro-7B") == "janus"
+    original = tmp_path / "ckpt"  # deepseek-ai's own format, in a directory whose name says nothing
+    original.mkdir()
+    (original / "config.json").write_text(json.dumps({"model_type": "multi_modality"}))
+    assert guess_backend(str(original)) == "janus"
     assert parse_data(["pope=/data/pope", "gqa = x.parquet"]) == {"pope": "/data/pope", "gqa": "x.parquet"}
     with pytest.raises(UnigapError, match="TASK=PATH"):
         parse_data(["pope"])

@@ -1,4 +1,5 @@
-"""Empirical NTK evidence for co-improvement (paper.md §6), computed exactly on small backends.
+"""Empirical NTK evidence for co-improvement (arXiv 2507.16663: Proposition 1 and its Fig. 7 evidence),
+computed exactly on small backends.
 
 For a shared parameter set theta (the trunk, `llm`), each sample i has a generation loss
 L_gen(i) = -log p(image_i | prompt_i) and an understanding loss

@@ -1,4 +1,5 @@
-"""Audit metrics (paper.md §1.3-§1.4), pure functions over stored judgment rows.
+"""Audit metrics (the paper's non-unification score and weak generation, arXiv 2507.16663), pure functions
+over stored judgment rows.
 
 - non_unification: share of candidates the model's own understanding rejects (self verdict 0).
 - generation_score/<judge>: share the external judge accepts.
@@ -8,6 +9,11 @@
   external judge as truth, "accept" as the positive class.
 Candidates without a verdict (unparsed or failed) are left out of every ratio they would enter,
 and counted separately: an unparsed answer is never silently a rejection.
+
+An external judge's metrics cover the subtasks it judged (a benchmark's scorer judges only its own
+benchmark's prompts in a mixed suite). With `benchmarks` ({subtask: benchmark}) every metric also
+has a "benchmarks" level: per benchmark, the unweighted mean of its subtasks (the paper's per-table
+"Overall").
 """
 
 from __future__ import annotations
@@ -71,10 +77,11 @@ PAIR_METRICS: dict[str, Pair] = {
 }
 
 
-def per_prompt_counts(t: Table, num: np.ndarray, den: np.ndarray) -> dict[str, Counts]:
-    """Sum candidate-level masks to prompt-level counts, grouped by subtask (prompt order kept)."""
+def per_prompt_counts(t: Table, num: np.ndarray, den: np.ndarray, only: set[str] | None = None) -> dict[str, Counts]:
+    """Sum candidate-level masks to prompt-level counts, grouped by subtask (prompt order kept; the
+    subtasks in `only` when given)."""
     out: dict[str, Counts] = {}
-    for subtask in dict.fromkeys(t.subtasks):
+    for subtask in [s for s in dict.fromkeys(t.subtasks) if only is None or s in only]:
         sel = np.array([s == subtask for s in t.subtasks])
         pids = list(dict.fromkeys(p for p, m in zip(t.prompt_ids, sel) if m))
         index = {p: i for i, p in enumerate(pids)}
@@ -89,34 +96,48 @@ def confusion(s: np.ndarray, e: np.ndarray) -> dict[str, int]:
             "fn": int(((s == 0) & (e == 1)).sum()), "tn": int(((s == 0) & (e == 0)).sum())}
 
 
-def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int = 1000, seed: int = 0) -> dict:
-    """All audit metrics with CIs, confusion matrices and unparsed/failed counts."""
+def judged_subtasks(t: Table, judge: str) -> set[str]:
+    """The subtasks `judge` has a stored row for (any status)."""
+    return {sub for sub, st in zip(t.subtasks, t.status[judge]) if st != "missing"}
+
+
+def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int = 1000, seed: int = 0,
+                  benchmarks: dict[str, str] | None = None) -> dict:
+    """All audit metrics with CIs, confusion matrices and unparsed/failed counts; `benchmarks` =
+    {subtask: benchmark} adds each metric's per-benchmark level (and "benchmark_of" to the result)."""
     rows = list(rows)
     t = build_table(rows)
+    groups = {"benchmarks": dict(benchmarks or {})}
+    meta = {"bands_of": t.bands, "benchmark_of": groups["benchmarks"]}
     if self_judge not in t.verdicts:
-        return {"metrics": {}, "confusion": {}, "unparsed": {}, "bands_of": t.bands}
+        return {"metrics": {}, "confusion": {}, "unparsed": {}, **meta}
+
+    def ratio(num: np.ndarray, den: np.ndarray, only: set[str] | None = None) -> dict:
+        return summarise_ratio(per_prompt_counts(t, num, den, only), t.bands, n_boot, seed, groups=groups)
+
     s = t.verdicts[self_judge]
-    metrics = {"non_unification": summarise_ratio(per_prompt_counts(t, s == 0, s >= 0), t.bands, n_boot, seed)}
+    metrics = {"non_unification": ratio(s == 0, s >= 0)}
     conf = {}
     for judge, e in t.verdicts.items():
         if judge == self_judge or not is_external(judge):  # model:improved on base images is win-rate data
             continue
-        metrics[f"generation_score/{judge}"] = summarise_ratio(per_prompt_counts(t, e == 1, e >= 0), t.bands, n_boot, seed)
+        scope = judged_subtasks(t, judge)
+        metrics[f"generation_score/{judge}"] = ratio(e == 1, e >= 0, scope)
         for name, fn in PAIR_METRICS.items():
-            num, den = fn(s, e)
-            metrics[f"{name}/{judge}"] = summarise_ratio(per_prompt_counts(t, num, den), t.bands, n_boot, seed)
-        conf[judge] = {sub: confusion(s[m], e[m]) for sub in dict.fromkeys(t.subtasks)
+            metrics[f"{name}/{judge}"] = ratio(*fn(s, e), scope)
+        conf[judge] = {sub: confusion(s[m], e[m]) for sub in dict.fromkeys(t.subtasks) if sub in scope
                        for m in [np.array([x == sub for x in t.subtasks])]}
-    metrics.update(scorer_means(rows, n_boot, seed))
-    return {"metrics": metrics, "confusion": conf, "unparsed": status_counts(t), "bands_of": t.bands}
+    metrics.update(scorer_means(rows, n_boot, seed, groups["benchmarks"]))
+    return {"metrics": metrics, "confusion": conf, "unparsed": status_counts(t), **meta}
 
 
-def scorer_means(rows: list, n_boot: int, seed: int) -> dict:
+def scorer_means(rows: list, n_boot: int, seed: int, benchmarks: dict[str, str] | None = None) -> dict:
     """gen/<scorer>: the benchmark scorers' mean continuous score (the paper's Gen.), with CIs."""
     from unigap.judges.scoring import SCORER_JUDGES, generation_scores
 
     present = {r.judge for r in rows}
-    return {f"gen/{j}": generation_scores(rows, j, n_boot, seed) for j in SCORER_JUDGES if j in present}
+    return {f"gen/{j}": generation_scores(rows, j, n_boot, seed, benchmarks=benchmarks)
+            for j in SCORER_JUDGES if j in present}
 
 
 def status_counts(t: Table) -> dict[str, dict[str, int]]:

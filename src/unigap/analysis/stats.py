@@ -3,8 +3,10 @@
 A metric is a ratio of per-prompt counts (numerator, denominator). A subtask's value is
 sum(num) / sum(den) over its prompts; a band or the overall value is the unweighted mean of its
 subtasks' values (the paper's convention: Janus-Pro's overall Non. 26.22 is the plain mean of six
-subtask values). CIs resample prompts with replacement within every subtask, recompute the
-subtask ratios and their means, and take the 2.5/97.5 percentiles.
+subtask values); so is the value of any other group of subtasks (`groups`, e.g. the benchmark each
+subtask belongs to: the paper's per-benchmark "Overall" columns). CIs resample prompts with
+replacement within every subtask, recompute the subtask ratios and their means, and take the
+2.5/97.5 percentiles.
 """
 
 from __future__ import annotations
@@ -57,17 +59,26 @@ def entry(value: float, samples: np.ndarray, num: float | None = None, den: floa
 
 
 def summarise_ratio(per_subtask: dict[str, Counts], bands: dict[str, str], n_boot: int = 1000, seed: int = 0,
-                    empty: float = np.nan) -> dict:
-    """{"subtasks": {s: entry}, "bands": {b: entry}, "overall": entry} for one ratio metric."""
+                    empty: float = np.nan, groups: dict[str, dict[str, str]] | None = None) -> dict:
+    """{"subtasks": {s: entry}, "bands": {b: entry}, "overall": entry} for one ratio metric, plus
+    {name: {g: entry}} for each extra grouping `groups[name]` = {subtask: group} (e.g. "benchmarks")."""
     rng = np.random.default_rng(seed)
     values = {s: float(ratio(c.num.sum(), c.den.sum(), empty)) for s, c in per_subtask.items()}
     boots = {s: bootstrap_ratios(c, n_boot, rng, empty) for s, c in per_subtask.items()}
     out = {"subtasks": {s: entry(values[s], boots[s], c.num.sum(), c.den.sum()) for s, c in per_subtask.items()}}
-    out["bands"] = {}
-    for band in dict.fromkeys(bands[s] for s in per_subtask if bands.get(s)):
-        members = [s for s in per_subtask if bands.get(s) == band]
-        out["bands"][band] = entry(unweighted_mean([values[s] for s in members]), _mean_boot([boots[s] for s in members]))
+    out["bands"] = group_means(values, boots, bands)
+    for name, group_of in (groups or {}).items():
+        out[name] = group_means(values, boots, group_of)
     out["overall"] = entry(unweighted_mean(list(values.values())), _mean_boot(list(boots.values())))
+    return out
+
+
+def group_means(values: dict[str, float], boots: dict[str, np.ndarray], group_of: dict[str, str]) -> dict:
+    """{group: entry}: the unweighted mean of its subtasks' values (and of their bootstrap samples)."""
+    out = {}
+    for group in dict.fromkeys(group_of[s] for s in values if group_of.get(s)):
+        members = [s for s in values if group_of.get(s) == group]
+        out[group] = entry(unweighted_mean([values[s] for s in members]), _mean_boot([boots[s] for s in members]))
     return out
 
 

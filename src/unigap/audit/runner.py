@@ -17,9 +17,9 @@ import torch
 from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
-from unigap.config import Config, seed_field, defaults_json
+from unigap.config import Config, defaults_json, seed_field
 from unigap.errors import ConfigError, UnigapError
-from unigap.judges.base import ExternalJudge, JudgeConfig, load_judge
+from unigap.judges.base import ExternalJudge, JudgeConfig, judge_columns, load_judge, routes
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
@@ -147,21 +147,26 @@ def external_fn(judge: ExternalJudge) -> JudgeFn:
 
 
 def load_judges(cfgs: list[JudgeConfig], where: str = "judges") -> dict[str, ExternalJudge]:
-    """Construct the external judges (options validated; errors name `where`[i]); two with one name are an error."""
+    """Construct the external judges (options validated; errors name `where`[i]); two writing one judge
+    column (e.g. `geneval` beside `benchmark`, which writes "geneval" too) are an error."""
     judges: dict[str, ExternalJudge] = {}
+    taken = {SELF_JUDGE}
     for i, jc in enumerate(cfgs):
         judge = load_judge(jc, f"{where}[{i}]")
-        if judge.name in judges or judge.name == SELF_JUDGE:
-            raise ConfigError(f"{where}[{i}]: a second judge named {judge.name!r}; give each judge its own options "
+        clash = [c for c in [judge.name, *judge_columns(judge)] if c in taken]
+        if clash:
+            raise ConfigError(f"{where}[{i}]: a second judge writing {clash[0]!r}; give each judge its own options "
                               "(e.g. another model) or remove one")
+        taken.update([judge.name, *judge_columns(judge)])
         judges[judge.name] = judge
     return judges
 
 
 def check_selector(selector: str, judges: dict[str, ExternalJudge], where: str) -> None:
-    """The curation selector must be the self-judge or one of the run's external judges."""
-    if selector != SELF_JUDGE and selector not in judges:
-        raise ConfigError(f"{where}: {selector!r} is not a judge of this run; valid: {SELF_JUDGE}, {', '.join(judges)}")
+    """The curation selector must be the self-judge or a judge column of the run's external judges."""
+    valid = [c for j in judges.values() for c in judge_columns(j)]
+    if selector != SELF_JUDGE and selector not in valid:
+        raise ConfigError(f"{where}: {selector!r} is not a judge of this run; valid: {', '.join([SELF_JUDGE, *valid])}")
 
 
 def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
@@ -171,12 +176,13 @@ def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: 
     source = source or cfg.source
     store.add_prompts(prompts)
     generate_stage(store, model, prompts, cfg, bar, source)
-    ids = {p.id for p in prompts}
-    fns: dict[str, JudgeFn] = {SELF_JUDGE: self_judge_fn(model, cfg.self_judge)}
-    for name, judge in (load_judges(cfg.judges) if judges is None else judges).items():
-        fns[name] = external_fn(judge)
+    stages: dict[str, tuple[JudgeFn, set[str]]] = {SELF_JUDGE: (self_judge_fn(model, cfg.self_judge),
+                                                                 {p.id for p in prompts})}
+    for judge in (load_judges(cfg.judges) if judges is None else judges).values():
+        for r in routes(judge, prompts):  # a routing judge (benchmark): one stage per scorer column
+            stages[r.column] = (external_fn(r.judge), {p.id for p in r.prompts})
     return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids, retry_failed=True)
-            for name, fn in fns.items()}
+            for name, (fn, ids) in stages.items()}
 
 
 def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None,
@@ -203,7 +209,7 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
         store.set_stage("audit", "running", expected(cfg, prompts, judges))
         failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
         ids = {p.id for p in prompts}
-        dead = dead_judges(store, cfg.source, ids, [SELF_JUDGE, *judges])
+        dead = dead_judges(store, cfg.source, ids, columns_of(judges))
         store.set_stage("audit", "failed" if dead else "done", {**expected(cfg, prompts, judges), "failures": failures,
                                                                **({"dead_judges": dead} if dead else {})})
         result = metrics_for(store, cfg.source, ids, cfg.n_boot, cfg.seed)
@@ -215,7 +221,12 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
 def expected(cfg: AuditConfig, prompts: list[Prompt], judges: dict[str, ExternalJudge]) -> dict:
     """What a finished audit holds (the stage's info, read by `curate` to say what is missing)."""
     return {"prompts": len(prompts), "n": cfg.n, "candidates": len(prompts) * cfg.n, "source": cfg.source,
-            "judges": [SELF_JUDGE, *judges]}
+            "judges": columns_of(judges)}
+
+
+def columns_of(judges: dict[str, ExternalJudge]) -> list[str]:
+    """The judge columns an audit writes: the self-judge's and each external judge's (a routing judge: several)."""
+    return [SELF_JUDGE, *(c for j in judges.values() for c in judge_columns(j))]
 
 
 def dead_judges(store: RunStore, source: str, prompt_ids: set[str], judges: list[str]) -> dict[str, dict]:
@@ -333,7 +344,7 @@ def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
                 self_judge: str = SELF_JUDGE) -> dict:
     rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
-    result = audit_metrics(rows, self_judge, n_boot, seed)
+    result = audit_metrics(rows, self_judge, n_boot, seed, benchmarks_of(store, prompt_ids))
     result["counts"] = store.counts()
     result["source"] = source
     result["failures"] = failure_reasons(store, rows, source, prompt_ids)
@@ -355,6 +366,13 @@ def failure_reasons(store: RunStore, rows: list, source: str, prompt_ids: set[st
     if lost:
         out["generation"] = {"failed": len(lost), "of": None, "first_reason": lost[0]["reason"]}
     return out
+
+
+def benchmarks_of(store: RunStore, prompt_ids: set[str]) -> dict[str, str]:
+    """{subtask: benchmark} of these prompts (GenEval, T2I-CompBench, Science-T2I; others left out)."""
+    from unigap.judges.scoring import subtask_benchmarks
+
+    return subtask_benchmarks(p for p in store.prompts() if p.id in prompt_ids)
 
 
 def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:

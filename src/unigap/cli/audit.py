@@ -74,10 +74,11 @@ def _show_run(run_dir: Path) -> None:
     from unigap.cli.run import print_results
     from unigap.cli.show import print_diagnostics
 
-    print_results(read_json(run_dir / "results.json", f"rewrite it with `unigap run --out {run_dir}`"))
-    analysis = run_dir / "analysis.json"
-    if analysis.exists():
-        print_diagnostics(read_json(analysis, f"rewrite it with `unigap analyse {run_dir}`"))
+    path = run_dir / "analysis.json"
+    analysis = read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None
+    print_results(read_json(run_dir / "results.json", f"rewrite it with `unigap run --out {run_dir}`"), analysis)
+    if analysis is not None:
+        print_diagnostics(analysis)
 
 
 def _run_label(run_dir: Path, taken: dict) -> str:

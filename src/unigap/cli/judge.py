@@ -37,15 +37,32 @@ def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: s
         raise UnigapError("--batch-size must be >= 1")
     judge = load_judge(JudgeConfig(name=name, options=options), where="--judge")
     with RunStore.open(run_dir, create=False) as store:
-        todo = store.missing_judgments(judge.name, source, retry_failed=retry_failed)
+        plan = _plan(store, judge, source, retry_failed)  # a routing judge (benchmark): one column per scorer
+        todo = [c for _, cands in plan for c in cands]
         _check_prompts(judge, store, todo)
-        if retry_failed:
-            failures = _rejudge(store, judge, todo, batch_size, bar or NoBar())
-        else:
-            failures = judge_stage(store, judge.name, external_fn(judge), source, batch_size, bar or NoBar())
+        failures, rows = 0, []
+        for r, cands in plan:
+            if retry_failed:
+                failures += _rejudge(store, r.judge, cands, batch_size, bar or NoBar(), r.column)
+            else:
+                failures += judge_stage(store, r.column, external_fn(r.judge), source, batch_size, bar or NoBar(),
+                                        {p.id for p in r.prompts})
+            rows += store.judgments(r.column, source)
         store.log("judge", f"judged {len(todo)} candidates with {judge.name}", {"failed": failures, "source": source})
-        rows = store.judgments(judge.name, source)
     return {"judge": judge.name, "judged": len(todo), "failed": failures, "scores": _mean_scores(rows)}
+
+
+def _plan(store: Any, judge: Any, source: str | None, retry_failed: bool) -> list[tuple[Any, list]]:
+    """[(route, its candidates to judge)]: the stored prompts that have candidates, routed by the judge."""
+    from unigap.judges.base import routes
+
+    wanted = {c.prompt_id for c in store.candidates(source=source)}
+    plan = []
+    for r in routes(judge, [p for p in store.prompts() if p.id in wanted]):
+        ids = {p.id for p in r.prompts}
+        plan.append((r, [c for c in store.missing_judgments(r.column, source, retry_failed=retry_failed)
+                         if c.prompt_id in ids]))
+    return plan
 
 
 def _check_prompts(judge: Any, store: Any, todo: list) -> None:
@@ -56,15 +73,15 @@ def _check_prompts(judge: Any, store: Any, todo: list) -> None:
         check([p for p in store.prompts() if p.id in wanted])
 
 
-def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any) -> int:
-    """--retry-failed: judge `todo` (unjudged + failed) again, replacing the failed rows."""
+def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any, column: str) -> int:
+    """--retry-failed: judge `todo` (unjudged + failed) again, replacing the failed rows of `column`."""
     import numpy as np
     import torch
 
     from unigap.records import Judgment
 
     prompts = {p.id: p for p in store.prompts()}
-    bar.start(f"judge [{judge.name}] (retry failed)", len(todo))
+    bar.start(f"judge [{column}] (retry failed)", len(todo))
     failures = 0
     for s in range(0, len(todo), batch_size):
         chunk = todo[s:s + batch_size]
@@ -74,7 +91,7 @@ def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any) -> i
         except Exception as err:  # noqa: BLE001 - recorded per item, the run goes on
             verdicts = [Judgment(None, None, "", "failed", f"{type(err).__name__}: {err}") for _ in chunk]
         failures += sum(v.status == "failed" for v in verdicts)
-        store.add_judgments(judge.name, [(c.id, v) for c, v in zip(chunk, verdicts)], replace=True)
+        store.add_judgments(column, [(c.id, v) for c, v in zip(chunk, verdicts)], replace=True)
         bar.advance(len(chunk))
     return failures
 
@@ -94,9 +111,13 @@ def _mean_scores(rows: list) -> dict[str, dict]:
             for s, c in out.items()}
 
 
+JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
+              "qwen2.5-vl, http, oracle, ...")
+
+
 def judge_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `unigap run` or `unigap audit`)")],
-    judge: Annotated[str, typer.Option("--judge", help="Judge name: geneval, t2i-compbench, sciscore, qwen2.5-vl, http, oracle, ...")],
+    judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
     options: Annotated[Optional[list[str]], typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
     source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
     batch_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = 16,

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from unigap.cli._common import AddPrompts, DryRun, Yes, out, print_config, stage_progress
 from unigap.analysis.table import before_after_rows
+from unigap.vocab import SOURCE_BASE, SOURCE_IMPROVED
 
 def before_after_table(results: dict) -> Table:
     header, rows = before_after_rows(results["before"]["metrics"], results["after"]["metrics"])
@@ -40,16 +41,24 @@ def _pm(value: float | None, stderr: float | None) -> str:
     return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
 
 
-def print_results(results: dict) -> None:
-    """The before/after table, Table 1 for each scorer, and the understanding benchmarks when run."""
-    from unigap.cli.show import table1_text
+def print_results(results: dict, analysis: dict | None = None) -> None:
+    """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
+    the understanding benchmarks when run."""
+    from unigap.cli.show import benchmark_tables
 
     out.print(before_after_table(results))
-    for side in ("before", "after"):
-        for text in table1_text(results[side]["metrics"], f"{side}: "):
-            out.print(text, markup=False, highlight=False)
+    sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
+    for t in benchmark_tables(sides, (analysis or {}).get("win_rate")):
+        out.print(t)
     if results.get("understand"):
         out.print(understand_table(results["understand"]))
+
+
+def _analysis(run_dir: Path) -> dict | None:
+    from unigap.cli._common import read_json
+
+    path = run_dir / "analysis.json"
+    return read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None
 
 
 def run_cmd(
@@ -77,7 +86,7 @@ def run_cmd(
         return
     with stage_progress() as bar:
         results = run_loop(cfg, out_dir, bar, log=out.print, add_prompts=add_prompts, yes=yes)
-    print_results(results)
+    print_results(results, _analysis(out_dir))
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))
     if results.get("report"):
         out.print(f"report: {results['report']}")

@@ -12,10 +12,30 @@ def pct(e: dict | None) -> str:
     return fmt(e)
 
 
-def metrics_table(result: dict, title: str = "audit") -> Table:
-    """One row per subtask (grouped by band, band rows bold) and overall; columns from the metric table."""
+def metrics_tables(result: dict, title: str = "audit") -> list[Table]:
+    """Columns from the metric table. With several external judges (a mixed suite: each benchmark's scorer
+    covers its own subtasks): non-unification over every subtask, then one table per judge over its
+    subtasks (judges in the order of their first subtask); else one table."""
+    cols = columns(result["metrics"], shown_only=True)
+    judges = list(dict.fromkeys(c.judge for c in cols if c.judge))
+    if len(judges) <= 1:
+        return [metrics_table(result, cols, title)]
+    order = list(result["metrics"].get("non_unification", {}).get("subtasks", {}))
+    first = {j: min((order.index(s) for s in result["metrics"][_first(cols, j)]["subtasks"] if s in order),
+                    default=len(order)) for j in judges}
+    tables = [metrics_table(result, [c for c in cols if not c.judge], title)]
+    return tables + [metrics_table(result, [c for c in cols if c.judge == j], f"{title}, {j}")
+                     for j in sorted(judges, key=first.__getitem__)]
+
+
+def _first(cols: list, judge: str) -> str:
+    return next(c.key for c in cols if c.judge == judge)
+
+
+def metrics_table(result: dict, cols: list | None = None, title: str = "audit") -> Table:
+    """One row per subtask of the first column's metric (grouped by band, band rows bold) and overall."""
     metrics = result["metrics"]
-    cols = columns(metrics, shown_only=True)
+    cols = columns(metrics, shown_only=True) if cols is None else cols
     table = Table(title=f"{title} (%, 95 % CI over prompts; ↑/↓ = higher/lower is better)")
     table.add_column("subtask / band")
     for c in cols:
@@ -49,16 +69,20 @@ def side_by_side(results: dict[str, dict]) -> Table:
     return table
 
 
-def table1_text(metrics: dict, title: str = "") -> list[str]:
-    """The paper's Table 1 (Gen. / Non. / Und. per subtask, band, overall) for each scorer judge present."""
-    from unigap.judges.scoring import format_table1, table1_rows
+def benchmark_tables(sides: dict[str, dict], win_rate: dict | None = None) -> list[Table]:
+    """The paper's tables: one per benchmark in the run (GenEval, T2I-CompBench, Science-T2I), a column
+    per subtask and Overall, per model Gen. / Und. / Non. (analysis.table.benchmark_blocks)."""
+    from unigap.analysis.table import benchmark_blocks
 
-    texts = []
-    for key in [k for k in metrics if k.startswith("gen/")]:
-        judge = key.split("/", 1)[1]
-        rows = table1_rows(metrics[key], metrics.get("non_unification"), metrics.get(f"win_rate/{judge}"))
-        texts.append(format_table1(rows, f"{title}Table 1 layout, Gen. = {judge} (x100), Non. = non-unification (%)"))
-    return texts
+    tables = []
+    for block in benchmark_blocks(sides, win_rate):
+        t = Table(title=block.title)
+        for i, h in enumerate(block.header):
+            t.add_column(h, justify="left" if i < 2 else "right")
+        for row in block.rows:
+            t.add_row(*row)
+        tables.append(t)
+    return tables
 
 
 VIEW_TITLES = {"base_judge_on_base_images": "base judge on base images",
@@ -137,9 +161,10 @@ def failure_footnote(failures: dict) -> list[str]:
 
 
 def print_metrics(result: dict) -> None:
-    out.print(metrics_table(result))
-    for text in table1_text(result["metrics"]):
-        out.print(text, markup=False, highlight=False)
+    for t in metrics_tables(result):
+        out.print(t)
+    for t in benchmark_tables({result.get("source") or "base": result}):
+        out.print(t)
     unparsed = result.get("unparsed", {})
     for judge, c in unparsed.items():
         if c.get("unparsed") or c.get("failed"):

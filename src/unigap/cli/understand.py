@@ -25,7 +25,7 @@ def guess_backend(model_dir: str | None) -> str:
             kind = json.loads(cfg.read_text()).get("model_type", "")
         except json.JSONDecodeError:
             kind = ""
-        if "janus" in str(kind):
+        if "janus" in str(kind) or kind == "multi_modality":  # deepseek-ai original format converts on load
             return "janus"
     return "janus" if "janus" in str(model_dir).lower() and not (Path(model_dir) / "card.json").exists() else "tiny"
 

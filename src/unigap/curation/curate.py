@@ -1,6 +1,6 @@
 """Curation: a run's verdicts -> SFT examples, DPO pairs and a discard pool (paper Alg. 1, §3.2).
 
-Inclusion rules for SFT (paper.md "Open gaps" 3; the paper does not say which it used):
+Inclusion rules for SFT (the paper does not say which it used; docs/paper-defaults.md):
   all_accepted    every accepted candidate of every prompt
   one_per_prompt  one accepted candidate per prompt (the lowest index, or the most confident in prob mode)
   mixed_only      one accepted candidate per prompt that has at least one accepted AND one rejected

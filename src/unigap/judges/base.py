@@ -3,10 +3,15 @@
 A judge receives images (B, H, W, 3) uint8 with their `Prompt` records and returns one
 `Judgment` per image. It never raises for a single bad item: it returns a Judgment with
 status "failed" and the message, so a run goes on and counts the failure.
+
+A judge may route: with `route(prompts) -> [Route]` and `columns()` (e.g. `benchmark`, which sends
+each prompt to its benchmark's scorer), each route's verdicts are stored under the route's column;
+any other judge is one route, its `name`, over all prompts (`routes`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import torch
@@ -30,6 +35,27 @@ class ExternalJudge(Protocol):
     def judge(self, images: torch.Tensor, prompts: Sequence[Prompt]) -> list[Judgment]: ...
 
 
+@dataclass(frozen=True)
+class Route:
+    """A share of the prompts, the judge that judges it, and the judge column its verdicts go to."""
+
+    column: str
+    judge: ExternalJudge
+    prompts: list[Prompt]
+
+
+def routes(judge: ExternalJudge, prompts: Sequence[Prompt]) -> list[Route]:
+    """How `judge` splits `prompts` among stored columns (a plain judge: one route, all prompts)."""
+    route = getattr(judge, "route", None)
+    return route(prompts) if callable(route) else [Route(judge.name, judge, list(prompts))]
+
+
+def judge_columns(judge: ExternalJudge) -> list[str]:
+    """The judge columns `judge` writes."""
+    columns = getattr(judge, "columns", None)
+    return columns() if callable(columns) else [judge.name]
+
+
 JUDGES: Registry = Registry("judge", group="unigap.judges")
 JUDGES.register_lazy("oracle", "unigap.judges.oracle:OracleJudge")
 JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:QwenJudge", options="unigap.judges.options:QwenOptions")
@@ -38,6 +64,8 @@ JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:PoisonedJudge")
 JUDGES.register_lazy("geneval", "unigap.judges.geneval.judge:GenevalJudge", options="unigap.judges.geneval.options:GenevalOptions")
 JUDGES.register_lazy("t2i-compbench", "unigap.judges.t2i_compbench.judge:T2ICompBenchJudge", options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions")
 JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:SciScoreJudge", options="unigap.judges.sciscore:SciScoreOptions")
+JUDGES.register_lazy("benchmark", "unigap.judges.benchmark:BenchmarkJudge",
+                     options="unigap.judges.benchmark:BenchmarkOptions")
 
 
 def judge_options(cfg: JudgeConfig, where: str = "judges") -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """`judges: [{name: qwen2.5-vl}]`: a local Qwen2.5-VL (transformers) as external judge.
 
-The paper's external judge is Qwen2.5-VL-72B; on one GPU use the 7B (72B in bf16 does not fit
-an H100; see anchors.md §2.5) or the `http` judge against a vLLM server.
+The paper's external judge is Qwen2.5-VL-72B; on one GPU use the 7B (72B in bf16 is ~145 GB of
+weights: it does not fit an H100) or the `http` judge against a vLLM server.
 
 Inputs are built without `Qwen2_5_VLProcessor`, which cannot be constructed without
-torchvision (feasibility.md §3): the PIL image processor gives `pixel_values` and
+torchvision (its video-processor slot fails without it, even with video_processor=None): the PIL
+image processor gives `pixel_values` and
 `image_grid_thw`, each `<|image_pad|>` is expanded to grid_thw.prod() // merge_size**2 copies,
 rows are left-padded by hand, and `mm_token_type_ids` marks the image tokens (without it the
 model silently falls back to 1-D positions instead of M-RoPE).

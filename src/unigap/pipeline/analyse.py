@@ -20,7 +20,7 @@ from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVE
 from unigap.analysis import entk
 from unigap.analysis.agreement import agreement_table, verdicts_from_rows
 from unigap.analysis.winrate import win_rate
-from unigap.audit.runner import metrics_for
+from unigap.audit.runner import benchmarks_of, metrics_for
 from unigap.errors import UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
@@ -49,9 +49,9 @@ def winrate_section(store: RunStore, ids: set[str], n_boot: int, seed: int) -> d
     rows = [r for r in store.judgments(source=SOURCE_BASE) if r.prompt_id in ids]
     if not any(r.judge == "model:improved" for r in rows):
         return missing("no judgments of the base images by the improved model", "unigap run (stage winrate)")
-    out = {}
+    out, benchmarks = {}, benchmarks_of(store, ids)
     for label in external_judges(store):
-        out[label] = win_rate(rows, SELF_JUDGE, IMPROVED_JUDGE, label, n_boot, seed)
+        out[label] = win_rate(rows, SELF_JUDGE, IMPROVED_JUDGE, label, n_boot, seed, benchmarks)
     return out
 
 
@@ -75,7 +75,8 @@ def agreement_section(store: RunStore, n_boot: int, seed: int) -> dict:
     if len(by_judge) < 2:
         return missing("fewer than two judges with stored verdicts", "add a judge to the run config")
     verdicts = {j: by_judge[j] for j in sorted(by_judge)}
-    return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed)]}
+    # pairs with no candidate in common (two benchmarks' scorers in a mixed suite) are left out
+    return {"pairs": [s.as_dict() for s in agreement_table(verdicts, n_boot, seed) if s.n or s.excluded]}
 
 
 def understand_section(run_dir: Path) -> list[dict]:

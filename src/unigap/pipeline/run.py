@@ -19,7 +19,7 @@ from typing import Callable
 from pydantic import Field, model_validator
 
 from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, check_prompts_for, \
-    check_selector, dead_judges, judge_stage, load_judges, metrics_for, raise_dead_judges, record_command, record_provenance, self_judge_fn
+    check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, raise_dead_judges, record_command, record_provenance, self_judge_fn
 from unigap.config import Config, seed_field, defaults_json
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
@@ -34,7 +34,7 @@ from unigap.training.curriculum import CurriculumConfig
 from unigap.training.guard import GuardConfig
 from unigap.training.improve import ImproveConfig, check_improve_config, improve
 from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
+from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
 
 class RunConfig(Config):
@@ -54,7 +54,7 @@ class RunConfig(Config):
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
     # all_accepted: with the shipped model, mixed_only's one image per mixed prompt is right only 41 % of
-    # the time by the oracle (the guard stops it); all accepted images, 55 % (README, "Self-improvement").
+    # the time by the oracle (the guard stops it); all accepted images, 55 % (docs/paper-defaults.md).
     curate: CurateConfig = CurateConfig(rule="all_accepted")
     improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
                                            guard=GuardConfig(judge="oracle"))
@@ -165,7 +165,7 @@ def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prom
     """One audit stage; a judge whose every verdict failed stops the run (the stage stays unfinished, a rerun
     judges the failed ones again)."""
     failures = audit_into(store, cfg, prompts, model, bar, source, judges)
-    raise_dead_judges(dead_judges(store, source, {p.id for p in prompts}, [SELF_JUDGE, *judges]), run_dir)
+    raise_dead_judges(dead_judges(store, source, {p.id for p in prompts}, columns_of(judges)), run_dir)
     return {"failures": failures}
 
 

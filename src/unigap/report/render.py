@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
-from unigap.analysis.table import before_after_rows, fmt
+from unigap.analysis.table import Block, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
 from unigap.store import RunStore
@@ -30,6 +30,13 @@ def headline_rows(analysis: dict) -> tuple[list[str], list[dict]]:
         return [], []
     header, rows = before_after_rows(before["metrics"], after.get("metrics", {}))
     return header, [{"band": r[0], "cells": r[1:]} for r in rows]
+
+
+def benchmark_tables(analysis: dict) -> list[Block]:
+    """The paper's table per benchmark: base and improved rows, Und. from the win rates."""
+    sides = {label: analysis[key] for label, key in ((SOURCE_BASE, "before"), (SOURCE_IMPROVED, "after"))
+             if "metrics" in analysis.get(key, {})}
+    return benchmark_blocks(sides, analysis.get("win_rate"))
 
 
 def nonunif_plot(analysis: dict) -> str | None:
@@ -99,6 +106,7 @@ def context(run_dir: Path) -> dict:
     with RunStore.open_readonly(run_dir) as store:  # report only reads: a read-only run dir works
         ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline_header": headline_rows(analysis)[0], "headline": headline_rows(analysis)[1],
                "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
+               "benchmarks": benchmark_tables(analysis),
                "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
                "curriculum": analysis.get("curriculum", {}), "guard": analysis.get("guard", {}),
                "entk": analysis.get("entk", {}), "before_missing": analysis.get("before", {}).get("missing"),

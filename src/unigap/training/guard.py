@@ -1,6 +1,7 @@
 """The co-degradation guard: an external judge re-checks a sample of the curated data first.
 
-Self-supervision can be wrong in a way the internal score never shows (paper.md §7): train on
+Self-supervision can be wrong in a way the internal score never shows (the co-degradation risk in the
+abstract of arXiv 2507.16663v1): train on
 images the model wrongly accepts and its understanding learns to accept them too, so
 non-unification falls while real quality falls with it. Before training, an external judge
 re-judges a random sample of what curation labelled (SFT images are labelled "accepted"; DPO

@@ -339,8 +339,12 @@ def train_epoch(run: Trainer, st: State, cfg: ImproveConfig, on_batch: Callable[
         run.opt.zero_grad(set_to_none=True)
         for k, idx in enumerate(window):
             mine = idx[run.rank :: run.world]  # this process's rows of the micro-batch
+            # FSDP: every unit's all-gather / reduce-scatter needs every process, so a process without
+            # rows of a short last batch still runs one row through the model (weighted 0 below).
+            # DDP: LossModule's zero loss for no rows suffices.
+            rows = mine or (idx[:1] if run.fsdp else [])
             with run.sync(last=k == len(window) - 1):
-                loss = run.prepared([st.examples[j] for j in mine], mine, st.ref)
+                loss = run.prepared([st.examples[j] for j in rows], rows, st.ref)
                 value = run.global_loss(loss, len(mine), len(idx))
                 if not math.isfinite(value):
                     raise UnigapError(f"non-finite {cfg.method} loss ({value}) in epoch {st.epoch + 1}; "
@@ -396,8 +400,13 @@ def make_accelerator(cfg: ImproveConfig) -> Any:
     """accelerate's Accelerator; without accelerate installed, one CPU/GPU process in full precision."""
     from importlib.util import find_spec
 
-    from unigap.training.local import LocalAccelerator, launched_distributed
+    from unigap.training.local import LocalAccelerator, fsdp_requested, launched_distributed
 
+    if fsdp_requested() and cfg.model.device == "cpu":
+        # accelerate has no FSDP for CPU processes: its FSDP plugin raises "no available devices"
+        # without a GPU, and with one it would quietly run CPU processes as DDP (docs/distributed.md).
+        raise UnigapError("FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
+                          "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)")
     if find_spec("accelerate") is None:
         if launched_distributed() or cfg.mixed_precision != "no":
             from unigap.errors import require
@@ -458,6 +467,11 @@ def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
     if _is_fsdp(accelerator) and cfg.lora is not None:
         raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
                           "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)")
+    if _is_fsdp(accelerator) and accelerator.state.fsdp_plugin.fsdp_version != 1:
+        # `prepare` uses accelerator.prepare_model, which accelerate refuses for FSDP2 ("FSDP2
+        # preparation should be done via `accelerate.prepare()`, as it requires a model and an optimizer").
+        raise UnigapError("improve runs FSDP version 1 (fsdp_version: 1 in the accelerate config, as in "
+                          "configs/accelerate/fsdp.yaml); FSDP2 is not supported yet")
 
 
 def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerator: Any) -> UnifiedModel:

@@ -17,6 +17,11 @@ def launched_distributed() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def fsdp_requested() -> bool:
+    """`accelerate launch` with an FSDP config (distributed_type: FSDP) sets ACCELERATE_USE_FSDP=true."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+
+
 class LocalAccelerator:
     is_main_process = True
     num_processes = 1

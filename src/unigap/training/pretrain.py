@@ -3,7 +3,8 @@
 The data recipe (what a batch holds: generation examples, the paper's question on renders,
 counterfactuals and, with `self_play`, the model's own images with the oracle's verdict, plain
 questions) is unigap.models.tiny.recipe. From random weights, or from a checkpoint (`init_from`,
-e.g. the strong-judge recipe continues the shipped tiny model). The loss is task-balanced (feasibility.md §5): mean image-token CE over generation examples plus
+e.g. the strong-judge recipe continues the shipped tiny model). The loss is task-balanced: mean image-token
+CE over generation examples plus
 `und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
 informative answer token under 64 image tokens.
 

@@ -21,7 +21,7 @@ from unigap.errors import UnigapError
 from unigap.store.files import write_json, write_text
 from unigap.understand._lmms import lmms_eval_version, require_lmms_eval
 
-PAPER_TASKS = ("pope", "mmbench_en_dev", "gqa", "mmmu_val")  # paper.md §5.4 (Janus-Pro-7B before/after)
+PAPER_TASKS = ("pope", "mmbench_en_dev", "gqa", "mmmu_val")  # the paper's Table 8 (Janus-Pro-7B before/after SFT)
 RESULT_FILE = "understand.json"
 LOCAL_HINT = (
     "To use a local copy instead: (1) a machine with the hub runs the same task once (HF_HOME=/some/dir "

@@ -1,10 +1,11 @@
-"""Official Show-o / MAGVIT-v2 state_dict key names, written from reading showlab/Show-o
-(models/modeling_showo.py, models/phi.py, models/modeling_magvitv2.py, models/common_modules.py),
-for any depth/width. Independent of our modules: used to check our key map both ways.
+"""Official Show-o / MAGVIT-v2 state_dict key names for any depth/width, independent of our modules
+(used to check our key map both ways, e.g. for checkpoints we write).
 
-Showo: `self.showo = PhiForCausalLM(config)` (phi.py: model.embed_tokens, model.layers[i] with
-self_attn.{q_proj,k_proj,v_proj,dense}, mlp.{fc1,fc2}, input_layernorm; model.final_layernorm;
-lm_head with bias; RoPE buffers non-persistent; qk_layernorm off for Phi-1.5).
+Checked against the names the official classes produce (tests/fixtures/official/showo/keys.json,
+tiny and published dims; test_showo_official.py). Showo: `self.showo = PhiForCausalLM(config)`
+(phi.py: model.embed_tokens, model.layers[i] with self_attn.{q_proj,k_proj,v_proj,dense} and
+self_attn.{q_layernorm,k_layernorm} -- phi.py forces qk_layernorm=True --, mlp.{fc1,fc2},
+input_layernorm; model.final_layernorm; lm_head with bias; RoPE buffers non-persistent).
 MAGVITv2: encoder (VQGANEncoder), decoder (VQGANDecoder), quantize (LFQuantizer buffers).
 """
 
@@ -19,8 +20,8 @@ def showo_keys(layers: int) -> list[str]:
     keys = ["showo.model.embed_tokens.weight"]
     for i in range(layers):
         p = f"showo.model.layers.{i}"
-        for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2",
-                  "input_layernorm"):
+        for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense",
+                  "self_attn.q_layernorm", "self_attn.k_layernorm", "mlp.fc1", "mlp.fc2", "input_layernorm"):
             keys += _wb(f"{p}.{m}")
     return keys + _wb("showo.model.final_layernorm") + _wb("showo.lm_head")
 

@@ -23,7 +23,7 @@ def invoke(*args):
 def test_synthetic_checkpoint_through_the_cli_loop(tmp_path):
     ckpt, run = tmp_path / "showo", tmp_path / "run"
     invoke("model", "synthetic", "showo", "--out", ckpt)
-    assert (ckpt / "config.json").exists() and (ckpt / "vq" / "model.safetensors").exists()
+    assert (ckpt / "config.json").exists() and (ckpt / "vq" / "pytorch_model.safetensors").exists()
     invoke("audit", "--config", ROOT / "configs" / "audit_showo.yaml", "--out", run, f"model.path={ckpt}",
            "model.device=cpu", "model.dtype=fp32", "model.options={steps: 2}", "prompts.suite=shapeworld",
            "prompts.options={}", "prompts.per_subtask=1", "n=2", "self_judge.mode=prob", "self_judge.threshold=0.0",
@@ -36,7 +36,7 @@ def test_synthetic_checkpoint_through_the_cli_loop(tmp_path):
            tmp_path / "sft", f"model.path={ckpt}", "model.device=cpu", "model.dtype=fp32", 'mixed_precision="no"',
            "gradient_checkpointing=false", "epochs=1", "batch_size=4", "grad_accum=1", "allow_eval_prompts=true",
            "curriculum.mode=none")
-    assert (tmp_path / "sft" / "model" / "model.safetensors").exists()
+    assert (tmp_path / "sft" / "model" / "pytorch_model.safetensors").exists()
     invoke("analyse", run)
     invoke("report", run, "--out", tmp_path / "report.html")
     assert (tmp_path / "report.html").stat().st_size > 0

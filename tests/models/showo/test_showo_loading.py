@@ -18,8 +18,8 @@ from .official_keys import magvit_keys, showo_keys
 
 
 def test_checkpoint_files_carry_exactly_the_official_key_names(showo_dir):
-    showo = load_file(str(showo_dir / "model.safetensors"))
-    vq = load_file(str(showo_dir / "vq" / "model.safetensors"))
+    showo = load_file(str(showo_dir / "pytorch_model.safetensors"))
+    vq = load_file(str(showo_dir / "vq" / "pytorch_model.safetensors"))
     assert sorted(showo) == sorted(showo_keys(layers=2))
     assert sorted(vq) == sorted(magvit_keys(32, (1, 1, 2), (1, 1, 1), (1, 1, 2), (1, 1, 1)))
 
@@ -30,7 +30,7 @@ def test_official_names_map_onto_every_model_weight_and_load_strictly(backend, s
     ours = set(map_keys(official, SHOWO_KEYMAP)) | set(map_keys(official_vq, VQ_KEYMAP))
     assert ours == set(backend.model.state_dict())
     # The reloaded weights equal the file's (strict: nothing random left behind).
-    file = load_file(str(showo_dir / "model.safetensors"))
+    file = load_file(str(showo_dir / "pytorch_model.safetensors"))
     w = backend.model.state_dict()
     assert torch.equal(w["llm.model.layers.1.self_attn.dense.weight"], file["showo.model.layers.1.self_attn.dense.weight"])
     assert w["llm.lm_head.bias"].shape == (backend.cfg.vocab_size,)
@@ -43,9 +43,9 @@ def _copy(src, dst):
 
 def test_missing_and_unexpected_keys_are_named(showo_dir, tmp_path):
     d = _copy(showo_dir, tmp_path / "c")
-    state = load_file(str(d / "model.safetensors"))
+    state = load_file(str(d / "pytorch_model.safetensors"))
     state["showo.extra.weight"] = state.pop("showo.model.layers.0.mlp.fc1.weight")
-    save_file(state, str(d / "model.safetensors"))
+    save_file(state, str(d / "pytorch_model.safetensors"))
     with pytest.raises(CheckpointError) as err:
         load(d)
     msg = str(err.value)

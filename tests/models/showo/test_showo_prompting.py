@@ -49,3 +49,12 @@ def test_mmu_row_is_the_official_prompt(backend):
     head = [lay.tid("<|mmu|>"), lay.tid("<|soi|>"), lay.text_vocab + 1, lay.text_vocab + 2]
     assert row[:4] == head and row[18:20] == [lay.tid("<|eoi|>"), lay.bos]
     assert row[20:] == lay.encode("USER: \nIs it red? ASSISTANT:")
+
+
+def test_a_prompt_that_already_starts_with_sot_gets_no_second_one(backend):
+    """Official t2i_gen_prompt prepends <|sot|> only when the tokenized text does not start with it."""
+    lay = backend.layout
+    ids, cut = lay.t2i_text("<|endoftext|> a red circle")
+    assert not cut
+    assert ids[-6:] == [lay.tid("<|t2i|>"), lay.bos] + lay.encode("a red circle") + [lay.eos]
+    assert ids.count(lay.bos) == 2  # <|sot|> and <|eot|>: one token in Phi (<|endoftext|>)

@@ -135,7 +135,9 @@ def test_sft_improve_with_curriculum_replay(showo_dir, backend, tmp_path):
 
 
 def test_image_loss_is_the_official_masked_cross_entropy(backend, prompts):
-    """Show-o's train.py loss: F.cross_entropy over the whole vocabulary, labels -100 where not masked."""
+    """Show-o's loss_t2i: F.cross_entropy over the whole vocabulary from <|soi|> on, labels -100 at the
+    unmasked image tokens (<|soi|> and <|eoi|> keep theirs). test_showo_official checks the value
+    against the official code; this one the same reduction on a batch with several rows."""
     import torch.nn.functional as F
 
     from unigap.models.showo.backend import schedule_masks
@@ -153,6 +155,7 @@ def test_image_loss_is_the_official_masked_cross_entropy(backend, prompts):
                                                                                   lay.tid("<|eoi|>")))).logits
     labels = torch.full_like(rows, -100)
     labels[:, lay.image_slice()] = torch.where(masked, toks + lay.text_vocab, -100)
+    labels[:, lay.text_width], labels[:, -1] = lay.tid("<|soi|>"), lay.tid("<|eoi|>")
     want = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
     assert torch.allclose(loss, want, atol=1e-5)
     assert masked.sum(1).min() >= 1

@@ -114,6 +114,11 @@ def mask_box(mask: torch.Tensor) -> list[float]:
     return [float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)]
 
 
+def colour_names(logits: torch.Tensor) -> list[str]:
+    """color_classification's answer: the argmax colour of each (K, 10) logit row (first on ties)."""
+    return [COLORS[i] for i in logits.argmax(1).tolist()]
+
+
 class GenevalJudge:
     """GenEval as an external judge; options in `GenevalOptions` (models load on first use)."""
 
@@ -208,8 +213,7 @@ class GenevalJudge:
         crops = [self.crop_image(image, d) for d in objs]
         pixels = _clip.clip_pixels(crops, _clip.image_size(self.clip))
         feats = _clip.image_features(self.clip, pixels, self.device)  # (K, D)
-        logits = 100.0 * feats @ self.colour_classifier(cls)  # (K, 10)
-        return [COLORS[i] for i in logits.argmax(1).tolist()]
+        return colour_names(100.0 * feats @ self.colour_classifier(cls))  # (K, 10) logits
 
     def colour_classifier(self, cls: str) -> torch.Tensor:
         """(D, 10): per colour the renormalised mean of its normalised template embeddings (clip_benchmark)."""

@@ -2,10 +2,14 @@
 
 Reproduced from reading that file (never copied):
 
-- `select_detections`: per class, detections sorted by score descending, kept when
-  score > threshold (0.3; 0.9 when the tag is "counting"), at most `max_objects` (16) per class,
-  then greedy NMS at `max_overlap` (1.0 = off, GenEval's default); classes with none are dropped.
-  (`evaluate_image`, lines "Determine bounding boxes to keep".)
+- `select_detections`: per class, detections in the order of `np.argsort(scores)[::-1]` as GenEval's
+  pinned numpy 1.23 computes it (`argsort.argsort`: equal scores come out as there, e.g. the later
+  of two ties first), kept when score > threshold compared in float32 (mmdet's scores are float32
+  and numpy 1.23 compares a float32 array with a Python float in float32: a score of exactly
+  float32(0.3) is dropped), threshold 0.3 (0.9 when the tag is "counting"), at most
+  `max_objects` (16) per class, then greedy NMS at `max_overlap` (1.0 = off, GenEval's default;
+  IoU in float32, compared in float64 as numpy 1.23 compares two scalars); classes with none are
+  dropped. (`evaluate_image`, lines "Determine bounding boxes to keep".)
 - `decide`: include clauses are ANDed, exclude clauses ORed (`evaluate`):
   * include: the `count` most confident detections of the class must exist; if the clause has a
     colour, at least `count` of those must be classified as that colour; if it has a position
@@ -17,16 +21,24 @@ Reproduced from reading that file (never copied):
   position_threshold x (dim_a + dim_b) on that axis (dims = box width/height); no relation when
   both shrunk components are below 1e-3; otherwise the shrunk offset divided by the norm of the
   *unshrunk* offset gives (dx, dy) and dx < -0.5 -> "left of", dx > 0.5 -> "right of",
-  dy < -0.5 -> "above", dy > 0.5 -> "below" (image y grows downwards).
-- the reason strings are GenEval's, joined with newlines.
+  dy < -0.5 -> "above", dy > 0.5 -> "below" (image y grows downwards). Computed in float32 with
+  the same numpy operations, as GenEval computes it on mmdet's float32 boxes.
+- the reason strings are GenEval's, joined with newlines. Where a reason lists two relations
+  ("found left of and above target") GenEval joins a Python set, whose order changes from one
+  process to the next (string hashing); we list them in `RELATIONS` order.
+
+tests/judges/test_geneval_official.py compares all of this with fixtures written by the official
+code (tools/official/geneval).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from unigap.errors import DataError
+from unigap.judges.geneval.argsort import argsort
 
 # GenEval's evaluation/object_names.txt: the 80 COCO instance classes in the detector's label order.
 OBJECT_NAMES = (
@@ -80,42 +92,43 @@ def select_detections(per_class: Mapping[str, Sequence[Detection]], tag: str, th
                       counting_threshold: float = 0.9, max_objects: int = 16,
                       max_overlap: float = 1.0) -> dict[str, list[dict]]:
     """GenEval's per-class filtering of raw detections: sort, threshold, cap, optional NMS."""
-    conf = counting_threshold if tag == "counting" else threshold
+    conf = np.float32(counting_threshold if tag == "counting" else threshold)
     out: dict[str, list[dict]] = {}
     for cls, dets in per_class.items():
-        order = sorted(dets, key=lambda d: -float(d["score"]))
-        order = [dict(d) for d in order if float(d["score"]) > conf][:max_objects]
+        scores = np.array([d["score"] for d in dets], dtype=np.float32)
+        order = [i for i in argsort(scores.tolist())[::-1] if scores[i] > conf][:max_objects]
         kept: list[dict] = []
         while order:
             best = order.pop(0)
-            kept.append(best)
-            order = [d for d in order if max_overlap == 1 or box_iou(best["box"], d["box"]) < max_overlap]
+            kept.append(dict(dets[best]))
+            order = [i for i in order if max_overlap == 1 or box_iou(dets[best]["box"], dets[i]["box"]) < max_overlap]
         if kept:
             out[cls] = kept
     return out
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """evaluate_images.compute_iou: inclusive pixel boxes (+1 on each side length)."""
-    def area(x: Sequence[float]) -> float:
+    """evaluate_images.compute_iou on float32 boxes: inclusive pixels (+1 on each side length)."""
+    a, b = np.asarray(a[:4], np.float32), np.asarray(b[:4], np.float32)
+
+    def area(x: Sequence[np.float32]) -> np.float32:
         return max(x[2] - x[0] + 1, 0) * max(x[3] - x[1] + 1, 0)
 
     inter = area([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])])
     union = area(a) + area(b) - inter
-    return inter / union if union else 0
+    return float(inter / union) if union else 0.0
 
 
 def relative_position(box_a: Sequence[float], box_b: Sequence[float], position_threshold: float = 0.1) -> set[str]:
     """Relations of A relative to B ("left of", "right of", "above", "below"), GenEval's geometry."""
-    centre_a = ((box_a[0] + box_a[2]) / 2, (box_a[1] + box_a[3]) / 2)
-    centre_b = ((box_b[0] + box_b[2]) / 2, (box_b[1] + box_b[3]) / 2)
-    dims = [abs(box_a[2] - box_a[0]) + abs(box_b[2] - box_b[0]), abs(box_a[3] - box_a[1]) + abs(box_b[3] - box_b[1])]
-    offset = [centre_a[0] - centre_b[0], centre_a[1] - centre_b[1]]
-    revised = [max(abs(o) - position_threshold * d, 0) * _sign(o) for o, d in zip(offset, dims)]
-    if all(abs(r) < 1e-3 for r in revised):
+    boxes = np.array([box_a[:4], box_b[:4]], dtype=np.float32).reshape(2, 2, 2)  # (box, corner, xy)
+    centre_a, centre_b = boxes.mean(axis=-2)
+    dim_a, dim_b = np.abs(np.diff(boxes, axis=-2))[..., 0, :]
+    offset = centre_a - centre_b
+    revised = np.maximum(np.abs(offset) - np.float32(position_threshold) * (dim_a + dim_b), 0) * np.sign(offset)
+    if np.all(np.abs(revised) < np.float32(1e-3)):
         return set()
-    norm = math.hypot(*offset)
-    dx, dy = revised[0] / norm, revised[1] / norm
+    dx, dy = revised / np.linalg.norm(offset)
     rels = set()
     if dx < -0.5:
         rels.add("left of")
@@ -126,10 +139,6 @@ def relative_position(box_a: Sequence[float], box_b: Sequence[float], position_t
     if dy > 0.5:
         rels.add("below")
     return rels
-
-
-def _sign(x: float) -> float:
-    return (x > 0) - (x < 0)
 
 
 def decide(metadata: Mapping[str, Any], detections: Mapping[str, Sequence[Detection]],
@@ -180,7 +189,8 @@ def _position(req: Mapping[str, Any], found: list[Detection], groups: list, thre
         for tgt in groups[target]:
             true_rels = relative_position(obj["box"], tgt["box"], threshold)
             if rel not in true_rels:
-                return False, [f"expected {req['class']} {rel} target, found {' and '.join(true_rels)} target"]
+                found_rels = " and ".join(r for r in RELATIONS if r in true_rels)
+                return False, [f"expected {req['class']} {rel} target, found {found_rels} target"]
     return True, []
 
 

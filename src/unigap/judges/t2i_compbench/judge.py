@@ -2,14 +2,16 @@
 
 | category | metric | models |
 |---|---|---|
-| color, shape, texture | BLIP-VQA: per noun phrase "<phrase>?", product of P(yes) | BlipForQuestionAnswering |
+| color, shape, texture | BLIP-VQA: each noun-phrase occurrence "<phrase>?", product of P(yes) | BLIP VQA |
 | non_spatial | CLIPScore: cosine(image, prompt) | CLIP ViT-B/32 |
 | spatial | 2D rule: 0.25 s1 + 0.25 s2 + position / 2, < 0.5 -> 0 | OWLv2 (for UniDet) |
 | 3d_spatial | the same with depth relations, no floor | OWLv2 + DPT-hybrid MiDaS |
 | numeracy | per object: 1/2 detected + 1/2 exact count | OWLv2 |
 | complex | 3-in-1 of BLIP-VQA, 2D spatial (complex parsing), CLIPScore without adjectives | all |
 
-Score = the official per-image score; verdict = score >= thresholds[metric] (a convenience rule,
+Score = the official per-image score (the rules from the model outputs on are `rules.*_from_detections`,
+`rules.blip_vqa_score`, `rules.complex_kind`, compared with the official scripts' own outputs in
+tests/judges/test_t2i_rules.py); verdict = score >= thresholds[metric] (a convenience rule,
 see docs/scorers.md); raw = JSON with what the score was computed from.
 """
 
@@ -46,8 +48,8 @@ class T2ICompBenchJudge:
         self.blip_size, self.depth_size = o.blip_image_size, o.depth_image_size
         self.det_threshold, self.det_nms, self.template = o.detector_threshold, o.detector_nms, o.query_template
         self.objects = text.read_objects_file(o.objects_file) if o.objects_file else None
-        self.complex_sets = {k: _keys(f) for k, f in (("spatial", o.complex_spatial_file),
-                                                      ("action", o.complex_action_file))}
+        files = (o.complex_spatial_file, o.complex_action_file)
+        self.complex_lists = None if files == (None, None) else (_keys(files[0]), _keys(files[1]))
         self.thresholds = {**DEFAULT_THRESHOLDS, **o.thresholds}
         self._models: dict[str, tuple] = {}
 
@@ -106,8 +108,9 @@ class T2ICompBenchJudge:
             raise UnigapError(f"unknown T2I-CompBench category {prompts[0].subtask!r}")
         texts = [p.text for p in prompts]
         if metric == "blip":
-            details = [{"phrases": dict(zip(ph, pr))} for ph, pr in self.blip_vqa(images, texts)]
-            scores = [rules.blip_vqa_score(list(d["phrases"].values()) or [None], self.np_num) for d in details]
+            answers = self.blip_vqa(images, texts)
+            details = [{"phrases": [[ph, p] for ph, p in zip(phs, probs)]} for phs, probs in answers]
+            scores = [rules.blip_vqa_score(probs or [None], self.np_num) for _, probs in answers]
         elif metric == "clip":
             scores = self.clip_scores(images, texts)
             details = [{} for _ in texts]
@@ -127,20 +130,20 @@ class T2ICompBenchJudge:
 
     @torch.inference_mode()
     def blip_vqa(self, images: np.ndarray, prompts: list[str]) -> list[tuple[list[str], list[float]]]:
-        """Per prompt: (its first np_num noun phrases, the rounded-free P(yes) of "<phrase>?")."""
+        """Per prompt: (its first np_num noun phrases, each occurrence, and the unrounded P(yes) of each)."""
         from PIL import Image
 
         model, tok = self._load("blip")
-        phrases = [text.noun_phrases(p)[:self.np_num] for p in prompts]
+        asked = [text.blip_questions(p, self.np_num) for p in prompts]
         pix = torch.stack([_clip.normalise(to_pil(im).resize((self.blip_size,) * 2, Image.BICUBIC),
                                            _clip.OPENAI_CLIP_MEAN, _clip.OPENAI_CLIP_STD) for im in images])
         interp = self.blip_size != model.config.vision_config.image_size
         embeds = model.vision_model(pixel_values=pix.to(self.device, self.dtype),
                                     interpolate_pos_encoding=interp).last_hidden_state  # (B, N, C)
-        pairs = [(b, rules.pre_question(f"{ph}?")) for b, phs in enumerate(phrases) for ph in phs]
+        pairs = [(b, q) for b, qs in enumerate(asked) for _, q in qs]
         probs = self._yes_probs(model, tok, embeds, pairs) if pairs else []
         it = iter(probs)
-        return [(phs, [next(it) for _ in phs]) for phs in phrases]
+        return [([ph for ph, _ in qs], [next(it) for _ in qs]) for qs in asked]
 
     def _yes_probs(self, model: Any, tok: Any, embeds: torch.Tensor, pairs: list[tuple[int, str]]) -> list[float]:
         q = tok([t for _, t in pairs], padding="longest", truncation=True, max_length=35, return_tensors="pt")
@@ -183,14 +186,10 @@ class T2ICompBenchJudge:
             return 0.0, details
         dets = self.detect(image, [obj1, obj2])
         labels = [d["label"] for d in dets]
-        if three_d:
-            p1, p2 = rules.positions_3d(labels, obj1, obj2)
-        else:
-            p1, p2 = (labels.index(o) if o in labels else None for o in (obj1, obj2))
-        d1, d2 = (None if p is None else (_box(dets[p]["box"]), dets[p]["score"]) for p in (p1, p2))
-        depth = self.depth_map(image) if three_d and d1 is not None and d2 is not None else None
+        both = three_d and None not in rules.positions_3d(labels, obj1, obj2)
+        depth = self.depth_map(image) if both else None  # only the depth branch reads it
         details["detections"] = dets
-        return rules.spatial_score(d1, d2, loc, floor=not three_d, depth_map=depth), details
+        return rules.spatial_from_detections(dets, obj1, obj2, loc, three_d, depth), details
 
     def _numeracy(self, image: np.ndarray, prompt: str) -> tuple[float, dict]:
         requests = [(text.NUMERACY_ALIASES.get(o, o), n) for o, n in text.count_requests(prompt, self.objects)]
@@ -198,7 +197,7 @@ class T2ICompBenchJudge:
             raise ValueError(f"numeracy: no counted object found in {prompt!r}")
         dets = self.detect(image, list(dict.fromkeys(o for o, _ in requests)))
         labels = rules.dedup([d["label"] for d in dets], [d["box"] for d in dets])
-        return rules.numeracy_score(requests, labels), {"requests": requests, "detected": labels}
+        return rules.numeracy_from_detections(requests, dets), {"requests": requests, "detected": labels}
 
     def _complex(self, images: np.ndarray, prompts: list[str]) -> list[Judgment]:
         attrs = self.blip_vqa(images, prompts)
@@ -208,10 +207,11 @@ class T2ICompBenchJudge:
             (phs, probs), p = attrs[i], prompts[i]
             attribute = rules.blip_vqa_score(probs or [None], self.np_num)
             spatial, sd = self._spatial(images[i], text.locality(p, text.SPATIAL_2D), *text.complex_pair(p))
-            kind = next((k for k, keys in self.complex_sets.items() if rules.complex_key(p) in keys), "both")
+            kind = rules.complex_kind(p, self.complex_lists)
             score = rules.three_in_one(attribute, spatial, actions[i], kind)
             return self._judgment("complex", score, {"kind": kind, "attribute": attribute, "spatial": spatial,
-                                                     "action": actions[i], "phrases": dict(zip(phs, probs)), **sd})
+                                                     "action": actions[i],
+                                                     "phrases": [[ph, q] for ph, q in zip(phs, probs)], **sd})
 
         return per_item(one, len(prompts), "t2i-compbench judge")
 
@@ -220,7 +220,8 @@ class T2ICompBenchJudge:
         """OWLv2 detections of `objects`, sorted by score, boxes in the official 479/480 frame."""
         model, (tok, proc) = self._load("detector")
         queries = [self.template.format(o) for o in objects]
-        q = tok(queries, padding="max_length", truncation=True, max_length=model.config.text_config.max_position_embeddings,
+        q = tok(queries, padding="max_length", truncation=True,
+                max_length=model.config.text_config.max_position_embeddings,
                 return_tensors="pt")
         pix = proc(images=[to_pil(image)], return_tensors="pt")["pixel_values"]
         out = model(input_ids=q["input_ids"].to(self.device), attention_mask=q["attention_mask"].to(self.device),
@@ -299,10 +300,6 @@ def _iou(a: list[float], b: list[float]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def _box(b: list[float]) -> dict:
-    return {"x_min": b[0], "y_min": b[1], "x_max": b[2], "y_max": b[3]}
 
 
 def _round(x: Any) -> Any:

@@ -25,7 +25,7 @@ class T2ICompBenchOptions(Config):
     detector_threshold: float = 0.1  # OWLv2's usual threshold (UniDet's was 0.5 on its own calibration)
     detector_nms: float = 0.5  # per-label NMS IoU (detectron2's default NMS_THRESH_TEST for UniDet)
     query_template: str = "a photo of a {}"
-    objects_file: str | None = None  # examples/dataset/new_objects.txt for numeracy (else rule-based)
-    complex_spatial_file: str | None = None  # examples/dataset/complex_val_spatial.txt
-    complex_action_file: str | None = None  # examples/dataset/complex_val_action.txt
+    objects_file: str | None = None  # examples/dataset/new_objects.txt (default: rules, the official parse on val)
+    complex_spatial_file: str | None = None  # e.g. complex_val_spatial.txt (default: the official lists, hashed)
+    complex_action_file: str | None = None  # e.g. complex_val_action.txt (either file replaces both defaults)
     thresholds: dict[str, float] = dict(DEFAULT_THRESHOLDS)  # verdict = score >= thresholds[metric]

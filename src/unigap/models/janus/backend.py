@@ -22,7 +22,7 @@ from torch import nn
 from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
-from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_dtype
+from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_checkpoint, resolve_dtype
 from unigap.models.janus.text import generation_rows, score_ids, understanding_inputs
 from unigap.records import Judgment
 from unigap.utils import left_pad
@@ -36,8 +36,9 @@ class JanusBackend:
     name = "janus"
 
     def __init__(self, model: Any, processor: Any, path: str, batch_size: int = 64,
-                 compile: CompileMode = "none") -> None:
+                 compile: CompileMode = "none", source_sha256: str | None = None) -> None:
         self.model, self.processor, self.path = model, processor, path
+        self.source_sha256 = source_sha256  # set when `path` is an original-format checkpoint we converted
         self.batch_size = max(1, batch_size)
         self.num_image_tokens = model.model.vision_model.config.num_image_tokens
         self.default_sampling = SamplingConfig()  # Janus defaults: cfg 5, temperature 1, no top-k
@@ -202,7 +203,8 @@ class JanusBackend:
         cfg = self.model.config
         return {"backend": "janus", "path": self.path, "num_image_tokens": self.num_image_tokens,
                 "codebook_size": cfg.vq_config.num_embeddings, "text_vocab": cfg.text_config.vocab_size,
-                "tokenizer_size": len(self.processor.tokenizer), "processor_sha256": processor_hash(self.processor)}
+                "tokenizer_size": len(self.processor.tokenizer), "processor_sha256": processor_hash(self.processor),
+                **({"source_sha256": self.source_sha256} if self.source_sha256 else {})}
 
     def save(self, path: Path, merge_lora: bool = True, state_dict: dict[str, torch.Tensor] | None = None) -> None:
         """A directory that JanusForConditionalGeneration / JanusProcessor.from_pretrained (and
@@ -260,5 +262,6 @@ def load_janus(cfg: ModelConfig, options: Any = None) -> JanusBackend:
     require("transformers", "hf", "the janus backend")
     path = cfg.path or DEFAULT_PATH
     device = torch.device(cfg.device)
-    model, processor = load_pretrained(path, device, resolve_dtype(cfg.dtype, device))
-    return JanusBackend(model, processor, path, cfg.batch_size, compile_mode(cfg))
+    found = resolve_checkpoint(path)  # the original deepseek-ai format: converted once, cached
+    model, processor = load_pretrained(found.path, device, resolve_dtype(cfg.dtype, device))
+    return JanusBackend(model, processor, path, cfg.batch_size, compile_mode(cfg), found.source_sha256)

@@ -63,7 +63,7 @@ class JanusDims:
         return (self.image_size // self.patch) ** 2
 
 
-# Janus-Pro LLM dims from the tech report (anchors.md §1.3); vision tower = SigLIP-L/16 @ 384.
+# Janus-Pro LLM dims from the Janus-Pro technical report (arXiv 2501.17811); vision tower = SigLIP-L/16 @ 384.
 PRESETS: dict[str, JanusDims] = {
     "1b": JanusDims(2048, 5632, 24, 16, 16, 102400, 16384, 384, 16, 1024, 24, 16),
     "7b": JanusDims(4096, 11008, 30, 32, 32, 102400, 16384, 384, 16, 1024, 24, 16),
@@ -89,6 +89,8 @@ def build_tokenizer(extra_text: str = "") -> Any:
     """Word-level tokenizer with the Janus special tokens; adds BOS like the hub tokenizer."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
+    from unigap.models.janus.loading import fast_tokenizer_class
+
     words = sorted(set(f"{WORDS} {question('x')} {ANSWER_PREFIX} {SYSTEM_TEXT} {extra_text}".split()))
     vocab = {t: i for i, t in enumerate(SPECIALS)}
     for w in (w for w in _pieces(" ".join(words)) if w not in vocab):
@@ -99,19 +101,9 @@ def build_tokenizer(extra_text: str = "") -> Any:
     tok.add_tokens([USER, ASSISTANT])
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, vocab[BOS])])
-    return _tokenizer_class()(
+    return fast_tokenizer_class()(
         tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
         extra_special_tokens={"image_token": IMAGE, "boi_token": BOI, "eoi_token": EOI})
-
-
-def _tokenizer_class() -> Any:
-    """4.x JanusProcessor insists on a LlamaTokenizerFast; 5.x's LlamaTokenizer would rebuild the
-    pipeline (dropping our BOS post-processor), while its generic fast tokenizer keeps it."""
-    import transformers
-
-    if int(transformers.__version__.split(".")[0]) < 5:
-        return transformers.LlamaTokenizerFast
-    return transformers.PreTrainedTokenizerFast
 
 
 def _pieces(text: str) -> list[str]:
@@ -124,10 +116,9 @@ def _pieces(text: str) -> list[str]:
 def build_processor(dims: JanusDims, tokenizer: Any) -> Any:
     from transformers import JanusProcessor
 
-    try:  # transformers >= 5 without torchvision: the PIL processor
-        from transformers import JanusImageProcessorPil as ImageProcessor
-    except ImportError:  # 4.x
-        from transformers import JanusImageProcessor as ImageProcessor
+    from unigap.models.janus.loading import image_processor_class
+
+    ImageProcessor = image_processor_class()
     side = {"height": dims.image_size, "width": dims.image_size}
     processor = JanusProcessor(image_processor=ImageProcessor(size=side), tokenizer=tokenizer,
                                chat_template=CHAT_TEMPLATE, use_default_system_prompt=True,
@@ -187,7 +178,8 @@ def _reinit(model: torch.nn.Module, std: float) -> None:
 
 
 def _set_generation_config(model: Any, tok: Any) -> None:
-    """What the hub checkpoints carry and Janus image generate needs (anchors.md §2.4)."""
+    """What the hub checkpoints carry and Janus image generate needs (transformers' image generate reads
+    the bos/eos/pad ids and generation_kwargs' boi_token_id from here)."""
     g = model.generation_config
     g.bos_token_id, g.eos_token_id, g.pad_token_id = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
     g.generation_kwargs = {"boi_token_id": tok.convert_tokens_to_ids(BOI)}

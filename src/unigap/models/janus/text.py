@@ -49,12 +49,36 @@ def to_pil(images: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(np.ascontiguousarray(img)) for img in images.cpu().numpy()]
 
 
+def official_resize(img: Image.Image, side: int, min_size: int) -> Image.Image:
+    """The original VLMImageProcessor.resize: the longer side to `side`, the other scaled and floored (at
+    least min_size), bicubic on the PIL image (what torchvision's resize does with one).
+
+    transformers' Janus image processor rounds instead of flooring (a 31x29 image becomes 16x15 there,
+    16x14 in the original: pixels differ by up to 0.77 after normalisation, tests/fixtures/official/janus).
+    Resized here first, the processor's own resize is then the identity and it only pads and normalises.
+    """
+    w, h = img.size
+    longest = max(w, h)
+    size = (max(int(w / longest * side), min_size), max(int(h / longest * side), min_size))
+    return img if size == (w, h) else img.resize(size, Image.BICUBIC)
+
+
+def model_images(processor: Any, images: torch.Tensor) -> list[Image.Image]:
+    """(B, H, W, 3) uint8 -> PIL images resized as the original Janus processor does."""
+    from unigap.models.janus.loading import processor_side
+
+    ip = processor.image_processor
+    side, min_size = processor_side(ip), getattr(ip, "min_size", 14)
+    pils = to_pil(images)
+    return pils if side is None else [official_resize(img, side, min_size) for img in pils]
+
+
 def understanding_inputs(processor: Any, images: torch.Tensor, questions: Sequence[str], suffix: str = "",
                          extra_ids: Sequence[int] = ()) -> dict[str, torch.Tensor]:
     """Left-padded model inputs for "system, user: image + question, assistant:" + suffix (+ extra ids)."""
     texts = [f"{SYSTEM_TEXT}\n\n{chat(processor, q, True)}{suffix}" for q in questions]
     with explicit_system_prompt(processor):
-        enc = processor(text=texts, images=to_pil(images), padding=True, return_tensors="pt")
+        enc = processor(text=texts, images=model_images(processor, images), padding=True, return_tensors="pt")
     inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "pixel_values")}
     if extra_ids:  # right after the text of every row: left padding keeps all rows aligned at the end
         extra = torch.tensor([list(extra_ids)] * len(texts), dtype=torch.long)  # (B, E)

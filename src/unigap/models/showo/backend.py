@@ -5,11 +5,13 @@ is Show-o's guidance scale g, `sampling.temperature` the starting confidence-noi
 Understanding: the official MMU prompt around the paper's question, greedy answer (text.py).
 
 Training objective (documented surrogate for a masked model):
-  image_loss(prompts, tokens)     Show-o's own t2i objective: a mask ratio per image from the
-                                  cosine schedule (t ~ U(0, 1), ratio = cos(πt/2), round(M·ratio)
-                                  >= 1 positions masked at random), the null prompt with
-                                  probability cond_dropout, cross-entropy over the whole
-                                  vocabulary at the masked positions, averaged over masked tokens.
+  image_loss(prompts, tokens)     Show-o's own t2i objective (official loss_t2i): a mask ratio per
+                                  image from the cosine schedule (t ~ U(0, 1), ratio = cos(πt/2),
+                                  round(M·ratio) >= 1 positions masked at random), the null prompt
+                                  with probability cond_dropout, cross-entropy over the whole
+                                  vocabulary at the masked positions and at each row's <|soi|> and
+                                  <|eoi|> (whose labels the official t2i prompt keeps), averaged
+                                  over all of those.
   image_logprobs(prompts, tokens) log-likelihood surrogate for DPO and the SFT fallback:
                                   M × mean over the masked positions of log p(x_i | unmasked,
                                   prompt), averaged over `train_draws` mask draws that are a
@@ -185,16 +187,20 @@ class ShowoBackend:
         return teacher_forced(self.model, self._batch(rows), starts)
 
     # --- training objective -----------------------------------------------------------
-    def _masked_logp(self, prompts: Sequence[str], tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """log p(x_i | unmasked tokens, prompt) over the full vocabulary at every image position: (B, M)."""
+    def _span_logp(self, prompts: Sequence[str], tokens: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """log p over the whole vocabulary of <|soi|>, the M image tokens and <|eoi|> at their own positions
+        (no shift: Show-o predicts each image token where it stands), image tokens masked where `masked`:
+        (B, M + 2)."""
         lay = self.layout
         tokens, masked = tokens.to(self.device), masked.to(self.device)
         image = torch.where(masked, lay.mask_id, tokens + lay.text_vocab)  # (B, M)
         rows = lay.t2i_rows(list(prompts), image)
         mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
-        h = self.model.hidden(rows, mask)[:, lay.image_slice()]  # (B, M, C)
-        logits = self.model.llm.lm_head(h).float()  # (B, M, V) official CE is over the whole vocabulary
-        return logits.log_softmax(-1).gather(-1, (tokens + lay.text_vocab)[..., None])[..., 0]
+        h = self.model.hidden(rows, mask)[:, lay.text_width:]  # (B, M + 2, C): soi .. eoi
+        logits = self.model.llm.lm_head(h).float()  # (B, M + 2, V)
+        target = rows[:, lay.text_width:].clone()
+        target[:, 1:-1] = tokens + lay.text_vocab
+        return logits.log_softmax(-1).gather(-1, target[..., None])[..., 0]
 
     def image_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
         """Likelihood surrogate (module docstring): (B, M) codes -> (B,), differentiable."""
@@ -202,21 +208,23 @@ class ShowoBackend:
         total = 0
         for d in range(draws):
             masked = torch.stack([surrogate_mask(self.options.mask_seed, d, p, t) for p, t in zip(prompts, tokens)])
-            logp = self._masked_logp(prompts, tokens, masked)
+            logp = self._span_logp(prompts, tokens, masked)[:, 1:-1]  # (B, M)
             masked = masked.to(logp.device).float()
             total = total + (logp * masked).sum(-1) / masked.sum(-1)
         return m * total / draws
 
     def image_loss(self, prompts: Sequence[str], tokens: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """Show-o's t2i training loss on (prompt, codes) pairs with fresh mask draws: scalar."""
+        """Show-o's t2i training loss (official loss_t2i) on (prompt, codes) pairs with fresh mask draws: the
+        mean cross-entropy over the masked image tokens and each row's <|soi|> and <|eoi|>: scalar."""
         B, m = tokens.shape
         masked = schedule_masks(B, m, generator)
         drop = torch.rand(B, generator=generator) < self.options.cond_dropout
         texts = ["" if dr else p for p, dr in zip(prompts, drop.tolist())]
-        logp = self._masked_logp(texts, tokens, masked)
-        masked = masked.to(logp.device)
-        return -(logp * masked).sum() / masked.sum()
+        logp = self._span_logp(texts, tokens, masked)  # (B, M + 2)
+        ends = torch.ones(B, 1, dtype=torch.bool)
+        counted = torch.cat([ends, masked, ends], 1).to(logp.device)  # official labels != -100
+        return -(logp * counted).sum() / counted.sum()
 
     # --- weights ------------------------------------------------------------------------
     def module(self) -> nn.Module:

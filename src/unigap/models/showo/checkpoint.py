@@ -10,8 +10,8 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.base import ModelConfig
-from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SHOWO_KEYMAP, VQ_KEYMAP, check_consistency,
-                                         check_keys, load_tokenizer, local_dir, map_keys, read_json,
+from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SAVED_WEIGHTS, SHOWO_KEYMAP, VQ_KEYMAP,
+                                         check_consistency, check_keys, load_tokenizer, local_dir, map_keys, read_json,
                                          read_showo_config, read_vq_dims, read_weights, resolve_dtype, unmap_key)
 from unigap.models.showo.magvit import MagvitDims, MagvitV2
 from unigap.models.showo.model import ShowoModel, phi_config
@@ -83,8 +83,8 @@ def write_dir(path: Path, showo_cfg: dict, llm_raw: dict, vq_dims: MagvitDims, t
     (path / "llm" / "config.json").write_text(json.dumps(llm_raw, indent=2))
     (path / "vq" / "config.json").write_text(json.dumps({"_class_name": "MAGVITv2", **vq_dims.to_json()}, indent=2))
     tokenizer.save_pretrained(str(path / "llm"))
-    save_file({k: v.detach().contiguous().cpu() for k, v in states[0].items()}, str(path / "model.safetensors"))
-    save_file({k: v.detach().contiguous().cpu() for k, v in states[1].items()}, str(path / "vq" / "model.safetensors"))
+    save_file({k: v.detach().contiguous().cpu() for k, v in states[0].items()}, str(path / SAVED_WEIGHTS))
+    save_file({k: v.detach().contiguous().cpu() for k, v in states[1].items()}, str(path / "vq" / SAVED_WEIGHTS))
     return path
 
 

@@ -14,7 +14,10 @@ Key map (ours <- official), documented and applied to every key, nothing else re
   vq.<rest>   <- <rest>              (MAGVIT-v2 checkpoint; e.g. encoder.down.0.block.0.conv1.weight)
 The quantizer's two derived buffers (vq.quantize.embedding, vq.quantize.power_vals) may be absent
 from a MAGVIT-v2 file; every other key must match both ways (missing and unexpected keys are
-an error naming them) and every shape must match.
+an error naming them) and every shape must match. A checkpoint without the QK-LayerNorm keys
+(`showo.model.layers.i.self_attn.{q,k}_layernorm.*`, which the official model always has) gets
+its own error: it was written by unigap before QK-LayerNorm was added (or fine-tuned from such
+a checkpoint) and is not Show-o.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from unigap.models.showo.prompting import NUM_NEW_SPECIAL, PAD, TASK_TOKENS, add
 
 DEFAULT_PATH = "showlab/show-o"
 DEFAULT_VQ = "showlab/magvitv2"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.safetensors", "diffusion_pytorch_model.safetensors",
+WEIGHT_FILES = ("pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.safetensors",
                 "pytorch_model.bin", "diffusion_pytorch_model.bin")
+SAVED_WEIGHTS = "pytorch_model.safetensors"  # what the official ModelMixin.save_pretrained writes and reads
 SHOWO_KEYMAP = (("showo.", "llm."),)
 VQ_KEYMAP = (("", "vq."),)
 DERIVED = ("vq.quantize.embedding", "vq.quantize.power_vals")
+QK_NORM = (".self_attn.q_layernorm.", ".self_attn.k_layernorm.")
 SHOWO_FIELDS = ("vocab_size", "llm_vocab_size", "codebook_size", "num_vq_tokens")
 from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 
@@ -157,11 +162,25 @@ def check_keys(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]
     unexpected = sorted(set(given) - set(expected))
     shapes = [f"{unmap_key(k)} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}"
               for k in sorted(set(given) & set(expected)) if given[k].shape != expected[k].shape]
+    qk = [k for k in missing if any(q in k for q in QK_NORM)]
+    if qk:
+        raise qk_norm_error(qk, len(missing) - len(qk) + len(unexpected), where)
     if missing or unexpected or shapes:
         parts = [f"{len(missing)} missing key(s): {[unmap_key(k) for k in missing[:10]]}" if missing else "",
                  f"{len(unexpected)} unexpected key(s): {[unmap_key(k) for k in unexpected[:10]]}" if unexpected else "",
                  f"{len(shapes)} shape mismatch(es) (checkpoint vs model): {shapes[:5]}" if shapes else ""]
         raise CheckpointError(f"{where}: weights do not match the Show-o model: " + "; ".join(p for p in parts if p))
+
+
+def qk_norm_error(qk: list[str], others: int, where: str) -> CheckpointError:
+    """A checkpoint without Show-o's QK-LayerNorm: what is missing, why, and how to rewrite it."""
+    names = [unmap_key(k) for k in qk[:8]] + (["..."] if len(qk) > 8 else [])
+    return CheckpointError(
+        f"{where}: {len(qk)} QK-LayerNorm key(s) missing ({', '.join(names)}). Show-o's Phi has q_layernorm and "
+        "k_layernorm in every attention layer (the official phi.py forces qk_layernorm=True); this checkpoint "
+        "was written without them by an older unigap (`model synthetic`, or a model fine-tuned from one). "
+        "Rewrite it with `unigap model synthetic showo --out DIR` (and redo any fine-tuning from it)"
+        + (f"; {others} other key(s) also differ" if others else ""))
 
 
 def check_consistency(cfg: ShowoConfig, vq: MagvitDims, tokenizer: Any, resolution: int | None, where: str) -> int:

@@ -6,6 +6,13 @@ run with a hand-made 4D mask: text is causal, the image block (soi .. eoi) atten
 non-pad position (full attention over text and image), padding is never attended. Position ids
 are 0..L-1 over the whole (left-padded) row, as the official model passes none.
 
+QK-LayerNorm is always on: the official models/phi.py sets `config.qk_layernorm = True` in
+`PhiForCausalLM.__init__`, whatever Phi-1.5's config.json says (qk_layernorm false), so every
+attention layer has `q_layernorm` / `k_layernorm` (LayerNorm over the head dim, weight and bias,
+after the q/k projections, before RoPE). transformers' PhiAttention with qk_layernorm=True is the
+same computation with the same key names (checked against the official code's logits:
+tests/models/showo/test_showo_official.py).
+
 Our module tree: ShowoModel.llm (= official `showo`) and ShowoModel.vq (= the separate
 showlab/magvitv2 checkpoint). The key map (loading.py) is just these two prefixes.
 Shapes: B rows, L sequence, M image tokens, V vocabulary, C hidden, K codebook.
@@ -20,7 +27,8 @@ from torch import nn
 
 from unigap.models.showo.magvit import MagvitV2
 
-# Phi-1.5 (microsoft/phi-1_5 config.json): what Show-o's `llm_model_path` resolves to.
+# Phi-1.5 (microsoft/phi-1_5 config.json): what Show-o's `llm_model_path` resolves to. Its
+# qk_layernorm=false is overridden for Show-o (phi_config).
 PHI_1_5 = dict(vocab_size=51200, hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
                num_attention_heads=32, num_key_value_heads=32, hidden_act="gelu_new", max_position_embeddings=2048,
                rope_theta=10000.0, partial_rotary_factor=0.5, layer_norm_eps=1e-5, resid_pdrop=0.0,
@@ -29,11 +37,12 @@ PHI_1_5 = dict(vocab_size=51200, hidden_size=2048, intermediate_size=8192, num_h
 
 
 def phi_config(llm: dict[str, Any], vocab_size: int) -> Any:
-    """PhiConfig from the LLM's config dict, vocabulary resized as Show-o does, SDPA attention."""
+    """PhiConfig from the LLM's config dict, vocabulary resized and QK-LayerNorm on as Show-o's
+    PhiForCausalLM does, SDPA attention."""
     from transformers import PhiConfig
 
     keep = {k: v for k, v in llm.items() if k in PHI_1_5 or k in ("rope_scaling",)}
-    cfg = PhiConfig(**{**keep, "vocab_size": vocab_size})
+    cfg = PhiConfig(**{**keep, "vocab_size": vocab_size, "qk_layernorm": True})
     cfg._attn_implementation = "sdpa"
     return cfg
 

@@ -77,7 +77,10 @@ class Layout:
 
     def t2i_text(self, prompt: str) -> tuple[list[int], bool]:
         """The text part (exactly text_width ids, left-padded) and whether it was truncated."""
-        ids = [self.tid("<|t2i|>"), self.bos] + self.encode(prompt) + [self.eos]
+        text = self.encode(prompt)
+        if not text or text[0] != self.bos:  # official: <|sot|> unless the tokenizer already put it first
+            text = [self.bos] + text
+        ids = [self.tid("<|t2i|>")] + text + [self.eos]
         if len(ids) > self.text_width:
             return ids[: self.text_width - 1] + [self.eos], True
         return [self.pad] * (self.text_width - len(ids)) + ids, False

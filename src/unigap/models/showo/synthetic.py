@@ -2,7 +2,7 @@
 
 `unigap model synthetic showo --out DIR [--size tiny|real]` calls write_synthetic; the real
 loader then opens DIR (model.path=DIR). The layout is the loader's self-contained one:
-config.json + model.safetensors (official `showo.` keys), llm/ (Phi config + tokenizer), vq/
+config.json + pytorch_model.safetensors (official `showo.` keys and file name), llm/ (Phi config + tokenizer), vq/
 (MAGVIT-v2 config + weights, official keys).
 
 The Phi-1.5 BPE tokenizer cannot be downloaded here, so the text tokenizer is word-level (built
@@ -72,7 +72,7 @@ def showo_config(text_vocab: int, codebook: int, num_vq_tokens: int) -> dict[str
     """config.json as the published checkpoints have it (Showo, no CLIP-ViT)."""
     return {"_class_name": "Showo", "w_clip_vit": False, "llm_vocab_size": text_vocab,
             "vocab_size": text_vocab + NUM_NEW_SPECIAL + codebook + 1, "codebook_size": codebook,
-            "num_vq_tokens": num_vq_tokens, "llm_model_path": "llm", "load_from_showo": False,
+            "num_vq_tokens": num_vq_tokens, "llm_model_path": "llm", "load_from_showo": True,
             "mask_token_id": text_vocab + NUM_NEW_SPECIAL + codebook}
 
 

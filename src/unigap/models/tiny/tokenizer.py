@@ -1,6 +1,6 @@
 """Word-level tokenizer for ShapeWorld text, with the paper's fixed template sentences as phrases.
 
-The self-judge question (paper.md §1.2) is long boilerplate around the prompt. Like a BPE whose
+The self-judge question (the paper's, verbatim from its figures) is long boilerplate around the prompt. Like a BPE whose
 merges were learned on a corpus full of that template, the tokenizer keeps each fixed template
 sentence as one token, so the tiny model reads the exact text without paying ~50 positions for it.
 Everything else splits into words and punctuation; out-of-vocabulary words map to <unk>.
