@@ -103,7 +103,7 @@ def apply_overrides(data: dict, overrides: list[str], origins: Origins | None = 
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        hint = " (relative paths are from the current directory, " + str(Path.cwd()) + ")" if not path.is_absolute() else ""
+        hint = "" if path.is_absolute() else f" (relative paths are from the current directory, {Path.cwd()})"
         raise ConfigError(f"{path}: config file not found{hint}")
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, not a YAML config file")

@@ -261,11 +261,13 @@ def custom_run(first: str):
     return setup
 
 
-PROMPTS_V1 = ('{"id": "a", "prompt": "a red circle", "subtask": "s"}\n{"id": "b", "prompt": "a blue square", "subtask": "s"}\n'
-              '{"id": "c", "prompt": "a green cross", "subtask": "s"}\n')
-PROMPTS_V2 = ('{"id": "a", "prompt": "a big red circle", "subtask": "s"}\n{"id": "b", "prompt": "a blue square", "subtask": "s"}\n'
-              '{"id": "d", "prompt": "a small cross", "subtask": "s"}\n')
-PROMPTS_ADDED = PROMPTS_V1 + '{"id": "d", "prompt": "a small cross", "subtask": "s"}\n'
+def lines(*rows: tuple[str, str]) -> str:
+    return "".join(json.dumps({"id": i, "prompt": text, "subtask": "s"}) + "\n" for i, text in rows)
+
+
+PROMPTS_V1 = lines(("a", "a red circle"), ("b", "a blue square"), ("c", "a green cross"))
+PROMPTS_V2 = lines(("a", "a big red circle"), ("b", "a blue square"), ("d", "a small cross"))
+PROMPTS_ADDED = PROMPTS_V1 + lines(("d", "a small cross"))
 
 
 def dead_port() -> int:
@@ -301,16 +303,18 @@ ROWS_ISSUE_23 = [
         ["model.device", "no GPU"]),
     Row("device-not-a-device", audit("model.device=gpu0"), ["model.device", "'gpu0'"]),
     Row("huge-job-needs-yes", audit("n=100000", "prompts.per_subtask=20"), ["18,000,000 candidates", "--yes", "about"]),
-    Row("prompt-too-long", custom_judged("long.jsonl", json.dumps({"prompt": "a red circle " * 770, "subtask": "s"}) + "\n"),
+    Row("prompt-too-long", custom_judged("long.jsonl", json.dumps({"prompt": "a red circle " * 770, "subtask": "s"})),
         ["cannot take", "custom/long/00001", "10009 characters"]),
     Row("custom-prompts-with-oracle", custom("c.jsonl", '{"prompt": "a red circle", "subtask": "s"}\n'),
         ["oracle judge needs ShapeWorld prompts", "custom/c/00001", "judges=[]"]),
     Row("prompt-file-edited", custom_judged("p.jsonl", PROMPTS_V2), ["text changed: 'a'", "added: 'd'", "removed: 'c'"],
         custom_run(PROMPTS_V1)),
-    Row("prompt-file-grew", custom_judged("p.jsonl", PROMPTS_ADDED), ["added: 'd'", "--add-prompts"], custom_run(PROMPTS_V1)),
+    Row("prompt-file-grew", custom_judged("p.jsonl", PROMPTS_ADDED), ["added: 'd'", "--add-prompts"],
+        custom_run(PROMPTS_V1)),
     Row("prompt-text-changed-with-flag", lambda c: [*custom_judged("p.jsonl", PROMPTS_V2)(c), "--add-prompts"],
         ["text changed: 'a'"], custom_run(PROMPTS_V1)),
-    Row("http-judge-dead-port", lambda c: [*audit(f"judges=[{{name: http, options: {{base_url: 'http://127.0.0.1:{dead_port()}'}}}}]")(c)],
+    Row("http-judge-dead-port",
+        lambda c: audit(f"judges=[{{name: http, options: {{base_url: 'http://127.0.0.1:{dead_port()}'}}}}]")(c),
         ["http judge: cannot connect to 127.0.0.1", "is the server running"]),
     Row("curate-unfinished-audit", lambda c: ["curate", c.root / "run", "--out", c.root / "data", "selector=poisoned"],
         ["the audit did not finish", "stage 'audit' is running", "candidates", "--allow-partial"], unfinished_audit),
@@ -329,8 +333,10 @@ ROWS_ISSUE_23 = [
         copy_data_with(cut_manifest)),
     Row("improve-resume-other-config", improve("epochs=2", "curriculum.epoch=1", "guard.threshold=0", "lr=0.5"),
         ["another config", "lr"], improved()),
-    Row("improve-latest-edited", improve("epochs=2", "curriculum.epoch=1", "guard.threshold=0"), ["LATEST", "000009", "missing"], edit_latest),
-    Row("show-metrics-cut", lambda c: ["show", c.root / "run"], ["metrics.json", "not valid JSON"], truncate("metrics.json")),
+    Row("improve-latest-edited", improve("epochs=2", "curriculum.epoch=1", "guard.threshold=0"),
+        ["LATEST", "000009", "missing"], edit_latest),
+    Row("show-metrics-cut", lambda c: ["show", c.root / "run"], ["metrics.json", "not valid JSON"],
+        truncate("metrics.json")),
     Row("show-analysis-cut", lambda c: ["show", c.root / "run"], ["analysis.json", "not valid JSON", "unigap analyse"],
         truncate("analysis.json")),
     Row("report-analysis-cut", lambda c: ["report", c.root / "run", "--out", c.root / "r.html"],

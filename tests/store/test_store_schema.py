@@ -24,8 +24,8 @@ def test_new_db_is_at_the_latest_version(tmp_path):
         assert s._db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s._db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert s._db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
-    assert [name for name, _ in _migrations(tmp_path)] == ["m001_initial", "m002_judgment_score", "m003_failed_candidates",
-                                                          "m004_prompt_text_sha256"]
+    assert [name for name, _ in _migrations(tmp_path)] == [
+        "m001_initial", "m002_judgment_score", "m003_failed_candidates", "m004_prompt_text_sha256"]
 
 
 def test_reopen_applies_nothing(tmp_path):

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, stage_progress  # noqa: F401
+from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, \
+    stage_progress  # noqa: F401  (RichBar: re-exported)
 from unigap.errors import UnigapError
 
 

@@ -37,7 +37,8 @@ def improve_cmd(
         return
     with stage_progress() as bar:
         bar.start("improve: training rows", None)
-        history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance, allow_partial=allow_partial)
+        history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance,
+                          allow_partial=allow_partial)
     if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
         return
     for r in history["replays"]:

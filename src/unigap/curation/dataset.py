@@ -197,7 +197,8 @@ def load_curated(data_dir: str | Path) -> CuratedData:
                         f"rerun `unigap curate RUN_DIR --out {data_dir}`")
     manifest = read_json(data_dir / MANIFEST, f"rerun `unigap curate RUN_DIR --out {data_dir}`")
     if not isinstance(manifest, dict):
-        raise DataError(f"{data_dir / MANIFEST}: not a curation manifest; rerun `unigap curate RUN_DIR --out {data_dir}`")
+        raise DataError(f"{data_dir / MANIFEST}: not a curation manifest; "
+                        f"rerun `unigap curate RUN_DIR --out {data_dir}`")
     check_files(data_dir, manifest)
     keys = ["prompt", "prompt_id", "subtask", "band"]
     return CuratedData(manifest,

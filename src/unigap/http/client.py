@@ -237,7 +237,8 @@ class HttpSession:
                 raise self.stopped
             if not reply.retry:
                 break
-            if reply.connect_error and not self.stats.responded and attempt >= min(self.owner.max_retries, CONNECT_RETRIES):
+            nothing_answered = reply.connect_error and not self.stats.responded
+            if nothing_answered and attempt >= min(self.owner.max_retries, CONNECT_RETRIES):
                 break  # nothing ever answered: unreachable, fail fast (post raises Unreachable)
         return reply, attempt + 1
 

@@ -18,8 +18,9 @@ from typing import Callable
 
 from pydantic import Field, model_validator
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, check_prompts_for, \
-    check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, raise_dead_judges, record_command, record_provenance, self_judge_fn
+from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, \
+    check_prompts_for, check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, \
+    raise_dead_judges, record_command, record_provenance, self_judge_fn
 from unigap.config import Config, seed_field, defaults_json
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
@@ -171,7 +172,8 @@ def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prom
 
 def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar: Bar, log: Log) -> dict:
     stage, base, judges = Stages(store, log), ready.base, ready.judges
-    stage("audit_train", lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
+    stage("audit_train",
+          lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
     stage("improve", lambda: {"replays": improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force,
                                                  log=log)["replays"]})
@@ -179,7 +181,8 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
     stage("audit_eval_base", lambda: audited(store, run_dir, evals, ready.evals, base, bar, SOURCE_BASE, judges))
-    stage("audit_eval_improved", lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
+    stage("audit_eval_improved",
+          lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
     ids = {p.id for p in ready.evals}
     stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
                                                       SOURCE_BASE, cfg.batch_size, bar, ids, retry_failed=True)})

@@ -83,7 +83,8 @@ class _open:
             for lineno, line in enumerate(self.fh, 1):
                 yield line
         except UnicodeDecodeError as err:
-            raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); save the file as UTF-8") from None
+            raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); "
+                            "save the file as UTF-8") from None
 
     def __exit__(self, *exc: object) -> None:
         self.fh.close()

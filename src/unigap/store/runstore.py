@@ -30,6 +30,7 @@ DB_NAME = "run.sqlite"
 PARTS_DIR = "parts"
 STAGE_STATUSES = ("running", "done", "failed")
 JUDGMENT_STATUSES = ("ok", "unparsed", "failed")
+NOT_A_DB_FIX = "restore it, or use a new --out dir"
 
 _PROMPT_COLS = "id, text, subtask, band, split, suite, spec, metadata"
 _CAND_COLS = "c.id, c.source, c.prompt_id, c.idx, c.seed, c.tokens, c.png, c.created"
@@ -179,7 +180,7 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dic
         row = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone() if has_meta else None
         stored = _stored_prompt_hashes(conn) if prompts is not None else {}
     except sqlite3.DatabaseError as err:
-        raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
+        raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
     finally:
         conn.close()
     if config is not None and row is not None:
@@ -259,10 +260,11 @@ class RunStore:
             missing = pending(conn)
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
         if missing:
             conn.close()
-            raise UnigapError(f"{path}: made by an older unigap (schema without {', '.join(m.__name__ for m in missing)}) "
+            names = ", ".join(m.__name__ for m in missing)
+            raise UnigapError(f"{path}: made by an older unigap (schema without {names}) "
                               "and opened read-only, so it cannot be upgraded; copy the run dir somewhere writable")
         return cls(Database(conn, root, path))
 
@@ -282,7 +284,7 @@ class RunStore:
                 migrate(conn, path)
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise UnigapError(f"{path}: not a usable unigap run database: {err}; restore it, or use a new --out dir") from None
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
         except BaseException:
             conn.close()
             raise

@@ -575,7 +575,8 @@ def publish(out: Path, history: dict) -> None:
     write_json(out / "train.json", history)
 
 
-def checkpoint_epoch(run: Trainer, st: State, cfg: ImproveConfig, out: Path, settings: ReplaySettings, log: Log) -> None:
+def checkpoint_epoch(run: Trainer, st: State, cfg: ImproveConfig, out: Path, settings: ReplaySettings,
+                     log: Log) -> None:
     """Weights, then the curriculum replay (it may use them), then state: all in the epoch's temp dir; then commit."""
     step_dir = begin_epoch(run, out, st.epoch)
     save_weights(run, cfg, step_dir)
@@ -615,7 +616,8 @@ def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path, allow_part
     return data
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, allow_partial: bool = False) -> None:
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path,
+                         allow_partial: bool = False) -> None:
     """Everything `improve` checks before it writes: the out dir (and a checkpoint there), the data, the guard,
     the model and their match."""
     data = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
