@@ -293,6 +293,17 @@ ROWS_ISSUE_23 = [
         ["is a directory, not a YAML config file"]),
     Row("pretrain-config-is-a-directory", lambda c: ["pretrain", "--config", c.root, "--out", c.root / "out"],
         ["is a directory"]),
+    Row("pretrain-init-from-missing", lambda c: ["pretrain", "--config", Path(__file__).parents[2] / "configs" /
+                                                 "pretrain_tiny.yaml", "--out", c.root / "out",
+                                                 f"init_from={c.root / 'nowhere'}", "--dry-run"],
+        ["nowhere", "no checkpoint card"]),
+    Row("pretrain-snapshot-after-the-end", lambda c: ["pretrain", "--config", Path(__file__).parents[2] / "configs" /
+                                                      "pretrain_tiny.yaml", "--out", c.root / "out", "steps=10",
+                                                      "snapshots=[20]"],
+        ["snapshots", "[20]"]),
+    Row("understand-data-missing", run("understand.tasks=[shapeworld_plain]",
+                                       "understand.data={shapeworld_plain: /no/such/dir}"),
+        ["understand.data", "no such file", "/no/such/dir"]),
     Row("seed-negative", audit("seed=-1"), ["'seed'", "greater than or equal to 0"]),
     Row("seed-too-large", audit(f"seed={2**64}"), ["'seed'", "less than or equal to"]),
     Row("run-seed-negative", run("seed=-1"), ["'seed'"]),
@@ -354,6 +365,10 @@ def _janus_row_needs_hf(row: Row) -> bool:
     return row.id == "data-from-another-model"
 
 
+def _needs_lmms(row: Row) -> bool:
+    return row.id.startswith("understand-")
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, tiny_ckpt_dir):
     root = tmp_path_factory.mktemp("bad_input")
@@ -383,6 +398,8 @@ def test_bad_input_is_refused_before_anything_is_written(row, shared, tmp_path):
         pytest.importorskip("transformers")
     if no_gpu(row.id):
         pytest.skip("this machine has a GPU")
+    if _needs_lmms(row):
+        pytest.importorskip("lmms_eval")
     ckpt, run_dir, data = shared
     ctx = Ctx(tmp_path, ckpt, run_dir, data)
     row.setup(ctx)

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from unigap.cli._common import DryRun, out, print_config, stage_progress
-from unigap.errors import UnigapError
 
 
 def pretrain_cmd(
@@ -24,11 +23,10 @@ def pretrain_cmd(
     """
     from unigap.config import load_config
     from unigap.models.tiny.eval import record_eval_in_card
-    from unigap.training.pretrain import PretrainConfig, pretrain
+    from unigap.training.pretrain import PretrainConfig, check_pretrain, pretrain
 
     cfg = load_config(PretrainConfig, config, overrides or [])
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UnigapError(f"--out {out_dir} is a file, not a checkpoint directory; choose another --out")
+    check_pretrain(cfg, out_dir)
     if dry_run:
         print_config(cfg)
         out.print(f"valid; nothing written (would pretrain into {out_dir})")

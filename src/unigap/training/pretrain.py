@@ -221,9 +221,28 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
 Callback = Callable[[int, dict[str, float]], None]
 
 
+def check_pretrain(cfg: PretrainConfig, out: str | Path) -> None:
+    """Before anything is written: --out is not a file, `init_from` is a checkpoint of the config's
+    architecture, every snapshot step is a step of the run."""
+    from unigap.models.tiny.checkpoint import read_card, resolve_path
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
+    if cfg.init_from is not None:
+        card = read_card(resolve_path(cfg.init_from))
+        arch = card.get("config", {})
+        if arch.get("prompt_len") != cfg.arch.prompt_len or arch.get("n_embd") != cfg.arch.n_embd:
+            raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
+    late = [s for s in cfg.snapshots if not 0 < s <= cfg.steps]
+    if late:
+        raise UnigapError(f"snapshots: steps {late} are not steps of this run (1..{cfg.steps})")
+
+
 def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = None) -> TinyCheckpoint:
     """Train (or resume) to cfg.steps; the final checkpoint is written to `out`."""
     out = Path(out)
+    check_pretrain(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -44,6 +44,10 @@ def check_understand(cfg: UnderstandConfig, where: str = "understand") -> None:
     unknown = [t for t in cfg.data if t not in cfg.tasks]
     if unknown:
         raise ConfigError(f"{where}.data: {unknown} not in {where}.tasks")
+    absent = {t: p for t, p in cfg.data.items() if not Path(p).expanduser().exists()}
+    if absent:
+        raise ConfigError(f"{where}.data: no such file or directory: "
+                          + ", ".join(f"{t}={p}" for t, p in absent.items()))
 
 
 def run_understand(cfg: UnderstandConfig, model_cfg: Any, model: Any, run_dir: str | Path, source: str,
