@@ -98,7 +98,7 @@ def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | Non
     todo = [c for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
             if prompt_ids is None or c.prompt_id in prompt_ids]
     prompts = {p.id: p for p in store.prompts()}
-    total = sum(1 for c in store.candidates(source=source) if prompt_ids is None or c.prompt_id in prompt_ids)
+    total = store.count_candidates(source, prompt_ids)
     bar.start(f"judge [{judge_name}]", total, total - len(todo))
     failures = 0
     for chunk in batches(todo, batch_size):

@@ -44,9 +44,12 @@ def _pm(value: float | None, stderr: float | None) -> str:
 def print_results(results: dict, analysis: dict | None = None) -> None:
     """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
     the understanding benchmarks when run."""
-    from unigap.cli.show import benchmark_tables
+    from unigap.cli.show import benchmark_tables, failure_footnote
 
     out.print(before_after_table(results))
+    for side in ("before", "after"):
+        for line in failure_footnote(results[side].get("failures") or {}):
+            out.print(f"{side}: {line}" if line.startswith("*") else line, markup=False, highlight=False)
     sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
     for t in benchmark_tables(sides, (analysis or {}).get("win_rate")):
         out.print(t)

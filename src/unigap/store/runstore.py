@@ -443,6 +443,12 @@ class RunStore:
         rows = self._db.query(f"SELECT {_CAND_COLS} FROM candidates c{where} ORDER BY c.id", params)
         return [_candidate(r) for r in rows]
 
+    def count_candidates(self, source: str | None = None, prompt_ids: Iterable[str] | None = None) -> int:
+        """How many candidates are stored (of one source and/or some prompts), without loading them."""
+        ids = None if prompt_ids is None else _id_list(prompt_ids)
+        where, params = _where({"c.source = ?": source, "c.prompt_id IN (SELECT value FROM json_each(?))": ids})
+        return self._db.query(f"SELECT COUNT(*) FROM candidates c{where}", params)[0][0]
+
     def candidate(self, id: int) -> Candidate:
         """The candidate with row id `id`; UnigapError if there is none."""
         rows = self._db.query(f"SELECT {_CAND_COLS} FROM candidates c WHERE c.id = ?", (int(id),))
