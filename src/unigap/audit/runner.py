@@ -277,7 +277,7 @@ def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = 
 
 
 CONFIRM_ABOVE = 200_000  # candidates; a job this large prints its size and needs --yes
-PROBE_ROWS = 2
+PROBE_ROWS = 4  # timed after one warm-up candidate
 
 
 def job_size(prompts: int, n: int) -> int:
@@ -285,11 +285,14 @@ def job_size(prompts: int, n: int) -> int:
 
 
 def probe_seconds(model: UnifiedModel, text: str, sampling: SamplingConfig | None) -> float:
-    """Seconds per candidate on this machine: PROBE_ROWS candidates of one prompt (nothing stored)."""
+    """Seconds per candidate on this machine: PROBE_ROWS candidates of one prompt in one batch, after a
+    warm-up candidate (nothing stored)."""
     import time
 
+    sampling = sampling or default_sampling(model)
+    model.generate([text], [0], sampling)
     t0 = time.perf_counter()
-    model.generate([text] * PROBE_ROWS, list(range(PROBE_ROWS)), sampling or default_sampling(model))
+    model.generate([text] * PROBE_ROWS, list(range(PROBE_ROWS)), sampling)
     return (time.perf_counter() - t0) / PROBE_ROWS
 
 

@@ -33,8 +33,14 @@ def audit_cmd(
 
     cfg = load_config(AuditConfig, config, overrides or [])
     if dry_run:
-        prompts, _, _ = prepare_audit(cfg, out_dir, add_prompts=add_prompts, yes=True)
+        from unigap.audit.runner import check_job_size
+
+        prompts, model, _ = prepare_audit(cfg, out_dir, add_prompts=add_prompts, yes=True)
         print_config(cfg)
+        size = check_job_size(len(prompts) * cfg.n, f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
+                              cfg.sampling, yes=True)
+        if size:
+            out.print(f"{size}; the run needs --yes", markup=False, highlight=False)
         out.print(f"valid; nothing written (would audit {len(prompts)} prompts x n={cfg.n} = "
                   f"{len(prompts) * cfg.n:,} candidates into {out_dir})")
         return
