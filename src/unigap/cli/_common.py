@@ -70,7 +70,10 @@ class LineBar:
     def update(self, done: int, stage: str | None = None) -> None:
         self.done, self.stage = done, stage or self.stage
         now = time.monotonic()
-        if now - self.last >= self.every:
+        if self.total and self.done >= self.total:
+            self._finish()
+            self.start_done = self.done  # finished: nothing more to say about this stage
+        elif now - self.last >= self.every:
             self.last = now
             self._print(self.line(now))
 
