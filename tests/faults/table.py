@@ -38,7 +38,7 @@ KILLS = [
     Kill("improve-sft", "commit.staged *000002*", "improve: epoch 2 written whole, not yet renamed into place"),
     Kill("improve-sft", "commit.renamed *000002*", "improve: epoch 2 renamed into place, LATEST not yet naming it"),
     Kill("improve-sft", "commit.latest *000002*", "improve: LATEST names epoch 2, older epoch not yet removed"),
-    Kill("improve-sft", "commit.linked *000002*", "improve: model link moved, train.json not yet rewritten"),
+    Kill("improve-sft", "commit.linked *", "improve: model link moved, train.json not yet rewritten"),
     Kill("improve-dpo", "commit.staged *", "improve (DPO, shipped model): every epoch's commit, before the rename"),
     Kill("improve-dpo", "curriculum.batch *", "improve (DPO): during the replay (the new pairs' reference log-probs)"),
     Kill("pretrain", "pretrain.step step 6", "pretrain: between two checkpoints (step 6 of 12, last commit at 4)"),

@@ -28,8 +28,8 @@ def run_kills(job, root: Path, spread: int, chains: tuple[tuple, ...] = (), dela
         kills = [max(1, int(first * n)), *again]
         outcomes.append(kill_then_finish(job, root, ref, kills, "chain" + "-".join(map(str, kills))))
     rng = random.Random(f"{job.name}:{seed}")
-    for i in range(delays):  # a fresh interpreter pays ~2 s of imports before the job starts
-        outcomes.append(subprocess_kill_after(job, root, ref, 1.5 + rng.uniform(0.1, 0.9) * ref.seconds, f"delay{i}"))
+    for i in range(delays):  # a seeded random moment of the run (counted from its first write)
+        outcomes.append(subprocess_kill_after(job, root, ref, rng.uniform(0.1, 0.8) * ref.seconds, f"delay{i}"))
     report(job.name, n, outcomes)
     return outcomes
 
