@@ -12,20 +12,24 @@ number of rows per micro-batch summed over all processes (each process takes eve
 world_size-th row of it) and an optimizer step averages the gradient over `grad_accum`
 micro-batches, so a config trains the same model on 1 or N processes (up to float rounding).
 
-CKPT_DIR/
-  model/            the current weights (a checkpoint the backend loads; LoRA merged by default)
-  state.pt          optimizer state, epoch, the (growing) training data, discard pool, history,
-                    the LoRA adapter weights (LoRA runs resume from the base model + these)
-  optimizer.epoch*.rank*.pt  FSDP only: each process's optimizer shard (resume with as many processes)
+CKPT_DIR/ (the commit protocol is unigap.training.commit)
+  LATEST            the commit point: names the last complete epoch dir
+  epochs/000003/    one committed epoch, written whole before LATEST names it:
+    model/          the weights after that epoch (a checkpoint the backend loads; LoRA merged by default)
+    state.pt        optimizer state, epoch, the (growing) training data, discard pool, history,
+                    RNG states, the config, the LoRA adapter weights (LoRA runs resume from the base
+                    model + these)
+    optimizer.rank*.pt  FSDP only: each process's optimizer shard (resume with as many processes)
+  model             -> epochs/<latest>/model (a relative symlink)
   train.json        history: losses per epoch, curriculum replays, guard result
-A killed run resumes from the last completed epoch and ends with the same weights as an
-uninterrupted one (shuffles are seeded by (seed, epoch), the global RNG is reseeded each epoch).
+A killed run (kill -9 included, during the curriculum replay too) resumes from the last committed
+epoch and ends with the same weights, data and history as an uninterrupted one: shuffles are seeded
+by (seed, epoch), and the weights, optimizer and RNG states of an epoch are committed together.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +39,13 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.curation.dataset import CuratedData, load_curated
 from unigap.errors import DataError, UnigapError
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model, supports
+from unigap.faults import point
+from unigap.store.files import write_json
+from unigap.training.commit import CommitDir, check_same_config, rng_state, seed_all, set_rng_state, step_name
 from unigap.training.curriculum import CurriculumConfig, ReplaySettings, probe_acceptance, replay, should_replay
 from unigap.training.guard import GuardConfig, run_guard
 from unigap.training.losses import dpo_loss, sft_loss
@@ -78,7 +85,7 @@ class ImproveConfig(Config):
     merge_lora_on_save: bool = True  # model/ holds base + LoRA merged (loads with plain from_pretrained)
     mixed_precision: Literal["no", "bf16"] = "no"  # bf16 = autocast around the loss (weights stay in model.dtype)
     gradient_checkpointing: bool = False  # backends with enable_gradient_checkpointing() (janus)
-    seed: int = 0
+    seed: int = seed_field()
     sampling: SamplingConfig | None = None  # curriculum regeneration; None = the model's default
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     curriculum: CurriculumConfig = CurriculumConfig()
@@ -95,7 +102,10 @@ class ImproveConfig(Config):
 Log = Callable[[str], None]
 
 
-def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path) -> None:
+def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path, allow_partial: bool = False) -> None:
+    if data.manifest.get("partial") and not allow_partial:
+        raise DataError(f"{data_dir}: curated from an audit that did not finish ({data.manifest['partial']}); finish "
+                        "the audit and curate again, or pass --allow-partial to train on it")
     n = len(data.sft) if cfg.method == "sft" else len(data.pairs)
     if n == 0:
         raise DataError(f"{data_dir}: no {'accepted images' if cfg.method == 'sft' else 'chosen/rejected pairs'} to "
@@ -268,7 +278,7 @@ def _is_fsdp(accelerator: Any) -> bool:
 
 
 class State:
-    """Everything needed to resume: epoch, data (with curriculum additions), pool, history."""
+    """Everything needed to resume: epoch, data (with curriculum additions), pool, history, RNG states."""
 
     def __init__(self, examples: list[dict], pool: list[dict]) -> None:
         self.epoch, self.examples, self.pool = 0, examples, pool
@@ -277,20 +287,37 @@ class State:
         self.ref: dict[str, torch.Tensor] | None = None
         self.adapter: dict[str, torch.Tensor] | None = None  # LoRA runs: the trained adapter weights
         self.world_size: int = 1
+        self.rng: dict | None = None  # global RNG states at the commit
+        self.config: dict | None = None  # the ImproveConfig the checkpoint was made with
 
-    def save(self, out: Path) -> None:
-        tmp = out / "state.pt.tmp"
-        torch.save(self.__dict__, tmp)
-        tmp.replace(out / "state.pt")
-        (out / "train.json").write_text(json.dumps(self.history, indent=2))
+    def save(self, step_dir: Path) -> None:
+        """state.pt into an epoch's temp dir (the commit makes it visible)."""
+        torch.save(self.__dict__, step_dir / STATE_FILE)
 
     @classmethod
     def load(cls, out: Path) -> "State | None":
-        if not (out / "state.pt").exists():
+        """The state of the last committed epoch of `out`, or None (nothing committed: a fresh start)."""
+        step_dir = checkpoints(out).latest()
+        if step_dir is None:
+            if (Path(out) / STATE_FILE).exists():
+                raise UnigapError(f"{out}: a checkpoint in the layout of an older unigap (state.pt beside model/, "
+                                  "which a kill could leave out of step); train into a new --out")
             return None
         s = cls([], [])
-        s.__dict__.update(torch.load(out / "state.pt", weights_only=False))
+        try:
+            s.__dict__.update(torch.load(step_dir / STATE_FILE, weights_only=False))
+        except (OSError, RuntimeError, EOFError) as err:
+            raise UnigapError(f"{step_dir / STATE_FILE}: cannot be read ({err}); the checkpoint dir was "
+                              "edited: restore it, or train into a new --out") from None
         return s
+
+
+STATE_FILE = "state.pt"
+RESUME_MAY_DIFFER = ("epochs", "model.batch_size")  # a resume may train longer, or generate in other batches
+
+
+def checkpoints(out: Path) -> CommitDir:
+    return CommitDir(out, "epochs")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -307,6 +334,7 @@ def train_epoch(run: Trainer, st: State, cfg: ImproveConfig, on_batch: Callable[
     losses = []
     run.prepared.train()
     for window in windows:
+        point("improve.step", f"epoch {st.epoch + 1}")
         n_window = sum(len(b) for b in window)
         run.opt.zero_grad(set_to_none=True)
         for k, idx in enumerate(window):
@@ -451,14 +479,14 @@ def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerat
     model, their adapters come from state.pt). Several processes: each on its accelerator device."""
     update: dict[str, Any] = {}
     if st is not None and cfg.lora is None:
-        update["path"] = str(out / "model")
+        update["path"] = str(checkpoints(out).latest() / "model")
     if accelerator.num_processes > 1:
         update["device"] = str(accelerator.device)
     return load_model(cfg.model.model_copy(update=update) if update else cfg.model)
 
 
 def prepare(model: UnifiedModel, cfg: ImproveConfig, st: State, accelerator: Any, log: Log) -> Trainer:
-    torch.manual_seed(cfg.seed)
+    seed_all(cfg.seed)
     params = freeze(model, cfg.trainable) if cfg.lora is None else lora_params(model, cfg)
     if st.adapter is not None:
         missing = set(st.adapter) - {n for n, _ in model.module().named_parameters()}
@@ -477,9 +505,11 @@ def prepare(model: UnifiedModel, cfg: ImproveConfig, st: State, accelerator: Any
     return Trainer(accelerator, model, prepared, opt, params)
 
 
-def _optimizer_file(run: Trainer, out: Path, epoch: int) -> Path:
-    """FSDP: this process's optimizer shard after `epoch` (named by epoch: state.pt says which is current)."""
-    return out / f"optimizer.epoch{epoch}.rank{run.rank}.pt"
+# ---- the checkpoint of an epoch (commit protocol: unigap.training.commit) ---------------------
+
+def _optimizer_file(run: Trainer, step_dir: Path) -> Path:
+    """FSDP: this process's optimizer shard in an epoch's dir."""
+    return step_dir / f"optimizer.rank{run.rank}.pt"
 
 
 def load_optimizer(run: Trainer, st: State, out: Path) -> None:
@@ -489,13 +519,13 @@ def load_optimizer(run: Trainer, st: State, out: Path) -> None:
         raise UnigapError(f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
                           f"{st.world_size} (now {run.world})")
     if run.fsdp:
-        run.opt.load_state_dict(torch.load(_optimizer_file(run, out, st.epoch), weights_only=False))
+        run.opt.load_state_dict(torch.load(_optimizer_file(run, checkpoints(out).latest()), weights_only=False))
     elif st.optimizer:
         run.opt.load_state_dict(st.optimizer)
 
 
-def save_weights(run: Trainer, cfg: ImproveConfig, out: Path) -> None:
-    """out/model on the main process (FSDP: gathered from the shards first, by every process)."""
+def save_weights(run: Trainer, cfg: ImproveConfig, step_dir: Path) -> None:
+    """step_dir/model on the main process (FSDP: gathered from the shards first, by every process)."""
     kwargs: dict[str, Any] = {}
     if cfg.lora is not None:
         kwargs["merge_lora"] = cfg.merge_lora_on_save
@@ -503,50 +533,97 @@ def save_weights(run: Trainer, cfg: ImproveConfig, out: Path) -> None:
         full = run.accelerator.get_state_dict(run.prepared)  # collective; the full state dict on the main process
         kwargs["state_dict"] = {k.removeprefix("inner."): v for k, v in full.items()}
     if run.main:
-        run.model.save(out / "model", **kwargs)
+        run.model.save(step_dir / "model", **kwargs)
     run.accelerator.wait_for_everyone()
+    point("improve.weights", str(step_dir))
 
 
-def save_state(run: Trainer, st: State, cfg: ImproveConfig, out: Path) -> None:
-    """state.pt last: it is the commit point of an epoch."""
-    st.world_size = run.world
+def save_state(run: Trainer, st: State, cfg: ImproveConfig, step_dir: Path) -> None:
+    """The optimizer (FSDP: each process's shard), adapters, RNG states and state.pt into the epoch's dir."""
+    st.world_size, st.rng, st.config = run.world, rng_state(), cfg.model_dump(mode="json")
     if cfg.lora is not None:
         st.adapter = {n: p.detach().cpu().clone() for n, p in run.model.module().named_parameters() if p.requires_grad}
     if run.fsdp:
-        torch.save(run.opt.state_dict(), _optimizer_file(run, out, st.epoch))
+        torch.save(run.opt.state_dict(), _optimizer_file(run, step_dir))
     else:
         st.optimizer = run.opt.state_dict()
-    run.accelerator.wait_for_everyone()
     if run.main:
-        st.save(out)
+        st.save(step_dir)
     run.accelerator.wait_for_everyone()
-    if run.fsdp:  # the previous epoch's shard is no longer referenced
-        _optimizer_file(run, out, st.epoch - 1).unlink(missing_ok=True)
 
 
-def curriculum_model(run: Trainer, cfg: ImproveConfig, out: Path) -> UnifiedModel:
+def begin_epoch(run: Trainer, out: Path, epoch: int) -> Path:
+    """The empty temp dir epoch `epoch` is written into (made by the main process)."""
+    step_dir = checkpoints(out).steps / f".{step_name(epoch)}.tmp"
+    if run.main:
+        checkpoints(out).begin(epoch)
+    run.accelerator.wait_for_everyone()
+    return step_dir
+
+
+def commit_epoch(run: Trainer, st: State, out: Path) -> None:
+    """Make the written epoch the one a resume starts from: rename, LATEST, model symlink, train.json."""
+    if run.main:
+        checkpoints(out).commit(st.epoch)
+        publish(out, st.history)
+    run.accelerator.wait_for_everyone()
+
+
+def publish(out: Path, history: dict) -> None:
+    """OUT/model -> the committed weights, OUT/train.json = the committed history (idempotent)."""
+    checkpoints(out).link("model", "model")
+    write_json(out / "train.json", history)
+
+
+def checkpoint_epoch(run: Trainer, st: State, cfg: ImproveConfig, out: Path, settings: ReplaySettings,
+                     log: Log) -> None:
+    """Weights, then the curriculum replay (it may use them), then state: all in the epoch's temp dir; then commit."""
+    step_dir = begin_epoch(run, out, st.epoch)
+    save_weights(run, cfg, step_dir)
+    if curriculum_due(st, cfg):
+        after_epoch(curriculum_model(run, cfg, step_dir), st, cfg, settings, log)
+    save_state(run, st, cfg, step_dir)
+    commit_epoch(run, st, out)
+
+
+def resume_checks(st: State | None, cfg: ImproveConfig, out: Path, log: Log) -> None:
+    """A resume uses the config the checkpoint was made with; say where it resumes."""
+    if st is None:
+        return
+    check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER)
+    log(f"resuming {out} after epoch {st.epoch} of {cfg.epochs} ({len(st.examples)} examples, "
+        f"{len(st.history['replays'])} curriculum replays so far)")
+
+
+def curriculum_model(run: Trainer, cfg: ImproveConfig, step_dir: Path) -> UnifiedModel:
     """The model the curriculum generates and judges with: the live one, or under FSDP (whose
-    sharded layers cannot run the backend's decode loop) an unsharded copy of the checkpoint
-    just saved, in the device's default inference dtype (bf16 on a GPU)."""
+    sharded layers cannot run the backend's decode loop) an unsharded copy of the weights just
+    written, in the device's default inference dtype (bf16 on a GPU)."""
     if not run.fsdp:
         return run.model
-    return load_model(cfg.model.model_copy(update={"path": str(out / "model"), "dtype": "auto",
+    return load_model(cfg.model.model_copy(update={"path": str(step_dir / "model"), "dtype": "auto",
                                                    "device": str(run.accelerator.device)}))
 
 
-def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path) -> CuratedData:
-    """The out dir is not a file, the curated data loads and fits the method, the config is sound."""
+def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path, allow_partial: bool = False) -> CuratedData:
+    """The out dir is not a file (nor a checkpoint of another config), the curated data loads, is complete
+    and fits the method, the config is sound."""
     if out.exists() and not out.is_dir():
         raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
     data = load_curated(data_dir)
-    check_data(data, cfg, data_dir)
+    check_data(data, cfg, data_dir, allow_partial)
     check_improve_config(cfg)
     return data
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
-    """Everything `improve` checks before it writes: the out dir, the data, the guard, the model and their match."""
-    data = check_data_and_out(cfg, Path(data_dir), Path(out))
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path,
+                         allow_partial: bool = False) -> None:
+    """Everything `improve` checks before it writes: the out dir (and a checkpoint there), the data, the guard,
+    the model and their match."""
+    data = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
+    st = State.load(Path(out))
+    if st is not None:
+        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER)
     model = load_model(cfg.model)
     check_trainable(model)
     check_backend(cfg, model)
@@ -554,20 +631,22 @@ def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Pa
 
 
 def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
-            on_batch: Callable[[int], None] | None = None) -> dict:
+            on_batch: Callable[[int], None] | None = None, allow_partial: bool = False) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
-    data = check_data_and_out(cfg, data_dir, out)
+    data = check_data_and_out(cfg, data_dir, out, allow_partial)
     accelerator = make_accelerator(cfg)
     check_setup(cfg, accelerator)
     log = log if accelerator.is_main_process else (lambda _: None)
     st = State.load(out)
+    resume_checks(st, cfg, out, log)
     model = load_for_training(cfg, out, st, accelerator)
     check_trainable(model)
     check_backend(cfg, model)
     check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
     if accelerator.is_main_process:  # everything checked: only now is anything written
         out.mkdir(parents=True, exist_ok=True)
+        checkpoints(out).clean()  # what a killed process left uncommitted
     accelerator.wait_for_everyone()
     if st is None:
         st = State(list(examples_of(data, cfg.method)), list(data.discard))
@@ -576,14 +655,14 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
             st.ref = reference_logps(model, st.examples, cfg.batch_size)
     run = prepare(model, cfg, st, accelerator, log)
     load_optimizer(run, st, out)
+    set_rng_state(st.rng)  # a resume continues the RNG streams of the committed epoch
     settings = replay_settings(cfg, model, data)
     while st.epoch < cfg.epochs:
         loss = train_epoch(run, st, cfg, on_batch)
         st.epoch += 1
         st.history["epochs"].append({"epoch": st.epoch, "loss": loss, "examples": len(st.examples)})
         log(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f} ({len(st.examples)} examples)")
-        save_weights(run, cfg, out)
-        if curriculum_due(st, cfg):
-            after_epoch(curriculum_model(run, cfg, out), st, cfg, settings, log)
-        save_state(run, st, cfg, out)
+        checkpoint_epoch(run, st, cfg, out, settings, log)
+    if run.main:  # a process killed between the commit and the link left them behind
+        publish(out, st.history)
     return st.history
