@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from unigap.errors import ConfigError
 
@@ -23,6 +23,14 @@ C = TypeVar("C", bound="Config")
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+MAX_SEED = 2**63 - 1  # what torch.manual_seed and numpy's SeedSequence both take
+
+
+def seed_field(default: int = 0) -> Any:
+    """A seed option: 0 <= seed <= 2**63 - 1 (a negative seed used to fail after generation, in the bootstrap)."""
+    return Field(default, ge=0, le=MAX_SEED)
 
 
 class Origins:
@@ -95,11 +103,14 @@ def apply_overrides(data: dict, overrides: list[str], origins: Origins | None = 
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+        hint = "" if path.is_absolute() else f" (relative paths are from the current directory, {Path.cwd()})"
+        raise ConfigError(f"{path}: config file not found{hint}")
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, not a YAML config file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -119,8 +130,8 @@ def key_lines(path: str | Path) -> dict[str, int]:
                 walk(v, dotted)
 
     try:
-        walk(yaml.compose(Path(path).read_text() or "{}"), "")
-    except yaml.YAMLError:
+        walk(yaml.compose(Path(path).read_text(encoding="utf-8-sig") or "{}"), "")
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
         pass
     return lines
 
@@ -182,8 +193,9 @@ def layered(cls: type[C], path: str | Path | None = None, overrides: list[str] |
     origins = Origins(" + ".join([str(path)] * bool(path) + [f"override {o!r}" for o in overrides or []]) or "<defaults>")
     data = cls().model_dump(mode="json")
     if path:
+        layer = read_yaml(path)  # first: it names a missing or unreadable file
         lines = key_lines(path)
-        merge(data, read_yaml(path), origins, lambda k: f"{path}:{lines[k]}" if k in lines else str(path))
+        merge(data, layer, origins, lambda k: f"{path}:{lines[k]}" if k in lines else str(path))
     apply_overrides(data, overrides or [], origins)
     return data, origins
 

@@ -11,7 +11,7 @@ import torch
 
 from tests.distributed.helpers import launch, logs, make_tiny_data, wait_all
 from unigap.models.base import ModelConfig, load_model
-from unigap.training.improve import ImproveConfig, improve
+from unigap.training.improve import State, ImproveConfig, improve
 
 
 def config(ckpt, **kw) -> ImproveConfig:
@@ -41,7 +41,7 @@ def test_two_process_ddp_equals_one_process(tmp_path, tiny_ckpt_dir, method):
     assert wait_all(launch(args, log_dir=tmp_path)) == [0, 0], logs(tmp_path)
     elapsed = time.time() - t0
     r0, r1 = (torch.load(tmp_path / "two" / f"rank{r}.pt", weights_only=False) for r in (0, 1))
-    assert torch.load(tmp_path / "two" / "state.pt", weights_only=False)["world_size"] == 2  # really DDP
+    assert State.load(tmp_path / "two").world_size == 2  # really DDP
     assert all(torch.equal(r0["weights"][k], r1["weights"][k]) for k in r0["weights"])  # replicas stay identical
     before, one, two = weights(tiny_ckpt_dir), weights(tmp_path / "one" / "model"), weights(tmp_path / "two" / "model")
     assert all(torch.equal(two[k], r0["weights"][k]) for k in two)  # what rank 0 saved is what it holds

@@ -25,9 +25,10 @@ def test_run_writes_every_stage_and_a_report(finished_run):
 def test_rerun_is_resumed_not_redone(finished_run, tiny_ckpt_dir, tmp_path):
     run_dir = tmp_path / "moved"  # a copy at another path: the stored stages still count
     shutil.copytree(finished_run, run_dir)
-    before = (run_dir / "improve" / "state.pt").stat().st_mtime
+    latest = run_dir / "improve" / "LATEST"
+    before = latest.stat().st_mtime
     results = run_loop(small_run_config(tiny_ckpt_dir), run_dir, log=lambda m: None)
-    assert (run_dir / "improve" / "state.pt").stat().st_mtime == before
+    assert latest.stat().st_mtime == before  # no epoch was committed again
     assert results["after"]["counts"]["candidates"]["improved"] == 9 * 2 * 2
 
 

@@ -20,11 +20,12 @@ def _migrations(run_dir) -> list[tuple]:
 
 def test_new_db_is_at_the_latest_version(tmp_path):
     with RunStore.open(tmp_path) as s:
-        assert s.get_meta("schema_version") == 3 == schema.schema_version()
+        assert s.get_meta("schema_version") == 4 == schema.schema_version()
         assert s._db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s._db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert s._db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
-    assert [name for name, _ in _migrations(tmp_path)] == ["m001_initial", "m002_judgment_score", "m003_failed_candidates"]
+    assert [name for name, _ in _migrations(tmp_path)] == [
+        "m001_initial", "m002_judgment_score", "m003_failed_candidates", "m004_prompt_text_sha256"]
 
 
 def test_reopen_applies_nothing(tmp_path):
@@ -39,31 +40,32 @@ def test_older_db_gets_the_missing_migrations(tmp_path, monkeypatch):
     with RunStore.open(tmp_path) as s:
         s.add_prompts(make_prompts(2))
 
-    def m004_add_notes(db: sqlite3.Connection) -> None:
+    def m005_add_notes(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE prompts ADD COLUMN notes TEXT")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, m004_add_notes])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, m005_add_notes])
     with RunStore.open(tmp_path) as s:
-        assert s.get_meta("schema_version") == 4
+        assert s.get_meta("schema_version") == 5
         assert len(s.prompts()) == 2
         cols = [r[1] for r in s._db.conn.execute("PRAGMA table_info(prompts)")]
         assert "notes" in cols
-    assert [n for n, _ in _migrations(tmp_path)] == ["m001_initial", "m002_judgment_score", "m003_failed_candidates", "m004_add_notes"]
+    assert [n for n, _ in _migrations(tmp_path)] == ["m001_initial", "m002_judgment_score", "m003_failed_candidates",
+                                                 "m004_prompt_text_sha256", "m005_add_notes"]
 
 
 def test_failed_migration_changes_nothing(tmp_path, monkeypatch):
     RunStore.open(tmp_path).close()
 
-    def m004_broken(db: sqlite3.Connection) -> None:
+    def m005_broken(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE extra (x)")
         raise RuntimeError("bug in migration")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, m004_broken])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, m005_broken])
     with pytest.raises(RuntimeError):
         RunStore.open(tmp_path)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
-        assert json.loads(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 3
+        assert json.loads(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 4
 
 
 def test_version_1_db_gains_the_score_column(tmp_path):
@@ -74,7 +76,7 @@ def test_version_1_db_gains_the_score_column(tmp_path):
         db.execute("INSERT INTO migrations VALUES ('m001_initial', 0)")
         db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     with RunStore.open(tmp_path) as s:
-        assert s.get_meta("schema_version") == 3
+        assert s.get_meta("schema_version") == 4
         cols = [r[1] for r in s._db.conn.execute("PRAGMA table_info(judgments)")]
     assert "score" in cols
 
@@ -83,7 +85,7 @@ def test_newer_db_is_refused(tmp_path):
     RunStore.open(tmp_path).close()
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(UnigapError, match="schema version 999.*newer than this unigap supports \\(3\\)"):
+    with pytest.raises(UnigapError, match="schema version 999.*newer than this unigap supports \\(4\\)"):
         RunStore.open(tmp_path)
 
 

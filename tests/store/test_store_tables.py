@@ -20,12 +20,17 @@ def test_prompts_round_trip_in_insertion_order(store):
     assert store.prompts(split="eval") == []
 
 
-def test_add_prompts_is_idempotent_and_keeps_the_first(store):
+def test_add_prompts_is_idempotent_and_refuses_a_changed_text(store):
     prompts = make_prompts(3)
     store.add_prompts(prompts)
-    changed = [prompts[0].__class__(**{**prompts[0].__dict__, "text": "changed"})]
-    store.add_prompts(prompts + changed)
+    store.add_prompts(prompts)
     assert store.prompts() == prompts
+    changed = [prompts[0].__class__(**{**prompts[0].__dict__, "text": "changed"})]
+    extra = make_prompts(4)[3:]
+    with pytest.raises(UnigapError, match="other texts for prompt id\\(s\\) 'p0'"):
+        store.add_prompts(extra + changed)
+    assert store.prompts() == prompts  # one transaction: the new prompt was not stored either
+    assert set(store.prompt_hashes()) == {p.id for p in prompts}
 
 
 def test_candidates_round_trip(filled):

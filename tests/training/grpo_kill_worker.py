@@ -16,7 +16,7 @@ class KillAt:
     def __init__(self, at: int) -> None:
         self.at, self.n = at, 0
 
-    def start(self, stage: str, total: int) -> None:
+    def start(self, stage: str, total: int, done: int = 0) -> None:
         pass
 
     def advance(self, n: int) -> None:

@@ -83,7 +83,7 @@ def test_grpo_kill_and_resume_gives_the_same_weights(tmp_path, tiny_ckpt_dir):
     class Die:
         n = 0
 
-        def start(self, stage, total):
+        def start(self, stage, total, done=0):
             pass
 
         def advance(self, n):

@@ -34,7 +34,7 @@ def test_killed_pretrain_resumes_to_the_same_weights(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         pretrain(cfg, tmp_path / "b", die)
-    assert (tmp_path / "b" / "pretrain_state.pt").exists()
+    assert (tmp_path / "b" / "LATEST").read_text().strip() == "000005"
     resumed = pretrain(cfg, tmp_path / "b")
     for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)

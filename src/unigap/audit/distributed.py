@@ -170,7 +170,8 @@ def run_step(d: Dist, fn: Any) -> Any:
 # --------------------------------------------------------------------------------------- the sharded audit
 
 
-def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, model: Any = None) -> dict:
+def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, model: Any = None,
+                      add_prompts: bool = False) -> dict:
     """One rank of a multi-process audit (`cfg` an AuditConfig; who writes what: the module docstring).
 
     Every step ends with a collective that also agrees on failure, so an error on one rank
@@ -180,7 +181,7 @@ def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, m
 
     bar, run_dir = bar or NoBar(), Path(run_dir)
     init(d)
-    prompts, model, judges = run_step(d, lambda: _setup(cfg, run_dir, d, model))
+    prompts, model, judges = run_step(d, lambda: _setup(cfg, run_dir, d, model, add_prompts))
     # every shard done: the barrier
     failures = gather(run_step(d, lambda: _audit_shard(cfg, run_dir, d, prompts, model, judges, bar)), d)
     run_step(d, lambda: _finish(cfg, run_dir, d, prompts, failures))
@@ -188,10 +189,11 @@ def run_audit_sharded(cfg: Any, run_dir: str | Path, d: Dist, bar: Any = None, m
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dict]:
+def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any, add_prompts: bool = False) -> tuple[list, Any, dict]:
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
-    from unigap.audit.runner import check_prompts_for, load_judges, record_provenance
+    from unigap.audit.runner import check_model_prompts, check_prompts_for, expected, load_judges, record_command, \
+        record_provenance
     from unigap.config import defaults_json
     from unigap.models.base import load_model
     from unigap.prompts.base import load_prompts
@@ -203,13 +205,18 @@ def _setup(cfg: Any, run_dir: Path, d: Dist, model: Any) -> tuple[list, Any, dic
     if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
         check_out_dir(run_dir, config, defaults)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
+    if d.is_main:
+        check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
     check_prompts_for(judges, prompts)
     model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
+    check_model_prompts(model, prompts, cfg.self_judge)
     if d.is_main:
         with RunStore.open(run_dir) as main:
             main.init_config(config, defaults)
             main.add_prompts(prompts)
             record_provenance(main, cfg.seed, model)
+            record_command(main)
+            main.set_stage("audit", "running", {**expected(cfg, prompts, judges), "world_size": d.world_size})
     with RunStore.open_part(run_dir, d.rank) as part:
         part.init_config(config, defaults)
     return prompts, model, judges
@@ -230,6 +237,7 @@ def _finish(cfg: Any, run_dir: Path, d: Dist, prompts: list, failures: list[dict
     """Rank 0: merge the parts, mark the audit done, write metrics.json (other ranks: nothing)."""
     from unigap.audit.runner import metrics_for
     from unigap.store import RunStore, merge_parts
+    from unigap.store.files import write_json
 
     if not d.is_main:
         return
@@ -241,4 +249,4 @@ def _finish(cfg: Any, run_dir: Path, d: Dist, prompts: list, failures: list[dict
     with RunStore.open(run_dir) as main:
         main.set_stage("audit", "done", {"failures": total, "world_size": d.world_size})
         result = metrics_for(main, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
-    (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_json(run_dir / "metrics.json", result)

@@ -8,7 +8,6 @@ and rerunning the same command continues; rerunning a finished audit does no mod
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -18,13 +17,14 @@ import torch
 from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
-from unigap.config import Config, defaults_json
-from unigap.errors import ConfigError
+from unigap.config import Config, defaults_json, seed_field
+from unigap.errors import ConfigError, UnigapError
 from unigap.judges.base import ExternalJudge, JudgeConfig, judge_columns, load_judge, routes
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
 from unigap.store import RunStore
+from unigap.store.files import write_json
 from unigap.store.records import CandidateIn
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
@@ -35,7 +35,7 @@ class AuditConfig(Config):
     model: ModelConfig = ModelConfig()
     prompts: SuiteConfig = SuiteConfig(per_subtask=20)
     n: int = Field(10, ge=1)  # candidates per prompt
-    seed: int = 0
+    seed: int = seed_field()
     sampling: SamplingConfig | None = None  # None = the model's recommended sampling
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
@@ -45,12 +45,14 @@ class AuditConfig(Config):
 
 
 class Bar(Protocol):
-    def start(self, stage: str, total: int) -> None: ...
+    """Progress of a stage: `total` items of which `done` were already stored (a resumed stage)."""
+
+    def start(self, stage: str, total: int, done: int = 0) -> None: ...
     def advance(self, n: int) -> None: ...
 
 
 class NoBar:
-    def start(self, stage: str, total: int) -> None:
+    def start(self, stage: str, total: int, done: int = 0) -> None:
         pass
 
     def advance(self, n: int) -> None:
@@ -66,7 +68,8 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
                    source: str | None = None, sampling: SamplingConfig | None = None) -> None:
     source = source or cfg.source
     todo = store.missing_candidates(source, [p.id for p in prompts], cfg.n)
-    bar.start(f"generate [{source}]", len(todo))
+    total = len({p.id for p in prompts}) * cfg.n
+    bar.start(f"generate [{source}]", total, total - len(todo))
     if not todo:
         return
     sampling = sampling or cfg.sampling or default_sampling(model)
@@ -88,18 +91,22 @@ RECORDS_FAILED_CANDIDATES = True  # generate_stage stores a backend's failed row
 
 
 def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
-                prompt_ids: set[str] | None = None) -> int:
-    """Judge every stored candidate (of these prompts) this judge has not judged yet; returns failures."""
-    todo = [c for c in store.missing_judgments(judge_name, source) if prompt_ids is None or c.prompt_id in prompt_ids]
+                prompt_ids: set[str] | None = None, retry_failed: bool = False) -> int:
+    """Judge every stored candidate (of these prompts) this judge has not judged yet (retry_failed: and those
+    whose verdict failed, replaced); returns the failures of this call. A judge that raises UnigapError
+    (a server that is not there, a missing key) stops the stage: what is stored stays, a rerun continues."""
+    todo = [c for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
+            if prompt_ids is None or c.prompt_id in prompt_ids]
     prompts = {p.id: p for p in store.prompts()}
-    bar.start(f"judge [{judge_name}]", len(todo))
+    total = store.count_candidates(source, prompt_ids)
+    bar.start(f"judge [{judge_name}]", total, total - len(todo))
     failures = 0
     for chunk in batches(todo, batch_size):
         for same in _by_shape(store, chunk):  # served models may return images of different sizes
             images = torch.from_numpy(np.stack([img for _, img in same]))
             verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c, _ in same])
             failures += sum(v.status == "failed" for v in verdicts)
-            store.add_judgments(judge_name, [(c.id, v) for (c, _), v in zip(same, verdicts)])
+            store.add_judgments(judge_name, [(c.id, v) for (c, _), v in zip(same, verdicts)], replace=retry_failed)
         bar.advance(len(chunk))
     return failures
 
@@ -117,11 +124,15 @@ def _safe_judge(fn: JudgeFn, images: torch.Tensor, prompts: list[Prompt]) -> lis
     """A judge that raises on a batch: retry item by item, recording each failing item as failed."""
     try:
         return fn(images, prompts)
+    except UnigapError:
+        raise  # the judge cannot work at all (unreachable server, missing key): stop, do not record
     except Exception:  # noqa: BLE001 - judge errors are data here, recorded per item
         out = []
         for img, p in zip(images, prompts):
             try:
                 out += fn(img[None], [p])
+            except UnigapError:
+                raise
             except Exception as err:  # noqa: BLE001
                 out.append(Judgment(None, None, "", "failed", f"{type(err).__name__}: {err}"))
         return out
@@ -160,7 +171,8 @@ def check_selector(selector: str, judges: dict[str, ExternalJudge], where: str) 
 
 def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
                source: str | None = None, judges: dict[str, ExternalJudge] | None = None) -> dict[str, int]:
-    """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge."""
+    """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge.
+    Failed judgments stored by an earlier run are judged again (replaced)."""
     source = source or cfg.source
     store.add_prompts(prompts)
     generate_stage(store, model, prompts, cfg, bar, source)
@@ -169,12 +181,17 @@ def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: 
     for judge in (load_judges(cfg.judges) if judges is None else judges).values():
         for r in routes(judge, prompts):  # a routing judge (benchmark): one stage per scorer column
             stages[r.column] = (external_fn(r.judge), {p.id for p in r.prompts})
-    return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids) for name, (fn, ids) in stages.items()}
+    return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids, retry_failed=True)
+            for name, (fn, ids) in stages.items()}
 
 
-def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None) -> dict:
+def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None,
+              add_prompts: bool = False, yes: bool = True) -> dict:
     """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json.
 
+    The stage "audit" is recorded as running (with what it will produce) before any work, and done
+    only once every candidate is generated and judged; a judge whose every verdict failed marks it
+    failed and raises (a rerun judges the failed ones again).
     Launched as several processes (accelerate launch / torchrun): each runs its shard of the
     prompts, see `unigap.audit.distributed.run_audit_sharded`.
     """
@@ -182,37 +199,149 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
 
     d = distributed.dist_info()
     if d.enabled:
-        return distributed.run_audit_sharded(cfg, run_dir, d, bar, model)
+        return distributed.run_audit_sharded(cfg, run_dir, d, bar, model, add_prompts)
     bar, run_dir = bar or NoBar(), Path(run_dir)
-    prompts, model, judges = prepare_audit(cfg, run_dir, model)
+    prompts, model, judges = prepare_audit(cfg, run_dir, model, add_prompts, yes)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, model)
+        record_command(store)
+        store.set_stage("audit", "running", expected(cfg, prompts, judges))
         failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
-        store.set_stage("audit", "done", {"failures": failures})
-        result = metrics_for(store, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
-        (run_dir / "metrics.json").write_text(json.dumps(result, indent=2))
-        return result
+        ids = {p.id for p in prompts}
+        dead = dead_judges(store, cfg.source, ids, columns_of(judges))
+        store.set_stage("audit", "failed" if dead else "done", {**expected(cfg, prompts, judges), "failures": failures,
+                                                               **({"dead_judges": dead} if dead else {})})
+        result = metrics_for(store, cfg.source, ids, cfg.n_boot, cfg.seed)
+        write_json(run_dir / "metrics.json", result)
+    raise_dead_judges(dead, run_dir)
+    return result
 
 
-def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None
-                  ) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
-    """Everything the audit needs, loaded and checked before anything is written."""
+def expected(cfg: AuditConfig, prompts: list[Prompt], judges: dict[str, ExternalJudge]) -> dict:
+    """What a finished audit holds (the stage's info, read by `curate` to say what is missing)."""
+    return {"prompts": len(prompts), "n": cfg.n, "candidates": len(prompts) * cfg.n, "source": cfg.source,
+            "judges": columns_of(judges)}
+
+
+def columns_of(judges: dict[str, ExternalJudge]) -> list[str]:
+    """The judge columns an audit writes: the self-judge's and each external judge's (a routing judge: several)."""
+    return [SELF_JUDGE, *(c for j in judges.values() for c in judge_columns(j))]
+
+
+def dead_judges(store: RunStore, source: str, prompt_ids: set[str], judges: list[str]) -> dict[str, dict]:
+    """Judges whose every verdict on these prompts failed: {judge: {"failed", "first_reason"}}."""
+    out: dict[str, dict] = {}
+    rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
+    for judge in judges:
+        mine = [r for r in rows if r.judge == judge]
+        if mine and all(r.status == "failed" for r in mine):
+            out[judge] = {"failed": len(mine), "first_reason": mine[0].error or "no reason recorded"}
+    return out
+
+
+def raise_dead_judges(dead: dict[str, dict], run_dir: Path) -> None:
+    if dead:
+        lines = [f"judge {j!r}: all {d['failed']} judgments failed; first reason: {d['first_reason']}"
+                 for j, d in dead.items()]
+        raise UnigapError("\n".join(lines) + f"\nThe candidates and every other verdict are stored in {run_dir}; fix "
+                          "the cause and rerun the same command: the failed judgments are judged again.")
+
+
+def record_command(store: RunStore) -> None:
+    """The command line that writes this run (meta "command"), for messages that say how to finish it."""
+    import shlex
+    import sys
+
+    if Path(sys.argv[0]).name in ("unigap", "__main__.py") and "unigap" in sys.argv[0]:
+        store.set_meta("command", "unigap " + shlex.join(sys.argv[1:]))
+
+
+def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None, add_prompts: bool = False,
+                  yes: bool = True) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+    """Everything the audit needs, loaded and checked before anything is written: the out dir, the config
+    against a stored one, the prompts (and against the stored ones), the judges, the model, whether the
+    model takes every prompt, and (yes=False) the job's size."""
     from unigap.store.runstore import check_out_dir
 
     check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
     prompts = load_prompts(cfg.prompts)
+    check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
     check_prompts_for(judges, prompts)
-    return prompts, model or load_model(cfg.model), judges
+    model = model or load_model(cfg.model)
+    check_model_prompts(model, prompts, cfg.self_judge)
+    check_job_size(job_size(len(prompts), cfg.n), f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
+                   cfg.sampling, yes)
+    return prompts, model, judges
+
+
+CONFIRM_ABOVE = 200_000  # candidates; a job this large prints its size and needs --yes
+PROBE_ROWS = 4  # timed after one warm-up candidate
+
+
+def job_size(prompts: int, n: int) -> int:
+    return prompts * n
+
+
+def probe_seconds(model: UnifiedModel, text: str, sampling: SamplingConfig | None) -> float:
+    """Seconds per candidate on this machine: PROBE_ROWS candidates of one prompt in one batch, after a
+    warm-up candidate (nothing stored)."""
+    import time
+
+    sampling = sampling or default_sampling(model)
+    model.generate([text], [0], sampling)
+    t0 = time.perf_counter()
+    model.generate([text] * PROBE_ROWS, list(range(PROBE_ROWS)), sampling)
+    return (time.perf_counter() - t0) / PROBE_ROWS
+
+
+def check_job_size(candidates: int, detail: str, model: UnifiedModel, text: str, sampling: SamplingConfig | None,
+                   yes: bool) -> str | None:
+    """Above CONFIRM_ABOVE candidates: probe the model and refuse without `yes` (UnigapError with the job's size
+    and an estimated time). Returns the size line (None below the threshold)."""
+    if candidates <= CONFIRM_ABOVE:
+        return None
+    per = probe_seconds(model, text, sampling)
+    line = (f"this job generates {candidates:,} candidates ({detail}); at {per * 1000:.0f} ms per candidate "
+            f"(a {PROBE_ROWS}-candidate probe on this machine) generation alone takes about {_hours(per * candidates)}")
+    if not yes:
+        raise UnigapError(f"{line}. Pass --yes to start it anyway, or lower n / prompts.per_subtask.")
+    return line
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def check_model_prompts(model: UnifiedModel, prompts: list[Prompt], judge: SelfJudgeConfig,
+                        where: str = "prompts") -> None:
+    """A backend that knows its limits (`prompt_problems`: the tiny model's prompt length and context)
+    refuses prompts it could not generate for or judge, before anything is written."""
+    check = getattr(type(model), "prompt_problems", None)  # on the class: validation never touches the weights
+    if not callable(check):
+        return
+    problems = check(model, [p.text for p in prompts], judge)
+    if problems:
+        shown = "\n".join(f"  {prompts[i].id}: {reason}" for i, reason in problems[:8])
+        more = f"\n  ... and {len(problems) - 8} more" if len(problems) > 8 else ""
+        raise ConfigError(f"{where}: {len(problems)} prompt(s) the {model.name!r} model cannot take:\n{shown}{more}")
 
 
 def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -> None:
-    """Judges that need per-prompt metadata (GenEval's include/exclude) check it before any generation."""
+    """Before any generation: judges that need per-prompt metadata (GenEval's include/exclude, the oracle's
+    ShapeWorld spec) check it, and judges behind a server check that it answers the phone."""
     for judge in judges.values():
         check = getattr(judge, "check_prompts", None)
         if callable(check):
             check(prompts)
+        reachable = getattr(judge, "check_reachable", None)
+        if callable(reachable):
+            reachable()
 
 
 def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
@@ -221,7 +350,25 @@ def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int,
     result = audit_metrics(rows, self_judge, n_boot, seed, benchmarks_of(store, prompt_ids))
     result["counts"] = store.counts()
     result["source"] = source
+    result["failures"] = failure_reasons(store, rows, source, prompt_ids)
     return result
+
+
+def failure_reasons(store: RunStore, rows: list, source: str, prompt_ids: set[str]) -> dict[str, dict]:
+    """{judge: {"failed", "of", "first_reason"}} for the judges with failed verdicts, and "generation" for
+    candidates the backend could not produce: what the printed table's footnote says."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        entry = out.setdefault(r.judge, {"failed": 0, "of": 0, "first_reason": None})
+        entry["of"] += 1
+        if r.status == "failed":
+            entry["failed"] += 1
+            entry["first_reason"] = entry["first_reason"] or r.error or "no reason recorded"
+    lost = [f for f in store.failed_candidates(source) if f["prompt_id"] in prompt_ids]
+    out = {j: e for j, e in out.items() if e["failed"]}
+    if lost:
+        out["generation"] = {"failed": len(lost), "of": None, "first_reason": lost[0]["reason"]}
+    return out
 
 
 def benchmarks_of(store: RunStore, prompt_ids: set[str]) -> dict[str, str]:

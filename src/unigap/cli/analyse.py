@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from unigap.cli._common import out
+from unigap.cli._common import AllowPartial, out
 
 
 def analyse_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory from `unigap run`")],
     entk_samples: Annotated[int, typer.Option(help="Training samples for the eNTK kernel (0 = skip)")] = 48,
-    seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed")] = 0,
+    seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed", min=0)] = 0,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Compute every analysis of a run once (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
 
@@ -23,7 +24,7 @@ def analyse_cmd(
 
     from unigap.pipeline.analyse import analyse
 
-    result = analyse(run_dir, seed=seed, entk_samples=entk_samples)
+    result = analyse(run_dir, seed=seed, entk_samples=entk_samples, allow_partial=allow_partial)
     for name, section in result.items():
         if isinstance(section, dict) and "missing" in section:
             hint = f" ({section['command']})" if section.get("command") else ""

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import DryRun, out, print_config, progress_bar
+from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, \
+    stage_progress  # noqa: F401  (RichBar: re-exported)
 from unigap.errors import UnigapError
-
-
-class RichBar:
-    """Adapter from the audit's Bar protocol to one rich progress task per stage."""
-
-    def __init__(self, progress) -> None:
-        self.progress, self.task = progress, None
-
-    def start(self, stage: str, total: int) -> None:
-        self.stage, self.task = stage, self.progress.add_task(stage, total=total)
-
-    def advance(self, n: int) -> None:
-        self.progress.advance(self.task, n)
-
-    def note(self, text: str) -> None:
-        """A live value beside the stage's name (grpo: the step's reward)."""
-        self.progress.update(self.task, description=f"{self.stage} · {text}")
 
 
 def audit_cmd(
@@ -34,6 +17,8 @@ def audit_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
     dry_run: DryRun = False,
+    add_prompts: AddPrompts = False,
+    yes: Yes = False,
 ) -> None:
     """Measure a model's non-unification: N candidates per prompt, judged by the model itself and by external judges.
 
@@ -48,15 +33,22 @@ def audit_cmd(
 
     cfg = load_config(AuditConfig, config, overrides or [])
     if dry_run:
-        prepare_audit(cfg, out_dir)
+        from unigap.audit.runner import check_job_size
+
+        prompts, model, _ = prepare_audit(cfg, out_dir, add_prompts=add_prompts, yes=True)
         print_config(cfg)
-        out.print(f"valid; nothing written (would audit into {out_dir})")
+        size = check_job_size(len(prompts) * cfg.n, f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
+                              cfg.sampling, yes=True)
+        if size:
+            out.print(f"{size}; the run needs --yes", markup=False, highlight=False)
+        out.print(f"valid; nothing written (would audit {len(prompts)} prompts x n={cfg.n} = "
+                  f"{len(prompts) * cfg.n:,} candidates into {out_dir})")
         return
     if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
-        run_audit(cfg, out_dir, NoBar())
+        run_audit(cfg, out_dir, NoBar(), add_prompts=add_prompts)
         return
-    with progress_bar() as bar:
-        metrics = run_audit(cfg, out_dir, RichBar(bar))
+    with stage_progress() as bar:
+        metrics = run_audit(cfg, out_dir, bar, add_prompts=add_prompts, yes=yes)
     print_metrics(metrics)
     out.print(f"run directory: {out_dir}")
 
@@ -75,12 +67,12 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
         path = run_dir / "metrics.json"
         if not path.exists():
             raise UnigapError(f"{path} not found: run `unigap audit --out {run_dir}` first")
-        results[_run_label(run_dir, results)] = json.loads(path.read_text())
+        results[_run_label(run_dir, results)] = read_json(path, f"rewrite it with `unigap audit --out {run_dir}`")
     if len(results) == 1:
         print_metrics(next(iter(results.values())))
         analysis = run_dirs[0] / "analysis.json"
         if analysis.exists():  # a finished `unigap run`: the self-judge as a selector
-            print_diagnostics(json.loads(analysis.read_text()))
+            print_diagnostics(read_json(analysis, f"rewrite it with `unigap analyse {run_dirs[0]}`"))
     else:
         out.print(side_by_side(results))
 
@@ -90,8 +82,8 @@ def _show_run(run_dir: Path) -> None:
     from unigap.cli.show import print_diagnostics
 
     path = run_dir / "analysis.json"
-    analysis = json.loads(path.read_text()) if path.exists() else None
-    print_results(json.loads((run_dir / "results.json").read_text()), analysis)
+    analysis = read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None
+    print_results(read_json(run_dir / "results.json", f"rewrite it with `unigap run --out {run_dir}`"), analysis)
     if analysis is not None:
         print_diagnostics(analysis)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from unigap.cli._common import DryRun, out, print_config
+from unigap.cli._common import AllowPartial, DryRun, out, print_config
 
 
 def counts_table(manifest: dict) -> Table:
@@ -30,6 +30,7 @@ def curate_cmd(
     config: Annotated[Optional[Path], typer.Option(help="YAML with selector/rule/pairs_per_prompt/source")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")] = None,
     dry_run: DryRun = False,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Turn an audit into training data: accepted images (SFT), accepted/rejected pairs (DPO), a discard pool.
 
@@ -42,13 +43,15 @@ def curate_cmd(
     from unigap.curation.dataset import write_curation
 
     cfg = load_config(CurateConfig, config, overrides or [])
-    check_curation(run_dir, out_dir, cfg)
+    check_curation(run_dir, out_dir, cfg, allow_partial)
     if dry_run:
         print_config(cfg)
         out.print(f"valid; nothing written (would write {out_dir})")
         return
-    manifest = write_curation(run_dir, out_dir, cfg)
+    manifest = write_curation(run_dir, out_dir, cfg, allow_partial)
     out.print(counts_table(manifest))
+    if manifest.get("partial"):
+        out.print(f"[yellow]partial:[/yellow] curated from an unfinished audit ({manifest['partial']})")
     out.print(f"wrote {out_dir}")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import DryRun, out, print_config
+from unigap.cli._common import AllowPartial, DryRun, out, print_config, stage_progress
 
 
 def improve_cmd(
@@ -17,6 +17,7 @@ def improve_cmd(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
     force: Annotated[bool, typer.Option(help="Train even if the data-quality guard fails")] = False,
     dry_run: DryRun = False,
+    allow_partial: AllowPartial = False,
 ) -> None:
     """Self-improve a model: SFT or DPO on its own curated judgments, or GRPO with its own judge as the reward online.
 
@@ -27,19 +28,22 @@ def improve_cmd(
     configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
     """
     from unigap.audit.distributed import dist_info
-    from unigap.cli._common import progress_bar
-    from unigap.cli.audit import RichBar
     from unigap.config import load_config
     from unigap.training.improve import ImproveConfig, check_improve_inputs, improve
 
     cfg = load_config(ImproveConfig, config, overrides or [])
     if dry_run:
-        check_improve_inputs(cfg, data, out_dir)
+        check_improve_inputs(cfg, data, out_dir, allow_partial)
         print_config(cfg)
         out.print(f"valid; nothing written (would train into {out_dir})")
         return
-    with progress_bar() as bar:
-        history = improve(cfg, data, out_dir, force=force, log=out.print, progress=RichBar(bar))
+    with stage_progress() as bar:
+        if cfg.method == "grpo":  # one step per bar tick, the reward beside the stage's name
+            history = improve(cfg, data, out_dir, force=force, log=out.print, progress=bar, allow_partial=allow_partial)
+        else:
+            bar.start("improve: training rows", None)
+            history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance,
+                              allow_partial=allow_partial)
     if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
         return
     for r in history["replays"]:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from unigap.cli._common import out, progress_bar
+from unigap.cli._common import out, stage_progress
 from unigap.errors import UnigapError
 
 
@@ -124,11 +124,10 @@ def judge_cmd(
     retry_failed: Annotated[bool, typer.Option(help="Judge again the candidates this judge failed on")] = False,
 ) -> None:
     """Add a judge's verdicts (and a scorer's scores) to an existing run; rerun to resume."""
-    from unigap.cli.audit import RichBar
 
     opts = parse_options(options or [])
-    with progress_bar() as bar:
-        result = judge_run(run_dir, judge, opts, source, batch_size, RichBar(bar), retry_failed)
+    with stage_progress() as bar:
+        result = judge_run(run_dir, judge, opts, source, batch_size, bar, retry_failed)
     out.print(f"{result['judge']}: judged {result['judged']} candidates, {result['failed']} failed")
     for subtask, s in result["scores"].items():
         if s["mean"] is not None:

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from unigap.cli._common import DryRun, out, print_config, progress_bar
-from unigap.errors import UnigapError
+from unigap.cli._common import DryRun, out, print_config, stage_progress
 
 
 def pretrain_cmd(
@@ -24,26 +23,32 @@ def pretrain_cmd(
     """
     from unigap.config import load_config
     from unigap.models.tiny.eval import record_eval_in_card
-    from unigap.training.pretrain import PretrainConfig, pretrain
+    from unigap.training.pretrain import PretrainConfig, check_pretrain, pretrain
 
     cfg = load_config(PretrainConfig, config, overrides or [])
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UnigapError(f"--out {out_dir} is a file, not a checkpoint directory; choose another --out")
+    check_pretrain(cfg, out_dir)
     if dry_run:
         print_config(cfg)
         out.print(f"valid; nothing written (would pretrain into {out_dir})")
         return
-    with progress_bar() as bar:
-        task = bar.add_task("pretrain", total=cfg.steps)
+    with stage_progress() as bar:
+        bar.start("pretrain", cfg.steps, resumed_step(out_dir))
 
         def on_step(step: int, stats: dict) -> None:
-            bar.update(task, completed=step, description=f"pretrain loss {stats['loss']:.3f} (gen {stats['gen']:.3f}, und {stats['und']:.3f})")
+            bar.update(step, f"pretrain loss {stats['loss']:.3f} (gen {stats['gen']:.3f}, und {stats['und']:.3f})")
 
         pretrain(cfg, out_dir, on_step)
     if eval_prompts:
         out.print(f"evaluating ({eval_prompts} prompts per subtask) for the card ...")
         record_eval_in_card(out_dir, eval_prompts)
     out.print(f"wrote {out_dir}")
+
+
+def resumed_step(out_dir: Path) -> int:
+    """The step a rerun resumes from (0 for a fresh start)."""
+    from unigap.training.pretrain import checkpoints
+
+    return checkpoints(out_dir).latest_step() or 0
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from unigap.cli._common import DryRun, out, print_config, progress_bar
-from unigap.cli.audit import RichBar
+from unigap.cli._common import AddPrompts, DryRun, Yes, out, print_config, stage_progress
 from unigap.analysis.table import before_after_rows
 from unigap.vocab import SOURCE_BASE, SOURCE_IMPROVED
 
@@ -45,9 +44,12 @@ def _pm(value: float | None, stderr: float | None) -> str:
 def print_results(results: dict, analysis: dict | None = None) -> None:
     """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
     the understanding benchmarks when run."""
-    from unigap.cli.show import benchmark_tables
+    from unigap.cli.show import benchmark_tables, failure_footnote
 
     out.print(before_after_table(results))
+    for side in ("before", "after"):
+        for line in failure_footnote(results[side].get("failures") or {}):
+            out.print(f"{side}: {line}" if line.startswith("*") else line, markup=False, highlight=False)
     sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
     for t in benchmark_tables(sides, (analysis or {}).get("win_rate")):
         out.print(t)
@@ -56,10 +58,10 @@ def print_results(results: dict, analysis: dict | None = None) -> None:
 
 
 def _analysis(run_dir: Path) -> dict | None:
-    import json
+    from unigap.cli._common import read_json
 
     path = run_dir / "analysis.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None
 
 
 def run_cmd(
@@ -67,6 +69,8 @@ def run_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides of nested keys, e.g. improve.epochs=4")] = None,
     dry_run: DryRun = False,
+    add_prompts: AddPrompts = False,
+    yes: Yes = False,
 ) -> None:
     """Self-improve a model end to end: audit, curate, train, audit again, report (resumable).
 
@@ -78,12 +82,13 @@ def run_cmd(
 
     cfg = load_config(RunConfig, config, overrides or [])
     if dry_run:
-        prepare_run(cfg, out_dir)
+        ready = prepare_run(cfg, out_dir, add_prompts, yes=True)
         print_config(cfg)
-        out.print(f"valid; nothing written (would run into {out_dir})")
+        size = len(ready.train) * cfg.n + 2 * len(ready.evals) * cfg.eval_n
+        out.print(f"valid; nothing written (would run into {out_dir}: {size:,} candidates)")
         return
-    with progress_bar() as bar:
-        results = run_loop(cfg, out_dir, RichBar(bar), log=out.print)
+    with stage_progress() as bar:
+        results = run_loop(cfg, out_dir, bar, log=out.print, add_prompts=add_prompts, yes=yes)
     print_results(results, _analysis(out_dir))
     out.print("stage wall times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["stage_seconds"].items()))
     if results.get("report"):

@@ -147,6 +147,19 @@ def print_diagnostics(analysis: dict) -> None:
         out.print(line, markup=False, highlight=False)
 
 
+def failure_footnote(failures: dict) -> list[str]:
+    """The table's footnote: each judge with failed verdicts (and failed generations), with the first reason."""
+    lines = []
+    for judge, f in failures.items():
+        of = f" of {f['of']}" if f.get("of") else ""
+        what = "candidates could not be generated" if judge == "generation" else f"{judge} judgments failed"
+        lines.append(f"* {f['failed']}{of} {what}; first reason: {f.get('first_reason')}")
+    if lines:
+        lines.append("  (a rerun of the same command judges failed verdicts again; a dash in the table is a cell "
+                     "without verdicts)")
+    return lines
+
+
 def print_metrics(result: dict) -> None:
     for t in metrics_tables(result):
         out.print(t)
@@ -156,6 +169,8 @@ def print_metrics(result: dict) -> None:
     for judge, c in unparsed.items():
         if c.get("unparsed") or c.get("failed"):
             out.print(f"{judge}: {c.get('unparsed', 0)} unparsed, {c.get('failed', 0)} failed")
+    for line in failure_footnote(result.get("failures") or {}):
+        out.print(line, markup=False, highlight=False)
     counts = result.get("counts")
     if counts:
         out.print(f"counts: {counts}")

@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import Field
 
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.errors import UnigapError
 from unigap.records import Prompt
 
@@ -45,7 +45,7 @@ class CalibrateConfig(Config):
     judge: str = "oracle"  # the labelling judge (its verdicts must be stored in the run)
     fraction: float = Field(0.2, gt=0.0, lt=1.0)  # share of each band's prompts held out as the labelled sample
     target_precision: float = Field(0.8, gt=0.0, le=1.0)
-    seed: int = 0
+    seed: int = seed_field()
 
 
 class CurateConfig(Config):

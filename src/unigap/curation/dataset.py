@@ -21,15 +21,19 @@ from unigap.curation.curate import Curation, CurateConfig, Scored, curate
 from unigap.errors import DataError, UnigapError
 from unigap.records import Prompt
 from unigap.store import RunStore
+from unigap.faults import point
+from unigap.store.files import read_json, write_json, write_text
 from unigap.store.images import encode_png
+from unigap.utils import sha256_file
 
 MANIFEST = "manifest.json"
+DATA_FILES = ("sft.parquet", "dpo.parquet", "discard.parquet")
 PROMPTS = "prompts.jsonl"  # the curated prompts (with specs): what the guard and the curriculum need
 
 
 def write_prompts(path: Path, prompts) -> None:
     lines = [json.dumps(dataclasses.asdict(p), sort_keys=True) for p in prompts]
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+    write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def read_prompts(path: Path) -> dict[str, Prompt]:
@@ -83,6 +87,7 @@ def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     ds.to_parquet(str(tmp))
     tmp.replace(path)  # atomic: a killed curate never leaves a half-written file under the final name
+    point("file", str(path))
 
 
 def sft_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
@@ -113,29 +118,40 @@ def discard_rows(cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
             for i in cur.discard]
 
 
-def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig) -> dict:
-    """Curate a run's candidates into DATA_DIR; returns the manifest (with counts per subtask)."""
+def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig, allow_partial: bool = False) -> dict:
+    """Curate a run's candidates into DATA_DIR; returns the manifest (with counts per subtask).
+
+    Refuses a run whose audit did not finish (allow_partial: curates what is there and says so in the
+    manifest, which `improve` then refuses without its own --allow-partial). Everything is read and
+    checked (every image against its content hash) before the first file is written; the manifest
+    is written last, so a killed curate leaves data that `improve` refuses until curate is rerun.
+    """
+    from unigap.store.complete import require_finished_audit
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)  # a rerun over an older curation: incomplete until the end
     with RunStore.open(run_dir, create=False) as store:
+        gap = require_finished_audit(store, Path(run_dir), cfg.source, allow_partial, "curate")
         prompts = {p.id: p for p in store.prompts(split=cfg.split)}
         cur = curate(list(prompts.values()), scored_from_store(store, cfg), cfg, calibration_labels(store, cfg))
-        _write(sft_rows(store, cur, prompts), out / "sft.parquet", ("image",))
-        _write(dpo_rows(store, cur, prompts), out / "dpo.parquet", ("chosen", "rejected"))
-        _write(discard_rows(cur, prompts), out / "discard.parquet", ())
+        rows = {"sft": sft_rows(store, cur, prompts), "dpo": dpo_rows(store, cur, prompts)}
         provenance = store.get_meta("provenance") or {}
         config = store.config() or {}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # a rerun over an older curation: incomplete until the end
+    _write(rows["sft"], out / "sft.parquet", ("image",))
+    _write(rows["dpo"], out / "dpo.parquet", ("chosen", "rejected"))
+    _write(discard_rows(cur, prompts), out / "discard.parquet", ())
     write_prompts(out / PROMPTS, prompts.values())
     # relative to the data dir, so a run dir moved or copied with its data still finds its store
     manifest = {"curate": cfg.model_dump(), "run_dir": os.path.relpath(Path(run_dir).resolve(), out.resolve()), "counts": cur.counts,
                 "totals": {"sft": len(cur.sft), "pairs": len(cur.pairs), "discard": len(cur.discard)},
                 "thresholds": cur.thresholds, "held_out": len(cur.held_out),
                 "model": config.get("model"), "fingerprint": provenance.get("model_fingerprint"),
-                "splits": sorted({p.split for p in prompts.values()})}
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    tmp.replace(out / MANIFEST)  # last: data without a manifest is refused by improve (rerun curate)
+                "splits": sorted({p.split for p in prompts.values()}),
+                "files": {f: sha256_file(out / f) for f in DATA_FILES}}
+    if gap:
+        manifest["partial"] = gap
+    write_json(out / MANIFEST, manifest)  # last: data without a manifest is refused by improve (rerun curate)
     return manifest
 
 
@@ -147,28 +163,43 @@ class CuratedData:
     discard: list[dict]
 
 
+def check_files(data_dir: Path, manifest: dict) -> None:
+    """Each data file must be the one curate wrote (manifest["files"]: sha256; older manifests lack it)."""
+    for name, want in (manifest.get("files") or {}).items():
+        if sha256_file(data_dir / name) != want:
+            raise DataError(f"{data_dir / name}: not the file `unigap curate` wrote (its sha256 differs from the "
+                            f"manifest's): it was replaced or edited. Rerun `unigap curate RUN_DIR --out {data_dir}`")
+
+
 def read_parquet_rows(path: Path, columns: list[str]) -> list[dict]:
     import pyarrow.parquet as pq
 
     if not path.exists():
         return []
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise DataError(f"{path}: not a readable parquet file ({type(err).__name__}: {err}); rerun "
+                        f"`unigap curate RUN_DIR --out {path.parent}`") from None
     cols = [c for c in columns if c in table.column_names]
     return table.select(cols).to_pylist()
 
 
 def load_curated(data_dir: str | Path) -> CuratedData:
+    """The curated data of DATA_DIR; DataError naming what is missing or changed (each parquet file is checked
+    against the sha256 its manifest recorded), and the command that rewrites it."""
     data_dir = Path(data_dir)
     if not (data_dir / MANIFEST).exists():
         raise DataError(f"{data_dir}: no {MANIFEST}; produce it with `unigap curate RUN_DIR --out {data_dir}`")
-    missing = [f for f in ("sft.parquet", "dpo.parquet", "discard.parquet") if not (data_dir / f).is_file()]
+    missing = [f for f in DATA_FILES if not (data_dir / f).is_file()]
     if missing:
         raise DataError(f"{data_dir}: incomplete curated data, missing {', '.join(missing)}; "
                         f"rerun `unigap curate RUN_DIR --out {data_dir}`")
-    try:
-        manifest = json.loads((data_dir / MANIFEST).read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{data_dir / MANIFEST}: not valid JSON ({err}); rerun `unigap curate`") from None
+    manifest = read_json(data_dir / MANIFEST, f"rerun `unigap curate RUN_DIR --out {data_dir}`")
+    if not isinstance(manifest, dict):
+        raise DataError(f"{data_dir / MANIFEST}: not a curation manifest; "
+                        f"rerun `unigap curate RUN_DIR --out {data_dir}`")
+    check_files(data_dir, manifest)
     keys = ["prompt", "prompt_id", "subtask", "band"]
     return CuratedData(manifest,
                        read_parquet_rows(data_dir / "sft.parquet", keys + ["tokens"]),

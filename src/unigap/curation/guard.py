@@ -16,7 +16,6 @@ overall on the easy band's many images and mostly wrong on the hard band's few.
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -27,12 +26,13 @@ from PIL import Image
 
 from pydantic import Field
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.curation.dataset import PROMPTS, CuratedData, read_prompts, source_run
 from unigap.errors import UnigapError
 from unigap.judges.base import JudgeConfig, load_judge
 from unigap.records import Prompt
 from unigap.store import RunStore
+from unigap.store.files import write_json
 
 
 class GuardConfig(Config):
@@ -40,7 +40,7 @@ class GuardConfig(Config):
     options: dict[str, Any] = {}
     sample: int = Field(100, ge=1)  # curated items re-judged
     threshold: float = Field(0.5, ge=0.0, le=1.0)  # minimum agreement: at least half of the self-labels confirmed
-    seed: int = 0
+    seed: int = seed_field()
     stop_on: Literal["overall", "worst_band"] = "overall"  # worst_band: `sample` items per band, the worst decides
     min_band_items: int = Field(10, ge=1)  # bands with fewer sampled items are reported, never decide
 
@@ -161,7 +161,7 @@ def guard_message(result: dict, name: str) -> str:
 
 def _record(data: CuratedData, data_dir: Path, result: dict) -> None:
     """The guard's result beside the data (guard.json) and in the source run, where the report reads it."""
-    (data_dir / "guard.json").write_text(json.dumps(result, indent=2))
+    write_json(data_dir / "guard.json", result)
     run_dir = source_run(data, data_dir)
     if run_dir is not None:
         with RunStore.open(run_dir, create=False) as store:

@@ -53,7 +53,7 @@ def write_png(store: Any, png: str, dest: Path) -> None:
     """Copy the stored PNG byte for byte; decode and re-encode only if it is not a PNG file."""
     from unigap.store.images import encode_png
 
-    src = store.image_path(png)
+    src = store.verify_image(png)  # its content hash: a replaced image is refused, not exported
     if src.suffix.lower() == ".png" and src.is_file():
         shutil.copyfile(src, dest)
         return

@@ -73,7 +73,7 @@ def _png_file(store: Any, png: str) -> Path:
     path = store.image_path(png)
     if not path.is_file():
         raise DataError(f"{path}: candidate image missing from the run folder")
-    return path
+    return store.verify_image(png)  # its content hash: a replaced image is refused, not exported
 
 
 def _hf_features(judges: dict[str, str]) -> Any:

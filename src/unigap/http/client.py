@@ -6,6 +6,8 @@
 - retries on 429, 408, 409, 5xx, network errors and timeouts, up to `max_retries` extra attempts,
   with capped exponential backoff and "equal jitter"; a Retry-After header is honoured (capped);
 - no retry on other 4xx: the item fails with the server's own message;
+- connection errors before any response of the batch: at most CONNECT_RETRIES retries, then
+  `Unreachable` (a dead port fails in seconds);
 - `fatal_status` (e.g. 404 for a missing route): the first such answer raises `RouteError`
   naming the URL and stops the batch (no request storm against an endpoint that is not there);
 - the API key is read from the environment variable named by `api_key_env` when a batch starts;
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx; 408/409 are transient by definition
+# Before anything has answered, connection errors (a dead port, a wrong host) are retried at most this many
+# times: a server that is not there fails the batch within seconds, not after the full backoff schedule.
+CONNECT_RETRIES = 2
 MAX_ERROR_CHARS = 500
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -232,6 +237,9 @@ class HttpSession:
                 raise self.stopped
             if not reply.retry:
                 break
+            nothing_answered = reply.connect_error and not self.stats.responded
+            if nothing_answered and attempt >= min(self.owner.max_retries, CONNECT_RETRIES):
+                break  # nothing ever answered: unreachable, fail fast (post raises Unreachable)
         return reply, attempt + 1
 
     async def _attempt(self, url: str, content: str) -> Reply:

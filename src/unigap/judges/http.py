@@ -170,6 +170,22 @@ class HttpJudge:
         arrays = images.cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
         return run_sync(self._judge_all(arrays, list(prompts)))
 
+    def check_reachable(self, timeout_s: float = 3.0) -> None:
+        """Before anything is generated: a TCP connection to the server must open (a dead port or a wrong host
+        is refused at validation, not after the audit generated every image). Skipped with an injected transport."""
+        import socket
+        from urllib.parse import urlsplit
+
+        if self.http.transport is not None:
+            return
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+        except OSError as err:
+            raise UnigapError(f"http judge: cannot connect to {parts.hostname}:{port} ({self.url}): {err}; is the "
+                              "server running and the base_url right?") from None
+
     # ---- request building --------------------------------------------------------------
 
     def messages(self, image: np.ndarray, prompt: Prompt) -> list[dict]:

@@ -176,8 +176,31 @@ def model_options(cfg: ModelConfig, where: str = "model") -> BaseModel:
     return MODELS.validate_options(cfg.name, cfg.options, f"{where}.options")
 
 
-def load_model(cfg: ModelConfig) -> UnifiedModel:
-    return MODELS.get(cfg.name)(cfg, model_options(cfg))
+def check_device(device: str, where: str = "model.device") -> None:
+    """The device must exist on this machine, for every backend (a backend that ignored it ran on the CPU
+    and stored `device: cuda`; another raised late). ConfigError naming `where` otherwise."""
+    from unigap.errors import ConfigError
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(f"{where}: {device!r} is not a torch device ({err}); use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"{where}: {device!r}, but torch sees no GPU here (torch {torch.__version__}, "
+                              "torch.cuda.is_available() is False); use model.device=cpu")
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"{where}: {device!r}, but this machine has {count} GPU(s) (cuda:0..cuda:{count - 1})")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{where}: 'mps', but torch has no MPS device here; use model.device=cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"{where}: unsupported device {device!r}; use cpu, cuda or cuda:N")
+
+
+def load_model(cfg: ModelConfig, where: str = "model") -> UnifiedModel:
+    check_device(cfg.device, f"{where}.device")
+    return MODELS.get(cfg.name)(cfg, model_options(cfg, where))
 
 
 def default_sampling(model: UnifiedModel) -> SamplingConfig:

@@ -11,7 +11,6 @@ Sections (each says what is missing and which command makes it when its inputs a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from unigap.audit.runner import benchmarks_of, metrics_for
 from unigap.errors import UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
+from unigap.store.files import read_json, write_json
 
 
 def missing(what: str, command: str) -> dict:
@@ -59,7 +59,7 @@ def curriculum_section(run_dir: Path) -> dict:
     path = run_dir / "improve" / "train.json"
     if not path.exists():
         return missing("no training history", "unigap run (stage improve)")
-    history = json.loads(path.read_text())
+    history = read_json(path, f"rerun `unigap run --out {run_dir}` (stage improve rewrites it)")
     return {"replays": history.get("replays", []), "epochs": history.get("epochs", []),
             "acceptance": history.get("acceptance", [])}
 
@@ -95,11 +95,17 @@ def diagnostics_section(store: RunStore, ids: set[str], n_boot: int, seed: int) 
     return run_diagnostics(store, ids, n_boot, seed)
 
 
-def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48) -> dict:
+def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48,
+            allow_partial: bool = False) -> dict:
+    """Every analysis of a finished run (allow_partial: of what an unfinished one holds, recorded as
+    "partial") into RUN_DIR/analysis.json, written atomically."""
+    from unigap.store.complete import require_finished_run
+
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
         raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite); make one with `unigap run --out {run_dir}`")
     with RunStore.open(run_dir, create=False) as store:
+        gaps = require_finished_run(store, run_dir, allow_partial, "analyse")
         ids = eval_ids(store)
         result = {"before": audit_section(store, SOURCE_BASE, ids, n_boot, seed),
                   "after": audit_section(store, SOURCE_IMPROVED, ids, n_boot, seed),
@@ -109,7 +115,9 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
                   "agreement": agreement_section(store, n_boot, seed)}
         result["entk"] = entk_section(store, run_dir, entk_samples, seed)
         result["diagnostics"] = diagnostics_section(store, ids, n_boot, seed)
-    (run_dir / "analysis.json").write_text(json.dumps(result, indent=2))
+        if gaps:
+            result["partial"] = gaps
+    write_json(run_dir / "analysis.json", result)
     return result
 
 
@@ -125,7 +133,7 @@ def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
     data = run_dir / "data" / "sft.parquet"
     if not data.exists():
         return missing("no curated SFT data", "unigap run (stage curate)")
-    model = load_model(model_cfg)
+    model = load_model(model_cfg.model_copy(update={"device": "cpu"}))  # exact per-sample gradients: CPU
     train = _train_samples(data, n, seed)
     kernel = entk.matched_kernel(model, train["prompt"], train["tokens"], model.components()["llm"])
     return {"params": "llm (shared trunk)", "n_train": len(train["prompt"]), "matched_vs_mismatched": kernel,

@@ -11,7 +11,6 @@ Every stage only does what the store does not hold yet; rerunning continues wher
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,10 @@ from typing import Callable
 
 from pydantic import Field, model_validator
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_prompts_for, check_selector, judge_stage, load_judges, metrics_for, \
-    record_provenance, self_judge_fn
-from unigap.config import Config, defaults_json
+from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, \
+    check_prompts_for, check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, \
+    raise_dead_judges, record_command, record_provenance, self_judge_fn
+from unigap.config import Config, seed_field, defaults_json
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
 from unigap.judges.base import ExternalJudge, JudgeConfig
@@ -29,6 +29,7 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, Uni
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Prompt
 from unigap.store import RunStore
+from unigap.store.files import write_json
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
 from unigap.curation.guard import GuardConfig
@@ -45,7 +46,7 @@ class RunConfig(Config):
     """
 
     model: ModelConfig = ModelConfig()
-    seed: int = 0
+    seed: int = seed_field()
     n: int = Field(10, ge=1)  # candidates per train prompt
     train_prompts: SuiteConfig = SuiteConfig(split="train", per_subtask=40)
     eval_prompts: SuiteConfig = SuiteConfig(split="eval", per_subtask=20)
@@ -102,17 +103,24 @@ class Prepared:
     judges: dict[str, ExternalJudge]
 
 
-def prepare_run(cfg: RunConfig, run_dir: Path) -> Prepared:
-    """Validate the whole run: out dir, prompts, judges and their options, selector, guard, model. Writes nothing."""
+def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: bool = True) -> Prepared:
+    """Validate the whole run: out dir, prompts (and against stored ones), judges and their options,
+    selector, guard, model and the prompts it takes. Writes nothing."""
     check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
     train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
+    check_out_dir(run_dir, prompts=train + evals, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
     check_prompts_for(judges, train + evals)
     check_selector(cfg.curate.selector, judges, "curate.selector")
     check_improve_config(cfg.improve_config(), "improve")
     check_improve_prompts(cfg.improve_config(), train, "improve")
     check_understand(cfg.understand)
-    return Prepared(train, evals, load_model(cfg.model), judges)
+    model = load_model(cfg.model)
+    check_model_prompts(model, train + evals, cfg.self_judge, "train_prompts + eval_prompts")
+    size = len(train) * cfg.n + 2 * len(evals) * cfg.eval_n
+    check_job_size(size, f"{len(train)} train prompts x n={cfg.n} + {len(evals)} eval prompts x eval_n={cfg.eval_n} "
+                   "x 2 models", model, train[0].text, cfg.sampling, yes)
+    return Prepared(train, evals, model, judges)
 
 
 class Stages:
@@ -126,6 +134,8 @@ class Stages:
         if done and done["status"] == "done":
             self.times[name] = (done["info"] or {}).get("seconds", 0.0)
             return
+        if done:
+            self.log(f"stage {name}: resuming (it was {done['status']} when the last run stopped)")
         self.store.set_stage(name, "running")
         t0 = time.time()
         info = fn() or {}
@@ -145,14 +155,17 @@ def improve_info(history: dict) -> dict:
     return info
 
 
-def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print) -> dict:
+def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print,
+             add_prompts: bool = False, yes: bool = True) -> dict:
     bar, run_dir = bar or NoBar(), Path(run_dir)
-    ready = prepare_run(cfg, run_dir)
+    ready = prepare_run(cfg, run_dir, add_prompts, yes)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
+        record_command(store)
+        store.add_prompts(ready.train + ready.evals)  # all at once: a run killed in its first stage holds them all
         results = _stages(cfg, run_dir, store, ready, bar, log)
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+        write_json(run_dir / "results.json", results)
     if cfg.report:
         from unigap.pipeline.analyse import analyse
         from unigap.report.render import render_report
@@ -164,21 +177,31 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     return results
 
 
+def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
+            source: str, judges: dict[str, ExternalJudge]) -> dict:
+    """One audit stage; a judge whose every verdict failed stops the run (the stage stays unfinished, a rerun
+    judges the failed ones again)."""
+    failures = audit_into(store, cfg, prompts, model, bar, source, judges)
+    raise_dead_judges(dead_judges(store, source, {p.id for p in prompts}, columns_of(judges)), run_dir)
+    return {"failures": failures}
+
+
 def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar: Bar, log: Log) -> dict:
     stage, base, judges = Stages(store, log), ready.base, ready.judges
-    stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, base, bar, judges=judges)})
+    stage("audit_train",
+          lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
     stage("improve", lambda: improve_info(improve(cfg.improve_config(), run_dir / "data", run_dir / "improve",
                                                   cfg.force, log=log, progress=bar)))
     improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
-    stage("audit_eval_base", lambda: {"failures": audit_into(store, evals, ready.evals, base, bar, SOURCE_BASE, judges)})
+    stage("audit_eval_base", lambda: audited(store, run_dir, evals, ready.evals, base, bar, SOURCE_BASE, judges))
     stage("audit_eval_improved",
-          lambda: {"failures": audit_into(store, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges)})
+          lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
     ids = {p.id for p in ready.evals}
     stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
-                                                      SOURCE_BASE, cfg.batch_size, bar, ids)})
+                                                      SOURCE_BASE, cfg.batch_size, bar, ids, retry_failed=True)})
     if cfg.understand.tasks:  # last: lmms-eval re-seeds python/numpy/torch globally
         stage("understand_base", lambda: {"scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE,
                                                                    cfg.seed)["scores"]})

@@ -30,8 +30,9 @@ def no_extra_options(suite: str, opts: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) per non-blank line; a line that is not a JSON object is an error."""
-    with path.open(encoding="utf-8") as fh:
+    """(line number, object) per non-blank line; a line that is not a JSON object is an error.
+    UTF-8 with or without a byte-order mark (spreadsheets and Windows editors write one)."""
+    with _open(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -45,8 +46,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) per CSV record; a row with more cells than the header is an error."""
-    with path.open(encoding="utf-8", newline="") as fh:
+    """(line number, row) per CSV record; a row with more cells than the header is an error. A byte-order
+    mark is not part of the first column's name."""
+    with _open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         for row in reader:
             if None in row:
@@ -57,11 +59,35 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, stripped text) per non-blank line; CRLF and a missing final newline are fine."""
-    with path.open(encoding="utf-8") as fh:
+    """(line number, stripped text) per non-blank line; CRLF, a byte-order mark and a missing final newline
+    are fine."""
+    with _open(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
                 yield lineno, line.strip()
+
+
+class _open:
+    """`path` opened as UTF-8 text (BOM skipped); a file that is not UTF-8 is a DataError naming the line."""
+
+    def __init__(self, path: Path, newline: str | None = None) -> None:
+        self.path, self.newline, self.fh = path, newline, None
+
+    def __enter__(self) -> Iterator[str]:
+        self.fh = self.path.open(encoding="utf-8-sig", newline=self.newline)
+        return self._lines()
+
+    def _lines(self) -> Iterator[str]:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(self.fh, 1):
+                yield line
+        except UnicodeDecodeError as err:
+            raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); "
+                            "save the file as UTF-8") from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
 
 
 def field_str(row: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 
 
 class ShapeWorldOptions(Config):
-    seed: int = 0  # the world's spec sampler seed (train/eval splits are disjoint for every seed)
+    seed: int = seed_field()  # the world's spec sampler seed (train/eval splits are disjoint for every seed)
 
 
 class FileOptions(Config):

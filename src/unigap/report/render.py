@@ -18,6 +18,7 @@ from unigap.analysis.table import Block, before_after_rows, benchmark_blocks, fm
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.store import RunStore
+from unigap.store.files import read_json, write_text
 
 GRID_SIZE = 12
 
@@ -126,8 +127,8 @@ def training_context(run_dir: Path) -> dict:
 
 def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
-    analysis = json.loads(apath.read_text()) if apath.exists() else {}
-    with RunStore.open(run_dir, create=False) as store:
+    analysis = read_json(apath, f"rewrite it with `unigap analyse {run_dir}`") if apath.exists() else {}
+    with RunStore.open_readonly(run_dir) as store:  # report only reads: a read-only run dir works
         ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline_header": headline_rows(analysis)[0], "headline": headline_rows(analysis)[1],
                "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
                "benchmarks": benchmark_tables(analysis),
@@ -154,5 +155,5 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     env.filters["signed3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:+.3f}"
     html = env.get_template("report.html.j2").render(**context(run_dir))
     out = Path(out) if out else run_dir / "report.html"
-    out.write_text(html)
+    write_text(out, html)  # atomic: a killed report never leaves half a page
     return out

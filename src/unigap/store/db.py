@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from unigap.errors import UnigapError
+from unigap.faults import point
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another writer (process or thread)
 
@@ -78,6 +79,7 @@ class Database:
             except BaseException:
                 self._rollback()
                 raise
+        point("db", doing)
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already done so itself (e.g. on disk full)."""

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import threading
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from unigap.errors import UnigapError
+from unigap.store.files import write_atomic  # noqa: F401  (re-exported)
 
 IMAGES_DIR = "images"
 PNG_COMPRESS_LEVEL = 6  # part of the file's hash: changing it stores new images as new files
@@ -45,21 +43,6 @@ def png_relpath(data: bytes) -> str:
     return f"{IMAGES_DIR}/{sha[:2]}/{sha}.png"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same dir, fsync, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def store_png(root: Path, image: np.ndarray) -> str:
     """Store an image under `root` (once per content) and return its relative path."""
     data = encode_png(image)
@@ -70,13 +53,32 @@ def store_png(root: Path, image: np.ndarray) -> str:
     return rel
 
 
-def load_png(root: Path, rel: str) -> np.ndarray:
-    """(H, W, 3) uint8 pixels of a stored PNG; UnigapError if the file is missing or unreadable."""
+def load_png(root: Path, rel: str, verify: bool = True) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of a stored PNG; UnigapError if the file is missing, unreadable or (verify)
+    not the content its name (its sha256) says: a candidate image replaced after the audit stored it."""
     from PIL import Image, UnidentifiedImageError
 
     path = root / rel
     try:
-        with Image.open(path) as img:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UnigapError(f"run dir {root}: cannot read image {rel}: {err}") from None
+    if verify:
+        check_content(root, rel, data)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB")).copy()
     except (OSError, UnidentifiedImageError) as err:
         raise UnigapError(f"run dir {root}: cannot read image {rel}: {err}") from None
+
+
+def check_content(root: Path, rel: str, data: bytes) -> None:
+    """A content-named file (images/<sha[:2]>/<sha256>.png) must hash to its name."""
+    stem = Path(rel).stem
+    if len(stem) != 64 or any(c not in "0123456789abcdef" for c in stem):
+        return  # not a content-hashed name (never written by the store)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != stem:
+        raise UnigapError(f"run dir {root}: image {rel} does not match its content hash (the file's sha256 is "
+                          f"{actual[:16]}...): it was replaced or corrupted after the audit stored it. Restore the "
+                          "file, or audit again into a new --out.")

@@ -16,8 +16,9 @@ from pathlib import Path
 from unigap.store.runstore import PARTS_DIR, RunStore
 
 _COPY_PROMPTS = """
-    INSERT INTO main.prompts (id, text, subtask, band, split, suite, spec, metadata)
-    SELECT id, text, subtask, band, split, suite, spec, metadata FROM part.prompts WHERE true ORDER BY rowid
+    INSERT INTO main.prompts (id, text, subtask, band, split, suite, spec, metadata, text_sha256)
+    SELECT id, text, subtask, band, split, suite, spec, metadata, text_sha256 FROM part.prompts
+    WHERE true ORDER BY rowid
     ON CONFLICT(id) DO NOTHING"""
 _COPY_CANDIDATES = """
     INSERT INTO main.candidates (source, prompt_id, idx, seed, tokens, png, created)

@@ -8,9 +8,11 @@ Several processes and threads may write at once (WAL journal, BEGIN IMMEDIATE, b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,15 +21,16 @@ import numpy as np
 from unigap.config import diff_keys, flatten
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
-from unigap.store.db import Database, connect, dumps, loads
-from unigap.store.images import check_image, load_png, store_png
+from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
+from unigap.store.images import check_content, check_image, load_png, store_png
 from unigap.store.records import Candidate, CandidateIn, JudgmentRow
-from unigap.store.schema import check_not_newer, migrate
+from unigap.store.schema import check_not_newer, migrate, pending
 
 DB_NAME = "run.sqlite"
 PARTS_DIR = "parts"
 STAGE_STATUSES = ("running", "done", "failed")
 JUDGMENT_STATUSES = ("ok", "unparsed", "failed")
+NOT_A_DB_FIX = "restore it, or use a new --out dir"
 
 _PROMPT_COLS = "id, text, subtask, band, split, suite, spec, metadata"
 _CAND_COLS = "c.id, c.source, c.prompt_id, c.idx, c.seed, c.tokens, c.png, c.created"
@@ -95,6 +98,51 @@ def _config_mismatch(root: Path, old: dict, new: dict, keys: list[str]) -> str:
                       "To continue this run, use the same config; to start a new run, pass a new --out dir."])
 
 
+def text_sha256(text: str) -> str:
+    """The stored hash of a prompt's text (prompts.text_sha256)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _ids(ids: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+@dataclass
+class PromptChanges:
+    """How the prompts given to a rerun differ from those a run holds (ids)."""
+
+    changed: list[str] = field(default_factory=list)  # same id, another text
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.added or self.removed)
+
+    def message(self, root: Path, add_flag: str) -> str:
+        lines = [f"run dir {root} holds other prompts than the ones given (the prompt file or suite changed "
+                 "since the run started):"]
+        if self.changed:
+            lines.append(f"  text changed: {_ids(self.changed)} (the stored results are about the old text; give a "
+                         "changed prompt a new id, or use a new --out)")
+        if self.added:
+            lines.append(f"  added: {_ids(self.added)}")
+        if self.removed:
+            lines.append(f"  removed: {_ids(self.removed)}")
+        if not self.changed:
+            lines.append(f"To keep what is stored and audit only the added prompts, rerun with {add_flag} (removed "
+                         "prompts stay stored but leave this run's metrics); to start over, use a new --out.")
+        return "\n".join(lines)
+
+
+def prompt_changes(stored: dict[str, str], prompts: Iterable[Prompt]) -> PromptChanges:
+    """Compare {id: text_sha256} a run holds with the prompts given now."""
+    given = {p.id: text_sha256(p.text) for p in prompts}
+    return PromptChanges(changed=[i for i, h in given.items() if i in stored and stored[i] != h],
+                         added=[i for i in given if i not in stored],
+                         removed=[i for i in stored if i not in given])
+
+
 def _show(flat: dict, key: str) -> str:
     return repr(flat[key]) if key in flat else "<absent>"
 
@@ -108,10 +156,12 @@ def _open_hint(err: BaseException) -> str:
     return "use a writable --out dir"
 
 
-def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dict | None = None) -> None:
+def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dict | None = None,
+                  prompts: Iterable[Prompt] | None = None, add_prompts: bool = False) -> None:
     """Before anything is written: `run_dir` must be a directory or absent, and a run already there must
-    have the same config (options it lacks count as equal at their `defaults`) and a schema this
-    unigap reads. Reads only."""
+    have the same config (options it lacks count as equal at their `defaults`), a schema this unigap
+    reads and (given `prompts`) the same prompts: same ids, same texts; with add_prompts, added and
+    removed ones are accepted (a changed text never is). Reads only."""
     root = Path(run_dir)
     if root.exists() and not root.is_dir():
         raise UnigapError(f"--out {root} is a file, not a run directory; choose another --out")
@@ -128,14 +178,57 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dic
         check_not_newer(conn, path)
         has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
         row = conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone() if has_meta else None
+        stored = _stored_prompt_hashes(conn) if prompts is not None else {}
     except sqlite3.DatabaseError as err:
-        raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+        raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
     finally:
         conn.close()
     if config is not None and row is not None:
         old, new = loads(row[0], f"{path}: meta['config']"), json.loads(dumps(config))
         if old != new and (keys := diff_keys(old, new, defaults)):
             raise UnigapError(_config_mismatch(root, old, new, keys))
+    if prompts is not None and stored:
+        changes = prompt_changes(stored, prompts)
+        if changes.changed or (changes and not add_prompts):
+            raise UnigapError(changes.message(root, "--add-prompts"))
+
+
+def _stored_prompt_hashes(conn: sqlite3.Connection) -> dict[str, str]:
+    """{id: text_sha256} of a run DB opened read-only (a DB before schema 4 has no hash column: hashed here)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'prompts'").fetchone():
+        return {}
+    return {pid: text_sha256(text) for pid, text in conn.execute("SELECT id, text FROM prompts ORDER BY rowid")}
+
+
+def _connect_readonly(root: Path, path: Path) -> sqlite3.Connection:
+    """A connection that only reads (PRAGMA query_only). In a writable run dir it is an ordinary one (so that
+    it leaves no -wal/-shm files behind); in a read-only dir a WAL database needs its -shm file, and without
+    it a database with no -wal left over is opened immutable (nothing can be pending), else refused."""
+    import os
+
+    if os.access(root, os.W_OK) and os.access(path, os.W_OK):
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_S)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        except sqlite3.Error as err:
+            raise UnigapError(f"{path}: cannot be read: {err}; {_open_hint(err)}") from None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as err:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise UnigapError(f"{path}: cannot be read in place ({err}): its write-ahead log holds changes that only "
+                              "a writable run dir can apply; copy the run dir somewhere writable") from None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as err:
+        raise UnigapError(f"{path}: cannot be read: {err}") from None
 
 
 class RunStore:
@@ -154,6 +247,28 @@ class RunStore:
         return cls._open(Path(run_dir), Path(run_dir) / DB_NAME, create)
 
     @classmethod
+    def open_readonly(cls, run_dir: str | Path) -> "RunStore":
+        """Open RUN_DIR/run.sqlite for reading only (a run on a read-only disk, or someone else's): no
+        migration, no journal change; every write method fails."""
+        root = Path(run_dir)
+        path = root / DB_NAME
+        if not path.exists():
+            raise UnigapError(f"{path}: no run store here (wrong run dir, or the run has not started)")
+        conn = _connect_readonly(root, path)
+        try:
+            check_not_newer(conn, path)
+            missing = pending(conn)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
+        if missing:
+            conn.close()
+            names = ", ".join(m.__name__ for m in missing)
+            raise UnigapError(f"{path}: made by an older unigap (schema without {names}) "
+                              "and opened read-only, so it cannot be upgraded; copy the run dir somewhere writable")
+        return cls(Database(conn, root, path))
+
+    @classmethod
     def open_part(cls, run_dir: str | Path, rank: int, create: bool = True) -> "RunStore":
         """Open scale-out rank `rank`'s own DB (RUN_DIR/parts/rank{rank}.sqlite); images stay shared."""
         return cls._open(Path(run_dir), part_path(run_dir, rank), create)
@@ -169,7 +284,7 @@ class RunStore:
                 migrate(conn, path)
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise UnigapError(f"{path}: not a usable unigap run database: {err}") from None
+            raise UnigapError(f"{path}: not a usable unigap run database: {err}; {NOT_A_DB_FIX}") from None
         except BaseException:
             conn.close()
             raise
@@ -228,12 +343,23 @@ class RunStore:
     # ---- prompts -------------------------------------------------------------------------
 
     def add_prompts(self, prompts: Iterable[Prompt]) -> None:
-        """Store prompts in one transaction; a prompt id already stored is left as it is."""
+        """Store prompts (with the sha256 of their text) in one transaction; a prompt id already stored is
+        left as it is, but one stored with another text is refused (nothing is written)."""
         rows = [(p.id, p.text, p.subtask, p.band, p.split, p.suite, None if p.spec is None else dumps(p.spec),
-                 dumps(p.metadata or {})) for p in prompts]
+                 dumps(p.metadata or {}), text_sha256(p.text)) for p in prompts]
         with self._db.write(f"store {len(rows)} prompts") as c:
-            c.executemany(f"INSERT INTO prompts ({_PROMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            c.executemany(f"INSERT INTO prompts ({_PROMPT_COLS}, text_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                           "ON CONFLICT(id) DO NOTHING", rows)
+            stored = dict(c.execute("SELECT id, text_sha256 FROM prompts WHERE id IN (SELECT value FROM json_each(?))",
+                                    (_id_list(r[0] for r in rows),)).fetchall())
+            changed = [r[0] for r in rows if stored.get(r[0]) != r[8]]
+            if changed:
+                raise UnigapError(f"{self.path}: the run holds other texts for prompt id(s) {_ids(changed)}; "
+                                  "give a changed prompt a new id, or use a new --out")
+
+    def prompt_hashes(self) -> dict[str, str]:
+        """{prompt id: sha256 of its stored text}, in insertion order."""
+        return dict(self._db.query("SELECT id, text_sha256 FROM prompts ORDER BY rowid"))
 
     def prompts(self, split: str | None = None, subtask: str | None = None) -> list[Prompt]:
         """Stored prompts in insertion order, optionally of one split and/or subtask."""
@@ -317,6 +443,12 @@ class RunStore:
         rows = self._db.query(f"SELECT {_CAND_COLS} FROM candidates c{where} ORDER BY c.id", params)
         return [_candidate(r) for r in rows]
 
+    def count_candidates(self, source: str | None = None, prompt_ids: Iterable[str] | None = None) -> int:
+        """How many candidates are stored (of one source and/or some prompts), without loading them."""
+        ids = None if prompt_ids is None else _id_list(prompt_ids)
+        where, params = _where({"c.source = ?": source, "c.prompt_id IN (SELECT value FROM json_each(?))": ids})
+        return self._db.query(f"SELECT COUNT(*) FROM candidates c{where}", params)[0][0]
+
     def candidate(self, id: int) -> Candidate:
         """The candidate with row id `id`; UnigapError if there is none."""
         rows = self._db.query(f"SELECT {_CAND_COLS} FROM candidates c WHERE c.id = ?", (int(id),))
@@ -329,8 +461,19 @@ class RunStore:
         return self.root / png
 
     def load_image(self, png: str) -> np.ndarray:
-        """The (H, W, 3) uint8 pixels of a stored PNG."""
+        """The (H, W, 3) uint8 pixels of a stored PNG, checked against its content hash."""
         return load_png(self.root, png)
+
+    def verify_image(self, png: str) -> Path:
+        """The path of a stored PNG after checking that it exists and still hashes to its name (for readers that
+        copy the file rather than decode it: export)."""
+        path = self.image_path(png)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UnigapError(f"run dir {self.root}: cannot read image {png}: {err}") from None
+        check_content(self.root, png, data)
+        return path
 
     # ---- judgments -----------------------------------------------------------------------
 

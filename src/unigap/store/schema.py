@@ -75,7 +75,18 @@ def m003_failed_candidates(db: sqlite3.Connection) -> None:
         UNIQUE (source, prompt_id, idx))""")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score, m003_failed_candidates]
+def m004_prompt_text_sha256(db: sqlite3.Connection) -> None:
+    """Schema version 4: prompts.text_sha256, the sha256 of the prompt's text (UTF-8): a rerun whose prompt
+    file changed is compared against what the run holds (stored rows are backfilled)."""
+    import hashlib
+
+    db.execute("ALTER TABLE prompts ADD COLUMN text_sha256 TEXT")
+    rows = db.execute("SELECT id, text FROM prompts").fetchall()
+    db.executemany("UPDATE prompts SET text_sha256 = ? WHERE id = ?",
+                   [(hashlib.sha256(text.encode("utf-8")).hexdigest(), pid) for pid, text in rows])
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score, m003_failed_candidates, m004_prompt_text_sha256]
 
 
 def schema_version() -> int:

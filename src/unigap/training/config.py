@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig
 from unigap.curation.guard import GuardConfig
@@ -121,7 +121,7 @@ class ImproveConfig(Config):
     merge_lora_on_save: bool = True  # model/ holds base + LoRA merged (loads with plain from_pretrained)
     mixed_precision: Literal["no", "bf16"] = "no"  # bf16 = autocast around the loss (weights stay in model.dtype)
     gradient_checkpointing: bool = False  # backends with enable_gradient_checkpointing() (janus)
-    seed: int = 0
+    seed: int = seed_field()
     sampling: SamplingConfig | None = None  # curriculum regeneration and grpo sampling; None = the model's default
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     curriculum: CurriculumConfig = CurriculumConfig()

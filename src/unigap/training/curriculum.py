@@ -18,6 +18,7 @@ import torch
 from pydantic import Field
 
 from unigap.config import Config
+from unigap.faults import point
 from unigap.models.base import SamplingConfig, SelfJudgeConfig, UnifiedModel
 from unigap.records import candidate_seed
 
@@ -63,6 +64,7 @@ def sample_and_judge(model: UnifiedModel, texts: list[str], seeds: list[int], sa
         toks.append(gen.tokens)
         verdicts += [j.verdict for j in js]
         probs += [j.prob for j in js]
+        point("curriculum.batch", f"{i + len(js)} of {len(texts)}")
     return torch.cat(toks), verdicts, probs
 
 

@@ -8,7 +8,8 @@ generate/judge, save) plus optional backend hooks (`apply_lora`, `enable_gradien
   training/objectives/    the registry; sft and dpo (offline, curated data), grpo (online)
   training/trainer.py     accelerate, the loss module DDP/FSDP wrap, freezing / LoRA, the optimizer
   training/loop.py        epochs of optimizer steps, hooks (anchors, curriculum replay), commits
-  training/checkpoint.py  state.pt, model/, train.json, steps.csv; resume
+  training/checkpoint.py  the commits (training/commit.py's protocol): epochs/NNNNNN, LATEST, model, train.json,
+                          steps.csv; resume
   training/anchor.py      judge-KL and understanding-replay anchors
   training/rewards.py     grpo rewards (self, self_frozen, dual, any judge)
   curation/guard.py       the data-quality guard (offline objectives, before training)
@@ -29,7 +30,8 @@ from unigap.errors import DataError, UnigapError
 from unigap.models.base import UnifiedModel, load_model
 from unigap.records import Prompt
 from unigap.training.anchor import Anchors
-from unigap.training.checkpoint import State, load_optimizer, save_state
+from unigap.training.checkpoint import RESUME_MAY_DIFFER, State, checkpoints, load_optimizer, publish, resume_checks
+from unigap.training.commit import check_same_config, set_rng_state
 from unigap.training.config import EVAL_SPLITS, ImproveConfig, LoraSettings  # noqa: F401  (the public names)
 from unigap.training.loop import Context, run_epochs
 from unigap.training.objectives.base import Objective, load_objective
@@ -38,7 +40,11 @@ from unigap.training.trainer import Trainer, freeze, is_fsdp, make_accelerator, 
 Log = Callable[[str], None]
 
 
-def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path, objective: Objective) -> None:
+def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path, objective: Objective,
+               allow_partial: bool = False) -> None:
+    if data.manifest.get("partial") and not allow_partial:
+        raise DataError(f"{data_dir}: curated from an audit that did not finish ({data.manifest['partial']}); finish "
+                        "the audit and curate again, or pass --allow-partial to train on it")
     objective.check_data(data, data_dir)
     splits = set(data.manifest.get("splits", []))
     if splits & EVAL_SPLITS and not cfg.allow_eval_prompts:
@@ -110,20 +116,21 @@ def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerat
     model, their adapters come from state.pt). Several processes: each on its accelerator device."""
     update: dict[str, Any] = {}
     if st is not None and cfg.lora is None:
-        update["path"] = str(out / "model")
+        update["path"] = str(checkpoints(out).latest() / "model")
     if accelerator.num_processes > 1:
         update["device"] = str(accelerator.device)
     return load_model(cfg.model.model_copy(update=update) if update else cfg.model)
 
 
-def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path) -> tuple[CuratedData, Objective]:
-    """The out dir is not a file, the config is sound, the curated data loads and fits the method."""
+def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path,
+                       allow_partial: bool = False) -> tuple[CuratedData, Objective]:
+    """The out dir is not a file, the config is sound, the curated data loads, is complete and fits the method."""
     if out.exists() and not out.is_dir():
         raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
     check_improve_config(cfg)
     objective = load_objective(cfg)
     data = load_curated(data_dir)
-    check_data(data, cfg, data_dir, objective)
+    check_data(data, cfg, data_dir, objective, allow_partial)
     if cfg.method == "grpo":
         from unigap.training.objectives.grpo import train_prompts
 
@@ -131,9 +138,14 @@ def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path) -> tuple[C
     return data, objective
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path) -> None:
-    """Everything `improve` checks before it writes: the out dir, the data, the judges, the model and their match."""
-    data, objective = check_data_and_out(cfg, Path(data_dir), Path(out))
+def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path,
+                         allow_partial: bool = False) -> None:
+    """Everything `improve` checks before it writes: the out dir (and a checkpoint there), the data, the judges,
+    the model and their match."""
+    data, objective = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
+    st = State.load(Path(out))
+    if st is not None:
+        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER)
     model = load_model(cfg.model)
     check_model(cfg, objective, model)
     check_compatible(data, model, Path(data_dir))
@@ -169,19 +181,21 @@ def loss_fn(objective: Objective, anchors: Anchors | None) -> Callable:
 
 
 def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
-            on_batch: Callable[[int], None] | None = None, progress: Any = None) -> dict:
+            on_batch: Callable[[int], None] | None = None, progress: Any = None, allow_partial: bool = False) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
-    data, objective = check_data_and_out(cfg, data_dir, out)
+    data, objective = check_data_and_out(cfg, data_dir, out, allow_partial)
     accelerator = make_accelerator(cfg)
     check_setup(cfg, accelerator)
     log = log if accelerator.is_main_process else (lambda _: None)
     st = State.load(out)
+    resume_checks(st, cfg, out, log)
     model = load_for_training(cfg, out, st, accelerator)
     check_model(cfg, objective, model)
     check_compatible(data, model, data_dir, ignore=("path",) if st is not None and cfg.lora is None else ())
     if accelerator.is_main_process:  # everything checked: only now is anything written
         out.mkdir(parents=True, exist_ok=True)
+        checkpoints(out).clean()  # what a killed process left uncommitted
     accelerator.wait_for_everyone()
     anchors = Anchors(cfg.anchor, cfg.seed) if cfg.anchor.active else None
     ctx = Context(cfg, objective, data, data_dir, out, model, st, log, anchors=anchors, progress=progress,
@@ -193,11 +207,13 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
     objective.resume(ctx)
     if anchors is not None:
         anchors.resume(model, ctx.st)
+    set_rng_state(ctx.st.rng)  # a resume continues the RNG streams of the last commit
     run_epochs(ctx)
     objective.finish(ctx)
-    if cfg.monitor is not None and "exploitation" not in ctx.st.history:
-        ctx.st.history["exploitation"] = exploitation(ctx)
-        save_state(ctx.run, ctx.st, cfg, out)
+    if ctx.run.main:  # a process killed between the commit and the link left them behind
+        if cfg.monitor is not None and "exploitation" not in ctx.st.history:
+            ctx.st.history["exploitation"] = exploitation(ctx)  # measured, not trained: in train.json only
+        publish(out, ctx.st.history)
     return ctx.st.history
 
 

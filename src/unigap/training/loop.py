@@ -22,7 +22,8 @@ import torch
 from unigap.curation.dataset import CuratedData
 from unigap.errors import UnigapError
 from unigap.models.base import UnifiedModel, load_model
-from unigap.training.checkpoint import State, commit, epoch_seed, save_state, save_weights
+from unigap.faults import point
+from unigap.training.checkpoint import State, commit, epoch_seed
 from unigap.training.config import ImproveConfig
 from unigap.training.curriculum import ReplaySettings, probe_acceptance, replay, should_replay
 from unigap.training.objectives.base import Micro, Objective, Step
@@ -60,6 +61,7 @@ class Context:
 def optimizer_step(ctx: Context, step: Step) -> list[float]:
     """One optimizer step over the window; returns the global loss of each micro-batch."""
     run, cfg = ctx.run, ctx.cfg
+    point("improve.step", f"epoch {ctx.st.epoch + 1}")
     n_window = sum(m.n_global for m in step.micros)
     run.opt.zero_grad(set_to_none=True)
     losses = []
@@ -104,10 +106,9 @@ def run_epochs(ctx: Context) -> None:
         st.epoch, st.step = st.epoch + 1, 0
         st.history["epochs"].append({"epoch": st.epoch, "loss": loss, "examples": len(st.examples)})
         ctx.log(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f} ({len(st.examples)} examples)")
-        save_weights(ctx.run, cfg, ctx.out)
-        if ctx.objective.offline and st.pool and cfg.curriculum.mode != "none":
-            after_epoch(ctx, curriculum_model(ctx), settings)
-        save_state(ctx.run, st, cfg, ctx.out)
+        due = ctx.objective.offline and st.pool and cfg.curriculum.mode != "none"
+        replay_hook = (lambda d: after_epoch(ctx, curriculum_model(ctx, d), settings)) if due else None
+        commit(ctx.run, st, cfg, ctx.out, replay_hook)
 
 
 # --- curriculum replay (paper Alg. 2): a hook of offline objectives -----------------------------
@@ -142,16 +143,17 @@ def after_epoch(ctx: Context, model: UnifiedModel, settings: ReplaySettings) -> 
             f"recovered, {len(added)} examples added")
 
 
-def curriculum_model(ctx: Context) -> UnifiedModel:
+def curriculum_model(ctx: Context, step_dir: Path) -> UnifiedModel:
     """The model the curriculum generates and judges with: the live one, or under FSDP (whose
-    sharded layers cannot run the backend's decode loop) an unsharded copy of the checkpoint
-    just saved, in the device's default inference dtype (bf16 on a GPU)."""
+    sharded layers cannot run the backend's decode loop) an unsharded copy of the weights just
+    written, in the device's default inference dtype (bf16 on a GPU)."""
     run = ctx.run
     if not run.fsdp:
         return run.model
-    return load_model(ctx.cfg.model.model_copy(update={"path": str(ctx.out / "model"), "dtype": "auto",
+    return load_model(ctx.cfg.model.model_copy(update={"path": str(step_dir / "model"), "dtype": "auto",
                                                        "device": str(run.accelerator.device)}))
 
 
 def commit_now(ctx: Context) -> None:
+    """A commit in the middle of an epoch (grpo every `save_every` steps)."""
     commit(ctx.run, ctx.st, ctx.cfg, ctx.out)

@@ -9,9 +9,12 @@ CE over generation examples plus
 informative answer token under 64 image tokens.
 
 Eval prompts never appear: every sampled spec whose text is an eval prompt is redrawn.
-Resumable: a state file (weights, optimizer, step, self-play pool) is written every
-`checkpoint_every` steps and the data of step s is drawn from a generator seeded by (seed, s)
-(pools by (seed, refresh step)), so a resumed run sees exactly the batches an uninterrupted one would.
+Resumable, kill -9 included: every `checkpoint_every` steps (and after the last) the weights, the
+optimizer, the step, the self-play pool and the RNG states are committed together as OUT/steps/<step>
+(the protocol of unigap.training.commit: LATEST names the last complete one), and the data of step s is
+drawn from a generator seeded by (seed, s) (pools by (seed, refresh step)), so a resumed run sees
+exactly the batches an uninterrupted one would and ends with the same weights. The finished checkpoint
+is OUT/model.safetensors + OUT/card.json; rerunning a finished pretraining trains nothing.
 """
 
 from __future__ import annotations
@@ -24,18 +27,22 @@ from typing import Callable
 import torch
 from pydantic import Field
 
-from unigap.config import Config
+from unigap.config import Config, seed_field
 from unigap.errors import UnigapError
 from unigap.models.base import SamplingConfig
-from unigap.models.tiny.checkpoint import TinyCheckpoint, save_checkpoint
+from unigap.faults import point
+from unigap.models.tiny.checkpoint import TinyCheckpoint, read_card, save_checkpoint
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.training.commit import CommitDir, rng_state, set_rng_state
+from unigap.utils import sha256_file
 from unigap.models.tiny.recipe import (  # noqa: F401  (re-exported: the recipe used to live here)
     PLAIN, DataSource, Example, build_codec, build_tokenizer, collate, describe, exists_question, gen_example,
     pick, plain_question, sample_train_spec, self_play_pool, und_example,
 )
 
-STATE = "pretrain_state.pt"
+STATE = "state.pt"
+LEGACY_STATE = "pretrain_state.pt"  # the layout before the commit protocol
 
 
 class ArchConfig(Config):
@@ -64,8 +71,8 @@ class SelfPlayConfig(Config):
 class PretrainConfig(Config):
     """configs/pretrain_tiny.yaml."""
 
-    seed: int = 0
-    world_seed: int = 0  # seed of the train/eval prompt splits
+    seed: int = seed_field()
+    world_seed: int = seed_field()  # seed of the train/eval prompt splits
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -174,37 +181,73 @@ def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torc
     return {"loss": loss.item(), "gen": loss_gen.item(), "und": loss_und.item()}
 
 
+def checkpoints(out: Path) -> CommitDir:
+    return CommitDir(out, "steps")
+
+
 def save_state(out: Path, ckpt: TinyCheckpoint, opt: torch.optim.Optimizer, step: int, pool: list) -> None:
-    save_checkpoint(ckpt, out / "partial")
-    tmp = out / (STATE + ".tmp")
-    torch.save({"step": step, "optimizer": opt.state_dict(), "pool": pool}, tmp)
-    tmp.replace(out / STATE)
+    """Commit step `step`: weights, optimizer, pool and RNG states in one step dir, then LATEST."""
+    cd = checkpoints(out)
+    step_dir = cd.begin(step)
+    was = ckpt.model.training
+    save_checkpoint(ckpt.__class__(ckpt.model.eval(), ckpt.tokenizer, ckpt.codec, dict(ckpt.card)), step_dir / "model")
+    ckpt.model.train(was)
+    torch.save({"step": step, "optimizer": opt.state_dict(), "pool": pool, "rng": rng_state()}, step_dir / STATE)
+    cd.commit(step)
 
 
 def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | None]:
-    """(checkpoint, step, saved state: optimizer and self-play pool) of the last save, or a new model."""
+    """(checkpoint, step, saved state: optimizer, self-play pool, RNG states) of the last commit, or a new model."""
     from unigap.models.tiny.checkpoint import load_checkpoint
 
-    state_path = out / STATE
-    if not state_path.exists():
+    step_dir = checkpoints(out).latest()
+    if step_dir is None:
+        if (out / LEGACY_STATE).exists():
+            raise UnigapError(f"{out}: a pretraining checkpoint in the layout of an older unigap ({LEGACY_STATE}); "
+                              "pretrain into a new --out")
         return initial_checkpoint(cfg), 0, None
-    state = torch.load(state_path, weights_only=False)
-    ckpt = load_checkpoint(out / "partial")
+    try:
+        state = torch.load(step_dir / STATE, weights_only=False)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise UnigapError(f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
+                          "restore it, or pretrain into a new --out") from None
+    ckpt = load_checkpoint(step_dir / "model")
     if ckpt.card.get("pretrain") != recipe_dict(cfg):
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
+    ckpt.card = {k: v for k, v in ckpt.card.items() if k not in ("config", "vocab", "codec", "sha256")}
     return ckpt, state["step"], state
 
 
 Callback = Callable[[int, dict[str, float]], None]
 
 
+def check_pretrain(cfg: PretrainConfig, out: str | Path) -> None:
+    """Before anything is written: --out is not a file, `init_from` is a checkpoint of the config's
+    architecture, every snapshot step is a step of the run."""
+    from unigap.models.tiny.checkpoint import read_card, resolve_path
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
+    if cfg.init_from is not None:
+        card = read_card(resolve_path(cfg.init_from))
+        arch = card.get("config", {})
+        if arch.get("prompt_len") != cfg.arch.prompt_len or arch.get("n_embd") != cfg.arch.n_embd:
+            raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
+    late = [s for s in cfg.snapshots if not 0 < s <= cfg.steps]
+    if late:
+        raise UnigapError(f"snapshots: steps {late} are not steps of this run (1..{cfg.steps})")
+
+
 def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = None) -> TinyCheckpoint:
     """Train (or resume) to cfg.steps; the final checkpoint is written to `out`."""
     out = Path(out)
+    check_pretrain(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ckpt, start, state = resume(out, cfg)
+    checkpoints(out).clean()  # what a killed process left uncommitted
     ckpt.card.update({"pretrain": recipe_dict(cfg)})
     model = ckpt.model.train()
     opt = make_optimizer(model, cfg)
@@ -212,6 +255,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
     if state:
         opt.load_state_dict(state["optimizer"])
         data.pool = state.get("pool", [])
+        set_rng_state(state.get("rng"))
     n_gen = int(round(cfg.batch_size * cfg.gen_frac))
     t0 = time.time()
     for step in range(start, cfg.steps):
@@ -220,14 +264,32 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         stats = train_step(model, opt, collate(data.batch(step), ckpt.tokenizer.pad), cfg, n_gen)
+        point("pretrain.step", f"step {step + 1}")
         if on_step:
             on_step(step + 1, stats)
-        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_state(out, ckpt, opt, step + 1, data.pool)
         if step + 1 in cfg.snapshots and step + 1 < cfg.steps:
             save_snapshot(ckpt, cfg, out / f"step_{step + 1}", step + 1, time.time() - t0)
-    save_snapshot(ckpt, cfg, out, cfg.steps, time.time() - t0)
+    if start < cfg.steps or not published(out, cfg):
+        save_snapshot(ckpt, cfg, out, cfg.steps, time.time() - t0)
+    else:
+        ckpt.card = read_card(out)
     return ckpt
+
+
+def published(out: Path, cfg: PretrainConfig) -> bool:
+    """Whether OUT holds the finished checkpoint of this config (a rerun of a finished pretraining)."""
+    from unigap.errors import CheckpointError
+    from unigap.models.tiny.checkpoint import WEIGHTS
+
+    try:
+        card = read_card(out)
+    except CheckpointError:
+        return False
+    weights = out / WEIGHTS
+    return (card.get("steps") == cfg.steps and card.get("pretrain") == recipe_dict(cfg) and weights.is_file()
+            and sha256_file(weights) == card.get("sha256"))
 
 
 def save_snapshot(ckpt: TinyCheckpoint, cfg: PretrainConfig, path: Path, steps: int, seconds: float) -> None:

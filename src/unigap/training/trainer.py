@@ -185,7 +185,9 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
 def prepare(model: UnifiedModel, cfg: "ImproveConfig", adapter: dict | None, accelerator: Any, loss_fn: LossFn,
             log: Log) -> Trainer:
     """Freeze (or inject LoRA and restore a saved adapter), checkpointing, accelerate, AdamW."""
-    torch.manual_seed(cfg.seed)
+    from unigap.training.commit import seed_all
+
+    seed_all(cfg.seed)
     params = freeze(model, cfg.trainable) if cfg.lora is None else lora_params(model, cfg)
     if adapter is not None:
         missing = set(adapter) - {n for n, _ in model.module().named_parameters()}

@@ -11,7 +11,6 @@ the `understand.json` content.
 from __future__ import annotations
 
 import difflib
-import json
 import time
 import traceback
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from unigap.errors import UnigapError
+from unigap.store.files import write_json, write_text
 from unigap.understand._lmms import lmms_eval_version, require_lmms_eval
 
 PAPER_TASKS = ("pope", "mmbench_en_dev", "gqa", "mmmu_val")  # the paper's Table 8 (Janus-Pro-7B before/after SFT)
@@ -86,7 +86,7 @@ def local_data_yamls(data: dict[str, str], tm: Any, out: Path) -> Path:
         else:
             split = _test_split(entry["yaml_path"])
             override |= {"dataset_path": "parquet", "dataset_kwargs": {"data_files": {split: str(p)}}}
-        (out / f"{task}.yaml").write_text(yaml.safe_dump(override, sort_keys=False))
+        write_text(out / f"{task}.yaml", yaml.safe_dump(override, sort_keys=False))
     return out
 
 
@@ -143,9 +143,9 @@ def evaluate_backend(model_cfg: Any, tasks: Sequence[str], limit: int | float | 
     t0 = time.perf_counter()
     raw = _simple_evaluate(lm, tasks, limit, tm, seed, opt["bootstrap_iters"])
     result = summarise(raw, lm, model_cfg, tasks, limit, seed, opt) | {"wall_s": round(time.perf_counter() - t0, 2)}
-    (out / RESULT_FILE).write_text(json.dumps(result, indent=2, default=str))
     raw.pop("samples", None)
-    (out / "lmms_eval_results.json").write_text(json.dumps(raw, indent=2, default=str))
+    write_json(out / "lmms_eval_results.json", raw, default=str)
+    write_json(out / RESULT_FILE, result, default=str)  # last: understand.json means the evaluation finished
     return result
 
 

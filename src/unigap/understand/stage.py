@@ -11,7 +11,6 @@ gives the rows `run`/`report` print. Results live in RUN/understand/<source>/und
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,10 @@ def check_understand(cfg: UnderstandConfig, where: str = "understand") -> None:
     unknown = [t for t in cfg.data if t not in cfg.tasks]
     if unknown:
         raise ConfigError(f"{where}.data: {unknown} not in {where}.tasks")
+    absent = {t: p for t, p in cfg.data.items() if not Path(p).expanduser().exists()}
+    if absent:
+        raise ConfigError(f"{where}.data: no such file or directory: "
+                          + ", ".join(f"{t}={p}" for t, p in absent.items()))
 
 
 def run_understand(cfg: UnderstandConfig, model_cfg: Any, model: Any, run_dir: str | Path, source: str,
@@ -63,7 +66,10 @@ def load_results(run_dir: str | Path) -> dict[str, dict]:
     root = Path(run_dir) / SUBDIR
     if not root.is_dir():
         return {}
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted(root.glob("*/understand.json"))}
+    from unigap.store.files import read_json
+
+    return {p.parent.name: read_json(p, f"rerun `unigap run --out {run_dir}` (stage understand_{p.parent.name})")
+            for p in sorted(root.glob("*/understand.json"))}
 
 
 def side_by_side(run_dir: str | Path, sources: tuple[str, str] = ("base", "improved")) -> list[dict[str, Any]]:

@@ -57,6 +57,21 @@ class TinyBackend:
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.ckpt.codec.encode(np.asarray(images)))
 
+    def prompt_problems(self, prompts: Sequence[str], judge: SelfJudgeConfig | None = None) -> list[tuple[int, str]]:
+        """(index, reason) of each prompt this model cannot generate for (more than prompt_len tokens) or
+        self-judge (question, image and answer longer than its context): checked before a run writes."""
+        answer = (judge.max_new_tokens if judge is not None and judge.mode == "parse" else 0) + 4
+        limit, out = self.model.cfg.block_size, []
+        for i, text in enumerate(prompts):
+            n_gen = len(self.fmt.gen_prompt_ids(text))
+            n_und = len(self.fmt.und_prefix([0] * self.num_image_tokens, question(text))) + answer
+            if n_gen > self.fmt.P:
+                out.append((i, f"{n_gen} tokens, the tiny model takes at most {self.fmt.P - 3} words "
+                               f"({len(text)} characters: {text[:60]!r}...)"))
+            elif n_und > limit:
+                out.append((i, f"its self-judgment needs {n_und} positions, the tiny model's context is {limit}"))
+        return out
+
     # --- understanding ----------------------------------------------------------------
     def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
         out: list[str] = []

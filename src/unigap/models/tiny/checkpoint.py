@@ -19,6 +19,7 @@ from unigap.errors import CheckpointError
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
+from unigap.store.files import write_json
 from unigap.utils import sha256_file
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
@@ -63,7 +64,7 @@ def save_checkpoint(ckpt: TinyCheckpoint, path: str | Path) -> dict[str, Any]:
     card = {**ckpt.card, "config": ckpt.model.cfg.to_dict(), "vocab": ckpt.tokenizer.vocab,
             "codec": {"type": "slots", "sha256": ckpt.codec.sha256()},
             "sha256": sha256_file(path / WEIGHTS)}
-    (path / CARD).write_text(json.dumps(card, indent=1))
+    write_json(path / CARD, card, indent=1)  # atomic: a kill never leaves a card that does not match
     ckpt.card = card
     return card
 

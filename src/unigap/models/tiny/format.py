@@ -28,10 +28,14 @@ class TinyFormat:
         self.offset = len(tok)  # image id i is token offset + i
         self.system = tok.encode(SYSTEM_TEXT)
 
+    def gen_prompt_ids(self, text: str | None) -> list[int]:
+        """Prompt part of a generation sequence, unchecked; None = the unconditional (CFG) prompt."""
+        words = self.tok.encode(text) if text else []
+        return [self.tok.bos, self.tok.gen, *words, self.tok.boi]
+
     def gen_prompt(self, text: str | None) -> list[int]:
         """Prompt part of a generation sequence; None = the unconditional (CFG) prompt."""
-        words = self.tok.encode(text) if text else []
-        ids = [self.tok.bos, self.tok.gen, *words, self.tok.boi]
+        ids = self.gen_prompt_ids(text)
         if len(ids) > self.P:
             raise UnigapError(f"prompt too long for the tiny model ({len(ids)} > {self.P} tokens): {text!r}")
         return ids

@@ -129,8 +129,7 @@ class GRPO(Objective):
         if self.opts.max_steps and done >= self.opts.max_steps:
             ctx.extra["stop"] = True
         if ctx.progress is not None:
-            ctx.progress.start("grpo", self.total_steps())
-            ctx.progress.advance(done)
+            ctx.progress.start("grpo", self.total_steps(), done)
 
     def per_micro(self) -> int:
         return self.cfg.batch_size // self.opts.group_size
@@ -253,12 +252,13 @@ class GRPO(Objective):
             row.update({f"anchor/{k}": v for k, v in ctx.anchors.stats.items()})
         st.history["steps"].append(row)
         st.step = step.index + 1
-        if ctx.progress is not None:
-            ctx.progress.advance(1)
-            note = getattr(ctx.progress, "note", None)
-            if callable(note):
-                mon = next((f" {k.split('/')[1]} {v:.2f}" for k, v in row.items() if k.startswith("monitor/")), "")
-                note(f"reward {row['reward']:.3f}{mon}")
+        if ctx.progress is not None:  # the Bar protocol: update(done, stage) renames the stage with the reward
+            mon = next((f", {k.split('/')[1]} {v:.2f}" for k, v in row.items() if k.startswith("monitor/")), "")
+            update = getattr(ctx.progress, "update", None)
+            if callable(update):
+                update(len(st.history["steps"]), f"grpo (reward {row['reward']:.3f}{mon})")
+            else:
+                ctx.progress.advance(1)
         done = len(st.history["steps"])
         if self.opts.max_steps and done >= self.opts.max_steps:
             ctx.extra["stop"] = True
