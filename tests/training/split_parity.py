@@ -39,14 +39,16 @@ def audit_and_curate(cfg, run_dir: Path) -> None:
     from unigap.audit.runner import NoBar, audit_into, record_provenance
     from unigap.config import defaults_json
     from unigap.curation.dataset import write_curation
-    from unigap.pipeline.run import audit_cfg, prepare_run
+    from unigap.pipeline.run import Stages, audit_cfg, prepare_run
     from unigap.store import RunStore
 
     ready = prepare_run(cfg, run_dir)
     with RunStore.open(run_dir) as store:
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
-        audit_into(store, audit_cfg(cfg, cfg.n), ready.train, ready.base, NoBar(), judges=ready.judges)
+        stage = Stages(store, lambda m: None)  # the stage record marks the audit finished (curate checks it)
+        stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, ready.base,
+                                                             NoBar(), judges=ready.judges)})
     write_curation(run_dir, run_dir / "data", cfg.curate)
 
 

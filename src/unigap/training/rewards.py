@@ -140,19 +140,12 @@ def check_reward_prompts(rewards: list[RewardConfig], prompts: list[Prompt], whe
         if is_builtin(r.name):
             continue
         judge = load_judge(JudgeConfig(name=r.name, options=r.options), f"{where}[{i}]")
-        check = getattr(judge, "check_prompts", None) or (_needs_spec if judge.name == "oracle" else None)
+        check = getattr(judge, "check_prompts", None)
         if callable(check):
             try:
                 check(prompts)
             except UnigapError as err:
                 raise UnigapError(f"{where}[{i}] ({r.name}) cannot score the run's prompts: {err}") from None
-
-
-def _needs_spec(prompts: list[Prompt]) -> None:
-    """The oracle parses pixels against a ShapeWorld spec: a prompt without one cannot be scored."""
-    for p in prompts:
-        if p.spec is None:
-            raise UnigapError(f"prompt {p.id} ({p.text!r}) has no ShapeWorld spec, which the oracle needs")
 
 
 class Rewards:
