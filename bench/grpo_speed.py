@@ -76,7 +76,7 @@ def bench_tiny(steps: int, work: Path) -> dict:
     improve(sft, data, work / "sft", log=lambda m: None, on_batch=lambda n: stamps.append(time.perf_counter()))
     sft_s = time.perf_counter() - t0
     sft_steps = [b2 - a for a, b2 in zip(stamps[1:], stamps[2:])]  # forward+backward+step between callbacks
-    split = {k: round(float(np.mean([r[f"{k}_seconds"] for r in rows])), 3)
+    split = {k: round(float(np.mean([r["seconds"][k] for r in rows])), 3)
              for k in ("generate", "reward", "sample", "train")}
     return {"model": "tiny (shipped)", "B": b, "G": g, "grpo_steps": len(rows), "grpo_wall_s": round(grpo_s, 1),
             "grpo_step_s": round(split["sample"] + split["train"], 3),

@@ -92,8 +92,20 @@ def epoch_seed(seed: int, epoch: int, step: int | None = None) -> int:
     return int(np.random.default_rng(key).integers(2**62))
 
 
+def flat(row: dict, prefix: str = "") -> dict:
+    """{"seconds": {"train": 1.2}} -> {"seconds/train": 1.2}."""
+    out: dict = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out.update(flat(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def steps_csv(rows: list[dict]) -> str:
     """One row per grpo step; columns in first-seen order (reward terms vary by config)."""
+    rows = [flat(r) for r in rows]
     cols = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols)

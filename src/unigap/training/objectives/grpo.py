@@ -235,9 +235,9 @@ class GRPO(Objective):
         mon = [v for m in micros for v in m.extra["monitor"]]
         if mon:
             row[f"monitor/{self.monitor.name}"] = float(np.nanmean(mon))
-        row["generate_seconds"] = round(self.timing["generate"], 3)
-        row["reward_seconds"] = round(self.timing["reward"], 3)
-        row["sample_seconds"] = round(seconds, 3)  # generate + reward + old / reference log-probs + monitor
+        # wall times (sample = generate + reward + old / reference log-probs + monitor); train: in after_step
+        row["seconds"] = {"generate": round(self.timing["generate"], 3), "reward": round(self.timing["reward"], 3),
+                          "sample": round(seconds, 3)}
         return row
 
     def after_step(self, ctx: Any, step: Step, losses: list[float]) -> None:
@@ -246,8 +246,8 @@ class GRPO(Objective):
         from unigap.training.loop import commit_now
 
         st = ctx.st
-        row = {**self.step_log, "train_seconds": round(time.perf_counter() - self.t_train, 3),
-               "loss": float(np.mean(losses)), "kl": self.stats.get("kl", 0.0)}
+        row = {**self.step_log, "loss": float(np.mean(losses)), "kl": self.stats.get("kl", 0.0)}
+        row["seconds"] = {**row["seconds"], "train": round(time.perf_counter() - self.t_train, 3)}
         if ctx.anchors is not None:
             row.update({f"anchor/{k}": v for k, v in ctx.anchors.stats.items()})
         st.history["steps"].append(row)
