@@ -105,7 +105,7 @@ def run_epochs(ctx: Context) -> None:
         loss = train_epoch(ctx)
         st.epoch, st.step = st.epoch + 1, 0
         st.history["epochs"].append({"epoch": st.epoch, "loss": loss, "examples": len(st.examples)})
-        ctx.log(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f} ({len(st.examples)} examples)")
+        ctx.log(f"epoch {st.epoch}/{cfg.epochs}: loss {loss:.4f} ({ctx.objective.epoch_note(ctx)})")
         due = ctx.objective.offline and st.pool and cfg.curriculum.mode != "none"
         replay_hook = (lambda d: after_epoch(ctx, curriculum_model(ctx, d), settings)) if due else None
         commit(ctx.run, st, cfg, ctx.out, replay_hook)

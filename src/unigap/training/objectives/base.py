@@ -86,6 +86,10 @@ class Objective:
         """The rows a curriculum replay adds (offline objectives); `model` is the one that replayed."""
         return []
 
+    def epoch_note(self, ctx: "Context") -> str:
+        """What the epoch's log line says after the loss."""
+        return f"{len(ctx.st.examples)} examples"
+
     def describe(self, micro: Micro) -> str:
         """Where a micro-batch came from, for an error message."""
         ids = sorted({str(r.get("prompt_id")) for r in micro.rows})

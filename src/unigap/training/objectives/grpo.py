@@ -240,6 +240,10 @@ class GRPO(Objective):
                           "sample": round(seconds, 3)}
         return row
 
+    def epoch_note(self, ctx: Any) -> str:
+        rows = [r for r in ctx.st.history["steps"] if r["epoch"] == ctx.st.epoch]
+        return f"{len(rows)} steps, mean reward {np.mean([r['reward'] for r in rows]):.3f}" if rows else "no steps"
+
     def after_step(self, ctx: Any, step: Step, losses: list[float]) -> None:
         if not step.last:
             return
