@@ -5,7 +5,7 @@
           loss = objective.loss(micro) + anchors.loss(micro)      inside the DDP/FSDP-wrapped forward
           backward (weighted so the gradient is the mean over the window's rows), clip, step
           objective.after_step (grpo: log, progress, commit every save_every steps)
-      history, weights; curriculum replay (offline objectives); commit (state.pt last)
+      history; commit: weights, curriculum replay (offline objectives), state, then LATEST names it
 The data-quality guard (unigap.curation.guard) runs once before training, for offline objectives.
 """
 
@@ -33,9 +33,10 @@ Log = Callable[[str], None]
 
 
 class Progress(Protocol):
-    """The audit's Bar (start/advance) plus an optional `note(text)` for a live value (grpo: the reward)."""
+    """The stages' Bar (unigap.audit.runner.Bar); grpo also calls `update(done, stage)` where the bar has it,
+    to show the step's reward in the stage's name."""
 
-    def start(self, stage: str, total: int) -> None: ...
+    def start(self, stage: str, total: int, done: int = 0) -> None: ...
     def advance(self, n: int) -> None: ...
 
 
@@ -53,7 +54,7 @@ class Context:
     log: Log
     run: Trainer | None = None  # set once prepared
     anchors: Any = None  # training.anchor.Anchors, or None when off
-    progress: Any = None
+    progress: Progress | None = None
     on_batch: Callable[[int], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
