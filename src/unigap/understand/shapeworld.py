@@ -46,7 +46,7 @@ def build_items(per_subtask: int = 40, seed: int = 0) -> list[dict[str, Any]]:
     """One plain question per eval prompt (first `per_subtask` of each subtask); deterministic."""
     from unigap import world
     from unigap.prompts.shapeworld import load_shapeworld
-    from unigap.store.images import encode_png
+    from unigap.files import encode_png
     from unigap.training.pretrain import plain_question
 
     items = []
