@@ -9,8 +9,9 @@ and rerunning the same command continues; rerunning a finished audit does no mod
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -78,7 +79,8 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
     text = {p.id: p.text for p in prompts}
     for chunk in batches(todo, cfg.batch_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
-        gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
+        with recording_failures(model):
+            gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
         errors = getattr(gen, "errors", None) or [None] * len(chunk)  # served backends: a row may fail
         rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
                 for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors) if err is None]
@@ -88,8 +90,21 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
         bar.advance(len(chunk))
 
 
+@contextmanager
+def recording_failures(model: UnifiedModel) -> Iterator[None]:
+    """generate_stage stores a backend's failed rows (Generation.errors) with their reason: a backend that can
+    fail per row (served: `record_failures`) returns them while this lasts, and raises for other callers."""
+    if not hasattr(model, "record_failures"):
+        yield
+        return
+    before, model.record_failures = model.record_failures, True  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        model.record_failures = before  # type: ignore[attr-defined]
+
+
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
-RECORDS_FAILED_CANDIDATES = True  # generate_stage stores a backend's failed rows (Generation.errors) with their reason
 
 
 def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
