@@ -78,8 +78,7 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
 
 
 def _show_run(run_dir: Path) -> None:
-    from unigap.cli.run import print_results
-    from unigap.cli.show import print_diagnostics
+    from unigap.cli.show import print_diagnostics, print_results
 
     path = run_dir / "analysis.json"
     analysis = read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None
