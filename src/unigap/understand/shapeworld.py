@@ -3,7 +3,7 @@
 Each eval-split prompt of every subtask is realised as a scene (seeded by the prompt), rendered,
 and asked one plain question with an exact one-word answer, the same kinds the tiny model's
 pretraining asks (count, colour, texture, size, on the ground, is there a ...): the questions come
-from `unigap.training.pretrain.plain_question`, the scenes from the eval split (pretraining uses
+from `unigap.models.tiny.recipe.plain_question`, the scenes from the eval split (pretraining uses
 train-split specs only). The items are written to a parquet file next to copies of the shipped
 task YAMLs, so `TaskManager(include_path=DIR)` (or `lmms-eval --include_path DIR`) finds:
 
@@ -47,9 +47,9 @@ def build_items(per_subtask: int = 40, seed: int = 0, split: str = "eval") -> li
     The eval split is the benchmark; the train split is the understanding set `improve`'s replay
     anchor trains on (training never sees the benchmark's scenes)."""
     from unigap import world
+    from unigap.files import encode_png
+    from unigap.models.tiny.recipe import plain_question
     from unigap.prompts.shapeworld import load_shapeworld
-    from unigap.store.images import encode_png
-    from unigap.training.pretrain import plain_question
 
     items = []
     salt = 18 if split == "eval" else 19
