@@ -30,7 +30,7 @@ import torch
 
 from unigap.errors import UnigapError
 from unigap.faults import point
-from unigap.store.files import write_json, write_text
+from unigap.files import write_json, write_text
 from unigap.training.commit import CommitDir, check_same_config, rng_state, step_name
 
 if TYPE_CHECKING:
@@ -84,12 +84,6 @@ class State:
 
 def checkpoints(out: Path) -> CommitDir:
     return CommitDir(out, "epochs")
-
-
-def epoch_seed(seed: int, epoch: int, step: int | None = None) -> int:
-    """The global torch RNG seed of an epoch (or of one step of it): a resumed one draws what it drew straight."""
-    key = [seed, epoch, 7] if step is None else [seed, epoch, 7, step]
-    return int(np.random.default_rng(key).integers(2**62))
 
 
 def flat(row: dict, prefix: str = "") -> dict:

@@ -23,7 +23,8 @@ from unigap.curation.dataset import CuratedData
 from unigap.errors import UnigapError
 from unigap.models.base import UnifiedModel, load_model
 from unigap.faults import point
-from unigap.training.checkpoint import State, commit, epoch_seed
+from unigap.training.checkpoint import State, commit
+from unigap.training.commit import epoch_seed
 from unigap.training.config import ImproveConfig
 from unigap.training.curriculum import ReplaySettings, probe_acceptance, replay, should_replay
 from unigap.training.objectives.base import Micro, Objective, Step
@@ -94,7 +95,8 @@ def train_epoch(ctx: Context) -> float:
     for step in ctx.objective.steps(ctx):
         done = optimizer_step(ctx, step)
         partial += done
-        ctx.objective.after_step(ctx, step, done)
+        if ctx.objective.after_step(ctx, step, done):  # a commit in the middle of an epoch (grpo, save_every)
+            commit(ctx.run, ctx.st, ctx.cfg, ctx.out)
     losses = ctx.st.history.pop("partial")
     return float(np.mean(losses)) if losses else float("nan")
 
@@ -153,8 +155,3 @@ def curriculum_model(ctx: Context, step_dir: Path) -> UnifiedModel:
         return run.model
     return load_model(ctx.cfg.model.model_copy(update={"path": str(step_dir / "model"), "dtype": "auto",
                                                        "device": str(run.accelerator.device)}))
-
-
-def commit_now(ctx: Context) -> None:
-    """A commit in the middle of an epoch (grpo every `save_every` steps)."""
-    commit(ctx.run, ctx.st, ctx.cfg, ctx.out)

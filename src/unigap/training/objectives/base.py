@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from unigap.curation.dataset import CuratedData
     from unigap.models.base import UnifiedModel
     from unigap.training.config import ImproveConfig
-    from unigap.training.loop import Context
+
+Context = Any  # unigap.training.loop.Context (the loop imports this module, not the other way round)
 
 
 @dataclass
@@ -79,8 +80,9 @@ class Objective:
     def loss(self, model: "UnifiedModel", micro: Micro) -> torch.Tensor:
         raise NotImplementedError
 
-    def after_step(self, ctx: "Context", step: Step, losses: list[float]) -> None:
-        """After each optimizer step (grpo: log the step, commit)."""
+    def after_step(self, ctx: "Context", step: Step, losses: list[float]) -> bool:
+        """After each optimizer step (grpo: log the step); True = the loop commits now (mid-epoch)."""
+        return False
 
     def added(self, ctx: "Context", replay: Any, model: "UnifiedModel") -> list[dict]:
         """The rows a curriculum replay adds (offline objectives); `model` is the one that replayed."""

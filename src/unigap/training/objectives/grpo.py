@@ -145,7 +145,7 @@ class GRPO(Objective):
         return min(total, self.opts.max_steps) if self.opts.max_steps else total
 
     def steps(self, ctx: Any) -> Iterator[Step]:
-        from unigap.training.checkpoint import epoch_seed
+        from unigap.training.commit import epoch_seed
 
         st = ctx.st
         order = np.random.default_rng([self.cfg.seed, st.epoch]).permutation(len(self.prompts))
@@ -244,11 +244,9 @@ class GRPO(Objective):
         rows = [r for r in ctx.st.history["steps"] if r["epoch"] == ctx.st.epoch]
         return f"{len(rows)} steps, mean reward {np.mean([r['reward'] for r in rows]):.3f}" if rows else "no steps"
 
-    def after_step(self, ctx: Any, step: Step, losses: list[float]) -> None:
+    def after_step(self, ctx: Any, step: Step, losses: list[float]) -> bool:
         if not step.last:
-            return
-        from unigap.training.loop import commit_now
-
+            return False
         st = ctx.st
         row = {**self.step_log, "loss": float(np.mean(losses)), "kl": self.stats.get("kl", 0.0)}
         row["seconds"] = {**row["seconds"], "train": round(time.perf_counter() - self.t_train, 3)}
@@ -266,5 +264,5 @@ class GRPO(Objective):
         done = len(st.history["steps"])
         if self.opts.max_steps and done >= self.opts.max_steps:
             ctx.extra["stop"] = True
-        elif done % self.opts.save_every == 0 and st.step < len(self.windows()):
-            commit_now(ctx)
+            return False
+        return done % self.opts.save_every == 0 and st.step < len(self.windows())  # the epoch's end commits anyway
