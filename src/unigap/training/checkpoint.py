@@ -25,7 +25,6 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
 import torch
 
 from unigap.errors import UnigapError
