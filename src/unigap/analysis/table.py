@@ -31,7 +31,8 @@ class MetricSpec:
     show: bool = True  # a column of `unigap show` (precision/recall live in the diagnostics instead)
 
     def pattern(self) -> re.Pattern:
-        return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>[^/]+)") + "$")
+        # a judge's name may hold "/" (http:Qwen/Qwen2.5-VL-72B-Instruct): the rest of the key after the prefix
+        return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>.+)") + "$")
 
 
 METRICS: list[MetricSpec] = [

@@ -21,7 +21,7 @@ def pairs_table(pairs: list, n_boot: int) -> Fitted:
     rows = []
     for p in pairs:
         ci = f" [{p.ci[0]:.2f}, {p.ci[1]:.2f}]" if p.ci else ""
-        rows.append([f"{p.a}\nvs {p.b}", str(p.n), _num(100 * p.agreement, "{:.1f}"), _num(p.kappa, "{:.2f}") + ci,
+        rows.append([f"{p.a}\nvs {p.b}", str(p.n), _num(100 * p.agreement, "{:.1f}"), _num(p.kappa) + ci,
                      _confusion(p.confusion), str(p.excluded)])
     cols = [Col("judges\n(A vs B)", "left", wrap=True), Col("n"), Col("agree"), Col("kappa [95 % CI]"),
             Col("confusion"), Col("excl.")]

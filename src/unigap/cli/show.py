@@ -114,8 +114,9 @@ def _even_split(widths: list[int], room: int) -> list[list[int]]:
     def best(i: int, parts: int) -> tuple[int, tuple[int, ...]]:  # (widest part, cut points) of widths[i:]
         if parts == 1:
             return sum(widths[i:]), ()
-        return min((max(sum(widths[i:j]), best(j, parts - 1)[0]), (j, *best(j, parts - 1)[1]))
-                   for j in range(i + 1, n - parts + 2))
+        options = [(max(sum(widths[i:j]), best(j, parts - 1)[0]), (j, *best(j, parts - 1)[1]))
+                   for j in range(i + 1, n - parts + 2)]
+        return min(options, key=lambda o: (o[0], [-c for c in o[1]]))  # ties: the fuller parts first
 
     edges = [0, *best(0, k)[1], n]
     return [list(range(edges[m], edges[m + 1])) for m in range(k)]
