@@ -39,16 +39,16 @@ METRICS: list[MetricSpec] = [
     MetricSpec("non_unification", "non-unification", "Non.", "non-unification", "lower",
                "share of a model's own images that its own understanding (the self-judge) rejects; mean over prompts",
                headline=True),
-    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score (accepted share)",
+    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score (acceptance)",
                "higher", "share of the images the external judge accepts (on ShapeWorld the oracle's accuracy); mean "
                "over prompts", headline=True),
     MetricSpec("gen/{judge}", "{judge} Gen.", "Gen.", "generation score (the paper's Gen.)", "higher",
                "the benchmark's own metric of the images x100 (SciScore as is), not a %; mean over prompts",
                fmt="score", headline=True),
-    MetricSpec("weak_generation/{judge}", "{judge} weak gen.", "Weak gen.", "weak generation", "neutral",
+    MetricSpec("weak_generation/{judge}", "{judge} weak generation", "Weak gen.", "weak generation", "neutral",
                "among the images the self-judge rejects, the share the external judge rejects too: above 50 % the "
                "gap is weak generation, not misunderstanding"),
-    MetricSpec("self_accuracy/{judge}", "self-judge acc. ({judge})", "Self acc.", "self-judge accuracy", "higher",
+    MetricSpec("self_accuracy/{judge}", "self-judge accuracy ({judge})", "Self acc.", "self-judge accuracy", "higher",
                "share of the images both judged where the self-judge's verdict equals the external judge's",
                headline=True),
     MetricSpec("self_precision/{judge}", "self precision ({judge})", "Acc. prec.", "acceptance precision", "higher",
@@ -134,8 +134,8 @@ def before_after_rows(before: dict, after: dict) -> list[Change]:
     return rows
 
 
-VALUES = ("↑ ↓ [ ]", "higher / lower is better; values in % with one decimal, the 95 % bootstrap CI over prompts "
-                    "in brackets")
+UNITS = "values in % with one decimal, the 95 % bootstrap CI over prompts in brackets"
+VALUES = ("↑ ↓ [ ]", f"higher / lower is better; {UNITS}")
 
 
 def legend(specs: list[MetricSpec], values: bool = True) -> list[tuple[str, str]]:

@@ -12,7 +12,11 @@ from unigap.cli.show import Col, Fitted
 
 
 def _num(x: float, fmt: str = "{:.3f}") -> str:
-    return "—" if x != x else fmt.format(x)
+    """A number, "—" for NaN, never a negative zero ("-0.00")."""
+    if x != x:
+        return "—"
+    text = fmt.format(x)
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
 def pairs_table(pairs: list, n_boot: int) -> Fitted:
@@ -20,7 +24,7 @@ def pairs_table(pairs: list, n_boot: int) -> Fitted:
     excl.: candidates both judged where one has no verdict (unparsed/failed)."""
     rows = []
     for p in pairs:
-        ci = f" [{p.ci[0]:.2f}, {p.ci[1]:.2f}]" if p.ci else ""
+        ci = f" [{_num(p.ci[0], '{:.2f}')}, {_num(p.ci[1], '{:.2f}')}]" if p.ci else ""
         rows.append([f"{p.a}\nvs {p.b}", str(p.n), _num(100 * p.agreement, "{:.1f}"), _num(p.kappa) + ci,
                      _confusion(p.confusion), str(p.excluded)])
     cols = [Col("judges\n(A vs B)", "left", wrap=True), Col("n"), Col("agree"), Col("kappa [95 % CI]"),
