@@ -35,31 +35,25 @@ class MetricSpec:
         return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>.+)") + "$")
 
 
-METRICS: list[MetricSpec] = [
+METRICS: list[MetricSpec] = [  # aggregation: one line of an 80-column legend where it can be
     MetricSpec("non_unification", "non-unification", "Non.", "non-unification", "lower",
-               "share of a model's own images that its own understanding (the self-judge) rejects; mean over prompts",
-               headline=True),
-    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score (acceptance)",
-               "higher", "share of the images the external judge accepts (on ShapeWorld the oracle's accuracy); mean "
-               "over prompts", headline=True),
-    MetricSpec("gen/{judge}", "{judge} Gen.", "Gen.", "generation score (the paper's Gen.)", "higher",
-               "the benchmark's own metric of the images x100 (SciScore as is), not a %; mean over prompts",
-               fmt="score", headline=True),
+               "share of a model's own images its self-judge rejects", headline=True),
+    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score", "higher",
+               "share of the images the external judge accepts", headline=True),
+    MetricSpec("gen/{judge}", "{judge} Gen.", "Gen.", "generation score (Gen.)", "higher",
+               "the benchmark's own metric x100 (SciScore as is), not a %", fmt="score", headline=True),
     MetricSpec("weak_generation/{judge}", "{judge} weak generation", "Weak gen.", "weak generation", "neutral",
-               "among the images the self-judge rejects, the share the external judge rejects too: above 50 % the "
-               "gap is weak generation, not misunderstanding"),
+               "of the images the self-judge rejects, the share the external judge rejects too (above 50 %: the gap "
+               "is weak generation, not misunderstanding)"),
     MetricSpec("self_accuracy/{judge}", "self-judge accuracy ({judge})", "Self acc.", "self-judge accuracy", "higher",
-               "share of the images both judged where the self-judge's verdict equals the external judge's",
-               headline=True),
+               "how often it agrees with the external judge", headline=True),
     MetricSpec("self_precision/{judge}", "self precision ({judge})", "Acc. prec.", "acceptance precision", "higher",
-               "P(external accepts | self accepts): the acceptance precision of the self-judge as a selector",
-               show=False),
+               "of the images the self-judge accepts, the share the external judge accepts", show=False),
     MetricSpec("self_recall/{judge}", "self recall ({judge})", "Recall", "recall", "higher",
-               "P(self accepts | external accepts)", show=False),
+               "of the images the external judge accepts, the share the self-judge accepts", show=False),
     MetricSpec("win_rate/{judge}", "win rate ({judge} as truth)", "Und.", "win rate", "higher",
-               "on the base model's images, among the disagreements of the base and the improved self-judge, the share "
-               "where the improved one agrees with the external judge (50 when none; the base model's row is 50 by "
-               "convention)", show=False),
+               "on the base model's images, where the base and the improved self-judge disagree, the share where "
+               "the improved one agrees with the external judge (50 when none, and for the base model)", show=False),
 ]
 
 PAPER_CELL = ("gen/{judge}", "win_rate/{judge}", "non_unification")  # the paper's Gen. / Und. / Non. (§5)
@@ -135,7 +129,7 @@ def before_after_rows(before: dict, after: dict) -> list[Change]:
 
 
 UNITS = "values in % with one decimal, the 95 % bootstrap CI over prompts in brackets"
-VALUES = ("↑ ↓ [ ]", f"higher / lower is better; {UNITS}")
+VALUES = ("↑ ↓ [ ]", "higher / lower is better; %, with the 95 % bootstrap CI over prompts")
 
 
 def legend(specs: list[MetricSpec], values: bool = True) -> list[tuple[str, str]]:
