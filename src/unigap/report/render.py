@@ -17,9 +17,9 @@ from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVE
 from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
-from unigap.report.summary import TERM_ANCHORS, change, summary, terms
 from unigap.store import RunStore
 from unigap.store.files import read_json, write_text
+from unigap.report.summary import TERM_ANCHORS, change, summary, terms
 
 GRID_SIZE = 12
 
