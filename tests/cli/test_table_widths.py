@@ -11,8 +11,8 @@ from rich.console import Console
 from tests.cli import _printouts as P
 from unigap.cli.agree import pairs_table
 from unigap.cli.model import eval_table
-from unigap.cli.run import before_after_table, results_printout
-from unigap.cli.show import Col, Fitted, diagnostics_printout, metrics_printout, side_by_side
+from unigap.cli.show import (Col, Fitted, before_after_table, diagnostics_printout, metrics_printout,
+                             results_printout, side_by_side)
 from unigap.cli.understand import scores_table
 
 PRINTOUTS = {

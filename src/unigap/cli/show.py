@@ -1,4 +1,5 @@
-"""Rich tables of stored metrics (values in %, with 95 % bootstrap CIs), laid out for the terminal's width.
+"""Rich tables of stored metrics (values in %, with 95 % bootstrap CIs): every printer the commands share
+(`unigap audit`, `show`, `run`, `model eval`, `agree`, `understand`), so that no command module imports another.
 
 Every table is a `Fitted`: at print time it takes the console's width and, when its columns do not fit, splits
 them into parts (the row labels repeated in each) rather than cutting headers; its legend (the abbreviations,
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from itertools import groupby
+
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from unigap.analysis.table import arrow, block_legend, cell, columns, fmt, legend, spec_of
+from unigap.analysis.table import arrow, before_after_rows, block_legend, cell, columns, fmt, legend, spec_of
 from unigap.cli._common import out
-from unigap.vocab import BANDS, OVERALL
+from unigap.vocab import BANDS, OVERALL, SOURCE_BASE, SOURCE_IMPROVED
 
 WRAP_CAP = 18  # a name or note column is narrowed to this (wrapping its text) when the table does not fit
 
@@ -346,4 +349,57 @@ def counts_text(counts: dict) -> str:
 
 def print_metrics(result: dict) -> None:
     for r in metrics_printout(result):
+        out.print(r)
+
+
+def before_after_table(results: dict) -> Fitted:
+    """Metric by metric, one row per band: the value before and after (two columns whatever the metrics)."""
+    changes = before_after_rows(results["before"]["metrics"], results["after"]["metrics"])
+    rows, ends = [], set()
+    for column, group in groupby(changes, key=lambda ch: ch.column):
+        group = list(group)
+        lines = [column.spec.abbr + arrow(column.spec)] + ([f"({column.judge})"] if column.judge else [])
+        labels = lines[:len(group) - 1] + ["\n".join(lines[len(group) - 1:])]  # the judge under the abbreviation
+        labels += [""] * (len(group) - len(labels))
+        rows += [[label, ch.group, fmt(ch.before, spec=column.spec), fmt(ch.after, spec=column.spec)]
+                 for ch, label in zip(group, labels)]
+        ends.add(len(rows) - 1)
+    cols = [Col("metric", "left", wrap=True), Col("band", "left"), Col("before"), Col("after")]
+    return Fitted("before -> after self-improvement (eval split, %)", cols, rows, keys=2, ends=ends,
+                  legend=legend(list(dict.fromkeys(ch.column.spec for ch in changes))))
+
+
+def understand_table(rows: list[dict]) -> Fitted:
+    """lmms-eval scores, base vs improved (value ± stderr), the change, and failed items."""
+    cells = [[f"{r['task']}\n{r['metric']}", _pm(r.get("base"), r.get("base_stderr")),
+              _pm(r.get("improved"), r.get("improved_stderr")),
+              "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
+              f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}"] for r in rows]
+    cols = [Col("task\nmetric", "left", wrap=True), Col("base"), Col("improved"), Col("change"), Col("failed")]
+    return Fitted("understanding benchmarks (lmms-eval), base -> improved, in lmms-eval's units (not %)", cols, cells,
+                  legend=[("failed", "items whose answer failed (scored wrong), base / improved")])
+
+
+def _pm(value: float | None, stderr: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
+
+
+def results_printout(results: dict, analysis: dict | None = None) -> list[RenderableType]:
+    """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
+    the understanding benchmarks when run."""
+    items: list[RenderableType] = [before_after_table(results)]
+    for side in ("before", "after"):
+        items += [plain(f"{side}: {line}" if line.startswith("*") else line)
+                  for line in failure_footnote(results[side].get("failures") or {})]
+    sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
+    items += benchmark_tables(sides, (analysis or {}).get("win_rate"))
+    if results.get("understand"):
+        items.append(understand_table(results["understand"]))
+    return items
+
+
+def print_results(results: dict, analysis: dict | None = None) -> None:
+    for r in results_printout(results, analysis):
         out.print(r)

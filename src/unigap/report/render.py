@@ -18,7 +18,7 @@ from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchm
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
 from unigap.store import RunStore
-from unigap.store.files import read_json, write_text
+from unigap.files import read_json, write_text
 from unigap.report.summary import TERM_ANCHORS, change, summary, terms
 
 GRID_SIZE = 12
