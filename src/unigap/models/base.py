@@ -86,8 +86,7 @@ class UnifiedModel:
     def __new__(cls, *args: Any, **kwargs: Any) -> "UnifiedModel":
         lacking = missing(cls)
         if lacking:
-            raise TypeError(f"{cls.__name__} cannot be instantiated: the backend contract needs "
-                            f"{', '.join(lacking)} (docs/backends.md)")
+            raise TypeError(f"{cls.__name__} cannot be instantiated: {why_missing(cls, lacking)}")
         return super().__new__(cls)
 
     # --- generation -------------------------------------------------------------------
@@ -275,6 +274,19 @@ def missing(backend: object, needs: set[str] | None = None) -> list[str]:
     return out
 
 
+def why_missing(backend: object, lacking: list[str]) -> str:
+    """What the backend contract needs that `backend` lacks, and which flag asks for it."""
+    needs = {m.name: m.need for m in contract()}
+    parts = []
+    for level, reason in (("required", ""), ("if understands", " (understands = True)"),
+                          ("if trainable", " (trainable = True; declare trainable = False for a backend that "
+                                           "cannot be trained)")):
+        names = [n for n in lacking if needs[n.removesuffix("()")] == level]
+        if names:
+            parts.append(", ".join(names) + reason)
+    return "the backend contract needs " + "; ".join(parts) + " (docs/backends.md)"
+
+
 def supports(model: object, hook: str) -> bool:
     """Whether `model` has the optional hook `hook` (a method of `OptionalHooks`, or one with a default)."""
     valid = [m.name for m in contract() if m.need in ("optional", "default") and "(" in m.signature]
@@ -342,8 +354,8 @@ def load_model(cfg: ModelConfig, where: str = "model") -> UnifiedModel:
     model = MODELS.create(cfg.name, cfg, f"{where}.options")
     lacking = missing(model, {"required"})  # a backend that subclasses UnifiedModel was checked for the rest
     if lacking:
-        raise UnigapError(f"{where}.name: the {cfg.name!r} backend ({MODELS.entry(cfg.name).source}) lacks "
-                          f"{', '.join(lacking)} of the backend contract (docs/backends.md)")
+        raise UnigapError(f"{where}.name: the {cfg.name!r} backend (from {MODELS.entry(cfg.name).source}) is "
+                          f"incomplete: {why_missing(model, lacking)}")
     return model
 
 

@@ -247,7 +247,7 @@ class ServedBackend(UnifiedModel):
     def components(self) -> dict[str, list]:
         raise UnigapError(NO_WEIGHTS.format(what="no parameter groups"))
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, merge_lora: bool = True, state_dict: Any = None) -> None:
         raise UnigapError(NO_WEIGHTS.format(what="nothing to save"))
 
     def fingerprint(self) -> dict[str, Any]:
