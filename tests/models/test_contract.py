@@ -12,8 +12,20 @@ import pytest
 import torch
 
 from unigap.errors import UnigapError
-from unigap.models.base import (HOOKS, Generation, ModelConfig, OptionalHooks, SamplingConfig, SelfJudgeConfig,
-                                UnifiedModel, contract, generation_fields, load_model, missing, supports)
+from unigap.models.base import (
+    HOOKS,
+    Generation,
+    ModelConfig,
+    OptionalHooks,
+    SamplingConfig,
+    SelfJudgeConfig,
+    UnifiedModel,
+    contract,
+    generation_fields,
+    load_model,
+    missing,
+    supports,
+)
 from unigap.verdict import question
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"

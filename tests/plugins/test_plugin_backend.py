@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests._plugins import install
 from unigap.models.base import MODELS, ModelConfig, load_model
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"
@@ -19,24 +20,6 @@ def doc_backend() -> str:
     blocks = re.findall(r"```python\n(# unigap_toy\.py\n.*?)```", DOC.read_text(), re.S)
     assert len(blocks) == 1, "docs/backends.md must hold exactly one `# unigap_toy.py` block"
     return blocks[0]
-
-
-def install(site: Path, dist: str, module: str, code: str, entry_points: str, monkeypatch) -> Path:
-    """`module`.py and a dist-info with these entry points in `site`, put on sys.path; the registries are
-    restored after the test."""
-    from unigap.judges.base import JUDGES
-    from unigap.prompts.base import SUITES
-
-    (site / f"{dist}-0.1.dist-info").mkdir(parents=True)
-    (site / f"{module}.py").write_text(code)
-    (site / f"{dist}-0.1.dist-info" / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: 0.1\n")
-    (site / f"{dist}-0.1.dist-info" / "entry_points.txt").write_text(entry_points)
-    monkeypatch.syspath_prepend(str(site))
-    for registry in (MODELS, JUDGES, SUITES):
-        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
-        monkeypatch.setattr(registry, "_plugins_loaded", False)
-    return site
 
 
 @pytest.fixture
