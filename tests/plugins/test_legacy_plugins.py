@@ -98,7 +98,8 @@ def legacy_site(tmp_path, monkeypatch):
 
 def test_old_conventions_work_with_a_future_warning(legacy_site):
     for registry, name in ((MODELS, "grey"), (JUDGES, "level"), (SUITES, "greys")):
-        with pytest.warns(FutureWarning, match=f"{name}.*unigap-old-plugin.*not declared with @unigap.registry.factory"):
+        warned = f"{name}.*unigap-old-plugin.*not declared with @unigap.registry.factory"
+        with pytest.warns(FutureWarning, match=warned):
             assert name in registry.names()
         assert registry.entry(name).legacy
     model = load_model(ModelConfig(name="grey", options={"grey": 200}))

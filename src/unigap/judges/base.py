@@ -66,7 +66,8 @@ JUDGES.register_lazy("geneval", "unigap.judges.geneval.judge:geneval_judge",
                      options="unigap.judges.geneval.options:GenevalOptions")
 JUDGES.register_lazy("t2i-compbench", "unigap.judges.t2i_compbench.judge:t2i_compbench_judge",
                      options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions")
-JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:sciscore_judge", options="unigap.judges.sciscore:SciScoreOptions")
+JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:sciscore_judge",
+                     options="unigap.judges.sciscore:SciScoreOptions")
 JUDGES.register_lazy("benchmark", "unigap.judges.benchmark:benchmark_judge",
                      options="unigap.judges.benchmark:BenchmarkOptions")
 

@@ -304,7 +304,8 @@ MODELS.register_lazy("emu3", "unigap.models.emu3.backend:load_emu3", options="un
                      synthetic="unigap.models.emu3.synthetic:write_synthetic")
 MODELS.register_lazy("served", "unigap.models.served.backend:load_served",
                      options="unigap.models.served.options:ServedOptions")
-MODELS.register_lazy("showo", "unigap.models.showo.backend:load_showo", options="unigap.models.showo.options:ShowoOptions",
+MODELS.register_lazy("showo", "unigap.models.showo.backend:load_showo",
+                     options="unigap.models.showo.options:ShowoOptions",
                      synthetic="unigap.models.showo.synthetic:write_synthetic")
 
 
@@ -314,7 +315,8 @@ class ModelConfig(Config):
     name: str = "tiny"
     path: str | None = None  # checkpoint dir / hub id; None = the backend's default (tiny: the shipped checkpoint)
     device: str = "cpu"
-    dtype: Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"] = "auto"  # auto = bf16 on GPU, fp32 on CPU
+    # auto = bf16 on GPU, fp32 on CPU
+    dtype: Literal["auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"] = "auto"
     batch_size: int = Field(64, ge=1)
     # janus decode loop (GPU only); "none" falls back to $UNIGAP_JANUS_COMPILE when that is set
     compile: Literal["none", "cuda_graphs", "torch_compile"] = "none"
