@@ -211,7 +211,6 @@ class Member:
     name: str
     need: Need
     signature: str
-    doc: str
 
 
 def _signature(fn: Callable[..., Any]) -> str:
@@ -226,27 +225,28 @@ def _attributes() -> list[Member]:
     for name, annotation in UnifiedModel.__annotations__.items():
         has_default = name in vars(UnifiedModel)
         default = f" = {vars(UnifiedModel)[name]!r}" if has_default else ""
-        out.append(Member(name, "default" if has_default else "required", f"{name}: {annotation}{default}", ""))
+        out.append(Member(name, "default" if has_default else "required", f"{name}: {annotation}{default}"))
     return out
 
 
 def contract() -> list[Member]:
     """Every member of the backend contract, in declaration order: attributes and flags, then
     `UnifiedModel`'s methods, then the `OptionalHooks`."""
-    methods = [Member(n, f.unigap_need, _signature(f), inspect.getdoc(f) or "")
-               for n, f in vars(UnifiedModel).items() if hasattr(f, "unigap_need")]
-    hooks = [Member(n, "optional", _signature(f), inspect.getdoc(f) or "")
-             for n, f in vars(OptionalHooks).items() if callable(f) and not n.startswith("_")]
+    methods = [Member(n, f.unigap_need, _signature(f)) for n, f in vars(UnifiedModel).items()
+               if hasattr(f, "unigap_need")]
+    hooks = [Member(n, "optional", _signature(f)) for n, f in vars(OptionalHooks).items()
+             if callable(f) and not n.startswith("_")]
     return _attributes() + methods + hooks
 
 
-HOOKS = tuple(m.name for m in contract() if m.need == "optional")
+HOOKS = ("score_probs", "answer_logprobs", "image_token_logprobs", "image_loss", "apply_lora",
+         "enable_gradient_checkpointing")  # the methods of OptionalHooks (tests/models/test_contract.py checks)
 
 
 def generation_fields() -> list[Member]:
     """The fields of `Generation`, what `generate` returns (a backend may return a subclass)."""
     return [Member(f.name, "required" if f.default is MISSING and f.default_factory is MISSING else "default",
-                   f"{f.name}: {f.type}", "") for f in fields(Generation)]
+                   f"{f.name}: {f.type}") for f in fields(Generation)]
 
 
 def _implements(backend: object, name: str) -> bool:
