@@ -21,7 +21,7 @@ pytest.importorskip("accelerate")
 from tests.distributed.helpers import REPO, launch, logs, make_data, wait_all  # noqa: E402
 from unigap.errors import UnigapError  # noqa: E402
 from unigap.models.base import ModelConfig, SelfJudgeConfig, load_model  # noqa: E402
-from unigap.training.improve import ImproveConfig, State, improve  # noqa: E402
+from unigap.training.improve import ImproveConfig, State, checkpoints, improve  # noqa: E402
 
 TOL = 1e-5  # max |w_FSDP - w_1proc|: fp32, the same batches; only the reduction order differs
 DIED = 3  # fsdp_worker's exit code for a planned kill
@@ -92,8 +92,9 @@ def check_trained(before, after, out) -> None:
 def check_optimizer_shards(out, before) -> list[int]:
     """One optimizer file per process for the last epoch; together they hold each trainable value once."""
     assert State.load(out).world_size == 2
-    assert not list(out.glob("optimizer.epoch1.*"))  # superseded shards are removed
-    shards = [torch.load(out / f"optimizer.epoch2.rank{r}.pt", weights_only=False)["state"] for r in (0, 1)]
+    latest = checkpoints(out).latest()  # epochs/000002: the committed epoch holds its shards
+    assert latest.name.endswith("2") and [p.name for p in (out / "epochs").iterdir() if p.is_dir()] == [latest.name]
+    shards = [torch.load(latest / f"optimizer.rank{r}.pt", weights_only=False)["state"] for r in (0, 1)]
     held = [sum(s["exp_avg"].numel() for s in shard.values()) for shard in shards]
     trainable = sum(v.numel() for k, v in before.items() if ".language_model." in k)
     assert all(0 < h < trainable for h in held) and sum(held) == trainable, (held, trainable)
