@@ -52,7 +52,7 @@ def test_cli_judges_and_reports(tmp_path, clip_dir):
         rows = store.judgments("sciscore")
     assert len(rows) == 6 and all(r.status == "ok" and r.score is not None for r in rows)
     assert all(r.verdict == int(r.score >= 0) for r in rows)
-    from unigap.judges.scoring import generation_scores
+    from unigap.analysis.scores import generation_scores
 
     gen = generation_scores(rows, "sciscore", n_boot=50, benchmarks={"physics": "science-t2i"})  # x1 for SciScore
     assert gen["subtasks"]["physics"]["value"] == pytest.approx(sum(r.score for r in rows) / 6)

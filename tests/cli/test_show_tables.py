@@ -36,7 +36,7 @@ def test_exploitation_lines_print_notes_for_missing_values():
 
 def test_run_results_print_the_paper_table_per_benchmark_with_und_from_the_analysis():
     from unigap.cli._common import out
-    from unigap.cli.run import print_results
+    from unigap.cli.show import print_results
 
     def side(gen, non):
         def lv(v):

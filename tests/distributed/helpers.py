@@ -73,7 +73,7 @@ def make_data(path: Path, model, codebook: int, n: int = 8, seed: int = 0) -> Pa
     import torch
 
     from unigap.curation.dataset import MANIFEST, _write
-    from unigap.store.images import encode_png
+    from unigap.files import encode_png
 
     rng = np.random.default_rng(seed)
     rows, pairs = [], []

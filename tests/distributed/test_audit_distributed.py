@@ -9,7 +9,7 @@ import sqlite3
 import time
 
 from tests.distributed.helpers import launch, logs, wait_all
-from unigap.audit.distributed import Dist, dist_info, rank_device, shard
+from unigap.distributed import Dist, dist_info, rank_device, shard
 from unigap.audit.runner import AuditConfig, run_audit
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig

@@ -79,7 +79,7 @@ def yesno_text(doc, lmms_eval_specific_kwargs=None):
 
 def toy_rows(n: int = 10) -> list[dict]:
     """Solid-colour images (every third one 24 px, the rest 32 px): "Is the image <c>?" Yes/No."""
-    from unigap.store.images import encode_png
+    from unigap.files import encode_png
 
     names = list(COLORS)
     rows = []

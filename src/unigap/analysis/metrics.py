@@ -133,7 +133,8 @@ def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int
 
 def scorer_means(rows: list, n_boot: int, seed: int, benchmarks: dict[str, str] | None = None) -> dict:
     """gen/<scorer>: the benchmark scorers' mean continuous score (the paper's Gen.), with CIs."""
-    from unigap.judges.scoring import SCORER_JUDGES, generation_scores
+    from unigap.analysis.scores import generation_scores
+    from unigap.judges.scoring import SCORER_JUDGES
 
     present = {r.judge for r in rows}
     return {f"gen/{j}": generation_scores(rows, j, n_boot, seed, benchmarks=benchmarks)

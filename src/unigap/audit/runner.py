@@ -8,8 +8,10 @@ and rerunning the same command continues; rerunning a finished audit does no mod
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -18,13 +20,14 @@ from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
 from unigap.config import Config, defaults_json, seed_field
+from unigap.distributed import Dist, dist_info, gather, init, rank_device, run_step, shard, shutdown
 from unigap.errors import ConfigError, UnigapError
+from unigap.files import write_json
 from unigap.judges.base import ExternalJudge, JudgeConfig, judge_columns, load_judge, routes
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
-from unigap.store import RunStore
-from unigap.store.files import write_json
+from unigap.store import RunStore, merge_parts
 from unigap.store.records import CandidateIn
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
@@ -76,7 +79,8 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
     text = {p.id: p.text for p in prompts}
     for chunk in batches(todo, cfg.batch_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
-        gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
+        with recording_failures(model):
+            gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
         errors = getattr(gen, "errors", None) or [None] * len(chunk)  # served backends: a row may fail
         rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
                 for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors) if err is None]
@@ -86,8 +90,21 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
         bar.advance(len(chunk))
 
 
+@contextmanager
+def recording_failures(model: UnifiedModel) -> Iterator[None]:
+    """generate_stage stores a backend's failed rows (Generation.errors) with their reason: a backend that can
+    fail per row (served: `record_failures`) returns them while this lasts, and raises for other callers."""
+    if not hasattr(model, "record_failures"):
+        yield
+        return
+    before, model.record_failures = model.record_failures, True  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        model.record_failures = before  # type: ignore[attr-defined]
+
+
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
-RECORDS_FAILED_CANDIDATES = True  # generate_stage stores a backend's failed rows (Generation.errors) with their reason
 
 
 def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
@@ -193,13 +210,11 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     only once every candidate is generated and judged; a judge whose every verdict failed marks it
     failed and raises (a rerun judges the failed ones again).
     Launched as several processes (accelerate launch / torchrun): each runs its shard of the
-    prompts, see `unigap.audit.distributed.run_audit_sharded`.
+    prompts, see `run_audit_sharded`.
     """
-    from unigap.audit import distributed
-
-    d = distributed.dist_info()
+    d = dist_info()
     if d.enabled:
-        return distributed.run_audit_sharded(cfg, run_dir, d, bar, model, add_prompts)
+        return run_audit_sharded(cfg, run_dir, d, bar, model, add_prompts)
     bar, run_dir = bar or NoBar(), Path(run_dir)
     prompts, model, judges = prepare_audit(cfg, run_dir, model, add_prompts, yes)
     with RunStore.open(run_dir) as store:
@@ -387,3 +402,92 @@ def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
         sha = model.weights_sha256() if supports(model, "weights_sha256") else None  # type: ignore[attr-defined]
         extra = {"seeds": {"seed": seed}, "checkpoint_sha256": sha, "model_fingerprint": model.fingerprint()}
         store.set_meta("provenance", provenance(extra))
+
+
+# --------------------------------------------------------------------------------------- the sharded audit
+# Several processes share one audit (`accelerate launch --num_processes K -m unigap audit`, or torchrun;
+# rank, world size and the collectives: unigap.distributed). Who does what (the run dir is shared,
+# e.g. a local disk or NFS):
+#   every rank r   loads the model on its own device, takes prompts[r::K], and runs the whole audit
+#                  (generate, self-judge, external judges) of that shard into its own part store
+#                  RUN_DIR/parts/rank{r}.sqlite (which also keeps a copy of the config, so a part
+#                  refuses a changed config on resume, and its shard's prompts, which its
+#                  candidates and judgments reference). PNGs go to the shared RUN_DIR/images.
+#   rank 0, first  writes the main store RUN_DIR/run.sqlite: the config (init_config: a changed
+#                  config is refused before any work starts), every prompt, and the provenance
+#                  (model fingerprint, which curation reads) - the main store is a valid run from
+#                  the start, before any candidate is merged.
+#   rank 0, last   once every rank has finished its shard (a collective: the barrier), merges the
+#                  parts into the main store (`merge_parts`: idempotent, parts are kept), marks
+#                  the audit stage done and writes metrics.json from the main store.
+# A killed rank loses at most its batch in flight: relaunching the same command resumes every
+# rank's shard from its part (finished ranks find nothing to do and wait), then merges again.
+
+
+def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar | None = None,
+                      model: UnifiedModel | None = None, add_prompts: bool = False) -> dict:
+    """One rank of a multi-process audit (who writes what: the section's comment above).
+
+    Every step ends with a collective that also agrees on failure, so an error on one rank
+    stops all of them instead of leaving the others waiting at a barrier.
+    """
+    bar, run_dir = bar or NoBar(), Path(run_dir)
+    init(d)
+    prompts, model, judges = run_step(d, lambda: _setup(cfg, run_dir, d, model, add_prompts))
+    # every shard done: the barrier
+    failures = gather(run_step(d, lambda: _audit_shard(cfg, run_dir, d, prompts, model, judges, bar)), d)
+    run_step(d, lambda: _finish(cfg, run_dir, d, prompts, failures))
+    shutdown(d)
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
+           add_prompts: bool = False) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+    """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
+    writes the main store's config, prompts and provenance; every rank opens its part."""
+    from unigap.store.runstore import check_out_dir
+
+    config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
+    defaults = defaults_json(cfg)
+    if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
+        check_out_dir(run_dir, config, defaults)
+    prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
+    if d.is_main:
+        check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
+    check_prompts_for(judges, prompts)
+    model = model or load_model(cfg.model.model_copy(update={"device": rank_device(cfg.model.device, d)}))
+    check_model_prompts(model, prompts, cfg.self_judge)
+    if d.is_main:
+        with RunStore.open(run_dir) as main:
+            main.init_config(config, defaults)
+            main.add_prompts(prompts)
+            record_provenance(main, cfg.seed, model)
+            record_command(main)
+            main.set_stage("audit", "running", {**expected(cfg, prompts, judges), "world_size": d.world_size})
+    with RunStore.open_part(run_dir, d.rank) as part:
+        part.init_config(config, defaults)
+    return prompts, model, judges
+
+
+def _audit_shard(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], model: UnifiedModel,
+                 judges: dict[str, ExternalJudge], bar: Bar) -> dict[str, int]:
+    """This rank's share of the prompts, audited into its part store; failures per judge."""
+    with RunStore.open_part(run_dir, d.rank) as part:
+        failures = audit_into(part, cfg, shard(prompts, d), model, bar, judges=judges)
+        part.set_stage("audit", "done", {"failures": failures, "rank": d.rank, "world_size": d.world_size})
+        return failures
+
+
+def _finish(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], failures: list[dict[str, int]]) -> None:
+    """Rank 0: merge the parts, mark the audit done, write metrics.json (other ranks: nothing)."""
+    if not d.is_main:
+        return
+    merge_parts(run_dir)
+    total: dict[str, int] = {}
+    for f in failures:
+        for name, n in f.items():
+            total[name] = total.get(name, 0) + n
+    with RunStore.open(run_dir) as main:
+        main.set_stage("audit", "done", {"failures": total, "world_size": d.world_size})
+        result = metrics_for(main, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
+    write_json(run_dir / "metrics.json", result)

@@ -122,7 +122,7 @@ def stage_progress() -> Iterator[RichBar | LineBar]:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    from unigap.store.files import write_json as write
+    from unigap.files import write_json as write
 
     write(path, data)
 
@@ -140,7 +140,7 @@ AllowPartial = Annotated[bool, typer.Option(
 def read_json(path: str | Path, fix: str = "") -> Any:
     """JSON of a file the CLI reads; an error naming the file (and the command that rewrites it) if it is
     missing or cut short."""
-    from unigap.store.files import read_json as read
+    from unigap.files import read_json as read
 
     return read(path, fix)
 

@@ -26,7 +26,7 @@ def audit_cmd(
     Example: unigap audit --config configs/audit_tiny.yaml --out runs/audit n=4
     Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the K processes.
     """
-    from unigap.audit.distributed import dist_info
+    from unigap.distributed import dist_info
     from unigap.audit.runner import AuditConfig, NoBar, prepare_audit, run_audit
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
@@ -78,8 +78,7 @@ def show_cmd(run_dirs: Annotated[list[Path], typer.Argument(help="One run direct
 
 
 def _show_run(run_dir: Path) -> None:
-    from unigap.cli.run import print_results
-    from unigap.cli.show import print_diagnostics
+    from unigap.cli.show import print_diagnostics, print_results
 
     path = run_dir / "analysis.json"
     analysis = read_json(path, f"rewrite it with `unigap analyse {run_dir}`") if path.exists() else None

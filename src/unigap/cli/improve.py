@@ -25,7 +25,7 @@ def improve_cmd(
     Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
     configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
     """
-    from unigap.audit.distributed import dist_info
+    from unigap.distributed import dist_info
     from unigap.config import load_config
     from unigap.training.improve import ImproveConfig, check_improve_inputs, improve
 

@@ -37,8 +37,8 @@ def eval_cmd(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result JSON here")] = None,
 ) -> None:
     """Generate one image per eval prompt (oracle-scored) and ask the paper's question about renders."""
-    from unigap.world.model_eval import evaluate
     from unigap.models.base import ModelConfig, default_sampling, load_model
+    from unigap.models.eval import evaluate
     from unigap.world import check_subtask
 
     for s in subtask or []:

@@ -6,55 +6,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from unigap.cli._common import AddPrompts, DryRun, Yes, out, print_config, stage_progress
-from unigap.analysis.table import before_after_rows
-from unigap.vocab import SOURCE_BASE, SOURCE_IMPROVED
-
-def before_after_table(results: dict) -> Table:
-    header, rows = before_after_rows(results["before"]["metrics"], results["after"]["metrics"])
-    table = Table(title="before -> after self-improvement (eval split, %, 95 % CI over prompts)")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def understand_table(rows: list[dict]) -> Table:
-    """lmms-eval scores, base vs improved (value ± stderr), the change, and failed items."""
-    table = Table(title="understanding benchmarks (lmms-eval), base -> improved")
-    for col in ("task", "metric", "base", "improved", "change", "failed"):
-        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
-    for r in rows:
-        table.add_row(r["task"], r["metric"], _pm(r.get("base"), r.get("base_stderr")),
-                      _pm(r.get("improved"), r.get("improved_stderr")),
-                      "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
-                      f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}")
-    return table
-
-
-def _pm(value: float | None, stderr: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
-
-
-def print_results(results: dict, analysis: dict | None = None) -> None:
-    """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
-    the understanding benchmarks when run."""
-    from unigap.cli.show import benchmark_tables, failure_footnote
-
-    out.print(before_after_table(results))
-    for side in ("before", "after"):
-        for line in failure_footnote(results[side].get("failures") or {}):
-            out.print(f"{side}: {line}" if line.startswith("*") else line, markup=False, highlight=False)
-    sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
-    for t in benchmark_tables(sides, (analysis or {}).get("win_rate")):
-        out.print(t)
-    if results.get("understand"):
-        out.print(understand_table(results["understand"]))
 
 
 def _analysis(run_dir: Path) -> dict | None:
@@ -77,6 +30,7 @@ def run_cmd(
     Without arguments it runs the shipped tiny model on ShapeWorld in about a minute on a laptop CPU
     and prints a before/after table. Example: unigap run --out runs/demo self_judge.mode=prob
     """
+    from unigap.cli.show import print_results
     from unigap.config import load_config
     from unigap.pipeline.run import RunConfig, prepare_run, run_loop
 

@@ -1,12 +1,13 @@
-"""Rich tables of stored metrics (values in %, with 95 % bootstrap CIs)."""
+"""Rich tables of stored metrics (values in %, with 95 % bootstrap CIs): every printer the commands share
+(`unigap audit`, `show`, `run`), so that no command module imports another."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
-from unigap.analysis.table import arrow, cell, columns, fmt
+from unigap.analysis.table import arrow, before_after_rows, cell, columns, fmt
 from unigap.cli._common import out
-from unigap.vocab import BANDS, OVERALL
+from unigap.vocab import BANDS, OVERALL, SOURCE_BASE, SOURCE_IMPROVED
 
 def pct(e: dict | None) -> str:
     return fmt(e)
@@ -174,3 +175,46 @@ def print_metrics(result: dict) -> None:
     counts = result.get("counts")
     if counts:
         out.print(f"counts: {counts}")
+
+
+def before_after_table(results: dict) -> Table:
+    header, rows = before_after_rows(results["before"]["metrics"], results["after"]["metrics"])
+    table = Table(title="before -> after self-improvement (eval split, %, 95 % CI over prompts)")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def understand_table(rows: list[dict]) -> Table:
+    """lmms-eval scores, base vs improved (value ± stderr), the change, and failed items."""
+    table = Table(title="understanding benchmarks (lmms-eval), base -> improved")
+    for col in ("task", "metric", "base", "improved", "change", "failed"):
+        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+    for r in rows:
+        table.add_row(r["task"], r["metric"], _pm(r.get("base"), r.get("base_stderr")),
+                      _pm(r.get("improved"), r.get("improved_stderr")),
+                      "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
+                      f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}")
+    return table
+
+
+def _pm(value: float | None, stderr: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" + (f" ± {stderr:.3f}" if isinstance(stderr, (int, float)) else "")
+
+
+def print_results(results: dict, analysis: dict | None = None) -> None:
+    """The before/after table, the paper's table per benchmark (Und. from analysis.json's win rates), and
+    the understanding benchmarks when run."""
+    out.print(before_after_table(results))
+    for side in ("before", "after"):
+        for line in failure_footnote(results[side].get("failures") or {}):
+            out.print(f"{side}: {line}" if line.startswith("*") else line, markup=False, highlight=False)
+    sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
+    for t in benchmark_tables(sides, (analysis or {}).get("win_rate")):
+        out.print(t)
+    if results.get("understand"):
+        out.print(understand_table(results["understand"]))

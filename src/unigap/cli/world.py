@@ -26,9 +26,14 @@ def show(
 
     Example: unigap world show --subtask physics --n 16 --model tiny --out grid.png
     """
-    from unigap.world.show import world_grid
+    if model is None:
+        from unigap.world.show import world_grid
 
-    grid = world_grid(subtask, n, split, model, model_path, seed)
+        grid = world_grid(subtask, n, split, seed)
+    else:
+        from unigap.models.eval import generation_grid
+
+        grid = generation_grid(subtask, n, split, model, model_path, seed)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     grid.save(out_path)
     out.print(f"wrote {out_path} ({n} images, subtask {subtask}{', model ' + model if model else ''})")

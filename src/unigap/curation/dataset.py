@@ -22,8 +22,7 @@ from unigap.errors import DataError, UnigapError
 from unigap.records import Prompt
 from unigap.store import RunStore
 from unigap.faults import point
-from unigap.store.files import read_json, write_json, write_text
-from unigap.store.images import encode_png
+from unigap.files import encode_png, read_json, write_json, write_text
 from unigap.utils import sha256_file
 
 MANIFEST = "manifest.json"

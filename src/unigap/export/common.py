@@ -51,7 +51,7 @@ def candidates_by_prompt(store: Any, source: str | None, prompts: list[Prompt], 
 
 def write_png(store: Any, png: str, dest: Path) -> None:
     """Copy the stored PNG byte for byte; decode and re-encode only if it is not a PNG file."""
-    from unigap.store.images import encode_png
+    from unigap.files import encode_png
 
     src = store.verify_image(png)  # its content hash: a replaced image is refused, not exported
     if src.suffix.lower() == ".png" and src.is_file():

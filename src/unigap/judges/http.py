@@ -48,7 +48,7 @@ __all__ = ["HttpJudge", "answer_text", "endpoint_url", "image_data_url", "parse_
 
 def image_data_url(image: np.ndarray) -> str:
     """(H, W, 3) uint8 -> `data:image/png;base64,...`."""
-    from unigap.store.images import encode_png
+    from unigap.files import encode_png
 
     return "data:image/png;base64," + base64.b64encode(encode_png(np.ascontiguousarray(image, dtype=np.uint8))).decode("ascii")
 

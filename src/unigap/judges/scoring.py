@@ -1,15 +1,9 @@
-"""Benchmark-scorer aggregation ("Gen." of the paper's tables), pure functions over stored rows.
+"""The benchmarks a scorer judge (geneval, t2i-compbench, sciscore) scores, and the scale of its scores.
 
-A scorer judge (geneval, t2i-compbench, sciscore) stores a continuous `score` per candidate.
-Gen. of a subtask = the mean score of its candidates x `scale` (100 for GenEval accuracy and the
-T2I-CompBench metrics, as the paper reports them; 1 for SciScore, whose raw values the paper's
-Science-T2I column shows, about 22-27); a band and the overall value = the unweighted mean of
-their subtasks' values (the paper's tables: e.g. Janus-Pro's T2I-CompBench++ Non. overall 26.22 is the
-plain mean of its six subtasks). CIs:
-95 % bootstrap over prompts within each subtask (`unigap.analysis.stats.summarise_ratio`: the
-mean score is the ratio sum(score) / count of per-prompt sums).
-
-Candidates whose scorer failed (score None) are left out, and counted.
+A scorer judge stores a continuous `score` per candidate; Gen. of the paper's tables is that score's
+mean x `score_scale` (100 for GenEval accuracy and the T2I-CompBench metrics, as the paper reports
+them; 1 for SciScore, whose raw values the paper's Science-T2I column shows, about 22-27). The
+aggregation over stored rows is unigap.analysis.scores.
 
 `BENCHMARKS` says which benchmark a prompt belongs to (`benchmark_of`) and which scorer judge scores
 it: the routing of `{name: benchmark}` (unigap.judges.benchmark) and the per-benchmark blocks of the
@@ -18,15 +12,10 @@ paper's tables (unigap.analysis.table) both read it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from unigap.errors import DataError
-
-import numpy as np
-
-from unigap.analysis.stats import Counts, summarise_ratio
 
 SCORE_SCALE = {"geneval": 100.0, "t2i-compbench": 100.0, "sciscore": 1.0}
 SCORER_JUDGES = tuple(SCORE_SCALE)
@@ -81,58 +70,3 @@ def subtask_benchmarks(prompts: Iterable[Any]) -> dict[str, str]:
 def score_scale(judge: str) -> float:
     """x100 for fractions in [0, 1] (GenEval, T2I-CompBench), x1 for SciScore; 100 for unknown judges."""
     return SCORE_SCALE.get(judge, 100.0)
-
-
-def per_prompt_scores(rows: Iterable[Any], judge: str) -> tuple[dict[str, Counts], dict[str, str], int]:
-    """({subtask: Counts(sum of scores per prompt, scored candidates per prompt)}, bands, n without score).
-
-    rows: objects with judge, prompt_id, subtask, band, score (JudgmentRow with its `score`)."""
-    sums: dict[str, dict[str, list[float]]] = defaultdict(dict)
-    bands: dict[str, str] = {}
-    missing = 0
-    for r in rows:
-        if r.judge != judge:
-            continue
-        if r.band:
-            bands[r.subtask] = r.band
-        cell = sums[r.subtask].setdefault(r.prompt_id, [0.0, 0.0])
-        score = getattr(r, "score", None)
-        if score is None or score != score:
-            missing += 1
-            continue
-        cell[0] += float(score)
-        cell[1] += 1.0
-    counts = {s: Counts(np.array([v[0] for v in d.values()]), np.array([v[1] for v in d.values()]))
-              for s, d in sums.items()}
-    return counts, bands, missing
-
-
-def generation_scores(rows: Iterable[Any], judge: str, n_boot: int = 1000, seed: int = 0,
-                      scale: float | None = None, benchmarks: dict[str, str] | None = None) -> dict:
-    """Gen. of one scorer: {"subtasks": {s: entry}, "bands": {b: entry}, "benchmarks": {b: entry},
-    "overall": entry, "scale": k, "missing": n}; entry = {"value", "ci", "sum", "n"} with value and ci
-    already x scale; `benchmarks` = {subtask: benchmark} groups the subtasks as the paper's blocks."""
-    counts, bands, missing = per_prompt_scores(rows, judge)
-    k = score_scale(judge) if scale is None else scale
-    out = summarise_ratio(counts, bands, n_boot, seed, groups={"benchmarks": benchmarks or {}})
-    for s, e in out["subtasks"].items():
-        e["sum"], e["n"] = float(counts[s].num.sum()), int(counts[s].den.sum())
-        e.pop("num", None), e.pop("den", None)
-    for e in [*out["subtasks"].values(), *out["bands"].values(), *out["benchmarks"].values(), out["overall"]]:
-        _scale(e, k)
-    return {**out, "scale": k, "missing": missing}
-
-
-def _scale(e: dict, k: float) -> None:
-    if e.get("value") is not None:
-        e["value"] *= k
-    if e.get("ci"):
-        e["ci"] = [c * k for c in e["ci"]]
-
-
-def geneval_summary(rows: Iterable[Any], judge: str = "geneval") -> dict:
-    """GenEval's summary_scores.py figures from stored verdicts (see judges.geneval.summary)."""
-    from unigap.judges.geneval.summary import summarize
-
-    return summarize({"tag": r.subtask, "prompt": r.prompt_id, "correct": bool(r.verdict)}
-                     for r in rows if r.judge == judge and r.verdict is not None)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from unigap.errors import ConfigError
+from unigap.errors import CheckpointError, ConfigError
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
           "fp32": torch.float32, "float32": torch.float32}
@@ -21,6 +21,30 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
         raise ConfigError(f"model.dtype: unknown dtype {name!r}; valid: auto, {', '.join(DTYPES)}")
     return DTYPES[name]
+
+
+def read_config_dict(path: str) -> dict[str, Any]:
+    """The raw config.json (without resolving model_type, so foreign checkpoints still load)."""
+    from transformers import PretrainedConfig
+
+    try:
+        return PretrainedConfig.get_config_dict(path)[0]
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: no readable model config (config.json): {err}") from None
+
+
+def transformers_major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])
+
+
+def dtype_kwarg(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """`dtype=` since transformers 4.56; `torch_dtype=` before (still accepted, deprecated, in 5.x)."""
+    import transformers
+    from packaging.version import Version
+
+    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
 
 
 def checkpoint_layers(lm: Any) -> None:

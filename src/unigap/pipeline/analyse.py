@@ -24,7 +24,7 @@ from unigap.audit.runner import benchmarks_of, metrics_for
 from unigap.errors import UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
-from unigap.store.files import read_json, write_json
+from unigap.files import read_json, write_json
 
 
 def missing(what: str, command: str) -> dict:

@@ -29,7 +29,7 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, Uni
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.store.files import write_json
+from unigap.files import write_json
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
 from unigap.training.guard import GuardConfig

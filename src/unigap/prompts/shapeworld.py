@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from unigap.errors import UnigapError
 from unigap.records import Prompt
 
 if TYPE_CHECKING:
@@ -16,8 +15,7 @@ def load_shapeworld(split: str = "eval", subtasks: list[str] | None = None, seed
     """Prompts of `split` ("train" or "eval") for the given subtasks (default: all, in order)."""
     from unigap import world  # imported here so listing suites stays cheap
 
-    if split not in ("train", "eval"):
-        raise UnigapError(f"unknown ShapeWorld split {split!r}; valid: train, eval")
+    world.check_split(split)
     names = list(world.SUBTASKS) if subtasks is None else [world.check_subtask(s) for s in subtasks]
     out = []
     for name in names:

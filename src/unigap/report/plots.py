@@ -8,7 +8,7 @@ import io
 import numpy as np
 
 from unigap.vocab import BANDS
-from unigap.store.images import encode_png
+from unigap.files import encode_png
 
 
 def to_data_url(fig) -> str:

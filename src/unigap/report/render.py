@@ -18,7 +18,7 @@ from unigap.analysis.table import Block, before_after_rows, benchmark_blocks, fm
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, png_data_url
 from unigap.store import RunStore
-from unigap.store.files import read_json, write_text
+from unigap.files import read_json, write_text
 
 GRID_SIZE = 12
 

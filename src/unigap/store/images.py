@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from unigap.errors import UnigapError
-from unigap.store.files import write_atomic  # noqa: F401  (re-exported)
+from unigap.files import encode_png, write_atomic
 
 IMAGES_DIR = "images"
-PNG_COMPRESS_LEVEL = 6  # part of the file's hash: changing it stores new images as new files
 
 
 def check_image(image: np.ndarray, what: str) -> np.ndarray:
@@ -26,15 +25,6 @@ def check_image(image: np.ndarray, what: str) -> np.ndarray:
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{what}: image must be an (H, W, 3) uint8 array, got {arr.dtype} {arr.shape}")
     return np.ascontiguousarray(arr)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an (H, W, 3) uint8 array (deterministic for a given Pillow)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buf.getvalue()
 
 
 def png_relpath(data: bytes) -> str:

@@ -36,10 +36,7 @@ from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.training.commit import CommitDir, rng_state, set_rng_state
 from unigap.utils import sha256_file
-from unigap.models.tiny.recipe import (  # noqa: F401  (re-exported: the recipe used to live here)
-    PLAIN, DataSource, Example, build_codec, build_tokenizer, collate, describe, exists_question, gen_example,
-    pick, plain_question, sample_train_spec, self_play_pool, und_example,
-)
+from unigap.models.tiny.recipe import DataSource, build_codec, build_tokenizer, collate, self_play_pool
 
 STATE = "state.pt"
 LEGACY_STATE = "pretrain_state.pt"  # the layout before the commit protocol

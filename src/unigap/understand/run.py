@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from unigap.errors import UnigapError
-from unigap.store.files import write_json, write_text
+from unigap.files import write_json, write_text
 from unigap.understand._lmms import lmms_eval_version, require_lmms_eval
 
 PAPER_TASKS = ("pope", "mmbench_en_dev", "gqa", "mmmu_val")  # the paper's Table 8 (Janus-Pro-7B before/after SFT)

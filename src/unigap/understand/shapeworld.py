@@ -3,7 +3,7 @@
 Each eval-split prompt of every subtask is realised as a scene (seeded by the prompt), rendered,
 and asked one plain question with an exact one-word answer, the same kinds the tiny model's
 pretraining asks (count, colour, texture, size, on the ground, is there a ...): the questions come
-from `unigap.training.pretrain.plain_question`, the scenes from the eval split (pretraining uses
+from `unigap.models.tiny.recipe.plain_question`, the scenes from the eval split (pretraining uses
 train-split specs only). The items are written to a parquet file next to copies of the shipped
 task YAMLs, so `TaskManager(include_path=DIR)` (or `lmms-eval --include_path DIR`) finds:
 
@@ -45,9 +45,9 @@ def choices_of(kind: str) -> list[str]:
 def build_items(per_subtask: int = 40, seed: int = 0) -> list[dict[str, Any]]:
     """One plain question per eval prompt (first `per_subtask` of each subtask); deterministic."""
     from unigap import world
+    from unigap.files import encode_png
+    from unigap.models.tiny.recipe import plain_question
     from unigap.prompts.shapeworld import load_shapeworld
-    from unigap.store.images import encode_png
-    from unigap.training.pretrain import plain_question
 
     items = []
     for name in world.SUBTASKS:

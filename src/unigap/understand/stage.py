@@ -66,7 +66,7 @@ def load_results(run_dir: str | Path) -> dict[str, dict]:
     root = Path(run_dir) / SUBDIR
     if not root.is_dir():
         return {}
-    from unigap.store.files import read_json
+    from unigap.files import read_json
 
     return {p.parent.name: read_json(p, f"rerun `unigap run --out {run_dir}` (stage understand_{p.parent.name})")
             for p in sorted(root.glob("*/understand.json"))}

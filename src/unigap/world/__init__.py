@@ -14,9 +14,11 @@ from unigap.world.constants import (
     RGB,
     SHAPES,
     SIZES,
+    SPLITS,
     SUBTASKS,
     TEXTURES,
     check_band,
+    check_split,
     check_subtask,
     mix,
 )
@@ -30,8 +32,8 @@ from unigap.world.specs import prompt_text, sample_spec
 from unigap.world.splits import eval_texts, splits
 
 __all__ = [
-    "BANDS", "COLORS", "DARK", "MIXES", "RELATIONS", "RGB", "SHAPES", "SIZES", "SUBTASKS", "TEXTURES",
-    "Detected", "Obj", "Scene", "check_band", "check_subtask", "counterfactual", "eval_texts",
+    "BANDS", "COLORS", "DARK", "MIXES", "RELATIONS", "RGB", "SHAPES", "SIZES", "SPLITS", "SUBTASKS", "TEXTURES",
+    "Detected", "Obj", "Scene", "check_band", "check_split", "check_subtask", "counterfactual", "eval_texts",
     "extra_negatives", "is_valid", "mix", "oracle", "parse_image", "prompt_text", "realize", "render",
     "sample_spec", "satisfies", "splits",
 ]

@@ -70,6 +70,7 @@ SUBTASKS: dict[str, str] = {
     "chemistry": "hard",
     "biology": "hard",
 }
+SPLITS = ("train", "eval")  # the fixed prompt splits of every subtask (splits.py)
 
 
 def mix(c1: str, c2: str) -> str:
@@ -83,6 +84,12 @@ def mix(c1: str, c2: str) -> str:
 def check_subtask(name: str) -> str:
     if name not in SUBTASKS:
         raise UnigapError(f"unknown ShapeWorld subtask {name!r}; valid: {', '.join(SUBTASKS)}")
+    return name
+
+
+def check_split(name: str) -> str:
+    if name not in SPLITS:
+        raise UnigapError(f"unknown ShapeWorld split {name!r}; valid: {', '.join(SPLITS)}")
     return name
 
 

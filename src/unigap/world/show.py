@@ -1,4 +1,4 @@
-"""Image grids of ShapeWorld prompts: renders, or a model's generations with the oracle's verdict."""
+"""Image grids of ShapeWorld prompts, rendered exactly (a model's generations: unigap.models.eval.generation_grid)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,13 @@ import numpy as np
 from PIL import Image
 
 from unigap import world
-from unigap.prompts.shapeworld import load_shapeworld
-from unigap.records import candidate_seed
 from unigap.world.grid import make_grid
 
 
-def world_grid(subtask: str, n: int, split: str = "eval", model: str | None = None, model_path: str | None = None,
-               seed: int = 0) -> Image.Image:
+def world_grid(subtask: str, n: int, split: str = "eval", seed: int = 0) -> Image.Image:
+    """The first n prompts of a subtask's split (the ShapeWorld suite's order), each rendered from a scene seeded
+    by (seed, i), captioned with its text."""
     world.check_subtask(subtask)
-    prompts = load_shapeworld(split=split, subtasks=[subtask])[:n]
-    if model is None:
-        images = [world.render(world.realize(p.spec, np.random.default_rng([seed, i]))) for i, p in enumerate(prompts)]
-        return make_grid(images, [p.text for p in prompts])
-    from unigap.models.base import ModelConfig, default_sampling, load_model
-
-    backend = load_model(ModelConfig(name=model, path=model_path))
-    seeds = [candidate_seed(seed, p.id, 0) for p in prompts]
-    images = list(backend.generate([p.text for p in prompts], seeds, default_sampling(backend)).images.numpy())
-    verdicts = [world.oracle(img, p.spec) for img, p in zip(images, prompts)]
-    captions = [f"{p.text} [{'ok' if ok else 'x: ' + why}]" for p, (ok, why) in zip(prompts, verdicts)]
-    return make_grid(images, captions)
+    specs = world.splits(subtask)[world.check_split(split)][:n]
+    images = [world.render(world.realize(s, np.random.default_rng([seed, i]))) for i, s in enumerate(specs)]
+    return make_grid(images, [world.prompt_text(s) for s in specs])

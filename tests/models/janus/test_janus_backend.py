@@ -47,7 +47,7 @@ def test_a_non_janus_checkpoint_is_refused_naming_its_model_type(tmp_path):
 def test_processor_config_mismatch_names_both_values(janus_dir, tmp_path, key, value, message):
     import shutil
 
-    from unigap.models.janus.loading import transformers_major
+    from unigap.models.common import transformers_major
 
     if key == "num_image_tokens" and transformers_major() < 5:
         pytest.skip("transformers 4.x does not store a processor's num_image_tokens")

@@ -180,17 +180,20 @@ def test_faults_bounded_request_counts(server):
     assert all(d <= 10.0 for d in sleeps.delays)
 
 
-def test_failed_rows_raise_unless_the_caller_records_them(server, monkeypatch):
-    from unigap.audit import runner
+def test_failed_rows_raise_unless_the_caller_records_them(server):
+    from unigap.audit.runner import recording_failures
 
     url, stub = server
+    fresh = load_served(ModelConfig(name="served", path="stub-omni"), ServedOptions(base_url=url, api_key_env=KEY_ENV))
+    assert fresh.record_failures is False  # the default: every caller but the audit
     backend, _ = make(url)
-    backend.record_failures = None
-    monkeypatch.delattr(runner, "RECORDS_FAILED_CANDIDATES", raising=False)
+    backend.record_failures = False
     with pytest.raises(UnigapError, match=r"1 of 2 candidates failed .*garbage.*image does not decode"):
         backend.generate(["ok", "garbage"], [0, 1], SAMPLING)
-    monkeypatch.setattr(runner, "RECORDS_FAILED_CANDIDATES", True, raising=False)
-    assert backend.generate(["ok", "garbage"], [0, 1], SAMPLING).errors[0] is None
+    with recording_failures(backend):  # what the audit's generate stage does
+        gen = backend.generate(["ok", "garbage"], [0, 1], SAMPLING)
+    assert gen.errors[0] is None and "image does not decode" in gen.errors[1]
+    assert backend.record_failures is False  # restored after the stage
 
 
 def test_short_batches_refilled_and_bounded(server):

@@ -12,7 +12,7 @@ import torch
 
 from unigap.curation.dataset import MANIFEST, _write
 from unigap.models.base import ModelConfig, SamplingConfig
-from unigap.store.images import encode_png
+from unigap.files import encode_png
 from unigap.training.improve import ImproveConfig, freeze, improve
 from unigap.training.losses import dpo_loss
 

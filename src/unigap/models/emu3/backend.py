@@ -246,7 +246,7 @@ def check_generator(path: str) -> None:
 
 
 def check_is_emu3(path: str) -> None:
-    from unigap.models.janus.loading import read_config_dict
+    from unigap.models.common import read_config_dict
 
     found = read_config_dict(path).get("model_type")
     if found != "emu3":
@@ -257,7 +257,7 @@ def check_is_emu3(path: str) -> None:
 def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
     from transformers import Emu3ForConditionalGeneration, Emu3Processor
 
-    from unigap.models.janus.loading import dtype_kwarg
+    from unigap.models.common import dtype_kwarg
 
     check_is_emu3(path)
     processor = Emu3Processor.from_pretrained(path)
@@ -267,7 +267,7 @@ def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tupl
 
 
 def load_emu3(cfg: ModelConfig, options: Emu3Options | None = None) -> Emu3Backend:
-    from unigap.models.janus.loading import resolve_dtype
+    from unigap.models.common import resolve_dtype
 
     options = options or Emu3Options.model_validate(getattr(cfg, "options", {}) or {})
     path, device = cfg.path or DEFAULT_PATH, torch.device(cfg.device)

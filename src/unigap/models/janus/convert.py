@@ -51,7 +51,8 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
-from unigap.models.janus.loading import dtype_kwarg, fast_tokenizer_class, image_processor_class
+from unigap.models.common import dtype_kwarg
+from unigap.models.janus.compat import fast_tokenizer_class, image_processor_class
 
 log = logging.getLogger(__name__)
 

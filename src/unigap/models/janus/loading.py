@@ -14,20 +14,11 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
+from unigap.models.common import dtype_kwarg, read_config_dict, transformers_major
 from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 
 DEFAULT_PATH = "deepseek-community/Janus-Pro-1B"
 ORIGINAL_FILES = ["config.json", "*.json", "*.safetensors", "*.bin"]  # what a hub snapshot of the original needs
-
-
-def read_config_dict(path: str) -> dict[str, Any]:
-    """The raw config.json (without resolving model_type, so foreign checkpoints still load)."""
-    from transformers import PretrainedConfig
-
-    try:
-        return PretrainedConfig.get_config_dict(path)[0]
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: no readable model config (config.json): {err}") from None
 
 
 @dataclass(frozen=True)
@@ -88,36 +79,6 @@ def processor_side(image_processor: Any) -> int | None:
     if isinstance(size, dict):
         return size.get("height", size.get("shortest_edge"))
     return getattr(size, "height", None) or (size if isinstance(size, int) else None)
-
-
-def fast_tokenizer_class() -> Any:
-    """4.x JanusProcessor insists on a LlamaTokenizerFast; 5.x's generic fast tokenizer keeps a tokenizer.json's
-    pipeline as it is (its LlamaTokenizer may rebuild one around the vocabulary)."""
-    import transformers
-
-    return transformers.LlamaTokenizerFast if transformers_major() < 5 else transformers.PreTrainedTokenizerFast
-
-
-def image_processor_class() -> Any:
-    try:  # transformers >= 5 without torchvision: the PIL processor
-        from transformers import JanusImageProcessorPil as ImageProcessor
-    except ImportError:  # 4.x
-        from transformers import JanusImageProcessor as ImageProcessor
-    return ImageProcessor
-
-
-def transformers_major() -> int:
-    import transformers
-
-    return int(transformers.__version__.split(".")[0])
-
-
-def dtype_kwarg(dtype: torch.dtype) -> dict[str, torch.dtype]:
-    """`dtype=` since transformers 4.56; `torch_dtype=` before (still accepted, deprecated, in 5.x)."""
-    import transformers
-    from packaging.version import Version
-
-    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
 
 
 def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:

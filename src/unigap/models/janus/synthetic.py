@@ -89,7 +89,7 @@ def build_tokenizer(extra_text: str = "") -> Any:
     """Word-level tokenizer with the Janus special tokens; adds BOS like the hub tokenizer."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
-    from unigap.models.janus.loading import fast_tokenizer_class
+    from unigap.models.janus.compat import fast_tokenizer_class
 
     words = sorted(set(f"{WORDS} {question('x')} {ANSWER_PREFIX} {SYSTEM_TEXT} {extra_text}".split()))
     vocab = {t: i for i, t in enumerate(SPECIALS)}
@@ -116,7 +116,7 @@ def _pieces(text: str) -> list[str]:
 def build_processor(dims: JanusDims, tokenizer: Any) -> Any:
     from transformers import JanusProcessor
 
-    from unigap.models.janus.loading import image_processor_class
+    from unigap.models.janus.compat import image_processor_class
 
     ImageProcessor = image_processor_class()
     side = {"height": dims.image_size, "width": dims.image_size}

@@ -9,9 +9,9 @@ a clear message (`unigap improve` needs a local backend).
 Per candidate: an image that does not decode is a failed row (`ServedGeneration.errors[i]`
 holds the reason, the image is a black placeholder of the requested size); images a server
 did not return (fewer than `n`, or an empty `data`) are requested again, at most `max_refills`
-rounds; what is still missing then is a failed row too. The audit runner must skip failed rows
-and record them (it says so with `RECORDS_FAILED_CANDIDATES = True`); with a runner that does
-not, a batch with failed rows raises rather than store placeholders as candidates.
+rounds; what is still missing then is a failed row too. The audit stores failed rows with their
+reason and turns `record_failures` on while it generates (unigap.audit.runner.recording_failures);
+for any other caller a batch with failed rows raises rather than pass placeholders for images.
 """
 
 from __future__ import annotations
@@ -99,9 +99,10 @@ class ServedBackend(UnifiedModel):
         self.chat_http = HttpClient("served model (chat)", o.concurrency, o.timeout_s, o.max_retries, o.backoff,
                                     o.backoff_max, o.chat_api_key_env or o.api_key_env, fatal_status=(404, 405))
         self.last_stats: dict[str, int] = {}
-        # None = ask the audit runner whether it stores failed rows (RECORDS_FAILED_CANDIDATES); until it
-        # does, a batch with failed rows raises instead of letting placeholder images be stored as candidates.
-        self.record_failures: bool | None = None
+        # True while a caller stores failed rows (Generation.errors) with their reason: the audit sets it
+        # (unigap.audit.runner.recording_failures). Otherwise a batch with failed rows raises instead of
+        # letting placeholder images pass for candidates.
+        self.record_failures = False
 
     def __repr__(self) -> str:
         return f"ServedBackend(images={self.url!r}, chat={self.chat_url!r}, model={self.model_name!r})"
@@ -116,18 +117,11 @@ class ServedBackend(UnifiedModel):
             run_sync(self._generate_all(list(prompts), list(seeds), got))
         gen = self._assemble(len(prompts), got)
         failed = [(i, e) for i, e in enumerate(gen.errors) if e is not None]
-        if failed and not self._caller_records_failures():
+        if failed and not self.record_failures:
             lines = "; ".join(f"row {i} ({prompts[i][:40]!r}, seed {seeds[i]}): {e}" for i, e in failed[:5])
-            raise UnigapError(f"served model: {len(failed)} of {len(prompts)} candidates failed ({lines}); this "
-                              "unigap's audit runner cannot record failed candidates, so the batch is not stored")
+            raise UnigapError(f"served model: {len(failed)} of {len(prompts)} candidates failed ({lines}); outside "
+                              "the audit, which stores failed candidates, a failed candidate stops the batch")
         return gen
-
-    def _caller_records_failures(self) -> bool:
-        if self.record_failures is not None:
-            return self.record_failures
-        from unigap.audit import runner
-
-        return bool(getattr(runner, "RECORDS_FAILED_CANDIDATES", False))
 
     def wants(self, prompts: list[str], seeds: list[int], rows: list[int]) -> list[_Want]:
         """Requests for `rows`: one per candidate with its seed, or one per prompt with n = its count."""

@@ -305,4 +305,5 @@ def load_showo(cfg: ModelConfig, options: ShowoOptions | None = None) -> ShowoBa
 
     if options is None:
         options = ShowoOptions(**(getattr(cfg, "options", None) or {}))
-    return load_checkpoint(cfg, options)
+    model, layout, scfg, extra = load_checkpoint(cfg, options)
+    return ShowoBackend(model, layout, scfg, options, extra)

@@ -1,16 +1,18 @@
-"""Build a ShowoBackend from a checkpoint directory (loading.py does the checks) and save one."""
+"""The Show-o loader: a checkpoint directory read into the backend's parts (loading.py does the checks), and
+a backend's weights written back in the same layout. It knows the backend only by what it saves (`Saved`):
+backend.py builds a ShowoBackend from `load_checkpoint`'s parts, never the other way round."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.base import ModelConfig
-from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SAVED_WEIGHTS, SHOWO_KEYMAP, VQ_KEYMAP,
+from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SAVED_WEIGHTS, SHOWO_KEYMAP, VQ_KEYMAP, ShowoConfig,
                                          check_consistency, check_keys, load_tokenizer, local_dir, map_keys, read_json,
                                          read_showo_config, read_vq_dims, read_weights, resolve_dtype, unmap_key)
 from unigap.models.showo.magvit import MagvitDims, MagvitV2
@@ -18,8 +20,15 @@ from unigap.models.showo.model import ShowoModel, phi_config
 from unigap.models.showo.options import ShowoOptions
 from unigap.models.showo.prompting import NUM_NEW_SPECIAL, Layout
 
-if TYPE_CHECKING:
-    from unigap.models.showo.backend import ShowoBackend
+
+class Saved(Protocol):
+    """What `save_checkpoint` reads of a backend (a ShowoBackend)."""
+
+    model: ShowoModel
+    layout: Layout
+    cfg: ShowoConfig
+    llm_raw: dict[str, Any]
+    peft: Any  # the PEFT wrapper once LoRA is applied, else None
 
 
 def build_model(llm_raw: dict[str, Any], vocab_size: int, dims: MagvitDims, meta: bool = False) -> ShowoModel:
@@ -38,9 +47,8 @@ def _restore_rotary(model: ShowoModel) -> None:
     model.llm.model.rotary_emb = type(rot)(config=model.llm.config)
 
 
-def load_checkpoint(cfg: ModelConfig, options: ShowoOptions) -> "ShowoBackend":
-    from unigap.models.showo.backend import ShowoBackend
-
+def load_checkpoint(cfg: ModelConfig, options: ShowoOptions) -> tuple[ShowoModel, Layout, ShowoConfig, dict[str, Any]]:
+    """(model on cfg.device in eval mode, layout, config, extra): ShowoBackend's arguments but `options`."""
     path = cfg.path or DEFAULT_PATH
     d = local_dir(path)
     scfg = read_showo_config(d)
@@ -61,7 +69,7 @@ def load_checkpoint(cfg: ModelConfig, options: ShowoOptions) -> "ShowoBackend":
     layout = Layout(tok, scfg.llm_vocab_size + NUM_NEW_SPECIAL, scfg.codebook_size, scfg.num_vq_tokens, options.max_text_len)
     extra = {"path": path, "batch_size": cfg.batch_size, "llm_raw": llm_raw, "resolution": side,
              "vq_raw": read_json(vq_dir / "config.json")}
-    return ShowoBackend(model, layout, scfg, options, extra)
+    return model, layout, scfg, extra
 
 
 def official_state(model: ShowoModel, state: dict[str, torch.Tensor] | None = None) -> tuple[dict, dict]:
@@ -88,7 +96,7 @@ def write_dir(path: Path, showo_cfg: dict, llm_raw: dict, vq_dims: MagvitDims, t
     return path
 
 
-def save_checkpoint(backend: "ShowoBackend", path: Path, merge_lora: bool = True,
+def save_checkpoint(backend: Saved, path: Path, merge_lora: bool = True,
                     state_dict: dict[str, torch.Tensor] | None = None) -> None:
     from unigap.models.showo.lora import merged_state_dict
 

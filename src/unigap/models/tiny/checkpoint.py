@@ -19,7 +19,7 @@ from unigap.errors import CheckpointError
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
-from unigap.store.files import write_json
+from unigap.files import write_json
 from unigap.utils import sha256_file
 
 WEIGHTS, CARD = "model.safetensors", "card.json"

@@ -8,27 +8,49 @@ share of the paper-question examples show the model's own images (a pool redrawn
 model, `self_play_pool`) with the oracle's verdict. Eval prompts never appear: every sampled spec
 whose text is an eval prompt is redrawn. The data of step s is drawn from a generator seeded by
 (seed, s), so a resumed run sees exactly the batches an uninterrupted one would.
-The training loop that consumes it is unigap.training.pretrain.
+The training loop that consumes it is unigap.training.pretrain; the recipe reads its config through
+`RecipeConfig` and never imports training (docs/layout.md).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from unigap import world
 from unigap.errors import UnigapError
+from unigap.models.base import SamplingConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.tokenizer import WordTokenizer
 from unigap.verdict import question
 
-if TYPE_CHECKING:
-    from unigap.training.pretrain import PretrainConfig
 
+class SelfPlaySettings(Protocol):
+    frac: float  # share of paper-question examples from the pool
+    pool: int  # images per refresh
+    balance: bool  # draw by subtask, then by verdict
+
+
+class RecipeConfig(Protocol):
+    """What the recipe reads of `unigap pretrain`'s config (PretrainConfig; the meaning of each field is there)."""
+
+    seed: int
+    world_seed: int
+    batch_size: int
+    gen_frac: float
+    cfg_dropout: float
+    plain_frac: float
+    explain_frac: float
+    negative_counterfactual: float
+    und_positive_frac: float
+    gen_subtask_weights: dict[str, float]
+    und_subtask_weights: dict[str, float]
+    self_play: SelfPlaySettings
+    sampling: SamplingConfig
 
 
 def sample_train_spec(subtask: str, rng: np.random.Generator, excluded: frozenset[str]) -> dict:
@@ -133,7 +155,7 @@ def und_example(fmt: TinyFormat, tokens: np.ndarray, q: str, answer: str) -> Exa
 class DataSource:
     """Draws the examples of one training step, deterministically from (seed, step)."""
 
-    def __init__(self, cfg: "PretrainConfig", fmt: TinyFormat, codec: SlotCodec) -> None:
+    def __init__(self, cfg: RecipeConfig, fmt: TinyFormat, codec: SlotCodec) -> None:
         self.cfg, self.fmt, self.codec = cfg, fmt, codec
         self.excluded = world.eval_texts(cfg.world_seed)
         self.pool: list[tuple] = []  # self-play: (image tokens, prompt, oracle verdict, subtask)
@@ -192,7 +214,7 @@ class DataSource:
         return self._cells[1]
 
 
-def self_play_pool(ckpt: TinyCheckpoint, cfg: "PretrainConfig", step: int, excluded: frozenset[str]) -> list:
+def self_play_pool(ckpt: TinyCheckpoint, cfg: RecipeConfig, step: int, excluded: frozenset[str]) -> list:
     """The current model's images for random train prompts, each with the oracle's verdict."""
     from unigap.models.tiny.backend import TinyBackend
 
@@ -236,5 +258,5 @@ def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
     return WordTokenizer.build(texts)
 
 
-def build_codec(cfg: "PretrainConfig") -> SlotCodec:
+def build_codec(cfg: RecipeConfig) -> SlotCodec:
     return SlotCodec()

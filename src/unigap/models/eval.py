@@ -1,4 +1,5 @@
-"""`unigap model eval`: does a model understand better than it generates, per ShapeWorld subtask?
+"""A model on ShapeWorld. `unigap model eval`: does it understand better than it generates, per subtask?
+`unigap world show --model`: a grid of its generations with the oracle's verdict (`generation_grid`).
 
 Works for any UnifiedModel (the oracle scores generations, renders test understanding); a tiny
 checkpoint's card figures are written by `unigap.models.tiny.eval.record_eval_in_card`.
@@ -15,11 +16,13 @@ from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
 from unigap import world
-from unigap.models.base import SamplingConfig, SelfJudgeConfig, UnifiedModel
+from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, default_sampling, load_model
 from unigap.prompts.shapeworld import load_shapeworld
 from unigap.records import Prompt, candidate_seed
+from unigap.world.grid import make_grid
 
 Progress = Callable[[str, int], None]
 
@@ -73,3 +76,17 @@ def evaluate(model: UnifiedModel, per_subtask: int = 40, seed: int = 0, subtasks
         if progress:
             progress(name, len(prompts))
     return summarise(rows)
+
+
+def generation_grid(subtask: str, n: int, split: str, model: str, model_path: str | None = None,
+                    seed: int = 0) -> Image.Image:
+    """The first n prompts of a subtask's split, one generation each (candidate 0 of `seed`, the model's own
+    sampling), captioned with the prompt and the oracle's verdict ("ok", or "x: " and why)."""
+    world.check_subtask(subtask)
+    prompts = load_shapeworld(split=split, subtasks=[subtask])[:n]
+    backend = load_model(ModelConfig(name=model, path=model_path))
+    seeds = [candidate_seed(seed, p.id, 0) for p in prompts]
+    images = list(backend.generate([p.text for p in prompts], seeds, default_sampling(backend)).images.numpy())
+    verdicts = [world.oracle(img, p.spec) for img, p in zip(images, prompts)]
+    captions = [f"{p.text} [{'ok' if ok else 'x: ' + why}]" for p, (ok, why) in zip(prompts, verdicts)]
+    return make_grid(images, captions)
