@@ -24,7 +24,8 @@ def level(subtasks: list[str], scale: float = 1.0, seed: int = 0) -> dict:
         return sum(vals[k] for k in keys) / len(keys)
 
     bands = {b: [s for s in subtasks if BANDS_OF[s] == b] for b in dict.fromkeys(BANDS_OF[s] for s in subtasks)}
-    benches = {b: [s for s in subtasks if BENCHMARK_OF[s] == b] for b in dict.fromkeys(BENCHMARK_OF[s] for s in subtasks)}
+    benches = {b: [s for s in subtasks if BENCHMARK_OF[s] == b]
+               for b in dict.fromkeys(BENCHMARK_OF[s] for s in subtasks)}
     return {"subtasks": {s: entry(v, scale) for s, v in vals.items()},
             "bands": {b: entry(mean(k), scale) for b, k in bands.items()},
             "benchmarks": {b: entry(mean(k), scale) for b, k in benches.items()},
@@ -41,7 +42,8 @@ def judge_metrics(judge: str, subtasks: list[str], seed: int) -> dict:
 
 def shapeworld_result(seed: int = 0, judge: str = "oracle") -> dict:
     """An audit of ShapeWorld: one external judge over the nine subtasks; no benchmark."""
-    return {"metrics": {"non_unification": level(list(BANDS_OF), seed=seed), **judge_metrics(judge, list(BANDS_OF), seed)},
+    metrics = {"non_unification": level(list(BANDS_OF), seed=seed), **judge_metrics(judge, list(BANDS_OF), seed)}
+    return {"metrics": metrics,
             "bands_of": BANDS_OF, "benchmark_of": {}, "source": "base",
             "counts": {"prompts": 540, "candidates": {"base": 4320}, "judgments": {"self": 4320, judge: 4320}},
             "unparsed": {"self": {"unparsed": 3, "failed": 0}}}
@@ -118,7 +120,8 @@ def understand_rows() -> list[dict]:
 
 def understand_result() -> dict:
     return {"provenance": {"lmms_eval_version": "0.3.5", "backend": "tiny"},
-            "scores": {"shapeworld_plain": {"exact_match,none": 0.6125}, "mmbench_en_dev": {"gpt_eval_score,none": 61.2}},
+            "scores": {"shapeworld_plain": {"exact_match,none": 0.6125},
+                       "mmbench_en_dev": {"gpt_eval_score,none": 61.2}},
             "stderr": {"shapeworld_plain": {"exact_match,none": 0.0166}},
             "n": {"shapeworld_plain": {"effective": 360}, "mmbench_en_dev": {"effective": 4329}},
             "failures": {"by_task": {"shapeworld_plain": 2}, "count": 2}}

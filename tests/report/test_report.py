@@ -49,7 +49,8 @@ def test_report_opens_with_a_summary_defines_its_terms_and_labels_its_galleries(
     assert {"term-non-unification", "term-win-rate", "term-fp-corrected", "term-entk", "term-guard",
             "term-weak-generation"} <= ids
     captions = re.findall(r'<p class="sub gallery-caption">(.*?)</p>', html, re.S)
-    assert len(captions) == 3 and all("The base model (tiny), train split, 3 candidates per prompt" in c for c in captions)
+    assert len(captions) == 3
+    assert all("The base model (tiny), train split, 3 candidates per prompt" in c for c in captions)
     table = re.search(r'<table id="diagnostics-table">(.*?)</table>', html, re.S).group(1)
     assert "(%)" in table and not re.search(r"\b0\.\d{3} \[", table)  # one unit: % with one decimal, no fractions
 
@@ -80,7 +81,7 @@ def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
     assert not errors, errors
     external = [r for r in requests if '"url":"http' in r.replace(" ", "")]
     assert not external, external[:3]
-    for key in ("Summary", "Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK", "Provenance",
-                "Terms", "candidates per prompt"):
+    for key in ("Summary", "Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK",
+                "Provenance", "Terms", "candidates per prompt"):
         assert key in text, key
     assert "easy" in text and "overall" in text

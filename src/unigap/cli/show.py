@@ -272,8 +272,8 @@ def exploitation_lines(section: dict) -> list[str]:
                 notes = list(dict.fromkeys(c.get("note", "n/a") for c in cells.values()))
                 lines.append(f"{title}: {'; '.join(notes)}")
                 continue
-            parts = [f"{band} {100 * c['value']:+.1f}" if c.get("value") is not None else f"{band} {c.get('note', 'n/a')}"
-                     for band, c in cells.items()]
+            parts = [f"{band} {100 * c['value']:+.1f}" if c.get("value") is not None
+                     else f"{band} {c.get('note', 'n/a')}" for band, c in cells.items()]
             lines.append(f"{title}, base images minus its own new images (pp): " + ", ".join(parts))
     return lines
 

@@ -141,7 +141,8 @@ def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
     labels = []
     for judge, r in sorted(judged.items(), key=lambda kv: (kv[0] not in JUDGE_NAMES, kv[0])):
         v = "unparsed" if r.verdict is None and r.status == "unparsed" else ("failed" if r.verdict is None else str(r.verdict))
-        labels.append({"judge": JUDGE_NAMES.get(judge, judge), "verdict": v, "mark": VERDICT_MARKS.get(v, v), "raw": r.raw})
+        labels.append({"judge": JUDGE_NAMES.get(judge, judge), "verdict": v, "mark": VERDICT_MARKS.get(v, v),
+                       "raw": r.raw})
     return {"src": png_data_url(store.load_image(cand.png)), "prompt": prompt.text, "subtask": prompt.subtask,
             "verdicts": labels}
 
@@ -203,7 +204,8 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f} %"
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-    env.filters["kappa"] = lambda v, digits=3: "—" if not isinstance(v, (int, float)) or v != v else _signed(v, digits)
+    env.filters["kappa"] = lambda v, digits=3: ("—" if not isinstance(v, (int, float)) or v != v
+                                                else _signed(v, digits))
     env.filters["score3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:.3f}"
     env.filters["signed3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:+.3f}"
     html = env.get_template("report.html.j2").render(**context(run_dir))
