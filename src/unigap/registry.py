@@ -1,23 +1,30 @@
 """Named registries: the extension points (`model.name: tiny`, `judges: [{name: oracle}]`, `suite: geneval`).
 
-Each entry is a factory with its typed options (a `unigap.config.Config` subclass, so unknown
-keys are errors) declared beside the registration. Built-in entries are lazy "module:attr"
-strings so heavy backends (transformers) are imported only when selected:
+One convention for every registry: an entry is a **factory `factory(cfg, options) -> object`**, where
+`cfg` is the config section that named the entry (`ModelConfig`, `JudgeConfig`, `SuiteConfig`, ...) and
+`options` is `cfg.options` validated against the entry's typed options class (a `unigap.config.Config`
+subclass, so unknown keys are errors naming the key). `Registry.create(name, cfg, where)` does both.
+Built-in entries are registered beside their options, lazily as "module:attr" strings, so heavy
+backends (transformers) are imported only when selected:
 
     MODELS = Registry("model", group="unigap.models")
-    MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
-                         options="unigap.models.janus.options:JanusOptions",
-                         synthetic="unigap.models.janus.synthetic:write_synthetic")
+    MODELS.register_lazy("emu3", "unigap.models.emu3.backend:load_emu3",
+                         options="unigap.models.emu3.options:Emu3Options",
+                         synthetic="unigap.models.emu3.synthetic:write_synthetic")
 
-Third-party packages add entries through Python entry points in the registry's group
-(simonw/llm style): the entry point names the factory; its `Options` attribute, if any, is
-the options class and (models) its `synthetic` attribute the synthetic-checkpoint writer.
+Third-party packages add entries through Python entry points in the registry's group (simonw/llm
+style): the entry point names a factory declared with `@factory(options=..., **extras)` (its
+`Options` attribute is the options class; models: its `synthetic` attribute the synthetic-checkpoint
+writer). An entry point whose target was not declared with `@factory` follows the registry's older
+convention (`legacy`: judges `Judge(**options)`, suites `load(split=, subtasks=, **options)`,
+models `load(cfg, options)` as now) and still works, with a `FutureWarning`.
 A plugin that fails to import is recorded (`plugins()` shows the error); the others still load.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
@@ -26,13 +33,31 @@ from pydantic import BaseModel, ValidationError
 from unigap.errors import ConfigError, UnigapError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 Target = Any  # an object or a lazy "module:attr" string
+Legacy = Callable[[Callable[..., Any], Any, BaseModel], Any]  # (old-style factory, cfg, options) -> object
+MARK = "unigap_factory"  # set by @factory: the target follows the factory(cfg, options) convention
 
 
 class NoOptions(BaseModel):
     """The options of an entry that declares none: every key is unknown."""
 
     model_config = {"extra": "forbid"}
+
+
+def factory(options: type[BaseModel] | None = None, **extras: Any) -> Callable[[F], F]:
+    """Declare a plugin's `fn(cfg, options)` as a registry factory, with its options class and extras
+    (models: `synthetic=write_synthetic`). The entry point in `pyproject.toml` names `fn`."""
+
+    def deco(fn: F) -> F:
+        if options is not None:
+            fn.Options = options  # type: ignore[attr-defined]
+        for key, value in extras.items():
+            setattr(fn, key, value)
+        setattr(fn, MARK, True)
+        return fn
+
+    return deco
 
 
 def resolve(target: Target) -> Any:
@@ -53,11 +78,15 @@ class Entry:
     extras: dict[str, Target] = field(default_factory=dict)
     source: str = "unigap"  # "unigap" for built-ins, else the distribution that registered it
     error: str | None = None  # a plugin that failed to import
+    legacy: bool = False  # a plugin factory in the registry's older convention (not declared with @factory)
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, group: str | None = None) -> None:
-        self.kind, self.group = kind, group
+    """Entries by name; `create` builds one from its config section. `legacy` calls an entry point that
+    was not declared with `@factory` the way this registry used to (None: as a factory(cfg, options))."""
+
+    def __init__(self, kind: str, group: str | None = None, legacy: Legacy | None = None) -> None:
+        self.kind, self.group, self.legacy = kind, group, legacy
         self._entries: dict[str, Entry] = {}
         self._plugins_loaded = group is None
 
@@ -94,7 +123,12 @@ class Registry(Generic[T]):
                 self._add(Entry(ep.name, ep.value, source=source, error=f"{type(err).__name__}: {err}"))
                 continue
             extras = {k: getattr(obj, k) for k in ("synthetic",) if getattr(obj, k, None) is not None}
-            self._add(Entry(ep.name, obj, getattr(obj, "Options", None), extras, source))
+            legacy = self.legacy is not None and not getattr(obj, MARK, False)
+            if legacy:
+                warnings.warn(f"{self.kind} {ep.name!r} (plugin from {source}): {ep.value} is not declared with "
+                              f"@unigap.registry.factory; it is called the old way, which a later unigap will "
+                              f"drop (docs/backends.md: factory(cfg, options))", FutureWarning, stacklevel=2)
+            self._add(Entry(ep.name, obj, getattr(obj, "Options", None), extras, source, legacy=legacy))
 
     # --- lookup -------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -118,9 +152,18 @@ class Registry(Generic[T]):
         return e
 
     def get(self, name: str) -> T:
+        """The registered factory itself (call it as factory(cfg, options), or use `create`)."""
         e = self.entry(name)
         e.factory = resolve(e.factory)
         return e.factory  # type: ignore[return-value]
+
+    def create(self, name: str, cfg: Any, where: str) -> Any:
+        """The entry built from its config section: factory(cfg, cfg.options validated); errors name `where`."""
+        options = self.validate_options(name, getattr(cfg, "options", None) or {}, where)
+        fn = self.get(name)
+        if self.entry(name).legacy and self.legacy is not None:
+            return self.legacy(fn, cfg, options)
+        return fn(cfg, options)  # type: ignore[operator]
 
     def options_class(self, name: str) -> type[BaseModel]:
         e = self.entry(name)

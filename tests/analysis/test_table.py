@@ -38,7 +38,7 @@ AFTER = result({"single_object": 96.25, "two_object": 87.88}, {"texture": 53.93}
 
 
 def test_the_paper_cell_is_gen_und_non_from_the_metric_table():
-    assert [spec_of(k).short for k in PAPER_CELL] == ["Gen.", "Und.", "Non."]
+    assert [spec_of(k).abbr for k in PAPER_CELL] == ["Gen.", "Und.", "Non."]
     assert [spec_of(k).direction for k in PAPER_CELL] == ["higher", "higher", "lower"]
 
 
@@ -106,3 +106,14 @@ def test_metrics_cover_each_scorers_own_subtasks_and_add_the_benchmark_level():
     assert set(w["win_rate"]["subtasks"]) == {"a", "b"}  # c has no geneval label: no 50 % by default there
     # a: both disagree, improved agrees with geneval on both -> 1; b: improved 0 vs label 1 -> 0
     assert w["win_rate"]["benchmarks"] == {"geneval": {"value": 0.5, "ci": [0.5, 0.5]}}
+
+
+def test_a_judge_name_with_a_slash_is_one_column():
+    from unigap.analysis.table import columns
+
+    metrics = {"non_unification": {}, "generation_score/http:Qwen/Qwen2.5-VL-72B-Instruct": {},
+               "self_accuracy/http:Qwen/Qwen2.5-VL-72B-Instruct": {}}
+    cols = columns(metrics, shown_only=True)
+    assert [(c.spec.key, c.judge) for c in cols] == [
+        ("non_unification", None), ("generation_score/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct"),
+        ("self_accuracy/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct")]

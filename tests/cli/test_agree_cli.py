@@ -40,10 +40,12 @@ def test_agree_prints_table_and_writes_json(tmp_path):
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     kappa = cohen_kappa(ORACLE[:9], QWEN[:9])
-    row = next(line for line in result.output.splitlines() if "oracle" in line and "qwen2.5-vl" in line)
-    cells = [c.strip() for c in row.split("│") if c.strip()]
-    assert cells[:4] == ["oracle", "qwen2.5-vl", "9", "77.8%"] and cells[4].startswith(f"{kappa:.3f} [")
-    assert cells[5:] == ["3/1/1/4", "1"]  # confusion 00/01/10/11, one excluded (unparsed)
+    lines = result.output.splitlines()
+    i = next(i for i, line in enumerate(lines) if "│ oracle" in line)
+    first, second = ([c.strip() for c in line.split("│")[1:-1]] for line in lines[i:i + 2])
+    assert first[:3] == ["oracle", "9", "77.8"] and first[3].startswith(f"{kappa:.3f} [")
+    assert second[0] == "vs qwen2.5-vl"
+    assert (first[4], second[4], first[5]) == ("3 1", "1 4", "1")  # confusion (A's verdict x B's), one excluded
     assert "qwen2.5-vl: 10 verdicts stored, 9 ok, 1 unparsed, 0 failed" in result.output
     saved = json.loads(out_json.read_text())
     (pair,) = saved["pairs"]

@@ -28,10 +28,14 @@ def test_win_rate_lines_without_wins_and_without_a_win_rate():
 
 
 def test_exploitation_lines_print_notes_for_missing_values():
-    section = {"exploitation": {"oracle": {"medium": {"auroc": {"value": None, "note": "not available (no probabilities: parse mode)"},
-                                                      "acceptance_precision": {"value": 0.33}}}}}
-    (line,) = exploitation_lines(section)
-    assert "auroc not available (no probabilities: parse mode)" in line and "acceptance precision +0.330" in line
+    no_probs = {"value": None, "note": "not available (no probabilities: parse mode)"}
+    section = {"exploitation": {"oracle": {"medium": {"auroc": no_probs, "acceptance_precision": {"value": 0.33}},
+                                           "hard": {"auroc": no_probs, "acceptance_precision": {"value": None,
+                                                                                                "note": "n/a (0 accepted)"}}}}}
+    auroc, precision = exploitation_lines(section)
+    assert auroc == "exploitation (oracle as truth), auroc: not available (no probabilities: parse mode)"
+    assert precision.endswith("acceptance precision, base images minus its own new images (pp): medium +33.0, "
+                              "hard n/a (0 accepted)")
 
 
 def test_run_results_print_the_paper_table_per_benchmark_with_und_from_the_analysis():
@@ -51,7 +55,7 @@ def test_run_results_print_the_paper_table_per_benchmark_with_und_from_the_analy
     with out.capture() as cap:
         print_results(results, analysis)
     text = cap.get()
-    assert "Science-T2I: Gen. = SciScore" in text and "against sciscore" in " ".join(text.split())
+    assert "Science-T2I (the paper's table): Gen. = SciScore" in text and "against sciscore" in " ".join(text.split())
     rows = [[c.strip() for c in line.strip("│").split("│")] for line in text.splitlines() if line.startswith("│")
             and ("Gen." in line or "Und." in line or "Non." in line)]
     assert rows[-6:] == [["base", "Gen. ↑", "25.37", "25.37"], ["", "Und. ↑", "50.00", "50.00"],

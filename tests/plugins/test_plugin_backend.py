@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests._plugins import install
 from unigap.models.base import MODELS, ModelConfig, load_model
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"
-DIST = "unigap_toy_plugin-0.1.dist-info"
 
 
 def doc_backend() -> str:
@@ -24,17 +24,11 @@ def doc_backend() -> str:
 
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):
-    """A directory on sys.path holding the module and a dist-info with its entry points."""
-    site = tmp_path / "site"
-    (site / DIST).mkdir(parents=True)
-    (site / "unigap_toy.py").write_text(doc_backend())
-    (site / DIST / "METADATA").write_text("Metadata-Version: 2.1\nName: unigap-toy-plugin\nVersion: 0.1\n")
-    (site / DIST / "entry_points.txt").write_text(
-        "[unigap.models]\ntoy = unigap_toy:load_toy\nbroken = unigap_toy_missing_module:load\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))  # restored after the test
-    monkeypatch.setattr(MODELS, "_plugins_loaded", False)
-    return site
+    """A directory on sys.path holding the guide's module and a dist-info with its entry points."""
+    return install(tmp_path / "site", "unigap_toy_plugin", "unigap_toy", doc_backend(),
+                   "[unigap.models]\ntoy = unigap_toy:load_toy\nbroken = unigap_toy_missing_module:load\n"
+                   "[unigap.judges]\nbright = unigap_toy:load_bright\n"
+                   "[unigap.suites]\ncolours = unigap_toy:load_colours\n", monkeypatch)
 
 
 def test_plugin_discovered_listed_and_broken_one_reported(plugin_site):
@@ -104,3 +98,26 @@ def test_improve_step_with_the_plugin(plugin_site):
     loss.backward()
     torch.optim.SGD(model.components()["llm"], lr=1.0).step()
     assert torch.isfinite(loss) and not torch.equal(before, model.module()["logits"].detach())
+
+
+def test_audit_with_the_plugin_suite_and_judge(plugin_site, tmp_path):
+    """The guide's judge and suite: registered, listed and used by an audit (factory(cfg, options) for each)."""
+    import warnings
+
+    from unigap.cli import get_app
+    from unigap.judges.base import JUDGES
+    from unigap.prompts.base import SUITES
+    from unigap.store import RunStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the guide's factories follow the current convention
+        assert "bright" in JUDGES.names() and "colours" in SUITES.names()
+    run = tmp_path / "run"
+    r = CliRunner().invoke(get_app(), ["audit", "--out", str(run), "model.name=toy", "prompts.suite=colours",
+                                       "prompts.options={per_colour: 1}", "prompts.subtasks=[red, blue]",
+                                       "judges=[{name: bright, options: {threshold: 0.3}}]", "n=2", "n_boot=10"])
+    assert r.exit_code == 0, r.output
+    with RunStore.open(run, create=False) as store:
+        assert sorted(p.id for p in store.prompts()) == ["colours/blue/eval/0", "colours/red/eval/0"]
+        bright = [j for j in store.judgments() if j.judge == "bright"]
+        assert len(bright) == 4 and all(j.raw.startswith("brightness ") for j in bright)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from unigap.prompts.base import SUITES
 from unigap.prompts.contamination import find_overlaps
-from unigap.prompts.t2icompbench import CATEGORIES
+from unigap.prompts.geneval import load_geneval
+from unigap.prompts.t2icompbench import CATEGORIES, load_t2icompbench
 
 
 def shared_benchmarks() -> Path:
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not (BENCH / "geneval" / "evaluation_metadata.js
 
 
 def test_geneval_real_counts():
-    prompts = SUITES.get("geneval")(path=BENCH / "geneval" / "evaluation_metadata.jsonl")
+    prompts = load_geneval(path=BENCH / "geneval" / "evaluation_metadata.jsonl")
     assert len(prompts) == 553
     assert Counter(p.subtask for p in prompts) == {"single_object": 80, "two_object": 99, "counting": 80,
                                                    "colors": 94, "position": 100, "color_attr": 100}
@@ -34,14 +34,14 @@ def test_geneval_real_counts():
 
 
 def test_t2icompbench_real_counts():
-    load = SUITES.get("t2i-compbench")
+    load = load_t2icompbench  # (split, subtasks, path)
     for split, n in (("val", 300), ("train", 700)):
         counts = Counter(p.subtask for p in load(split=split, path=BENCH / "t2i-compbench"))
         assert counts == {c: n for c in CATEGORIES}, split
 
 
 def test_t2icompbench_real_spatial_overlap():
-    load = SUITES.get("t2i-compbench")
+    load = load_t2icompbench  # (split, subtasks, path)
     train = load(split="train", subtasks=["spatial"], path=BENCH / "t2i-compbench")
     val = load(split="val", subtasks=["spatial"], path=BENCH / "t2i-compbench")
     ov = find_overlaps(train, val)

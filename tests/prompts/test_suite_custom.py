@@ -7,7 +7,7 @@ import json
 import pytest
 
 from unigap.errors import DataError, UnigapError
-from unigap.prompts.base import SUITES
+from unigap.prompts.custom import load_custom
 
 
 def test_jsonl_fields_split_and_metadata(tmp_path):
@@ -16,7 +16,7 @@ def test_jsonl_fields_split_and_metadata(tmp_path):
             {"prompt": "two dogs", "subtask": "count", "split": "train"},
             {"id": "k9", "prompt": "a dog left of a cat", "subtask": "spatial", "split": "eval", "n": 3}]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
-    load = SUITES.get("custom")
+    load = load_custom
     ev = load(path=f)
     assert [p.id for p in ev] == ["custom/mine/00001", "k9"]
     assert ev[0].band == "easy" and ev[0].metadata == {"source_url": "x"} and ev[1].metadata == {"n": 3}
@@ -28,31 +28,31 @@ def test_jsonl_fields_split_and_metadata(tmp_path):
 def test_csv_and_txt(tmp_path):
     f = tmp_path / "p.csv"
     f.write_text("prompt,subtask,band,note\na red cube,color,,hi\n\"a cat, sleeping\",action,hard,\n")
-    prompts = SUITES.get("custom")(path=f)
+    prompts = load_custom(path=f)
     assert [(p.text, p.band, p.metadata) for p in prompts] == [("a red cube", None, {"note": "hi"}),
                                                               ("a cat, sleeping", "hard", {"note": ""})]
     t = tmp_path / "objects.txt"
     t.write_text("a cat\n\na dog")
-    assert [(p.subtask, p.metadata["line"]) for p in SUITES.get("custom")(path=t)] == [("objects", 1), ("objects", 3)]
+    assert [(p.subtask, p.metadata["line"]) for p in load_custom(path=t)] == [("objects", 1), ("objects", 3)]
 
 
 def test_bad_lines_name_file_line_and_field(tmp_path):
     f = tmp_path / "p.jsonl"
     f.write_text(json.dumps({"prompt": "a", "subtask": "s"}) + "\n" + json.dumps({"prompt": "b"}) + "\n")
     with pytest.raises(DataError, match=r"p\.jsonl:2: missing field 'subtask'"):
-        SUITES.get("custom")(path=f)
+        load_custom(path=f)
     f.write_text(json.dumps({"prompt": "a", "subtask": "s"}) + "\nnot json\n")
     with pytest.raises(DataError, match=r"p\.jsonl:2: invalid JSON"):
-        SUITES.get("custom")(path=f)
+        load_custom(path=f)
     c = tmp_path / "p.csv"
     c.write_text("prompt,subtask,band\na,s,easy\nb,s,impossible\n")
     with pytest.raises(DataError, match=r"p\.csv:3: field 'band' must be one of easy, medium, hard"):
-        SUITES.get("custom")(path=c)
+        load_custom(path=c)
     c.write_text("prompt,subtask\na,s,extra\n")
     with pytest.raises(DataError, match=r"p\.csv:2: more cells"):
-        SUITES.get("custom")(path=c)
+        load_custom(path=c)
     with pytest.raises(DataError, match="unsupported prompt file type"):
         (tmp_path / "p.yaml").write_text("x")
-        SUITES.get("custom")(path=tmp_path / "p.yaml")
+        load_custom(path=tmp_path / "p.yaml")
     with pytest.raises(UnigapError, match="unknown option"):
-        SUITES.get("custom")(path=c, colour="red")
+        load_custom(path=c, colour="red")

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from unigap.errors import DataError, UnigapError
-from unigap.prompts.base import SUITES, SuiteConfig, load_prompts
+from unigap.prompts.base import SuiteConfig, load_prompts
+from unigap.prompts.geneval import load_geneval
 
 LINES = [
     {"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"},
@@ -26,7 +27,7 @@ def write(path, lines):
 
 def test_loads_ids_subtasks_and_verbatim_metadata(tmp_path):
     f = write(tmp_path / "evaluation_metadata.jsonl", LINES)
-    prompts = SUITES.get("geneval")(path=f)
+    prompts = load_geneval(path=f)
     assert [p.id for p in prompts] == ["geneval/00000", "geneval/00001", "geneval/00002"]
     assert [p.subtask for p in prompts] == ["single_object", "counting", "position"]
     assert prompts[1].metadata == {"index": 1, "geneval": LINES[1]}
@@ -43,28 +44,28 @@ def test_subtask_filter_keeps_file_index(tmp_path):
 def test_malformed_line_names_file_and_line(tmp_path):
     f = write(tmp_path / "m.jsonl", [LINES[0], '{"tag": "counting", "prompt": ', LINES[1]])
     with pytest.raises(DataError, match=r"m\.jsonl:2: invalid JSON"):
-        SUITES.get("geneval")(path=f)
+        load_geneval(path=f)
 
 
 def test_missing_field_names_line_and_field(tmp_path):
     f = write(tmp_path / "m.jsonl", [LINES[0], {"tag": "counting", "prompt": "x"}])
     with pytest.raises(DataError, match=r"m\.jsonl:2: missing field 'include'"):
-        SUITES.get("geneval")(path=f)
+        load_geneval(path=f)
 
 
 def test_unknown_tag_lists_known_tags(tmp_path):
     f = write(tmp_path / "m.jsonl", [dict(LINES[0], tag="shapes")])
     with pytest.raises(DataError, match=r"m\.jsonl:1: unknown tag 'shapes'.*single_object, two_object, counting"):
-        SUITES.get("geneval")(path=f)
+        load_geneval(path=f)
 
 
 def test_train_split_and_missing_path_are_errors(tmp_path):
     f = write(tmp_path / "m.jsonl", LINES)
     with pytest.raises(UnigapError, match="evaluation-only"):
-        SUITES.get("geneval")(split="train", path=f)
+        load_geneval(split="train", path=f)
     with pytest.raises(UnigapError, match="needs the option path="):
-        SUITES.get("geneval")()
+        load_geneval()
     with pytest.raises(DataError, match="not found"):
-        SUITES.get("geneval")(path=tmp_path / "nope.jsonl")
+        load_geneval(path=tmp_path / "nope.jsonl")
     with pytest.raises(UnigapError, match="unknown subtask"):
-        SUITES.get("geneval")(path=f, subtasks=["shapes"])
+        load_geneval(path=f, subtasks=["shapes"])

@@ -8,8 +8,7 @@ from collections import Counter
 import pytest
 
 from unigap.errors import UnigapError
-from unigap.prompts.base import SUITES
-from unigap.prompts.paper9 import SuiteWarning
+from unigap.prompts.paper9 import SuiteWarning, load_paper9
 from unigap.prompts.t2icompbench import CATEGORIES
 
 TAGS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
@@ -33,7 +32,7 @@ def files(tmp_path):
 
 
 def test_nine_subtasks_with_bands(files):
-    prompts = SUITES.get("paper9")(**files)
+    prompts = load_paper9(**files)
     counts = Counter((p.band, p.subtask) for p in prompts)
     assert counts == {("easy", "single_object"): 2, ("easy", "two_object"): 2, ("easy", "color_attr"): 2,
                       ("medium", "texture"): 3, ("medium", "spatial"): 3, ("medium", "complex"): 3,
@@ -45,23 +44,23 @@ def test_nine_subtasks_with_bands(files):
 def test_without_science_warns_and_builds_six(files):
     files.pop("science_t2i")
     with pytest.warns(SuiteWarning, match="science_t2i=<file> not given.*6 subtasks"):
-        prompts = SUITES.get("paper9")(**files)
+        prompts = load_paper9(**files)
     assert len({p.subtask for p in prompts}) == 6
 
 
 def test_train_split_uses_t2i_train_only(files):
     with pytest.warns(SuiteWarning, match="evaluation-only"):
-        prompts = SUITES.get("paper9")(split="train", t2i_compbench=files["t2i_compbench"])
+        prompts = load_paper9(split="train", t2i_compbench=files["t2i_compbench"])
     assert Counter(p.subtask for p in prompts) == {"texture": 4, "spatial": 4, "complex": 4}
     assert {p.split for p in prompts} == {"train"} and {p.band for p in prompts} == {"medium"}
 
 
 def test_errors(files):
     with pytest.raises(UnigapError, match="needs the option geneval="):
-        SUITES.get("paper9")(t2i_compbench=files["t2i_compbench"], science_t2i=files["science_t2i"])
+        load_paper9(t2i_compbench=files["t2i_compbench"], science_t2i=files["science_t2i"])
     with pytest.raises(UnigapError, match="unknown subtask"):
-        SUITES.get("paper9")(subtasks=["counting"], **files)
+        load_paper9(subtasks=["counting"], **files)
     with pytest.raises(UnigapError, match="unknown option"):
-        SUITES.get("paper9")(genevl="x", **files)
-    only_easy = SUITES.get("paper9")(subtasks=["two_object"], geneval=files["geneval"])
+        load_paper9(genevl="x", **files)
+    only_easy = load_paper9(subtasks=["two_object"], geneval=files["geneval"])
     assert [p.subtask for p in only_easy] == ["two_object", "two_object"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,24 @@ def test_report_has_no_network_references(finished_run, tmp_path):
         assert needle not in html, needle
 
 
+def test_report_opens_with_a_summary_defines_its_terms_and_labels_its_galleries(finished_run, tmp_path):
+    html = render_report(finished_run, tmp_path / "report.html").read_text()
+    summary = re.search(r'<section id="summary-text">(.*?)</section>', html, re.S).group(1)
+    sentences = re.findall(r'<p class="lead">(.*?)</p>', summary, re.S)
+    assert len(sentences) == 3 and "eval prompts" in sentences[0] and "→" in sentences[1]
+    assert "win rate" in sentences[2] and "data-quality guard" in sentences[2]
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    links = set(re.findall(r'href="#([^"]+)"', html))
+    assert links and links <= ids, links - ids  # every term link lands on its definition
+    assert {"term-non-unification", "term-win-rate", "term-fp-corrected", "term-entk", "term-guard",
+            "term-weak-generation"} <= ids
+    captions = re.findall(r'<p class="sub gallery-caption">(.*?)</p>', html, re.S)
+    assert len(captions) == 3
+    assert all("The base model (tiny), train split, 3 candidates per prompt" in c for c in captions)
+    table = re.search(r'<table id="diagnostics-table">(.*?)</table>', html, re.S).group(1)
+    assert "(%)" in table and not re.search(r"\b0\.\d{3} \[", table)  # one unit: % with one decimal, no fractions
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not HAVE_CHROME, reason="needs chromium and chromedriver")
 def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
@@ -53,13 +73,15 @@ def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
         text = drv.find_element("tag name", "body").text
         errors = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
         requests = [e["message"] for e in drv.get_log("performance") if '"Network.requestWillBeSent"' in e["message"]]
-        drv.set_window_size(1100, 2400)
+        height = drv.execute_script("return document.body.scrollHeight")
+        drv.set_window_size(1100, min(height + 200, 16000))  # the whole page in one screenshot
         drv.save_screenshot(str(artifact_dir / "report.png"))
     finally:
         drv.quit()
     assert not errors, errors
     external = [r for r in requests if '"url":"http' in r.replace(" ", "")]
     assert not external, external[:3]
-    for key in ("Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK", "Provenance"):
+    for key in ("Summary", "Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK",
+                "Provenance", "Terms", "candidates per prompt"):
         assert key in text, key
     assert "easy" in text and "overall" in text

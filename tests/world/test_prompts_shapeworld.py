@@ -4,12 +4,11 @@ import pytest
 
 from unigap import world
 from unigap.errors import UnigapError
-from unigap.prompts.base import SUITES
 from unigap.prompts.shapeworld import load_shapeworld
 
 
 def test_load_all_eval_prompts():
-    prompts = SUITES.get("shapeworld")(split="eval", subtasks=None)
+    prompts = load_shapeworld(split="eval", subtasks=None)
     assert len(prompts) == 900 and len({p.id for p in prompts}) == 900
     p = prompts[0]
     assert p.id == "shapeworld/single_object/eval/0000" and p.suite == "shapeworld" and p.band == "easy"

@@ -28,6 +28,7 @@ from typing import Any, Iterable, Protocol
 import numpy as np
 
 from unigap.analysis.stats import Counts, bootstrap_ratios, ci, ratio
+from unigap.analysis.table import fmt as pct
 from unigap.vocab import BANDS, IMPROVED_JUDGE, OVERALL, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 
 NO_PROBS = "not available (no probabilities: parse mode)"
@@ -210,11 +211,13 @@ def run_diagnostics(store: Any, prompt_ids: set[str] | None = None, n_boot: int 
 
 
 def table_rows(section: dict) -> list[dict[str, str]]:
-    """Flat rows for a printout: view, truth, band, and each metric formatted with its CI or its note."""
+    """Flat rows for a printout: view, truth, band, and each metric in % with one decimal (AUROC x100) and its
+    CI, or its note."""
     rows = []
     for view, by_truth in section.get("views", {}).items():
         for truth, diag in by_truth.items():
             for band, e in diag["bands"].items():
                 rows.append({"view": view, "truth": truth, "band": band, "n": str(e["n"]), "accepted": str(e["accepted"]),
-                             **{m: fmt(e[m]) for m in (*RATIOS, "auroc")}})
+                             **{m: pct(e[m]) if e[m].get("value") is not None else e[m].get("note", "n/a")
+                                for m in (*RATIOS, "auroc")}})
     return rows

@@ -21,39 +21,39 @@ Direction = Literal["higher", "lower", "neutral"]
 @dataclass(frozen=True)
 class MetricSpec:
     key: str  # metric key in metrics.json; "{judge}" expands per external judge
-    label: str  # column label ("{judge}" filled in)
+    label: str  # its full name in a column or row ("{judge}" filled in)
+    abbr: str  # its name in printed tables, explained by `legend` (Gen. / Und. / Non. are the paper's)
+    name: str  # the glossary's term (docs/glossary.md), for the legend
     direction: Direction  # which way is better
-    aggregation: str  # how the value is computed (shown in the report's legend)
+    aggregation: str  # how the value is computed (the legend and the report's definitions)
     fmt: Literal["pct", "score"] = "pct"  # pct: a share, printed x100; score: already in the benchmark's units
     headline: bool = False  # in the before/after tables of `unigap run` and the report
     show: bool = True  # a column of `unigap show` (precision/recall live in the diagnostics instead)
-    short: str = ""  # its column name in the paper's tables (Gen. / Und. / Non.)
 
     def pattern(self) -> re.Pattern:
-        return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>[^/]+)") + "$")
+        # a judge's name may hold "/" (http:Qwen/Qwen2.5-VL-72B-Instruct): the rest of the key after the prefix
+        return re.compile("^" + re.escape(self.key).replace(re.escape("{judge}"), "(?P<judge>.+)") + "$")
 
 
-METRICS: list[MetricSpec] = [
-    MetricSpec("non_unification", "non-unification", "lower",
-               "share of candidates the model's own understanding rejects; mean over prompts", headline=True,
-               short="Non."),
-    MetricSpec("generation_score/{judge}", "{judge} generation", "higher",
-               "share of candidates the external judge accepts; mean over prompts", headline=True),
-    MetricSpec("gen/{judge}", "{judge} Gen.", "higher",
-               "mean benchmark score of the candidates (x100; SciScore as is), the paper's Gen.; mean over prompts",
-               fmt="score", headline=True, short="Gen."),
-    MetricSpec("weak_generation/{judge}", "{judge} weak gen.", "neutral",
-               "P(external rejects | self rejects): > 50 % = the gap is weak generation"),
-    MetricSpec("self_accuracy/{judge}", "self-judge acc. ({judge})", "higher",
-               "self verdict = external verdict, over candidates both judged", headline=True),
-    MetricSpec("self_precision/{judge}", "self precision ({judge})", "higher",
-               "P(external accepts | self accepts): the acceptance precision of the self-judge as a selector",
-               show=False),
-    MetricSpec("self_recall/{judge}", "self recall ({judge})", "higher", "P(self accepts | external accepts)", show=False),
-    MetricSpec("win_rate/{judge}", "win rate ({judge} as truth)", "higher",
-               "on the base images, among base/improved self-judge disagreements, the share where the improved one "
-               "agrees with the truth judge (50 when none; the base model's row is 50 by convention)",
-               show=False, short="Und."),
+METRICS: list[MetricSpec] = [  # aggregation: one line of an 80-column legend where it can be
+    MetricSpec("non_unification", "non-unification", "Non.", "non-unification", "lower",
+               "share of a model's own images its self-judge rejects", headline=True),
+    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score", "higher",
+               "share of the images the external judge accepts", headline=True),
+    MetricSpec("gen/{judge}", "{judge} Gen.", "Gen.", "generation score (Gen.)", "higher",
+               "the benchmark's own metric x100 (SciScore as is), not a %", fmt="score", headline=True),
+    MetricSpec("weak_generation/{judge}", "{judge} weak generation", "Weak gen.", "weak generation", "neutral",
+               "of the images the self-judge rejects, the share the external judge rejects too (above 50 %: the gap "
+               "is weak generation, not misunderstanding)"),
+    MetricSpec("self_accuracy/{judge}", "self-judge accuracy ({judge})", "Self acc.", "self-judge accuracy", "higher",
+               "how often it agrees with the external judge", headline=True),
+    MetricSpec("self_precision/{judge}", "self precision ({judge})", "Acc. prec.", "acceptance precision", "higher",
+               "of the images the self-judge accepts, the share the external judge accepts", show=False),
+    MetricSpec("self_recall/{judge}", "self recall ({judge})", "Recall", "recall", "higher",
+               "of the images the external judge accepts, the share the self-judge accepts", show=False),
+    MetricSpec("win_rate/{judge}", "win rate ({judge} as truth)", "Und.", "win rate", "higher",
+               "on the base model's images, where the base and the improved self-judge disagree, the share where "
+               "the improved one agrees with the external judge (50 when none, and for the base model)", show=False),
 ]
 
 PAPER_CELL = ("gen/{judge}", "win_rate/{judge}", "non_unification")  # the paper's Gen. / Und. / Non. (§5)
@@ -105,16 +105,37 @@ def cell(entry: dict, group: str) -> dict | None:
     return entry.get("subtasks", {}).get(group)
 
 
-def before_after_rows(before: dict, after: dict) -> tuple[list[str], list[list[str]]]:
-    """Headline columns before/after per band: (header, rows); used by `unigap run` and the report."""
-    cols = columns({**before, **after}, headline_only=True)
-    header = ["band"] + [f"{c.label} {side}" for c in cols for side in ("before", "after")]
+@dataclass(frozen=True)
+class Change:
+    """One row of a before/after table: a headline column in one band (or overall), both sides' entries."""
+
+    column: Column
+    group: str  # a band or "overall"
+    before: dict | None
+    after: dict | None
+
+
+def before_after_rows(before: dict, after: dict) -> list[Change]:
+    """The headline columns before/after, one row per metric and band (metric by metric, bands in order):
+    as narrow as two values whatever the number of metrics; used by `unigap run` and the report."""
     rows = []
-    for group in (*BANDS, OVERALL):
-        cells = [fmt(cell(side.get(c.key, {}), group), spec=c.spec) for c in cols for side in (before, after)]
-        if any(x != "—" for x in cells):
-            rows.append([group, *cells])
-    return header, rows
+    for c in columns({**before, **after}, headline_only=True):
+        group = [Change(c, g, *[cell(side.get(c.key, {}), g) for side in (before, after)]) for g in (*BANDS, OVERALL)]
+        group = [ch for ch in group if any(e and e.get("value") is not None for e in (ch.before, ch.after))]
+        if len(group) == 2 and (group[0].before, group[0].after) == (group[1].before, group[1].after):
+            group = group[:1]  # a judge of one band (a benchmark's scorer): its overall is that band
+        rows += group
+    return rows
+
+
+UNITS = "values in % with one decimal, the 95 % bootstrap CI over prompts in brackets"
+VALUES = ("↑ ↓ [ ]", "higher / lower is better; %, with the 95 % bootstrap CI over prompts")
+
+
+def legend(specs: list[MetricSpec], values: bool = True) -> list[tuple[str, str]]:
+    """(abbreviation, definition) of each metric in `specs`, in their order, once each (with `values`, first how
+    values are printed): the legend under every printed table (wording as docs/glossary.md)."""
+    return ([VALUES] if values else []) + [(s.abbr, f"{s.name}: {s.aggregation}") for s in dict.fromkeys(specs)]
 
 
 def arrow(spec: MetricSpec) -> str:
@@ -178,7 +199,7 @@ def _side_rows(label: str, result: dict, bench, subtasks: list[str], win_rate: d
     for i, key in enumerate(PAPER_CELL):
         spec, entry = spec_of(key), values[key] or {}
         cells = [entry.get("subtasks", {}).get(s) for s in subtasks] + [entry.get("benchmarks", {}).get(bench.name)]
-        rows.append([label if i == 0 else "", spec.short + arrow(spec), *[fmt(c, False, spec, 2) for c in cells]])
+        rows.append([label if i == 0 else "", spec.abbr + arrow(spec), *[fmt(c, False, spec, 2) for c in cells]])
     return rows
 
 
@@ -188,6 +209,14 @@ def _constant(value: float, subtasks: list[str], benchmark: str) -> dict:
 
 
 def _title(bench, truth: str | None) -> str:
-    und = f"win rate (%) against {truth}" if truth else "win rate (%), after self-improvement"
-    return (f"{bench.title}: Gen. = {bench.gen}, Und. = {und}, Non. = non-unification (%); "
-            "Overall = unweighted mean of the subtasks")
+    und = f"win rate against {truth}" if truth else "win rate (after self-improvement)"
+    return f"{bench.title} (the paper's table): Gen. = {bench.gen}; Und. = {und}"
+
+
+BLOCK_NOTES = [("Overall", "the unweighted mean of the benchmark's subtasks"),
+               ("units", "Und. and Non. in %, Gen. in the benchmark's unit, two decimals as in the paper")]
+
+
+def block_legend() -> list[tuple[str, str]]:
+    """The legend under the paper's tables: Gen., Und., Non., Overall, the units."""
+    return legend([spec_of(k) for k in PAPER_CELL], values=False) + BLOCK_NOTES

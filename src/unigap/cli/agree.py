@@ -6,28 +6,40 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from unigap.cli._common import out, write_json
+from unigap.cli.show import Col, Fitted
 
 
 def _num(x: float, fmt: str = "{:.3f}") -> str:
-    return "—" if x != x else fmt.format(x)
+    """A number, "—" for NaN, never a negative zero ("-0.00")."""
+    if x != x:
+        return "—"
+    text = fmt.format(x)
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
-def pairs_table(pairs: list, n_boot: int) -> Table:
-    """One row per judge pair; the confusion cells count (A's verdict, B's verdict) = 00/01/10/11;
+def pairs_table(pairs: list, n_boot: int) -> Fitted:
+    """One row per judge pair (A over B); the confusion counts (A's verdict, B's verdict) as a 2 x 2 block;
     excl.: candidates both judged where one has no verdict (unparsed/failed)."""
-    table = Table(title=f"judge agreement (Cohen's kappa, 95 % CI: {n_boot} bootstrap resamples of items)")
-    for col in ("judge A", "judge B"):
-        table.add_column(col, overflow="fold", min_width=8)  # long names (http:Qwen/...) wrap, never get cut
-    for col in ("n", "agree", "kappa [95 % CI]", "00/01/10/11", "excl."):
-        table.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for p in pairs:
-        ci = f" [{p.ci[0]:.2f}, {p.ci[1]:.2f}]" if p.ci else ""
-        cells = "/".join(str(c) for row in p.confusion for c in row)
-        table.add_row(p.a, p.b, str(p.n), _num(100 * p.agreement, "{:.1f}%"), _num(p.kappa) + ci, cells, str(p.excluded))
-    return table
+        ci = f" [{_num(p.ci[0], '{:.2f}')}, {_num(p.ci[1], '{:.2f}')}]" if p.ci else ""
+        rows.append([f"{p.a}\nvs {p.b}", str(p.n), _num(100 * p.agreement, "{:.1f}"), _num(p.kappa) + ci,
+                     _confusion(p.confusion), str(p.excluded)])
+    cols = [Col("judges\n(A vs B)", "left", wrap=True), Col("n"), Col("agree"), Col("kappa [95 % CI]"),
+            Col("confusion"), Col("excl.")]
+    legend = [("n", "candidates both judges judged"), ("agree", "share of them with the same verdict, in %"),
+              ("kappa", f"Cohen's kappa: agreement beyond chance (1 = always, 0 = as by chance); 95 % CI from {n_boot} "
+                        "bootstrap resamples of items"),
+              ("confusion", "candidates by A's verdict (rows 0, 1) and B's verdict (columns 0, 1)"),
+              ("excl.", "candidates both judged where one has no verdict (unparsed or failed)")]
+    return Fitted("judge agreement", cols, rows, legend=legend)
+
+
+def _confusion(counts: list[list[int]]) -> str:
+    w = max(len(str(c)) for row in counts for c in row)
+    return "\n".join(" ".join(f"{c:>{w}}" for c in row) for row in counts)
 
 
 def print_status(status: dict[str, dict[str, int]]) -> None:

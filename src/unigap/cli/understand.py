@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from unigap.cli._common import out
+from unigap.cli.show import Col, Fitted
 from unigap.errors import UnigapError
 
 DEFAULT_TASKS = "shapeworld_plain,shapeworld_plain_mc"
@@ -53,17 +53,19 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
     return opts
 
 
-def scores_table(result: dict) -> Table:
-    table = Table(title=f"lmms-eval {result['provenance']['lmms_eval_version']} on {result['provenance']['backend']}")
-    for col in ("task", "metric", "value", "stderr", "n", "failed"):
-        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+def scores_table(result: dict) -> Fitted:
+    """One row per task and metric: lmms-eval's value and stderr (its own units), items, failed items."""
+    rows = []
     for task, metrics in result["scores"].items():
         n = (result["n"].get(task) or {}).get("effective", "")
         failed = result["failures"]["by_task"].get(task, 0)
         for metric, value in metrics.items():
             err = result["stderr"].get(task, {}).get(metric)
-            table.add_row(task, metric, f"{value:.4f}", "" if err is None else f"{err:.4f}", str(n), str(failed))
-    return table
+            rows.append([f"{task}\n{metric}", f"{value:.4f}", "" if err is None else f"{err:.4f}", str(n), str(failed)])
+    cols = [Col("task\nmetric", "left", wrap=True), Col("value"), Col("stderr"), Col("n"), Col("failed")]
+    title = (f"lmms-eval {result['provenance']['lmms_eval_version']} on {result['provenance']['backend']} "
+             "(lmms-eval's units)")
+    return Fitted(title, cols, rows, legend=[("n", "items scored"), ("failed", "items that failed (scored wrong)")])
 
 
 def understand_cmd(

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from unigap.config import Config
 from unigap.errors import ConfigError, DataError
-from unigap.judges.base import JUDGES, ExternalJudge, Route
+from unigap.judges.base import JUDGES, ExternalJudge, JudgeConfig, Route
 from unigap.judges.geneval.options import GenevalOptions
 from unigap.judges.scoring import BENCHMARKS, benchmark_of
 from unigap.judges.sciscore import SciScoreOptions
@@ -106,7 +106,7 @@ class BenchmarkJudge:
 
 def _scorer(name: str, options: dict, key: str) -> ExternalJudge:
     try:
-        return JUDGES.get(name)(**options)
+        return JUDGES.create(name, JudgeConfig(name=name, options=options), f"judges[benchmark].options.{key}")
     except OSError as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
         raise DataError(f"benchmark judge: options.{key}: {err}") from None
 
@@ -137,3 +137,8 @@ def _one_benchmark_per_subtask(routes: list[Route]) -> None:
 def _names(prompts: list[Prompt]) -> str:
     shown = ", ".join(f"{p.id} (suite {p.suite}, subtask {p.subtask})" for p in prompts[:3])
     return shown + (f" and {len(prompts) - 3} more" if len(prompts) > 3 else "")
+
+
+def benchmark_judge(cfg: JudgeConfig, options: BenchmarkOptions) -> BenchmarkJudge:
+    """The registry's factory of `judges: [{name: benchmark}]`."""
+    return BenchmarkJudge(**options.model_dump())

@@ -27,7 +27,7 @@ import base64
 import json
 import logging
 import math
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +37,10 @@ from unigap.http import HttpClient, HttpSession, mask, parse_retry_after, run_sy
 from unigap.http.client import MAX_ERROR_CHARS, Unreachable, gather_or_cancel
 from unigap.records import Judgment, Prompt
 from unigap.verdict import ANSWER_PREFIX, SYSTEM_TEXT, full_question, judgment_from_answer, question
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.judges.options import HttpOptions
 
 log = logging.getLogger(__name__)
 __all__ = ["HttpJudge", "answer_text", "endpoint_url", "image_data_url", "parse_retry_after", "score_prob"]
@@ -246,3 +250,8 @@ def _mask_judgment(j: Judgment, key: str | None) -> Judgment:
     if not key or (key not in j.raw and key not in (j.error or "")):
         return j
     return Judgment(j.verdict, j.prob, mask(j.raw, key) or "", j.status, mask(j.error, key))
+
+
+def http_judge(cfg: JudgeConfig, options: HttpOptions) -> HttpJudge:
+    """The registry's factory of `judges: [{name: http}]`."""
+    return HttpJudge(**options.model_dump())

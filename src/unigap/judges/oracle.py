@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from unigap.records import Judgment, Prompt
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.registry import NoOptions
 
 
 class OracleJudge:
@@ -35,3 +39,8 @@ class OracleJudge:
             ok, reason = world.oracle(img, p.spec)
             out.append(Judgment(int(ok), float(ok), reason))
         return out
+
+
+def oracle_judge(cfg: JudgeConfig, options: NoOptions) -> OracleJudge:
+    """The registry's factory of `judges: [{name: oracle}]`."""
+    return OracleJudge()

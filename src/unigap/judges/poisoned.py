@@ -7,12 +7,16 @@ selector, it feeds the trainer wrong "accepted" images; the data-quality guard m
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from unigap.judges.oracle import OracleJudge
 from unigap.records import Judgment, Prompt
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.registry import NoOptions
 
 
 class PoisonedJudge:
@@ -24,3 +28,8 @@ class PoisonedJudge:
             v = None if j.verdict is None else 1 - j.verdict
             out.append(Judgment(v, None if v is None else float(v), f"inverted oracle: {j.raw}", j.status, j.error))
         return out
+
+
+def poisoned_judge(cfg: JudgeConfig, options: NoOptions) -> PoisonedJudge:
+    """The registry's factory of `judges: [{name: poisoned}]`."""
+    return PoisonedJudge()

@@ -19,7 +19,7 @@ Modes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,10 @@ from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
 from unigap.utils import left_pad
 from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.judges.options import QwenOptions
 
 QWEN_SYSTEM = "You are a helpful assistant."  # Qwen2.5-VL's default chat-template system turn
 IMAGE_PAD = "<|image_pad|>"
@@ -224,3 +228,8 @@ class QwenJudge:
         probs = torch.sigmoid(logits[:, one] - logits[:, zero]).tolist()
         return [Judgment(int(p > self.threshold), float(p), f"P(1)={a:.4g} P(0)={b:.4g}")
                 for p, a, b in zip(probs, p1, p0)]
+
+
+def qwen_judge(cfg: JudgeConfig, options: QwenOptions) -> QwenJudge:
+    """The registry's factory of `judges: [{name: qwen2.5-vl}]`."""
+    return QwenJudge(**options.model_dump())

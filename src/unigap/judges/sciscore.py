@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from unigap.judges import _clip
 from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
 from unigap.judges._scorer_hf import pick_dtype, require, to_pil
 from unigap.records import Judgment, Prompt
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
 
 RULES = ("prompt-contrast", "two-way", "threshold")
 RENAMED = {"contrast": "'contrast' was renamed 'prompt-contrast' (one image against the explicit and superficial "
@@ -236,3 +239,8 @@ def _decode(cell: Any, path: Path, row: int) -> Any:
     if not isinstance(data, (bytes, bytearray)):
         raise DataError(f"{path}: row {row}: superficial_image holds no image bytes")
     return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def sciscore_judge(cfg: JudgeConfig, options: SciScoreOptions) -> SciScoreJudge:
+    """The registry's factory of `judges: [{name: sciscore}]`."""
+    return SciScoreJudge(**options.model_dump())

@@ -1,14 +1,16 @@
-"""Model backends behind one protocol (`UnifiedModel`), selected by short name (`model.name: tiny`)."""
+"""Model backends behind one contract (`UnifiedModel`, `OptionalHooks`), selected by short name (`model.name: tiny`)."""
 
 from unigap.models.base import (
     MODELS,
     Generation,
     JudgeMode,
     ModelConfig,
+    OptionalHooks,
     SamplingConfig,
     SelfJudgeConfig,
     UnifiedModel,
     load_model,
+    supports,
 )
 
 __all__ = [
@@ -16,8 +18,10 @@ __all__ = [
     "Generation",
     "JudgeMode",
     "ModelConfig",
+    "OptionalHooks",
     "SamplingConfig",
     "SelfJudgeConfig",
     "UnifiedModel",
     "load_model",
+    "supports",
 ]

@@ -1,4 +1,4 @@
-"""Prompt-suite registry. A suite loader takes its options and returns `Prompt` records."""
+"""Prompt-suite registry: a suite's factory(cfg: SuiteConfig, options) returns its `Prompt` records."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ from unigap.config import Config
 from unigap.records import Prompt
 from unigap.registry import Registry
 
-SuiteLoader = Callable[..., list[Prompt]]
-SUITES: Registry[SuiteLoader] = Registry("suite", group="unigap.suites")
-SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:load_shapeworld", options="unigap.prompts.options:ShapeWorldOptions")
-SUITES.register_lazy("geneval", "unigap.prompts.geneval:load_geneval", options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:load_t2icompbench", options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:load_sciencet2i", options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("custom", "unigap.prompts.custom:load_custom", options="unigap.prompts.options:CustomOptions")
-SUITES.register_lazy("paper9", "unigap.prompts.paper9:load_paper9", options="unigap.prompts.options:Paper9Options")
+SuiteFactory = Callable[..., list[Prompt]]  # factory(cfg: SuiteConfig, options) -> prompts
+SUITES: Registry[SuiteFactory] = Registry(
+    "suite", group="unigap.suites",
+    legacy=lambda load, cfg, options: load(split=cfg.split, subtasks=cfg.subtasks, **options.model_dump()))
+SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:shapeworld_suite",
+                     options="unigap.prompts.options:ShapeWorldOptions")
+SUITES.register_lazy("geneval", "unigap.prompts.geneval:geneval_suite", options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:t2icompbench_suite",
+                     options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:sciencet2i_suite",
+                     options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy("custom", "unigap.prompts.custom:custom_suite", options="unigap.prompts.options:CustomOptions")
+SUITES.register_lazy("paper9", "unigap.prompts.paper9:paper9_suite", options="unigap.prompts.options:Paper9Options")
 
 
 class SuiteConfig(Config):
@@ -38,7 +43,7 @@ def load_prompts(cfg: SuiteConfig, where: str = "prompts") -> list[Prompt]:
     """The suite's prompts (first `per_subtask` of each subtask); an empty result is an error naming `where`."""
     from unigap.errors import ConfigError
 
-    prompts = SUITES.get(cfg.suite)(split=cfg.split, subtasks=cfg.subtasks, **suite_options(cfg, where))
+    prompts = SUITES.create(cfg.suite, cfg, f"{where}.options")
     if not prompts:
         raise ConfigError(f"{where}: suite {cfg.suite!r} (split {cfg.split!r}, subtasks {cfg.subtasks or 'all'}) "
                           "gave no prompts")

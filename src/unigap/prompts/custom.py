@@ -9,11 +9,15 @@ is the `subtask` option or the file's stem. Ids default to `custom/{stem}/{line:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import check_band, field_str, filter_subtasks, need_path, read_csv, read_jsonl, read_lines
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import CustomOptions
 
 SUITE = "custom"
 RESERVED = ("id", "prompt", "subtask", "band", "split")
@@ -84,3 +88,8 @@ def _check_present(file: Path, prompts: list[Prompt], subtasks: list[str] | None
     absent = [s for s in subtasks or [] if s not in present]
     if absent:
         raise UnigapError(f"{file}: no prompts of subtask(s) {', '.join(absent)}; present: {', '.join(present)}")
+
+
+def custom_suite(cfg: SuiteConfig, options: CustomOptions) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: custom`."""
+    return load_custom(cfg.split, cfg.subtasks, **options.model_dump())

@@ -10,11 +10,15 @@ GenEval is an evaluation benchmark only: it has no train split.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import check_subtasks, filter_subtasks, need_path, no_extra_options, read_jsonl
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import FileOptions
 
 SUITE = "geneval"
 TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
@@ -51,3 +55,8 @@ def _check_line(obj: dict[str, Any], where: str) -> None:
         raise DataError(f"{where}: field 'prompt' is empty")
     if "exclude" in obj and not isinstance(obj["exclude"], list):
         raise DataError(f"{where}: field 'exclude' must be a list")
+
+
+def geneval_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: geneval`."""
+    return load_geneval(cfg.split, cfg.subtasks, **options.model_dump())

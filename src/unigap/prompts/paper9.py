@@ -14,11 +14,15 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from unigap.errors import UnigapError
 from unigap.prompts._io import check_subtasks, no_extra_options
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import Paper9Options
 
 SUITE = "paper9"
 BANDS: dict[str, tuple[str, ...]] = {
@@ -92,3 +96,8 @@ def _sciencet2i(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
     from unigap.prompts.sciencet2i import load_sciencet2i
 
     return load_sciencet2i(split=split, subtasks=subtasks, path=path)
+
+
+def paper9_suite(cfg: SuiteConfig, options: Paper9Options) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: paper9`."""
+    return load_paper9(cfg.split, cfg.subtasks, **options.model_dump())

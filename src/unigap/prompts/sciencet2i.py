@@ -10,11 +10,15 @@ Ids are `science-t2i/{split}/{row:04d}` with the 0-based row of the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import field_str, filter_subtasks, need_path, no_extra_options, normalise_split, read_jsonl
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import FileOptions
 
 SUITE = "science-t2i"
 COLUMNS = ("implicit_prompt", "explicit_prompt", "superficial_prompt", "category", "law")
@@ -80,3 +84,8 @@ def _prompt(row: dict[str, Any], index: int, split: str, where: str) -> Prompt:
     meta.update(row=index, category=category)
     return Prompt(id=f"{SUITE}/{split}/{index:04d}", text=text, subtask=category.lower(), split=split,
                   suite=SUITE, metadata=meta)
+
+
+def sciencet2i_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: science-t2i`."""
+    return load_sciencet2i(cfg.split, cfg.subtasks, **options.model_dump())

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import ShapeWorldOptions
 
 
 def load_shapeworld(split: str = "eval", subtasks: list[str] | None = None, seed: int = 0) -> list[Prompt]:
@@ -17,3 +23,8 @@ def load_shapeworld(split: str = "eval", subtasks: list[str] | None = None, seed
             out.append(Prompt(id=f"shapeworld/{name}/{split}/{i:04d}", text=world.prompt_text(spec), subtask=name,
                               split=split, suite="shapeworld", band=world.SUBTASKS[name], spec=spec))
     return out
+
+
+def shapeworld_suite(cfg: SuiteConfig, options: ShapeWorldOptions) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: shapeworld`."""
+    return load_shapeworld(cfg.split, cfg.subtasks, **options.model_dump())

@@ -68,7 +68,8 @@ def _options(body: str, text: str) -> dict[str, Any]:
 
 def load_spec(text: str, default_split: str = "eval", subtasks: list[str] | None = None) -> list[Prompt]:
     """The prompts a suite spec names (optionally only some subtasks)."""
-    from unigap.prompts.base import SUITES
+    from unigap.prompts.base import SUITES, SuiteConfig
 
     spec = parse_spec(text, default_split)
-    return SUITES.get(spec.suite)(split=spec.split, subtasks=subtasks or None, **spec.options)
+    cfg = SuiteConfig(suite=spec.suite, split=spec.split, subtasks=subtasks or None, options=spec.options)
+    return SUITES.create(spec.suite, cfg, f"suite spec {text!r}: options")

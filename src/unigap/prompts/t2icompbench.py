@@ -9,11 +9,15 @@ accepted); ids are `t2i-compbench/{category}_{val|train}/{line:04d}`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError
 from unigap.prompts._io import check_subtasks, need_path, no_extra_options, normalise_split, read_lines
 from unigap.records import Prompt
+
+if TYPE_CHECKING:
+    from unigap.prompts.base import SuiteConfig
+    from unigap.prompts.options import FileOptions
 
 SUITE = "t2i-compbench"
 CATEGORIES = ("3d_spatial", "color", "complex", "non_spatial", "numeracy", "shape", "spatial", "texture")
@@ -47,3 +51,8 @@ def _load_file(file: Path, category: str, file_split: str) -> list[Prompt]:
     if not prompts:
         raise DataError(f"{file}: no prompts")
     return prompts
+
+
+def t2icompbench_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+    """The registry's factory of `prompts.suite: t2i-compbench`."""
+    return load_t2icompbench(cfg.split, cfg.subtasks, **options.model_dump())

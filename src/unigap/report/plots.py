@@ -45,7 +45,7 @@ def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:
     ax.set_xticks(np.arange(len(bands)) + width * (len(series) - 1) / 2, bands)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # never over a bar
     ax.spines[["top", "right"]].set_visible(False)
     return to_data_url(fig)
 

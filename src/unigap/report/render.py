@@ -13,23 +13,32 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unigap.vocab import SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
-from unigap.analysis.table import Block, before_after_rows, benchmark_blocks, fmt
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
+from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
 from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.store import RunStore
 from unigap.files import read_json, write_text
+from unigap.report.summary import TERM_ANCHORS, change, summary, terms
 
 GRID_SIZE = 12
 
 
-def headline_rows(analysis: dict) -> tuple[list[str], list[dict]]:
-    """(header, rows) of the before/after table, from the shared metric table."""
+def headline_rows(analysis: dict) -> list[dict]:
+    """The before/after table, metric by metric (the shared metric table): one row per band, the metric's name
+    (linked to its definition) on its first row, and what the two CIs say."""
     before, after = analysis.get("before", {}), analysis.get("after", {})
     if "metrics" not in before:
-        return [], []
-    header, rows = before_after_rows(before["metrics"], after.get("metrics", {}))
-    return header, [{"band": r[0], "cells": r[1:]} for r in rows]
+        return []
+    changes = before_after_rows(before["metrics"], after.get("metrics", {}))
+    rows = []
+    for i, ch in enumerate(changes):
+        spec, first = ch.column.spec, i == 0 or changes[i - 1].column != ch.column
+        rows.append({"first": first, "span": sum(1 for x in changes if x.column == ch.column),
+                     "metric": ch.column.label, "abbr": spec.abbr, "arrow": arrow(spec).strip(),
+                     "anchor": TERM_ANCHORS.get(spec.key, ""), "band": ch.group, "before": fmt(ch.before, spec=spec),
+                     "after": fmt(ch.after, spec=spec), "reading": change(spec, ch.before, ch.after)})
+    return rows
 
 
 def benchmark_tables(analysis: dict) -> list[Block]:
@@ -61,43 +70,104 @@ def winrate_rows(analysis: dict) -> list[dict]:
     return out
 
 
-def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> list[dict]:
-    """Accepted / rejected base candidates (train split first) or discard-pool prompts, with every verdict."""
+GALLERIES = {"accepted": "Accepted by its own understanding", "rejected": "Rejected by its own understanding",
+             "discard": "Discard pool: nothing accepted"}
+JUDGE_NAMES = {SELF_JUDGE: "self-judge", IMPROVED_JUDGE: "improved self-judge"}
+VERDICT_MARKS = {"1": "✓", "0": "✗", "unparsed": "?", "failed": "!"}
+
+
+def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> dict:
+    """One gallery of the base model's images on one split (the curated one, train, when it was audited): per
+    prompt in store order, the first candidate its self-judge accepted / rejected, or for the discard pool (no
+    candidate accepted) the first candidate; `limit` of them, with a caption saying which."""
     verdicts: dict[int, dict[str, Any]] = {}
     for r in store.judgments(source=SOURCE_BASE):
         verdicts.setdefault(r.candidate_id, {})[r.judge] = r
-    prompts = {p.id: p for p in store.prompts()}
     by_prompt: dict[str, list] = {}
     for c in store.candidates(source=SOURCE_BASE):
         by_prompt.setdefault(c.prompt_id, []).append(c)
-    items = []
+    prompts = {p.id: p for p in store.prompts()}
+    split = _gallery_split(store, [prompts[p].split for p in by_prompt])
+    picks = []
     for pid, cands in by_prompt.items():
-        selfs = [verdicts.get(c.id, {}).get(SELF_JUDGE) for c in cands]
-        if kind == "discard" and any(s and s.verdict == 1 for s in selfs):
+        if prompts[pid].split != split:
             continue
-        for c, s in zip(cands, selfs):
-            if kind != "discard" and (s is None or s.verdict != (1 if kind == "accepted" else 0)):
-                continue
-            items.append(_item(store, c, prompts[pid], verdicts.get(c.id, {})))
-            break
-        if len(items) >= limit:
-            break
-    return items
+        selfs = [verdicts.get(c.id, {}).get(SELF_JUDGE) for c in cands]
+        pick = _pick(kind, cands, [s.verdict if s else None for s in selfs])
+        if pick is not None:
+            picks.append((pick, prompts[pid]))
+    items = [_item(store, c, p, verdicts.get(c.id, {})) for c, p in _in_turn(picks)[:limit]]
+    sizes = sorted({len(v) for p, v in by_prompt.items() if prompts[p].split == split})
+    model = (store.config() or {}).get("model") or {}
+    return {"title": GALLERIES[kind], "items": items,
+            "caption": _caption(kind, split, sizes, len(items), len(picks), model.get("name"))}
+
+
+def _in_turn(picks: list) -> list:
+    """The subtasks in turn: the first pick of each subtask (in order of appearance), then the second, ..."""
+    by: dict[str, list] = {}
+    for c, p in picks:
+        by.setdefault(p.subtask, []).append((c, p))
+    return [x for i in range(max((len(v) for v in by.values()), default=0)) for v in by.values() if i < len(v)
+            for x in [v[i]]]
+
+
+def _pick(kind: str, cands: list, verdicts: list) -> Any:
+    if kind == "discard":
+        return None if any(v == 1 for v in verdicts) else cands[0]
+    want = 1 if kind == "accepted" else 0
+    return next((c for c, v in zip(cands, verdicts) if v == want), None)
+
+
+def _gallery_split(store: RunStore, splits: list[str]) -> str | None:
+    curated = ((store.config() or {}).get("curate") or {}).get("split", "train")
+    return curated if curated in splits else (splits[0] if splits else None)
+
+
+def _caption(kind: str, split: str | None, sizes: list[int], shown: int, total: int, model: str | None) -> str:
+    n = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}" if sizes else "0"
+    which = {"accepted": f"the {total} prompts where its self-judge accepted at least one candidate (the first "
+                         "accepted one)",
+             "rejected": f"the {total} prompts where its self-judge rejected at least one candidate (the first "
+                         "rejected one)",
+             "discard": f"the {total} prompts where its self-judge accepted none, the discard pool that curriculum "
+                        "replay revisits (the first candidate)"}[kind]
+    name = f" ({model})" if model else ""
+    return (f"The base model{name}, {split} split, {n} candidates per prompt. Shown: {shown} of {which}, one "
+            "prompt per subtask in turn (the first prompt of each subtask, then the second, ...).")
 
 
 def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
     labels = []
-    for judge, r in sorted(judged.items()):
+    for judge, r in sorted(judged.items(), key=lambda kv: (kv[0] not in JUDGE_NAMES, kv[0])):
         v = "unparsed" if r.verdict is None and r.status == "unparsed" else ("failed" if r.verdict is None else str(r.verdict))
-        labels.append({"judge": judge, "verdict": v, "raw": r.raw})
+        labels.append({"judge": JUDGE_NAMES.get(judge, judge), "verdict": v, "mark": VERDICT_MARKS.get(v, v),
+                       "raw": r.raw})
     return {"src": png_data_url(store.load_image(cand.png)), "prompt": prompt.text, "subtask": prompt.subtask,
             "verdicts": labels}
 
 
 def diagnostics_rows(analysis: dict) -> list[dict]:
+    """The selector table's rows (in %), the view and truth judge once per group (`span` rows); `auroc` left out
+    (None) when no view has probabilities (parse mode), the reason then said once under the table."""
     from unigap.analysis.diagnostics import table_rows
 
-    return table_rows(analysis.get("diagnostics") or {})
+    section = analysis.get("diagnostics") or {}
+    probs = any(d.get("probabilities") for by in section.get("views", {}).values() for d in by.values())
+    rows = table_rows(section)
+    for i, r in enumerate(rows):
+        key = (r["view"], r["truth"])
+        r["first"] = i == 0 or (rows[i - 1]["view"], rows[i - 1]["truth"]) != key
+        r["span"] = sum(1 for x in rows if (x["view"], x["truth"]) == key)
+        r["auroc"] = r["auroc"] if probs else None
+    return rows
+
+
+def _prompts_by_split(store: RunStore) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in store.prompts():
+        out[p.split] = out.get(p.split, 0) + 1
+    return out
 
 
 def training_context(run_dir: Path) -> dict:
@@ -129,7 +199,8 @@ def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = read_json(apath, f"rewrite it with `unigap analyse {run_dir}`") if apath.exists() else {}
     with RunStore.open_readonly(run_dir) as store:  # report only reads: a read-only run dir works
-        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline_header": headline_rows(analysis)[0], "headline": headline_rows(analysis)[1],
+        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline": headline_rows(analysis),
+               "prompts_by_split": _prompts_by_split(store),
                "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
                "benchmarks": benchmark_tables(analysis),
                "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
@@ -141,7 +212,15 @@ def context(run_dir: Path) -> dict:
                "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis),
                "training": training_context(run_dir)}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
+    ctx["summary"] = summary(analysis, ctx["config"], ctx["prompts_by_split"])
+    ctx["terms"], ctx["values"] = terms(), UNITS
     return ctx
+
+
+def _signed(v: float, digits: int) -> str:
+    """A number to `digits` decimals without a negative zero ("-0.00" -> "0.00")."""
+    text = f"{v:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -149,8 +228,10 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if not (run_dir / "run.sqlite").exists():
         raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite)")
     env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
-    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f} %"
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    env.filters["kappa"] = lambda v, digits=3: ("—" if not isinstance(v, (int, float)) or v != v
+                                                else _signed(v, digits))
     env.filters["score3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:.3f}"
     env.filters["signed3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:+.3f}"
     html = env.get_template("report.html.j2").render(**context(run_dir))

@@ -21,7 +21,7 @@ Verdict = correct, score = 1.0 / 0.0 (GenEval scores images 0/1), raw = GenEval'
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,10 @@ from unigap.judges._scorer_hf import pick_dtype, require, to_pil
 from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, check_metadata, colour_requests, decide
 from unigap.judges.geneval.rules import select_detections
 from unigap.records import Judgment, Prompt
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.judges.geneval.options import GenevalOptions
 
 TEMPLATES = ("a photo of a {c} {cls}", "a photo of a {c}-colored {cls}", "a photo of a {c} object")
 MMDET_MEAN = (123.675, 116.28, 103.53)  # the Mask2Former config's img_norm_cfg (RGB)
@@ -235,3 +239,8 @@ class GenevalJudge:
             blank = pil.copy() if self.bgcolor == "original" else Image.new("RGB", pil.size, color=self.bgcolor)
             pil = Image.composite(pil, blank, Image.fromarray(np.asarray(det["mask"], dtype=bool)))
         return pil.crop(tuple(det["box"][:4])) if self.crop else pil
+
+
+def geneval_judge(cfg: JudgeConfig, options: GenevalOptions) -> GenevalJudge:
+    """The registry's factory of `judges: [{name: geneval}]`."""
+    return GenevalJudge(**options.model_dump())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +31,10 @@ from unigap.judges._scorer_hf import per_item, pick_dtype, require, to_pil
 from unigap.judges.t2i_compbench import METRIC_OF, rules, text
 from unigap.judges.t2i_compbench.options import DEFAULT_THRESHOLDS
 from unigap.records import Judgment, Prompt
+
+if TYPE_CHECKING:
+    from unigap.judges.base import JudgeConfig
+    from unigap.judges.t2i_compbench.options import T2ICompBenchOptions
 
 Detection = dict  # {"label", "score", "box": [x1, y1, x2, y2] in the detector frame}
 
@@ -304,3 +308,8 @@ def _iou(a: list[float], b: list[float]) -> float:
 
 def _round(x: Any) -> Any:
     return round(float(x), 4) if isinstance(x, (float, np.floating)) else str(x)
+
+
+def t2i_compbench_judge(cfg: JudgeConfig, options: T2ICompBenchOptions) -> T2ICompBenchJudge:
+    """The registry's factory of `judges: [{name: t2i-compbench}]`."""
+    return T2ICompBenchJudge(**options.model_dump())

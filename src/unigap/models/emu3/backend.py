@@ -19,13 +19,11 @@ import torch
 from torch import nn
 
 from unigap.errors import CheckpointError
-from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
 from unigap.models.common import eval_mode, rowwise_answer_logprobs
 from unigap.models.emu3.decode import DecodeResult, DecodeSettings, Emu3Decoder, Layout, Sampler
 from unigap.models.emu3.options import Emu3Options
 from unigap.models.emu3.text import generation_rows, negative_row, understanding_inputs
-from unigap.records import Judgment
-from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 log = logging.getLogger(__name__)
 DEFAULT_PATH = "BAAI/Emu3-Gen-hf"
@@ -33,7 +31,7 @@ DEFAULT_AREA = 518400  # Emu3Processor.image_area
 ROLE_FILE = "unigap_emu3.json"
 
 
-class Emu3Backend:
+class Emu3Backend(UnifiedModel):
     name = "emu3"
 
     def __init__(self, model: Any, processor: Any, path: str, options: Emu3Options, batch_size: int = 8,
@@ -109,13 +107,6 @@ class Emu3Backend:
                                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                       pad_token_id=tok.pad_token_id)
         return [a.strip() for a in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
-
-    def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
-        questions = [question(p) for p in prompts]
-        if cfg.mode == "parse":
-            return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
-        probs = self.score_probs(images, questions)
-        return [Judgment(int(p > cfg.threshold), p, f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
 
     @torch.no_grad()
     def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:

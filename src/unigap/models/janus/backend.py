@@ -20,19 +20,17 @@ import torch
 from torch import nn
 
 from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
-from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_checkpoint, resolve_dtype
 from unigap.models.janus.text import generation_rows, score_ids, understanding_inputs
-from unigap.records import Judgment
 from unigap.utils import left_pad
-from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class JanusBackend:
+class JanusBackend(UnifiedModel):
     name = "janus"
 
     def __init__(self, model: Any, processor: Any, path: str, batch_size: int = 64,
@@ -133,13 +131,6 @@ class JanusBackend:
         tok = self.processor.tokenizer
         return dict(max_length=max_length, do_sample=False, bos_token_id=tok.bos_token_id,
                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-
-    def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
-        questions = [question(p) for p in prompts]
-        if cfg.mode == "parse":
-            return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
-        probs = self.score_probs(images, questions)
-        return [Judgment(int(p > cfg.threshold), p, f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
 
     @torch.no_grad()
     def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:

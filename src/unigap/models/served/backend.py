@@ -29,7 +29,7 @@ import torch
 from unigap.errors import UnigapError
 from unigap.http import HttpClient, HttpSession, run_sync
 from unigap.http.client import Unreachable, gather_or_cancel
-from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel
 from unigap.models.served.options import ServedOptions
 from unigap.records import Judgment, Prompt
 
@@ -41,9 +41,9 @@ NO_WEIGHTS = ("model.name: served has no local weights ({what}); `unigap improve
 
 @dataclass
 class ServedGeneration(Generation):
-    """Generation plus, per row, None or why the candidate failed, and the bytes as the server sent them."""
+    """Generation (whose `errors` say, per row, None or why the candidate failed) plus the bytes as the server
+    sent them."""
 
-    errors: list[str | None] = field(default_factory=list)
     raw: list[bytes | None] = field(default_factory=list)
 
 
@@ -79,7 +79,7 @@ def decode_b64_image(item: Any) -> tuple[np.ndarray, bytes]:
         raise ValueError(f"image does not decode: {type(err).__name__}: {err}") from None
 
 
-class ServedBackend:
+class ServedBackend(UnifiedModel):
     name = "served"
     num_image_tokens = 0  # no image tokens cross this boundary
     trainable = False  # no weights: training refuses (see NO_WEIGHTS)
@@ -241,7 +241,7 @@ class ServedBackend:
     def components(self) -> dict[str, list]:
         raise UnigapError(NO_WEIGHTS.format(what="no parameter groups"))
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, merge_lora: bool = True, state_dict: Any = None) -> None:
         raise UnigapError(NO_WEIGHTS.format(what="nothing to save"))
 
     def fingerprint(self) -> dict[str, Any]:

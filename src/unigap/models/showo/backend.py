@@ -35,15 +35,14 @@ from torch import nn
 
 from unigap.errors import UnigapError
 from unigap.models.common import checkpoint_layers, eval_mode
-from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
 from unigap.models.showo.loading import ShowoConfig
 from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
 from unigap.models.showo.options import ShowoOptions
 from unigap.models.showo.prompting import MMU_ASSISTANT, MMU_USER, Layout
 from unigap.models.showo.sampling import DecodeSpec, NonFiniteLogits, decode, guide
 from unigap.models.showo.text import greedy, last_logits, mmu_batch, teacher_forced
-from unigap.records import Judgment
-from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
+from unigap.verdict import ANSWER_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def official_defaults(m: int) -> tuple[int, float]:
     return (18, 1.75) if m <= 256 else (50, 5.0)
 
 
-class ShowoBackend:
+class ShowoBackend(UnifiedModel):
     name = "showo"
 
     def __init__(self, model: ShowoModel, layout: Layout, cfg: ShowoConfig, options: ShowoOptions,
@@ -147,17 +146,11 @@ class ShowoBackend:
                 out += [tok.decode([t for t in r if t < len(tok)], skip_special_tokens=True).strip() for r in new]
         return out
 
-    def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
-        questions = [question(p) for p in prompts]
-        if cfg.mode == "parse":
-            return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
-        probs = self.score_probs(images, questions)
-        return [Judgment(int(p > cfg.threshold), p, self._prob_text(p > cfg.threshold)) for p in probs]
-
-    def _prob_text(self, yes: bool) -> str:
+    def prob_answer(self, verdict: int) -> str:
+        """The raw answer of a prob-mode verdict in the judge_prob form asked: "The score is 1." or "Yes."."""
         if self.options.judge_prob == "score":
-            return f"{ANSWER_PREFIX} {int(yes)}."
-        return "Yes." if yes else "No."
+            return f"{ANSWER_PREFIX} {verdict}."
+        return "Yes." if verdict else "No."
 
     def _prob_ids(self, q: str) -> tuple[str, int, int]:
         """(answer prefix, id of the 'yes' answer token, id of the 'no' one) for prob mode."""

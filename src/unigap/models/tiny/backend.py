@@ -9,12 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig
+from unigap.models.base import Generation, ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel
 from unigap.models.tiny.checkpoint import TinyCheckpoint, load_checkpoint, save_checkpoint
 from unigap.models.tiny.format import Batch, TinyFormat
-from unigap.records import Judgment
 from unigap.utils import left_pad
-from unigap.verdict import ANSWER_PREFIX, judgment_from_answer, question
+from unigap.verdict import ANSWER_PREFIX, question
 
 
 def gumbel_noise(seed: int, m: int, k: int) -> torch.Tensor:
@@ -24,7 +23,7 @@ def gumbel_noise(seed: int, m: int, k: int) -> torch.Tensor:
     return -torch.log(-torch.log(u))
 
 
-class TinyBackend:
+class TinyBackend(UnifiedModel):
     name = "tiny"
 
     def __init__(self, ckpt: TinyCheckpoint, batch_size: int = 64, path: str | None = None) -> None:
@@ -82,14 +81,6 @@ class TinyBackend:
             out += [self.fmt.tok.decode(row.tolist()) for row in new]
         return out
 
-    def judge(self, images: torch.Tensor, prompts: Sequence[str], cfg: SelfJudgeConfig) -> list[Judgment]:
-        questions = [question(p) for p in prompts]
-        if cfg.mode == "parse":
-            answers = self.answer(images, questions, cfg.max_new_tokens)
-            return [judgment_from_answer(a) for a in answers]
-        probs = self.score_probs(images, questions)
-        return [Judgment(int(p > cfg.threshold), float(p), f"{ANSWER_PREFIX} {int(p > cfg.threshold)}.") for p in probs]
-
     @torch.no_grad()
     def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:
         """P("1") / (P("1") + P("0")) for the token after the answer prefix "The score is"."""
@@ -140,7 +131,13 @@ class TinyBackend:
     def weights_sha256(self) -> str | None:
         return self.ckpt.card.get("sha256")
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, merge_lora: bool = True, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """The checkpoint directory (no LoRA here: merge_lora has nothing to merge)."""
+        if state_dict is not None:
+            from unigap.errors import UnigapError
+
+            raise UnigapError("the tiny backend saves its live weights only (not a gathered FSDP state dict); "
+                              "train it on one process or with DDP")
         save_checkpoint(self.ckpt, path)
 
 
