@@ -10,7 +10,7 @@ def small_run_config(ckpt, **kw):
     from unigap.models.base import ModelConfig, SelfJudgeConfig
     from unigap.pipeline.run import RunConfig
     from unigap.prompts.base import SuiteConfig
-    from unigap.training.guard import GuardConfig
+    from unigap.curation.guard import GuardConfig
     from unigap.training.improve import ImproveConfig
 
     base = dict(model=ModelConfig(name="tiny", path=str(ckpt)), n=3, eval_n=2, n_boot=50,

@@ -19,7 +19,8 @@ def config_class(path: Path):
     from unigap.training.improve import ImproveConfig
     from unigap.training.pretrain import PretrainConfig
 
-    prefixes = {"audit_": AuditConfig, "sft_": ImproveConfig, "dpo_": ImproveConfig, "pretrain_": PretrainConfig,
+    prefixes = {"audit_": AuditConfig, "sft_": ImproveConfig, "dpo_": ImproveConfig, "grpo_": ImproveConfig,
+                "pretrain_": PretrainConfig,
                 "run_": RunConfig}
     for prefix, cls in prefixes.items():
         if path.name.startswith(prefix):

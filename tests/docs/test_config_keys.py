@@ -21,7 +21,7 @@ DOCS = ROOT / "docs"
 MARKER = re.compile(r"^<!-- config: ([\w.]+):(\w+) -->$")
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*`([^`]*)`\s*\|(.*)\|\s*$")
 TOP_LEVEL = ["unigap.pipeline.run:RunConfig", "unigap.audit.runner:AuditConfig", "unigap.curation.curate:CurateConfig",
-             "unigap.training.improve:ImproveConfig", "unigap.training.pretrain:PretrainConfig"]
+             "unigap.training.config:ImproveConfig", "unigap.training.pretrain:PretrainConfig"]
 
 
 def load(ref: str) -> type[BaseModel]:

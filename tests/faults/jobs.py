@@ -75,6 +75,26 @@ def improve_job(ckpt: Path | None, run: Path, method: str = "sft", epochs: int =
     return Job(f"improve-{method}", argv, improve_snapshot, setup=copy_run(run), must=must(f"improve-{method}"))
 
 
+def improve_grpo_job(ckpt: Path, run: Path) -> Job:
+    """GRPO commits every 2 steps and at each epoch's end: 2 epochs of 5 steps (9 prompts, 2 per step)."""
+    def argv(w: Path) -> list:
+        return ["improve", "--config", ROOT / "configs" / "grpo_tiny.yaml", "--data", w / "run" / "data",
+                "--out", w / "out", f"model.path={ckpt}", "epochs=2", "batch_size=8", "lr=1e-3", "grpo.group_size=4",
+                "grpo.save_every=2", "grpo.beta=0.05", "self_judge.mode=prob"]
+
+    def snap(w: Path) -> dict:
+        return {**improve_snapshot(w), "steps.csv": drop_seconds((w / "out" / "steps.csv").read_text())}
+    return Job("improve-grpo", argv, snap, setup=copy_run(run), must=must("improve-grpo"))
+
+
+def drop_seconds(text: str) -> list[dict]:
+    """steps.csv without its wall-time columns (seconds/...)."""
+    import csv
+    import io
+
+    return [{k: v for k, v in r.items() if not k.startswith("seconds/")} for r in csv.DictReader(io.StringIO(text))]
+
+
 def pretrain_job() -> Job:
     argv = lambda w: ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", w / "out",  # noqa: E731
                       "steps=12", "checkpoint_every=4", "batch_size=8", "warmup=2", "arch.n_layer=1", "arch.n_head=2",

@@ -63,6 +63,11 @@ def test_improve_sft_with_curriculum_replay(tmp_path, tiny_ckpt_dir, audited_run
                                delays=1))
 
 
+def test_improve_grpo(tmp_path, tiny_ckpt_dir, audited_run):
+    assert_all_equal(run_kills(jobs.improve_grpo_job(tiny_ckpt_dir, audited_run), tmp_path, spread=1,
+                               chains=((0.3, 6),)))
+
+
 @pytest.mark.slow
 def test_improve_dpo_shipped_model(tmp_path, shipped_audited_run):
     assert_all_equal(run_kills(jobs.improve_job(None, shipped_audited_run, method="dpo"), tmp_path, spread=1))

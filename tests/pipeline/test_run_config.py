@@ -51,19 +51,20 @@ def test_improve_may_not_set_what_the_run_sets():
 
 def test_the_curriculum_replay_judges_exactly_as_the_audit(tiny_ckpt_dir, tmp_path, monkeypatch):
     """`unigap run self_judge.mode=prob`: the replay inside improve uses prob mode, the run's seed and sampling."""
-    import unigap.training.improve as improve_mod
+    import unigap.training.loop as loop_mod
+    from unigap.models.base import SamplingConfig
 
     seen = []
-    real = improve_mod.replay
+    real = loop_mod.replay
 
     def spy(model, pool, cur, epoch, settings):
         seen.append(settings)
         return real(model, pool, cur, epoch, settings)
 
-    monkeypatch.setattr(improve_mod, "replay", spy)
+    monkeypatch.setattr(loop_mod, "replay", spy)
     cfg = small_run_config(tiny_ckpt_dir, seed=7, report=False,
                            improve=ImproveConfig(epochs=2, batch_size=8, curriculum=CurriculumConfig(mode="fixed", epoch=1, n=2)))
-    cfg = cfg.model_copy(update={"sampling": cfg.sampling or improve_mod.SamplingConfig(cfg_scale=1.5, temperature=0.7)})
+    cfg = cfg.model_copy(update={"sampling": cfg.sampling or SamplingConfig(cfg_scale=1.5, temperature=0.7)})
     run_loop(cfg, tmp_path / "run", log=lambda m: None)
     assert seen, "the curriculum replay did not run"
     assert seen[0].judge.mode == "prob" and seen[0].judge == cfg.self_judge

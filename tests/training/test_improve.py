@@ -14,14 +14,17 @@ from unigap.training.improve import ImproveConfig, improve
 TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red cross"]
 
 
-def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0):
+def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0, prompts=None):
+    """Curated data of random images; `prompts` (Prompt records): rows cycle through them (ids and texts)."""
     model = load_model(ModelConfig(name="tiny", path=str(ckpt_dir)))
     rng = np.random.default_rng(seed)
     rows, pairs = [], []
     for i in range(n):
         toks = rng.integers(0, model.ckpt.codec.size, size=(2, model.num_image_tokens))
         img = model.ckpt.codec.decode(toks)
-        base = {"prompt": TEXTS[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
+        p = prompts[i % len(prompts)] if prompts else None
+        text, pid = (TEXTS[i % 4], f"p{i}") if p is None else (p.text, p.id)
+        base = {"prompt": text, "prompt_id": pid, "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
         pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
                       "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})

@@ -1,4 +1,4 @@
-"""`unigap improve`: SFT / DPO on curated data, with curriculum replay and the data-quality guard."""
+"""`unigap improve`: SFT / DPO on curated data (curriculum replay, data-quality guard) or online GRPO."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ def improve_cmd(
     dry_run: DryRun = False,
     allow_partial: AllowPartial = False,
 ) -> None:
-    """Self-improve a model on its own curated judgments (SFT or DPO, curriculum replay); the result is OUT/model.
+    """Self-improve a model: SFT or DPO on its own curated judgments, or GRPO with its own judge as the reward online.
 
+    The result is OUT/model. GRPO shows the reward in the progress bar and logs each step to OUT/steps.csv.
     Example: unigap improve --config configs/sft_tiny.yaml --data runs/audit/data --out runs/sft
+    Example: unigap improve --config configs/grpo_tiny.yaml --data runs/audit/data --out runs/grpo
     Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
     configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
     """
@@ -36,13 +38,23 @@ def improve_cmd(
         out.print(f"valid; nothing written (would train into {out_dir})")
         return
     with stage_progress() as bar:
-        bar.start("improve: training rows", None)
-        history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance,
-                          allow_partial=allow_partial)
+        if cfg.method == "grpo":  # one step per bar tick, the reward beside the stage's name
+            history = improve(cfg, data, out_dir, force=force, log=out.print, progress=bar, allow_partial=allow_partial)
+        else:
+            bar.start("improve: training rows", None)
+            history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance,
+                              allow_partial=allow_partial)
     if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
         return
     for r in history["replays"]:
         out.print(f"curriculum: epoch {r['epoch']} recovered {r['recovered']} of {r['pool_before']} pool prompts")
+    if history.get("steps"):
+        last = history["steps"][-1]
+        out.print(f"grpo: {len(history['steps'])} steps, last reward {last['reward']:.3f} (per step: {out_dir / 'steps.csv'})")
+    ex = history.get("exploitation") or {}
+    if ex.get("drop") is not None:
+        out.print(f"exploitation ({ex['judge']} as truth): self-judge accuracy {ex['base']:.3f} on base images, "
+                  f"{ex['own']:.3f} on its own new images")
     out.print(f"improved model: {out_dir / 'model'}")
 
 

@@ -32,8 +32,8 @@ from unigap.store import RunStore
 from unigap.files import write_json
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
-from unigap.training.guard import GuardConfig
-from unigap.training.improve import ImproveConfig, check_improve_config, improve
+from unigap.curation.guard import GuardConfig
+from unigap.training.improve import ImproveConfig, check_improve_config, check_improve_prompts, improve
 from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
 from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
@@ -76,9 +76,13 @@ class RunConfig(Config):
         return self
 
     def improve_config(self) -> ImproveConfig:
-        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit)."""
-        return self.improve.model_copy(update={"model": self.model, "seed": self.seed, "sampling": self.sampling,
-                                               "self_judge": self.self_judge})
+        """`improve:` with the run's model, seed, sampling and self-judge (the replay judges like the audit);
+        for grpo, the run's first external judge watches training unless `improve.monitor` names one (the
+        eval audits measure every method's exploitation anyway)."""
+        update = {"model": self.model, "seed": self.seed, "sampling": self.sampling, "self_judge": self.self_judge}
+        if self.improve.method == "grpo" and self.improve.monitor is None and self.judges:
+            update["monitor"] = self.judges[0]
+        return self.improve.model_copy(update=update)
 
 
 Log = Callable[[str], None]
@@ -109,6 +113,7 @@ def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: b
     check_prompts_for(judges, train + evals)
     check_selector(cfg.curate.selector, judges, "curate.selector")
     check_improve_config(cfg.improve_config(), "improve")
+    check_improve_prompts(cfg.improve_config(), train, "improve")
     check_understand(cfg.understand)
     model = load_model(cfg.model)
     check_model_prompts(model, train + evals, cfg.self_judge, "train_prompts + eval_prompts")
@@ -137,6 +142,17 @@ class Stages:
         self.times[name] = round(time.time() - t0, 2)
         self.store.set_stage(name, "done", {**info, "seconds": self.times[name]} if isinstance(info, dict) else {})
         self.log(f"stage {name}: {self.times[name]:.1f} s")
+
+
+def improve_info(history: dict) -> dict:
+    """What the store records of the improve stage: replays, and (grpo) the last step's reward."""
+    info = {"replays": history["replays"]}
+    if history.get("steps"):
+        info["steps"] = len(history["steps"])
+        info["last_reward"] = history["steps"][-1]["reward"]
+    if history.get("exploitation"):
+        info["exploitation"] = history["exploitation"]
+    return info
 
 
 def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print,
@@ -175,8 +191,8 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
     stage("audit_train",
           lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-    stage("improve", lambda: {"replays": improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force,
-                                                 log=log)["replays"]})
+    stage("improve", lambda: improve_info(improve(cfg.improve_config(), run_dir / "data", run_dir / "improve",
+                                                  cfg.force, log=log, progress=bar)))
     improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)

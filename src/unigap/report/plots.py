@@ -48,3 +48,25 @@ def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # never over a bar
     ax.spines[["top", "right"]].set_visible(False)
     return to_data_url(fig)
+
+
+def line_plot(series: dict[str, tuple[list, list]], title: str, xlabel: str, ylabel: str,
+              dashed: tuple[str, ...] = ()) -> str | None:
+    """Lines over x (training steps or epochs); series = {label: (xs, ys)}; labels in `dashed` are dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {k: v for k, v in series.items() if v[0]}
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(5.6, 2.9))
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, label=label, ls="--" if label in dashed else "-", lw=1.3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_data_url(fig)

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
-from unigap.report.plots import band_bars, png_data_url
+from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.store import RunStore
 from unigap.files import read_json, write_text
 from unigap.report.summary import TERM_ANCHORS, change, summary, terms
@@ -170,6 +170,31 @@ def _prompts_by_split(store: RunStore) -> dict[str, int]:
     return out
 
 
+def training_context(run_dir: Path) -> dict:
+    """The improve stage as it trained (RUN/improve/train.json, steps.csv): the loss per epoch; for grpo the
+    reward per step beside the monitor judge's verdict on the same samples (reward hacking shows as the
+    two parting), the KL; the self-judge's exploitation at the end."""
+    path = run_dir / "improve" / "train.json"
+    if not path.exists():
+        return {}
+    history = json.loads(path.read_text())
+    epochs = history.get("epochs") or []
+    out: dict[str, Any] = {"epochs": epochs, "exploitation": history.get("exploitation"),
+                           "loss_plot": line_plot({"loss": ([e["epoch"] for e in epochs], [e["loss"] for e in epochs])},
+                                                  "training loss per epoch", "epoch", "loss")}
+    steps = history.get("steps") or []
+    if steps:
+        xs = list(range(1, len(steps) + 1))
+        lines = {k: (xs, [s.get(k) for s in steps]) for k in steps[0] if k == "reward" or k.startswith(("reward/", "monitor/"))}
+        monitors = tuple(k for k in lines if k.startswith("monitor/"))
+        out["reward_plot"] = line_plot(lines, "grpo: reward and the monitor's verdict on the same samples", "step",
+                                       "mean over the step's samples", dashed=monitors)
+        out["kl_plot"] = line_plot({"KL to the reference (k3)": (xs, [s.get("kl", 0.0) for s in steps])},
+                                   "grpo: KL per token", "step", "KL")
+        out["steps"] = {"n": len(steps), "first": steps[0], "last": steps[-1], "monitors": [m.split("/", 1)[1] for m in monitors]}
+    return out
+
+
 def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = read_json(apath, f"rewrite it with `unigap analyse {run_dir}`") if apath.exists() else {}
@@ -184,7 +209,8 @@ def context(run_dir: Path) -> dict:
                "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
                "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
                "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs"),
-               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis)}
+               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis),
+               "training": training_context(run_dir)}
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     ctx["summary"] = summary(analysis, ctx["config"], ctx["prompts_by_split"])
     ctx["terms"], ctx["values"] = terms(), UNITS

@@ -32,7 +32,7 @@ import torch
 
 from unigap.errors import CheckpointError, UnigapError
 from unigap.faults import point
-from unigap.store.files import sync_dir, write_text
+from unigap.files import sync_dir, write_text
 
 LATEST = "LATEST"
 _NAME = re.compile(r"\d{6,}")
@@ -154,6 +154,12 @@ def set_rng_state(state: dict[str, Any] | None) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
+
+
+def epoch_seed(seed: int, epoch: int, step: int | None = None) -> int:
+    """The global torch RNG seed of an epoch (or of one step of it): a resumed one draws what it drew straight."""
+    key = [seed, epoch, 7] if step is None else [seed, epoch, 7, step]
+    return int(np.random.default_rng(key).integers(2**62))
 
 
 def seed_all(seed: int) -> None:

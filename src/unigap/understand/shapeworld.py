@@ -42,17 +42,20 @@ def choices_of(kind: str) -> list[str]:
             "size": list(world.SIZES)}.get(kind, ["Yes", "No"])
 
 
-def build_items(per_subtask: int = 40, seed: int = 0) -> list[dict[str, Any]]:
-    """One plain question per eval prompt (first `per_subtask` of each subtask); deterministic."""
+def build_items(per_subtask: int = 40, seed: int = 0, split: str = "eval") -> list[dict[str, Any]]:
+    """One plain question per prompt of `split` (first `per_subtask` of each subtask); deterministic.
+    The eval split is the benchmark; the train split is the understanding set `improve`'s replay
+    anchor trains on (training never sees the benchmark's scenes)."""
     from unigap import world
     from unigap.files import encode_png
     from unigap.models.tiny.recipe import plain_question
     from unigap.prompts.shapeworld import load_shapeworld
 
     items = []
+    salt = 18 if split == "eval" else 19
     for name in world.SUBTASKS:
-        for p in load_shapeworld(split="eval", subtasks=[name])[:per_subtask]:
-            rng = np.random.default_rng([seed, 18, int(p.id.rsplit("/", 1)[-1])])
+        for p in load_shapeworld(split=split, subtasks=[name])[:per_subtask]:
+            rng = np.random.default_rng([seed, salt, int(p.id.rsplit("/", 1)[-1])])
             scene = world.realize(p.spec, rng)
             q, a = plain_question(scene, rng)
             kind = question_kind(q)

@@ -95,8 +95,12 @@ class TinyBackend(UnifiedModel):
 
     # --- training support -------------------------------------------------------------
     def image_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
+        return self.image_token_logprobs(prompts, tokens).sum(-1)  # (B,)
+
+    def image_token_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
+        """Per-token teacher-forced log p(tokens | prompt), conditional: (B, M), differentiable."""
         batch = self.fmt.gen_prompts(list(prompts))
-        return self.model.image_logprobs(batch.ids, batch.key_ok, tokens).sum(-1)  # (B,)
+        return self.model.image_logprobs(batch.ids, batch.key_ok, tokens)  # (B, M)
 
     def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
         """Teacher-forced log p(answer | image, question), summed over answer tokens: (B,), differentiable."""

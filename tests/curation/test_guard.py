@@ -7,7 +7,7 @@ from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore
-from unigap.training.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
+from unigap.curation.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
 from unigap.training.improve import ImproveConfig, improve
 
 

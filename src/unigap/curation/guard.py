@@ -32,7 +32,7 @@ from unigap.errors import UnigapError
 from unigap.judges.base import JudgeConfig, load_judge
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.store.files import write_json
+from unigap.files import write_json
 
 
 class GuardConfig(Config):
