@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from unigap.cli import get_app
 from unigap.errors import UnigapError
 from unigap.prompts.geneval import load_geneval
-from unigap.prompts.t2icompbench import load_t2icompbench
+from unigap.prompts.t2i_compbench import load_t2i_compbench
 from unigap.store import CandidateIn, RunStore
 
 runner = CliRunner()
@@ -25,7 +25,7 @@ def run(tmp_path):
     t2i = tmp_path / "t2i"
     t2i.mkdir()
     (t2i / "shape_val.txt").write_text("a round cake\na square box")
-    prompts = load_geneval(path=meta) + load_t2icompbench(split="val", subtasks=["shape"], path=t2i)
+    prompts = load_geneval(path=meta) + load_t2i_compbench(split="val", subtasks=["shape"], path=t2i)
     with RunStore.open(tmp_path / "run") as store:
         store.add_prompts(prompts)
         store.add_candidates("base", [CandidateIn(p.id, i, i, np.zeros(4, np.int64), np.full((8, 8, 3), i, np.uint8))

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from unigap.errors import DataError, UnigapError
-from unigap.export import export_geneval, export_hf, export_t2icompbench, verdict_column
+from unigap.export import export_geneval, export_hf, export_t2i_compbench, verdict_column
 from unigap.prompts.geneval import load_geneval
-from unigap.prompts.t2icompbench import load_t2icompbench
+from unigap.prompts.t2i_compbench import load_t2i_compbench
 from unigap.records import Judgment
 from unigap.store import CandidateIn, RunStore
 
@@ -85,8 +85,8 @@ def t2i_run(tmp_path):
     (folder / "color_val.txt").write_text("a red apple and a green bench\r\na blue car\r\n")
     (folder / "color_train.txt").write_text("a train prompt")
     (folder / "spatial_val.txt").write_text("a dog on the left of a cat")
-    val = load_t2icompbench(split="val", subtasks=["color", "spatial"], path=folder)
-    train = load_t2icompbench(split="train", subtasks=["color"], path=folder)
+    val = load_t2i_compbench(split="val", subtasks=["color", "spatial"], path=folder)
+    train = load_t2i_compbench(split="train", subtasks=["color"], path=folder)
     run = tmp_path / "run"
     with RunStore.open(run) as store:
         store.add_prompts(val + train)
@@ -101,33 +101,33 @@ def read_like_blipvqa(out_dir):
     return [(i, name.split("_")[0]) for i, name in enumerate(names)]
 
 
-def test_t2icompbench_layout(t2i_run, tmp_path):
+def test_t2i_compbench_layout(t2i_run, tmp_path):
     run, _ = t2i_run
-    result = export_t2icompbench(run, tmp_path / "color", subtask="color")
+    result = export_t2i_compbench(run, tmp_path / "color", subtask="color")
     assert read_like_blipvqa(tmp_path / "color") == [(0, "a red apple and a green bench"),
                                                      (1, "a red apple and a green bench"),
                                                      (2, "a blue car"), (3, "a blue car")]
     assert (tmp_path / "color" / "samples" / "a blue car_000003.png").is_file()
     assert result.images == 4
-    both = export_t2icompbench(run, tmp_path / "all")
+    both = export_t2i_compbench(run, tmp_path / "all")
     assert sorted(p.name for p in both.folders) == ["color", "spatial"]
     assert read_like_blipvqa(tmp_path / "all" / "spatial") == [(0, "a dog on the left of a cat"), (1, "a dog on the left of a cat")]
-    train = export_t2icompbench(run, tmp_path / "train", split="train")
+    train = export_t2i_compbench(run, tmp_path / "train", split="train")
     assert read_like_blipvqa(tmp_path / "train") == [(0, "a train prompt"), (1, "a train prompt")]
     with pytest.raises(UnigapError, match="already holds samples/"):
-        export_t2icompbench(run, tmp_path / "color", subtask="color")
+        export_t2i_compbench(run, tmp_path / "color", subtask="color")
 
 
-def test_t2icompbench_refuses_underscore_and_slash(tmp_path):
+def test_t2i_compbench_refuses_underscore_and_slash(tmp_path):
     folder = tmp_path / "t2i"
     folder.mkdir()
     (folder / "texture_val.txt").write_text("a wooden_table\na glass/metal cup\na fine prompt")
-    prompts = load_t2icompbench(split="val", subtasks=["texture"], path=folder)
+    prompts = load_t2i_compbench(split="val", subtasks=["texture"], path=folder)
     with RunStore.open(tmp_path / "run") as store:
         store.add_prompts(prompts)
         add_cands(store, "base", prompts, 1)
     with pytest.raises(DataError, match=r"(?s)2 prompt\(s\).*texture_val/0001: 'a wooden_table'.*0002: 'a glass/metal cup'"):
-        export_t2icompbench(tmp_path / "run", tmp_path / "out")
+        export_t2i_compbench(tmp_path / "run", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

@@ -120,11 +120,11 @@ def reference_file(tmp_path, rows):
 def test_two_way_rule_is_the_official_choice_against_the_superficial_image(path, tmp_path):
     from PIL import Image
 
-    from unigap.prompts.sciencet2i import load_sciencet2i
+    from unigap.prompts.science_t2i import load_science_t2i
 
     refs = [np.random.default_rng(i).integers(0, 256, (36, 28, 3), dtype=np.uint8) for i in range(3)]
     ref = reference_file(tmp_path, [("a red apple", refs[0]), ("two dogs", refs[1]), ("a glass bottle", refs[2])])
-    ps = load_sciencet2i(path=ref)
+    ps = load_science_t2i(path=ref)
     judge = load_judge(JudgeConfig(name="sciscore", options={"path": path, "device": "cpu", "rule": "two-way",
                                                              "reference": str(ref)}))
     judge.check_prompts(ps)

@@ -9,7 +9,7 @@ import pytest
 
 from unigap.errors import UnigapError
 from unigap.prompts.paper9 import SuiteWarning, load_paper9
-from unigap.prompts.t2icompbench import CATEGORIES
+from unigap.prompts.t2i_compbench import CATEGORIES
 
 TAGS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
 

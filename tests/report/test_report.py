@@ -11,7 +11,7 @@ from tests._browser import CHROME_ARGS, CHROMIUM, CHROMEDRIVER, HAVE_CHROME
 from unigap.records import Judgment, Prompt
 from unigap.report.render import render_report
 from unigap.store import RunStore
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 EVIL = "a red circle <script>alert(1)</script>"
 

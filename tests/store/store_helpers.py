@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from unigap.records import Prompt
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 
 def make_prompts(n: int = 3, split: str = "train") -> list[Prompt]:

@@ -26,7 +26,7 @@ WRITER = textwrap.dedent("""
     import numpy as np
     from unigap.records import Judgment, Prompt
     from unigap.store import RunStore
-    from unigap.store.records import CandidateIn
+    from unigap.store.rows import CandidateIn
 
     def image(pid, i):
         return np.random.default_rng([int(pid[1:]), i]).integers(0, 256, (24, 24, 3), dtype=np.uint8)

@@ -9,7 +9,7 @@ from store_helpers import make_image, make_prompts, make_rows
 from unigap.errors import UnigapError
 from unigap.records import Judgment
 from unigap.store import RunStore, sha256_file
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 
 def test_prompts_round_trip_in_insertion_order(store):

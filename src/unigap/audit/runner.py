@@ -28,7 +28,7 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, Uni
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
 from unigap.store import RunStore, merge_parts
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from unigap.cli._common import out
-from unigap.export import ExportResult, export_geneval, export_hf, export_t2icompbench
+from unigap.export import ExportResult, export_geneval, export_hf, export_t2i_compbench
 
 sub = typer.Typer(no_args_is_help=True, help="Export a run's images for the official benchmark evaluators.")
 
@@ -29,7 +29,7 @@ def geneval(run_dir: RunDir, out_dir: OutDir,
 
 
 @sub.command("t2i-compbench")
-def t2icompbench(run_dir: RunDir, out_dir: OutDir,
+def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
                  source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
                  subtask: Annotated[Optional[str], typer.Option(help="One category (default: all in the run)")] = None,
                  split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
@@ -38,7 +38,7 @@ def t2icompbench(run_dir: RunDir, out_dir: OutDir,
 
     Example: unigap export t2i-compbench runs/audit --out runs/audit/t2i
     """
-    _report(export_t2icompbench(run_dir, out_dir, source, subtask, split, overwrite))
+    _report(export_t2i_compbench(run_dir, out_dir, source, subtask, split, overwrite))
 
 
 @sub.command("hf")

@@ -17,9 +17,9 @@ SUITES: Registry[SuiteFactory] = Registry(
 SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:shapeworld_suite",
                      options="unigap.prompts.options:ShapeWorldOptions")
 SUITES.register_lazy("geneval", "unigap.prompts.geneval:geneval_suite", options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:t2icompbench_suite",
+SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2i_compbench:t2i_compbench_suite",
                      options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:sciencet2i_suite",
+SUITES.register_lazy("science-t2i", "unigap.prompts.science_t2i:science_t2i_suite",
                      options="unigap.prompts.options:FileOptions")
 SUITES.register_lazy("custom", "unigap.prompts.custom:custom_suite", options="unigap.prompts.options:CustomOptions")
 SUITES.register_lazy("paper9", "unigap.prompts.paper9:paper9_suite", options="unigap.prompts.options:Paper9Options")

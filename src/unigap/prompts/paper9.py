@@ -48,8 +48,8 @@ def load_paper9(split: str = "eval", subtasks: list[str] | None = None, geneval:
     wanted = check_subtasks(SUITE, subtasks, SUBTASKS)
     train = split == "train"
     parts = [_part("easy", wanted, geneval, "geneval", _geneval, train),
-             _part("medium", wanted, t2i_compbench, "t2i_compbench", _t2icompbench, train),
-             _part("hard", wanted, science_t2i, "science_t2i", _sciencet2i, train)]
+             _part("medium", wanted, t2i_compbench, "t2i_compbench", _t2i_compbench, train),
+             _part("hard", wanted, science_t2i, "science_t2i", _science_t2i, train)]
     prompts = [dataclasses.replace(p, band=BAND_OF[p.subtask]) for part in parts for p in part]
     if train:
         _train_note(prompts)
@@ -86,16 +86,16 @@ def _geneval(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
     return load_geneval(split=split, subtasks=subtasks, path=path)
 
 
-def _t2icompbench(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
-    from unigap.prompts.t2icompbench import load_t2icompbench
+def _t2i_compbench(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
+    from unigap.prompts.t2i_compbench import load_t2i_compbench
 
-    return load_t2icompbench(split=split, subtasks=subtasks, path=path)
+    return load_t2i_compbench(split=split, subtasks=subtasks, path=path)
 
 
-def _sciencet2i(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
-    from unigap.prompts.sciencet2i import load_sciencet2i
+def _science_t2i(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
+    from unigap.prompts.science_t2i import load_science_t2i
 
-    return load_sciencet2i(split=split, subtasks=subtasks, path=path)
+    return load_science_t2i(split=split, subtasks=subtasks, path=path)
 
 
 def paper9_suite(cfg: SuiteConfig, options: Paper9Options) -> list[Prompt]:

@@ -23,7 +23,7 @@ from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
 from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
 from unigap.store.images import check_content, check_image, load_png, store_png
-from unigap.store.records import Candidate, CandidateIn, JudgmentRow
+from unigap.store.rows import Candidate, CandidateIn, JudgmentRow
 from unigap.store.schema import check_not_newer, migrate, pending
 
 DB_NAME = "run.sqlite"

@@ -53,12 +53,12 @@ class Emu3Backend(UnifiedModel):
 
     # --- generation -------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig) -> Generation:
-        codes = self.generate_tokens(prompts, seeds, sampling).codes  # (B, M)
-        return Generation(codes, self.decode(codes))
+        tokens = self.generate_tokens(prompts, seeds, sampling).tokens  # (B, M)
+        return Generation(tokens, self.decode(tokens))
 
     def generate_tokens(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig,
                         sampler: Sampler = "gumbel") -> DecodeResult:
-        """VQ codes (B, M) and their sampling log-probs, on the CPU. `multinomial` = parity tests only."""
+        """Image tokens (B, M: VQ codes) and their sampling log-probs, on the CPU. `multinomial` = parity tests only."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         s = DecodeSettings(sampling.cfg_scale, sampling.temperature, sampling.top_k, sampler)
@@ -67,11 +67,11 @@ class Emu3Backend(UnifiedModel):
         with eval_mode(self.model):
             for i in range(0, len(rows), self.batch_size):
                 r = self.decoder(rows[i:i + self.batch_size], neg, seeds[i:i + self.batch_size], s)
-                parts.append(DecodeResult(r.codes.cpu(), r.logprobs.cpu()))
+                parts.append(DecodeResult(r.tokens.cpu(), r.logprobs.cpu()))
         if not parts:
             empty = torch.zeros(0, self.num_image_tokens)
             return DecodeResult(empty.long(), empty)
-        return DecodeResult(torch.cat([p.codes for p in parts]), torch.cat([p.logprobs for p in parts]))
+        return DecodeResult(torch.cat([p.tokens for p in parts]), torch.cat([p.logprobs for p in parts]))
 
     def rows(self, prompts: Sequence[str]) -> list[list[int]]:
         texts = [p + self.options.positive_suffix for p in prompts]

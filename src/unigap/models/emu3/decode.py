@@ -76,7 +76,7 @@ class DecodeSettings:
 
 @dataclass
 class DecodeResult:
-    codes: Tensor  # (B, M) int64 VQ codebook indices
+    tokens: Tensor  # (B, M) int64 image tokens: VQ codebook indices (Generation.tokens)
     logprobs: Tensor  # (B, M) float32 log-prob of each under the (guided, warped) sampling distribution
 
 

@@ -23,7 +23,7 @@ T2I_SUITE = "t2i-compbench"
 T2I_IMAGES_PER_PROMPT = 10  # the paper protocol; 3_in_1.py hard-codes it
 
 
-def export_t2icompbench(run_dir: str | Path, out: str | Path, source: str = "base", subtask: str | None = None,
+def export_t2i_compbench(run_dir: str | Path, out: str | Path, source: str = "base", subtask: str | None = None,
                         split: str = "eval", overwrite: bool = False) -> ExportResult:
     """`OUT/samples/<prompt>_<000000>.png` (one category) or `OUT/<category>/samples/...` (several)."""
     out, run_dir = Path(out), Path(run_dir)

@@ -24,7 +24,7 @@ CATEGORIES = ("3d_spatial", "color", "complex", "non_spatial", "numeracy", "shap
 SPLITS = {"train": "train", "val": "val", "eval": "val", "test": "val"}
 
 
-def load_t2icompbench(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
+def load_t2i_compbench(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
                       **opts: Any) -> list[Prompt]:
     """Prompts of the requested categories (default all 8), category by category, in file order."""
     no_extra_options(SUITE, opts)
@@ -53,6 +53,6 @@ def _load_file(file: Path, category: str, file_split: str) -> list[Prompt]:
     return prompts
 
 
-def t2icompbench_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+def t2i_compbench_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
     """The registry's factory of `prompts.suite: t2i-compbench`."""
-    return load_t2icompbench(cfg.split, cfg.subtasks, **options.model_dump())
+    return load_t2i_compbench(cfg.split, cfg.subtasks, **options.model_dump())

@@ -26,7 +26,7 @@ CATEGORIES = ("physics", "chemistry", "biology")
 SPLITS = {"eval": "eval", "test": "eval", "train": "train"}
 
 
-def load_sciencet2i(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
+def load_science_t2i(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
                     **opts: Any) -> list[Prompt]:
     """Science-T2I prompts in file order; subtasks filter on the lower-cased category."""
     no_extra_options(SUITE, opts)
@@ -86,6 +86,6 @@ def _prompt(row: dict[str, Any], index: int, split: str, where: str) -> Prompt:
                   suite=SUITE, metadata=meta)
 
 
-def sciencet2i_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+def science_t2i_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
     """The registry's factory of `prompts.suite: science-t2i`."""
-    return load_sciencet2i(cfg.split, cfg.subtasks, **options.model_dump())
+    return load_science_t2i(cfg.split, cfg.subtasks, **options.model_dump())
