@@ -66,12 +66,12 @@ def bench_tiny(steps: int, work: Path) -> dict:
 
     b, g = 8, 8
     data = tiny_data(work / "data", b * steps, g)
-    grpo = ImproveConfig(method="grpo", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4,
+    grpo = ImproveConfig(method="grpo", model=ModelConfig(name="tiny"), epochs=1, train_batch_size=b * g, lr=1e-4,
                          grpo=GrpoOptions(group_size=g, save_every=10**6))
     t0 = time.perf_counter()
     rows = improve(grpo, data, work / "grpo", log=lambda m: None)["steps"]
     grpo_s = time.perf_counter() - t0
-    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4)
+    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=1, train_batch_size=b * g, lr=1e-4)
     stamps = [time.perf_counter()]
     t0 = stamps[0]
     improve(sft, data, work / "sft", log=lambda m: None, on_batch=lambda n: stamps.append(time.perf_counter()))

@@ -44,7 +44,7 @@ METHODS = {  # name -> (run config under configs/, overrides)
     "csft": ("run_tiny.yaml", []),
     "dpo": ("run_tiny.yaml", ["improve.method=dpo", "improve.lr=1e-4"]),
     "grpo_self": (GRPO, ["improve.grpo.rewards=[{name: self}]"]),
-    "grpo_self_frozen": (GRPO, ["improve.grpo.rewards=[{name: self_frozen}]"]),
+    "grpo_self_frozen": (GRPO, ["improve.grpo.rewards=[{name: self-frozen}]"]),
     "grpo_oracle": (GRPO, ["improve.grpo.rewards=[{name: oracle}]"]),
 }
 ANCHORS = {"kl": ["improve.anchor.judge_kl.weight=1.0"],

@@ -84,7 +84,7 @@ def audit_config(model: str, ckpt: Path, n: int, dtype: str) -> dict:
     return {"model": {"name": name, "path": str(ckpt), "dtype": dtype, "batch_size": 1},
             "prompts": {"suite": "shapeworld", "subtasks": ["single_object"], "per_subtask": 1}, "n": n,
             "sampling": {"cfg_scale": 5.0 if name == "janus" else 3.0, "temperature": 1.0, "top_k": 0},
-            "self_judge": {"mode": "prob"}, "judges": [], "batch_size": n, "n_boot": 10}
+            "self_judge": {"mode": "prob"}, "judges": [], "chunk_size": n, "n_boot": 10}
 
 
 def baseline(model: str, ckpt: Path, threads: int, dtype: str) -> dict:

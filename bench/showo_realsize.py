@@ -109,13 +109,13 @@ def main() -> None:
     res["audit"] = run_rss(uni + ["audit", "--config", str(ROOT / "configs" / "audit_showo.yaml"), "--out", str(run_dir),
                                   *common, f"model.options={{steps: {a.steps}}}", "prompts.suite=custom",
                                   f"prompts.options={{path: {w / 'prompts.txt'}}}", "n=1", "self_judge.mode=prob",
-                                  "self_judge.threshold=0.0", "judges=[]", "n_boot=10", "batch_size=1",
+                                  "self_judge.threshold=0.0", "judges=[]", "n_boot=10", "chunk_size=1",
                                   "model.batch_size=1"], a.threads)
     res["curate"] = run_rss(uni + ["curate", str(run_dir), "--out", str(data), "rule=all_accepted", "split=null"],
                             a.threads)
     res["improve"] = run_rss(uni + ["improve", "--config", str(ROOT / "configs" / "sft_showo.yaml"), "--data", str(data),
                                     "--out", str(sft), *common, 'mixed_precision="no"', "gradient_checkpointing=false",
-                                    "epochs=1", "batch_size=1", "grad_accum=1", "allow_eval_prompts=true",
+                                    "epochs=1", "train_batch_size=1", "grad_accum=1", "allow_eval_prompts=true",
                                     "curriculum.mode=none", "lora={r: 8, alpha: 16, target_modules: [q_proj, k_proj, v_proj, dense]}"],
                              a.threads)
     step = subprocess.run([py, "-c", STEP_CODE, str(ckpt), PROMPT], capture_output=True, text=True,

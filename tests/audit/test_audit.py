@@ -16,7 +16,7 @@ from unigap.store import RunStore
 
 def small_cfg(ckpt, **kw):
     base = dict(model=ModelConfig(name="tiny", path=str(ckpt), batch_size=8), prompts=SuiteConfig(per_subtask=2), n=3,
-                batch_size=8, n_boot=50)
+                chunk_size=8, n_boot=50)
     return AuditConfig(**{**base, **kw})
 
 

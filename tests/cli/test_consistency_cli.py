@@ -141,7 +141,7 @@ def test_failures_show_in_the_table_footnote(tmp_path, tiny_ckpt_dir):
 
 def test_progress_lines_without_a_terminal_and_a_resumed_stage_says_so(tmp_path, tiny_ckpt_dir):
     args = ["audit", "--out", tmp_path / "out", f"model.path={tiny_ckpt_dir}", "prompts.per_subtask=2", "n=2",
-            "batch_size=4", "n_boot=10", "judges=[]"]
+            "chunk_size=4", "n_boot=10", "judges=[]"]
     result = invoke(*args, env={"UNIGAP_PROGRESS_EVERY": "0"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

@@ -45,7 +45,7 @@ def test_cli_judges_and_reports(tmp_path, clip_dir):
     app.callback()(lambda: None)
     register(app)
     res = CliRunner().invoke(app, ["judge", str(tmp_path / "run"), "--judge", "sciscore", f"path={clip_dir}",
-                                   "device=cpu", "rule=threshold", "threshold=0", "--batch-size", "2"])
+                                   "device=cpu", "rule=threshold", "threshold=0", "--chunk-size", "2"])
     assert res.exit_code == 0, res.output
     assert "sciscore: judged 6 candidates, 0 failed" in res.output and "physics: mean score" in res.output
     with RunStore.open(tmp_path / "run", create=False) as store:
@@ -74,11 +74,11 @@ def test_resume_after_interrupt_and_source(tmp_path, clip_dir, monkeypatch):
     monkeypatch.setattr(SciScoreJudge, "judge", interrupted)
     opts = {"path": str(clip_dir), "device": "cpu"}
     with pytest.raises(KeyboardInterrupt):
-        judge_run(tmp_path / "run", "sciscore", opts, source="base", batch_size=2)
+        judge_run(tmp_path / "run", "sciscore", opts, source="base", chunk_size=2)
     with RunStore.open(tmp_path / "run", create=False) as store:
         assert len(store.judgments("sciscore")) == 2  # the first batch was committed
     monkeypatch.setattr(SciScoreJudge, "judge", real)
-    again = judge_run(tmp_path / "run", "sciscore", opts, source="base", batch_size=2)
+    again = judge_run(tmp_path / "run", "sciscore", opts, source="base", chunk_size=2)
     assert again["judged"] == 3 and again["failed"] == 0  # 5 base candidates, 2 done before
     assert judge_run(tmp_path / "run", "sciscore", opts, source="base")["judged"] == 0  # nothing left
     assert judge_run(tmp_path / "run", "sciscore", opts, source="improved")["judged"] == 1

@@ -22,7 +22,7 @@ def audited(tmp_path_factory):
 
 
 def train_cfg():
-    return ImproveConfig(model=ModelConfig(name="tiny"), epochs=1, batch_size=8,
+    return ImproveConfig(model=ModelConfig(name="tiny"), epochs=1, train_batch_size=8,
                          guard=GuardConfig(judge="oracle", sample=50, threshold=0.5))
 
 

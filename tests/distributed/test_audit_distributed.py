@@ -15,8 +15,8 @@ from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore, part_path
 
-SMALL = ["model.batch_size=8", "batch_size=8", "prompts.per_subtask=2", "n=3", "n_boot=50"]
-LONG = ["model.batch_size=4", "batch_size=4", "prompts.per_subtask=3", "n=4", "n_boot=20"]
+SMALL = ["model.batch_size=8", "chunk_size=8", "prompts.per_subtask=2", "n=3", "n_boot=50"]
+LONG = ["model.batch_size=4", "chunk_size=4", "prompts.per_subtask=3", "n=4", "n_boot=20"]
 
 
 def audit_args(ckpt, out, overrides):
@@ -27,7 +27,7 @@ def one_process(ckpt, out, overrides):
     kw = dict(o.split("=", 1) for o in overrides)
     cfg = AuditConfig(model=ModelConfig(name="tiny", path=str(ckpt), batch_size=int(kw["model.batch_size"])),
                       prompts=SuiteConfig(per_subtask=int(kw["prompts.per_subtask"])), n=int(kw["n"]),
-                      batch_size=int(kw["batch_size"]), n_boot=int(kw["n_boot"]))
+                      chunk_size=int(kw["chunk_size"]), n_boot=int(kw["n_boot"]))
     return run_audit(cfg, out)
 
 

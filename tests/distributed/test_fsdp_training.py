@@ -58,7 +58,7 @@ def config(janus, method: str) -> ImproveConfig:
     # 9 rows, batch 4: micro-batches of 4, 4, 1 (rank 1 gets no row of the last one). SFT
     # accumulates 2 micro-batches per step and replays the discard pool after epoch 1.
     extra = {"grad_accum": 2, "curriculum": {"mode": "fixed", "epoch": 1, "n": 2}} if method == "sft" else {}
-    return ImproveConfig(model=janus["model"], method=method, epochs=2, batch_size=4, lr=5e-3,
+    return ImproveConfig(model=janus["model"], method=method, epochs=2, train_batch_size=4, lr=5e-3,
                          self_judge=SelfJudgeConfig(mode="prob"), **extra)
 
 

@@ -47,7 +47,7 @@ def loop(tmp_path_factory):
     model = ModelConfig(name="janus", path=str(janus), batch_size=8)
     cfg = AuditConfig(model=model, prompts=SuiteConfig(suite="custom", split="train",
                                                         options={"path": str(root / "prompts.txt")}),
-                      n=4, judges=[], self_judge=SelfJudgeConfig(mode="prob"), batch_size=8, n_boot=20)
+                      n=4, judges=[], self_judge=SelfJudgeConfig(mode="prob"), chunk_size=8, n_boot=20)
     metrics = run_audit(cfg, root / "run")
     manifest = write_curation(root / "run", root / "data", CurateConfig(selector="self", rule="all_accepted"))
     return {"janus": janus, "model": model, "data": root / "data", "metrics": metrics, "manifest": manifest}
@@ -60,7 +60,7 @@ def state_dict(path) -> dict[str, torch.Tensor]:
 
 
 def train_cfg(loop, **kw) -> ImproveConfig:
-    return ImproveConfig(**{"model": loop["model"], "epochs": 2, "batch_size": 4, "lr": 5e-3, **kw})
+    return ImproveConfig(**{"model": loop["model"], "epochs": 2, "train_batch_size": 4, "lr": 5e-3, **kw})
 
 
 def test_audit_and_curation_give_training_data(loop):
@@ -96,7 +96,7 @@ def test_gen_head_only_changes_nothing_else(loop, tmp_path):
 
 def test_killed_lora_run_resumes_to_the_same_weights(loop, tmp_path):
     cfg = train_cfg(loop, lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS), dropout=0.1), epochs=3,
-                    batch_size=2)
+                    train_batch_size=2)
     improve(cfg, loop["data"], tmp_path / "straight", log=lambda m: None)
     steps = {"n": 0}
     per_epoch = -(-loop["manifest"]["totals"]["sft"] // 2)
@@ -133,7 +133,7 @@ def test_two_process_ddp_with_lora_and_checkpointing_equals_one_process(loop, tm
     from tests.distributed.helpers import launch, logs, wait_all
 
     cfg = train_cfg(loop, lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS)), gradient_checkpointing=True,
-                    epochs=1, batch_size=3)
+                    epochs=1, train_batch_size=3)
     improve(cfg, loop["data"], tmp_path / "one", log=lambda m: None)
     args = ["tests/distributed/improve_worker.py", cfg.model_dump_json(), str(loop["data"]), str(tmp_path / "two")]
     assert wait_all(launch(args, log_dir=tmp_path)) == [0, 0], logs(tmp_path)

@@ -14,7 +14,7 @@ JUDGES = "judges=[{name: oracle}, {name: poisoned}]"
 
 def audit_job(ckpt: Path) -> Job:
     argv = lambda w: ["audit", "--out", w / "run", f"model.path={ckpt}", "prompts.split=train",  # noqa: E731
-                      "prompts.per_subtask=1", "n=3", "batch_size=4", "n_boot=10", JUDGES]
+                      "prompts.per_subtask=1", "n=3", "chunk_size=4", "n_boot=10", JUDGES]
     snap = lambda w: {**run_db(w / "run"), "images": images(w / "run"), "metrics": json_file(w / "run" / "metrics.json")}  # noqa: E731
     return Job("audit", argv, snap, must=must("audit"))
 
@@ -70,7 +70,7 @@ def improve_job(ckpt: Path | None, run: Path, method: str = "sft", epochs: int =
     def argv(w: Path) -> list:
         return ["improve", "--config", ROOT / "configs" / "sft_tiny.yaml", "--data", w / "run" / "data",
                 "--out", w / "out", *([f"model.path={ckpt}"] if ckpt else []), f"method={method}", f"epochs={epochs}",
-                "batch_size=4", "lr=1e-3", "curriculum.mode=fixed", "curriculum.epoch=2", "curriculum.n=2",
+                "train_batch_size=4", "lr=1e-3", "curriculum.mode=fixed", "curriculum.epoch=2", "curriculum.n=2",
                 "guard.threshold=0", *judge]
     return Job(f"improve-{method}", argv, improve_snapshot, setup=copy_run(run), must=must(f"improve-{method}"))
 
@@ -79,7 +79,7 @@ def improve_grpo_job(ckpt: Path, run: Path) -> Job:
     """GRPO commits every 2 steps and at each epoch's end: 2 epochs of 5 steps (9 prompts, 2 per step)."""
     def argv(w: Path) -> list:
         return ["improve", "--config", ROOT / "configs" / "grpo_tiny.yaml", "--data", w / "run" / "data",
-                "--out", w / "out", f"model.path={ckpt}", "epochs=2", "batch_size=8", "lr=1e-3", "grpo.group_size=4",
+                "--out", w / "out", f"model.path={ckpt}", "epochs=2", "train_batch_size=8", "lr=1e-3", "grpo.group_size=4",
                 "grpo.save_every=2", "grpo.beta=0.05", "self_judge.mode=prob"]
 
     def snap(w: Path) -> dict:
@@ -97,7 +97,7 @@ def drop_seconds(text: str) -> list[dict]:
 
 def pretrain_job() -> Job:
     argv = lambda w: ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", w / "out",  # noqa: E731
-                      "steps=12", "checkpoint_every=4", "batch_size=8", "warmup=2", "arch.n_layer=1", "arch.n_head=2",
+                      "steps=12", "checkpoint_every=4", "train_batch_size=8", "warmup=2", "arch.n_layer=1", "arch.n_head=2",
                       "arch.n_embd=32", "self_play.start=5", "self_play.every=4", "self_play.pool=8",
                       "--eval-prompts", "0"]
 
@@ -108,7 +108,7 @@ def pretrain_job() -> Job:
 
 
 RUN_ARGS = ["n=2", "eval_n=1", "train_prompts.per_subtask=1", "eval_prompts.per_subtask=1", "self_judge.mode=prob",
-            "curate.rule=all_accepted", "improve.epochs=2", "improve.batch_size=8", "improve.curriculum.epoch=1",
+            "curate.rule=all_accepted", "improve.epochs=2", "improve.train_batch_size=8", "improve.curriculum.epoch=1",
             "improve.curriculum.n=1", "improve.guard.threshold=0", "n_boot=20", JUDGES]
 
 

@@ -52,7 +52,7 @@ def cut(path: Path) -> None:
 def improve_args(c: Ctx, data: Path, out: Path, *extra) -> list:
     return ["improve", "--config", ROOT / "configs" / "sft_tiny.yaml", "--data", data, "--out", out,
             f"model.path={c.ckpt}", "epochs=2", "curriculum.epoch=1", "curriculum.n=1", "guard.threshold=0",
-            "batch_size=8", *extra]
+            "train_batch_size=8", *extra]
 
 
 def trained(c: Ctx) -> tuple[Path, list]:
@@ -188,7 +188,7 @@ def db_garbage(c: Ctx) -> None:
 def pretrain_step_missing(c: Ctx) -> None:
     out = c.tmp / "pre"
     args = ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", out, "steps=4",
-            "checkpoint_every=2", "batch_size=4", "arch.n_layer=1", "arch.n_head=2", "arch.n_embd=32", "warmup=1",
+            "checkpoint_every=2", "train_batch_size=4", "arch.n_layer=1", "arch.n_head=2", "arch.n_embd=32", "warmup=1",
             "--eval-prompts", "0"]
     assert invoke(*args).exit_code == 0
     shutil.rmtree(out / "steps" / (out / "LATEST").read_text().strip())

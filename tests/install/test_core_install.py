@@ -30,7 +30,7 @@ BLOCKER = textwrap.dedent(f"""
 """)
 
 SMALL_RUN = ["n=2", "train_prompts.per_subtask=3", "eval_prompts.per_subtask=2", "eval_n=1", "improve.epochs=2",
-             "improve.curriculum.epoch=1", "improve.curriculum.n=2", "n_boot=20", "batch_size=32"]
+             "improve.curriculum.epoch=1", "improve.curriculum.n=2", "n_boot=20", "chunk_size=32"]
 
 
 def unigap(*args: str, cwd) -> subprocess.CompletedProcess:

@@ -88,7 +88,7 @@ def paper9_cfg(t: dict, **overrides) -> AuditConfig:
         f"prompts.options.geneval={root / 'evaluation_metadata.jsonl'}",
         f"prompts.options.t2i_compbench={root / 't2i'}", f"prompts.options.science_t2i={root / 'sci.jsonl'}",
         "prompts.per_subtask=2", "n=2", "n_boot=50",
-        "batch_size=8", "self_judge.mode=prob"])
+        "chunk_size=8", "self_judge.mode=prob"])
     (entry,) = cfg.judges
     assert entry.name == "benchmark"
     options = {b: {**(entry.options.get(b) or {}), **o} for b, o in scorer_options(t).items()}

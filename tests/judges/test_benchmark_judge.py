@@ -79,7 +79,7 @@ def test_options_are_typed_per_benchmark():
         benchmark(science_t2i={"rule": "vibes"})
     with pytest.raises(ConfigError, match="options.sciscore: unknown option"):
         benchmark(sciscore={})  # keys are the benchmarks (as paper9's options), not the scorers
-    with pytest.raises(DataError, match="options.t2i_compbench: .*No such file.*nowhere/complex_val_spatial.txt"):
+    with pytest.raises(DataError, match="options.t2i_compbench: .*complex_spatial_file: nowhere/complex_val_spatial.txt: no such file"):
         benchmark(t2i_compbench={"complex_spatial_file": "nowhere/complex_val_spatial.txt"})
     judge = benchmark(geneval=None, t2i_compbench={"np_num": 3, "device": "cpu"})
     assert judge_columns(judge) == ["t2i-compbench", "sciscore"]

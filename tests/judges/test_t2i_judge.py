@@ -201,3 +201,16 @@ def test_missing_transformers_names_the_extra(monkeypatch):
     monkeypatch.setattr(_scorer_hf.importlib, "import_module", no_transformers)
     with pytest.raises(UnigapError, match=r"pip install 'unigap\[hf\]'"):
         T2ICompBenchJudge(device="cpu")._load("clip")
+
+
+@pytest.mark.parametrize("option", ["complex_spatial_file", "complex_action_file", "objects_file"])
+def test_a_missing_list_file_is_a_named_error(tmp_path, option):
+    """`--judge t2i-compbench complex_spatial_file=...` with no such file: an error naming the option and the path."""
+    from unigap.errors import DataError
+    from unigap.judges.base import JudgeConfig, load_judge
+
+    missing = tmp_path / "nowhere.txt"
+    with pytest.raises(DataError, match=rf"t2i-compbench judge: {option}: .*nowhere.txt: no such file"):
+        T2ICompBenchJudge(**{option: str(missing)})
+    with pytest.raises(DataError, match=rf"{option}: .*: a directory, not a file"):
+        load_judge(JudgeConfig(name="t2i-compbench", options={option: str(tmp_path)}))

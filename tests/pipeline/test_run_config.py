@@ -63,7 +63,7 @@ def test_the_curriculum_replay_judges_exactly_as_the_audit(tiny_ckpt_dir, tmp_pa
 
     monkeypatch.setattr(loop_mod, "replay", spy)
     cfg = small_run_config(tiny_ckpt_dir, seed=7, report=False,
-                           improve=ImproveConfig(epochs=2, batch_size=8, curriculum=CurriculumConfig(mode="fixed", epoch=1, n=2)))
+                           improve=ImproveConfig(epochs=2, train_batch_size=8, curriculum=CurriculumConfig(mode="fixed", epoch=1, n=2)))
     cfg = cfg.model_copy(update={"sampling": cfg.sampling or SamplingConfig(cfg_scale=1.5, temperature=0.7)})
     run_loop(cfg, tmp_path / "run", log=lambda m: None)
     assert seen, "the curriculum replay did not run"

@@ -13,7 +13,7 @@ def test_unigap_run_with_grpo_end_to_end(tmp_path, tiny_ckpt_dir):
     run_dir = tmp_path / "run"
     args = ["run", "--out", str(run_dir), f"model.path={tiny_ckpt_dir}", "n=3", "eval_n=2", "n_boot=50",
             "train_prompts.per_subtask=2", "eval_prompts.per_subtask=2", "self_judge.mode=prob",
-            "improve.method=grpo", "improve.epochs=1", "improve.batch_size=8", "improve.grpo.group_size=4",
+            "improve.method=grpo", "improve.epochs=1", "improve.train_batch_size=8", "improve.grpo.group_size=4",
             "improve.curriculum.mode=none", "improve.guard.threshold=0"]
     result = CliRunner().invoke(get_app(), args)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"

@@ -27,7 +27,7 @@ def grpo_cfg(ckpt, **kw):
     grpo = {"group_size": 4, "rewards": [RewardConfig(name="self"), RewardConfig(name="oracle", weight=0.5)],
             "save_every": 1, **kw.pop("grpo", {})}
     return ImproveConfig(**{"method": "grpo", "model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 1,
-                            "batch_size": 8, "lr": 1e-3, "grpo": GrpoOptions(**grpo),
+                            "train_batch_size": 8, "lr": 1e-3, "grpo": GrpoOptions(**grpo),
                             "monitor": JudgeConfig(name="oracle"), **kw})
 
 
@@ -125,7 +125,7 @@ def test_group_of_one_and_partial_groups_are_refused():
     with pytest.raises(ValueError, match="group_size is 1"):
         ImproveConfig(method="grpo", grpo=GrpoOptions(group_size=1))
     with pytest.raises(ValueError, match="multiple of grpo.group_size"):
-        ImproveConfig(method="grpo", batch_size=10, grpo=GrpoOptions(group_size=4))
+        ImproveConfig(method="grpo", train_batch_size=10, grpo=GrpoOptions(group_size=4))
 
 
 def test_micro_batch_beyond_memory_is_refused_before_writing(tmp_path, tiny_ckpt_dir, monkeypatch):

@@ -71,7 +71,7 @@ def test_grpo_steps_on_synthetic_checkpoints(tmp_path, name, trainable):
     before = {k: v.detach().clone() for k, v in model.module().state_dict().items()}
     groups = model.components()
     trained = {n for n, p in model.module().named_parameters() if any(p is q for t in trainable for q in groups[t])}
-    cfg = ImproveConfig(method="grpo", model=mcfg, epochs=1, batch_size=4, lr=1e-2, trainable=trainable,
+    cfg = ImproveConfig(method="grpo", model=mcfg, epochs=1, train_batch_size=4, lr=1e-2, trainable=trainable,
                         sampling=SamplingConfig(cfg_scale=2.0, temperature=1.0),
                         self_judge={"mode": "prob"},
                         grpo=GrpoOptions(group_size=2, beta=0.05, inner_steps=2,

@@ -40,7 +40,7 @@ def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0, 
 
 
 def cfg(ckpt_dir, **kw):
-    return ImproveConfig(**{"model": ModelConfig(name="tiny", path=str(ckpt_dir)), "epochs": 2, "batch_size": 4,
+    return ImproveConfig(**{"model": ModelConfig(name="tiny", path=str(ckpt_dir)), "epochs": 2, "train_batch_size": 4,
                             "lr": 1e-3, **kw})
 
 

@@ -7,7 +7,7 @@ from unigap.errors import CheckpointError
 from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
 from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, recipe_dict, self_play_pool
 
-SMALL = dict(batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
+SMALL = dict(train_batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
 
 
 def test_30_step_pretrain_loss_falls_and_parameters_change(tmp_path):

@@ -35,6 +35,8 @@ from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 class AuditConfig(Config):
     """configs/audit_tiny.yaml."""
 
+    renamed = {"batch_size": "chunk_size"}
+
     model: ModelConfig = ModelConfig()
     prompts: SuiteConfig = SuiteConfig(per_subtask=20)
     n: int = Field(10, ge=1)  # candidates per prompt
@@ -43,7 +45,7 @@ class AuditConfig(Config):
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
     source: str = SOURCE_BASE  # the candidates' source label in the store
-    batch_size: int = Field(64, ge=1)
+    chunk_size: int = Field(64, ge=1)  # candidates generated, judged and stored per chunk
     n_boot: int = Field(1000, ge=1)
 
 
@@ -77,7 +79,7 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
         return
     sampling = sampling or cfg.sampling or default_sampling(model)
     text = {p.id: p.text for p in prompts}
-    for chunk in batches(todo, cfg.batch_size):
+    for chunk in batches(todo, cfg.chunk_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
         with recording_failures(model):
             gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
@@ -107,7 +109,7 @@ def recording_failures(model: UnifiedModel) -> Iterator[None]:
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
 
 
-def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
+def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, chunk_size: int, bar: Bar,
                 prompt_ids: set[str] | None = None, retry_failed: bool = False) -> int:
     """Judge every stored candidate (of these prompts) this judge has not judged yet (retry_failed: and those
     whose verdict failed, replaced); returns the failures of this call. A judge that raises UnigapError
@@ -118,7 +120,7 @@ def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | Non
     total = store.count_candidates(source, prompt_ids)
     bar.start(f"judge [{judge_name}]", total, total - len(todo))
     failures = 0
-    for chunk in batches(todo, batch_size):
+    for chunk in batches(todo, chunk_size):
         for same in _by_shape(store, chunk):  # served models may return images of different sizes
             images = torch.from_numpy(np.stack([img for _, img in same]))
             verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c, _ in same])
@@ -198,7 +200,7 @@ def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: 
     for judge in (load_judges(cfg.judges) if judges is None else judges).values():
         for r in routes(judge, prompts):  # a routing judge (benchmark): one stage per scorer column
             stages[r.column] = (external_fn(r.judge), {p.id for p in r.prompts})
-    return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids, retry_failed=True)
+    return {name: judge_stage(store, name, fn, source, cfg.chunk_size, bar, ids, retry_failed=True)
             for name, (fn, ids) in stages.items()}
 
 
@@ -218,7 +220,7 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     bar, run_dir = bar or NoBar(), Path(run_dir)
     prompts, model, judges = prepare_audit(cfg, run_dir, model, add_prompts, yes)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg), AuditConfig)
         record_provenance(store, cfg.seed, model)
         record_command(store)
         store.set_stage("audit", "running", expected(cfg, prompts, judges))
@@ -279,7 +281,7 @@ def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = 
     model takes every prompt, and (yes=False) the job's size."""
     from unigap.store.runstore import check_out_dir
 
-    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg), cls=AuditConfig)
     prompts = load_prompts(cfg.prompts)
     check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
@@ -450,7 +452,7 @@ def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
     config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
     defaults = defaults_json(cfg)
     if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
-        check_out_dir(run_dir, config, defaults)
+        check_out_dir(run_dir, config, defaults, cls=AuditConfig)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
     if d.is_main:
         check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
@@ -459,13 +461,13 @@ def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
     check_model_prompts(model, prompts, cfg.self_judge)
     if d.is_main:
         with RunStore.open(run_dir) as main:
-            main.init_config(config, defaults)
+            main.init_config(config, defaults, AuditConfig)
             main.add_prompts(prompts)
             record_provenance(main, cfg.seed, model)
             record_command(main)
             main.set_stage("audit", "running", {**expected(cfg, prompts, judges), "world_size": d.world_size})
     with RunStore.open_part(run_dir, d.rank) as part:
-        part.init_config(config, defaults)
+        part.init_config(config, defaults, AuditConfig)
     return prompts, model, judges
 
 

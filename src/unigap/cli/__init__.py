@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -66,8 +68,23 @@ def get_app() -> typer.Typer:
     return app
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None,
+                 line=None) -> None:
+    """unigap's own warnings (a renamed key, a partial suite) as one line, without unigap's source line."""
+    if category is FutureWarning or "unigap" in Path(filename).parts:
+        from rich.markup import escape
+
+        console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", markup=True, highlight=False)
+    else:
+        _default_show(message, category, filename, lineno, file, line)
+
+
+_default_show = warnings.showwarning
+
+
 def main() -> None:
     _register_all()
+    warnings.showwarning = show_warning
     try:
         app(standalone_mode=False)
     except UnigapError as err:

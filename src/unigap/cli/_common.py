@@ -145,6 +145,22 @@ def read_json(path: str | Path, fix: str = "") -> Any:
     return read(path, fix)
 
 
+def renamed_option(old: str, new: str, value: Any, current: Any, default: Any) -> Any:
+    """A command-line option given under its old name: a FutureWarning naming the new one, and its value
+    (an error if both are given)."""
+    import warnings
+
+    from unigap.errors import ConfigError
+
+    if value is None:
+        return current
+    if current != default:
+        raise ConfigError(f"{old} and {new} are both given; {old} is the old name of {new}: keep only {new}")
+    warnings.warn(f"{old} is now {new} (the old name still works, for now; a later unigap will refuse it)",
+                  FutureWarning, stacklevel=2)
+    return value
+
+
 def print_config(cfg: Any, title: str = "effective config") -> None:
     """The effective config (defaults <- file <- overrides) as YAML: what the run would store."""
     from unigap.config import to_yaml

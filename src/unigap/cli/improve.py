@@ -25,7 +25,7 @@ def improve_cmd(
     Example: unigap improve --config configs/sft_tiny.yaml --data runs/audit/data --out runs/sft
     Example: unigap improve --config configs/grpo_tiny.yaml --data runs/audit/data --out runs/grpo
     Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
-    configs/accelerate/ddp.yaml] -m unigap improve ...`; batch_size is summed over the processes.
+    configs/accelerate/ddp.yaml] -m unigap improve ...`; train_batch_size is summed over the processes.
     """
     from unigap.distributed import dist_info
     from unigap.config import load_config

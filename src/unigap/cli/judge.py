@@ -2,8 +2,8 @@
 (and a scorer's scores) to an existing run.
 
 Resumable: only candidates this judge has not judged yet are judged (rerunning does nothing once
-done; `--retry-failed` judges the failed ones again), `--batch-size` candidates per call, one
-transaction per batch, a progress bar. The stored judge column is the judge's `name` (e.g.
+done; `--retry-failed` judges the failed ones again), `--chunk-size` candidates per judge call, one
+transaction per chunk, a progress bar. The stored judge column is the judge's `name` (e.g.
 "geneval"); `unigap analyse` / `report` read every stored judge. Options are the judge's own
 (validated against its options model, e.g. `device=cuda batch_size=8 detector=/models/m2f`).
 """
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from unigap.cli._common import out, stage_progress
+from unigap.cli._common import out, renamed_option, stage_progress
 from unigap.errors import UnigapError
 
 
@@ -27,14 +27,14 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
 
 def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: str | None = None,
-              batch_size: int = 16, bar: Any = None, retry_failed: bool = False) -> dict:
+              chunk_size: int = 16, bar: Any = None, retry_failed: bool = False) -> dict:
     """Judge the run's unjudged candidates with judge `name`; returns {"judge", "judged", "failed", "scores"}."""
     from unigap.audit.runner import NoBar, external_fn, judge_stage
     from unigap.judges.base import JudgeConfig, load_judge
     from unigap.store import RunStore
 
-    if batch_size < 1:
-        raise UnigapError("--batch-size must be >= 1")
+    if chunk_size < 1:
+        raise UnigapError("--chunk-size must be >= 1")
     judge = load_judge(JudgeConfig(name=name, options=options), where="--judge")
     with RunStore.open(run_dir, create=False) as store:
         plan = _plan(store, judge, source, retry_failed)  # a routing judge (benchmark): one column per scorer
@@ -43,9 +43,9 @@ def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: s
         failures, rows = 0, []
         for r, cands in plan:
             if retry_failed:
-                failures += _rejudge(store, r.judge, cands, batch_size, bar or NoBar(), r.column)
+                failures += _rejudge(store, r.judge, cands, chunk_size, bar or NoBar(), r.column)
             else:
-                failures += judge_stage(store, r.column, external_fn(r.judge), source, batch_size, bar or NoBar(),
+                failures += judge_stage(store, r.column, external_fn(r.judge), source, chunk_size, bar or NoBar(),
                                         {p.id for p in r.prompts})
             rows += store.judgments(r.column, source)
         store.log("judge", f"judged {len(todo)} candidates with {judge.name}", {"failed": failures, "source": source})
@@ -73,7 +73,7 @@ def _check_prompts(judge: Any, store: Any, todo: list) -> None:
         check([p for p in store.prompts() if p.id in wanted])
 
 
-def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any, column: str) -> int:
+def _rejudge(store: Any, judge: Any, todo: list, chunk_size: int, bar: Any, column: str) -> int:
     """--retry-failed: judge `todo` (unjudged + failed) again, replacing the failed rows of `column`."""
     import numpy as np
     import torch
@@ -83,8 +83,8 @@ def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any, colu
     prompts = {p.id: p for p in store.prompts()}
     bar.start(f"judge [{column}] (retry failed)", len(todo))
     failures = 0
-    for s in range(0, len(todo), batch_size):
-        chunk = todo[s:s + batch_size]
+    for s in range(0, len(todo), chunk_size):
+        chunk = todo[s:s + chunk_size]
         images = torch.from_numpy(np.stack([store.load_image(c.png) for c in chunk]))
         try:
             verdicts = judge.judge(images, [prompts[c.prompt_id] for c in chunk])
@@ -111,6 +111,7 @@ def _mean_scores(rows: list) -> dict[str, dict]:
             for s, c in out.items()}
 
 
+CHUNK = 16
 JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
               "qwen2.5-vl, http, oracle, ...")
 
@@ -120,14 +121,16 @@ def judge_cmd(
     judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
     options: Annotated[Optional[list[str]], typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
     source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
-    batch_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = 16,
+    chunk_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = CHUNK,
     retry_failed: Annotated[bool, typer.Option(help="Judge again the candidates this judge failed on")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(hidden=True, help="Old name of --chunk-size")] = None,
 ) -> None:
     """Add a judge's verdicts (and a scorer's scores) to an existing run; rerun to resume."""
 
+    chunk_size = renamed_option("--batch-size", "--chunk-size", batch_size, chunk_size, CHUNK)
     opts = parse_options(options or [])
     with stage_progress() as bar:
-        result = judge_run(run_dir, judge, opts, source, batch_size, bar, retry_failed)
+        result = judge_run(run_dir, judge, opts, source, chunk_size, bar, retry_failed)
     out.print(f"{result['judge']}: judged {result['judged']} candidates, {result['failed']} failed")
     for subtask, s in result["scores"].items():
         if s["mean"] is not None:

@@ -51,13 +51,13 @@ def candidates_by_prompt(store: Any, source: str | None, prompts: list[Prompt], 
 
 def write_png(store: Any, png: str, dest: Path) -> None:
     """Copy the stored PNG byte for byte; decode and re-encode only if it is not a PNG file."""
-    from unigap.files import encode_png
+    from unigap.files import encode_png, write_atomic
 
     src = store.verify_image(png)  # its content hash: a replaced image is refused, not exported
     if src.suffix.lower() == ".png" and src.is_file():
-        shutil.copyfile(src, dest)
+        write_atomic(dest, src.read_bytes())
         return
-    dest.write_bytes(encode_png(np.asarray(store.load_image(png), dtype=np.uint8)))
+    write_atomic(dest, encode_png(np.asarray(store.load_image(png), dtype=np.uint8)))
 
 
 def prepare(out: Path, stale: list[Path], overwrite: bool, what: str) -> None:

@@ -10,11 +10,11 @@ so it is written back verbatim; folder names follow the line order of evaluation
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from unigap.errors import DataError
+from unigap.files import write_json
 from unigap.export.common import ExportResult, candidates_by_prompt, open_store, prepare, suite_prompts, write_png
 from unigap.records import Prompt
 
@@ -51,8 +51,7 @@ def _geneval_folder(store: Any, out: Path, p: Prompt, cands: list, result: Expor
         return
     folder = out / f"{_geneval_index(p):05d}"
     (folder / "samples").mkdir(parents=True, exist_ok=True)
-    with (folder / "metadata.jsonl").open("w") as fh:
-        json.dump(p.metadata["geneval"], fh)
+    write_json(folder / "metadata.jsonl", p.metadata["geneval"], indent=None)  # as json.dump writes it
     for c in cands:
         write_png(store, c.png, folder / "samples" / f"{c.idx:04d}.png")
     result.prompts += 1

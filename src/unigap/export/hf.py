@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -13,6 +12,7 @@ import numpy as np
 
 from unigap.errors import DataError, UnigapError
 from unigap.export.common import ExportResult, open_store
+from unigap.files import write_dir_atomic
 
 
 def export_hf(run_dir: str | Path, out: str | Path, source: str | None = None, overwrite: bool = False) -> ExportResult:
@@ -28,9 +28,7 @@ def export_hf(run_dir: str | Path, out: str | Path, source: str | None = None, o
         if not rows:
             raise UnigapError(f"{run_dir}: no candidates{'' if source is None else f' of source {source!r}'} to export")
         ds = Dataset.from_generator(_gen, gen_kwargs={"rows": rows}, features=_hf_features(judges), cache_dir=cache)
-        if out.exists():
-            shutil.rmtree(out)
-        ds.save_to_disk(str(out))
+        write_dir_atomic(out, lambda tmp: ds.save_to_disk(str(tmp)))
     return ExportResult(out, prompts=len({r["prompt_id"] for r in rows}), images=len(rows), folders=[out],
                         notes=[f"verdict columns: {', '.join(judges.values()) or 'none'}"])
 

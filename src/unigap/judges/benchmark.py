@@ -107,7 +107,7 @@ class BenchmarkJudge:
 def _scorer(name: str, options: dict, key: str) -> ExternalJudge:
     try:
         return JUDGES.create(name, JudgeConfig(name=name, options=options), f"judges[benchmark].options.{key}")
-    except OSError as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
+    except (DataError, OSError) as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
         raise DataError(f"benchmark judge: options.{key}: {err}") from None
 
 

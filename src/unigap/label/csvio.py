@@ -10,10 +10,12 @@ reports all problems with line numbers; only a file without problems is stored, 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unigap.errors import DataError
+from unigap.files import write_text
 from unigap.label import HUMAN_PREFIX, HUMAN_RAW
 from unigap.label.sampling import judge_name, sample_candidates
 from unigap.records import Judgment
@@ -49,11 +51,11 @@ def export_csv(run_dir: str | Path, out: str | Path, sample: int | None = None, 
         cands = sample_candidates(cands, sample, seed) if sample is not None else cands
         prompts, humans = {p.id: p for p in store.prompts()}, _human_labels(store)
         rows = [_export_row(store, c, prompts[c.prompt_id], humans) for c in cands]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([*BASE_COLUMNS, *humans, "label"])
-        writer.writerows(rows)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow([*BASE_COLUMNS, *humans, "label"])
+    writer.writerows(rows)
+    write_text(out, buf.getvalue())  # whole or not at all
     return len(rows)
 
 

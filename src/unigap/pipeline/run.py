@@ -45,6 +45,8 @@ class RunConfig(Config):
     curriculum replay inside `improve` included (so `improve:` must not set its own).
     """
 
+    renamed = {"batch_size": "chunk_size"}
+
     model: ModelConfig = ModelConfig()
     seed: int = seed_field()
     n: int = Field(10, ge=1)  # candidates per train prompt
@@ -57,9 +59,9 @@ class RunConfig(Config):
     # all_accepted: with the shipped model, mixed_only's one image per mixed prompt is right only 41 % of
     # the time by the oracle (the guard stops it); all accepted images, 55 % (docs/paper-defaults.md).
     curate: CurateConfig = CurateConfig(rule="all_accepted")
-    improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
+    improve: ImproveConfig = ImproveConfig(epochs=8, train_batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
                                            guard=GuardConfig(judge="oracle"))
-    batch_size: int = Field(64, ge=1)
+    chunk_size: int = Field(64, ge=1)  # candidates generated, judged and stored per chunk (the audits)
     n_boot: int = Field(1000, ge=1)
     understand: UnderstandConfig = UnderstandConfig()  # lmms-eval benchmarks, base vs improved (off: tasks [])
     report: bool = True  # end with `unigap analyse` + `unigap report`
@@ -90,7 +92,7 @@ Log = Callable[[str], None]
 
 def audit_cfg(cfg: RunConfig, n: int) -> AuditConfig:
     return AuditConfig(model=cfg.model, n=n, seed=cfg.seed, sampling=cfg.sampling, self_judge=cfg.self_judge,
-                       judges=cfg.judges, batch_size=cfg.batch_size, n_boot=cfg.n_boot)
+                       judges=cfg.judges, chunk_size=cfg.chunk_size, n_boot=cfg.n_boot)
 
 
 @dataclass
@@ -106,7 +108,7 @@ class Prepared:
 def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: bool = True) -> Prepared:
     """Validate the whole run: out dir, prompts (and against stored ones), judges and their options,
     selector, guard, model and the prompts it takes. Writes nothing."""
-    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg), cls=RunConfig)
     train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
     check_out_dir(run_dir, prompts=train + evals, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
@@ -160,7 +162,7 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     bar, run_dir = bar or NoBar(), Path(run_dir)
     ready = prepare_run(cfg, run_dir, add_prompts, yes)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg), RunConfig)
         record_provenance(store, cfg.seed, ready.base)
         record_command(store)
         store.add_prompts(ready.train + ready.evals)  # all at once: a run killed in its first stage holds them all
@@ -201,7 +203,7 @@ def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar
           lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
     ids = {p.id for p in ready.evals}
     stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
-                                                      SOURCE_BASE, cfg.batch_size, bar, ids, retry_failed=True)})
+                                                      SOURCE_BASE, cfg.chunk_size, bar, ids, retry_failed=True)})
     if cfg.understand.tasks:  # last: lmms-eval re-seeds python/numpy/torch globally
         stage("understand_base", lambda: {"scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE,
                                                                    cfg.seed)["scores"]})

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from unigap.config import diff_keys, flatten
+from unigap.config import diff_keys, flatten, upgraded
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
 from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
@@ -157,9 +157,10 @@ def _open_hint(err: BaseException) -> str:
 
 
 def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dict | None = None,
-                  prompts: Iterable[Prompt] | None = None, add_prompts: bool = False) -> None:
+                  prompts: Iterable[Prompt] | None = None, add_prompts: bool = False, cls: type | None = None) -> None:
     """Before anything is written: `run_dir` must be a directory or absent, and a run already there must
-    have the same config (options it lacks count as equal at their `defaults`), a schema this unigap
+    have the same config (options it lacks count as equal at their `defaults`; keys of config class `cls`
+    renamed since are read under their new names), a schema this unigap
     reads and (given `prompts`) the same prompts: same ids, same texts; with add_prompts, added and
     removed ones are accepted (a changed text never is). Reads only."""
     root = Path(run_dir)
@@ -184,7 +185,7 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dic
     finally:
         conn.close()
     if config is not None and row is not None:
-        old, new = loads(row[0], f"{path}: meta['config']"), json.loads(dumps(config))
+        old, new = upgraded(cls, loads(row[0], f"{path}: meta['config']")), json.loads(dumps(config))
         if old != new and (keys := diff_keys(old, new, defaults)):
             raise UnigapError(_config_mismatch(root, old, new, keys))
     if prompts is not None and stored:
@@ -323,16 +324,17 @@ class RunStore:
         rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
         return default if not rows else loads(rows[0][0], f"{self.path}: meta[{key!r}]")
 
-    def init_config(self, config: dict, defaults: dict | None = None) -> None:
+    def init_config(self, config: dict, defaults: dict | None = None, cls: type | None = None) -> None:
         """Store the resolved run config the first time; later, refuse a config that differs (options the
-        stored one lacks count as equal at their `defaults`, see `diff_keys`)."""
+        stored one lacks count as equal at their `defaults`, keys of `cls` renamed since count under their
+        new names: see `diff_keys`)."""
         new = json.loads(dumps(config))
         with self._db.write("store the run config") as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
             if row is None:
                 c.execute("INSERT INTO meta (key, value) VALUES ('config', ?)", (dumps(new),))
                 return
-        old = loads(row[0], f"{self.path}: meta['config']")
+        old = upgraded(cls, loads(row[0], f"{self.path}: meta['config']"))
         if old != new and (keys := diff_keys(old, new, defaults)):
             raise UnigapError(_config_mismatch(self.root, old, new, keys))
 

@@ -10,9 +10,10 @@ judge_kl  KL(Bern(p0) || Bern(p)) on a reference set of the base model's own tra
           P("1") / (P("1") + P("0")) after "The score is", as score_probs computes it, but
           differentiable (answer_logprobs).
 replay    the NLL of a named understanding set's answers (image, question, answer), ceil(ratio x rows)
-          items per micro-batch: "shapeworld_plain" (plain one-word questions on train-split scenes;
-          the lmms-eval benchmark of the same name uses the eval split) or a parquet file with
-          columns image (PNG bytes), question, answer.
+          items per micro-batch: a registered set, built by its factory(cfg, options) from the
+          `anchor.replay` section (size, seed) and its typed `options` ("shapeworld_plain": plain
+          one-word questions on train-split scenes; the lmms-eval benchmark of the same name uses the
+          eval split), or a parquet file with columns image (PNG bytes), question, answer.
 Draws are seeded by (seed, epoch, step, micro-batch): a resumed run draws what it drew straight.
 """
 
@@ -29,7 +30,7 @@ import torch
 from unigap.errors import DataError, UnigapError
 from unigap.models.base import UnifiedModel, supports
 from unigap.registry import Registry
-from unigap.training.config import AnchorConfig
+from unigap.training.config import AnchorConfig, ReplayAnchor
 from unigap.training.losses import bernoulli_kl
 from unigap.verdict import ANSWER_PREFIX, question
 
@@ -37,18 +38,23 @@ if TYPE_CHECKING:
     from unigap.curation.dataset import CuratedData
     from unigap.training.objectives.base import Micro
 
-UND_SETS: Registry = Registry("understanding set", group="unigap.understanding_sets")
+# factory(cfg: ReplayAnchor with its seed set, options) -> [{"image": PNG bytes, "question", "answer"}]. A plugin
+# entry point not declared with @unigap.registry.factory is called the old way, fn(size, seed), with a FutureWarning.
+UND_SETS: Registry = Registry("understanding set", group="unigap.understanding_sets",
+                              legacy=lambda fn, cfg, options: fn(cfg.size, cfg.seed))
 
 
-@UND_SETS.register("shapeworld_plain")
-def shapeworld_plain(size: int, seed: int) -> list[dict]:
+def shapeworld_plain(cfg: ReplayAnchor, options: Any) -> list[dict]:
     """Plain questions on train-split ShapeWorld scenes (the lmms-eval task of the same name uses eval)."""
     from unigap import world
     from unigap.understand.shapeworld import build_items
 
-    per = math.ceil(size / len(world.SUBTASKS))
+    per = math.ceil(cfg.size / len(world.SUBTASKS))
     return [{"image": it["image"]["bytes"], "question": it["question"], "answer": it["answer"]}
-            for it in build_items(per, seed, split="train")][:size]
+            for it in build_items(per, cfg.seed, split="train")][: cfg.size]
+
+
+UND_SETS.register("shapeworld_plain")(shapeworld_plain)
 
 
 def read_und_parquet(path: Path) -> list[dict]:
@@ -70,10 +76,11 @@ def read_und_parquet(path: Path) -> list[dict]:
     return rows
 
 
-def load_und_set(name: str, size: int, seed: int) -> list[dict]:
-    if name in UND_SETS:
-        return UND_SETS.get(name)(size, seed)
-    return read_und_parquet(Path(name))
+def load_und_set(cfg: ReplayAnchor, seed: int, where: str = "anchor.replay") -> list[dict]:
+    """The items of `cfg.set`: a registered set built by its factory (`seed` unless `cfg.seed` is given), or a parquet."""
+    if cfg.set in UND_SETS:
+        return UND_SETS.create(cfg.set, cfg.model_copy(update={"seed": seed if cfg.seed is None else cfg.seed}), where)
+    return read_und_parquet(Path(cfg.set))
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -111,8 +118,12 @@ class Anchors:
     @staticmethod
     def check(cfg: AnchorConfig, model: UnifiedModel | None = None) -> None:
         """Before anything is written: the understanding set exists; the backend can score text."""
-        if cfg.replay.set is not None and cfg.replay.weight > 0 and cfg.replay.set not in UND_SETS:
-            read_und_parquet(Path(cfg.replay.set))
+        rp = cfg.replay
+        if rp.set is not None and rp.weight > 0:
+            if rp.set in UND_SETS:
+                UND_SETS.validate_options(rp.set, rp.options, "anchor.replay.options")
+            else:
+                read_und_parquet(Path(rp.set))
         if model is not None and cfg.active and not supports(model, "answer_logprobs"):
             raise UnigapError(f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
                               "understanding log-probs), which both anchors need; remove the anchor section")
@@ -137,7 +148,7 @@ class Anchors:
             self.st = st
         rp = self.cfg.replay
         if rp.set is not None and rp.weight > 0:
-            self.und = load_und_set(rp.set, rp.size, self.seed)
+            self.und = load_und_set(rp, self.seed)
             self.und_images = [decode_png(r["image"]) for r in self.und]
 
     def loss(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor | None:

@@ -191,7 +191,7 @@ def resume_checks(st: State | None, cfg: "ImproveConfig", out: Path, log: Callab
     """A resume uses the config the checkpoint was made with; say where it resumes."""
     if st is None:
         return
-    check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER)
+    check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER, type(cfg))
     where = f"step {st.step} of epoch {st.epoch + 1}" if st.step else f"epoch {st.epoch}"
     log(f"resuming {out} after {where} of {cfg.epochs} ({len(st.examples)} examples, "
         f"{len(st.history['replays'])} curriculum replays so far)")

@@ -171,13 +171,15 @@ def seed_all(seed: int) -> None:
 
 # ---- the config a checkpoint was made with -------------------------------------------------
 
-def check_same_config(stored: dict | None, now: dict, where: Path, may_differ: Iterable[str] = ()) -> None:
-    """A resume must use the config the checkpoint was made with (keys in `may_differ` excepted)."""
+def check_same_config(stored: dict | None, now: dict, where: Path, may_differ: Iterable[str] = (),
+                      cls: type | None = None) -> None:
+    """A resume must use the config the checkpoint was made with (keys in `may_differ` excepted; keys of
+    config class `cls` renamed since count under their new names)."""
     from unigap.config import diff_keys
 
     if stored is None:
         return
-    keys = [k for k in diff_keys(stored, now) if not any(k == m or k.startswith(m + ".") for m in may_differ)]
+    keys = [k for k in diff_keys(stored, now, cls=cls) if not any(k == m or k.startswith(m + ".") for m in may_differ)]
     if keys:
         raise UnigapError(f"{where} holds a checkpoint made with another config; these keys differ: "
                           f"{', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}. Rerun with the same config "

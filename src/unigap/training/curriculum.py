@@ -74,7 +74,7 @@ def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: 
     rows = [(p, i) for p in pool for i in range(cfg.n)]
     texts = [p["prompt"] for p, _ in rows]
     seeds = [candidate_seed(run.seed, f"{p['prompt_id']}@replay{epoch}", i) for p, i in rows]
-    tokens, verdicts, probs = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.batch_size)
+    tokens, verdicts, probs = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.chunk_size)
     for k, p in enumerate(pool):
         span = range(k * cfg.n, (k + 1) * cfg.n)
         acc = [j for j in span if verdicts[j] == 1]
@@ -96,7 +96,7 @@ class ReplaySettings:
     seed: int
     sampling: SamplingConfig
     judge: SelfJudgeConfig
-    batch_size: int = 64
+    chunk_size: int = 64  # candidates per generate + judge call
     all_accepted: bool = False
 
 
@@ -104,6 +104,6 @@ def probe_acceptance(model: UnifiedModel, prompts: list[dict], run: ReplaySettin
     """Self-acceptance of one fresh candidate per probe prompt (the adaptive trigger's signal)."""
     texts = [p["prompt"] for p in prompts]
     seeds = [candidate_seed(run.seed, f"{p['prompt_id']}@probe{epoch}", 0) for p in prompts]
-    _, verdicts, _ = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.batch_size)
+    _, verdicts, _ = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.chunk_size)
     valid = [v for v in verdicts if v is not None]
     return sum(valid) / len(valid) if valid else 0.0

@@ -11,7 +11,7 @@ generate/judge, save) plus optional backend hooks (`apply_lora`, `enable_gradien
   training/checkpoint.py  the commits (training/commit.py's protocol): epochs/NNNNNN, LATEST, model, train.json,
                           steps.csv; resume
   training/anchor.py      judge-KL and understanding-replay anchors
-  training/rewards.py     grpo rewards (self, self_frozen, dual, any judge)
+  training/rewards.py     grpo rewards (self, self-frozen, dual, any judge)
   curation/guard.py       the data-quality guard (offline objectives, before training)
 Everything is checked before anything is written; a killed run resumes from the last commit.
 """
@@ -85,10 +85,10 @@ def check_improve_prompts(cfg: ImproveConfig, prompts: list[Prompt], where: str 
 
 
 def check_trainable(model: UnifiedModel) -> None:
-    """Backends without weights here (a served model) cannot be trained: say so before anything else."""
+    """A backend that declares `trainable = False` (served, or a plugin's) cannot be trained: say so first."""
     if getattr(model, "trainable", True) is False:
-        raise UnigapError(f"improve: the {model.name!r} backend has no weights to train here (a model behind HTTP); "
-                          "self-improve a backend that loads the weights (janus, showo, emu3, tiny)")
+        raise UnigapError(f"improve: the {model.name!r} backend declares trainable = False (no weights unigap can "
+                          "train); self-improve a backend that loads its weights (e.g. janus, showo, emu3, tiny)")
 
 
 def check_model(cfg: ImproveConfig, objective: Objective, model: UnifiedModel) -> None:
@@ -145,7 +145,7 @@ def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Pa
     data, objective = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
     st = State.load(Path(out))
     if st is not None:
-        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER)
+        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER, type(cfg))
     model = load_model(cfg.model)
     check_model(cfg, objective, model)
     check_compatible(data, model, Path(data_dir))

@@ -6,7 +6,7 @@ questions) is unigap.models.tiny.recipe. From random weights, or from a checkpoi
 e.g. the strong-judge recipe continues the shipped tiny model). The loss is task-balanced: mean image-token
 CE over generation examples plus
 `und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
-informative answer token under 64 image tokens.
+informative answer token under the 12 image tokens.
 
 Eval prompts never appear: every sampled spec whose text is an eval prompt is redrawn.
 Resumable, kill -9 included: every `checkpoint_every` steps (and after the last) the weights, the
@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from pydantic import Field
 
-from unigap.config import Config, seed_field
+from unigap.config import Config, seed_field, upgraded
 from unigap.errors import UnigapError
 from unigap.models.base import SamplingConfig
 from unigap.faults import point
@@ -68,10 +68,11 @@ class SelfPlayConfig(Config):
 class PretrainConfig(Config):
     """configs/pretrain_tiny.yaml."""
 
+    renamed = {"batch_size": "train_batch_size"}
     seed: int = seed_field()
     world_seed: int = seed_field()  # seed of the train/eval prompt splits
     steps: int = Field(2000, ge=1)
-    batch_size: int = Field(64, ge=1)
+    train_batch_size: int = Field(64, ge=1)  # examples per optimizer step
     lr: float = Field(2e-3, gt=0)
     min_lr: float = Field(2e-4, ge=0)
     warmup: int = Field(100, ge=0)
@@ -209,7 +210,7 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
         raise UnigapError(f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
                           "restore it, or pretrain into a new --out") from None
     ckpt = load_checkpoint(step_dir / "model")
-    if ckpt.card.get("pretrain") != recipe_dict(cfg):
+    if upgraded(PretrainConfig, ckpt.card.get("pretrain")) != recipe_dict(cfg):
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
     ckpt.card = {k: v for k, v in ckpt.card.items() if k not in ("config", "vocab", "codec", "sha256")}
     return ckpt, state["step"], state
@@ -253,7 +254,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
         opt.load_state_dict(state["optimizer"])
         data.pool = state.get("pool", [])
         set_rng_state(state.get("rng"))
-    n_gen = int(round(cfg.batch_size * cfg.gen_frac))
+    n_gen = int(round(cfg.train_batch_size * cfg.gen_frac))
     t0 = time.time()
     for step in range(start, cfg.steps):
         if self_play_due(cfg, step):
@@ -285,7 +286,7 @@ def published(out: Path, cfg: PretrainConfig) -> bool:
     except CheckpointError:
         return False
     weights = out / WEIGHTS
-    return (card.get("steps") == cfg.steps and card.get("pretrain") == recipe_dict(cfg) and weights.is_file()
+    return (card.get("steps") == cfg.steps and upgraded(PretrainConfig, card.get("pretrain")) == recipe_dict(cfg) and weights.is_file()
             and sha256_file(weights) == card.get("sha256"))
 
 

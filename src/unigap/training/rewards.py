@@ -2,7 +2,7 @@
 
   self         P(match) of the current model's own judge: score_probs, P("1") / (P("1") + P("0"))
                after the paper's question and "The score is" (the paper's internal signal, online)
-  self_frozen  the same with the base model's weights (a fixed reward model that does not co-adapt)
+  self-frozen  the same with the base model's weights (a fixed reward model that does not co-adapt)
   dual         SUDER-style dual self-reward: the understanding branch's likelihood of the prompt given
                the image, per word: exp(log p(prompt | image, question) / words), in (0, 1]
   <a judge>    any external judge or scorer of unigap.judges (oracle, geneval, t2i-compbench, sciscore,
@@ -102,9 +102,9 @@ def judge_reward(cfg: RewardConfig, where: str) -> RewardFn:
 
 REWARDS: Registry = Registry("reward", group="unigap.rewards")
 REWARDS.register("self")(self_reward)
-REWARDS.register("self_frozen")(self_frozen_reward)
+REWARDS.register("self-frozen")(self_frozen_reward)
 REWARDS.register("dual", options=DualOptions)(dual_reward)
-NEEDS = {"self": "score_probs", "self_frozen": "score_probs", "dual": "answer_logprobs"}  # backend hook each needs
+NEEDS = {"self": "score_probs", "self-frozen": "score_probs", "dual": "answer_logprobs"}  # backend hook each needs
 
 
 def is_builtin(name: str) -> bool:

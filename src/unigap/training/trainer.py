@@ -1,7 +1,7 @@
 """The prepared training objects: accelerate, the loss module DDP/FSDP wrap, freezing / LoRA, the optimizer.
 
 `accelerate` does device placement, mixed precision (bf16 autocast), and multi-process training
-(`accelerate launch` / `torchrun`: DDP, or FSDP from an accelerate config). `batch_size` is the
+(`accelerate launch` / `torchrun`: DDP, or FSDP from an accelerate config). `train_batch_size` is the
 number of rows per micro-batch summed over all processes (each process takes every
 world_size-th row of it) and an optimizer step averages the gradient over `grad_accum`
 micro-batches, so a config trains the same model on 1 or N processes (up to float rounding).

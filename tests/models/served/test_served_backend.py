@@ -263,7 +263,7 @@ def test_audit_resume_requests_nothing_again(server, tmp_path):
     cfg = AuditConfig.model_validate({
         "model": {"name": "served", "path": "stub-omni", "options": {"base_url": url, "size": "32x32",
                                                                     "api_key_env": KEY_ENV}},
-        "prompts": {"per_subtask": 1}, "n": 2, "judges": [], "n_boot": 10, "batch_size": 8})
+        "prompts": {"per_subtask": 1}, "n": 2, "judges": [], "n_boot": 10, "chunk_size": 8})
     metrics = run_audit(cfg, tmp_path / "run")
     first = sum(stub.counts.values())
     assert stub.counts["chat"] == 18 and first == 36  # 9 prompts x 2 candidates: one image + one judgment each

@@ -34,7 +34,7 @@ def test_synthetic_checkpoint_through_the_cli_loop(tmp_path):
     assert manifest["totals"]["sft"] > 0 and manifest["fingerprint"]["backend"] == "showo"
     invoke("improve", "--config", ROOT / "configs" / "sft_showo.yaml", "--data", tmp_path / "data", "--out",
            tmp_path / "sft", f"model.path={ckpt}", "model.device=cpu", "model.dtype=fp32", 'mixed_precision="no"',
-           "gradient_checkpointing=false", "epochs=1", "batch_size=4", "grad_accum=1", "allow_eval_prompts=true",
+           "gradient_checkpointing=false", "epochs=1", "train_batch_size=4", "grad_accum=1", "allow_eval_prompts=true",
            "curriculum.mode=none")
     assert (tmp_path / "sft" / "model" / "pytorch_model.safetensors").exists()
     invoke("analyse", run)

@@ -98,7 +98,7 @@ def make_data(path, backend, n=4):
 
 def _cfg(showo_dir, **kw):
     model = ModelConfig(name="showo", path=str(showo_dir), batch_size=4, options={"steps": 2})
-    return ImproveConfig(**{"model": model, "epochs": 2, "batch_size": 2, "lr": 1e-3, **kw})
+    return ImproveConfig(**{"model": model, "epochs": 2, "train_batch_size": 2, "lr": 1e-3, **kw})
 
 
 def test_lora_improve_killed_and_resumed_gives_the_same_weights(showo_dir, backend, tmp_path):

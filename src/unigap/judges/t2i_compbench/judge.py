@@ -18,13 +18,14 @@ see docs/scorers.md); raw = JSON with what the score was computed from.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 
-from unigap.errors import UnigapError
+from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
 from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
 from unigap.judges._scorer_hf import per_item, pick_dtype, require, to_pil
@@ -51,9 +52,10 @@ class T2ICompBenchJudge:
         self.batch_size, self.np_num = o.batch_size, o.np_num
         self.blip_size, self.depth_size = o.blip_image_size, o.depth_image_size
         self.det_threshold, self.det_nms, self.template = o.detector_threshold, o.detector_nms, o.query_template
-        self.objects = text.read_objects_file(o.objects_file) if o.objects_file else None
+        self.objects = text.read_objects_file(_readable(o.objects_file, "objects_file")) if o.objects_file else None
         files = (o.complex_spatial_file, o.complex_action_file)
-        self.complex_lists = None if files == (None, None) else (_keys(files[0]), _keys(files[1]))
+        self.complex_lists = None if files == (None, None) else (_keys(files[0], "complex_spatial_file"),
+                                                                 _keys(files[1], "complex_action_file"))
         self.thresholds = {**DEFAULT_THRESHOLDS, **o.thresholds}
         self._models: dict[str, tuple] = {}
 
@@ -268,10 +270,19 @@ def _accept_size(model: Any, size: int) -> None:
         emb.image_size = (size, size)
 
 
-def _keys(path: str | None) -> set[str]:
+def _keys(path: str | None, option: str) -> set[str]:
     if not path:
         return set()
-    return {rules.complex_key(line) for line in Path(path).read_text().splitlines()}
+    return {rules.complex_key(line) for line in _readable(path, option).read_text().splitlines()}
+
+
+def _readable(path: str, option: str) -> Path:
+    """The file an option names; DataError naming the option and the file if it is missing or unreadable."""
+    p = Path(path)
+    if not p.is_file() or not os.access(p, os.R_OK):
+        why = "a directory, not a file" if p.is_dir() else "not readable" if p.exists() else "no such file"
+        raise DataError(f"t2i-compbench judge: {option}: {p}: {why}")
+    return p
 
 
 def _token_id(tok: Any, token: str) -> int:

@@ -30,7 +30,7 @@ from torch import nn
 class TinyConfig:
     text_vocab: int
     image_vocab: int
-    n_image_tokens: int = 64
+    n_image_tokens: int = 12  # M: the codec's 4 x 3 cells, one token each
     prompt_len: int = 24  # P: generation prompts are left-padded to exactly this length
     block_size: int = 128
     n_layer: int = 4

@@ -40,7 +40,7 @@ class RecipeConfig(Protocol):
 
     seed: int
     world_seed: int
-    batch_size: int
+    train_batch_size: int
     gen_frac: float
     cfg_dropout: float
     plain_frac: float
@@ -163,8 +163,8 @@ class DataSource:
 
     def batch(self, step: int) -> list[Example]:
         rng = np.random.default_rng([self.cfg.seed, step])
-        n_gen = int(round(self.cfg.batch_size * self.cfg.gen_frac))
-        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.batch_size - n_gen)]
+        n_gen = int(round(self.cfg.train_batch_size * self.cfg.gen_frac))
+        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.train_batch_size - n_gen)]
 
     def _render_tokens(self, scene: Any) -> np.ndarray:
         return self.codec.tokens_of(scene)

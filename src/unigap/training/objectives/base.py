@@ -102,13 +102,13 @@ class Objective:
 
 
 def row_steps(ctx: "Context") -> Iterator[Step]:
-    """State.examples in a (seed, epoch) permutation, micro-batches of batch_size, windows of grad_accum;
+    """State.examples in a (seed, epoch) permutation, micro-batches of train_batch_size, windows of grad_accum;
     each process takes every world-th row of a micro-batch."""
     import numpy as np
 
     cfg, st, run = ctx.cfg, ctx.st, ctx.run
     order = np.random.default_rng([cfg.seed, st.epoch]).permutation(len(st.examples))
-    micro = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
+    micro = [order[i : i + cfg.train_batch_size].tolist() for i in range(0, len(order), cfg.train_batch_size)]
     windows = [micro[i : i + cfg.grad_accum] for i in range(0, len(micro), cfg.grad_accum)]
     for s, window in enumerate(windows):
         yield Step([micro_of(st.examples, idx, run, (st.epoch, s, k)) for k, idx in enumerate(window)], s)

@@ -1,6 +1,6 @@
 """`method: grpo`: online GRPO on image tokens with the model's own judge (or any judge) as the reward.
 
-Each optimizer step: for the B = batch_size / G prompts of each micro-batch, G candidates from the
+Each optimizer step: for the B = train_batch_size / G prompts of each micro-batch, G candidates from the
 current policy with the run's sampling (CFG, temperature, top-k; per-candidate seeds), rewards
 (training/rewards.py, a weighted list), advantages normalised within each prompt's group
 (r - mean) / (std + 1e-4) (T2I-R1; `scale_rewards: false` = r - mean), then
@@ -103,13 +103,13 @@ class GRPO(Objective):
     def check_model(self, model: UnifiedModel) -> None:
         check_reward_model(self.opts.rewards, model, "improve.grpo.rewards")
         fp32 = self.cfg.mixed_precision == "no" and self.cfg.model.dtype in ("fp32", "float32", "auto")
-        need = estimate_bytes(model, self.cfg.batch_size, 64, fp32, self.cfg.gradient_checkpointing)
+        need = estimate_bytes(model, self.cfg.train_batch_size, 64, fp32, self.cfg.gradient_checkpointing)
         have = available_bytes(self.cfg.model.device)
         if need > have:
-            b, g = self.cfg.batch_size // self.opts.group_size, self.opts.group_size
-            raise UnigapError(f"grpo: a micro-batch of B x G = {b} x {g} = {self.cfg.batch_size} samples needs about "
+            b, g = self.cfg.train_batch_size // self.opts.group_size, self.opts.group_size
+            raise UnigapError(f"grpo: a micro-batch of B x G = {b} x {g} = {self.cfg.train_batch_size} samples needs about "
                               f"{need / 2**30:.1f} GiB to train, more than the {have / 2**30:.1f} GiB free on "
-                              f"{self.cfg.model.device}; lower batch_size (raise grad_accum to keep the step), "
+                              f"{self.cfg.model.device}; lower train_batch_size (raise grad_accum to keep the step), "
                               "or set gradient_checkpointing: true / mixed_precision: bf16")
 
     # --- the run ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class GRPO(Objective):
             ctx.progress.start("grpo", self.total_steps(), done)
 
     def per_micro(self) -> int:
-        return self.cfg.batch_size // self.opts.group_size
+        return self.cfg.train_batch_size // self.opts.group_size
 
     def windows(self) -> list[list[list[int]]]:
         """The optimizer steps of an epoch: windows of micro-batches of prompt indices (order set per epoch)."""

@@ -88,7 +88,7 @@ class DPO(_Offline):
     name, rows_key, what = "dpo", "pairs", "chosen/rejected pairs"
 
     def start(self, ctx: Any) -> None:
-        ctx.st.ref = reference_logps(ctx.model, ctx.st.examples, self.cfg.batch_size)
+        ctx.st.ref = reference_logps(ctx.model, ctx.st.examples, self.cfg.train_batch_size)
 
     def resume(self, ctx: Any) -> None:
         self.state = ctx.st  # the reference log-probs live in the state (they grow with replays)
@@ -102,7 +102,7 @@ class DPO(_Offline):
 
     def added(self, ctx: Any, replay: Any, model: UnifiedModel) -> list[dict]:
         if replay.pairs:  # pairs found now: reference = the current model
-            extra = reference_logps(model, replay.pairs, self.cfg.batch_size)
+            extra = reference_logps(model, replay.pairs, self.cfg.train_batch_size)
             ctx.st.ref = {k: torch.cat([ctx.st.ref[k], extra[k]]) for k in ctx.st.ref}
         return replay.pairs
 
