@@ -150,3 +150,18 @@ def test_hf_dataset_loads(geneval_run, tmp_path):
     assert ds["verdict_self"] == [0, 1, 0, 0, 1, 0] and ds["verdict_qwen2_5_vl"][:2] == [None, None]
     with pytest.raises(UnigapError, match="not empty"):
         export_hf(run, tmp_path / "hf")
+
+
+def test_every_exported_file_is_written_whole(geneval_run, t2i_run, tmp_path, monkeypatch):
+    """Each file goes through unigap.files' atomic writers (a kill leaves the old file or the new one): the
+    writers' fault point names every file the exporters leave, and no temp file is left behind."""
+    log = tmp_path / "points.log"
+    monkeypatch.setenv("UNIGAP_FAULT_LOG", str(log))
+    export_geneval(geneval_run[0], tmp_path / "g")
+    export_t2i_compbench(t2i_run[0], tmp_path / "t")
+    export_hf(geneval_run[0], tmp_path / "h")
+    written = {line.split("\t", 1)[1] for line in log.read_text().splitlines() if line.startswith("file\t")}
+    files = [p for d in ("g", "t") for p in (tmp_path / d).rglob("*") if p.is_file()]
+    assert len(files) == (6 + 2) + (4 + 2) and all(str(p) in written for p in files)  # geneval: PNGs + metadata
+    assert str(tmp_path / "h") in written  # the dataset directory, swapped in whole
+    assert not [p for p in tmp_path.rglob("*.tmp")] and not [p for p in tmp_path.rglob("*.old")]

@@ -311,7 +311,7 @@ def test_unigap_judge_benchmark_scores_a_stored_mixed_run(tiny, tmp_path):
                                       for p in ("s0", "t0") for i in range(2)])
     args = ["judge", str(tmp_path / "run"), "--judge", "benchmark", "geneval=null", "t2i_compbench.device=cpu",
             f"t2i_compbench.clip={tiny['clip']}", f"science_t2i.path={tiny['clip']}", "science_t2i.device=cpu",
-            "--batch-size", "2"]
+            "--chunk-size", "2"]
     res = CliRunner().invoke(get_app(), args)
     assert res.exit_code == 0, res.output
     assert "benchmark: judged 4 candidates, 0 failed" in res.output and "non_spatial: mean score" in res.output

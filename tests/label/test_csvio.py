@@ -103,3 +103,11 @@ def test_missing_columns_and_conflicts_with_stored_labels(run, tmp_path):
     assert labels(path, "human:erin") == {ids[0]: 1}
     import_csv(path, tmp_path / "c.csv", "erin", replace=True)
     assert labels(path, "human:erin") == {ids[0]: 0, ids[1]: 1}
+
+
+def test_the_export_is_written_whole(run, tmp_path, monkeypatch):
+    log = tmp_path / "points.log"
+    monkeypatch.setenv("UNIGAP_FAULT_LOG", str(log))
+    export_csv(run[0], tmp_path / "labels.csv")
+    assert f"file\t{tmp_path / 'labels.csv'}" in log.read_text().splitlines()
+    assert _read(tmp_path / "labels.csv") and not list(tmp_path.glob(".labels.csv.*"))
