@@ -35,8 +35,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -116,6 +117,7 @@ def write_showo(out: Path, size: str, tokens: int) -> None:
 
 def showo_section(tokens: int, s: Settings) -> dict[str, Any]:
     from janus_decode import make_prompts
+
     from unigap.models.base import ModelConfig, load_model
 
     batch = s.showo_batch[tokens]
@@ -138,6 +140,7 @@ def showo_section(tokens: int, s: Settings) -> dict[str, Any]:
 
 def sft_section(s: Settings, steps: int = 3) -> dict[str, Any]:
     from janus_decode import make_prompts
+
     from unigap.models.janus.backend import JanusBackend
     from unigap.models.janus.synthetic import build_synthetic
     from unigap.training.losses import sft_loss

@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-
-import numpy as np
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,10 +94,10 @@ def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
     from unigap.models.base import ModelConfig, SamplingConfig, load_model
     from unigap.models.janus.synthetic import JanusDims, build_synthetic
     from unigap.records import Prompt
+    from unigap.training.config import RewardConfig
     from unigap.training.losses import group_advantages, grpo_token_loss
     from unigap.training.objectives.offline import sft_loss
     from unigap.training.rewards import Models, Rewards, Samples
-    from unigap.training.config import RewardConfig
     from unigap.training.trainer import freeze
 
     dims = JanusDims(2048, 5632, layers, 16, 16, 102400, 16384, side, 16, 1024, 24, 16)

@@ -22,17 +22,18 @@ import platform
 import random
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.backend import JanusBackend
 from unigap.models.janus.decode import DecodeSettings
-from unigap.utils import left_pad
 from unigap.models.janus.hf_reference import hf_image_generate
 from unigap.models.janus.synthetic import WORDS, build_synthetic
 from unigap.models.janus.text import generation_rows
+from unigap.utils import left_pad
 
 SAMPLING = SamplingConfig(cfg_scale=5.0, temperature=1.0, top_k=0)
 

@@ -289,12 +289,12 @@ def profile(ckpt: str, per_subtask: int, n: int, seed: int = 0) -> dict:
     """A quick look at a checkpoint's judge on its own train images (no training): per band the oracle
     generation accuracy, and the self-judge's acceptance precision (parse mode, the run's default
     selection) and AUROC of P(match). The full measurement is the run's own audit_train (`measure`)."""
+    from unigap import world
     from unigap.analysis.diagnostics import judge_diagnostics
     from unigap.models.base import ModelConfig, SelfJudgeConfig, default_sampling, load_model
     from unigap.prompts.base import SuiteConfig, load_prompts
     from unigap.records import candidate_seed
     from unigap.verdict import question
-    from unigap import world
 
     model = load_model(ModelConfig(name="tiny", path=ckpt))
     prompts = [p for p in load_prompts(SuiteConfig(split="train", per_subtask=per_subtask)) for _ in range(n)]

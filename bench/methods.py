@@ -101,7 +101,6 @@ def base_stages(seed: int, run_dir: Path, log) -> None:
 
 def run_method(name: str, seed: int, out: Path, log) -> dict:
     """The method's `unigap run` on a copy of the seed's base stages (results.json; resumes)."""
-    from unigap.config import defaults_json
     from unigap.pipeline.run import run_loop
     from unigap.store import RunStore
 

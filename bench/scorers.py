@@ -37,11 +37,21 @@ T2I = {"color": "a green bench and a blue bowl", "non_spatial": "a person is loo
        "numeracy": "two dogs and three cats", "complex": "The red hat was on top of the brown coat rack."}
 
 
-def real_models(root: Path) -> "Lazy":
+def real_models(root: Path) -> Lazy:
     """Random models with the real architectures' configs, each built and saved to `root` on first use."""
-    from transformers import (BlipConfig, BlipForQuestionAnswering, CLIPConfig, CLIPModel, DPTConfig,
-                              DPTForDepthEstimation, Mask2FormerConfig, Mask2FormerForUniversalSegmentation,
-                              Owlv2Config, Owlv2ForObjectDetection, SwinConfig)
+    from transformers import (
+        BlipConfig,
+        BlipForQuestionAnswering,
+        CLIPConfig,
+        CLIPModel,
+        DPTConfig,
+        DPTForDepthEstimation,
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        SwinConfig,
+    )
     from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
 
     clip_tok = tiny.word_tokenizer("<|startoftext|>", "<|endoftext|>")

@@ -7,10 +7,10 @@ def small_run_config(ckpt, **kw):
     """`unigap run` at test size on a random tiny checkpoint (prob-mode self-judge: a random model's
     text answers do not parse; guard threshold 0 so that training always runs)."""
     from unigap.curation.curate import CurateConfig
+    from unigap.curation.guard import GuardConfig
     from unigap.models.base import ModelConfig, SelfJudgeConfig
     from unigap.pipeline.run import RunConfig
     from unigap.prompts.base import SuiteConfig
-    from unigap.curation.guard import GuardConfig
     from unigap.training.improve import ImproveConfig
 
     base = dict(model=ModelConfig(name="tiny", path=str(ckpt)), n=3, eval_n=2, n_boot=50,

@@ -14,9 +14,10 @@ Note: on a machine without GPUs, `accelerate launch` runs K > 1 processes only w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from unigap.errors import UnigapError
 

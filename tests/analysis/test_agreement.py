@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from unigap.analysis.agreement import (agreement_table, bootstrap_kappa, cohen_kappa, confusion, kappa_ci,
-                                       verdicts_from_rows)
+from unigap.analysis.agreement import (
+    agreement_table,
+    bootstrap_kappa,
+    cohen_kappa,
+    confusion,
+    kappa_ci,
+    verdicts_from_rows,
+)
 
 
 def from_table(n11: int, n10: int, n01: int, n00: int) -> tuple[list[int], list[int]]:

@@ -3,7 +3,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from unigap.analysis.diagnostics import NO_PROBS, auroc, exploitation, fmt, judge_diagnostics, run_diagnostics, table_rows
+from unigap.analysis.diagnostics import (
+    NO_PROBS,
+    auroc,
+    exploitation,
+    fmt,
+    judge_diagnostics,
+    run_diagnostics,
+    table_rows,
+)
 
 
 @dataclass

@@ -1,6 +1,13 @@
 import torch
 
-from unigap.analysis.entk import cross_kernel, flat_grad, gen_loss_fn, matched_vs_mismatched, per_sample_grads, und_loss_fn
+from unigap.analysis.entk import (
+    cross_kernel,
+    flat_grad,
+    gen_loss_fn,
+    matched_vs_mismatched,
+    per_sample_grads,
+    und_loss_fn,
+)
 from unigap.models.base import ModelConfig, load_model
 from unigap.verdict import question
 

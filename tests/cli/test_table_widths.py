@@ -11,8 +11,15 @@ from rich.console import Console
 from tests.cli import _printouts as P
 from unigap.cli.agree import pairs_table
 from unigap.cli.model import eval_table
-from unigap.cli.show import (Col, Fitted, before_after_table, diagnostics_printout, metrics_printout,
-                             results_printout, side_by_side)
+from unigap.cli.show import (
+    Col,
+    Fitted,
+    before_after_table,
+    diagnostics_printout,
+    metrics_printout,
+    results_printout,
+    side_by_side,
+)
 from unigap.cli.understand import scores_table
 
 PRINTOUTS = {

@@ -3,11 +3,11 @@ import pytest
 from unigap.audit.runner import AuditConfig, run_audit
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
+from unigap.curation.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
 from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore
-from unigap.curation.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
 from unigap.training.improve import ImproveConfig, improve
 
 

@@ -9,8 +9,8 @@ import sqlite3
 import time
 
 from tests.distributed.helpers import launch, logs, wait_all
-from unigap.distributed import Dist, dist_info, rank_device, shard
 from unigap.audit.runner import AuditConfig, run_audit
+from unigap.distributed import Dist, dist_info, rank_device, shard
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore, part_path

@@ -11,7 +11,7 @@ import torch
 
 from tests.distributed.helpers import launch, logs, make_tiny_data, wait_all
 from unigap.models.base import ModelConfig, load_model
-from unigap.training.improve import State, ImproveConfig, improve
+from unigap.training.improve import ImproveConfig, State, improve
 
 
 def config(ckpt, **kw) -> ImproveConfig:

@@ -17,8 +17,15 @@ pytest.importorskip("transformers")
 
 from tests.conftest import make_tiny_checkpoint  # noqa: E402
 from tests.judges._scorer_tiny import save_blip, save_clip, save_mask2former, save_owlv2  # noqa: E402
-from unigap.audit.runner import AuditConfig, NoBar, audit_into, judge_stage, load_judges, run_audit  # noqa: E402
-from unigap.audit.runner import self_judge_fn  # noqa: E402
+from unigap.audit.runner import (  # noqa: E402
+    AuditConfig,
+    NoBar,
+    audit_into,
+    judge_stage,
+    load_judges,
+    run_audit,
+    self_judge_fn,  # noqa: E402
+)
 from unigap.config import load_config  # noqa: E402
 from unigap.errors import ConfigError, DataError  # noqa: E402
 from unigap.models.base import ModelConfig, load_model  # noqa: E402

@@ -7,9 +7,9 @@ The labelling rate is measured by bench/label_rate.py (against a plain-HTTP base
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest

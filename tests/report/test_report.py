@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from tests._browser import CHROME_ARGS, CHROMIUM, CHROMEDRIVER, HAVE_CHROME
+from tests._browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, HAVE_CHROME
 from unigap.records import Judgment, Prompt
 from unigap.report.render import render_report
 from unigap.store import RunStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from unigap.report.summary import change, summary, terms
 from unigap.analysis.table import spec_of
+from unigap.report.summary import change, summary, terms
 
 CONFIG = {"model": {"name": "tiny"}, "eval_prompts": {"suite": "shapeworld"}, "eval_n": 4, "n": 10,
           "improve": {"method": "sft", "curriculum": {"mode": "fixed"}}}

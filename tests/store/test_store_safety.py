@@ -12,7 +12,6 @@ import threading
 import time
 
 import numpy as np
-from unigap.store.schema import MIGRATIONS
 import pytest
 from store_helpers import make_prompts, make_rows
 
@@ -20,6 +19,7 @@ from unigap.errors import UnigapError
 from unigap.records import Judgment
 from unigap.store import RunStore
 from unigap.store.runstore import DB_NAME
+from unigap.store.schema import MIGRATIONS
 
 WRITER = textwrap.dedent("""
     import sys

@@ -10,9 +10,9 @@ from unigap.errors import DataError, UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.models.tiny.checkpoint import shipped_path
 from unigap.training.anchor import load_und_set, match_logit
-from unigap.training.losses import bernoulli_kl
 from unigap.training.config import AnchorConfig, JudgeKLAnchor, ReplayAnchor
 from unigap.training.improve import improve
+from unigap.training.losses import bernoulli_kl
 from unigap.verdict import question
 
 

@@ -8,12 +8,12 @@ import torch
 from tests.training.test_improve import make_data, weights
 from unigap.curation.dataset import PROMPTS, write_prompts
 from unigap.errors import ConfigError, UnigapError
+from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, load_model
 from unigap.prompts.shapeworld import load_shapeworld
 from unigap.training.config import GrpoOptions, ImproveConfig, RewardConfig
 from unigap.training.improve import improve
 from unigap.training.losses import group_advantages, grpo_token_loss
-from unigap.judges.base import JudgeConfig
 
 
 def grpo_data(path, ckpt, n_prompts=4, prompts=None):

@@ -7,8 +7,8 @@ import torch
 from unigap import world
 from unigap.curation.dataset import MANIFEST, _write, read_parquet_rows
 from unigap.errors import DataError
-from unigap.models.base import ModelConfig, load_model
 from unigap.files import encode_png
+from unigap.models.base import ModelConfig, load_model
 from unigap.training.improve import ImproveConfig, improve
 
 TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red cross"]

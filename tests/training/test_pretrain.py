@@ -74,7 +74,6 @@ def test_self_play_pool_holds_the_models_images_with_oracle_verdicts():
 
 
 def test_balanced_self_play_draws_each_subtasks_verdicts_equally():
-    from unigap.models.tiny.format import TinyFormat
     from unigap.models.tiny.recipe import DataSource
 
     # a pool like the medium band's: 1 right image of "texture" among 9 wrong ones, 10 wrong "spatial"

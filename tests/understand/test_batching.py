@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from unigap.errors import UnigapError
-from unigap.understand.batching import (Item, batches, cut_at_stop, generation_settings, is_greedy, one_image,
-                                        run_batch, to_array)
+from unigap.understand.batching import (
+    Item,
+    batches,
+    cut_at_stop,
+    generation_settings,
+    is_greedy,
+    one_image,
+    run_batch,
+    to_array,
+)
 
 
 def test_generation_settings_and_stop_strings():

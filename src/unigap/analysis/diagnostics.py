@@ -23,11 +23,12 @@ drop in AUROC / acceptance precision when the generator has moved into the judge
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import numpy as np
 
-from unigap.analysis.stats import Counts, bootstrap_ratios, ci, ratio
+from unigap.analysis.stats import Counts, ci, ratio
 from unigap.analysis.table import fmt as pct
 from unigap.vocab import BANDS, IMPROVED_JUDGE, OVERALL, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 

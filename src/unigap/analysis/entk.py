@@ -20,7 +20,7 @@ the representation whose inner products the eNTK of the last layers reduces to.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

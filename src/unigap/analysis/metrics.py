@@ -19,8 +19,9 @@ has a "benchmarks" level: per benchmark, the unweighted mean of its subtasks (th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -14,7 +14,8 @@ Candidates whose scorer failed (score None) are left out, and counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

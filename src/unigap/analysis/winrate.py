@@ -15,13 +15,13 @@ per-benchmark level (unweighted mean of its subtasks).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE
 from unigap.analysis.metrics import Row, build_table, per_prompt_counts
 from unigap.analysis.stats import summarise_ratio
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE
 
 KINDS = {(0, 1, 0): "fp_corrected", (1, 0, 1): "fn_corrected", (0, 0, 1): "new_fp", (1, 1, 0): "new_fn"}
 

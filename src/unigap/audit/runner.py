@@ -9,16 +9,16 @@ and rerunning the same command continues; rerunning a finished audit does no mod
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
-
-from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
+from unigap.analysis.metrics import audit_metrics
 from unigap.config import Config, defaults_json, seed_field
 from unigap.distributed import Dist, dist_info, gather, init, rank_device, run_step, shard, shutdown
 from unigap.errors import ConfigError, UnigapError

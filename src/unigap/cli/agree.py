@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,11 +50,11 @@ def print_status(status: dict[str, dict[str, int]]) -> None:
 
 def agree_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with verdicts by at least two judges")],
-    judge: Annotated[Optional[list[str]], typer.Option("--judge", "-j", help="Judges to compare (repeat; default: all)")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (e.g. base, improved)")] = None,
+    judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="Judges to compare (repeat; default: all)")] = None,
+    source: Annotated[str | None, typer.Option(help="Only candidates of this source (e.g. base, improved)")] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the kappa CI")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON here")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON here")] = None,
 ) -> None:
     """How far the judges of a run agree (Cohen's kappa with CIs, confusion) on the candidates both judged;
     unparsed/failed ones are excluded and counted.

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, \
-    stage_progress  # noqa: F401  (RichBar: re-exported)
+from unigap.cli._common import (
+    AddPrompts,
+    DryRun,
+    Yes,
+    out,
+    print_config,
+    read_json,
+    stage_progress,  # noqa: F401  (RichBar: re-exported)
+)
 from unigap.errors import UnigapError
 
 
 def audit_cmd(
-    config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
     dry_run: DryRun = False,
     add_prompts: AddPrompts = False,
     yes: Yes = False,
@@ -26,10 +33,10 @@ def audit_cmd(
     Example: unigap audit --config configs/audit_tiny.yaml --out runs/audit n=4
     Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the K processes.
     """
-    from unigap.distributed import dist_info
     from unigap.audit.runner import AuditConfig, NoBar, prepare_audit, run_audit
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
+    from unigap.distributed import dist_info
 
     cfg = load_config(AuditConfig, config, overrides or [])
     if dry_run:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,7 +31,7 @@ def geneval(run_dir: RunDir, out_dir: OutDir,
 @sub.command("t2i-compbench")
 def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
                  source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
-                 subtask: Annotated[Optional[str], typer.Option(help="One category (default: all in the run)")] = None,
+                 subtask: Annotated[str | None, typer.Option(help="One category (default: all in the run)")] = None,
                  split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
                  overwrite: Overwrite = False) -> None:
     """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; OUT/<category>/samples/ for several).
@@ -43,7 +43,7 @@ def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
 
 @sub.command("hf")
 def hf(run_dir: RunDir, out_dir: OutDir,
-       source: Annotated[Optional[str], typer.Option(help="Candidate source (default: all)")] = None,
+       source: Annotated[str | None, typer.Option(help="Candidate source (default: all)")] = None,
        overwrite: Overwrite = False) -> None:
     """Write a run as a `datasets` dataset (datasets.load_from_disk): one row per candidate, a verdict column per judge.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ def improve_cmd(
     config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/sft_tiny.yaml")],
     data: Annotated[Path, typer.Option(help="Curated data directory (from `unigap curate`)")],
     out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (rerun to resume)")],
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. epochs=5")] = None,
     force: Annotated[bool, typer.Option(help="Train even if the data-quality guard fails")] = False,
     dry_run: DryRun = False,
     allow_partial: AllowPartial = False,
@@ -27,8 +27,8 @@ def improve_cmd(
     Multi-process (DDP, or FSDP from an accelerate config): `accelerate launch [--config_file
     configs/accelerate/ddp.yaml] -m unigap improve ...`; train_batch_size is summed over the processes.
     """
-    from unigap.distributed import dist_info
     from unigap.config import load_config
+    from unigap.distributed import dist_info
     from unigap.training.improve import ImproveConfig, check_improve_inputs, improve
 
     cfg = load_config(ImproveConfig, config, overrides or [])

@@ -11,7 +11,7 @@ transaction per chunk, a progress bar. The stored judge column is the judge's `n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -119,11 +119,11 @@ JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), ge
 def judge_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `unigap run` or `unigap audit`)")],
     judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
-    options: Annotated[Optional[list[str]], typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
+    options: Annotated[list[str] | None, typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
+    source: Annotated[str | None, typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
     chunk_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = CHUNK,
     retry_failed: Annotated[bool, typer.Option(help="Judge again the candidates this judge failed on")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(hidden=True, help="Old name of --chunk-size")] = None,
+    batch_size: Annotated[int | None, typer.Option(hidden=True, help="Old name of --chunk-size")] = None,
 ) -> None:
     """Add a judge's verdicts (and a scorer's scores) to an existing run; rerun to resume."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import click
 import typer
@@ -32,9 +32,9 @@ label_app = typer.Typer(cls=DefaultServeGroup, no_args_is_help=True, add_complet
                         help="Label candidates by hand (stored as judge human:<name>); export/import labels as CSV.")
 
 RunDir = Annotated[Path, typer.Argument(help="A run directory with candidates (run.sqlite)")]
-Sample = Annotated[Optional[int], typer.Option("--sample", "-k", min=1, help="Label a seeded random sample of K candidates (default: all)")]
+Sample = Annotated[int | None, typer.Option("--sample", "-k", min=1, help="Label a seeded random sample of K candidates (default: all)")]
 Seed = Annotated[int, typer.Option(help="Seed of the sample (the same seed gives the same sample and order)")]
-Source = Annotated[Optional[str], typer.Option(help="Only candidates of this source, e.g. base (default: all)")]
+Source = Annotated[str | None, typer.Option(help="Only candidates of this source, e.g. base (default: all)")]
 
 
 def _announce(url: str, session: Any) -> None:
@@ -50,7 +50,7 @@ def serve_cmd(
     sample: Sample = None,
     seed: Seed = 0,
     source: Source = None,
-    name: Annotated[Optional[str], typer.Option(help="Your name; labels are stored as judge human:<name> (default: login name)")] = None,
+    name: Annotated[str | None, typer.Option(help="Your name; labels are stored as judge human:<name> (default: login name)")] = None,
     show_judges: Annotated[bool, typer.Option("--show-judges/--judge-blind", help="Show the other judges' verdicts (hidden by default)")] = False,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (default: a free one)")] = 0,
 ) -> None:

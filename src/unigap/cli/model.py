@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,12 +33,12 @@ def eval_table(result: dict) -> Fitted:
 @sub.command("eval")
 def eval_cmd(
     model: Annotated[str, typer.Option(help="Model registry name")] = "tiny",
-    path: Annotated[Optional[str], typer.Option(help="Checkpoint (default: the shipped one)")] = None,
+    path: Annotated[str | None, typer.Option(help="Checkpoint (default: the shipped one)")] = None,
     prompts_per_subtask: Annotated[int, typer.Option(help="Eval prompts per subtask (K)")] = 40,
     seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
-    cfg_scale: Annotated[Optional[float], typer.Option(help="CFG scale (default: the model's)")] = None,
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only these subtasks (repeatable)")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result JSON here")] = None,
+    cfg_scale: Annotated[float | None, typer.Option(help="CFG scale (default: the model's)")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only these subtasks (repeatable)")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result JSON here")] = None,
 ) -> None:
     """Generate one image per eval prompt (oracle-scored) and ask the paper's question about renders."""
     from unigap.models.base import ModelConfig, default_sampling, load_model

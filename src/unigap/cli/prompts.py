@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ SPEC_HELP = "SUITE:PATH[:SPLIT] (e.g. t2i-compbench:/data/t2i:train) or a .jsonl
 def show(
     spec: Annotated[str, typer.Argument(help=SPEC_HELP)],
     split: Annotated[str, typer.Option(help="Split when the spec names none")] = "eval",
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only this subtask (repeatable)")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only this subtask (repeatable)")] = None,
 ) -> None:
     """Print the number of prompts per subtask of a suite (GenEval, T2I-CompBench, Science-T2I, paper9, ...).
 
@@ -45,7 +46,7 @@ def show(
 def check(
     train: Annotated[str, typer.Argument(help="Training prompts: " + SPEC_HELP + " (split defaults to train)")],
     eval_: Annotated[str, typer.Argument(metavar="EVAL", help="Evaluation prompts (split defaults to eval)")],
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only this subtask, both sides (repeatable)")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only this subtask, both sides (repeatable)")] = None,
     fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit with status 1 when there is any overlap")] = False,
 ) -> None:
     """List training prompts that also occur (exactly or normalised) in the evaluation prompts."""

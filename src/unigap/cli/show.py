@@ -8,8 +8,8 @@ from the metric table `unigap.analysis.table.METRICS`) follows it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-
 from itertools import groupby
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -105,7 +105,6 @@ class Fitted:
 def _even_split(widths: list[int], room: int) -> list[list[int]]:
     """Contiguous parts of `widths` (indices), each summing to at most `room` (a column wider than `room` alone
     makes its own part): as few parts as possible, and of those the split whose widest part is narrowest."""
-    from functools import lru_cache
 
     n, k, used = len(widths), 1, 0
     for w in widths:  # the fewest parts: fill each as far as it goes
@@ -113,7 +112,7 @@ def _even_split(widths: list[int], room: int) -> list[list[int]]:
             k, used = k + 1, 0
         used += w
 
-    @lru_cache(maxsize=None)
+    @functools.cache
     def best(i: int, parts: int) -> tuple[int, tuple[int, ...]]:  # (widest part, cut points) of widths[i:]
         if parts == 1:
             return sum(widths[i:]), ()

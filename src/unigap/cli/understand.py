@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -69,20 +69,20 @@ def scores_table(result: dict) -> Fitted:
 
 
 def understand_cmd(
-    model_dir: Annotated[Optional[str], typer.Argument(help="Checkpoint dir or hub id (default: the backend's default, "
+    model_dir: Annotated[str | None, typer.Argument(help="Checkpoint dir or hub id (default: the backend's default, "
                                                            "for tiny the shipped checkpoint)")] = None,
     tasks: Annotated[str, typer.Option(help="Comma-separated lmms-eval tasks, e.g. pope,mmbench_en_dev,gqa,mmmu_val,"
                                             "seedbench; unigap's own: shapeworld_plain, shapeworld_plain_mc")] = DEFAULT_TASKS,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for understand.json (+ lmms-eval's results)")] = Path("understand"),
-    limit: Annotated[Optional[float], typer.Option(help="Items per task (>= 1), or a fraction (< 1)")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Model backend (default: guessed from MODEL_DIR)")] = None,
+    limit: Annotated[float | None, typer.Option(help="Items per task (>= 1), or a fraction (< 1)")] = None,
+    backend: Annotated[str | None, typer.Option(help="Model backend (default: guessed from MODEL_DIR)")] = None,
     device: Annotated[str, typer.Option(help="torch device")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Requests per backend call")] = 8,
     seed: Annotated[int, typer.Option(help="lmms-eval's python/numpy/torch/fewshot seed; ShapeWorld item seed")] = 0,
-    data: Annotated[Optional[list[str]], typer.Option(help="TASK=PATH: read TASK's data from a local copy "
+    data: Annotated[list[str] | None, typer.Option(help="TASK=PATH: read TASK's data from a local copy "
                                                           "(save_to_disk dir or parquet); repeatable")] = None,
     per_subtask: Annotated[int, typer.Option(help="ShapeWorld items per subtask")] = 40,
-    option: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE backend option (model.options); "
+    option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE backend option (model.options); "
                                                             "repeatable")] = None,
 ) -> None:
     """Run lmms-eval tasks through the `unigap` adapter; scores + provenance to OUT/understand.json."""

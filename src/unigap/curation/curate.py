@@ -31,10 +31,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 from unigap.config import Config, seed_field
 from unigap.errors import UnigapError
 from unigap.records import Prompt
+from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
 Rule = Literal["all_accepted", "one_per_prompt", "mixed_only"]
 

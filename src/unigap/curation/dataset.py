@@ -17,12 +17,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from unigap.curation.curate import Curation, CurateConfig, Scored, curate
+from unigap.curation.curate import CurateConfig, Curation, Scored, curate
 from unigap.errors import DataError, UnigapError
-from unigap.records import Prompt
-from unigap.store import RunStore
 from unigap.faults import point
 from unigap.files import encode_png, read_json, write_json, write_text
+from unigap.records import Prompt
+from unigap.store import RunStore
 from unigap.utils import sha256_file
 
 MANIFEST = "manifest.json"
@@ -46,7 +46,7 @@ def read_prompts(path: Path) -> dict[str, Prompt]:
     return out
 
 
-def source_run(data: "CuratedData", data_dir: Path) -> Path | None:
+def source_run(data: CuratedData, data_dir: Path) -> Path | None:
     """The audited run the data came from (its run.sqlite), if it is still where the manifest says."""
     ref = data.manifest.get("run_dir")
     if not ref:
@@ -75,7 +75,8 @@ def calibration_labels(store: RunStore, cfg: CurateConfig) -> dict[int, int] | N
 
 
 def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
-    from datasets import Dataset, Image as ImageFeature
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # one tiny bar per file is noise next to the run's own progress

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
-
 from pydantic import Field
 
 from unigap.config import Config, seed_field
 from unigap.curation.dataset import PROMPTS, CuratedData, read_prompts, source_run
 from unigap.errors import UnigapError
+from unigap.files import write_json
 from unigap.judges.base import JudgeConfig, load_judge
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.files import write_json
 
 
 class GuardConfig(Config):

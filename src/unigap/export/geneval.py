@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from unigap.errors import DataError
-from unigap.files import write_json
 from unigap.export.common import ExportResult, candidates_by_prompt, open_store, prepare, suite_prompts, write_png
+from unigap.files import write_json
 from unigap.records import Prompt
 
 GENEVAL_SUITE = "geneval"

@@ -25,9 +25,10 @@ import os
 import random
 import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import UnigapError
 
@@ -90,7 +91,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_message(resp: "httpx.Response") -> str:
+def error_message(resp: httpx.Response) -> str:
     """The server's own message from an error body (OpenAI/vLLM/FastAPI shapes), else its text."""
     try:
         body = resp.json()
@@ -176,7 +177,7 @@ class HttpClient:
         return d / 2 + self._rng.uniform(0, d / 2)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator["HttpSession"]:
+    async def session(self) -> AsyncIterator[HttpSession]:
         import httpx
 
         headers, key = self.headers()
@@ -193,7 +194,7 @@ class HttpClient:
 class HttpSession:
     """One batch: posts JSON with the client's policy; counts in `stats`."""
 
-    def __init__(self, owner: HttpClient, client: "httpx.AsyncClient", key: str | None) -> None:
+    def __init__(self, owner: HttpClient, client: httpx.AsyncClient, key: str | None) -> None:
         self.owner, self.client, self.key = owner, client, key
         self.stats = Stats()
         self.sem = asyncio.Semaphore(owner.concurrency)
@@ -257,7 +258,7 @@ class HttpSession:
         return classify(resp)
 
 
-def classify(resp: "httpx.Response") -> Reply:
+def classify(resp: httpx.Response) -> Reply:
     """An HTTP response -> Reply: retryable status, other 4xx, non-JSON body, or the parsed object."""
     code = resp.status_code
     if code >= 500 or code in RETRY_STATUS:

@@ -23,7 +23,8 @@ scorer checks its own share (e.g. GenEval's metadata lines).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -32,8 +33,8 @@ from unigap.config import Config
 from unigap.errors import ConfigError, DataError
 from unigap.judges.base import JUDGES, ExternalJudge, JudgeConfig, Route
 from unigap.judges.geneval.options import GenevalOptions
-from unigap.judges.scoring import BENCHMARKS, benchmark_of
 from unigap.judges.sciscore import SciScoreOptions
+from unigap.judges.scoring import BENCHMARKS, benchmark_of
 from unigap.judges.t2i_compbench.options import T2ICompBenchOptions
 from unigap.records import Judgment, Prompt
 

@@ -18,8 +18,9 @@ Modes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -128,7 +129,7 @@ class QwenJudge:
 
     # ---- loading -----------------------------------------------------------------------
 
-    def load(self) -> "QwenJudge":
+    def load(self) -> QwenJudge:
         if self.model is not None:
             return self
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration

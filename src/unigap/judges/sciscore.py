@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -37,8 +38,17 @@ from pydantic import Field, field_validator
 from unigap.config import Config
 from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
-from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import pick_dtype, require, to_pil
+from unigap.judges._scorer_hf import (
+    as_arrays,
+    check_lengths,
+    failed,
+    load_component,
+    load_pretrained,
+    pick_device,
+    pick_dtype,
+    require,
+    to_pil,
+)
 from unigap.records import Judgment, Prompt
 
 if TYPE_CHECKING:
@@ -97,7 +107,7 @@ class SciScoreJudge:
         self.model: Any = None
         self.tokenizer: Any = None
 
-    def load(self) -> "SciScoreJudge":
+    def load(self) -> SciScoreJudge:
         if self.model is None:
             tf = require("transformers")
             self.model = load_pretrained(tf.AutoModel, self.path, "sciscore judge", self.device, self.dtype)

@@ -12,8 +12,9 @@ paper's tables (unigap.analysis.table) both read it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from unigap.errors import DataError
 

@@ -16,9 +16,10 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -241,7 +242,7 @@ class LabelServer:
         finally:
             self.sock.close()
 
-    def start(self, timeout: float = 10.0) -> "LabelServer":
+    def start(self, timeout: float = 10.0) -> LabelServer:
         """Serve in a background thread (tests, notebooks); returns once it accepts connections."""
         self._thread = threading.Thread(target=self.run, name="unigap-label", daemon=True)
         self._thread.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from unigap.errors import UnigapError
 from unigap.label import HUMAN_PREFIX

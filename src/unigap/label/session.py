@@ -52,7 +52,7 @@ class LabelSession:
 
     @classmethod
     def open(cls, store: RunStore, name: str, k: int | None = None, seed: int = 0, source: str | None = None,
-             show_judges: bool = False) -> "LabelSession":
+             show_judges: bool = False) -> LabelSession:
         """A session over the seeded sample of `k` candidates (of `source`) of the run in `store`."""
         sample = sample_candidates(store.candidates(source=source), k, seed)
         return cls(store, judge_name(name), sample, show_judges)

@@ -14,14 +14,14 @@ missing). docs/backends.md's members table is tested against `contract()`.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import torch
-from torch import nn
-
 from pydantic import BaseModel, Field
+from torch import nn
 
 from unigap.config import Config
 from unigap.errors import UnigapError
@@ -83,7 +83,7 @@ class UnifiedModel:
     understands: bool = True  # `answer` is an understanding path (self-judgment, lmms-eval benchmarks)
     default_sampling: SamplingConfig | None = None  # recommended sampling (None: SamplingConfig())
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "UnifiedModel":
+    def __new__(cls, *args: Any, **kwargs: Any) -> UnifiedModel:
         lacking = missing(cls)
         if lacking:
             raise TypeError(f"{cls.__name__} cannot be instantiated: {why_missing(cls, lacking)}")

@@ -12,7 +12,7 @@ Band and overall values are unweighted means over subtasks, as in the paper.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 from unigap.analysis import entk
 from unigap.analysis.agreement import agreement_table, verdicts_from_rows
 from unigap.analysis.winrate import win_rate
 from unigap.audit.runner import benchmarks_of, metrics_for
 from unigap.errors import UnigapError
+from unigap.files import read_json, write_json
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
-from unigap.files import read_json, write_json
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 
 
 def missing(what: str, command: str) -> dict:

@@ -12,27 +12,43 @@ Every stage only does what the store does not hold yet; rerunning continues wher
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pydantic import Field, model_validator
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, \
-    check_prompts_for, check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, \
-    raise_dead_judges, record_command, record_provenance, self_judge_fn
-from unigap.config import Config, seed_field, defaults_json
+from unigap.audit.runner import (
+    AuditConfig,
+    Bar,
+    NoBar,
+    audit_into,
+    check_job_size,
+    check_model_prompts,
+    check_prompts_for,
+    check_selector,
+    columns_of,
+    dead_judges,
+    judge_stage,
+    load_judges,
+    metrics_for,
+    raise_dead_judges,
+    record_command,
+    record_provenance,
+    self_judge_fn,
+)
+from unigap.config import Config, defaults_json, seed_field
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
+from unigap.curation.guard import GuardConfig
+from unigap.files import write_json
 from unigap.judges.base import ExternalJudge, JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.files import write_json
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
-from unigap.curation.guard import GuardConfig
 from unigap.training.improve import ImproveConfig, check_improve_config, check_improve_prompts, improve
 from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
 from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
@@ -68,7 +84,7 @@ class RunConfig(Config):
     force: bool = False  # train even if the data-quality guard fails (the co-degradation experiment)
 
     @model_validator(mode="after")
-    def _one_setting_per_run(self) -> "RunConfig":
+    def _one_setting_per_run(self) -> RunConfig:
         defaults = ImproveConfig()
         for key in ("model", "seed", "sampling", "self_judge"):
             mine, theirs = getattr(self, key), getattr(self.improve, key)

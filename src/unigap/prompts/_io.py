@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.records import BANDS, Prompt

@@ -8,8 +8,9 @@ is the `subtask` option or the file's stem. Ids default to `custom/{stem}/{line:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import check_band, field_str, filter_subtasks, need_path, read_csv, read_jsonl, read_lines

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import UnigapError
 from unigap.prompts._io import check_subtasks, no_extra_options

@@ -9,8 +9,9 @@ Ids are `science-t2i/{split}/{row:04d}` with the 0-based row of the file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import field_str, filter_subtasks, need_path, no_extra_options, normalise_split, read_jsonl

@@ -7,8 +7,8 @@ import io
 
 import numpy as np
 
-from unigap.vocab import BANDS
 from unigap.files import encode_png
+from unigap.vocab import BANDS
 
 
 def to_data_url(fig) -> str:

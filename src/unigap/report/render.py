@@ -13,13 +13,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
-from unigap.report.plots import band_bars, line_plot, png_data_url
-from unigap.store import RunStore
 from unigap.files import read_json, write_text
+from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.report.summary import TERM_ANCHORS, change, summary, terms
+from unigap.store import RunStore
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
 GRID_SIZE = 12
 

@@ -12,9 +12,10 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -243,12 +244,12 @@ class RunStore:
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, run_dir: str | Path, create: bool = True) -> "RunStore":
+    def open(cls, run_dir: str | Path, create: bool = True) -> RunStore:
         """Open (and with create=True make) RUN_DIR/run.sqlite, applying pending migrations."""
         return cls._open(Path(run_dir), Path(run_dir) / DB_NAME, create)
 
     @classmethod
-    def open_readonly(cls, run_dir: str | Path) -> "RunStore":
+    def open_readonly(cls, run_dir: str | Path) -> RunStore:
         """Open RUN_DIR/run.sqlite for reading only (a run on a read-only disk, or someone else's): no
         migration, no journal change; every write method fails."""
         root = Path(run_dir)
@@ -270,12 +271,12 @@ class RunStore:
         return cls(Database(conn, root, path))
 
     @classmethod
-    def open_part(cls, run_dir: str | Path, rank: int, create: bool = True) -> "RunStore":
+    def open_part(cls, run_dir: str | Path, rank: int, create: bool = True) -> RunStore:
         """Open scale-out rank `rank`'s own DB (RUN_DIR/parts/rank{rank}.sqlite); images stay shared."""
         return cls._open(Path(run_dir), part_path(run_dir, rank), create)
 
     @classmethod
-    def _open(cls, root: Path, path: Path, create: bool) -> "RunStore":
+    def _open(cls, root: Path, path: Path, create: bool) -> RunStore:
         if not create and not path.exists():
             raise UnigapError(f"{path}: no run store here (wrong run dir, or the run has not started)")
         conn = cls._connect(root, path)
@@ -303,7 +304,7 @@ class RunStore:
         """Close the connection (idempotent). Everything written is already committed."""
         self._db.close()
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

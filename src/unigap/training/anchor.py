@@ -97,7 +97,7 @@ def match_logit(model: UnifiedModel, images: torch.Tensor, prompts: list[str]) -
     return (one - zero).float()
 
 
-def reference_rows(data: "CuratedData", size: int, seed: int) -> list[tuple[list[int], str]]:
+def reference_rows(data: CuratedData, size: int, seed: int) -> list[tuple[list[int], str]]:
     """(tokens, prompt) of up to `size` base-model train images: accepted (sft) and rejected (dpo) ones."""
     rows = [(r["tokens"], r["prompt"]) for r in data.sft] + [(r["rejected_tokens"], r["prompt"]) for r in data.pairs]
     if not rows:
@@ -128,7 +128,7 @@ class Anchors:
             raise UnigapError(f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
                               "understanding log-probs), which both anchors need; remove the anchor section")
 
-    def start(self, model: UnifiedModel, data: "CuratedData", st: Any) -> None:
+    def start(self, model: UnifiedModel, data: CuratedData, st: Any) -> None:
         """Fresh run: draw the reference set and the base judge's P(match) on it (kept in the state)."""
         kl = self.cfg.judge_kl
         if kl.weight <= 0:
@@ -151,7 +151,7 @@ class Anchors:
             self.und = load_und_set(rp, self.seed)
             self.und_images = [decode_png(r["image"]) for r in self.und]
 
-    def loss(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor | None:
+    def loss(self, model: UnifiedModel, micro: Micro) -> torch.Tensor | None:
         terms = []
         if self.images is not None:
             terms.append(self.cfg.judge_kl.weight * self.judge_kl(model, micro))
@@ -159,7 +159,7 @@ class Anchors:
             terms.append(self.cfg.replay.weight * self.replay(model, micro))
         return sum(terms) if terms else None
 
-    def judge_kl(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor:
+    def judge_kl(self, model: UnifiedModel, micro: Micro) -> torch.Tensor:
         n = len(self.st.anchor["prompts"])
         rng = np.random.default_rng([self.seed, 11, *micro.key])
         idx = sorted(rng.choice(n, min(self.cfg.judge_kl.batch, n), replace=False).tolist())
@@ -168,7 +168,7 @@ class Anchors:
         self.stats["judge_kl"] = float(kl.detach())
         return kl
 
-    def replay(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor:
+    def replay(self, model: UnifiedModel, micro: Micro) -> torch.Tensor:
         k = min(len(self.und), max(1, math.ceil(self.cfg.replay.ratio * len(micro.rows))))
         rng = np.random.default_rng([self.seed, 12, *micro.key])
         idx = sorted(rng.choice(len(self.und), k, replace=False).tolist())

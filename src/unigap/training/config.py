@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from unigap.config import Config, seed_field
+from unigap.curation.guard import GuardConfig
 from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig
-from unigap.curation.guard import GuardConfig
 from unigap.training.curriculum import CurriculumConfig
 
 EVAL_SPLITS = {"eval", "val", "test"}  # prompt splits training refuses (unless allow_eval_prompts)
@@ -136,14 +136,14 @@ class ImproveConfig(Config):
     allow_eval_prompts: bool = False
 
     @model_validator(mode="after")
-    def _curriculum_within_epochs(self) -> "ImproveConfig":
+    def _curriculum_within_epochs(self) -> ImproveConfig:
         # grpo samples online and never replays (the loop logs that the curriculum is unused)
         if self.method != "grpo" and self.curriculum.mode == "fixed" and self.curriculum.epoch > self.epochs:
             raise ValueError(f"curriculum.epoch ({self.curriculum.epoch}) must be <= epochs ({self.epochs})")
         return self
 
     @model_validator(mode="after")
-    def _grpo_groups(self) -> "ImproveConfig":
+    def _grpo_groups(self) -> ImproveConfig:
         if self.method != "grpo":
             return self
         g = self.grpo.group_size

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-
 from pydantic import Field
 
 from unigap.config import Config
@@ -68,7 +67,7 @@ def sample_and_judge(model: UnifiedModel, texts: list[str], seeds: list[int], sa
     return torch.cat(toks), verdicts, probs
 
 
-def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: int, run: "ReplaySettings") -> Replay:
+def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: int, run: ReplaySettings) -> Replay:
     """Regenerate cfg.n candidates per pool prompt with the current model and rejudge them."""
     out = Replay(epoch, len(pool))
     rows = [(p, i) for p in pool for i in range(cfg.n)]

@@ -18,8 +18,9 @@ Everything is checked before anything is written; a killed run resumes from the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -12,22 +12,23 @@ The data-quality guard (unigap.curation.guard) runs once before training, for of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from unigap.curation.dataset import CuratedData
 from unigap.errors import UnigapError
-from unigap.models.base import UnifiedModel, load_model
 from unigap.faults import point
+from unigap.models.base import UnifiedModel, load_model
 from unigap.training.checkpoint import State, commit
 from unigap.training.commit import epoch_seed
 from unigap.training.config import ImproveConfig
 from unigap.training.curriculum import ReplaySettings, probe_acceptance, replay, should_replay
-from unigap.training.objectives.base import Micro, Objective, Step
+from unigap.training.objectives.base import Objective, Step
 from unigap.training.trainer import Trainer
 
 Log = Callable[[str], None]

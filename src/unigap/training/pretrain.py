@@ -21,22 +21,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from pydantic import Field
 
 from unigap.config import Config, seed_field, upgraded
 from unigap.errors import UnigapError
-from unigap.models.base import SamplingConfig
 from unigap.faults import point
+from unigap.models.base import SamplingConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, read_card, save_checkpoint
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.models.tiny.recipe import DataSource, build_codec, build_tokenizer, collate, self_play_pool
 from unigap.training.commit import CommitDir, rng_state, set_rng_state
 from unigap.utils import sha256_file
-from unigap.models.tiny.recipe import DataSource, build_codec, build_tokenizer, collate, self_play_pool
 
 STATE = "state.pt"
 LEGACY_STATE = "pretrain_state.pt"  # the layout before the commit protocol

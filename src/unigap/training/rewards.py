@@ -13,8 +13,9 @@ Third parties add rewards by entry point (group `unigap.rewards`): a factory (mo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from pydantic import Field

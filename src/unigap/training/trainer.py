@@ -12,8 +12,9 @@ else is frozen. With `lora:` only the LoRA adapters train.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -41,7 +42,7 @@ def freeze(model: UnifiedModel, trainable: list[str]) -> list[torch.nn.Parameter
     return params
 
 
-def lora_params(model: UnifiedModel, cfg: "ImproveConfig") -> list[torch.nn.Parameter]:
+def lora_params(model: UnifiedModel, cfg: ImproveConfig) -> list[torch.nn.Parameter]:
     """Inject LoRA (the backend's `apply_lora`); only the adapters train."""
     if not supports(model, "apply_lora"):
         raise UnigapError(f"lora: the {model.name!r} backend has no LoRA support; remove the lora: section")
@@ -70,7 +71,7 @@ class LossModule(torch.nn.Module):
         self.inner = model.module()
         self.backend, self.loss_fn = model, loss_fn  # not Modules: plain attributes
 
-    def forward(self, micro: "Micro") -> torch.Tensor:
+    def forward(self, micro: Micro) -> torch.Tensor:
         if not micro.rows:
             # This process got no rows of a short last batch: a zero loss that touches every
             # trainable parameter, so it still joins the gradient all-reduce (with zeros).
@@ -136,7 +137,7 @@ def is_fsdp(accelerator: Any) -> bool:
     return str(accelerator.distributed_type).endswith("FSDP")
 
 
-def make_accelerator(cfg: "ImproveConfig") -> Any:
+def make_accelerator(cfg: ImproveConfig) -> Any:
     """accelerate's Accelerator; without accelerate installed, one CPU/GPU process in full precision."""
     from importlib.util import find_spec
 
@@ -182,7 +183,7 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
     return value
 
 
-def prepare(model: UnifiedModel, cfg: "ImproveConfig", adapter: dict | None, accelerator: Any, loss_fn: LossFn,
+def prepare(model: UnifiedModel, cfg: ImproveConfig, adapter: dict | None, accelerator: Any, loss_fn: LossFn,
             log: Log) -> Trainer:
     """Freeze (or inject LoRA and restore a saved adapter), checkpointing, accelerate, AdamW."""
     from unigap.training.commit import seed_all

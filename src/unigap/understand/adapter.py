@@ -31,8 +31,16 @@ from lmms_eval.api.model import lmms
 from lmms_eval.api.registry import register_model
 
 from unigap.errors import UnigapError
-from unigap.understand.batching import (Item, batches, cut_at_stop, generation_settings, is_greedy, one_image,
-                                        run_batch, to_array)
+from unigap.understand.batching import (
+    Item,
+    batches,
+    cut_at_stop,
+    generation_settings,
+    is_greedy,
+    one_image,
+    run_batch,
+    to_array,
+)
 
 TINY_IMAGE = 32  # the tiny backend's codec reads 32 x 32 ShapeWorld images
 
@@ -70,7 +78,7 @@ class UnigapLMM(lmms):
         self.calls: dict[str, int] = {"generate_until": 0, "loglikelihood": 0}
 
     @classmethod
-    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "UnigapLMM":
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> UnigapLMM:
         """model_args win over the CLI's defaults (lmms-eval always passes --batch_size, default 1)."""
         args = lmms_utils.simple_parse_args_string(arg_string)
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in args}

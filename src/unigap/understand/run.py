@@ -13,9 +13,10 @@ from __future__ import annotations
 import difflib
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from unigap.errors import UnigapError
 from unigap.files import write_json, write_text

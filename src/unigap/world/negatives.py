@@ -7,8 +7,8 @@ breaking change can be undone by matching the objects the other way round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 

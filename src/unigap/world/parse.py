@@ -8,7 +8,7 @@ gray ground; farther than PIXEL_TOL from all of them = unknown). Colour pixels i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class Parse:
     stray: int  # unknown pixels, ground gray in the sky, anything but ground in the ground rows
 
 
-@lru_cache(maxsize=None)
+@cache
 def palette() -> np.ndarray:
     """(2N+2, 3) int32: colours, dark shades, black, ground (ids as above)."""
     rows = [RGB[c] for c in COLORS] + [DARK[c] for c in COLORS] + [BLACK, GROUND]
@@ -56,7 +56,7 @@ def palette() -> np.ndarray:
     return pal
 
 
-@lru_cache(maxsize=None)
+@cache
 def _palette_keys() -> tuple[np.ndarray, np.ndarray]:
     """Palette colours packed as 24-bit ints, sorted, with their ids (exact-match lookup)."""
     keys = (palette() * np.array([65536, 256, 1])).sum(1)

@@ -8,7 +8,8 @@ the easy band's composition plus the rule (lone rule objects were drawn better t
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -154,8 +154,8 @@ def test_safetensors_sources_convert_to_the_same_weights(src, tmp_path, layout):
 
 
 def test_every_language_config_field_reaches_the_llama_config_and_lm_head_stays_untied(src):
-    from transformers import JanusConfig
     from safetensors.torch import load_file
+    from transformers import JanusConfig
 
     config = json.loads((src / "config.json").read_text())
     config["language_config"].update(rope_theta=50000.0, rms_norm_eps=1e-5)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from unigap.curation.dataset import MANIFEST, _write
-from unigap.models.base import ModelConfig, SamplingConfig
 from unigap.files import encode_png
+from unigap.models.base import ModelConfig, SamplingConfig
 from unigap.training.improve import ImproveConfig, freeze, improve
 from unigap.training.losses import dpo_loss
 

@@ -18,7 +18,6 @@ The checkout must be at COMMIT (checked). Needs the official requirements (READM
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess

@@ -60,7 +60,6 @@ PER_PROMPT = {"complex": 10}  # 3_in_1.py slices its score lists by 10 images pe
 sys.path.insert(0, str(REPO))
 from tests.judges import _t2i_synthetic as syn  # noqa: E402
 
-
 # ---- checkout, prompts, hashes -----------------------------------------------------------------------
 
 def blob_id(data: bytes) -> str:
@@ -102,7 +101,7 @@ class Nlp:
     def __init__(self, nlp):
         self.nlp = nlp
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def __call__(self, text):
         return self.nlp(text)
 

@@ -12,7 +12,7 @@ Python port of that algorithm (indices into `values`; NaN sorts last as numpy's 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 SMALL_QUICKSORT = 15
 

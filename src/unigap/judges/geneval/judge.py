@@ -21,17 +21,26 @@ Verdict = correct, score = 1.0 / 0.0 (GenEval scores images 0/1), raw = GenEval'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
-from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import pick_dtype, require, to_pil
-from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, check_metadata, colour_requests, decide
-from unigap.judges.geneval.rules import select_detections
+from unigap.judges._scorer_hf import (
+    as_arrays,
+    check_lengths,
+    failed,
+    load_component,
+    load_pretrained,
+    pick_device,
+    pick_dtype,
+    require,
+    to_pil,
+)
+from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, check_metadata, colour_requests, decide, select_detections
 from unigap.records import Judgment, Prompt
 
 if TYPE_CHECKING:
@@ -144,7 +153,7 @@ class GenevalJudge:
         self.tokenizer: Any = None
         self._colour_clf: dict[str, torch.Tensor] = {}
 
-    def load(self) -> "GenevalJudge":
+    def load(self) -> GenevalJudge:
         if self.detector is not None:
             return self
         tf = require("transformers")

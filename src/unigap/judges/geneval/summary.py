@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 def summarize(rows: Iterable[Mapping]) -> dict:

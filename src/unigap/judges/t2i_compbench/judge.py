@@ -19,16 +19,27 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
-from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import per_item, pick_dtype, require, to_pil
+from unigap.judges._scorer_hf import (
+    as_arrays,
+    check_lengths,
+    failed,
+    load_component,
+    load_pretrained,
+    per_item,
+    pick_device,
+    pick_dtype,
+    require,
+    to_pil,
+)
 from unigap.judges.t2i_compbench import METRIC_OF, rules, text
 from unigap.judges.t2i_compbench.options import DEFAULT_THRESHOLDS
 from unigap.records import Judgment, Prompt

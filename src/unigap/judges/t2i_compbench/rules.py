@@ -7,7 +7,7 @@ resized with torchvision Resize(size=479, max_size=480), see `detector_frame`).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 Box = Mapping[str, float]
 

@@ -20,8 +20,9 @@ Position ids count only real tokens (as transformers derives them from the atten
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -128,7 +129,7 @@ class Emu3Decoder:
             k += 1
         return DecodeResult(self.codes[cols], logps)
 
-    def _prefill(self, st: "_Stream") -> Tensor:
+    def _prefill(self, st: _Stream) -> Tensor:
         width = st.ids.shape[1]
         causal = torch.ones((width, width), dtype=torch.bool, device=self.device).tril()
         eye = torch.eye(width, dtype=torch.bool, device=self.device)  # a pad query sees itself: finite outputs
@@ -142,7 +143,7 @@ class Emu3Decoder:
                                                    dtype=torch.bool, device=self.device)], 1)  # (R, L)
         return h[:, -1]  # (R, C)
 
-    def _step(self, st: "_Stream", tok: Tensor) -> Tensor:
+    def _step(self, st: _Stream, tok: Tensor) -> Tensor:
         """Feed tok (R,) at the next cache slot; returns the new last hidden state (R, C)."""
         st.keys[:, st.slot] = True
         h = self.model.get_input_embeddings()(tok)[:, None]  # (R, 1, C)

@@ -12,15 +12,15 @@ import hashlib
 import json
 import logging
 import os
-
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
+from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_checkpoint, resolve_dtype
 from unigap.models.janus.text import generation_rows, score_ids, understanding_inputs

@@ -50,9 +50,9 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
-from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
 from unigap.models.common import dtype_kwarg
 from unigap.models.janus.compat import fast_tokenizer_class, image_processor_class
+from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
 
 log = logging.getLogger(__name__)
 

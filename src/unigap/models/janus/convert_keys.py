@@ -19,8 +19,8 @@ Original layout (`MultiModalityCausalLM`):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

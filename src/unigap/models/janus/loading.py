@@ -14,8 +14,12 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
-from unigap.models.common import dtype_kwarg, read_config_dict, transformers_major
-from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
+from unigap.models.common import (
+    dtype_kwarg,
+    read_config_dict,
+    resolve_dtype,  # noqa: F401  (re-exported)
+    transformers_major,
+)
 
 DEFAULT_PATH = "deepseek-community/Janus-Pro-1B"
 ORIGINAL_FILES = ["config.json", "*.json", "*.safetensors", "*.bin"]  # what a hub snapshot of the original needs

@@ -20,8 +20,9 @@ import base64
 import binascii
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

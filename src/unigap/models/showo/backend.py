@@ -25,17 +25,17 @@ import contextlib
 import hashlib
 import logging
 import math
-
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from unigap.errors import UnigapError
-from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
+from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.showo.loading import ShowoConfig
 from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
 from unigap.models.showo.options import ShowoOptions

@@ -12,9 +12,25 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.base import ModelConfig
-from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SAVED_WEIGHTS, SHOWO_KEYMAP, VQ_KEYMAP, ShowoConfig,
-                                         check_consistency, check_keys, load_tokenizer, local_dir, map_keys, read_json,
-                                         read_showo_config, read_vq_dims, read_weights, resolve_dtype, unmap_key)
+from unigap.models.showo.loading import (
+    DEFAULT_PATH,
+    DEFAULT_VQ,
+    SAVED_WEIGHTS,
+    SHOWO_KEYMAP,
+    VQ_KEYMAP,
+    ShowoConfig,
+    check_consistency,
+    check_keys,
+    load_tokenizer,
+    local_dir,
+    map_keys,
+    read_json,
+    read_showo_config,
+    read_vq_dims,
+    read_weights,
+    resolve_dtype,
+    unmap_key,
+)
 from unigap.models.showo.magvit import MagvitDims, MagvitV2
 from unigap.models.showo.model import ShowoModel, phi_config
 from unigap.models.showo.options import ShowoOptions

@@ -45,7 +45,7 @@ class MagvitDims:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "MagvitDims":
+    def from_json(cls, d: dict) -> MagvitDims:
         keys = cls.__dataclass_fields__
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in keys})
 

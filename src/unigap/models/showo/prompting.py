@@ -14,8 +14,9 @@ codes, then the mask token (vocab_size - 1). <|sot|> / <|eot|> are the text toke
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

@@ -5,8 +5,9 @@ come back on the CPU except the differentiable log-probs, which stay beside the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -16,10 +16,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from unigap.errors import CheckpointError
+from unigap.files import write_json
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
-from unigap.files import write_json
 from unigap.utils import sha256_file
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
