@@ -197,8 +197,8 @@ def summary(results: dict[str, Any], sizes: list[str]) -> None:
         rows = [*((f"ours[{m}]", x) for m, x in r["ours"].items()), ("transformers", hf)]
         rows += [("transformers[dyn]", hf["with_dynamic_cache"])] if "with_dynamic_cache" in hf else []
         for label, run in rows:
-            print(f"{size:>4} {label:<18} " + (run.get("error") or
-                  f"{run['img_per_s']:8.2f} images/s  {run['ms_per_step']:8.2f} ms/step  peak {run['peak_mem_GB']} GB"))
+            speed = f"{run['img_per_s']:8.2f} images/s  {run['ms_per_step']:8.2f} ms/step" if "error" not in run else ""
+            print(f"{size:>4} {label:<18} " + (run.get("error") or f"{speed}  peak {run['peak_mem_GB']} GB"))
         for mode, j in (r["judge"].items() if "error" not in r["judge"] else [("judge", r["judge"])]):
             print(f"{size:>4} judge[{mode}]{'':<9} " + (j.get("error") or f"{j['judgments_per_s']:8.2f} judgments/s"))
 

@@ -342,7 +342,9 @@ def main() -> None:
     ap.add_argument("--profile-prompts", type=int, default=10, help="train prompts per subtask for --profile")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = lambda m: print(m, flush=True)
+    def log(m):
+        print(m, flush=True)
+
     if args.profile:
         from unigap.analysis.diagnostics import fmt
 
@@ -375,7 +377,8 @@ def main() -> None:
                 continue
             results = run_one(ckpt, seed, run_dir, args.run_config)
             per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
-            log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")
+            last = per_run[k][-1]
+            log(f"steps {k} seed {seed}: {json.dumps(last['gen']['overall'])} win {last['win_rate']:.3f}")
     if args.oracle_selector:
         from unigap.models.tiny.checkpoint import read_card, resolve_path
 

@@ -83,7 +83,10 @@ def browser_rate(run: Path, n: int, tmp: Path) -> dict | None:
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp}"]:
         options.add_argument(arg)
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    progress = lambda: drv.execute_script('return [document.getElementById("progress").textContent, document.body.dataset.busy]')
+    def progress():
+        return drv.execute_script('return [document.getElementById("progress").textContent, '
+                                  'document.body.dataset.busy]')
+
     try:
         with serving(run, "browser", n + 2) as url:
             drv.get(url)

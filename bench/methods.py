@@ -281,7 +281,9 @@ def main() -> None:
     ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = lambda m: print(m, flush=True)
+    def log(m):
+        print(m, flush=True)
+
     per_run: dict[str, list[dict]] = {}
 
     def do(name: str) -> None:

@@ -1,7 +1,8 @@
 """Real-size audits on CPU: Janus-Pro-1B and EMU3 dimensions, random weights, through `unigap audit`.
 
     flock /tmp/unigap-bigmem.lock python bench/realsize_audit.py [--models janus-1b,emu3] [--janus-layers 24]
-        [--emu3-layers 4] [--emu3-side 64] [--n 2] [--dtype fp32] [--threads 2] [--json bench/results/realsize_audit.json]
+        [--emu3-layers 4] [--emu3-side 64] [--n 2] [--dtype fp32] [--threads 2]
+        [--json bench/results/realsize_audit.json]
 
 For each model: write a random-weight checkpoint with the real dimensions in bf16 (nothing is
 downloaded; decode cost does not depend on weight values), loaded in --dtype (fp32 by default:
@@ -111,13 +112,15 @@ if name == "janus":
     try:
         hf_image_generate(b.model, ids, valid.long(), b.special, do_sample=True, guidance_scale=3.0, top_k=0)
     except TypeError:
-        hf_image_generate(b.model, ids, valid.long(), b.special, dynamic_cache=True, do_sample=True, guidance_scale=3.0, top_k=0)
+        hf_image_generate(b.model, ids, valid.long(), b.special, dynamic_cache=True, do_sample=True,
+                          guidance_scale=3.0, top_k=0)
 else:
     import sys; sys.path.insert(0, "tests/models/emu3")
     from test_emu3_decode import hf_generate
     hf_generate(b, ["a red circle"], do_sample=True, guidance_scale=3.0, top_k=0)
 theirs = time.perf_counter() - t0
-print("RESULT", json.dumps({{"ours_s_per_image": round(ours, 2), "transformers_generate_s_per_image": round(theirs, 2)}}))
+print("RESULT", json.dumps({{"ours_s_per_image": round(ours, 2),
+                            "transformers_generate_s_per_image": round(theirs, 2)}}))
 """
     r = run_measured([sys.executable, "-c", code], dict(os.environ))
     line = next((x for x in r["tail"].splitlines() if x.startswith("RESULT ")), None)

@@ -58,7 +58,9 @@ def one_seed(seed: int, out: Path, args: argparse.Namespace) -> dict:
     """{"base": metrics, variant: metrics, ...} on the eval prompts of one seed."""
     result: dict = {}
     for name in VARIANTS:
-        log = lambda m, name=name: print(f"[seed {seed} {name}] {m}", flush=True)
+        def log(m, name=name):
+            print(f"[seed {seed} {name}] {m}", flush=True)
+
         runs = run_loop(run_config(name, seed, args), out / f"seed{seed}" / name, log=log)
         before = runs["before"]["metrics"]
         if "base" in result and _overall(result["base"]) != _overall(before):

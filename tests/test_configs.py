@@ -36,7 +36,7 @@ def unigap_yamls() -> list[Path]:
 
 def header(path: Path) -> str:
     lines = path.read_text().splitlines()
-    return "\n".join(line for line in lines[: next((i for i, l in enumerate(lines) if not l.startswith("#")), 0)])
+    return "\n".join(line for line in lines[: next((i for i, line in enumerate(lines) if not line.startswith("#")), 0)])
 
 
 @pytest.mark.parametrize("path", unigap_yamls(), ids=lambda p: str(p.relative_to(CONFIGS)))

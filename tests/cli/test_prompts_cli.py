@@ -31,8 +31,8 @@ def test_show_counts_per_subtask(tmp_path):
     result = runner.invoke(get_app(), ["prompts", "show", str(f)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any("│ a " in l and "│ 3 " in l for l in lines) and any("│ b " in l and "│ 2 " in l for l in lines)
-    assert any("total" in l and "5" in l for l in lines)
+    assert any("│ a " in line and "│ 3 " in line for line in lines) and any("│ b " in line and "│ 2 " in line for line in lines)
+    assert any("total" in line and "5" in line for line in lines)
 
 
 def test_check_lists_overlaps(tmp_path):

@@ -113,6 +113,7 @@ def test_t2i_compbench_layout(t2i_run, tmp_path):
     assert sorted(p.name for p in both.folders) == ["color", "spatial"]
     assert read_like_blipvqa(tmp_path / "all" / "spatial") == [(0, "a dog on the left of a cat"), (1, "a dog on the left of a cat")]
     train = export_t2i_compbench(run, tmp_path / "train", split="train")
+    assert train.images == 2
     assert read_like_blipvqa(tmp_path / "train") == [(0, "a train prompt"), (1, "a train prompt")]
     with pytest.raises(UnigapError, match="already holds samples/"):
         export_t2i_compbench(run, tmp_path / "color", subtask="color")

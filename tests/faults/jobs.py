@@ -13,9 +13,13 @@ JUDGES = "judges=[{name: oracle}, {name: poisoned}]"
 
 
 def audit_job(ckpt: Path) -> Job:
-    argv = lambda w: ["audit", "--out", w / "run", f"model.path={ckpt}", "prompts.split=train",  # noqa: E731
-                      "prompts.per_subtask=1", "n=3", "chunk_size=4", "n_boot=10", JUDGES]
-    snap = lambda w: {**run_db(w / "run"), "images": images(w / "run"), "metrics": json_file(w / "run" / "metrics.json")}  # noqa: E731
+    def argv(w: Path) -> list:
+        return ["audit", "--out", w / "run", f"model.path={ckpt}", "prompts.split=train",
+                "prompts.per_subtask=1", "n=3", "chunk_size=4", "n_boot=10", JUDGES]
+
+    def snap(w: Path) -> dict:
+        return {**run_db(w / "run"), "images": images(w / "run"), "metrics": json_file(w / "run" / "metrics.json")}
+
     return Job("audit", argv, snap, must=must("audit"))
 
 
@@ -26,7 +30,9 @@ def copy_run(run: Path):
 
 
 def curate_job(run: Path) -> Job:
-    argv = lambda w: ["curate", w / "run", "--out", w / "data", "rule=all_accepted", "selector=poisoned"]  # noqa: E731
+    def argv(w: Path) -> list:
+        return ["curate", w / "run", "--out", w / "data", "rule=all_accepted", "selector=poisoned"]
+
 
     def snap(w: Path) -> dict:
         d = w / "data"
@@ -96,10 +102,12 @@ def drop_seconds(text: str) -> list[dict]:
 
 
 def pretrain_job() -> Job:
-    argv = lambda w: ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", w / "out",  # noqa: E731
-                      "steps=12", "checkpoint_every=4", "train_batch_size=8", "warmup=2", "arch.n_layer=1", "arch.n_head=2",
-                      "arch.n_embd=32", "self_play.start=5", "self_play.every=4", "self_play.pool=8",
-                      "--eval-prompts", "0"]
+    def argv(w: Path) -> list:
+        return ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", w / "out",
+                "steps=12", "checkpoint_every=4", "train_batch_size=8", "warmup=2", "arch.n_layer=1", "arch.n_head=2",
+                "arch.n_embd=32", "self_play.start=5", "self_play.every=4", "self_play.pool=8",
+                "--eval-prompts", "0"]
+
 
     def snap(w: Path) -> dict:
         return {"weights": tensors(w / "out" / "model.safetensors"), "card": json_file(w / "out" / "card.json"),
@@ -113,7 +121,9 @@ RUN_ARGS = ["n=2", "eval_n=1", "train_prompts.per_subtask=1", "eval_prompts.per_
 
 
 def run_job(ckpt: Path) -> Job:
-    argv = lambda w: ["run", "--out", w / "run", f"model.path={ckpt}", *RUN_ARGS]  # noqa: E731
+    def argv(w: Path) -> list:
+        return ["run", "--out", w / "run", f"model.path={ckpt}", *RUN_ARGS]
+
 
     def snap(w: Path) -> dict:
         run = w / "run"
@@ -125,19 +135,25 @@ def run_job(ckpt: Path) -> Job:
 
 
 def analyse_job(run: Path) -> Job:
-    argv = lambda w: ["analyse", w / "run", "--entk-samples", "4"]  # noqa: E731
+    def argv(w: Path) -> list:
+        return ["analyse", w / "run", "--entk-samples", "4"]
+
     return Job("analyse", argv, lambda w: {"analysis": json_file(w / "run" / "analysis.json")}, setup=copy_run(run),
                must=must("analyse"))
 
 
 def report_job(run: Path) -> Job:
-    argv = lambda w: ["report", w / "run", "--out", w / "report.html"]  # noqa: E731
+    def argv(w: Path) -> list:
+        return ["report", w / "run", "--out", w / "report.html"]
+
     return Job("report", argv, lambda w: {"report": (w / "report.html").read_text()}, setup=copy_run(run),
                must=must("report"))
 
 
 def understand_job(ckpt: Path) -> Job:
-    argv = lambda w: ["understand", str(ckpt), "--tasks", "shapeworld_plain", "--out", w / "und",  # noqa: E731
-                      "--per-subtask", "2", "--limit", "6"]
+    def argv(w: Path) -> list:
+        return ["understand", str(ckpt), "--tasks", "shapeworld_plain", "--out", w / "und",
+                "--per-subtask", "2", "--limit", "6"]
+
     return Job("understand", argv, lambda w: {"result": json_file(w / "und" / "understand.json")},
                must=must("understand"))

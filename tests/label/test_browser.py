@@ -87,7 +87,7 @@ def no_alert(drv) -> bool:
     from selenium.common.exceptions import NoAlertPresentException
 
     try:
-        drv.switch_to.alert
+        _ = drv.switch_to.alert  # raises when no alert is open
     except NoAlertPresentException:
         return True
     return False

@@ -165,6 +165,7 @@ def test_shipped_strong_judge_loads_by_name_and_its_card_names_its_recipe():
     config = Path(__file__).resolve().parents[2] / "configs" / "pretrain_strong_judge.yaml"
     assert card["pretrain"] == recipe_dict(load_config(PretrainConfig, config))
     assert card["init"]["sha256"] == load_checkpoint("tiny").card["sha256"]  # it continues the shipped tiny model
-    # the final checkpoint of the recipe or one of its snapshots (constant lr: the snapshot after k steps is the k-step recipe)
+    # the final checkpoint of the recipe or one of its snapshots
+    # (constant lr: the snapshot after k steps is the k-step recipe)
     assert card["steps"] in (card["pretrain"]["steps"], *card["pretrain"].get("snapshots", []))
     assert card["init"]["path"] == "unigap/assets/tiny"  # package-relative: the card reads the same on every machine

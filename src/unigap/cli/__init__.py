@@ -17,7 +17,8 @@ from rich.console import Console
 
 from unigap.errors import UnigapError
 
-HELP = """Measure and close the generation-understanding gap of unified multimodal models (Han et al., arXiv 2507.16663).
+HELP = """Measure and close the generation-understanding gap of unified multimodal models
+(Han et al., arXiv 2507.16663).
 
 Start with `unigap run` (the whole loop on the shipped tiny model, about a minute on a laptop CPU),
 then `unigap show runs/default` and open runs/default/report.html."""

@@ -16,7 +16,7 @@ def analyse_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed", min=0)] = 0,
     allow_partial: AllowPartial = False,
 ) -> None:
-    """Compute every analysis of a run once (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
+    """Compute every analysis of a run (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
 
     Example: unigap analyse runs/default
     """

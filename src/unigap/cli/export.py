@@ -21,7 +21,7 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an earlier export in --ou
 def geneval(run_dir: RunDir, out_dir: OutDir,
             source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
             overwrite: Overwrite = False) -> None:
-    """Write a run's images in GenEval's layout (OUT/<00000>/metadata.jsonl + samples/<0000>.png) for its evaluate_images.py.
+    """Write a run's images as GenEval's evaluate_images.py reads them (OUT/<00000>/metadata.jsonl, samples/).
 
     Example: unigap export geneval runs/audit --out runs/audit/geneval
     """
@@ -34,7 +34,7 @@ def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
                  subtask: Annotated[str | None, typer.Option(help="One category (default: all in the run)")] = None,
                  split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
                  overwrite: Overwrite = False) -> None:
-    """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; OUT/<category>/samples/ for several).
+    """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; per category if several).
 
     Example: unigap export t2i-compbench runs/audit --out runs/audit/t2i
     """

@@ -54,7 +54,7 @@ def serve_cmd(
     show_judges: Annotated[bool, typer.Option("--show-judges/--judge-blind", help="Show the other judges' verdicts (hidden by default)")] = False,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (default: a free one)")] = 0,
 ) -> None:
-    """Label a run's candidates by hand in your browser, one key per label (a page on 127.0.0.1 guarded by a one-time token).
+    """Label a run's candidates by hand in your browser, one key per label (127.0.0.1, a one-time token).
 
     Example: unigap label runs/audit --name alice --sample 200
     """

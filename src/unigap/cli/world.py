@@ -22,7 +22,7 @@ def show(
     model_path: Annotated[str | None, typer.Option(help="Checkpoint for --model")] = None,
     seed: Annotated[int, typer.Option(help="Sampling / scene seed")] = 0,
 ) -> None:
-    """Look at ShapeWorld: a grid of N prompts of a subtask, rendered exactly, or a model's generations with the oracle's verdict.
+    """Look at ShapeWorld: N prompts of a subtask rendered exactly, or a model's images with the oracle's verdict.
 
     Example: unigap world show --subtask physics --n 16 --model tiny --out grid.png
     """

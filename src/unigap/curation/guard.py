@@ -152,7 +152,8 @@ def guard_message(result: dict, name: str) -> str:
     agree, n, ci = result["agree"], result["n"], result["ci"]
     per_band = ", ".join(f"{b} {v['agree']}/{v['n']}" for b, v in result["bands"].items())
     msg = (f"data-quality guard: {name} agrees with {agree}/{n} curated labels = {100 * agree / max(n, 1):.1f}% "
-           f"(95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f}%), threshold {100 * result['threshold']:.0f}%; per band {per_band}")
+           f"(95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f}%), threshold {100 * result['threshold']:.0f}%; "
+           f"per band {per_band}")
     if result["stop_on"] == "worst_band" and result["worst_band"]:
         w = result["bands"][result["worst_band"]]
         msg += f"; worst band {result['worst_band']} {100 * w['agreement']:.1f}% decides"

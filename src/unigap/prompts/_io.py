@@ -81,7 +81,7 @@ class _open:
     def _lines(self) -> Iterator[str]:
         lineno = 0
         try:
-            for lineno, line in enumerate(self.fh, 1):
+            for lineno, line in enumerate(self.fh, 1):  # noqa: B007 - the except clause reports it
                 yield line
         except UnicodeDecodeError as err:
             raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); "

@@ -77,7 +77,8 @@ def read_und_parquet(path: Path) -> list[dict]:
 
 
 def load_und_set(cfg: ReplayAnchor, seed: int, where: str = "anchor.replay") -> list[dict]:
-    """The items of `cfg.set`: a registered set built by its factory (`seed` unless `cfg.seed` is given), or a parquet."""
+    """The items of `cfg.set`: a registered set built by its factory (with `seed` unless `cfg.seed` is given),
+    or a parquet file."""
     if cfg.set in UND_SETS:
         return UND_SETS.create(cfg.set, cfg.model_copy(update={"seed": seed if cfg.seed is None else cfg.seed}), where)
     return read_und_parquet(Path(cfg.set))

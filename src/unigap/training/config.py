@@ -48,7 +48,8 @@ class RewardConfig(Config):
 
 
 class GrpoOptions(Config):
-    """`grpo:` (method grpo). `train_batch_size` counts samples: train_batch_size / group_size prompts per micro-batch."""
+    """`grpo:` (method grpo). `train_batch_size` counts samples: train_batch_size / group_size prompts per
+    micro-batch."""
 
     group_size: int = Field(8, ge=1)  # G candidates per prompt (T2I-R1: 8); 1 is refused (no group to normalise)
     rewards: list[RewardConfig] = [RewardConfig()]

@@ -101,7 +101,7 @@ class Nlp:
     def __init__(self, nlp):
         self.nlp = nlp
 
-    @functools.cache
+    @functools.cache  # noqa: B019 - one instance per script run; the memo is the point
     def __call__(self, text):
         return self.nlp(text)
 

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
+from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 from unigap.models.showo.magvit import MagvitDims
 from unigap.models.showo.prompting import NUM_NEW_SPECIAL, PAD, TASK_TOKENS, add_special_tokens
 
@@ -44,7 +45,6 @@ VQ_KEYMAP = (("", "vq."),)
 DERIVED = ("vq.quantize.embedding", "vq.quantize.power_vals")
 QK_NORM = (".self_attn.q_layernorm.", ".self_attn.k_layernorm.")
 SHOWO_FIELDS = ("vocab_size", "llm_vocab_size", "codebook_size", "num_vq_tokens")
-from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
 
 
 def local_dir(path: str, base: Path | None = None) -> Path:

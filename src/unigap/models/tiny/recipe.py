@@ -121,7 +121,7 @@ def place(o: Any) -> str:
 
 
 def relation(a: Any, b: Any) -> str:
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
+    (ax0, _, ax1, ay1), (bx0, by0, bx1, _) = a.bbox, b.bbox
     if ax1 < bx0:
         return "to the left of"
     if ax0 > bx1:
