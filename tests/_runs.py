@@ -13,9 +13,15 @@ def small_run_config(ckpt, **kw):
     from unigap.prompts.base import SuiteConfig
     from unigap.training.improve import ImproveConfig
 
-    base = dict(model=ModelConfig(name="tiny", path=str(ckpt)), n=3, eval_n=2, n_boot=50,
-                train_prompts=SuiteConfig(split="train", per_subtask=3), eval_prompts=SuiteConfig(split="eval", per_subtask=2),
-                self_judge=SelfJudgeConfig(mode="prob"),
-                curate=CurateConfig(rule="all_accepted"),
-                improve=ImproveConfig(epochs=2, train_batch_size=8, lr=1e-3, guard=GuardConfig(judge="oracle", threshold=0.0)))
+    base = dict(
+        model=ModelConfig(name="tiny", path=str(ckpt)),
+        n=3,
+        eval_n=2,
+        n_boot=50,
+        train_prompts=SuiteConfig(split="train", per_subtask=3),
+        eval_prompts=SuiteConfig(split="eval", per_subtask=2),
+        self_judge=SelfJudgeConfig(mode="prob"),
+        curate=CurateConfig(rule="all_accepted"),
+        improve=ImproveConfig(epochs=2, train_batch_size=8, lr=1e-3, guard=GuardConfig(judge="oracle", threshold=0.0)),
+    )
     return RunConfig(**{**base, **kw})

@@ -19,14 +19,21 @@ def config_class(path: Path):
     from unigap.training.improve import ImproveConfig
     from unigap.training.pretrain import PretrainConfig
 
-    prefixes = {"audit_": AuditConfig, "sft_": ImproveConfig, "dpo_": ImproveConfig, "grpo_": ImproveConfig,
-                "pretrain_": PretrainConfig,
-                "run_": RunConfig}
+    prefixes = {
+        "audit_": AuditConfig,
+        "sft_": ImproveConfig,
+        "dpo_": ImproveConfig,
+        "grpo_": ImproveConfig,
+        "pretrain_": PretrainConfig,
+        "run_": RunConfig,
+    }
     for prefix, cls in prefixes.items():
         if path.name.startswith(prefix):
             return cls
-    pytest.fail(f"{path.relative_to(CONFIGS)}: no config class for this file name; name it "
-                f"{'/'.join(p + '*.yaml' for p in prefixes)} (or extend tests/test_configs.py)")
+    pytest.fail(
+        f"{path.relative_to(CONFIGS)}: no config class for this file name; name it "
+        f"{'/'.join(p + '*.yaml' for p in prefixes)} (or extend tests/test_configs.py)"
+    )
 
 
 def unigap_yamls() -> list[Path]:

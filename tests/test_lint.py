@@ -47,16 +47,19 @@ def test_ruff_check():
 
 def test_no_line_over_the_limit():
     """E501 lets a line of one long word (a URL) pass; the project has none."""
-    long = [f"{p.relative_to(ROOT)}:{i}" for tree in TREES for p in sorted((ROOT / tree).rglob("*.py"))
-            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if len(line) > LIMIT]
+    long = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for tree in TREES
+        for p in sorted((ROOT / tree).rglob("*.py"))
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if len(line) > LIMIT
+    ]
     assert not long, f"{len(long)} lines over {LIMIT} characters: {', '.join(long[:20])}"
 
 
 def test_a_planted_bad_file_fails_both(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import sys\nimport os\nx=[1,2 ,3]\n"
-                   f"y = {'1 + ' * 40}1\n"
-                   "def f(items=[]):\n    return sys.argv\n")
+    bad.write_text(f"import sys\nimport os\nx=[1,2 ,3]\ny = {'1 + ' * 40}1\ndef f(items=[]):\n    return sys.argv\n")
     fmt = ruff("format", "--check", str(bad), cwd=tmp_path)
     assert fmt.returncode == 1 and "bad.py" in fmt.stdout + fmt.stderr
     found = ruff("check", "--output-format", "concise", str(bad), cwd=tmp_path).stdout

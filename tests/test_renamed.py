@@ -17,8 +17,14 @@ from unigap.training.pretrain import PretrainConfig
 RENAMES = [
     (AuditConfig, "n: 2\nbatch_size: 8\n", 2, "batch_size", "chunk_size", lambda c: c.chunk_size),
     (RunConfig, "n: 2\nbatch_size: 8\n", 2, "batch_size", "chunk_size", lambda c: c.chunk_size),
-    (RunConfig, "improve:\n  epochs: 8\n  batch_size: 8\n", 3, "improve.batch_size", "improve.train_batch_size",
-     lambda c: c.improve.train_batch_size),
+    (
+        RunConfig,
+        "improve:\n  epochs: 8\n  batch_size: 8\n",
+        3,
+        "improve.batch_size",
+        "improve.train_batch_size",
+        lambda c: c.improve.train_batch_size,
+    ),
     (ImproveConfig, "batch_size: 8\n", 1, "batch_size", "train_batch_size", lambda c: c.train_batch_size),
     (PretrainConfig, "steps: 3\nbatch_size: 8\n", 2, "batch_size", "train_batch_size", lambda c: c.train_batch_size),
 ]

@@ -55,8 +55,10 @@ def rename_section(cls: type[Config], data: dict, where: Where | None, prefix: s
             continue
         if new in data:
             at = where(prefix + old) if where else cls.__name__
-            raise ConfigError(f"{at}: {prefix + old!r} and {prefix + new!r} are both given; {old!r} is the old name "
-                              f"of {new!r}: keep only {prefix + new!r}")
+            raise ConfigError(
+                f"{at}: {prefix + old!r} and {prefix + new!r} are both given; {old!r} is the old name "
+                f"of {new!r}: keep only {prefix + new!r}"
+            )
         data[new] = data.pop(old)
         moved.append((prefix + old, prefix + new))
         if where:
@@ -71,8 +73,9 @@ def rename_section(cls: type[Config], data: dict, where: Where | None, prefix: s
 
 
 def _deprecated(message: str) -> None:
-    warnings.warn(f"{message} (the old name still works, for now; a later unigap will refuse it)", FutureWarning,
-                  stacklevel=4)
+    warnings.warn(
+        f"{message} (the old name still works, for now; a later unigap will refuse it)", FutureWarning, stacklevel=4
+    )
 
 
 def upgrade(cls: type[BaseModel], data: dict, where: Where | None = None, prefix: str = "") -> list[tuple[str, str]]:
@@ -182,8 +185,9 @@ def merge(base: dict, layer: dict, origins: Origins, origin_of: Any, prefix: str
     return base
 
 
-def apply_overrides(data: dict, overrides: list[str], origins: Origins | None = None,
-                    cls: type[BaseModel] | None = None) -> dict:
+def apply_overrides(
+    data: dict, overrides: list[str], origins: Origins | None = None, cls: type[BaseModel] | None = None
+) -> dict:
     for item in overrides:
         path, value = parse_override(item)
         if cls is not None:
@@ -284,13 +288,17 @@ def validate(cls: type[C], data: dict, source: str | Origins = "<config>") -> C:
 
 def layered(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> tuple[dict, Origins]:
     """The effective config dict (defaults <- file <- overrides) and where each key came from."""
-    origins = Origins(" + ".join([str(path)] * bool(path) + [f"override {o!r}" for o in overrides or []]) or "<defaults>")
+    origins = Origins(
+        " + ".join([str(path)] * bool(path) + [f"override {o!r}" for o in overrides or []]) or "<defaults>"
+    )
     data = cls().model_dump(mode="json")
     if path:
         layer = read_yaml(path)  # first: it names a missing or unreadable file
         lines = key_lines(path)
         for old, new in upgrade(cls, layer, lambda k: f"{path}:{lines[k]}" if k in lines else str(path)):
-            lines.update({new + k[len(old):]: n for k, n in list(lines.items()) if k == old or k.startswith(old + ".")})
+            lines.update(
+                {new + k[len(old) :]: n for k, n in list(lines.items()) if k == old or k.startswith(old + ".")}
+            )
         merge(data, layer, origins, lambda k: f"{path}:{lines[k]}" if k in lines else str(path))
     apply_overrides(data, overrides or [], origins, cls)
     return data, origins

@@ -134,8 +134,10 @@ def all_succeeded(d: Dist, error: BaseException | None) -> None:
         raise error
     if failed:
         names = "; ".join(f"rank {r}: {msg}" for r, msg in failed)
-        raise UnigapError(f"distributed run stopped because another rank failed ({names}); "
-                          "fix it and rerun the same command to resume")
+        raise UnigapError(
+            f"distributed run stopped because another rank failed ({names}); "
+            "fix it and rerun the same command to resume"
+        )
 
 
 def _describe(err: BaseException) -> str:

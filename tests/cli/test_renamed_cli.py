@@ -20,8 +20,17 @@ def invoke(*args):
 
 
 def audit(tmp_path, ckpt, *extra):
-    return invoke("audit", "--out", tmp_path / "run", f"model.path={ckpt}", "prompts.per_subtask=1", "n=2",
-                  "n_boot=10", "judges=[]", *extra)
+    return invoke(
+        "audit",
+        "--out",
+        tmp_path / "run",
+        f"model.path={ckpt}",
+        "prompts.per_subtask=1",
+        "n=2",
+        "n_boot=10",
+        "judges=[]",
+        *extra,
+    )
 
 
 def stored_config(run) -> dict:

@@ -15,8 +15,9 @@ from unigap.training.improve import ImproveConfig, State, improve
 
 
 def config(ckpt, **kw) -> ImproveConfig:
-    return ImproveConfig(**{"model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 2, "train_batch_size": 4,
-                            "lr": 1e-3, **kw})
+    return ImproveConfig(
+        **{"model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 2, "train_batch_size": 4, "lr": 1e-3, **kw}
+    )
 
 
 def weights(path) -> dict[str, torch.Tensor]:

@@ -19,8 +19,12 @@ from unigap.store import CandidateIn, RunStore
 
 GENEVAL = [
     {"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"},
-    {"tag": "counting", "include": [{"class": "clock", "count": 2}], "exclude": [{"class": "clock", "count": 3}],
-     "prompt": "a photo of two clocks"},
+    {
+        "tag": "counting",
+        "include": [{"class": "clock", "count": 2}],
+        "exclude": [{"class": "clock", "count": 3}],
+        "prompt": "a photo of two clocks",
+    },
     {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a photo of a red car"},
 ]
 
@@ -30,8 +34,11 @@ def image(k: int) -> np.ndarray:
 
 
 def add_cands(store, source, prompts, n, base=0):
-    rows = [CandidateIn(p.id, i, 1000 * j + i, np.arange(4) + j, image(base + 10 * j + i))
-            for j, p in enumerate(prompts) for i in range(n)]
+    rows = [
+        CandidateIn(p.id, i, 1000 * j + i, np.arange(4) + j, image(base + 10 * j + i))
+        for j, p in enumerate(prompts)
+        for i in range(n)
+    ]
     return store.add_candidates(source, rows)
 
 
@@ -55,8 +62,9 @@ def read_like_geneval(imagedir):
         if not folder.is_dir() or not sub.isdigit():
             continue
         metadata = json.load(open(folder / "metadata.jsonl"))
-        found += [(sub, metadata, name) for name in sorted(os.listdir(folder / "samples"))
-                  if re.match(r"\d+\.png", name)]
+        found += [
+            (sub, metadata, name) for name in sorted(os.listdir(folder / "samples")) if re.match(r"\d+\.png", name)
+        ]
     return found
 
 
@@ -64,8 +72,9 @@ def test_geneval_layout(geneval_run, tmp_path):
     run, prompts = geneval_run
     result = export_geneval(run, tmp_path / "out")
     found = read_like_geneval(tmp_path / "out")
-    assert [(s, n) for s, _, n in found] == [("00000", f"{i:04d}.png") for i in range(3)] + \
-                                           [("00001", f"{i:04d}.png") for i in range(3)]
+    assert [(s, n) for s, _, n in found] == [("00000", f"{i:04d}.png") for i in range(3)] + [
+        ("00001", f"{i:04d}.png") for i in range(3)
+    ]
     assert found[3][1] == GENEVAL[1]
     assert (tmp_path / "out" / "00001" / "metadata.jsonl").read_text() == json.dumps(GENEVAL[1])
     png = np.asarray(Image.open(tmp_path / "out" / "00001" / "samples" / "0002.png"))
@@ -104,14 +113,20 @@ def read_like_blipvqa(out_dir):
 def test_t2i_compbench_layout(t2i_run, tmp_path):
     run, _ = t2i_run
     result = export_t2i_compbench(run, tmp_path / "color", subtask="color")
-    assert read_like_blipvqa(tmp_path / "color") == [(0, "a red apple and a green bench"),
-                                                     (1, "a red apple and a green bench"),
-                                                     (2, "a blue car"), (3, "a blue car")]
+    assert read_like_blipvqa(tmp_path / "color") == [
+        (0, "a red apple and a green bench"),
+        (1, "a red apple and a green bench"),
+        (2, "a blue car"),
+        (3, "a blue car"),
+    ]
     assert (tmp_path / "color" / "samples" / "a blue car_000003.png").is_file()
     assert result.images == 4
     both = export_t2i_compbench(run, tmp_path / "all")
     assert sorted(p.name for p in both.folders) == ["color", "spatial"]
-    assert read_like_blipvqa(tmp_path / "all" / "spatial") == [(0, "a dog on the left of a cat"), (1, "a dog on the left of a cat")]
+    assert read_like_blipvqa(tmp_path / "all" / "spatial") == [
+        (0, "a dog on the left of a cat"),
+        (1, "a dog on the left of a cat"),
+    ]
     train = export_t2i_compbench(run, tmp_path / "train", split="train")
     assert train.images == 2
     assert read_like_blipvqa(tmp_path / "train") == [(0, "a train prompt"), (1, "a train prompt")]
@@ -127,7 +142,9 @@ def test_t2i_compbench_refuses_underscore_and_slash(tmp_path):
     with RunStore.open(tmp_path / "run") as store:
         store.add_prompts(prompts)
         add_cands(store, "base", prompts, 1)
-    with pytest.raises(DataError, match=r"(?s)2 prompt\(s\).*texture_val/0001: 'a wooden_table'.*0002: 'a glass/metal cup'"):
+    with pytest.raises(
+        DataError, match=r"(?s)2 prompt\(s\).*texture_val/0001: 'a wooden_table'.*0002: 'a glass/metal cup'"
+    ):
         export_t2i_compbench(tmp_path / "run", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -143,8 +160,18 @@ def test_hf_dataset_loads(geneval_run, tmp_path):
     export_hf(run, tmp_path / "hf")
     ds = load_from_disk(str(tmp_path / "hf"))
     assert len(ds) == 6
-    assert {"prompt", "subtask", "band", "source", "idx", "seed", "image", "tokens", "verdict_self",
-            verdict_column("qwen2.5-vl")} <= set(ds.column_names)
+    assert {
+        "prompt",
+        "subtask",
+        "band",
+        "source",
+        "idx",
+        "seed",
+        "image",
+        "tokens",
+        "verdict_self",
+        verdict_column("qwen2.5-vl"),
+    } <= set(ds.column_names)
     row = ds[4]
     assert row["prompt"] == "a photo of two clocks" and row["subtask"] == "counting" and row["idx"] == 1
     assert np.array_equal(np.asarray(row["image"]), image(11)) and row["tokens"] == [1, 2, 3, 4]

@@ -78,6 +78,7 @@ def differing(ours: list, official: list, tol: float = 0.0) -> list[int]:
 
 # ---- unigap's side, from the synthetic model outputs ------------------------------------------------
 
+
 def detections(category: str, line: int, prompt: str) -> list[dict]:
     return [{"label": lab, "box": box, "score": s} for lab, box, s in syn.detections(category, line, prompt)]
 

@@ -33,8 +33,10 @@ def path(tmp_path_factory):
 
 def prompts(with_contrast=True):
     meta = {"explicit_prompt": "a dog is sitting", "superficial_prompt": "a cat"} if with_contrast else {}
-    return [Prompt(f"science-t2i/eval/{i:04d}", t, "physics", "eval", "science-t2i", band="hard", metadata=meta)
-            for i, t in enumerate(["a red apple", "two dogs", "a glass bottle"])]
+    return [
+        Prompt(f"science-t2i/eval/{i:04d}", t, "physics", "eval", "science-t2i", band="hard", metadata=meta)
+        for i, t in enumerate(["a red apple", "two dogs", "a glass bottle"])
+    ]
 
 
 def images(n=3):
@@ -48,10 +50,14 @@ def test_score_is_scaled_cosine_against_the_implicit_prompt(path):
     from PIL import Image
 
     with torch.no_grad():
-        img = _clip._tensor(model.get_image_features(pixel_values=_clip.clip_pixels(
-            [Image.fromarray(im) for im in images().numpy()], 32, style="hf")))
-        txt = _clip._tensor(model.get_text_features(**tok([p.text for p in prompts()], padding=True,
-                                                          return_tensors="pt")))
+        img = _clip._tensor(
+            model.get_image_features(
+                pixel_values=_clip.clip_pixels([Image.fromarray(im) for im in images().numpy()], 32, style="hf")
+            )
+        )
+        txt = _clip._tensor(
+            model.get_text_features(**tok([p.text for p in prompts()], padding=True, return_tensors="pt"))
+        )
     expected = torch.cosine_similarity(img, txt) * model.logit_scale.exp()
     assert [j.score for j in js] == pytest.approx(expected.tolist(), abs=1e-4)
     for j in js:
@@ -69,10 +75,14 @@ def test_threshold_rule_and_fallback(path):
 
 def test_the_hyphenated_rule_names_still_work_and_name_the_new_ones(path, tmp_path):
     with pytest.warns(FutureWarning, match="'prompt-contrast' is now 'prompt_contrast'"):
-        assert load_judge(JudgeConfig(name="sciscore", options={"path": path, "rule": "prompt-contrast"})).rule == \
-            "prompt_contrast"
-    with pytest.warns(FutureWarning, match="rule 'two-way' is now 'two_way'"), \
-            pytest.raises(UnigapError, match="rule 'two_way' needs reference"):
+        assert (
+            load_judge(JudgeConfig(name="sciscore", options={"path": path, "rule": "prompt-contrast"})).rule
+            == "prompt_contrast"
+        )
+    with (
+        pytest.warns(FutureWarning, match="rule 'two-way' is now 'two_way'"),
+        pytest.raises(UnigapError, match="rule 'two_way' needs reference"),
+    ):
         SciScoreJudge(path, rule="two-way")
 
 
@@ -104,6 +114,7 @@ def test_contrast_scores_match_separate_scoring(path):
 
 # ---- rule two-way: the official two-way choice against the reference file's superficial image ----
 
+
 def reference_file(tmp_path, rows):
     """A Science-T2I parquet in the hub layout: image columns are lists of {bytes, path} structs."""
     import io
@@ -117,10 +128,17 @@ def reference_file(tmp_path, rows):
         Image.fromarray(arr).save(buf, format="PNG")
         return [{"bytes": buf.getvalue(), "path": None}]
 
-    table = pa.table({"implicit_prompt": [r[0] for r in rows], "explicit_prompt": ["a dog is sitting"] * len(rows),
-                      "superficial_prompt": ["a cat"] * len(rows), "category": ["Physics"] * len(rows),
-                      "law": ["Melting"] * len(rows), "explicit_image": [png(r[1]) for r in rows],
-                      "superficial_image": [png(r[1][::-1]) for r in rows]})
+    table = pa.table(
+        {
+            "implicit_prompt": [r[0] for r in rows],
+            "explicit_prompt": ["a dog is sitting"] * len(rows),
+            "superficial_prompt": ["a cat"] * len(rows),
+            "category": ["Physics"] * len(rows),
+            "law": ["Melting"] * len(rows),
+            "explicit_image": [png(r[1]) for r in rows],
+            "superficial_image": [png(r[1][::-1]) for r in rows],
+        }
+    )
     path = tmp_path / "Science-T2I-S.parquet"
     pq.write_table(table, path)
     return path
@@ -134,8 +152,9 @@ def test_two_way_rule_is_the_official_choice_against_the_superficial_image(path,
     refs = [np.random.default_rng(i).integers(0, 256, (36, 28, 3), dtype=np.uint8) for i in range(3)]
     ref = reference_file(tmp_path, [("a red apple", refs[0]), ("two dogs", refs[1]), ("a glass bottle", refs[2])])
     ps = load_science_t2i(path=ref)
-    judge = load_judge(JudgeConfig(name="sciscore", options={"path": path, "device": "cpu", "rule": "two_way",
-                                                             "reference": str(ref)}))
+    judge = load_judge(
+        JudgeConfig(name="sciscore", options={"path": path, "device": "cpu", "rule": "two_way", "reference": str(ref)})
+    )
     judge.check_prompts(ps)
     js = judge.judge(images(), ps)
     for im, p, sup, j in zip(images().numpy(), ps, refs, js):

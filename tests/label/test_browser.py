@@ -22,9 +22,10 @@ from unigap.store import RunStore
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not HAVE_CHROME,
-                       reason="needs /usr/bin/chromium and /usr/bin/chromedriver "
-                              "(apt-get install -y chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not HAVE_CHROME,
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install -y chromium chromium-driver)",
+    ),
 ]
 
 
@@ -103,8 +104,10 @@ def test_keyboard_labelling_undo_and_reload_store_exactly_the_labels(driver, tmp
         shot.unlink(missing_ok=True)
 
         def expect(cid: int | None, done: int) -> dict:
-            state = wait(driver, lambda s: s["progress"] == f"{done} / 6" and (
-                s["done"] if cid is None else s["cand"] == str(cid)))
+            state = wait(
+                driver,
+                lambda s: s["progress"] == f"{done} / 6" and (s["done"] if cid is None else s["cand"] == str(cid)),
+            )
             if cid is not None:  # markup in a prompt is shown as text: no elements, no script, no alert
                 assert state["prompt"] == texts[cid] and state["children"] == 0 and no_alert(driver)
                 assert (state["natural"], state["shown"], state["rendering"]) == (32, 256, "pixelated")

@@ -21,15 +21,23 @@ def shared_benchmarks() -> Path:
 
 
 BENCH = shared_benchmarks()
-pytestmark = pytest.mark.skipif(not (BENCH / "geneval" / "evaluation_metadata.jsonl").is_file(),
-                                reason=f"shared benchmark files not found at {BENCH} (set UNIGAP_SHARED)")
+pytestmark = pytest.mark.skipif(
+    not (BENCH / "geneval" / "evaluation_metadata.jsonl").is_file(),
+    reason=f"shared benchmark files not found at {BENCH} (set UNIGAP_SHARED)",
+)
 
 
 def test_geneval_real_counts():
     prompts = load_geneval(path=BENCH / "geneval" / "evaluation_metadata.jsonl")
     assert len(prompts) == 553
-    assert Counter(p.subtask for p in prompts) == {"single_object": 80, "two_object": 99, "counting": 80,
-                                                   "colors": 94, "position": 100, "color_attr": 100}
+    assert Counter(p.subtask for p in prompts) == {
+        "single_object": 80,
+        "two_object": 99,
+        "counting": 80,
+        "colors": 94,
+        "position": 100,
+        "color_attr": 100,
+    }
     assert prompts[-1].id == "geneval/00552"
 
 

@@ -12,19 +12,39 @@ from unigap.errors import DataError, UnigapError
 from unigap.prompts.science_t2i import load_science_t2i
 
 ROWS = [
-    {"implicit_prompt": "an ice cube left in the sun for an hour", "explicit_prompt": "a puddle of water",
-     "superficial_prompt": "an ice cube in the sun", "category": "Physics", "law": "Melting"},
-    {"implicit_prompt": "an iron nail left in the rain for a year", "explicit_prompt": "a rusty nail",
-     "superficial_prompt": "a shiny nail", "category": "Chemistry", "law": "Rusting"},
-    {"implicit_prompt": "a banana after two weeks", "explicit_prompt": "a brown banana",
-     "superficial_prompt": "a yellow banana", "category": "Biology", "law": "Ripening"},
+    {
+        "implicit_prompt": "an ice cube left in the sun for an hour",
+        "explicit_prompt": "a puddle of water",
+        "superficial_prompt": "an ice cube in the sun",
+        "category": "Physics",
+        "law": "Melting",
+    },
+    {
+        "implicit_prompt": "an iron nail left in the rain for a year",
+        "explicit_prompt": "a rusty nail",
+        "superficial_prompt": "a shiny nail",
+        "category": "Chemistry",
+        "law": "Rusting",
+    },
+    {
+        "implicit_prompt": "a banana after two weeks",
+        "explicit_prompt": "a brown banana",
+        "superficial_prompt": "a yellow banana",
+        "category": "Biology",
+        "law": "Ripening",
+    },
 ]
 
 
 def write_parquet(path, rows, with_images=True):
-    table = pa.Table.from_pylist([dict(r, explicit_image=[{"bytes": b"x", "path": None}],
-                                       superficial_image=[{"bytes": b"y", "path": None}]) if with_images else r
-                                  for r in rows])
+    table = pa.Table.from_pylist(
+        [
+            dict(r, explicit_image=[{"bytes": b"x", "path": None}], superficial_image=[{"bytes": b"y", "path": None}])
+            if with_images
+            else r
+            for r in rows
+        ]
+    )
     pq.write_table(table, path)
     return path
 

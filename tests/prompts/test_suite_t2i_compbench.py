@@ -28,8 +28,11 @@ def test_val_and_train_counts(tmp_path):
 def test_strip_skip_blank_keep_line_numbers(tmp_path):
     (tmp_path / "color_val.txt").write_text("  a red apple \n\n\t\na blue car\r\n   \na green bench")
     prompts = load_t2i_compbench(split="val", subtasks=["color"], path=tmp_path)
-    assert [(p.text, p.metadata["line"]) for p in prompts] == [("a red apple", 1), ("a blue car", 4),
-                                                              ("a green bench", 6)]
+    assert [(p.text, p.metadata["line"]) for p in prompts] == [
+        ("a red apple", 1),
+        ("a blue car", 4),
+        ("a green bench", 6),
+    ]
     assert prompts[1].id == "t2i-compbench/color_val/0004"
     assert prompts[1].metadata["file"] == "color_val.txt"
 

@@ -74,8 +74,12 @@ def test_judge_kl_anchor_keeps_the_judge_near_the_base_on_its_reference_images(t
     kw = dict(lr=3e-3, epochs=3) if method == "sft" else dict(lr=3e-3, epochs=2)
     make = (lambda **k: grpo_cfg(ckpt, **kw, **k)) if method == "grpo" else (lambda **k: cfg(ckpt, **kw, **k))
     free = improve(make(), data, tmp_path / "free", log=lambda m: None)
-    anchored = improve(make(anchor=AnchorConfig(judge_kl=JudgeKLAnchor(weight=5.0, size=16, batch=8))), data,
-                       tmp_path / "anchored", log=lambda m: None)
+    anchored = improve(
+        make(anchor=AnchorConfig(judge_kl=JudgeKLAnchor(weight=5.0, size=16, batch=8))),
+        data,
+        tmp_path / "anchored",
+        log=lambda m: None,
+    )
     from unigap.training.checkpoint import State
 
     ref = State.load(tmp_path / "anchored").anchor
@@ -88,8 +92,10 @@ def test_judge_kl_anchor_keeps_the_judge_near_the_base_on_its_reference_images(t
     assert drift["anchored"] < drift["free"], drift
     rows = anchored["steps"] if method == "grpo" else anchored["epochs"]
     assert all(np.isfinite(r["loss"]) for r in rows)
-    base, after = weights(load_model(ModelConfig(name="tiny", path=str(ckpt)))), weights(
-        load_model(ModelConfig(name="tiny", path=str(tmp_path / "anchored" / "model"))))
+    base, after = (
+        weights(load_model(ModelConfig(name="tiny", path=str(ckpt)))),
+        weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "anchored" / "model")))),
+    )
     assert any(not torch.equal(base[k], after[k]) for k in base)
     assert free["epochs"]
 
@@ -151,8 +157,14 @@ def test_understanding_set_plugins_follow_the_factory_convention(tmp_path, monke
     from unigap.errors import ConfigError
     from unigap.training.anchor import UND_SETS, Anchors
 
-    install(tmp_path / "site", "unigap_sets", "unigap_sets", SETS,
-            "[unigap.understanding_sets]\nnew = unigap_sets:new_set\nold = unigap_sets:old_set\n", monkeypatch)
+    install(
+        tmp_path / "site",
+        "unigap_sets",
+        "unigap_sets",
+        SETS,
+        "[unigap.understanding_sets]\nnew = unigap_sets:new_set\nold = unigap_sets:old_set\n",
+        monkeypatch,
+    )
     with pytest.warns(FutureWarning, match="'old'.*not declared with @unigap.registry.factory"):
         assert {"new", "old", "shapeworld_plain"} <= set(UND_SETS.names())
     items = load_und_set(ReplayAnchor(set="new", size=2, options={"answer": "no"}), seed=7)
@@ -160,4 +172,3 @@ def test_understanding_set_plugins_follow_the_factory_convention(tmp_path, monke
     assert [i["answer"] for i in load_und_set(ReplayAnchor(set="old", size=1), seed=5)] == ["old", "seed"]
     with pytest.raises(ConfigError, match="anchor.replay.options.colour: unknown option"):
         Anchors.check(AnchorConfig(replay=ReplayAnchor(set="new", options={"colour": 1})))
-

@@ -24,11 +24,24 @@ def grpo_data(path, ckpt, n_prompts=4, prompts=None):
 
 
 def grpo_cfg(ckpt, **kw):
-    grpo = {"group_size": 4, "rewards": [RewardConfig(name="self"), RewardConfig(name="oracle", weight=0.5)],
-            "save_every": 1, **kw.pop("grpo", {})}
-    return ImproveConfig(**{"method": "grpo", "model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 1,
-                            "train_batch_size": 8, "lr": 1e-3, "grpo": GrpoOptions(**grpo),
-                            "monitor": JudgeConfig(name="oracle"), **kw})
+    grpo = {
+        "group_size": 4,
+        "rewards": [RewardConfig(name="self"), RewardConfig(name="oracle", weight=0.5)],
+        "save_every": 1,
+        **kw.pop("grpo", {}),
+    }
+    return ImproveConfig(
+        **{
+            "method": "grpo",
+            "model": ModelConfig(name="tiny", path=str(ckpt)),
+            "epochs": 1,
+            "train_batch_size": 8,
+            "lr": 1e-3,
+            "grpo": GrpoOptions(**grpo),
+            "monitor": JudgeConfig(name="oracle"),
+            **kw,
+        }
+    )
 
 
 def test_group_advantages_normalise_within_each_prompt():
@@ -111,8 +124,21 @@ def test_grpo_killed_with_sigkill_resumes_to_the_same_result(tmp_path, tiny_ckpt
     straight = improve(c, data, tmp_path / "straight", log=lambda m: None)
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
-    p = subprocess.run([sys.executable, "-m", "tests.training.grpo_kill_worker", c.model_dump_json(), str(data),
-                        str(tmp_path / "killed"), "5"], env=env, cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.training.grpo_kill_worker",
+            c.model_dump_json(),
+            str(data),
+            str(tmp_path / "killed"),
+            "5",
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == -9, p.stderr[-2000:]  # killed after step 5; steps 1-4 committed
     resumed = improve(c, data, tmp_path / "killed", log=lambda m: None)
     a = weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "straight" / "model"))))
@@ -144,7 +170,9 @@ def test_a_reward_judge_that_cannot_score_the_prompts_is_refused_naming_one(tmp_
     prompts = load_shapeworld(split="train", subtasks=["color_attr"])[:3]
     prompts[1] = replace(prompts[1], spec=None)
     data = grpo_data(tmp_path / "data", tiny_ckpt_dir, prompts=prompts)
-    with pytest.raises(UnigapError, match=f"rewards\\[1\\] \\(oracle\\) cannot score the run's prompts: .*{prompts[1].id}"):
+    with pytest.raises(
+        UnigapError, match=f"rewards\\[1\\] \\(oracle\\) cannot score the run's prompts: .*{prompts[1].id}"
+    ):
         improve(grpo_cfg(tiny_ckpt_dir), data, tmp_path / "out", log=lambda m: None)
     assert not (tmp_path / "out").exists()
     with pytest.raises(ConfigError, match=r"grpo.rewards\[0\].name: unknown reward 'nope'"):

@@ -80,8 +80,11 @@ def test_balanced_self_play_draws_each_subtasks_verdicts_equally():
     pool = [([0] * 12, "p", int(i == 0), "texture") for i in range(10)] + [([0] * 12, "q", 0, "spatial")] * 10
     counts = {}
     for balance in (False, True):
-        cfg = PretrainConfig(self_play=SelfPlayConfig(frac=1.0, balance=balance), und_positive_frac=0.5,
-                             und_subtask_weights={"texture": 1.0, "spatial": 1.0})
+        cfg = PretrainConfig(
+            self_play=SelfPlayConfig(frac=1.0, balance=balance),
+            und_positive_frac=0.5,
+            und_subtask_weights={"texture": 1.0, "spatial": 1.0},
+        )
         data = DataSource.__new__(DataSource)
         data.cfg, data.pool, data._cells = cfg, pool, None
         rng = np.random.default_rng(0)
@@ -128,12 +131,20 @@ def test_shipped_checkpoint_loads_and_is_small():
 
 def test_init_from_continues_a_checkpoint_and_writes_snapshots(tmp_path):
     base = pretrain(PretrainConfig(steps=2, checkpoint_every=100, **SMALL), tmp_path / "base")
-    cfg = PretrainConfig(steps=4, checkpoint_every=100, init_from=str(tmp_path / "base"), snapshots=[1, 3],
-                         self_play=SelfPlayConfig(frac=0.9, start=0, every=2, pool=4), **SMALL)
+    cfg = PretrainConfig(
+        steps=4,
+        checkpoint_every=100,
+        init_from=str(tmp_path / "base"),
+        snapshots=[1, 3],
+        self_play=SelfPlayConfig(frac=0.9, start=0, every=2, pool=4),
+        **SMALL,
+    )
     losses = []
     cont = pretrain(cfg, tmp_path / "cont", lambda step, s: losses.append(s["loss"]))
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
-    assert cont.card["init"]["sha256"] == base.card["sha256"] and cont.card["pretrain"]["init_from"] == str(tmp_path / "base")
+    assert cont.card["init"]["sha256"] == base.card["sha256"] and cont.card["pretrain"]["init_from"] == str(
+        tmp_path / "base"
+    )
     assert any(not torch.equal(a, b) for a, b in zip(base.model.parameters(), cont.model.parameters()))
     two, four = load_checkpoint(tmp_path / "cont" / "step_1"), load_checkpoint(tmp_path / "cont" / "step_3")
     assert (two.card["steps"], four.card["steps"], load_checkpoint(tmp_path / "cont").card["steps"]) == (1, 3, 4)

@@ -69,8 +69,15 @@ def batches(items: list, size: int):
         yield items[i : i + size]
 
 
-def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], cfg: AuditConfig, bar: Bar,
-                   source: str | None = None, sampling: SamplingConfig | None = None) -> None:
+def generate_stage(
+    store: RunStore,
+    model: UnifiedModel,
+    prompts: list[Prompt],
+    cfg: AuditConfig,
+    bar: Bar,
+    source: str | None = None,
+    sampling: SamplingConfig | None = None,
+) -> None:
     source = source or cfg.source
     todo = store.missing_candidates(source, [p.id for p in prompts], cfg.n)
     total = len({p.id for p in prompts}) * cfg.n
@@ -84,11 +91,15 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
         with recording_failures(model):
             gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
         errors = getattr(gen, "errors", None) or [None] * len(chunk)  # served backends: a row may fail
-        rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
-                for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors) if err is None]
+        rows = [
+            CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
+            for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors)
+            if err is None
+        ]
         store.add_candidates(source, rows)
-        store.add_failed_candidates(source, [(pid, idx, seed, err) for (pid, idx), seed, err in zip(chunk, seeds, errors)
-                                             if err is not None])
+        store.add_failed_candidates(
+            source, [(pid, idx, seed, err) for (pid, idx), seed, err in zip(chunk, seeds, errors) if err is not None]
+        )
         bar.advance(len(chunk))
 
 
@@ -109,13 +120,24 @@ def recording_failures(model: UnifiedModel) -> Iterator[None]:
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
 
 
-def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, chunk_size: int, bar: Bar,
-                prompt_ids: set[str] | None = None, retry_failed: bool = False) -> int:
+def judge_stage(
+    store: RunStore,
+    judge_name: str,
+    fn: JudgeFn,
+    source: str | None,
+    chunk_size: int,
+    bar: Bar,
+    prompt_ids: set[str] | None = None,
+    retry_failed: bool = False,
+) -> int:
     """Judge every stored candidate (of these prompts) this judge has not judged yet (retry_failed: and those
     whose verdict failed, replaced); returns the failures of this call. A judge that raises UnigapError
     (a server that is not there, a missing key) stops the stage: what is stored stays, a rerun continues."""
-    todo = [c for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
-            if prompt_ids is None or c.prompt_id in prompt_ids]
+    todo = [
+        c
+        for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
+        if prompt_ids is None or c.prompt_id in prompt_ids
+    ]
     prompts = {p.id: p for p in store.prompts()}
     total = store.count_candidates(source, prompt_ids)
     bar.start(f"judge [{judge_name}]", total, total - len(todo))
@@ -174,8 +196,10 @@ def load_judges(cfgs: list[JudgeConfig], where: str = "judges") -> dict[str, Ext
         judge = load_judge(jc, f"{where}[{i}]")
         clash = [c for c in [judge.name, *judge_columns(judge)] if c in taken]
         if clash:
-            raise ConfigError(f"{where}[{i}]: a second judge writing {clash[0]!r}; give each judge its own options "
-                              "(e.g. another model) or remove one")
+            raise ConfigError(
+                f"{where}[{i}]: a second judge writing {clash[0]!r}; give each judge its own options "
+                "(e.g. another model) or remove one"
+            )
         taken.update([judge.name, *judge_columns(judge)])
         judges[judge.name] = judge
     return judges
@@ -188,24 +212,40 @@ def check_selector(selector: str, judges: dict[str, ExternalJudge], where: str) 
         raise ConfigError(f"{where}: {selector!r} is not a judge of this run; valid: {', '.join([SELF_JUDGE, *valid])}")
 
 
-def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
-               source: str | None = None, judges: dict[str, ExternalJudge] | None = None) -> dict[str, int]:
+def audit_into(
+    store: RunStore,
+    cfg: AuditConfig,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    bar: Bar,
+    source: str | None = None,
+    judges: dict[str, ExternalJudge] | None = None,
+) -> dict[str, int]:
     """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge.
     Failed judgments stored by an earlier run are judged again (replaced)."""
     source = source or cfg.source
     store.add_prompts(prompts)
     generate_stage(store, model, prompts, cfg, bar, source)
-    stages: dict[str, tuple[JudgeFn, set[str]]] = {SELF_JUDGE: (self_judge_fn(model, cfg.self_judge),
-                                                                 {p.id for p in prompts})}
+    stages: dict[str, tuple[JudgeFn, set[str]]] = {
+        SELF_JUDGE: (self_judge_fn(model, cfg.self_judge), {p.id for p in prompts})
+    }
     for judge in (load_judges(cfg.judges) if judges is None else judges).values():
         for r in routes(judge, prompts):  # a routing judge (benchmark): one stage per scorer column
             stages[r.column] = (external_fn(r.judge), {p.id for p in r.prompts})
-    return {name: judge_stage(store, name, fn, source, cfg.chunk_size, bar, ids, retry_failed=True)
-            for name, (fn, ids) in stages.items()}
+    return {
+        name: judge_stage(store, name, fn, source, cfg.chunk_size, bar, ids, retry_failed=True)
+        for name, (fn, ids) in stages.items()
+    }
 
 
-def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None,
-              add_prompts: bool = False, yes: bool = True) -> dict:
+def run_audit(
+    cfg: AuditConfig,
+    run_dir: str | Path,
+    bar: Bar | None = None,
+    model: UnifiedModel | None = None,
+    add_prompts: bool = False,
+    yes: bool = True,
+) -> dict:
     """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json.
 
     The stage "audit" is recorded as running (with what it will produce) before any work, and done
@@ -227,8 +267,11 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
         failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
         ids = {p.id for p in prompts}
         dead = dead_judges(store, cfg.source, ids, columns_of(judges))
-        store.set_stage("audit", "failed" if dead else "done", {**expected(cfg, prompts, judges), "failures": failures,
-                                                               **({"dead_judges": dead} if dead else {})})
+        store.set_stage(
+            "audit",
+            "failed" if dead else "done",
+            {**expected(cfg, prompts, judges), "failures": failures, **({"dead_judges": dead} if dead else {})},
+        )
         result = metrics_for(store, cfg.source, ids, cfg.n_boot, cfg.seed)
         write_json(run_dir / "metrics.json", result)
     raise_dead_judges(dead, run_dir)
@@ -237,8 +280,13 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
 
 def expected(cfg: AuditConfig, prompts: list[Prompt], judges: dict[str, ExternalJudge]) -> dict:
     """What a finished audit holds (the stage's info, read by `curate` to say what is missing)."""
-    return {"prompts": len(prompts), "n": cfg.n, "candidates": len(prompts) * cfg.n, "source": cfg.source,
-            "judges": columns_of(judges)}
+    return {
+        "prompts": len(prompts),
+        "n": cfg.n,
+        "candidates": len(prompts) * cfg.n,
+        "source": cfg.source,
+        "judges": columns_of(judges),
+    }
 
 
 def columns_of(judges: dict[str, ExternalJudge]) -> list[str]:
@@ -259,10 +307,14 @@ def dead_judges(store: RunStore, source: str, prompt_ids: set[str], judges: list
 
 def raise_dead_judges(dead: dict[str, dict], run_dir: Path) -> None:
     if dead:
-        lines = [f"judge {j!r}: all {d['failed']} judgments failed; first reason: {d['first_reason']}"
-                 for j, d in dead.items()]
-        raise UnigapError("\n".join(lines) + f"\nThe candidates and every other verdict are stored in {run_dir}; fix "
-                          "the cause and rerun the same command: the failed judgments are judged again.")
+        lines = [
+            f"judge {j!r}: all {d['failed']} judgments failed; first reason: {d['first_reason']}"
+            for j, d in dead.items()
+        ]
+        raise UnigapError(
+            "\n".join(lines) + f"\nThe candidates and every other verdict are stored in {run_dir}; fix "
+            "the cause and rerun the same command: the failed judgments are judged again."
+        )
 
 
 def record_command(store: RunStore) -> None:
@@ -274,8 +326,9 @@ def record_command(store: RunStore) -> None:
         store.set_meta("command", "unigap " + shlex.join(sys.argv[1:]))
 
 
-def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None, add_prompts: bool = False,
-                  yes: bool = True) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+def prepare_audit(
+    cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None, add_prompts: bool = False, yes: bool = True
+) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
     """Everything the audit needs, loaded and checked before anything is written: the out dir, the config
     against a stored one, the prompts (and against the stored ones), the judges, the model, whether the
     model takes every prompt, and (yes=False) the job's size."""
@@ -288,8 +341,9 @@ def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = 
     check_prompts_for(judges, prompts)
     model = model or load_model(cfg.model)
     check_model_prompts(model, prompts, cfg.self_judge)
-    check_job_size(job_size(len(prompts), cfg.n), f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
-                   cfg.sampling, yes)
+    check_job_size(
+        job_size(len(prompts), cfg.n), f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text, cfg.sampling, yes
+    )
     return prompts, model, judges
 
 
@@ -313,15 +367,18 @@ def probe_seconds(model: UnifiedModel, text: str, sampling: SamplingConfig | Non
     return (time.perf_counter() - t0) / PROBE_ROWS
 
 
-def check_job_size(candidates: int, detail: str, model: UnifiedModel, text: str, sampling: SamplingConfig | None,
-                   yes: bool) -> str | None:
+def check_job_size(
+    candidates: int, detail: str, model: UnifiedModel, text: str, sampling: SamplingConfig | None, yes: bool
+) -> str | None:
     """Above CONFIRM_ABOVE candidates: probe the model and refuse without `yes` (UnigapError with the job's size
     and an estimated time). Returns the size line (None below the threshold)."""
     if candidates <= CONFIRM_ABOVE:
         return None
     per = probe_seconds(model, text, sampling)
-    line = (f"this job generates {candidates:,} candidates ({detail}); at {per * 1000:.0f} ms per candidate "
-            f"(a {PROBE_ROWS}-candidate probe on this machine) generation alone takes about {_hours(per * candidates)}")
+    line = (
+        f"this job generates {candidates:,} candidates ({detail}); at {per * 1000:.0f} ms per candidate "
+        f"(a {PROBE_ROWS}-candidate probe on this machine) generation alone takes about {_hours(per * candidates)}"
+    )
     if not yes:
         raise UnigapError(f"{line}. Pass --yes to start it anyway, or lower n / prompts.per_subtask.")
     return line
@@ -335,8 +392,9 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def check_model_prompts(model: UnifiedModel, prompts: list[Prompt], judge: SelfJudgeConfig,
-                        where: str = "prompts") -> None:
+def check_model_prompts(
+    model: UnifiedModel, prompts: list[Prompt], judge: SelfJudgeConfig, where: str = "prompts"
+) -> None:
     """A backend that knows its limits (`prompt_problems`: the tiny model's prompt length and context)
     refuses prompts it could not generate for or judge, before anything is written."""
     check = getattr(type(model), "prompt_problems", None)  # on the class: validation never touches the weights
@@ -361,8 +419,9 @@ def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -
             reachable()
 
 
-def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
-                self_judge: str = SELF_JUDGE) -> dict:
+def metrics_for(
+    store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int, self_judge: str = SELF_JUDGE
+) -> dict:
     rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
     result = audit_metrics(rows, self_judge, n_boot, seed, benchmarks_of(store, prompt_ids))
     result["counts"] = store.counts()
@@ -426,8 +485,14 @@ def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
 # rank's shard from its part (finished ranks find nothing to do and wait), then merges again.
 
 
-def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar | None = None,
-                      model: UnifiedModel | None = None, add_prompts: bool = False) -> dict:
+def run_audit_sharded(
+    cfg: AuditConfig,
+    run_dir: str | Path,
+    d: Dist,
+    bar: Bar | None = None,
+    model: UnifiedModel | None = None,
+    add_prompts: bool = False,
+) -> dict:
     """One rank of a multi-process audit (who writes what: the section's comment above).
 
     Every step ends with a collective that also agrees on failure, so an error on one rank
@@ -443,8 +508,9 @@ def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar |
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
-           add_prompts: bool = False) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+def _setup(
+    cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None, add_prompts: bool = False
+) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
     from unigap.store.runstore import check_out_dir
@@ -471,8 +537,15 @@ def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
     return prompts, model, judges
 
 
-def _audit_shard(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], model: UnifiedModel,
-                 judges: dict[str, ExternalJudge], bar: Bar) -> dict[str, int]:
+def _audit_shard(
+    cfg: AuditConfig,
+    run_dir: Path,
+    d: Dist,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    judges: dict[str, ExternalJudge],
+    bar: Bar,
+) -> dict[str, int]:
     """This rank's share of the prompts, audited into its part store; failures per judge."""
     with RunStore.open_part(run_dir, d.rank) as part:
         failures = audit_into(part, cfg, shard(prompts, d), model, bar, judges=judges)

@@ -69,8 +69,9 @@ def get_app() -> typer.Typer:
     return app
 
 
-def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None,
-                 line=None) -> None:
+def show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None, line=None
+) -> None:
     """unigap's own warnings (a renamed key, a partial suite) as one line, without unigap's source line."""
     if category is FutureWarning or "unigap" in Path(filename).parts:
         from rich.markup import escape
@@ -99,7 +100,9 @@ def main() -> None:
         console.print("aborted")
         sys.exit(130)
     except Exception as err:  # click usage errors arrive here in non-standalone mode
-        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):  # click's (or typer's vendored click's) usage errors
+        if callable(getattr(err, "show", None)) and isinstance(
+            getattr(err, "exit_code", None), int
+        ):  # click's (or typer's vendored click's) usage errors
             err.show()
             sys.exit(err.exit_code)
         raise

@@ -28,7 +28,9 @@ def curate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="An audited run directory")],
     out_dir: Annotated[Path, typer.Option("--out", help="Data directory to write")],
     config: Annotated[Path | None, typer.Option(help="YAML with selector/rule/pairs_per_prompt/source")] = None,
-    overrides: Annotated[list[str] | None, typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")
+    ] = None,
     dry_run: DryRun = False,
     allow_partial: AllowPartial = False,
 ) -> None:

@@ -18,9 +18,12 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an earlier export in --ou
 
 
 @sub.command("geneval")
-def geneval(run_dir: RunDir, out_dir: OutDir,
-            source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
-            overwrite: Overwrite = False) -> None:
+def geneval(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+    overwrite: Overwrite = False,
+) -> None:
     """Write a run's images as GenEval's evaluate_images.py reads them (OUT/<00000>/metadata.jsonl, samples/).
 
     Example: unigap export geneval runs/audit --out runs/audit/geneval
@@ -29,11 +32,14 @@ def geneval(run_dir: RunDir, out_dir: OutDir,
 
 
 @sub.command("t2i-compbench")
-def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
-                 source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
-                 subtask: Annotated[str | None, typer.Option(help="One category (default: all in the run)")] = None,
-                 split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
-                 overwrite: Overwrite = False) -> None:
+def t2i_compbench(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+    subtask: Annotated[str | None, typer.Option(help="One category (default: all in the run)")] = None,
+    split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
+    overwrite: Overwrite = False,
+) -> None:
     """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; per category if several).
 
     Example: unigap export t2i-compbench runs/audit --out runs/audit/t2i
@@ -42,9 +48,12 @@ def t2i_compbench(run_dir: RunDir, out_dir: OutDir,
 
 
 @sub.command("hf")
-def hf(run_dir: RunDir, out_dir: OutDir,
-       source: Annotated[str | None, typer.Option(help="Candidate source (default: all)")] = None,
-       overwrite: Overwrite = False) -> None:
+def hf(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str | None, typer.Option(help="Candidate source (default: all)")] = None,
+    overwrite: Overwrite = False,
+) -> None:
     """Write a run as a `datasets` dataset (datasets.load_from_disk): one row per candidate, a verdict column per judge.
 
     Example: unigap export hf runs/audit --out runs/audit/hf

@@ -42,19 +42,24 @@ def improve_cmd(
             history = improve(cfg, data, out_dir, force=force, log=out.print, progress=bar, allow_partial=allow_partial)
         else:
             bar.start("improve: training rows", None)
-            history = improve(cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance,
-                              allow_partial=allow_partial)
+            history = improve(
+                cfg, data, out_dir, force=force, log=out.print, on_batch=bar.advance, allow_partial=allow_partial
+            )
     if not dist_info().is_main:  # other processes of `accelerate launch`: rank 0 reports
         return
     for r in history["replays"]:
         out.print(f"curriculum: epoch {r['epoch']} recovered {r['recovered']} of {r['pool_before']} pool prompts")
     if history.get("steps"):
         last = history["steps"][-1]
-        out.print(f"grpo: {len(history['steps'])} steps, last reward {last['reward']:.3f} (per step: {out_dir / 'steps.csv'})")
+        out.print(
+            f"grpo: {len(history['steps'])} steps, last reward {last['reward']:.3f} (per step: {out_dir / 'steps.csv'})"
+        )
     ex = history.get("exploitation") or {}
     if ex.get("drop") is not None:
-        out.print(f"exploitation ({ex['judge']} as truth): self-judge accuracy {ex['base']:.3f} on base images, "
-                  f"{ex['own']:.3f} on its own new images")
+        out.print(
+            f"exploitation ({ex['judge']} as truth): self-judge accuracy {ex['base']:.3f} on base images, "
+            f"{ex['own']:.3f} on its own new images"
+        )
     out.print(f"improved model: {out_dir / 'model'}")
 
 

@@ -26,8 +26,15 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return apply_overrides({}, items)
 
 
-def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: str | None = None,
-              chunk_size: int = 16, bar: Any = None, retry_failed: bool = False) -> dict:
+def judge_run(
+    run_dir: str | Path,
+    name: str,
+    options: dict[str, Any],
+    source: str | None = None,
+    chunk_size: int = 16,
+    bar: Any = None,
+    retry_failed: bool = False,
+) -> dict:
     """Judge the run's unjudged candidates with judge `name`; returns {"judge", "judged", "failed", "scores"}."""
     from unigap.audit.runner import NoBar, external_fn, judge_stage
     from unigap.judges.base import JudgeConfig, load_judge
@@ -45,8 +52,9 @@ def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: s
             if retry_failed:
                 failures += _rejudge(store, r.judge, cands, chunk_size, bar or NoBar(), r.column)
             else:
-                failures += judge_stage(store, r.column, external_fn(r.judge), source, chunk_size, bar or NoBar(),
-                                        {p.id for p in r.prompts})
+                failures += judge_stage(
+                    store, r.column, external_fn(r.judge), source, chunk_size, bar or NoBar(), {p.id for p in r.prompts}
+                )
             rows += store.judgments(r.column, source)
         store.log("judge", f"judged {len(todo)} candidates with {judge.name}", {"failed": failures, "source": source})
     return {"judge": judge.name, "judged": len(todo), "failed": failures, "scores": _mean_scores(rows)}
@@ -60,8 +68,9 @@ def _plan(store: Any, judge: Any, source: str | None, retry_failed: bool) -> lis
     plan = []
     for r in routes(judge, [p for p in store.prompts() if p.id in wanted]):
         ids = {p.id for p in r.prompts}
-        plan.append((r, [c for c in store.missing_judgments(r.column, source, retry_failed=retry_failed)
-                         if c.prompt_id in ids]))
+        plan.append(
+            (r, [c for c in store.missing_judgments(r.column, source, retry_failed=retry_failed) if c.prompt_id in ids])
+        )
     return plan
 
 
@@ -84,7 +93,7 @@ def _rejudge(store: Any, judge: Any, todo: list, chunk_size: int, bar: Any, colu
     bar.start(f"judge [{column}] (retry failed)", len(todo))
     failures = 0
     for s in range(0, len(todo), chunk_size):
-        chunk = todo[s:s + chunk_size]
+        chunk = todo[s : s + chunk_size]
         images = torch.from_numpy(np.stack([store.load_image(c.png) for c in chunk]))
         try:
             verdicts = judge.judge(images, [prompts[c.prompt_id] for c in chunk])
@@ -107,20 +116,27 @@ def _mean_scores(rows: list) -> dict[str, dict]:
         elif score is not None:
             cell["sum"] += float(score)
             cell["n"] += 1
-    return {s: {"mean": c["sum"] / c["n"] if c["n"] else None, "n": c["n"], "failed": c["failed"]}
-            for s, c in out.items()}
+    return {
+        s: {"mean": c["sum"] / c["n"] if c["n"] else None, "n": c["n"], "failed": c["failed"]} for s, c in out.items()
+    }
 
 
 CHUNK = 16
-JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
-              "qwen2.5-vl, http, oracle, ...")
+JUDGE_HELP = (
+    "Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
+    "qwen2.5-vl, http, oracle, ..."
+)
 
 
 def judge_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `unigap run` or `unigap audit`)")],
     judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
-    options: Annotated[list[str] | None, typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
-    source: Annotated[str | None, typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
+    options: Annotated[
+        list[str] | None, typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only candidates of this source (base or improved); default all")
+    ] = None,
     chunk_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = CHUNK,
     retry_failed: Annotated[bool, typer.Option(help="Judge again the candidates this judge failed on")] = False,
     batch_size: Annotated[int | None, typer.Option(hidden=True, help="Old name of --chunk-size")] = None,

@@ -16,17 +16,25 @@ sub = typer.Typer(no_args_is_help=True, help="Inspect a model.")
 def eval_table(result: dict) -> Fitted:
     """Per subtask, band and overall: the oracle's accuracy on the model's images and the model's accuracy on
     rendered scenes, in % with one decimal."""
+
     def row(label: str, band: str, r: dict) -> list[str]:
-        return [label, band, f"{100 * r['generation_accuracy']:.1f}", f"{100 * r['understanding_accuracy']:.1f}",
-                str(r["n"])]
+        return [
+            label,
+            band,
+            f"{100 * r['generation_accuracy']:.1f}",
+            f"{100 * r['understanding_accuracy']:.1f}",
+            str(r["n"]),
+        ]
 
     rows = [row(name, r["band"], r) for name, r in result["subtasks"].items()]
     rows += [row(f"[bold]{band}[/bold]", "band", r) for band, r in result["bands"].items()]
     rows.append(row("[bold]overall[/bold]", "", result["overall"]))
     cols = [Col("subtask", "left"), Col("band", "left"), Col("generation"), Col("understanding"), Col("n")]
-    legend = [("generation", "share of the model's images the oracle accepts (one image per prompt)"),
-              ("understanding", "share of rendered scenes the model judges right (the paper's question)"),
-              ("n", "eval prompts; bands and overall are unweighted means of their subtasks")]
+    legend = [
+        ("generation", "share of the model's images the oracle accepts (one image per prompt)"),
+        ("understanding", "share of rendered scenes the model judges right (the paper's question)"),
+        ("n", "eval prompts; bands and overall are unweighted means of their subtasks"),
+    ]
     return Fitted("generation vs understanding (oracle-scored, %)", cols, rows, legend=legend)
 
 

@@ -47,15 +47,19 @@ def check(
     train: Annotated[str, typer.Argument(help="Training prompts: " + SPEC_HELP + " (split defaults to train)")],
     eval_: Annotated[str, typer.Argument(metavar="EVAL", help="Evaluation prompts (split defaults to eval)")],
     subtask: Annotated[list[str] | None, typer.Option(help="Only this subtask, both sides (repeatable)")] = None,
-    fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit with status 1 when there is any overlap")] = False,
+    fail: Annotated[
+        bool, typer.Option("--fail/--no-fail", help="Exit with status 1 when there is any overlap")
+    ] = False,
 ) -> None:
     """List training prompts that also occur (exactly or normalised) in the evaluation prompts."""
     with _shown_warnings():
         ov = check_specs(train, eval_, subtask)
     if ov.pairs:
         out.print(_pairs_table(ov))
-    out.print(f"train prompts: {ov.n_train}   eval prompts: {ov.n_eval}   exact overlaps: {len(ov.exact)}   "
-              f"normalised-only overlaps: {len(ov.normalised)}   train prompts to drop: {len(ov.train_ids)}")
+    out.print(
+        f"train prompts: {ov.n_train}   eval prompts: {ov.n_eval}   exact overlaps: {len(ov.exact)}   "
+        f"normalised-only overlaps: {len(ov.normalised)}   train prompts to drop: {len(ov.train_ids)}"
+    )
     if fail and ov.pairs:
         raise typer.Exit(1)
 
@@ -73,8 +77,7 @@ def _shown_warnings() -> Iterator[None]:
 def _pairs_table(ov: Overlaps) -> Table:
     table = Table("kind", "train id", "eval id", "train prompt", "eval prompt", title="train/eval overlaps")
     for o in ov.pairs:
-        table.add_row(o.kind, o.train.id, o.eval.id, o.train.text,
-                      o.eval.text if o.kind == "normalised" else "(same)")
+        table.add_row(o.kind, o.train.id, o.eval.id, o.train.text, o.eval.text if o.kind == "normalised" else "(same)")
     return table
 
 

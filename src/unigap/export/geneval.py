@@ -34,15 +34,19 @@ def export_geneval(run_dir: str | Path, out: str | Path, source: str = "base", o
             _geneval_folder(store, out, p, by_prompt.get(p.id, []), result)
     missing = [p.id for p in prompts if not by_prompt.get(p.id)]
     if missing:
-        result.notes.append(f"{len(missing)} prompt(s) without candidates left out: {', '.join(missing[:5])}"
-                            f"{', ...' if len(missing) > 5 else ''}")
+        result.notes.append(
+            f"{len(missing)} prompt(s) without candidates left out: {', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}"
+        )
     return result
 
 
 def _geneval_index(p: Prompt) -> int:
     if not isinstance(p.metadata.get("index"), int) or not isinstance(p.metadata.get("geneval"), dict):
-        raise DataError(f"prompt {p.id}: no GenEval metadata (fields 'index' and 'geneval'); "
-                        "load GenEval prompts with the geneval suite")
+        raise DataError(
+            f"prompt {p.id}: no GenEval metadata (fields 'index' and 'geneval'); "
+            "load GenEval prompts with the geneval suite"
+        )
     return p.metadata["index"]
 
 

@@ -23,8 +23,9 @@ def require(module: str, extra: str = "hf") -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise UnigapError(f"this scorer needs {module!r} ({err}); install it with: pip install 'unigap[{extra}]'") \
-            from None
+        raise UnigapError(
+            f"this scorer needs {module!r} ({err}); install it with: pip install 'unigap[{extra}]'"
+        ) from None
 
 
 def pick_device(device: str | None) -> torch.device:

@@ -83,8 +83,10 @@ class BenchmarkJudge:
 
     def route(self, prompts: Sequence[Prompt]) -> list[Route]:
         """One `Route` per benchmark present: its scorer's column, the scorer, its prompts."""
-        return [Route(self.scorers[b].name, self.scorers[b], [prompts[i] for i in idx])
-                for b, idx in self.assign(prompts).items()]
+        return [
+            Route(self.scorers[b].name, self.scorers[b], [prompts[i] for i in idx])
+            for b, idx in self.assign(prompts).items()
+        ]
 
     def check_prompts(self, prompts: Sequence[Prompt]) -> None:
         """Raise before anything is judged: unroutable prompts, subtasks spanning benchmarks, each
@@ -114,14 +116,18 @@ def _scorer(name: str, options: dict, key: str) -> ExternalJudge:
 
 def _refuse(unknown: list[Prompt], off: dict[str, list[Prompt]]) -> None:
     if unknown:
-        raise DataError(f"benchmark judge: no benchmark scorer can score {_names(unknown)}: a prompt is scored by "
-                        f"its benchmark, its 'benchmark' field ({', '.join(BENCHMARKS)}) or else its suite "
-                        "(suites geneval, t2i-compbench, science-t2i, paper9); add a 'benchmark' column to the "
-                        "prompt file")
+        raise DataError(
+            f"benchmark judge: no benchmark scorer can score {_names(unknown)}: a prompt is scored by "
+            f"its benchmark, its 'benchmark' field ({', '.join(BENCHMARKS)}) or else its suite "
+            "(suites geneval, t2i-compbench, science-t2i, paper9); add a 'benchmark' column to the "
+            "prompt file"
+        )
     if off:
         b, ps = next(iter(off.items()))
-        raise ConfigError(f"benchmark judge: options.{BENCHMARKS[b].option} is null, so nothing scores the "
-                          f"{BENCHMARKS[b].title} prompt(s) {_names(ps)}; configure it or leave those prompts out")
+        raise ConfigError(
+            f"benchmark judge: options.{BENCHMARKS[b].option} is null, so nothing scores the "
+            f"{BENCHMARKS[b].title} prompt(s) {_names(ps)}; configure it or leave those prompts out"
+        )
 
 
 def _one_benchmark_per_subtask(routes: list[Route]) -> None:
@@ -131,8 +137,10 @@ def _one_benchmark_per_subtask(routes: list[Route]) -> None:
         for p in r.prompts:
             b, pid = first.setdefault(p.subtask, (r.column, p.id))
             if b != r.column:
-                raise DataError(f"benchmark judge: subtask {p.subtask!r} has prompts of two benchmarks "
-                                f"({pid} scored by {b}, {p.id} by {r.column}); give them different subtask names")
+                raise DataError(
+                    f"benchmark judge: subtask {p.subtask!r} has prompts of two benchmarks "
+                    f"({pid} scored by {b}, {p.id} by {r.column}); give them different subtask names"
+                )
 
 
 def _names(prompts: list[Prompt]) -> str:

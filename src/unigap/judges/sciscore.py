@@ -55,9 +55,11 @@ if TYPE_CHECKING:
     from unigap.judges.base import JudgeConfig
 
 RULES = ("prompt_contrast", "two_way", "threshold")
-RENAMED = {"contrast": "'contrast' was renamed 'prompt_contrast' (one image against the explicit and superficial "
-                       "prompts: unigap's rule); Science-T2I's own two-way choice (two images against the implicit "
-                       "prompt) is rule 'two_way'"}
+RENAMED = {
+    "contrast": "'contrast' was renamed 'prompt_contrast' (one image against the explicit and superficial "
+    "prompts: unigap's rule); Science-T2I's own two-way choice (two images against the implicit "
+    "prompt) is rule 'two_way'"
+}
 
 
 class SciScoreOptions(Config):
@@ -84,23 +86,36 @@ def renamed_rule(rule: str) -> str:
     new = SciScoreOptions.renamed_values["rule"].get(rule)
     if new is None:
         return rule
-    warnings.warn(f"sciscore judge: rule {rule!r} is now {new!r} (the old name still works, for now; a later unigap "
-                  "will refuse it)", FutureWarning, stacklevel=3)
+    warnings.warn(
+        f"sciscore judge: rule {rule!r} is now {new!r} (the old name still works, for now; a later unigap "
+        "will refuse it)",
+        FutureWarning,
+        stacklevel=3,
+    )
     return new
 
 
 class SciScoreJudge:
     name = "sciscore"
 
-    def __init__(self, path: str = "Jialuo21/SciScore", device: str | None = None, dtype: str = "float32",
-                 batch_size: int = 16, rule: str = "prompt_contrast", threshold: float = 25.0,
-                 reference: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str = "Jialuo21/SciScore",
+        device: str | None = None,
+        dtype: str = "float32",
+        batch_size: int = 16,
+        rule: str = "prompt_contrast",
+        threshold: float = 25.0,
+        reference: str | None = None,
+    ) -> None:
         rule = renamed_rule(rule)
         if rule not in RULES:
             raise UnigapError(f"sciscore judge: {RENAMED.get(rule) or f'rule must be one of {RULES}, not {rule!r}'}")
         if rule == "two_way" and not reference:
-            raise UnigapError("sciscore judge: rule 'two_way' needs reference=<the Science-T2I parquet file with its "
-                              "superficial_image column>")
+            raise UnigapError(
+                "sciscore judge: rule 'two_way' needs reference=<the Science-T2I parquet file with its "
+                "superficial_image column>"
+            )
         self.path, self.device, self.dtype = str(path), pick_device(device), pick_dtype(dtype, "sciscore judge")
         self.batch_size, self.rule, self.threshold = batch_size, rule, threshold
         self.reference = References(reference) if rule == "two_way" else None
@@ -112,8 +127,9 @@ class SciScoreJudge:
             tf = require("transformers")
             self.model = load_pretrained(tf.AutoModel, self.path, "sciscore judge", self.device, self.dtype)
             if not hasattr(self.model, "get_image_features") or not hasattr(self.model, "logit_scale"):
-                raise UnigapError(f"sciscore judge: {self.path!r} is not a CLIP-style model "
-                                  f"({type(self.model).__name__})")
+                raise UnigapError(
+                    f"sciscore judge: {self.path!r} is not a CLIP-style model ({type(self.model).__name__})"
+                )
             self.tokenizer = load_component(tf.AutoTokenizer.from_pretrained, self.path, "sciscore judge")
         return self
 
@@ -129,9 +145,9 @@ class SciScoreJudge:
         self.load()
         out: list[Judgment] = []
         for s in range(0, len(prompts), self.batch_size):
-            chunk = list(prompts[s:s + self.batch_size])
+            chunk = list(prompts[s : s + self.batch_size])
             try:
-                out += self._batch(arrays[s:s + self.batch_size], chunk)
+                out += self._batch(arrays[s : s + self.batch_size], chunk)
             except (RuntimeError, ValueError) as err:
                 out += [failed("sciscore judge", err) for _ in chunk]
         return out
@@ -169,7 +185,7 @@ class SciScoreJudge:
         pairs = [self._contrast_texts(p) for p in prompts] if self.rule == "prompt_contrast" else [None] * len(prompts)
         extra = [t for pair in pairs if pair for t in pair]
         txt = self._text_features(texts + extra)
-        implicit = ((img * txt[:len(texts)]).sum(-1) * k).tolist()
+        implicit = ((img * txt[: len(texts)]).sum(-1) * k).tolist()
         out, j = [], len(texts)
         for i, (s, pair, p) in enumerate(zip(implicit, pairs, prompts)):
             if self.rule == "two_way":
@@ -187,8 +203,12 @@ class SciScoreJudge:
         """The official two-way choice with the candidate in the explicit image's place."""
         sup = float(self._image_features([self.reference.superficial(prompt)])[0] @ text) * k
         p_cand, p_sup = torch.softmax(torch.tensor([s, sup]), dim=-1).tolist()
-        return int(p_cand > p_sup), {"rule": "two_way", "superficial_sciscore": sup, "p_candidate": p_cand,
-                                     "p_superficial": p_sup}
+        return int(p_cand > p_sup), {
+            "rule": "two_way",
+            "superficial_sciscore": sup,
+            "p_candidate": p_cand,
+            "p_superficial": p_sup,
+        }
 
     @staticmethod
     def _contrast_texts(prompt: Prompt) -> tuple[str, str] | None:
@@ -208,8 +228,11 @@ def two_way_accuracy(probs: Sequence[Sequence[float]], categories: Sequence[str]
             groups.setdefault(key, []).append(ok)
         return {key: sum(v) / len(v) for key, v in groups.items()}
 
-    return {"overall_accuracy": sum(right) / len(right) if right else None, "category_accuracy": by(categories),
-            "law_accuracy": by(laws)}
+    return {
+        "overall_accuracy": sum(right) / len(right) if right else None,
+        "category_accuracy": by(categories),
+        "law_accuracy": by(laws),
+    }
 
 
 class References:
@@ -226,8 +249,10 @@ class References:
             import pyarrow.parquet as pq
 
             if self.path.suffix != ".parquet" or not self.path.is_file():
-                raise DataError(f"sciscore judge: reference {self.path} is not a parquet file (rule two_way reads the "
-                                f"Science-T2I-S/C parquet with its superficial_image column)")
+                raise DataError(
+                    f"sciscore judge: reference {self.path} is not a parquet file (rule two_way reads the "
+                    f"Science-T2I-S/C parquet with its superficial_image column)"
+                )
             try:
                 self._table = pq.read_table(self.path, columns=["implicit_prompt", "superficial_image"])
             except Exception as err:  # pyarrow raises several types (missing column, not parquet)
@@ -238,12 +263,16 @@ class References:
         row = (prompt.metadata or {}).get("row")
         table = self._rows()
         if not isinstance(row, int) or not 0 <= row < table.num_rows:
-            raise DataError(f"sciscore judge: prompt {prompt.id} has no row {row!r} in {self.path} "
-                            f"({table.num_rows} rows; load the prompts from this file)")
+            raise DataError(
+                f"sciscore judge: prompt {prompt.id} has no row {row!r} in {self.path} "
+                f"({table.num_rows} rows; load the prompts from this file)"
+            )
         text = table.column("implicit_prompt")[row].as_py()
         if text != prompt.text:
-            raise DataError(f"{self.path}: row {row} has implicit prompt {text!r}, not prompt {prompt.id}'s "
-                            f"{prompt.text!r} (load the prompts from this file)")
+            raise DataError(
+                f"{self.path}: row {row} has implicit prompt {text!r}, not prompt {prompt.id}'s "
+                f"{prompt.text!r} (load the prompts from this file)"
+            )
         return row
 
     def superficial(self, prompt: Prompt) -> Any:

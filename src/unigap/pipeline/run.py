@@ -75,8 +75,13 @@ class RunConfig(Config):
     # all_accepted: with the shipped model, mixed_only's one image per mixed prompt is right only 41 % of
     # the time by the oracle (the guard stops it); all accepted images, 55 % (docs/paper-defaults.md).
     curate: CurateConfig = CurateConfig(rule="all_accepted")
-    improve: ImproveConfig = ImproveConfig(epochs=8, train_batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
-                                           guard=GuardConfig(judge="oracle"))
+    improve: ImproveConfig = ImproveConfig(
+        epochs=8,
+        train_batch_size=32,
+        lr=3e-4,
+        curriculum=CurriculumConfig(mode="fixed", epoch=4),
+        guard=GuardConfig(judge="oracle"),
+    )
     chunk_size: int = Field(64, ge=1)  # candidates generated, judged and stored per chunk (the audits)
     n_boot: int = Field(1000, ge=1)
     understand: UnderstandConfig = UnderstandConfig()  # lmms-eval benchmarks, base vs improved (off: tasks [])
@@ -89,8 +94,10 @@ class RunConfig(Config):
         for key in ("model", "seed", "sampling", "self_judge"):
             mine, theirs = getattr(self, key), getattr(self.improve, key)
             if theirs != getattr(defaults, key) and theirs != mine:
-                raise ValueError(f"improve.{key} is set, but unigap run uses the top-level {key} in every stage "
-                                 f"(the curriculum replay included); set {key} at the top level instead")
+                raise ValueError(
+                    f"improve.{key} is set, but unigap run uses the top-level {key} in every stage "
+                    f"(the curriculum replay included); set {key} at the top level instead"
+                )
         return self
 
     def improve_config(self) -> ImproveConfig:
@@ -107,8 +114,16 @@ Log = Callable[[str], None]
 
 
 def audit_cfg(cfg: RunConfig, n: int) -> AuditConfig:
-    return AuditConfig(model=cfg.model, n=n, seed=cfg.seed, sampling=cfg.sampling, self_judge=cfg.self_judge,
-                       judges=cfg.judges, chunk_size=cfg.chunk_size, n_boot=cfg.n_boot)
+    return AuditConfig(
+        model=cfg.model,
+        n=n,
+        seed=cfg.seed,
+        sampling=cfg.sampling,
+        self_judge=cfg.self_judge,
+        judges=cfg.judges,
+        chunk_size=cfg.chunk_size,
+        n_boot=cfg.n_boot,
+    )
 
 
 @dataclass
@@ -136,8 +151,14 @@ def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: b
     model = load_model(cfg.model)
     check_model_prompts(model, train + evals, cfg.self_judge, "train_prompts + eval_prompts")
     size = len(train) * cfg.n + 2 * len(evals) * cfg.eval_n
-    check_job_size(size, f"{len(train)} train prompts x n={cfg.n} + {len(evals)} eval prompts x eval_n={cfg.eval_n} "
-                   "x 2 models", model, train[0].text, cfg.sampling, yes)
+    check_job_size(
+        size,
+        f"{len(train)} train prompts x n={cfg.n} + {len(evals)} eval prompts x eval_n={cfg.eval_n} x 2 models",
+        model,
+        train[0].text,
+        cfg.sampling,
+        yes,
+    )
     return Prepared(train, evals, model, judges)
 
 
@@ -173,8 +194,14 @@ def improve_info(history: dict) -> dict:
     return info
 
 
-def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print,
-             add_prompts: bool = False, yes: bool = True) -> dict:
+def run_loop(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    bar: Bar | None = None,
+    log: Log = print,
+    add_prompts: bool = False,
+    yes: bool = True,
+) -> dict:
     bar, run_dir = bar or NoBar(), Path(run_dir)
     ready = prepare_run(cfg, run_dir, add_prompts, yes)
     with RunStore.open(run_dir) as store:
@@ -195,8 +222,16 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     return results
 
 
-def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
-            source: str, judges: dict[str, ExternalJudge]) -> dict:
+def audited(
+    store: RunStore,
+    run_dir: Path,
+    cfg: AuditConfig,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    bar: Bar,
+    source: str,
+    judges: dict[str, ExternalJudge],
+) -> dict:
     """One audit stage; a judge whose every verdict failed stops the run (the stage stays unfinished, a rerun
     judges the failed ones again)."""
     failures = audit_into(store, cfg, prompts, model, bar, source, judges)
@@ -206,25 +241,59 @@ def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prom
 
 def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar: Bar, log: Log) -> dict:
     stage, base, judges = Stages(store, log), ready.base, ready.judges
-    stage("audit_train",
-          lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
+    stage(
+        "audit_train",
+        lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges),
+    )
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-    stage("improve", lambda: improve_info(improve(cfg.improve_config(), run_dir / "data", run_dir / "improve",
-                                                  cfg.force, log=log, progress=bar)))
+    stage(
+        "improve",
+        lambda: improve_info(
+            improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force, log=log, progress=bar)
+        ),
+    )
     improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
     stage("audit_eval_base", lambda: audited(store, run_dir, evals, ready.evals, base, bar, SOURCE_BASE, judges))
-    stage("audit_eval_improved",
-          lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
+    stage(
+        "audit_eval_improved",
+        lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges),
+    )
     ids = {p.id for p in ready.evals}
-    stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
-                                                      SOURCE_BASE, cfg.chunk_size, bar, ids, retry_failed=True)})
+    stage(
+        "winrate",
+        lambda: {
+            "failures": judge_stage(
+                store,
+                IMPROVED_JUDGE,
+                self_judge_fn(improved, cfg.self_judge),
+                SOURCE_BASE,
+                cfg.chunk_size,
+                bar,
+                ids,
+                retry_failed=True,
+            )
+        },
+    )
     if cfg.understand.tasks:  # last: lmms-eval re-seeds python/numpy/torch globally
-        stage("understand_base", lambda: {"scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE,
-                                                                   cfg.seed)["scores"]})
-        stage("understand_improved", lambda: {"scores": run_understand(cfg.understand, improved_cfg, improved, run_dir,
-                                                                       SOURCE_IMPROVED, cfg.seed)["scores"]})
-    return {"before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
-            "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times,
-            "understand": side_by_side(run_dir)}
+        stage(
+            "understand_base",
+            lambda: {
+                "scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE, cfg.seed)["scores"]
+            },
+        )
+        stage(
+            "understand_improved",
+            lambda: {
+                "scores": run_understand(cfg.understand, improved_cfg, improved, run_dir, SOURCE_IMPROVED, cfg.seed)[
+                    "scores"
+                ]
+            },
+        )
+    return {
+        "before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
+        "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed),
+        "stage_seconds": stage.times,
+        "understand": side_by_side(run_dir),
+    }

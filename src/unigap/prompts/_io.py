@@ -84,8 +84,9 @@ class _open:
             for lineno, line in enumerate(self.fh, 1):  # noqa: B007 - the except clause reports it
                 yield line
         except UnicodeDecodeError as err:
-            raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); "
-                            "save the file as UTF-8") from None
+            raise DataError(
+                f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); save the file as UTF-8"
+            ) from None
 
     def __exit__(self, *exc: object) -> None:
         self.fh.close()
@@ -116,8 +117,7 @@ def check_subtasks(suite: str, subtasks: Iterable[str] | None, known: Sequence[s
     wanted = list(subtasks)
     unknown = [s for s in wanted if s not in known]
     if unknown:
-        raise UnigapError(f"suite {suite!r}: unknown subtask(s) {', '.join(unknown)}; "
-                          f"valid: {', '.join(known)}")
+        raise UnigapError(f"suite {suite!r}: unknown subtask(s) {', '.join(unknown)}; valid: {', '.join(known)}")
     return wanted
 
 

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 # factory(cfg: ReplayAnchor with its seed set, options) -> [{"image": PNG bytes, "question", "answer"}]. A plugin
 # entry point not declared with @unigap.registry.factory is called the old way, fn(size, seed), with a FutureWarning.
-UND_SETS: Registry = Registry("understanding set", group="unigap.understanding_sets",
-                              legacy=lambda fn, cfg, options: fn(cfg.size, cfg.seed))
+UND_SETS: Registry = Registry(
+    "understanding set", group="unigap.understanding_sets", legacy=lambda fn, cfg, options: fn(cfg.size, cfg.seed)
+)
 
 
 def shapeworld_plain(cfg: ReplayAnchor, options: Any) -> list[dict]:
@@ -50,8 +51,10 @@ def shapeworld_plain(cfg: ReplayAnchor, options: Any) -> list[dict]:
     from unigap.understand.shapeworld import build_items
 
     per = math.ceil(cfg.size / len(world.SUBTASKS))
-    return [{"image": it["image"]["bytes"], "question": it["question"], "answer": it["answer"]}
-            for it in build_items(per, cfg.seed, split="train")][: cfg.size]
+    return [
+        {"image": it["image"]["bytes"], "question": it["question"], "answer": it["answer"]}
+        for it in build_items(per, cfg.seed, split="train")
+    ][: cfg.size]
 
 
 UND_SETS.register("shapeworld_plain")(shapeworld_plain)
@@ -62,8 +65,9 @@ def read_und_parquet(path: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
     if not path.is_file():
-        raise DataError(f"anchor.replay.set: {path} is neither a registered set ({', '.join(UND_SETS.names())}) "
-                        "nor a parquet file")
+        raise DataError(
+            f"anchor.replay.set: {path} is neither a registered set ({', '.join(UND_SETS.names())}) nor a parquet file"
+        )
     table = pq.read_table(path)
     missing = [c for c in ("image", "question", "answer") if c not in table.column_names]
     if missing:
@@ -126,8 +130,10 @@ class Anchors:
             else:
                 read_und_parquet(Path(rp.set))
         if model is not None and cfg.active and not supports(model, "answer_logprobs"):
-            raise UnigapError(f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
-                              "understanding log-probs), which both anchors need; remove the anchor section")
+            raise UnigapError(
+                f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
+                "understanding log-probs), which both anchors need; remove the anchor section"
+            )
 
     def start(self, model: UnifiedModel, data: CuratedData, st: Any) -> None:
         """Fresh run: draw the reference set and the base judge's P(match) on it (kept in the state)."""
@@ -139,8 +145,9 @@ class Anchors:
         prompts = [p for _, p in rows]
         images = model.decode(tokens)
         with torch.no_grad():
-            z0 = torch.cat([match_logit(model, images[i : i + 32], prompts[i : i + 32]).cpu()
-                            for i in range(0, len(rows), 32)])
+            z0 = torch.cat(
+                [match_logit(model, images[i : i + 32], prompts[i : i + 32]).cpu() for i in range(0, len(rows), 32)]
+            )
         st.anchor = {"tokens": tokens, "prompts": prompts, "p0": torch.sigmoid(z0)}
 
     def resume(self, model: UnifiedModel, st: Any) -> None:
@@ -174,7 +181,10 @@ class Anchors:
         rng = np.random.default_rng([self.seed, 12, *micro.key])
         idx = sorted(rng.choice(len(self.und), k, replace=False).tolist())
         images = torch.from_numpy(np.stack([self.und_images[i] for i in idx]))
-        nll = -model.answer_logprobs(images, [self.und[i]["question"] for i in idx],  # type: ignore[attr-defined]
-                                     [self.und[i]["answer"] for i in idx]).mean()
+        nll = -model.answer_logprobs(
+            images,
+            [self.und[i]["question"] for i in idx],  # type: ignore[attr-defined]
+            [self.und[i]["answer"] for i in idx],
+        ).mean()
         self.stats["replay_nll"] = float(nll.detach())
         return nll

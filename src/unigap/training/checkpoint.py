@@ -68,15 +68,19 @@ class State:
         step_dir = checkpoints(out).latest()
         if step_dir is None:
             if (Path(out) / STATE_FILE).exists():
-                raise UnigapError(f"{out}: a checkpoint in the layout of an older unigap (state.pt beside model/, "
-                                  "which a kill could leave out of step); train into a new --out")
+                raise UnigapError(
+                    f"{out}: a checkpoint in the layout of an older unigap (state.pt beside model/, "
+                    "which a kill could leave out of step); train into a new --out"
+                )
             return None
         s = cls([], [])
         try:
             s.__dict__.update(torch.load(step_dir / STATE_FILE, weights_only=False))
         except (OSError, RuntimeError, EOFError) as err:
-            raise UnigapError(f"{step_dir / STATE_FILE}: cannot be read ({err}); the checkpoint dir was "
-                              "edited: restore it, or train into a new --out") from None
+            raise UnigapError(
+                f"{step_dir / STATE_FILE}: cannot be read ({err}); the checkpoint dir was "
+                "edited: restore it, or train into a new --out"
+            ) from None
         if "commits" not in s.__dict__ or not s.commits:  # a checkpoint written before grpo's mid-epoch commits
             s.commits = int(step_dir.name)
         return s
@@ -110,6 +114,7 @@ def steps_csv(rows: list[dict]) -> str:
 
 # ---- one commit (protocol: unigap.training.commit) --------------------------------------------
 
+
 def _optimizer_file(run: Trainer, step_dir: Path) -> Path:
     """FSDP: this process's optimizer shard in a commit's dir."""
     return step_dir / f"optimizer.rank{run.rank}.pt"
@@ -119,8 +124,10 @@ def load_optimizer(run: Trainer, st: State, out: Path) -> None:
     if st.commits == 0:
         return
     if st.world_size != run.world and run.fsdp:
-        raise UnigapError(f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
-                          f"{st.world_size} (now {run.world})")
+        raise UnigapError(
+            f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
+            f"{st.world_size} (now {run.world})"
+        )
     if run.fsdp:
         run.opt.load_state_dict(torch.load(_optimizer_file(run, checkpoints(out).latest()), weights_only=False))
     elif st.optimizer:
@@ -172,8 +179,9 @@ def publish(out: Path, history: dict) -> None:
         write_text(out / STEPS_CSV, steps_csv(history["steps"]))
 
 
-def commit(run: Trainer, st: State, cfg: ImproveConfig, out: Path,
-           between: Callable[[Path], None] | None = None) -> None:
+def commit(
+    run: Trainer, st: State, cfg: ImproveConfig, out: Path, between: Callable[[Path], None] | None = None
+) -> None:
     """Weights, then `between` (the curriculum replay, which may use them), then state: all in the commit's
     temp dir; then the commit makes them the ones a resume starts from."""
     st.commits += 1
@@ -194,5 +202,7 @@ def resume_checks(st: State | None, cfg: ImproveConfig, out: Path, log: Callable
         return
     check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER, type(cfg))
     where = f"step {st.step} of epoch {st.epoch + 1}" if st.step else f"epoch {st.epoch}"
-    log(f"resuming {out} after {where} of {cfg.epochs} ({len(st.examples)} examples, "
-        f"{len(st.history['replays'])} curriculum replays so far)")
+    log(
+        f"resuming {out} after {where} of {cfg.epochs} ({len(st.examples)} examples, "
+        f"{len(st.history['replays'])} curriculum replays so far)"
+    )

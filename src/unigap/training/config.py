@@ -149,9 +149,13 @@ class ImproveConfig(Config):
             return self
         g = self.grpo.group_size
         if g < 2:
-            raise ValueError("grpo.group_size is 1: GRPO normalises each reward within its prompt's group of "
-                             "candidates, and one candidate has no group (use group_size >= 2; T2I-R1 uses 8)")
+            raise ValueError(
+                "grpo.group_size is 1: GRPO normalises each reward within its prompt's group of "
+                "candidates, and one candidate has no group (use group_size >= 2; T2I-R1 uses 8)"
+            )
         if self.train_batch_size % g:
-            raise ValueError(f"train_batch_size ({self.train_batch_size}) must be a multiple of grpo.group_size ({g}): "
-                             "a micro-batch holds whole groups (train_batch_size / group_size prompts)")
+            raise ValueError(
+                f"train_batch_size ({self.train_batch_size}) must be a multiple of grpo.group_size ({g}): "
+                "a micro-batch holds whole groups (train_batch_size / group_size prompts)"
+            )
         return self

@@ -41,8 +41,13 @@ class Replay:
     pairs: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {"epoch": self.epoch, "pool_before": self.pool_before, "recovered": len(self.recovered),
-                "sft_added": len(self.sft), "pairs_added": len(self.pairs)}
+        return {
+            "epoch": self.epoch,
+            "pool_before": self.pool_before,
+            "recovered": len(self.recovered),
+            "sft_added": len(self.sft),
+            "pairs_added": len(self.pairs),
+        }
 
 
 def should_replay(cfg: CurriculumConfig, epoch: int, acceptance: list[float], done: int) -> bool:
@@ -54,8 +59,14 @@ def should_replay(cfg: CurriculumConfig, epoch: int, acceptance: list[float], do
     return acceptance[-1] - acceptance[-1 - cfg.patience] < cfg.min_gain
 
 
-def sample_and_judge(model: UnifiedModel, texts: list[str], seeds: list[int], sampling: SamplingConfig,
-                     judge: SelfJudgeConfig, batch: int) -> tuple[torch.Tensor, list[int | None], list[float | None]]:
+def sample_and_judge(
+    model: UnifiedModel,
+    texts: list[str],
+    seeds: list[int],
+    sampling: SamplingConfig,
+    judge: SelfJudgeConfig,
+    batch: int,
+) -> tuple[torch.Tensor, list[int | None], list[float | None]]:
     toks, verdicts, probs = [], [], []
     for i in range(0, len(texts), batch):
         gen = model.generate(texts[i : i + batch], seeds[i : i + batch], sampling)
@@ -86,7 +97,9 @@ def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: 
         out.sft += [{**base, "tokens": tokens[j].tolist()} for j in (acc if run.all_accepted else [best])]
         if rej:
             worst = min(rej, key=lambda j: (probs[j] or 0.0, j))
-            out.pairs.append({**base, "chosen_tokens": tokens[best].tolist(), "rejected_tokens": tokens[worst].tolist()})
+            out.pairs.append(
+                {**base, "chosen_tokens": tokens[best].tolist(), "rejected_tokens": tokens[worst].tolist()}
+            )
     return out
 
 

@@ -84,7 +84,9 @@ class PretrainConfig(Config):
     object_weight: float = 8.0  # weight of "which object" vs "what the cell holds" in the image loss
     cfg_dropout: float = Field(0.1, ge=0.0, le=1.0)  # share of generation examples with the prompt removed (for CFG)
     plain_frac: float = Field(0.25, ge=0.0, le=1.0)  # share of understanding examples that are plain questions
-    explain_frac: float = Field(0.5, ge=0.0, le=1.0)  # share of paper-question answers that describe the image before the score
+    explain_frac: float = Field(
+        0.5, ge=0.0, le=1.0
+    )  # share of paper-question answers that describe the image before the score
     negative_counterfactual: float = Field(0.7, ge=0.0, le=1.0)  # share of negatives that are minimal counterfactuals
     und_positive_frac: float = Field(0.5, gt=0.0, lt=1.0)  # share of paper-question examples whose answer is 1
     self_play: SelfPlayConfig = SelfPlayConfig()
@@ -135,8 +137,13 @@ def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     torch.manual_seed(cfg.seed)
     tok, codec = build_tokenizer(cfg.world_seed), build_codec(cfg)
     features = codec.features()
-    arch = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens,
-                      feature_dim=features.shape[1], **cfg.arch.model_dump())
+    arch = TinyConfig(
+        text_vocab=len(tok),
+        image_vocab=codec.size,
+        n_image_tokens=codec.num_tokens,
+        feature_dim=features.shape[1],
+        **cfg.arch.model_dump(),
+    )
     model = TinyUnified(arch)
     model.set_code_features(features)
     return TinyCheckpoint(model, tok, codec)
@@ -153,17 +160,26 @@ def initial_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     if ckpt.model.cfg.prompt_len != cfg.arch.prompt_len or ckpt.model.cfg.n_embd != cfg.arch.n_embd:
         raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
     path = resolve_path(cfg.init_from)  # a shipped name is recorded package-relative: cards travel between machines
-    shown = f"unigap/assets/{cfg.init_from}" if cfg.init_from in SHIPPED and not Path(cfg.init_from).is_dir() else str(path)
-    init = {"from": cfg.init_from, "path": shown, "sha256": ckpt.card.get("sha256"),
-            "pretrain": ckpt.card.get("pretrain"), "steps": ckpt.card.get("steps")}
+    shown = (
+        f"unigap/assets/{cfg.init_from}" if cfg.init_from in SHIPPED and not Path(cfg.init_from).is_dir() else str(path)
+    )
+    init = {
+        "from": cfg.init_from,
+        "path": shown,
+        "sha256": ckpt.card.get("sha256"),
+        "pretrain": ckpt.card.get("pretrain"),
+        "steps": ckpt.card.get("steps"),
+    }
     ckpt.card = {"init": init}
     return ckpt
 
 
 # --- the loop ---------------------------------------------------------------------------
 
-def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig,
-               n_gen: int) -> dict[str, float]:
+
+def train_step(
+    model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig, n_gen: int
+) -> dict[str, float]:
     ids, ok, img, txt = batch
     gen_ce, txt_ce = model.training_losses(ids, ok, img, txt, cfg.object_weight)
     zero = gen_ce.new_zeros(())
@@ -201,14 +217,18 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
     step_dir = checkpoints(out).latest()
     if step_dir is None:
         if (out / LEGACY_STATE).exists():
-            raise UnigapError(f"{out}: a pretraining checkpoint in the layout of an older unigap ({LEGACY_STATE}); "
-                              "pretrain into a new --out")
+            raise UnigapError(
+                f"{out}: a pretraining checkpoint in the layout of an older unigap ({LEGACY_STATE}); "
+                "pretrain into a new --out"
+            )
         return initial_checkpoint(cfg), 0, None
     try:
         state = torch.load(step_dir / STATE, weights_only=False)
     except (OSError, RuntimeError, EOFError) as err:
-        raise UnigapError(f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
-                          "restore it, or pretrain into a new --out") from None
+        raise UnigapError(
+            f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
+            "restore it, or pretrain into a new --out"
+        ) from None
     ckpt = load_checkpoint(step_dir / "model")
     if upgraded(PretrainConfig, ckpt.card.get("pretrain")) != recipe_dict(cfg):
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
@@ -286,14 +306,23 @@ def published(out: Path, cfg: PretrainConfig) -> bool:
     except CheckpointError:
         return False
     weights = out / WEIGHTS
-    return (card.get("steps") == cfg.steps and upgraded(PretrainConfig, card.get("pretrain")) == recipe_dict(cfg) and weights.is_file()
-            and sha256_file(weights) == card.get("sha256"))
+    return (
+        card.get("steps") == cfg.steps
+        and upgraded(PretrainConfig, card.get("pretrain")) == recipe_dict(cfg)
+        and weights.is_file()
+        and sha256_file(weights) == card.get("sha256")
+    )
 
 
 def save_snapshot(ckpt: TinyCheckpoint, cfg: PretrainConfig, path: Path, steps: int, seconds: float) -> None:
     """A loadable checkpoint of the model after `steps` steps (training mode is restored)."""
-    card = {**ckpt.card, "steps": steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
-            "sampling": cfg.sampling.model_dump(), "train_seconds_this_session": round(seconds, 1)}
+    card = {
+        **ckpt.card,
+        "steps": steps,
+        "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
+        "sampling": cfg.sampling.model_dump(),
+        "train_seconds_this_session": round(seconds, 1),
+    }
     was = ckpt.model.training
     saved = save_checkpoint(ckpt.__class__(ckpt.model.eval(), ckpt.tokenizer, ckpt.codec, card), path)
     ckpt.model.train(was)

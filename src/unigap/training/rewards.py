@@ -81,8 +81,11 @@ def dual_reward(models: Models, options: DualOptions) -> RewardFn:
     def fn(s: Samples) -> list[float]:
         model = models.policy
         with eval_mode(model.module()), torch.no_grad():
-            lp = model.answer_logprobs(s.images, [options.question] * len(s.prompts),  # type: ignore[attr-defined]
-                                       [p.text for p in s.prompts])
+            lp = model.answer_logprobs(
+                s.images,
+                [options.question] * len(s.prompts),  # type: ignore[attr-defined]
+                [p.text for p in s.prompts],
+            )
         return [float(torch.exp(v / max(1, len(p.text.split())))) for v, p in zip(lp.float().cpu(), s.prompts)]
 
     return fn
@@ -121,8 +124,10 @@ def validate_rewards(rewards: list[RewardConfig], where: str) -> None:
         elif r.name in JUDGES:
             JUDGES.validate_options(r.name, r.options, f"{at}.options")
         else:
-            raise ConfigError(f"{at}.name: unknown reward {r.name!r}; valid: {', '.join(REWARDS.names())}, "
-                              f"or a judge: {', '.join(JUDGES.names())}")
+            raise ConfigError(
+                f"{at}.name: unknown reward {r.name!r}; valid: {', '.join(REWARDS.names())}, "
+                f"or a judge: {', '.join(JUDGES.names())}"
+            )
 
 
 def check_reward_model(rewards: list[RewardConfig], model: UnifiedModel, where: str) -> None:
@@ -130,8 +135,10 @@ def check_reward_model(rewards: list[RewardConfig], model: UnifiedModel, where: 
     for i, r in enumerate(rewards):
         hook = NEEDS.get(r.name)
         if hook and not supports(model, hook):
-            raise UnigapError(f"{where}[{i}]: reward {r.name!r} needs the backend to score text ({hook}), which the "
-                              f"{model.name!r} backend lacks; use an external judge as the reward")
+            raise UnigapError(
+                f"{where}[{i}]: reward {r.name!r} needs the backend to score text ({hook}), which the "
+                f"{model.name!r} backend lacks; use an external judge as the reward"
+            )
 
 
 def check_reward_prompts(rewards: list[RewardConfig], prompts: list[Prompt], where: str) -> None:

@@ -47,8 +47,10 @@ def lora_params(model: UnifiedModel, cfg: ImproveConfig) -> list[torch.nn.Parame
     if not supports(model, "apply_lora"):
         raise UnigapError(f"lora: the {model.name!r} backend has no LoRA support; remove the lora: section")
     if set(cfg.trainable) - {"llm", "lora"}:
-        raise UnigapError(f"lora: only the LoRA adapters (on the language model) train, but trainable is "
-                          f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}")
+        raise UnigapError(
+            f"lora: only the LoRA adapters (on the language model) train, but trainable is "
+            f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}"
+        )
     return model.apply_lora(**cfg.lora.model_dump())  # type: ignore[attr-defined,union-attr]
 
 
@@ -146,8 +148,10 @@ def make_accelerator(cfg: ImproveConfig) -> Any:
     if fsdp_requested() and cfg.model.device == "cpu":
         # accelerate has no FSDP for CPU processes: its FSDP plugin raises "no available devices"
         # without a GPU, and with one it would quietly run CPU processes as DDP (docs/distributed.md).
-        raise UnigapError("FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
-                          "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)")
+        raise UnigapError(
+            "FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
+            "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)"
+        )
     if find_spec("accelerate") is None:
         if launched_distributed() or cfg.mixed_precision != "no":
             from unigap.errors import require
@@ -162,8 +166,11 @@ def make_accelerator(cfg: ImproveConfig) -> Any:
     # one process may run several trainings (tests, `unigap run`). The process group is kept.
     AcceleratorState._reset_state()
     GradientState._reset_state()
-    return Accelerator(cpu=cfg.model.device == "cpu", mixed_precision=cfg.mixed_precision,
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    return Accelerator(
+        cpu=cfg.model.device == "cpu",
+        mixed_precision=cfg.mixed_precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
 
 
 def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
@@ -183,8 +190,9 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
     return value
 
 
-def prepare(model: UnifiedModel, cfg: ImproveConfig, adapter: dict | None, accelerator: Any, loss_fn: LossFn,
-            log: Log) -> Trainer:
+def prepare(
+    model: UnifiedModel, cfg: ImproveConfig, adapter: dict | None, accelerator: Any, loss_fn: LossFn, log: Log
+) -> Trainer:
     """Freeze (or inject LoRA and restore a saved adapter), checkpointing, accelerate, AdamW."""
     from unigap.training.commit import seed_all
 

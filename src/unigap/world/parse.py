@@ -93,7 +93,7 @@ def components(mask: np.ndarray) -> np.ndarray:
         new = lab.copy()
         for dy in range(3):
             for dx in range(3):
-                np.minimum(new, pad[dy:dy + h, dx:dx + w], out=new)
+                np.minimum(new, pad[dy : dy + h, dx : dx + w], out=new)
         flat = np.append(new.ravel(), off)
         new = np.where(mask, np.minimum(new, flat[new]), off)  # jump: a label's own label
         if np.array_equal(new, lab):
@@ -128,7 +128,7 @@ def _detect(comp: np.ndarray, ids: np.ndarray) -> Detected:
     x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
     side = x1 - x0 + 1
     size = _SIDES.get(side) if side == y1 - y0 + 1 else None
-    shape = _shape(comp[y0:y1 + 1, x0:x1 + 1]) if size else None
+    shape = _shape(comp[y0 : y1 + 1, x0 : x1 + 1]) if size else None
     own = ids[ys, xs]
     return Detected(shape, _color(own), size, _texture(own >= N, ys, xs), (x0, y0, x1, y1), len(ys))
 

@@ -61,7 +61,7 @@ def is_valid(scene: Scene) -> bool:
     objs = scene.objects
     if not all(in_bounds(o) for o in objs):
         return False
-    return all(separated(a.bbox, b.bbox) for i, a in enumerate(objs) for b in objs[i + 1:])
+    return all(separated(a.bbox, b.bbox) for i, a in enumerate(objs) for b in objs[i + 1 :])
 
 
 def grid_positions(size: str) -> list[tuple[int, int]]:
@@ -105,7 +105,7 @@ def render(scene: Scene) -> np.ndarray:
         if o.x < 0 or o.y < 0:
             raise ValueError(f"object {o} starts outside the image")
         sprite = _sprite(o.shape, o.color, o.size, o.texture, o.x % 2, o.y % 2)
-        region = img[o.y:o.y + o.side, o.x:o.x + o.side]
+        region = img[o.y : o.y + o.side, o.x : o.x + o.side]
         mask = sprite[..., 3].astype(bool)[: region.shape[0], : region.shape[1]]
         region[mask] = sprite[: region.shape[0], : region.shape[1], :3][mask]
     return img

@@ -45,16 +45,23 @@ def test_every_input_goes_to_the_weights_device(backend, monkeypatch):
         monkeypatch.setattr(backend.model, name, recording(name))
     monkeypatch.setattr(tiny.TinyBackend, "device", property(lambda self: torch.device("meta")))
     images = torch.zeros(2, 24, 32, 3, dtype=torch.uint8)
-    calls = [lambda: backend.generate(["a red circle", "a blue square"], [1, 2], SamplingConfig(cfg_scale=3.0)),
-             lambda: backend.answer(images, ["what is it?"] * 2),
-             lambda: backend.score_probs(images, ["is it red?"] * 2),
-             lambda: backend.image_token_logprobs(["a red circle"], torch.zeros(1, backend.num_image_tokens).long()),
-             lambda: backend.answer_logprobs(images, ["what is it?"] * 2, ["red", "blue"])]
+    calls = [
+        lambda: backend.generate(["a red circle", "a blue square"], [1, 2], SamplingConfig(cfg_scale=3.0)),
+        lambda: backend.answer(images, ["what is it?"] * 2),
+        lambda: backend.score_probs(images, ["is it red?"] * 2),
+        lambda: backend.image_token_logprobs(["a red circle"], torch.zeros(1, backend.num_image_tokens).long()),
+        lambda: backend.answer_logprobs(images, ["what is it?"] * 2, ["red", "blue"]),
+    ]
     for call in calls:
         with pytest.raises(Reached):
             call()
-    assert [name for name, _ in seen] == ["generate_images", "greedy_text", "next_text_logits", "image_logprobs",
-                                          "forward"]
+    assert [name for name, _ in seen] == [
+        "generate_images",
+        "greedy_text",
+        "next_text_logits",
+        "image_logprobs",
+        "forward",
+    ]
     assert all(devices == {"meta"} for _, devices in seen), seen
 
 

@@ -87,6 +87,7 @@ def _insertion(v: list, idx: list[int], pl: int, pr: int) -> None:
 
 def _heapsort(v: list, idx: list[int], start: int, n: int) -> None:
     """numpy's aheapsort_ on idx[start:start + n] (1-based heap indexing as there)."""
+
     def a(k: int) -> int:
         return idx[start + k - 1]
 

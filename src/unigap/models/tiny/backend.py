@@ -46,8 +46,10 @@ class TinyBackend(UnifiedModel):
 
     # --- generation -------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig) -> Generation:
-        chunks = [self._generate(list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), sampling)
-                  for i in range(0, len(prompts), self.batch_size)]
+        chunks = [
+            self._generate(list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), sampling)
+            for i in range(0, len(prompts), self.batch_size)
+        ]
         tokens = torch.cat(chunks) if chunks else torch.zeros(0, self.num_image_tokens, dtype=torch.long)
         return Generation(tokens, self.decode(tokens))
 
@@ -57,8 +59,9 @@ class TinyBackend(UnifiedModel):
         noise = torch.stack([gumbel_noise(sd, self.num_image_tokens, self.model.cfg.image_vocab) for sd in seeds])
         was = self.model.training
         self.model.eval()
-        tokens, _ = self.model.generate_images(batch.ids, batch.key_ok, noise.to(self.device), s.cfg_scale,
-                                               s.temperature, s.top_k)
+        tokens, _ = self.model.generate_images(
+            batch.ids, batch.key_ok, noise.to(self.device), s.cfg_scale, s.temperature, s.top_k
+        )
         self.model.train(was)
         return tokens.cpu()  # (B, M)
 
@@ -77,8 +80,13 @@ class TinyBackend(UnifiedModel):
             n_gen = len(self.fmt.gen_prompt_ids(text))
             n_und = len(self.fmt.und_prefix([0] * self.num_image_tokens, question(text))) + answer
             if n_gen > self.fmt.P:
-                out.append((i, f"{n_gen} tokens, the tiny model takes at most {self.fmt.P - 3} words "
-                               f"({len(text)} characters: {text[:60]!r}...)"))
+                out.append(
+                    (
+                        i,
+                        f"{n_gen} tokens, the tiny model takes at most {self.fmt.P - 3} words "
+                        f"({len(text)} characters: {text[:60]!r}...)",
+                    )
+                )
             elif n_und > limit:
                 out.append((i, f"its self-judgment needs {n_und} positions, the tiny model's context is {limit}"))
         return out
@@ -88,8 +96,9 @@ class TinyBackend(UnifiedModel):
         out: list[str] = []
         tokens = self.encode(images)
         for i in range(0, len(questions), self.batch_size):
-            batch = self._on_device(self.fmt.und_prompts(tokens[i : i + self.batch_size],
-                                                         list(questions[i : i + self.batch_size])))
+            batch = self._on_device(
+                self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]))
+            )
             new = self.model.eval().greedy_text(batch.ids, batch.key_ok, max_new_tokens, self.fmt.tok.eos)
             out += [self.fmt.tok.decode(row.tolist()) for row in new]
         return out
@@ -100,8 +109,11 @@ class TinyBackend(UnifiedModel):
         one, zero = self.fmt.tok.index["1"], self.fmt.tok.index["0"]
         tokens, out = self.encode(images), []
         for i in range(0, len(questions), self.batch_size):
-            batch = self._on_device(self.fmt.und_prompts(tokens[i : i + self.batch_size],
-                                                         list(questions[i : i + self.batch_size]), ANSWER_PREFIX))
+            batch = self._on_device(
+                self.fmt.und_prompts(
+                    tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]), ANSWER_PREFIX
+                )
+            )
             logits = self.model.eval().next_text_logits(batch.ids, batch.key_ok)  # (B, V)
             out += logits[:, [one, zero]].softmax(-1)[:, 0].tolist()
         return out
@@ -128,8 +140,9 @@ class TinyBackend(UnifiedModel):
         tgt = batch.ids[:, 1:].clamp(max=len(self.fmt.tok) - 1)  # image ids are never answer targets
         logp = self.model.lm_head(h[:, :-1]).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]  # (B, T-1)
         T = batch.ids.shape[1]
-        keep = torch.stack([torch.arange(T - 1, device=self.device) >= T - len(r) + s - 1
-                            for r, s in zip(rows, starts)])  # (B, T-1): the answer's targets
+        keep = torch.stack(
+            [torch.arange(T - 1, device=self.device) >= T - len(r) + s - 1 for r, s in zip(rows, starts)]
+        )  # (B, T-1): the answer's targets
         return (logp * keep).sum(-1)
 
     def module(self) -> nn.Module:
@@ -139,8 +152,12 @@ class TinyBackend(UnifiedModel):
         return self.model.components()
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"backend": "tiny", "codec_sha256": self.ckpt.codec.sha256(), "num_image_tokens": self.num_image_tokens,
-                "text_vocab": len(self.fmt.tok)}
+        return {
+            "backend": "tiny",
+            "codec_sha256": self.ckpt.codec.sha256(),
+            "num_image_tokens": self.num_image_tokens,
+            "text_vocab": len(self.fmt.tok),
+        }
 
     def weights_sha256(self) -> str | None:
         return self.ckpt.card.get("sha256")
@@ -150,8 +167,10 @@ class TinyBackend(UnifiedModel):
         if state_dict is not None:
             from unigap.errors import UnigapError
 
-            raise UnigapError("the tiny backend saves its live weights only (not a gathered FSDP state dict); "
-                              "train it on one process or with DDP")
+            raise UnigapError(
+                "the tiny backend saves its live weights only (not a gathered FSDP state dict); "
+                "train it on one process or with DDP"
+            )
         save_checkpoint(self.ckpt, path)
 
 

@@ -49,16 +49,20 @@ class _Offline(Objective):
 
     def check_data(self, data: CuratedData, data_dir: Any) -> None:
         if not getattr(data, self.rows_key):
-            raise DataError(f"{data_dir}: no {self.what} to train on (discard pool: {len(data.discard)} prompts). "
-                            "Try more candidates per prompt (n=), rule all_accepted, a higher sampling temperature, "
-                            "or selector oracle.")
+            raise DataError(
+                f"{data_dir}: no {self.what} to train on (discard pool: {len(data.discard)} prompts). "
+                "Try more candidates per prompt (n=), rule all_accepted, a higher sampling temperature, "
+                "or selector oracle."
+            )
 
     def check_model(self, model: UnifiedModel) -> None:
         from unigap.errors import UnigapError
 
         if self.cfg.und_weight and not supports(model, "answer_logprobs"):
-            raise UnigapError(f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
-                              "understanding log-probs); set und_weight: 0")
+            raise UnigapError(
+                f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
+                "understanding log-probs); set und_weight: 0"
+            )
 
     def examples(self, data: CuratedData) -> list[dict]:
         return list(getattr(data, self.rows_key))
