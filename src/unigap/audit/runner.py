@@ -2,7 +2,7 @@
 
 Stages (each resumable: it only does what the store does not hold yet):
   prompts -> generate (N per prompt) -> self-judge -> each external judge -> metrics.json
-Every batch is written in one transaction, so a `kill -9` loses at most the batch in flight,
+Every chunk (`chunk_size` candidates) is written in one transaction, so a `kill -9` loses at most the chunk in flight,
 and rerunning the same command continues; rerunning a finished audit does no model work.
 """
 
@@ -481,7 +481,7 @@ def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
 #   rank 0, last   once every rank has finished its shard (a collective: the barrier), merges the
 #                  parts into the main store (`merge_parts`: idempotent, parts are kept), marks
 #                  the audit stage done and writes metrics.json from the main store.
-# A killed rank loses at most its batch in flight: relaunching the same command resumes every
+# A killed rank loses at most its chunk in flight: relaunching the same command resumes every
 # rank's shard from its part (finished ranks find nothing to do and wait), then merges again.
 
 
