@@ -35,8 +35,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -116,28 +117,42 @@ def write_showo(out: Path, size: str, tokens: int) -> None:
 
 def showo_section(tokens: int, s: Settings) -> dict[str, Any]:
     from janus_decode import make_prompts
+
     from unigap.models.base import ModelConfig, load_model
 
     batch = s.showo_batch[tokens]
     with tempfile.TemporaryDirectory(prefix="gpu_check_showo") as tmp:
         write_s, _ = timed(lambda: write_showo(Path(tmp), "tiny" if s.tiny else "real", tokens))
-        cfg = ModelConfig(name="showo", path=tmp, device=s.device, batch_size=batch,
-                          options={"steps": 2} if s.tiny else {})
+        cfg = ModelConfig(
+            name="showo", path=tmp, device=s.device, batch_size=batch, options={"steps": 2} if s.tiny else {}
+        )
         load_s, backend = timed(lambda: load_model(cfg))
         prompts, seeds, sampling = make_prompts(batch), list(range(batch)), backend.default_sampling
         first_s, _ = timed(lambda: backend.generate_tokens(prompts, seeds, sampling))
         reset_peak()
         gen_s, toks = timed(lambda: backend.generate_tokens(prompts, seeds, sampling))
         vq_s, _ = timed(lambda: backend.decode(toks))
-    return dict(tiny=s.tiny, B=batch, M=tokens, resolution=backend.resolution, steps=backend.steps,
-                guidance=sampling.cfg_scale,
-                dtype=str(next(backend.model.parameters()).dtype), write_s=round(write_s, 1), load_s=round(load_s, 1),
-                first_call_s=round(first_s, 3), gen_s=round(gen_s, 3), vq_decode_s=round(vq_s, 3),
-                img_per_s=round(batch / (gen_s + vq_s), 3), peak_mem_GB=peak_gb())
+    return dict(
+        tiny=s.tiny,
+        B=batch,
+        M=tokens,
+        resolution=backend.resolution,
+        steps=backend.steps,
+        guidance=sampling.cfg_scale,
+        dtype=str(next(backend.model.parameters()).dtype),
+        write_s=round(write_s, 1),
+        load_s=round(load_s, 1),
+        first_call_s=round(first_s, 3),
+        gen_s=round(gen_s, 3),
+        vq_decode_s=round(vq_s, 3),
+        img_per_s=round(batch / (gen_s + vq_s), 3),
+        peak_mem_GB=peak_gb(),
+    )
 
 
 def sft_section(s: Settings, steps: int = 3) -> dict[str, Any]:
     from janus_decode import make_prompts
+
     from unigap.models.janus.backend import JanusBackend
     from unigap.models.janus.synthetic import build_synthetic
     from unigap.training.losses import sft_loss
@@ -167,11 +182,19 @@ def sft_section(s: Settings, steps: int = 3) -> dict[str, Any]:
     reset_peak()
     times, losses = zip(*(timed(step) for _ in range(steps)))
     assert all(map(torch.isfinite, torch.tensor(losses))), losses
-    return dict(tiny=s.tiny, B=s.sft_batch, M=m, dtype=str(s.dtype), build_s=round(build_s, 1),
-                gradient_checkpointing=True,
-                trainable_B=round(sum(p.numel() for p in trainable) / 1e9, 3), first_step_s=round(times[0], 3),
-                step_s=round(sum(times[1:]) / (steps - 1), 3), losses=[round(x, 4) for x in losses],
-                peak_mem_GB=peak_gb())
+    return dict(
+        tiny=s.tiny,
+        B=s.sft_batch,
+        M=m,
+        dtype=str(s.dtype),
+        build_s=round(build_s, 1),
+        gradient_checkpointing=True,
+        trainable_B=round(sum(p.numel() for p in trainable) / 1e9, 3),
+        first_step_s=round(times[0], 3),
+        step_s=round(sum(times[1:]) / (steps - 1), 3),
+        losses=[round(x, 4) for x in losses],
+        peak_mem_GB=peak_gb(),
+    )
 
 
 RUNNERS: dict[str, Callable[[Settings], dict[str, Any]]] = {
@@ -206,8 +229,14 @@ def meta(s: Settings) -> dict[str, Any]:
     except ImportError:
         tf = None
     name = torch.cuda.get_device_name() if s.device == "cuda" else platform.processor() or "cpu"
-    return dict(device=name, tiny=s.tiny, torch=torch.__version__, transformers=tf, python=platform.python_version(),
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    return dict(
+        device=name,
+        tiny=s.tiny,
+        torch=torch.__version__,
+        transformers=tf,
+        python=platform.python_version(),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def load(path: Path | None) -> dict[str, Any]:
@@ -242,39 +271,62 @@ def janus_rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if "with_dynamic_cache" in hf:  # the default generate crashed (transformers 5.17)
         base, how = hf["with_dynamic_cache"], "generate + DynamicCache"
     notes = [f"x{ours['img_per_s'] / base['img_per_s']:.2f} ours/transformers"] if ours and "error" not in base else []
-    notes.append(f"B={(ours or base).get('B')}; peak {fmt((ours or {}).get('peak_mem_GB'), ' GB')} ours, "
-                 f"{fmt(base.get('peak_mem_GB'), ' GB')} transformers")
+    notes.append(
+        f"B={(ours or base).get('B')}; peak {fmt((ours or {}).get('peak_mem_GB'), ' GB')} ours, "
+        f"{fmt(base.get('peak_mem_GB'), ' GB')} transformers"
+    )
     if "error" in hf:
         notes.append("default generate: " + hf["error"][:60])
-    cands = (f"{label} candidates/s",
-             f"{fmt(ours['img_per_s'])} (ours, {ours['ran_as']})" if ours else "ERROR " + runs[0]["error"][:80],
-             f"{fmt(base['img_per_s'])} (transformers {how})" if "error" not in base else "ERROR " + base["error"][:80],
-             "; ".join(notes))
+    cands = (
+        f"{label} candidates/s",
+        f"{fmt(ours['img_per_s'])} (ours, {ours['ran_as']})" if ours else "ERROR " + runs[0]["error"][:80],
+        f"{fmt(base['img_per_s'])} (transformers {how})" if "error" not in base else "ERROR " + base["error"][:80],
+        "; ".join(notes),
+    )
     j = r["judge"]
     if "error" in j:
         return [cands, (f"{label} self-judge judgments/s", "ERROR " + j["error"][:100], "", "")]
-    judge = (f"{label} self-judge judgments/s", f"{fmt(j['prob']['judgments_per_s'])} (prob)",
-             f"{fmt(j['parse']['judgments_per_s'])} (parse, <= 16 tokens)",
-             f"B={j['prob']['B']}; peak {fmt(j['prob']['peak_mem_GB'], ' GB')}")
+    judge = (
+        f"{label} self-judge judgments/s",
+        f"{fmt(j['prob']['judgments_per_s'])} (prob)",
+        f"{fmt(j['parse']['judgments_per_s'])} (parse, <= 16 tokens)",
+        f"B={j['prob']['B']}; peak {fmt(j['prob']['peak_mem_GB'], ' GB')}",
+    )
     return [cands, judge]
 
 
 def showo_rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     dims = " (tiny dims)" if r["tiny"] else ""
-    return [(f"Show-o {name[6:]}{dims} images/s ({r['steps']} steps, g {r['guidance']})", fmt(r["img_per_s"]), "",
-             f"B={r['B']}, {r['M']} tokens, {r['resolution']} px; peak {fmt(r['peak_mem_GB'], ' GB')}")]
+    return [
+        (
+            f"Show-o {name[6:]}{dims} images/s ({r['steps']} steps, g {r['guidance']})",
+            fmt(r["img_per_s"]),
+            "",
+            f"B={r['B']}, {r['M']} tokens, {r['resolution']} px; peak {fmt(r['peak_mem_GB'], ' GB')}",
+        )
+    ]
 
 
 def sft_rows(name: str, r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     dims = "tiny dims, " if r["tiny"] else ""
     label = f"SFT step, Janus-Pro-7B ({dims}{r['dtype'].removeprefix('torch.')}, grad ckpt)"
-    return [(label, f"{fmt(r['step_s'])} s/step",
-             f"peak {fmt(r['peak_mem_GB'], ' GB')}",
-             f"B={r['B']}, {r['trainable_B']}B trainable, first step {fmt(r['first_step_s'])} s")]
+    return [
+        (
+            label,
+            f"{fmt(r['step_s'])} s/step",
+            f"peak {fmt(r['peak_mem_GB'], ' GB')}",
+            f"B={r['B']}, {r['trainable_B']}B trainable, first step {fmt(r['first_step_s'])} s",
+        )
+    ]
 
 
-ROWS = {"janus-1b": janus_rows, "janus-7b": janus_rows, "showo-256": showo_rows, "showo-512": showo_rows,
-        "sft-7b": sft_rows}
+ROWS = {
+    "janus-1b": janus_rows,
+    "janus-7b": janus_rows,
+    "showo-256": showo_rows,
+    "showo-512": showo_rows,
+    "sft-7b": sft_rows,
+}
 
 
 def rows_of(name: str, r: dict[str, Any] | None, rc: str | None) -> list[tuple[str, str, str, str]]:
@@ -291,8 +343,10 @@ def rows_of(name: str, r: dict[str, Any] | None, rc: str | None) -> list[tuple[s
 
 def table(results: dict[str, Any], status: dict[str, str] | None = None) -> str:
     m = results.get("meta") or {}
-    head = (f"unigap gpu_check{' --tiny (CPU, tiny dims: not figures)' if m.get('tiny') else ''} | "
-            f"{m.get('device')} | torch {m.get('torch')} | transformers {m.get('transformers')} | {m.get('date')}")
+    head = (
+        f"unigap gpu_check{' --tiny (CPU, tiny dims: not figures)' if m.get('tiny') else ''} | "
+        f"{m.get('device')} | torch {m.get('torch')} | transformers {m.get('transformers')} | {m.get('date')}"
+    )
     rows = [("row", "value", "baseline / second figure", "notes")]
     for name in SECTIONS:
         if name in results["sections"] or (status and name in status):

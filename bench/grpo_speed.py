@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-
-import numpy as np
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,15 +45,33 @@ def tiny_data(out: Path, n_prompts: int, per_prompt: int) -> Path:
     prompts = load_shapeworld(split="train")[:: max(1, 360 // n_prompts)][:n_prompts]
     rows_p = [p for p in prompts for _ in range(per_prompt)]
     gen = model.generate([p.text for p in rows_p], list(range(len(rows_p))), default_sampling(model))
-    rows = [{"prompt": p.text, "prompt_id": p.id, "subtask": p.subtask, "band": p.band, "tokens": t.tolist(),
-             "image": {"bytes": encode_png(img.numpy())}} for p, t, img in zip(rows_p, gen.tokens, gen.images)]
+    rows = [
+        {
+            "prompt": p.text,
+            "prompt_id": p.id,
+            "subtask": p.subtask,
+            "band": p.band,
+            "tokens": t.tolist(),
+            "image": {"bytes": encode_png(img.numpy())},
+        }
+        for p, t, img in zip(rows_p, gen.tokens, gen.images)
+    ]
     out.mkdir(parents=True, exist_ok=True)
     _write(rows, out / "sft.parquet", ("image",))
     _write([], out / "dpo.parquet", ("chosen", "rejected"))
     _write([], out / "discard.parquet", ())
     write_prompts(out / PROMPTS, prompts)
-    (out / MANIFEST).write_text(_json.dumps({"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
-                                             "fingerprint": model.fingerprint(), "counts": {}}))
+    (out / MANIFEST).write_text(
+        _json.dumps(
+            {
+                "curate": {"rule": "all_accepted"},
+                "splits": ["train"],
+                "run_dir": None,
+                "fingerprint": model.fingerprint(),
+                "counts": {},
+            }
+        )
+    )
     return out
 
 
@@ -66,26 +84,42 @@ def bench_tiny(steps: int, work: Path) -> dict:
 
     b, g = 8, 8
     data = tiny_data(work / "data", b * steps, g)
-    grpo = ImproveConfig(method="grpo", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4,
-                         grpo=GrpoOptions(group_size=g, save_every=10**6))
+    grpo = ImproveConfig(
+        method="grpo",
+        model=ModelConfig(name="tiny"),
+        epochs=1,
+        train_batch_size=b * g,
+        lr=1e-4,
+        grpo=GrpoOptions(group_size=g, save_every=10**6),
+    )
     t0 = time.perf_counter()
     rows = improve(grpo, data, work / "grpo", log=lambda m: None)["steps"]
     grpo_s = time.perf_counter() - t0
-    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=1, batch_size=b * g, lr=1e-4)
+    sft = ImproveConfig(method="sft", model=ModelConfig(name="tiny"), epochs=1, train_batch_size=b * g, lr=1e-4)
     stamps = [time.perf_counter()]
     t0 = stamps[0]
     improve(sft, data, work / "sft", log=lambda m: None, on_batch=lambda n: stamps.append(time.perf_counter()))
     sft_s = time.perf_counter() - t0
     sft_steps = [b2 - a for a, b2 in zip(stamps[1:], stamps[2:])]  # forward+backward+step between callbacks
-    split = {k: round(float(np.mean([r["seconds"][k] for r in rows])), 3)
-             for k in ("generate", "reward", "sample", "train")}
-    return {"model": "tiny (shipped)", "B": b, "G": g, "grpo_steps": len(rows), "grpo_wall_s": round(grpo_s, 1),
-            "grpo_step_s": round(split["sample"] + split["train"], 3),
-            "grpo_steps_per_s": round(1 / (split["sample"] + split["train"]), 3),
-            "grpo_samples_per_s": round(b * g / (split["sample"] + split["train"]), 1),
-            "grpo_step_split_s": split, "sft_rows_per_step": b * g, "sft_steps": len(sft_steps) + 1,
-            "sft_wall_s": round(sft_s, 1), "sft_step_s": round(float(np.median(sft_steps)), 3),
-            "note": "wall includes loading the model, the checks and the commits; step figures exclude them"}
+    split = {
+        k: round(float(np.mean([r["seconds"][k] for r in rows])), 3) for k in ("generate", "reward", "sample", "train")
+    }
+    return {
+        "model": "tiny (shipped)",
+        "B": b,
+        "G": g,
+        "grpo_steps": len(rows),
+        "grpo_wall_s": round(grpo_s, 1),
+        "grpo_step_s": round(split["sample"] + split["train"], 3),
+        "grpo_steps_per_s": round(1 / (split["sample"] + split["train"]), 3),
+        "grpo_samples_per_s": round(b * g / (split["sample"] + split["train"]), 1),
+        "grpo_step_split_s": split,
+        "sft_rows_per_step": b * g,
+        "sft_steps": len(sft_steps) + 1,
+        "sft_wall_s": round(sft_s, 1),
+        "sft_step_s": round(float(np.median(sft_steps)), 3),
+        "note": "wall includes loading the model, the checks and the commits; step figures exclude them",
+    }
 
 
 def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
@@ -94,10 +128,10 @@ def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
     from unigap.models.base import ModelConfig, SamplingConfig, load_model
     from unigap.models.janus.synthetic import JanusDims, build_synthetic
     from unigap.records import Prompt
+    from unigap.training.config import RewardConfig
     from unigap.training.losses import group_advantages, grpo_token_loss
     from unigap.training.objectives.offline import sft_loss
     from unigap.training.rewards import Models, Rewards, Samples
-    from unigap.training.config import RewardConfig
     from unigap.training.trainer import freeze
 
     dims = JanusDims(2048, 5632, layers, 16, 16, 102400, 16384, side, 16, 1024, 24, 16)
@@ -107,14 +141,19 @@ def bench_janus(layers: int, side: int, group: int, work: Path) -> dict:
     model = load_model(ModelConfig(name="janus", path=str(path), dtype="fp32", batch_size=group))
     params = freeze(model, ["llm"])
     prompt = Prompt(id="p0", text="a red circle above a blue square", subtask="s", split="train", suite="t")
-    out = {"model": f"Janus-Pro-1B widths, {layers} of 24 LLM layers, {side} px ({dims.num_image_tokens} image tokens)",
-           "params": sum(p.numel() for p in model.module().parameters()), "write_s": round(write_s, 1), "G": group}
+    out = {
+        "model": f"Janus-Pro-1B widths, {layers} of 24 LLM layers, {side} px ({dims.num_image_tokens} image tokens)",
+        "params": sum(p.numel() for p in model.module().parameters()),
+        "write_s": round(write_s, 1),
+        "G": group,
+    }
     t = time.perf_counter()
     gen = model.generate([prompt.text] * group, list(range(group)), SamplingConfig())
     out["generate_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    rewards, _ = Rewards([RewardConfig(name="self")], Models(model, lambda: model))(Samples(gen.tokens, gen.images,
-                                                                                          [prompt] * group))
+    rewards, _ = Rewards([RewardConfig(name="self")], Models(model, lambda: model))(
+        Samples(gen.tokens, gen.images, [prompt] * group)
+    )
     out["reward_s"] = round(time.perf_counter() - t, 2)
     adv, _ = group_advantages(torch.tensor(rewards), group, True)
     opt = torch.optim.AdamW(params, lr=1e-6)
@@ -158,8 +197,13 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    result = {"device": "cpu", "threads": args.threads, "nproc": os.cpu_count(), "loadavg_start": os.getloadavg(),
-              "gpu": "not measured (no device lent to this task)"}
+    result = {
+        "device": "cpu",
+        "threads": args.threads,
+        "nproc": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "gpu": "not measured (no device lent to this task)",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         result["tiny"] = bench_tiny(args.steps, Path(tmp) / "tiny")
         print(json.dumps(result["tiny"], indent=1), flush=True)

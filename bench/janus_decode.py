@@ -22,17 +22,18 @@ import platform
 import random
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.backend import JanusBackend
 from unigap.models.janus.decode import DecodeSettings
-from unigap.utils import left_pad
 from unigap.models.janus.hf_reference import hf_image_generate
 from unigap.models.janus.synthetic import WORDS, build_synthetic
 from unigap.models.janus.text import generation_rows
+from unigap.utils import left_pad
 
 SAMPLING = SamplingConfig(cfg_scale=5.0, temperature=1.0, top_k=0)
 
@@ -75,10 +76,16 @@ def bench_ours(backend: JanusBackend, prompts: list[str], mode: str) -> dict[str
     gen_s, result = timed(lambda: backend.generate_tokens(prompts, seeds, SAMPLING))
     vq_s, _ = timed(lambda: backend.decode(result.tokens))
     effective = backend.decoder.effective_mode(DecodeSettings(SAMPLING.cfg_scale, SAMPLING.temperature, SAMPLING.top_k))
-    out = dict(B=len(prompts), ran_as=effective, first_call_s=round(first, 3), gen_s=round(gen_s, 3),
-               vq_decode_s=round(vq_s, 3),
-               img_per_s=round(len(prompts) / (gen_s + vq_s), 3),
-               ms_per_step=round(1000 * gen_s / backend.num_image_tokens, 3), peak_mem_GB=peak_gb())
+    out = dict(
+        B=len(prompts),
+        ran_as=effective,
+        first_call_s=round(first, 3),
+        gen_s=round(gen_s, 3),
+        vq_decode_s=round(vq_s, 3),
+        img_per_s=round(len(prompts) / (gen_s + vq_s), 3),
+        ms_per_step=round(1000 * gen_s / backend.num_image_tokens, 3),
+        peak_mem_GB=peak_gb(),
+    )
     backend.decoder.release()
     return {**out, "tokens": result.tokens}
 
@@ -88,13 +95,29 @@ def bench_hf(backend: JanusBackend, prompts: list[str], dynamic_cache: bool = Fa
     ids, valid = left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
     ids, mask = ids.to(backend.device), valid.long().to(backend.device)
     reset_peak()
-    gen_s, toks = timed(lambda: hf_image_generate(
-        backend.model, ids, mask, backend.special, dynamic_cache, do_sample=True, guidance_scale=SAMPLING.cfg_scale,
-        temperature=SAMPLING.temperature, top_k=0))
+    gen_s, toks = timed(
+        lambda: hf_image_generate(
+            backend.model,
+            ids,
+            mask,
+            backend.special,
+            dynamic_cache,
+            do_sample=True,
+            guidance_scale=SAMPLING.cfg_scale,
+            temperature=SAMPLING.temperature,
+            top_k=0,
+        )
+    )
     vq_s, _ = timed(lambda: backend.decode(toks))
-    return dict(B=len(prompts), cache="dynamic" if dynamic_cache else "static (default)", gen_s=round(gen_s, 3),
-                vq_decode_s=round(vq_s, 3), img_per_s=round(len(prompts) / (gen_s + vq_s), 3),
-                ms_per_step=round(1000 * gen_s / backend.num_image_tokens, 3), peak_mem_GB=peak_gb())
+    return dict(
+        B=len(prompts),
+        cache="dynamic" if dynamic_cache else "static (default)",
+        gen_s=round(gen_s, 3),
+        vq_decode_s=round(vq_s, 3),
+        img_per_s=round(len(prompts) / (gen_s + vq_s), 3),
+        ms_per_step=round(1000 * gen_s / backend.num_image_tokens, 3),
+        peak_mem_GB=peak_gb(),
+    )
 
 
 def bench_baseline(backend: JanusBackend, prompts: list[str]) -> dict[str, Any]:
@@ -112,8 +135,9 @@ def bench_judge(backend: JanusBackend, images: torch.Tensor, prompts: list[str])
         backend.judge(images[:2], prompts[:2], cfg)  # warm-up
         reset_peak()
         s, _ = timed(lambda: backend.judge(images, prompts, cfg))
-        out[mode] = dict(B=len(prompts), s=round(s, 3), judgments_per_s=round(len(prompts) / s, 2),
-                         peak_mem_GB=peak_gb())
+        out[mode] = dict(
+            B=len(prompts), s=round(s, 3), judgments_per_s=round(len(prompts) / s, 2), peak_mem_GB=peak_gb()
+        )
     return out
 
 
@@ -134,8 +158,13 @@ def bench_size(size: str, n_prompts: int, n_judge: int, modes: list[str], device
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     build_s, syn = timed(lambda: build_synthetic(size, device=device, dtype=dtype))
     backend = JanusBackend(syn.model, syn.processor, f"random:{size}", batch_size=n_prompts)
-    res: dict[str, Any] = dict(size=size, dtype=str(dtype), build_s=round(build_s, 1), M=backend.num_image_tokens,
-                               params_B=round(sum(p.numel() for p in syn.model.parameters()) / 1e9, 3))
+    res: dict[str, Any] = dict(
+        size=size,
+        dtype=str(dtype),
+        build_s=round(build_s, 1),
+        M=backend.num_image_tokens,
+        params_B=round(sum(p.numel() for p in syn.model.parameters()) / 1e9, 3),
+    )
     prompts = make_prompts(n_prompts)
     runs = {mode: attempt(mode, lambda mode=mode: bench_ours(backend, prompts, mode)) for mode in modes}
     tokens = {mode: r.pop("tokens") for mode, r in runs.items() if "tokens" in r}
@@ -165,8 +194,9 @@ def main() -> None:
     sizes = ["tiny"] if args.tiny else args.sizes.split(",")
     modes = (args.modes or ("none,cuda_graphs" if device == "cuda" else "none")).split(",")
     results = header(device)
-    results["settings"] = dict(prompts=args.prompts, judge_batch=args.judge_batch, modes=modes,
-                               sampling=SAMPLING.model_dump())
+    results["settings"] = dict(
+        prompts=args.prompts, judge_batch=args.judge_batch, modes=modes, sampling=SAMPLING.model_dump()
+    )
     print(json.dumps(results), flush=True)
     for size in sizes:
         results[size] = attempt(size, lambda size=size: bench_size(size, args.prompts, args.judge_batch, modes, device))
@@ -181,8 +211,12 @@ def header(device: str) -> dict[str, Any]:
     import transformers
 
     name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu"
-    return dict(device=name, torch=torch.__version__, transformers=transformers.__version__,
-                note="transformers 5.17 crashes in Janus image generate (TypeError in _prepare_static_cache)")
+    return dict(
+        device=name,
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        note="transformers 5.17 crashes in Janus image generate (TypeError in _prepare_static_cache)",
+    )
 
 
 def summary(results: dict[str, Any], sizes: list[str]) -> None:
@@ -196,9 +230,9 @@ def summary(results: dict[str, Any], sizes: list[str]) -> None:
         rows = [*((f"ours[{m}]", x) for m, x in r["ours"].items()), ("transformers", hf)]
         rows += [("transformers[dyn]", hf["with_dynamic_cache"])] if "with_dynamic_cache" in hf else []
         for label, run in rows:
-            print(f"{size:>4} {label:<18} " + (run.get("error") or
-                  f"{run['img_per_s']:8.2f} images/s  {run['ms_per_step']:8.2f} ms/step  peak {run['peak_mem_GB']} GB"))
-        for mode, j in (r["judge"].items() if "error" not in r["judge"] else [("judge", r["judge"])]):
+            speed = f"{run['img_per_s']:8.2f} images/s  {run['ms_per_step']:8.2f} ms/step" if "error" not in run else ""
+            print(f"{size:>4} {label:<18} " + (run.get("error") or f"{speed}  peak {run['peak_mem_GB']} GB"))
+        for mode, j in r["judge"].items() if "error" not in r["judge"] else [("judge", r["judge"])]:
             print(f"{size:>4} judge[{mode}]{'':<9} " + (j.get("error") or f"{j['judgments_per_s']:8.2f} judgments/s"))
 
 

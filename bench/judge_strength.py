@@ -58,7 +58,11 @@ def pretrain_all(pretrain_dir: Path, recipe: Path, log) -> dict:
     cfg = load_config(PretrainConfig, recipe, [])
     if not (pretrain_dir / "card.json").exists() or not (pretrain_dir / "model.safetensors").exists():
         t0 = time.time()
-        pretrain(cfg, pretrain_dir, lambda s, st: log(f"pretrain {s}/{cfg.steps} loss {st['loss']:.3f}") if s % 100 == 0 else None)
+        pretrain(
+            cfg,
+            pretrain_dir,
+            lambda s, st: log(f"pretrain {s}/{cfg.steps} loss {st['loss']:.3f}") if s % 100 == 0 else None,
+        )
         log(f"pretrained in {time.time() - t0:.0f} s")
     for k in [*cfg.snapshots, cfg.steps]:
         path = pretrain_dir if k == cfg.steps else pretrain_dir / f"step_{k}"
@@ -124,10 +128,19 @@ def measure(run_dir: Path, ckpt: str, results: dict) -> dict:
         guard = (store.stage("guard") or {}).get("info")
         oracle = {r.candidate_id: r.verdict for r in rows if r.judge == "oracle"}
     curated = curated_precision(run_dir / "data" / "sft.parquet", oracle)
-    out = {"judge": {g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")}
-                     for g in GROUPS}, "win_rate": wr["win_rate"]["overall"]["value"],
-           "fp_share": wr["fp_correction_share_of_wins"], "kinds": wr["kinds_total"], "guard": guard,
-           "curated": curated, "drift": drift, "exploitation": diag["exploitation"].get("oracle"), "seconds": round(sum(results.get("stage_seconds", {}).values()), 1)}
+    out = {
+        "judge": {
+            g: {m: judge["bands"][g][m]["value"] for m in ("acceptance_precision", "auroc", "recall")} for g in GROUPS
+        },
+        "win_rate": wr["win_rate"]["overall"]["value"],
+        "fp_share": wr["fp_correction_share_of_wins"],
+        "kinds": wr["kinds_total"],
+        "guard": guard,
+        "curated": curated,
+        "drift": drift,
+        "exploitation": diag["exploitation"].get("oracle"),
+        "seconds": round(sum(results.get("stage_seconds", {}).values()), 1),
+    }
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before = _value(results["before"], key, g)
@@ -146,8 +159,10 @@ def judge_drift(rows: list) -> dict[str, dict[str, float]]:
     for name, judge in (("base", "self"), ("improved", "model:improved")):
         pos = [v[judge] for v in by.values() if v.get("oracle") == 1 and v.get(judge) is not None]
         neg = [v[judge] for v in by.values() if v.get("oracle") == 0 and v.get(judge) is not None]
-        out[name] = {"recall": float(np.mean(pos)) if pos else None,
-                     "specificity": float(1 - np.mean(neg)) if neg else None}
+        out[name] = {
+            "recall": float(np.mean(pos)) if pos else None,
+            "specificity": float(1 - np.mean(neg)) if neg else None,
+        }
     return out
 
 
@@ -217,42 +232,82 @@ def cell(mc: tuple[float, float], digits: int = 1) -> str:
 
 
 def markdown(summary: dict, cards: dict) -> str:
-    lines = ["Judge-training steps (the knob) vs self-improvement, `unigap run` on each checkpoint, "
-             "mean ± 95 % t-interval over seeds.", "",
-             "| judge steps | seeds | curated-set precision easy / medium / hard / overall (self selection: the base "
-             "judge's acceptance precision) | SFT images easy / medium / hard | AUROC overall | "
-             "Δ oracle generation (points) | Δ non-unification (points) | win rate % | FP-corrected share of wins % |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Judge-training steps (the knob) vs self-improvement, `unigap run` on each checkpoint, "
+        "mean ± 95 % t-interval over seeds.",
+        "",
+        "| judge steps | seeds | curated-set precision easy / medium / hard / overall (self selection: the base "
+        "judge's acceptance precision) | SFT images easy / medium / hard | AUROC overall | "
+        "Δ oracle generation (points) | Δ non-unification (points) | win rate % | FP-corrected share of wins % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for k, s in summary.items():
         prec = " / ".join(cell(s[f"curated/{g}"], 2) for g in GROUPS)
         n = " / ".join(cell(s[f"curated_n/{g}"], 0) for g in GROUPS[:3])
-        auroc = "n/a (oracle)" if k == ORACLE else cell(s['auroc/overall'], 3)
-        lines.append(f"| {k} | {s['n_seeds']} | {prec} | {n} | {auroc} | {cell(s['dgen/overall'])} | "
-                     f"{cell(s['dnonu/overall'])} | {cell(s['win_rate'])} | {cell(s['fp_share'])} |")
-    lines += ["", "Per band (Δ generation / Δ non-unification, points):", "",
-              "| judge steps | easy | medium | hard |", "|---|---|---|---|"]
+        auroc = "n/a (oracle)" if k == ORACLE else cell(s["auroc/overall"], 3)
+        lines.append(
+            f"| {k} | {s['n_seeds']} | {prec} | {n} | {auroc} | {cell(s['dgen/overall'])} | "
+            f"{cell(s['dnonu/overall'])} | {cell(s['win_rate'])} | {cell(s['fp_share'])} |"
+        )
+    lines += [
+        "",
+        "Per band (Δ generation / Δ non-unification, points):",
+        "",
+        "| judge steps | easy | medium | hard |",
+        "|---|---|---|---|",
+    ]
     for k, s in summary.items():
-        lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'dgen/{g}'])} / {cell(s[f'dnonu/{g}'])}" for g in GROUPS[:3]) + " |")
-    lines += ["", "The base judge on its own train images per band (AUROC of P(match) / recall):", "",
-              "| judge steps | easy | medium | hard | worst-band precision |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {k} | " + " | ".join(f"{cell(s[f'dgen/{g}'])} / {cell(s[f'dnonu/{g}'])}" for g in GROUPS[:3]) + " |"
+        )
+    lines += [
+        "",
+        "The base judge on its own train images per band (AUROC of P(match) / recall):",
+        "",
+        "| judge steps | easy | medium | hard | worst-band precision |",
+        "|---|---|---|---|---|",
+    ]
     for k, s in summary.items():
-        lines.append(f"| {k} | " + " | ".join(f"{cell(s[f'auroc/{g}'], 3)} / {cell(s[f'recall/{g}'], 2)}" for g in GROUPS[:3])
-                     + f" | {cell(s['precision/worst'], 2)} |")
-    lines += ["", "The self-judge before → after on the same base eval images (oracle as truth): recall / specificity:", "",
-              "| judge steps | recall | specificity |", "|---|---|---|"]
+        lines.append(
+            f"| {k} | "
+            + " | ".join(f"{cell(s[f'auroc/{g}'], 3)} / {cell(s[f'recall/{g}'], 2)}" for g in GROUPS[:3])
+            + f" | {cell(s['precision/worst'], 2)} |"
+        )
+    lines += [
+        "",
+        "The self-judge before → after on the same base eval images (oracle as truth): recall / specificity:",
+        "",
+        "| judge steps | recall | specificity |",
+        "|---|---|---|",
+    ]
     for k, s in summary.items():
-        lines.append(f"| {k} | {cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
-                     f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} |")
+        lines.append(
+            f"| {k} | {cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
+            f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} |"
+        )
     if ORACLE in summary:
-        lines += ["", f"The {ORACLE!r} row trains on the oracle's choice of the shipped tiny model's images: its judge "
-                  "columns describe that model's self-judge, which did not select."]
-    lines += ["", "Checkpoints (card evaluation, 40 eval prompts per subtask; generation / understanding):", "",
-              "| judge steps | easy | medium | hard | overall |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"The {ORACLE!r} row trains on the oracle's choice of the shipped tiny model's images: its judge "
+            "columns describe that model's self-judge, which did not select.",
+        ]
+    lines += [
+        "",
+        "Checkpoints (card evaluation, 40 eval prompts per subtask; generation / understanding):",
+        "",
+        "| judge steps | easy | medium | hard | overall |",
+        "|---|---|---|---|---|",
+    ]
     for k, card in cards.items():
         ev = card.get("eval", {})
         row = [ev.get("bands", {}).get(g) if g != "overall" else ev.get("overall") for g in GROUPS]
-        lines.append(f"| {k} | " + " | ".join("-" if r is None else f"{r['generation_accuracy']:.3f} / {r['understanding_accuracy']:.3f}"
-                                             for r in row) + " |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join(
+                "-" if r is None else f"{r['generation_accuracy']:.3f} / {r['understanding_accuracy']:.3f}" for r in row
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -262,10 +317,16 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ys = (("dgen/overall", "Δ oracle generation (points)", 0.0), ("dnonu/overall", "Δ non-unification (points)", 0.0),
-          ("win_rate", "win rate (%)", 50.0))
-    xs = (("curated/overall", "curated-set precision, overall (oracle-confirmed share of SFT images)"),
-          ("curated/worst", "curated-set precision, worst band"), ("auroc/overall", "base-judge AUROC (train images)"))
+    ys = (
+        ("dgen/overall", "Δ oracle generation (points)", 0.0),
+        ("dnonu/overall", "Δ non-unification (points)", 0.0),
+        ("win_rate", "win rate (%)", 50.0),
+    )
+    xs = (
+        ("curated/overall", "curated-set precision, overall (oracle-confirmed share of SFT images)"),
+        ("curated/worst", "curated-set precision, worst band"),
+        ("auroc/overall", "base-judge AUROC (train images)"),
+    )
     fig, axes = plt.subplots(len(xs), len(ys), figsize=(12, 10), squeeze=False)
     for i, (xk, xl) in enumerate(xs):
         for j, (yk, yl, ref) in enumerate(ys):
@@ -275,7 +336,13 @@ def plot(summary: dict, path: Path) -> None:
                 if x != x or (k == ORACLE and xk.startswith("auroc")):  # the oracle selector has no self-judge AUROC
                     continue
                 ax.errorbar(x, y, xerr=None if xe != xe else xe, yerr=None if ye != ye else ye, fmt="o", capsize=3)
-                ax.annotate(f"{k} steps" if k != ORACLE else "oracle selector", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+                ax.annotate(
+                    f"{k} steps" if k != ORACLE else "oracle selector",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(5, 5),
+                    fontsize=8,
+                )
             ax.axhline(ref, color="gray", lw=0.8, ls="--")
             ax.set_xlabel(xl, fontsize=8)
             ax.set_ylabel(yl, fontsize=8)
@@ -289,12 +356,12 @@ def profile(ckpt: str, per_subtask: int, n: int, seed: int = 0) -> dict:
     """A quick look at a checkpoint's judge on its own train images (no training): per band the oracle
     generation accuracy, and the self-judge's acceptance precision (parse mode, the run's default
     selection) and AUROC of P(match). The full measurement is the run's own audit_train (`measure`)."""
+    from unigap import world
     from unigap.analysis.diagnostics import judge_diagnostics
     from unigap.models.base import ModelConfig, SelfJudgeConfig, default_sampling, load_model
     from unigap.prompts.base import SuiteConfig, load_prompts
     from unigap.records import candidate_seed
     from unigap.verdict import question
-    from unigap import world
 
     model = load_model(ModelConfig(name="tiny", path=ckpt))
     prompts = [p for p in load_prompts(SuiteConfig(split="train", per_subtask=per_subtask)) for _ in range(n)]
@@ -305,7 +372,10 @@ def profile(ckpt: str, per_subtask: int, n: int, seed: int = 0) -> dict:
     truth = [int(world.oracle(img, p.spec)[0]) for img, p in zip(gen.images.numpy(), prompts)]
     rows = []
     for i, (p, v, pr, t) in enumerate(zip(prompts, verdicts, probs, truth)):
-        rows += [Row(i, "self", v.verdict, pr, p.id, p.subtask, p.band), Row(i, "oracle", t, None, p.id, p.subtask, p.band)]
+        rows += [
+            Row(i, "self", v.verdict, pr, p.id, p.subtask, p.band),
+            Row(i, "oracle", t, None, p.id, p.subtask, p.band),
+        ]
     d = judge_diagnostics(rows, n_boot=200)
     gen_acc = {b: float(np.mean([t for t, p in zip(truth, prompts) if p.band == b])) for b in GROUPS[:3]}
     gen_acc["overall"] = float(np.mean(truth))
@@ -328,31 +398,57 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "judge_strength")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 250, 500, 1000, 1500, 3000])
-    ap.add_argument("--recipe", type=Path, default=ROOT / "configs" / "pretrain_strong_judge.yaml",
-                    help="the judge-training recipe whose steps are the knob")
-    ap.add_argument("--run-config", type=Path, default=ROOT / "configs" / "run_tiny.yaml",
-                    help="the self-improvement run made on every checkpoint")
-    ap.add_argument("--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)")
+    ap.add_argument(
+        "--recipe",
+        type=Path,
+        default=ROOT / "configs" / "pretrain_strong_judge.yaml",
+        help="the judge-training recipe whose steps are the knob",
+    )
+    ap.add_argument(
+        "--run-config",
+        type=Path,
+        default=ROOT / "configs" / "run_tiny.yaml",
+        help="the self-improvement run made on every checkpoint",
+    )
+    ap.add_argument(
+        "--pretrain-dir", type=Path, default=None, help="holds the judge-training run (default OUT/pretrain)"
+    )
     ap.add_argument("--no-pretrain", action="store_true", help="use the checkpoints already in --pretrain-dir")
     ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
-    ap.add_argument("--oracle-selector", action="store_true",
-                    help="also run the shipped tiny model with curate.selector=oracle (a perfect selector) on every seed")
-    ap.add_argument("--profile", nargs="+", default=None, metavar="CKPT",
-                    help="only profile these checkpoints' judges on train images (no training), then exit")
+    ap.add_argument(
+        "--oracle-selector",
+        action="store_true",
+        help="also run the shipped tiny model with curate.selector=oracle (a perfect selector) on every seed",
+    )
+    ap.add_argument(
+        "--profile",
+        nargs="+",
+        default=None,
+        metavar="CKPT",
+        help="only profile these checkpoints' judges on train images (no training), then exit",
+    )
     ap.add_argument("--profile-prompts", type=int, default=10, help="train prompts per subtask for --profile")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = lambda m: print(m, flush=True)
+
+    def log(m):
+        print(m, flush=True)
+
     if args.profile:
         from unigap.analysis.diagnostics import fmt
 
         for ckpt in args.profile:
             t0 = time.time()
             prof = profile(ckpt, args.profile_prompts, 4)
-            log(f"{ckpt} ({time.time() - t0:.0f} s): generation " + json.dumps({k: round(v, 3) for k, v in prof["generation"].items()}))
+            log(
+                f"{ckpt} ({time.time() - t0:.0f} s): generation "
+                + json.dumps({k: round(v, 3) for k, v in prof["generation"].items()})
+            )
             for band, e in prof["judge"].items():
-                log(f"  {band:8s} accepted {e['accepted']:4d}  precision {fmt(e['acceptance_precision'])}  "
-                    f"recall {fmt(e['recall'])}  AUROC {fmt(e['auroc'])}")
+                log(
+                    f"  {band:8s} accepted {e['accepted']:4d}  precision {fmt(e['acceptance_precision'])}  "
+                    f"recall {fmt(e['recall'])}  AUROC {fmt(e['auroc'])}"
+                )
         return
     pre_dir = args.pretrain_dir or args.out / "pretrain"
     if args.no_pretrain:  # the checkpoints exist (e.g. snapshots of a longer run of the same recipe)
@@ -375,7 +471,8 @@ def main() -> None:
                 continue
             results = run_one(ckpt, seed, run_dir, args.run_config)
             per_run.setdefault(k, []).append(measure(run_dir, ckpt, results))
-            log(f"steps {k} seed {seed}: {json.dumps(per_run[k][-1]['gen']['overall'])} win {per_run[k][-1]['win_rate']:.3f}")
+            last = per_run[k][-1]
+            log(f"steps {k} seed {seed}: {json.dumps(last['gen']['overall'])} win {last['win_rate']:.3f}")
     if args.oracle_selector:
         from unigap.models.tiny.checkpoint import read_card, resolve_path
 
@@ -388,8 +485,9 @@ def main() -> None:
             per_run.setdefault(ORACLE, []).append(measure(run_dir, "tiny", results))
             log(f"oracle selector seed {seed}: {json.dumps(per_run[ORACLE][-1]['gen']['overall'])}")
     summary = summarise(per_run)
-    (args.out / "judge_strength.json").write_text(json.dumps({"per_run": per_run, "summary": summary,
-                                                              "seconds": round(time.time() - t_start, 1)}, indent=1))
+    (args.out / "judge_strength.json").write_text(
+        json.dumps({"per_run": per_run, "summary": summary, "seconds": round(time.time() - t_start, 1)}, indent=1)
+    )
     (args.out / "judge_strength.md").write_text(markdown(summary, cards))
     plot(summary, args.out / "judge_strength.png")
     log((args.out / "judge_strength.md").read_text())

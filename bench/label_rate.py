@@ -16,9 +16,9 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -34,8 +34,13 @@ def make_run(path: Path, n_prompts: int, per_prompt: int) -> None:
     """A run store of blocky 32x32 candidates (no model needed)."""
     rng = np.random.default_rng(0)
     prompts = [Prompt(f"p{i}", f"prompt {i}", "color", "eval", "bench", band="easy") for i in range(n_prompts)]
-    rows = [CandidateIn(p.id, j, 10 * i + j, np.arange(4), rng.integers(0, 256, (8, 8, 3), np.uint8).repeat(4, 0).repeat(4, 1))
-            for i, p in enumerate(prompts) for j in range(per_prompt)]
+    rows = [
+        CandidateIn(
+            p.id, j, 10 * i + j, np.arange(4), rng.integers(0, 256, (8, 8, 3), np.uint8).repeat(4, 0).repeat(4, 1)
+        )
+        for i, p in enumerate(prompts)
+        for j in range(per_prompt)
+    ]
     with RunStore.open(path) as store:
         store.add_prompts(prompts)
         store.add_candidates("base", rows)
@@ -83,7 +88,12 @@ def browser_rate(run: Path, n: int, tmp: Path) -> dict | None:
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp}"]:
         options.add_argument(arg)
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    progress = lambda: drv.execute_script('return [document.getElementById("progress").textContent, document.body.dataset.busy]')
+
+    def progress():
+        return drv.execute_script(
+            'return [document.getElementById("progress").textContent, document.body.dataset.busy]'
+        )
+
     try:
         with serving(run, "browser", n + 2) as url:
             drv.get(url)
@@ -93,12 +103,18 @@ def browser_rate(run: Path, n: int, tmp: Path) -> dict | None:
                 drv.find_element(By.TAG_NAME, "body").send_keys("10"[i % 2])
                 _wait(lambda: progress() == [f"{i + 1} / {n + 2}", "0"])
             seconds = time.perf_counter() - start
-            fetch_ms = drv.execute_script("return performance.getEntriesByType('resource')"
-                                          ".filter(e => e.name.includes('/api/label')).map(e => e.duration)")
+            fetch_ms = drv.execute_script(
+                "return performance.getEntriesByType('resource')"
+                ".filter(e => e.name.includes('/api/label')).map(e => e.duration)"
+            )
     finally:
         drv.quit()
-    return {"labels": n, "seconds": round(seconds, 3), "labels_per_minute": round(60 * n / seconds),
-            "label_request_median_ms": round(statistics.median(fetch_ms), 1) if fetch_ms else None}
+    return {
+        "labels": n,
+        "seconds": round(seconds, 3),
+        "labels_per_minute": round(60 * n / seconds),
+        "label_request_median_ms": round(statistics.median(fetch_ms), 1) if fetch_ms else None,
+    }
 
 
 def _wait(cond, timeout: float = 10.0) -> None:
@@ -117,14 +133,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         make_run(run, n_prompts=10, per_prompt=2 * (args.labels + 2) // 10 + 1)
-        result = {"baseline_http": http_rate(run, args.labels), "browser": browser_rate(run, args.labels, Path(tmp) / "chromium")}
+        result = {
+            "baseline_http": http_rate(run, args.labels),
+            "browser": browser_rate(run, args.labels, Path(tmp) / "chromium"),
+        }
     base, browser = result["baseline_http"], result["browser"]
     print(f"baseline (HTTP: POST api/label + GET next image): {base['labels_per_minute']} labels/min")
     if browser is None:
         print("browser (headless Chromium): not measured (needs chromium, chromedriver and selenium)")
     else:
-        print(f"browser (headless Chromium, key press -> next image shown): {browser['labels_per_minute']} labels/min "
-              f"({browser['labels_per_minute'] / base['labels_per_minute']:.2f}x the HTTP baseline)")
+        print(
+            f"browser (headless Chromium, key press -> next image shown): {browser['labels_per_minute']} labels/min "
+            f"({browser['labels_per_minute'] / base['labels_per_minute']:.2f}x the HTTP baseline)"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

@@ -44,11 +44,13 @@ METHODS = {  # name -> (run config under configs/, overrides)
     "csft": ("run_tiny.yaml", []),
     "dpo": ("run_tiny.yaml", ["improve.method=dpo", "improve.lr=1e-4"]),
     "grpo_self": (GRPO, ["improve.grpo.rewards=[{name: self}]"]),
-    "grpo_self_frozen": (GRPO, ["improve.grpo.rewards=[{name: self_frozen}]"]),
+    "grpo_self_frozen": (GRPO, ["improve.grpo.rewards=[{name: self-frozen}]"]),
     "grpo_oracle": (GRPO, ["improve.grpo.rewards=[{name: oracle}]"]),
 }
-ANCHORS = {"kl": ["improve.anchor.judge_kl.weight=1.0"],
-           "replay": ["improve.anchor.replay.set=shapeworld_plain", "improve.anchor.replay.ratio=0.25"]}
+ANCHORS = {
+    "kl": ["improve.anchor.judge_kl.weight=1.0"],
+    "replay": ["improve.anchor.replay.set=shapeworld_plain", "improve.anchor.replay.ratio=0.25"],
+}
 RULE_GEN = 5.0  # points
 
 
@@ -92,16 +94,27 @@ def base_stages(seed: int, run_dir: Path, log) -> None:
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
         stage = Stages(store, log)
-        stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, ready.base,
-                                                             NoBar(), judges=ready.judges)})
+        stage(
+            "audit_train",
+            lambda: {
+                "failures": audit_into(
+                    store, audit_cfg(cfg, cfg.n), ready.train, ready.base, NoBar(), judges=ready.judges
+                )
+            },
+        )
         stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-        stage("audit_eval_base", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.eval_n), ready.evals,
-                                                                 ready.base, NoBar(), SOURCE_BASE, ready.judges)})
+        stage(
+            "audit_eval_base",
+            lambda: {
+                "failures": audit_into(
+                    store, audit_cfg(cfg, cfg.eval_n), ready.evals, ready.base, NoBar(), SOURCE_BASE, ready.judges
+                )
+            },
+        )
 
 
 def run_method(name: str, seed: int, out: Path, log) -> dict:
     """The method's `unigap run` on a copy of the seed's base stages (results.json; resumes)."""
-    from unigap.config import defaults_json
     from unigap.pipeline.run import run_loop
     from unigap.store import RunStore
 
@@ -142,11 +155,18 @@ def measure(run_dir: Path, results: dict) -> dict:
         improve_info = (store.stage("improve") or {}).get("info") or {}
     expl = (diag["exploitation"].get("oracle") or {}).get("overall", {}).get("acceptance_precision", {})
     history = json.loads((run_dir / "improve" / "train.json").read_text())
-    out = {"win_rate": 100 * wr["win_rate"]["overall"]["value"], "drift": js.judge_drift(rows),
-           "exploitation": expl.get("value"), "exploitation_train": history.get("exploitation"),
-           "improve_seconds": improve_info.get("seconds"), "epochs": history.get("epochs", []),
-           "steps": {"reward": [round(s["reward"], 4) for s in history.get("steps", [])],
-                     "oracle": [round(s.get("monitor/oracle", float("nan")), 4) for s in history.get("steps", [])]}}
+    out = {
+        "win_rate": 100 * wr["win_rate"]["overall"]["value"],
+        "drift": js.judge_drift(rows),
+        "exploitation": expl.get("value"),
+        "exploitation_train": history.get("exploitation"),
+        "improve_seconds": improve_info.get("seconds"),
+        "epochs": history.get("epochs", []),
+        "steps": {
+            "reward": [round(s["reward"], 4) for s in history.get("steps", [])],
+            "oracle": [round(s.get("monitor/oracle", float("nan")), 4) for s in history.get("steps", [])],
+        },
+    }
     for key, name in (("generation_score/oracle", "gen"), ("non_unification", "nonu")):
         for g in GROUPS:
             before, after = js._value(results["before"], key, g), js._value(results["after"], key, g)
@@ -172,9 +192,11 @@ def summarise(runs: list[dict]) -> dict:
 
 def rule(s: dict) -> dict:
     """Item 5: generation +5 points, non-unification down in every band, win rate above 50 % (seed means)."""
-    checks = {"gen": s["dgen/overall"][0] >= RULE_GEN,
-              "nonu_every_band": all(s[f"dnonu/{g}"][0] < 0 for g in GROUPS[:3]),
-              "win_rate": s["win_rate"][0] > 50.0}
+    checks = {
+        "gen": s["dgen/overall"][0] >= RULE_GEN,
+        "nonu_every_band": all(s[f"dnonu/{g}"][0] < 0 for g in GROUPS[:3]),
+        "win_rate": s["win_rate"][0] > 50.0,
+    }
     return {**checks, "all": all(checks.values())}
 
 
@@ -185,36 +207,56 @@ def best_two(summary: dict) -> list[str]:
 
 def markdown(summary: dict, per_run: dict) -> str:
     cell = _judge_strength().cell
-    lines = ["Methods on ShapeWorld (the shipped tiny model; csft and dpo: configs/run_tiny.yaml, grpo: "
-             "configs/run_grpo_tiny.yaml with its reward; +kl / +replay: the anchors; eval split, oracle as truth); "
-             "mean ± 95 % t-interval over seeds.", "",
-             "| method | seeds | Δ generation overall | Δ non-unification easy / medium / hard / overall | "
-             "win rate % | "
-             "judge recall before → after | judge specificity before → after | exploitation | improve s | rule |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Methods on ShapeWorld (the shipped tiny model; csft and dpo: configs/run_tiny.yaml, grpo: "
+        "configs/run_grpo_tiny.yaml with its reward; +kl / +replay: the anchors; eval split, oracle as truth); "
+        "mean ± 95 % t-interval over seeds.",
+        "",
+        "| method | seeds | Δ generation overall | Δ non-unification easy / medium / hard / overall | "
+        "win rate % | "
+        "judge recall before → after | judge specificity before → after | exploitation | improve s | rule |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for m, s in summary.items():
         nonu = " / ".join(cell(s[f"dnonu/{g}"]) for g in GROUPS)
         r = s["rule"]
         failed = [k for k in ("gen", "nonu_every_band", "win_rate") if not r[k]]
         verdict = "**yes**" if r["all"] else "no: " + ", ".join(failed)
-        lines.append(f"| {m} | {s['n_seeds']} | {cell(s['dgen/overall'])} | {nonu} | {cell(s['win_rate'])} | "
-                     f"{cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
-                     f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} | "
-                     f"{cell(s['exploitation'], 2)} | {cell(s['seconds'], 0)} | {verdict} |")
-    lines += ["", "Δ oracle generation per band (points):", "", "| method | easy | medium | hard |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {m} | {s['n_seeds']} | {cell(s['dgen/overall'])} | {nonu} | {cell(s['win_rate'])} | "
+            f"{cell(s['drift/base/recall'], 2)} → {cell(s['drift/improved/recall'], 2)} | "
+            f"{cell(s['drift/base/specificity'], 2)} → {cell(s['drift/improved/specificity'], 2)} | "
+            f"{cell(s['exploitation'], 2)} | {cell(s['seconds'], 0)} | {verdict} |"
+        )
+    lines += [
+        "",
+        "Δ oracle generation per band (points):",
+        "",
+        "| method | easy | medium | hard |",
+        "|---|---|---|---|",
+    ]
     for m, s in summary.items():
         lines.append(f"| {m} | " + " | ".join(cell(s[f"dgen/{g}"]) for g in GROUPS[:3]) + " |")
-    lines += ["", "Per seed (Δ generation / Δ non-unification overall / win rate):", "", "| method | " +
-              " | ".join(f"seed {i}" for i in range(max(len(v) for v in per_run.values()))) + " |",
-              "|---|" + "---|" * max(len(v) for v in per_run.values())]
+    lines += [
+        "",
+        "Per seed (Δ generation / Δ non-unification overall / win rate):",
+        "",
+        "| method | " + " | ".join(f"seed {i}" for i in range(max(len(v) for v in per_run.values()))) + " |",
+        "|---|" + "---|" * max(len(v) for v in per_run.values()),
+    ]
     for m, runs in per_run.items():
-        cells = [f"{r['gen']['overall']['delta']:+.1f} / {r['nonu']['overall']['delta']:+.1f} / {r['win_rate']:.1f}"
-                 for r in runs]
+        cells = [
+            f"{r['gen']['overall']['delta']:+.1f} / {r['nonu']['overall']['delta']:+.1f} / {r['win_rate']:.1f}"
+            for r in runs
+        ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    lines += ["", "How close each came (means over the seeds; in brackets: seeds that meet the criterion on their own):",
-              "", "| method | Δ generation − 5 | worst band's Δ non-unification (must be < 0) | win rate − 50 |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "How close each came (means over the seeds; in brackets: seeds that meet the criterion on their own):",
+        "",
+        "| method | Δ generation − 5 | worst band's Δ non-unification (must be < 0) | win rate − 50 |",
+        "|---|---|---|---|",
+    ]
     for m, s in summary.items():
         runs = per_run[m]
         worst = max(s[f"dnonu/{g}"][0] for g in GROUPS[:3])
@@ -222,11 +264,16 @@ def markdown(summary: dict, per_run: dict) -> str:
         k_gen = sum(r["gen"]["overall"]["delta"] >= RULE_GEN for r in runs)
         k_non = sum(all(r["nonu"][g]["delta"] < 0 for g in GROUPS[:3]) for r in runs)
         k_win = sum(r["win_rate"] > 50 for r in runs)
-        lines.append(f"| {m} | {s['dgen/overall'][0] - RULE_GEN:+.1f} [{k_gen}/{len(runs)}] | {worst:+.1f} ({worst_band}) "
-                     f"[{k_non}/{len(runs)}] | {s['win_rate'][0] - 50:+.1f} [{k_win}/{len(runs)}] |")
-    lines += ["", "Rule (issue 24, item 5): Δ generation >= +5 points, Δ non-unification < 0 in every band, win rate "
-              "> 50 % (means over the seeds). 'exploitation' = the improved judge's acceptance precision on the base "
-              "eval images minus on its own new eval images (> 0: the generator moved into its blind spots)."]
+        lines.append(
+            f"| {m} | {s['dgen/overall'][0] - RULE_GEN:+.1f} [{k_gen}/{len(runs)}] | {worst:+.1f} ({worst_band}) "
+            f"[{k_non}/{len(runs)}] | {s['win_rate'][0] - 50:+.1f} [{k_win}/{len(runs)}] |"
+        )
+    lines += [
+        "",
+        "Rule (issue 24, item 5): Δ generation >= +5 points, Δ non-unification < 0 in every band, win rate "
+        "> 50 % (means over the seeds). 'exploitation' = the improved judge's acceptance precision on the base "
+        "eval images minus on its own new eval images (> 0: the generator moved into its blind spots).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -247,9 +294,13 @@ def plot(summary: dict, per_run: dict, path: Path) -> None:
     names = list(summary)
     grpo = [n for n in names if any(r["steps"]["reward"] for r in per_run[n])]
     fig = plt.figure(figsize=(15, 8.5))
-    for i, (key, label, ref) in enumerate((("dgen/overall", "Δ oracle generation (points)", RULE_GEN),
-                                           ("dnonu/overall", "Δ non-unification (points)", 0.0),
-                                           ("win_rate", "win rate (%)", 50.0))):
+    for i, (key, label, ref) in enumerate(
+        (
+            ("dgen/overall", "Δ oracle generation (points)", RULE_GEN),
+            ("dnonu/overall", "Δ non-unification (points)", 0.0),
+            ("win_rate", "win rate (%)", 50.0),
+        )
+    ):
         ax = fig.add_subplot(2, 3, i + 1)
         m = [summary[n][key][0] for n in names]
         e = [0 if summary[n][key][1] != summary[n][key][1] else summary[n][key][1] for n in names]
@@ -263,8 +314,13 @@ def plot(summary: dict, per_run: dict, path: Path) -> None:
         k = min(len(s["reward"]) for s in steps)
         x = np.arange(1, k + 1)
         line = ax.plot(x, smooth(np.mean([s["reward"][:k] for s in steps], 0)), label=f"{n}: reward")[0]
-        ax.plot(x, smooth(np.nanmean([s["oracle"][:k] for s in steps], 0)), ls="--", color=line.get_color(),
-                label=f"{n}: oracle's verdict, same samples")
+        ax.plot(
+            x,
+            smooth(np.nanmean([s["oracle"][:k] for s in steps], 0)),
+            ls="--",
+            color=line.get_color(),
+            label=f"{n}: oracle's verdict, same samples",
+        )
     ax.set_xlabel("grpo step (64 samples each; mean over seeds, 9-step moving average)", fontsize=8)
     ax.set_title("GRPO: the reward and the oracle's verdict on the same samples", fontsize=9)
     ax.legend(fontsize=7, frameon=False, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -282,7 +338,10 @@ def main() -> None:
     ap.add_argument("--existing-only", action="store_true", help="measure only the runs that have finished")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = lambda m: print(m, flush=True)
+
+    def log(m):
+        print(m, flush=True)
+
     per_run: dict[str, list[dict]] = {}
 
     def do(name: str) -> None:
@@ -294,8 +353,10 @@ def main() -> None:
             results = run_method(name, seed, args.out, log)
             per_run.setdefault(name, []).append(measure(run_dir, results))
             r = per_run[name][-1]
-            log(f"{name} seed {seed} ({time.time() - t0:.0f} s): Δgen {r['gen']['overall']['delta']:+.1f} "
-                f"Δnonu {r['nonu']['overall']['delta']:+.1f} win {r['win_rate']:.1f}")
+            log(
+                f"{name} seed {seed} ({time.time() - t0:.0f} s): Δgen {r['gen']['overall']['delta']:+.1f} "
+                f"Δnonu {r['nonu']['overall']['delta']:+.1f} win {r['win_rate']:.1f}"
+            )
         write(args.out, per_run)
 
     for name in args.methods:

@@ -1,7 +1,8 @@
 """Real-size audits on CPU: Janus-Pro-1B and EMU3 dimensions, random weights, through `unigap audit`.
 
     flock /tmp/unigap-bigmem.lock python bench/realsize_audit.py [--models janus-1b,emu3] [--janus-layers 24]
-        [--emu3-layers 4] [--emu3-side 64] [--n 2] [--dtype fp32] [--threads 2] [--json bench/results/realsize_audit.json]
+        [--emu3-layers 4] [--emu3-side 64] [--n 2] [--dtype fp32] [--threads 2]
+        [--json bench/results/realsize_audit.json]
 
 For each model: write a random-weight checkpoint with the real dimensions in bf16 (nothing is
 downloaded; decode cost does not depend on weight values), loaded in --dtype (fp32 by default:
@@ -48,8 +49,12 @@ def run_measured(cmd: list[str], env: dict) -> dict:
     out = p.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": round(time.perf_counter() - t0, 2), "peak_rss_gib": round(usage.ru_maxrss / 2 ** 20, 2),
-            "rc": p.returncode, "tail": out[-1500:]}
+    return {
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+        "rc": p.returncode,
+        "tail": out[-1500:],
+    }
 
 
 def write_checkpoint(model: str, out: Path, layers: int, side: int, janus_layers: int) -> dict:
@@ -65,14 +70,18 @@ def write_checkpoint(model: str, out: Path, layers: int, side: int, janus_layers
             s = build_synthetic(dataclasses.replace(PRESETS["1b"], layers=janus_layers), dtype=torch.bfloat16)
         finally:
             torch.set_default_dtype(old)
-        note = f"Janus-Pro-1B dims, {janus_layers} of 24 LLM layers (vision tower, VQ, heads in full; 384 px, 576 tokens)"
+        note = (
+            f"Janus-Pro-1B dims, {janus_layers} of 24 LLM layers (vision tower, VQ, heads in full; 384 px, 576 tokens)"
+        )
     else:
         from unigap.models.emu3.synthetic import PRESETS, build_synthetic
 
         dims = dataclasses.replace(PRESETS["real"], layers=layers, image_side=side)
         s = build_synthetic(dims, dtype=torch.bfloat16, init_std=None)
-        note = (f"EMU3 real widths, {layers} of 32 decoder layers, {side} px = "
-                f"{(side // 8) ** 2} tokens ({(side // 8) * (side // 8 + 1) - 1} steps) instead of 720 px (8,190 steps)")
+        note = (
+            f"EMU3 real widths, {layers} of 32 decoder layers, {side} px = "
+            f"{(side // 8) ** 2} tokens ({(side // 8) * (side // 8 + 1) - 1} steps) instead of 720 px (8,190 steps)"
+        )
     params = sum(p.numel() for p in s.model.parameters())
     s.save(out)
     del s
@@ -81,10 +90,16 @@ def write_checkpoint(model: str, out: Path, layers: int, side: int, janus_layers
 
 def audit_config(model: str, ckpt: Path, n: int, dtype: str) -> dict:
     name = "janus" if model == "janus-1b" else "emu3"
-    return {"model": {"name": name, "path": str(ckpt), "dtype": dtype, "batch_size": 1},
-            "prompts": {"suite": "shapeworld", "subtasks": ["single_object"], "per_subtask": 1}, "n": n,
-            "sampling": {"cfg_scale": 5.0 if name == "janus" else 3.0, "temperature": 1.0, "top_k": 0},
-            "self_judge": {"mode": "prob"}, "judges": [], "batch_size": n, "n_boot": 10}
+    return {
+        "model": {"name": name, "path": str(ckpt), "dtype": dtype, "batch_size": 1},
+        "prompts": {"suite": "shapeworld", "subtasks": ["single_object"], "per_subtask": 1},
+        "n": n,
+        "sampling": {"cfg_scale": 5.0 if name == "janus" else 3.0, "temperature": 1.0, "top_k": 0},
+        "self_judge": {"mode": "prob"},
+        "judges": [],
+        "chunk_size": n,
+        "n_boot": 10,
+    }
 
 
 def baseline(model: str, ckpt: Path, threads: int, dtype: str) -> dict:
@@ -111,13 +126,15 @@ if name == "janus":
     try:
         hf_image_generate(b.model, ids, valid.long(), b.special, do_sample=True, guidance_scale=3.0, top_k=0)
     except TypeError:
-        hf_image_generate(b.model, ids, valid.long(), b.special, dynamic_cache=True, do_sample=True, guidance_scale=3.0, top_k=0)
+        hf_image_generate(b.model, ids, valid.long(), b.special, dynamic_cache=True, do_sample=True,
+                          guidance_scale=3.0, top_k=0)
 else:
     import sys; sys.path.insert(0, "tests/models/emu3")
     from test_emu3_decode import hf_generate
     hf_generate(b, ["a red circle"], do_sample=True, guidance_scale=3.0, top_k=0)
 theirs = time.perf_counter() - t0
-print("RESULT", json.dumps({{"ours_s_per_image": round(ours, 2), "transformers_generate_s_per_image": round(theirs, 2)}}))
+print("RESULT", json.dumps({{"ours_s_per_image": round(ours, 2),
+                            "transformers_generate_s_per_image": round(theirs, 2)}}))
 """
     r = run_measured([sys.executable, "-c", code], dict(os.environ))
     line = next((x for x in r["tail"].splitlines() if x.startswith("RESULT ")), None)
@@ -131,12 +148,19 @@ def bench_model(model: str, args: argparse.Namespace, work: Path) -> dict:
     cfg.write_text(yaml.safe_dump(audit_config(model, ckpt, args.n, args.dtype)))
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     name = "janus" if model == "janus-1b" else "emu3"
-    load_code = (f"from unigap.models.base import ModelConfig, load_model; "
-                 f"load_model(ModelConfig(name={name!r}, path={str(ckpt)!r}, dtype={args.dtype!r}, batch_size=1))")
+    load_code = (
+        f"from unigap.models.base import ModelConfig, load_model; "
+        f"load_model(ModelConfig(name={name!r}, path={str(ckpt)!r}, dtype={args.dtype!r}, batch_size=1))"
+    )
     load = run_measured([sys.executable, "-c", load_code], env)
     audit = run_measured([sys.executable, "-m", "unigap", "audit", "--config", str(cfg), "--out", str(run)], env)
-    res = {"model": model, **info, "n_images": args.n, "load": {k: load[k] for k in ("wall_s", "peak_rss_gib", "rc")},
-           "audit": {k: audit[k] for k in ("wall_s", "peak_rss_gib", "rc")}}
+    res = {
+        "model": model,
+        **info,
+        "n_images": args.n,
+        "load": {k: load[k] for k in ("wall_s", "peak_rss_gib", "rc")},
+        "audit": {k: audit[k] for k in ("wall_s", "peak_rss_gib", "rc")},
+    }
     if audit["rc"] != 0:
         res["audit"]["tail"] = audit["tail"]
         return res
@@ -151,17 +175,30 @@ def main() -> None:
     ap.add_argument("--models", default="janus-1b,emu3")
     ap.add_argument("--janus-layers", type=int, default=24)
     ap.add_argument("--emu3-layers", type=int, default=4)
-    ap.add_argument("--dtype", default="fp32", help="runtime dtype (checkpoints are written in bf16); this CPU "
-                    "has no bf16 matmul units: bf16 is ~20x slower than fp32 here")
+    ap.add_argument(
+        "--dtype",
+        default="fp32",
+        help="runtime dtype (checkpoints are written in bf16); this CPU "
+        "has no bf16 matmul units: bf16 is ~20x slower than fp32 here",
+    )
     ap.add_argument("--emu3-side", type=int, default=64)
     ap.add_argument("--n", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--baseline-models", default="janus-1b,emu3",
-                    help="models for which transformers' generate is timed as well ('' = none)")
+    ap.add_argument(
+        "--baseline-models",
+        default="janus-1b,emu3",
+        help="models for which transformers' generate is timed as well ('' = none)",
+    )
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "realsize_audit.json")
     args = ap.parse_args()
-    results = {"device": "cpu", "gpu": "not measured (no device lent to this task)", "threads": args.threads,
-               "nproc": os.cpu_count(), "loadavg_start": os.getloadavg(), "models": []}
+    results = {
+        "device": "cpu",
+        "gpu": "not measured (no device lent to this task)",
+        "threads": args.threads,
+        "nproc": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "models": [],
+    }
     with tempfile.TemporaryDirectory(prefix="unigap_realsize_") as tmp:
         for model in args.models.split(","):
             r = bench_model(model, args, Path(tmp))

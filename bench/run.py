@@ -1,6 +1,6 @@
 """Wall time of each stage of `unigap run` (the embedded default), in a fresh temporary run directory.
 
-    python bench/run.py [--keep DIR]
+python bench/run.py [--keep DIR]
 """
 
 from __future__ import annotations

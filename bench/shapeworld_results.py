@@ -48,17 +48,27 @@ def run_config(name: str, seed: int, args: argparse.Namespace) -> RunConfig:
     """`unigap run` with the variant's improve config, curriculum mode and curation selector."""
     file, mode, selector = VARIANTS[name]
     improve = load_config(ImproveConfig, ROOT / "configs" / file, [f"curriculum.mode={mode}"])
-    return RunConfig(seed=seed, n=args.n, eval_n=args.eval_n, n_boot=200, report=False,
-                     train_prompts=SuiteConfig(split="train", per_subtask=args.train_per_subtask),
-                     eval_prompts=SuiteConfig(split="eval", per_subtask=args.eval_per_subtask),
-                     curate=CurateConfig(selector=selector, rule="all_accepted"), improve=improve)
+    return RunConfig(
+        seed=seed,
+        n=args.n,
+        eval_n=args.eval_n,
+        n_boot=200,
+        report=False,
+        train_prompts=SuiteConfig(split="train", per_subtask=args.train_per_subtask),
+        eval_prompts=SuiteConfig(split="eval", per_subtask=args.eval_per_subtask),
+        curate=CurateConfig(selector=selector, rule="all_accepted"),
+        improve=improve,
+    )
 
 
 def one_seed(seed: int, out: Path, args: argparse.Namespace) -> dict:
     """{"base": metrics, variant: metrics, ...} on the eval prompts of one seed."""
     result: dict = {}
     for name in VARIANTS:
-        log = lambda m, name=name: print(f"[seed {seed} {name}] {m}", flush=True)
+
+        def log(m, name=name):
+            print(f"[seed {seed} {name}] {m}", flush=True)
+
         runs = run_loop(run_config(name, seed, args), out / f"seed{seed}" / name, log=log)
         before = runs["before"]["metrics"]
         if "base" in result and _overall(result["base"]) != _overall(before):
@@ -93,7 +103,12 @@ def summary(per_seed: list[dict]) -> dict:
 def markdown(s: dict, seeds: list[int], labels: dict[str, str]) -> str:
     lines = [f"Eval split, mean ± 95 % t-interval over seeds {seeds} (%).", ""]
     for key in KEYS:
-        lines += [f"**{labels.get(key, key)}**", "", "| model | " + " | ".join(GROUPS) + " |", "|---" * (len(GROUPS) + 1) + "|"]
+        lines += [
+            f"**{labels.get(key, key)}**",
+            "",
+            "| model | " + " | ".join(GROUPS) + " |",
+            "|---" * (len(GROUPS) + 1) + "|",
+        ]
         for variant, metrics in s.items():
             cells = [f"{m:.1f} ± {h:.1f}" for m, h in (metrics[key][g] for g in GROUPS)]
             lines.append(f"| {variant} | " + " | ".join(cells) + " |")

@@ -49,7 +49,11 @@ def run_rss(cmd: list[str], threads: int) -> dict:
     text = logf.read_text()
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"failed: {' '.join(cmd)}\n{text[-3000:]}")
-    return {"wall_s": round(wall, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2), "log": text.strip().splitlines()[-2:]}
+    return {
+        "wall_s": round(wall, 1),
+        "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+        "log": text.strip().splitlines()[-2:],
+    }
 
 
 STEP_CODE = r"""
@@ -101,25 +105,73 @@ def main() -> None:
     res: dict = {"steps_measured": a.steps, "threads": a.threads}
     uni = [py, "-m", "unigap"]
     if not (ckpt / "pytorch_model.safetensors").exists():
-        res["synthetic"] = run_rss(uni + ["model", "synthetic", "showo", "--size", "real", "--out", str(ckpt)], a.threads)
-    res["load"] = run_rss([py, "-c", "import sys; from unigap.models.base import ModelConfig, load_model; "
-                           "load_model(ModelConfig(name='showo', path=sys.argv[1], device='cpu', dtype='fp32'))",
-                           str(ckpt)], a.threads)
+        res["synthetic"] = run_rss(
+            uni + ["model", "synthetic", "showo", "--size", "real", "--out", str(ckpt)], a.threads
+        )
+    res["load"] = run_rss(
+        [
+            py,
+            "-c",
+            "import sys; from unigap.models.base import ModelConfig, load_model; "
+            "load_model(ModelConfig(name='showo', path=sys.argv[1], device='cpu', dtype='fp32'))",
+            str(ckpt),
+        ],
+        a.threads,
+    )
     common = [f"model.path={ckpt}", "model.device=cpu", "model.dtype=fp32"]
-    res["audit"] = run_rss(uni + ["audit", "--config", str(ROOT / "configs" / "audit_showo.yaml"), "--out", str(run_dir),
-                                  *common, f"model.options={{steps: {a.steps}}}", "prompts.suite=custom",
-                                  f"prompts.options={{path: {w / 'prompts.txt'}}}", "n=1", "self_judge.mode=prob",
-                                  "self_judge.threshold=0.0", "judges=[]", "n_boot=10", "batch_size=1",
-                                  "model.batch_size=1"], a.threads)
-    res["curate"] = run_rss(uni + ["curate", str(run_dir), "--out", str(data), "rule=all_accepted", "split=null"],
-                            a.threads)
-    res["improve"] = run_rss(uni + ["improve", "--config", str(ROOT / "configs" / "sft_showo.yaml"), "--data", str(data),
-                                    "--out", str(sft), *common, 'mixed_precision="no"', "gradient_checkpointing=false",
-                                    "epochs=1", "batch_size=1", "grad_accum=1", "allow_eval_prompts=true",
-                                    "curriculum.mode=none", "lora={r: 8, alpha: 16, target_modules: [q_proj, k_proj, v_proj, dense]}"],
-                             a.threads)
-    step = subprocess.run([py, "-c", STEP_CODE, str(ckpt), PROMPT], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": str(a.threads)})
+    res["audit"] = run_rss(
+        uni
+        + [
+            "audit",
+            "--config",
+            str(ROOT / "configs" / "audit_showo.yaml"),
+            "--out",
+            str(run_dir),
+            *common,
+            f"model.options={{steps: {a.steps}}}",
+            "prompts.suite=custom",
+            f"prompts.options={{path: {w / 'prompts.txt'}}}",
+            "n=1",
+            "self_judge.mode=prob",
+            "self_judge.threshold=0.0",
+            "judges=[]",
+            "n_boot=10",
+            "chunk_size=1",
+            "model.batch_size=1",
+        ],
+        a.threads,
+    )
+    res["curate"] = run_rss(
+        uni + ["curate", str(run_dir), "--out", str(data), "rule=all_accepted", "split=null"], a.threads
+    )
+    res["improve"] = run_rss(
+        uni
+        + [
+            "improve",
+            "--config",
+            str(ROOT / "configs" / "sft_showo.yaml"),
+            "--data",
+            str(data),
+            "--out",
+            str(sft),
+            *common,
+            'mixed_precision="no"',
+            "gradient_checkpointing=false",
+            "epochs=1",
+            "train_batch_size=1",
+            "grad_accum=1",
+            "allow_eval_prompts=true",
+            "curriculum.mode=none",
+            "lora={r: 8, alpha: 16, target_modules: [q_proj, k_proj, v_proj, dense]}",
+        ],
+        a.threads,
+    )
+    step = subprocess.run(
+        [py, "-c", STEP_CODE, str(ckpt), PROMPT],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": str(a.threads)},
+    )
     if step.returncode:
         raise SystemExit(step.stderr[-3000:])
     res["step"] = json.loads(step.stdout.strip().splitlines()[-1])

@@ -39,7 +39,10 @@ def main() -> None:
     prompts = [p.text for p in load_shapeworld(split="eval")[: args.batch]]
     batch = backend.fmt.gen_prompts(prompts + [None] * len(prompts))
     noise = torch.stack([gumbel_noise(i, m.cfg.n_image_tokens, m.cfg.image_vocab) for i in range(len(prompts))])
-    run = lambda cache: m.generate_images(batch.ids, batch.key_ok, noise, s.cfg_scale, s.temperature, s.top_k, cache)[0]
+
+    def run(cache):
+        return m.generate_images(batch.ids, batch.key_ok, noise, s.cfg_scale, s.temperature, s.top_k, cache)[0]
+
     t_cache, a = timed(lambda: run(True), args.repeats)
     t_full, b = timed(lambda: run(False), args.repeats)
     n = len(prompts)

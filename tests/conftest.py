@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -24,9 +23,17 @@ def make_tiny_checkpoint(seed: int = 0) -> TinyCheckpoint:
     tok = WordTokenizer.build([WORDS, question("a red circle")])
     codec = SlotCodec()
     features = codec.features()
-    cfg = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens, prompt_len=24,
-                     feature_dim=features.shape[1],
-                     block_size=128, n_layer=2, n_head=2, n_embd=32)
+    cfg = TinyConfig(
+        text_vocab=len(tok),
+        image_vocab=codec.size,
+        n_image_tokens=codec.num_tokens,
+        prompt_len=24,
+        feature_dim=features.shape[1],
+        block_size=128,
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+    )
     model = TinyUnified(cfg).eval()
     model.set_code_features(features)
     return TinyCheckpoint(model, tok, codec, {"sampling": {"cfg_scale": 2.0}})

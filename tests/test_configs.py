@@ -19,14 +19,21 @@ def config_class(path: Path):
     from unigap.training.improve import ImproveConfig
     from unigap.training.pretrain import PretrainConfig
 
-    prefixes = {"audit_": AuditConfig, "sft_": ImproveConfig, "dpo_": ImproveConfig, "grpo_": ImproveConfig,
-                "pretrain_": PretrainConfig,
-                "run_": RunConfig}
+    prefixes = {
+        "audit_": AuditConfig,
+        "sft_": ImproveConfig,
+        "dpo_": ImproveConfig,
+        "grpo_": ImproveConfig,
+        "pretrain_": PretrainConfig,
+        "run_": RunConfig,
+    }
     for prefix, cls in prefixes.items():
         if path.name.startswith(prefix):
             return cls
-    pytest.fail(f"{path.relative_to(CONFIGS)}: no config class for this file name; name it "
-                f"{'/'.join(p + '*.yaml' for p in prefixes)} (or extend tests/test_configs.py)")
+    pytest.fail(
+        f"{path.relative_to(CONFIGS)}: no config class for this file name; name it "
+        f"{'/'.join(p + '*.yaml' for p in prefixes)} (or extend tests/test_configs.py)"
+    )
 
 
 def unigap_yamls() -> list[Path]:
@@ -36,7 +43,7 @@ def unigap_yamls() -> list[Path]:
 
 def header(path: Path) -> str:
     lines = path.read_text().splitlines()
-    return "\n".join(line for line in lines[: next((i for i, l in enumerate(lines) if not l.startswith("#")), 0)])
+    return "\n".join(line for line in lines[: next((i for i, line in enumerate(lines) if not line.startswith("#")), 0)])
 
 
 @pytest.mark.parametrize("path", unigap_yamls(), ids=lambda p: str(p.relative_to(CONFIGS)))

@@ -25,10 +25,15 @@ CONFIG = ROOT / "pyproject.toml"
 
 def lint(src: Path, cwd: Path) -> subprocess.CompletedProcess:
     """lint-imports with the repository's contracts on the `unigap` package under `src`."""
-    code = ("import sys; from importlinter.cli import lint_imports; "
-            f"sys.exit(lint_imports(config_filename={str(CONFIG)!r}, no_cache=True, no_logo=True))")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH")) if p),
-           "COLUMNS": "200"}  # one line per contract name in the summary
+    code = (
+        "import sys; from importlinter.cli import lint_imports; "
+        f"sys.exit(lint_imports(config_filename={str(CONFIG)!r}, no_cache=True, no_logo=True))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH")) if p),
+        "COLUMNS": "200",
+    }  # one line per contract name in the summary
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -58,28 +63,56 @@ def test_the_layers_hold(tmp_path):
 
 
 PLANTED = [  # (module, code appended to it, the contract it breaks, what the report names)
-    ("models/tiny/checkpoint.py", "from unigap.store import RunStore", "Layers:",
-     "unigap.models.tiny.checkpoint -> unigap.store"),
-    ("store/db.py", "def _planted():\n    import unigap.cli.show\n", "Layers:",  # inside a function: counts too
-     "unigap.store.db -> unigap.cli.show"),
+    (
+        "models/tiny/checkpoint.py",
+        "from unigap.store import RunStore",
+        "Layers:",
+        "unigap.models.tiny.checkpoint -> unigap.store",
+    ),
+    (
+        "store/db.py",
+        "def _planted():\n    import unigap.cli.show\n",
+        "Layers:",  # inside a function: counts too
+        "unigap.store.db -> unigap.cli.show",
+    ),
     ("cli/audit.py", "from unigap.cli.run import run_cmd", "CLI:", "unigap.cli.audit -> unigap.cli.run"),
-    ("report/render.py", "from unigap.models.base import load_model", "report only reads",
-     "unigap.report.render -> unigap.models.base"),
-    ("training/losses.py", "from unigap.store import RunStore", "training reads runs",
-     "unigap.training.losses -> unigap.store"),
-    ("models/emu3/options.py", "from unigap.models.showo import options", "Model backends",
-     "unigap.models.emu3.options -> unigap.models.showo.options"),
-    ("models/base.py", "def _planted():\n    from unigap.models.tiny import backend\n", "models/base.py",
-     "unigap.models.base -> unigap.models.tiny.backend"),
+    (
+        "report/render.py",
+        "from unigap.models.base import load_model",
+        "report only reads",
+        "unigap.report.render -> unigap.models.base",
+    ),
+    (
+        "training/losses.py",
+        "from unigap.store import RunStore",
+        "training reads runs",
+        "unigap.training.losses -> unigap.store",
+    ),
+    (
+        "models/emu3/options.py",
+        "from unigap.models.showo import options",
+        "Model backends",
+        "unigap.models.emu3.options -> unigap.models.showo.options",
+    ),
+    (
+        "models/base.py",
+        "def _planted():\n    from unigap.models.tiny import backend\n",
+        "models/base.py",
+        "unigap.models.base -> unigap.models.tiny.backend",
+    ),
     ("world/grid.py", "from unigap.world import show", "No import cycles", "unigap.world"),
 ]
 
 
 def test_a_planted_import_breaks_the_contract_that_forbids_it(tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "src" / "unigap", src / "unigap",
-                    ignore=lambda d, names: [n for n in names if not n.endswith(".py") and not Path(d, n).is_dir()
-                                             or n == "__pycache__"])
+    shutil.copytree(
+        ROOT / "src" / "unigap",
+        src / "unigap",
+        ignore=lambda d, names: [
+            n for n in names if not n.endswith(".py") and not Path(d, n).is_dir() or n == "__pycache__"
+        ],
+    )
     for module, code, _, _ in PLANTED:
         path = src / "unigap" / module
         path.write_text(path.read_text() + f"\n\n{code}\n")

@@ -3,8 +3,10 @@ from unigap.verdict import QUESTION_TEMPLATE, full_question, parse_verdict, ques
 
 def test_question_is_the_papers_text_with_prompt_inserted():
     q = question("a red circle")
-    assert q == ("Does this image describe a red circle? If it describes the scene, score 1; if it does not fully "
-                 "describe, score 0. Please answer in the following format: The score is {your score}.")
+    assert q == (
+        "Does this image describe a red circle? If it describes the scene, score 1; if it does not fully "
+        "describe, score 0. Please answer in the following format: The score is {your score}."
+    )
     assert full_question("x").startswith("You are a helpful language and vision assistant.")
     assert "{prompt}" in QUESTION_TEMPLATE
 

@@ -5,16 +5,23 @@ nested sections included), then the YAML file, then each dotted override, each c
 keys it names. Every config class derives from `Config`, which forbids unknown keys, so a typo is
 an error naming the key and where it came from (file and line, or the override), never a silently
 ignored setting. Lists (e.g. `judges:`) are replaced whole; mappings are merged key by key.
+
+A renamed key (or option value) is still read under its old name, with a `FutureWarning` that names the
+new one and where the old one came from: each class lists them in `renamed` (old key -> new key) and
+`renamed_values` (key -> {old value: new value}). Stored configs (a run's, a checkpoint's) are compared
+after the same renaming (`upgraded`), so a run made before a rename resumes.
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from unigap.errors import ConfigError
 
@@ -23,6 +30,93 @@ C = TypeVar("C", bound="Config")
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    renamed: ClassVar[dict[str, str]] = {}  # old key -> new key: the old one is read with a FutureWarning
+    renamed_values: ClassVar[dict[str, dict[str, str]]] = {}  # key -> {old value: new value}, likewise
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_old_names(cls, data: Any) -> Any:
+        """Python callers (`ImproveConfig(batch_size=8)`): the old names, with the warning."""
+        if isinstance(data, dict) and (cls.renamed or cls.renamed_values):
+            data = dict(data)
+            rename_section(cls, data, lambda key: cls.__name__)
+        return data
+
+
+Where = Callable[[str], str]  # a key (dotted from the config's root) -> where it was given ("FILE:LINE", ...)
+
+
+def rename_section(cls: type[Config], data: dict, where: Where | None, prefix: str = "") -> list[tuple[str, str]]:
+    """Rename, in place, the old keys and values of one section of `cls`; warn naming `where(old key)`
+    (None: silently). Returns the (old, new) dotted keys renamed."""
+    moved = []
+    for old, new in cls.renamed.items():
+        if old not in data:
+            continue
+        if new in data:
+            at = where(prefix + old) if where else cls.__name__
+            raise ConfigError(
+                f"{at}: {prefix + old!r} and {prefix + new!r} are both given; {old!r} is the old name "
+                f"of {new!r}: keep only {prefix + new!r}"
+            )
+        data[new] = data.pop(old)
+        moved.append((prefix + old, prefix + new))
+        if where:
+            _deprecated(f"{where(prefix + old)}: key {prefix + old!r} is now {prefix + new!r}")
+    for key, values in cls.renamed_values.items():
+        value = data.get(key)
+        if isinstance(value, str) and value in values:
+            data[key] = values[value]
+            if where:
+                _deprecated(f"{where(prefix + key)}: {prefix + key}: {value!r} is now {values[value]!r}")
+    return moved
+
+
+def _deprecated(message: str) -> None:
+    warnings.warn(
+        f"{message} (the old name still works, for now; a later unigap will refuse it)", FutureWarning, stacklevel=4
+    )
+
+
+def upgrade(cls: type[BaseModel], data: dict, where: Where | None = None, prefix: str = "") -> list[tuple[str, str]]:
+    """Rename, in place, the old keys and values of `cls` and of every section below it in `data` (a YAML
+    layer, a stored config); warn naming `where(old key)` (None: silently). Returns the (old, new) dotted keys."""
+    moved = rename_section(cls, data, where, prefix) if issubclass(cls, Config) else []
+    for name, field in cls.model_fields.items():
+        subs = _config_types(field.annotation)
+        value = data.get(name)
+        if not subs:
+            continue
+        items = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                at = f"{prefix}{name}." if isinstance(value, dict) else f"{prefix}{name}[{i}]."
+                moved += upgrade(subs[0], item, where, at)
+    return moved
+
+
+def upgraded(cls: type[BaseModel] | None, data: Any) -> Any:
+    """A stored config as it reads today: a copy with the renamed keys and values of config class `cls`
+    under their new names (`cls` None: `data` itself)."""
+    if cls is None or not isinstance(data, dict):
+        return data
+    data = copy.deepcopy(data)
+    upgrade(cls, data)
+    return data
+
+
+def renamed_path(cls: type[BaseModel], path: list[str], where: str) -> list[str]:
+    """An override's dotted key with renamed keys under their new names (warning naming `where`)."""
+    out: list[str] = []
+    for part in path:
+        if cls is not None and issubclass(cls, Config) and part in cls.renamed:
+            _deprecated(f"{where}: key {'.'.join(out + [part])!r} is now {'.'.join(out + [cls.renamed[part]])!r}")
+            part = cls.renamed[part]
+        out.append(part)
+        field = cls.model_fields.get(part) if cls is not None else None
+        subs = _config_types(field.annotation) if field is not None else []
+        cls = subs[0] if subs else None
+    return out
 
 
 MAX_SEED = 2**63 - 1  # what torch.manual_seed and numpy's SeedSequence both take
@@ -91,9 +185,13 @@ def merge(base: dict, layer: dict, origins: Origins, origin_of: Any, prefix: str
     return base
 
 
-def apply_overrides(data: dict, overrides: list[str], origins: Origins | None = None) -> dict:
+def apply_overrides(
+    data: dict, overrides: list[str], origins: Origins | None = None, cls: type[BaseModel] | None = None
+) -> dict:
     for item in overrides:
         path, value = parse_override(item)
+        if cls is not None:
+            path = renamed_path(cls, path, f"override {item!r}")
         set_path(data, path, value, f"override {item!r}")
         if origins is not None:
             origins.set(".".join(path), f"override {item!r}")
@@ -190,13 +288,19 @@ def validate(cls: type[C], data: dict, source: str | Origins = "<config>") -> C:
 
 def layered(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> tuple[dict, Origins]:
     """The effective config dict (defaults <- file <- overrides) and where each key came from."""
-    origins = Origins(" + ".join([str(path)] * bool(path) + [f"override {o!r}" for o in overrides or []]) or "<defaults>")
+    origins = Origins(
+        " + ".join([str(path)] * bool(path) + [f"override {o!r}" for o in overrides or []]) or "<defaults>"
+    )
     data = cls().model_dump(mode="json")
     if path:
         layer = read_yaml(path)  # first: it names a missing or unreadable file
         lines = key_lines(path)
+        for old, new in upgrade(cls, layer, lambda k: f"{path}:{lines[k]}" if k in lines else str(path)):
+            lines.update(
+                {new + k[len(old) :]: n for k, n in list(lines.items()) if k == old or k.startswith(old + ".")}
+            )
         merge(data, layer, origins, lambda k: f"{path}:{lines[k]}" if k in lines else str(path))
-    apply_overrides(data, overrides or [], origins)
+    apply_overrides(data, overrides or [], origins, cls)
     return data, origins
 
 
@@ -221,11 +325,12 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def diff_keys(old: dict, new: dict, defaults: dict | None = None) -> list[str]:
+def diff_keys(old: dict, new: dict, defaults: dict | None = None, cls: type[BaseModel] | None = None) -> list[str]:
     """Dotted keys whose values differ between two config dicts. With `defaults` (the config class's
     own values), a key the old config lacks is no difference while the new one holds its default:
-    an option added by a newer unigap, left unset, does not make a stored run "another config"."""
-    a, b, d = flatten(old), flatten(new), flatten(defaults or {})
+    an option added by a newer unigap, left unset, does not make a stored run "another config".
+    With `cls`, the old config is read as today (`upgraded`): a key renamed since is no difference."""
+    a, b, d = flatten(upgraded(cls, old) if cls else old), flatten(new), flatten(defaults or {})
     added_at_default = {k for k in set(b) - set(a) if k in d and b[k] == d[k]}
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in added_at_default)
 

@@ -14,9 +14,10 @@ Note: on a machine without GPUs, `accelerate launch` runs K > 1 processes only w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from unigap.errors import UnigapError
 
@@ -133,8 +134,10 @@ def all_succeeded(d: Dist, error: BaseException | None) -> None:
         raise error
     if failed:
         names = "; ".join(f"rank {r}: {msg}" for r, msg in failed)
-        raise UnigapError(f"distributed run stopped because another rank failed ({names}); "
-                          "fix it and rerun the same command to resume")
+        raise UnigapError(
+            f"distributed run stopped because another rank failed ({names}); "
+            "fix it and rerun the same command to resume"
+        )
 
 
 def _describe(err: BaseException) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +67,26 @@ def read_json(path: str | Path, fix: str = "") -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err}; the file is cut short or was edited){hint}") from None
+
+
+def write_dir_atomic(path: str | Path, fill: Callable[[Path], None]) -> None:
+    """Replace directory `path` with what `fill(tmp)` writes into a temp dir beside it: a reader, or a rerun
+    after `kill -9`, sees the old directory or the new one (a kill between the two renames: neither; rerun)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    tmp, old = path.with_name(f".{path.name}.{tag}.tmp"), path.with_name(f".{path.name}.{tag}.old")
+    try:
+        fill(tmp)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        sync_dir(path.parent)
+    finally:
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+    point("file", str(path))
 
 
 def sync_dir(path: str | Path) -> None:

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,8 +105,10 @@ class Registry(Generic[T]):
     def _add(self, entry: Entry) -> None:
         old = self._entries.get(entry.name)
         if old is not None and old.source != entry.source:
-            raise UnigapError(f"{self.kind} {entry.name!r} is registered by both {old.source!r} and "
-                              f"{entry.source!r}; uninstall one of them")
+            raise UnigapError(
+                f"{self.kind} {entry.name!r} is registered by both {old.source!r} and "
+                f"{entry.source!r}; uninstall one of them"
+            )
         self._entries[entry.name] = entry
 
     # --- plugins ------------------------------------------------------------------------
@@ -125,9 +128,13 @@ class Registry(Generic[T]):
             extras = {k: getattr(obj, k) for k in ("synthetic",) if getattr(obj, k, None) is not None}
             legacy = self.legacy is not None and not getattr(obj, MARK, False)
             if legacy:
-                warnings.warn(f"{self.kind} {ep.name!r} (plugin from {source}): {ep.value} is not declared with "
-                              f"@unigap.registry.factory; it is called the old way, which a later unigap will "
-                              f"drop (docs/backends.md: factory(cfg, options))", FutureWarning, stacklevel=2)
+                warnings.warn(
+                    f"{self.kind} {ep.name!r} (plugin from {source}): {ep.value} is not declared with "
+                    f"@unigap.registry.factory; it is called the old way, which a later unigap will "
+                    f"drop (docs/backends.md: factory(cfg, options))",
+                    FutureWarning,
+                    stacklevel=2,
+                )
             self._add(Entry(ep.name, obj, getattr(obj, "Options", None), extras, source, legacy=legacy))
 
     # --- lookup -------------------------------------------------------------------------
@@ -186,6 +193,9 @@ class Registry(Generic[T]):
             return cls.model_validate(options or {})
         except ValidationError as err:
             valid = ", ".join(cls.model_fields) or "(none)"
-            lines = [f"{where}.{'.'.join(str(p) for p in e['loc'])}: "
-                     f"{'unknown option' if e['type'] == 'extra_forbidden' else e['msg']}" for e in err.errors()]
+            lines = [
+                f"{where}.{'.'.join(str(p) for p in e['loc'])}: "
+                f"{'unknown option' if e['type'] == 'extra_forbidden' else e['msg']}"
+                for e in err.errors()
+            ]
             raise ConfigError("\n".join(lines) + f"\nvalid options of {self.kind} {name!r}: {valid}") from None

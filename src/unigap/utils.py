@@ -7,8 +7,9 @@ files (the store) do not pull it in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
@@ -31,8 +32,8 @@ def left_pad(rows: Sequence[Sequence[int]], pad: int, round_to: int = 1) -> tupl
     mask = torch.zeros((len(rows), width), dtype=torch.bool)  # (B, T)
     for i, row in enumerate(rows):
         if len(row):
-            ids[i, width - len(row):] = torch.as_tensor(list(row), dtype=torch.long)
-            mask[i, width - len(row):] = True
+            ids[i, width - len(row) :] = torch.as_tensor(list(row), dtype=torch.long)
+            mask[i, width - len(row) :] = True
     return ids, mask
 
 

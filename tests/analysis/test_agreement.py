@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from unigap.analysis.agreement import (agreement_table, bootstrap_kappa, cohen_kappa, confusion, kappa_ci,
-                                       verdicts_from_rows)
+from unigap.analysis.agreement import (
+    agreement_table,
+    bootstrap_kappa,
+    cohen_kappa,
+    confusion,
+    kappa_ci,
+    verdicts_from_rows,
+)
 
 
 def from_table(n11: int, n10: int, n01: int, n00: int) -> tuple[list[int], list[int]]:
@@ -18,11 +24,14 @@ def from_table(n11: int, n10: int, n01: int, n00: int) -> tuple[list[int], list[
     return a, b
 
 
-@pytest.mark.parametrize("table, expected", [
-    ((20, 5, 10, 15), 2 / 5),     # Wikipedia "Cohen's kappa", 50 proposals: po .7, pe .5
-    ((45, 15, 25, 15), 3 / 23),   # Wikipedia, 100 subjects: po .6, pe .54 -> 0.1304
-    ((25, 35, 5, 35), 7 / 27),    # Wikipedia, same po, pe .46 -> 0.2593
-])
+@pytest.mark.parametrize(
+    "table, expected",
+    [
+        ((20, 5, 10, 15), 2 / 5),  # Wikipedia "Cohen's kappa", 50 proposals: po .7, pe .5
+        ((45, 15, 25, 15), 3 / 23),  # Wikipedia, 100 subjects: po .6, pe .54 -> 0.1304
+        ((25, 35, 5, 35), 7 / 27),  # Wikipedia, same po, pe .46 -> 0.2593
+    ],
+)
 def test_textbook_kappa(table, expected):
     a, b = from_table(*table)
     assert cohen_kappa(a, b) == pytest.approx(expected, abs=1e-12)

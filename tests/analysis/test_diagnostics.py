@@ -3,7 +3,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from unigap.analysis.diagnostics import NO_PROBS, auroc, exploitation, fmt, judge_diagnostics, run_diagnostics, table_rows
+from unigap.analysis.diagnostics import (
+    NO_PROBS,
+    auroc,
+    exploitation,
+    fmt,
+    judge_diagnostics,
+    run_diagnostics,
+    table_rows,
+)
 
 
 @dataclass
@@ -75,7 +83,11 @@ def test_auroc_matches_pair_counting_with_ties():
 
 def test_auroc_with_probabilities_and_bootstrap_ci():
     rng = np.random.default_rng(0)
-    items = [(int(t), int(p > 0.5), float(p)) for t in [1, 0] * 40 for p in [np.clip(0.3 * t + 0.35 + 0.3 * rng.random(), 0, 1)]]
+    items = [
+        (int(t), int(p > 0.5), float(p))
+        for t in [1, 0] * 40
+        for p in [np.clip(0.3 * t + 0.35 + 0.3 * rng.random(), 0, 1)]
+    ]
     d = judge_diagnostics(rows(items, per_prompt=4), n_boot=100)["bands"]["easy"]["auroc"]
     assert 0.8 < d["value"] <= 1.0
     assert d["ci"][0] <= d["value"] <= d["ci"][1] and d["n"] == 80
@@ -93,7 +105,9 @@ def test_exploitation_is_base_minus_own():
     e = exploitation(judge_diagnostics(good, n_boot=10), judge_diagnostics(bad, n_boot=10))
     assert e["easy"]["auroc"]["value"] == pytest.approx(1.0 - 0.5)
     assert e["easy"]["acceptance_precision"]["value"] == pytest.approx(1.0 - 0.5)
-    parse = exploitation(judge_diagnostics(rows([(1, 1, None)]), n_boot=5), judge_diagnostics(rows([(1, 1, None)]), n_boot=5))
+    parse = exploitation(
+        judge_diagnostics(rows([(1, 1, None)]), n_boot=5), judge_diagnostics(rows([(1, 1, None)]), n_boot=5)
+    )
     assert parse["easy"]["auroc"] == {"value": None, "note": NO_PROBS}
 
 
@@ -107,10 +121,16 @@ class FakeStore:
 
 def test_run_diagnostics_views_and_table_rows():
     base = rows([(1, 1, 0.9), (0, 0, 0.2), (1, 0, 0.4)])
-    base += [R(r.candidate_id, "model:improved", r.verdict, r.prompt_id, prob=r.prob) for r in base if r.judge == "self"]
+    base += [
+        R(r.candidate_id, "model:improved", r.verdict, r.prompt_id, prob=r.prob) for r in base if r.judge == "self"
+    ]
     own = rows([(1, 1, 0.7), (0, 1, 0.8)], start=100)
     out = run_diagnostics(FakeStore({"base": base, "improved": own}), n_boot=10)
-    assert set(out["views"]) == {"base_judge_on_base_images", "improved_judge_on_base_images", "improved_judge_on_own_images"}
+    assert set(out["views"]) == {
+        "base_judge_on_base_images",
+        "improved_judge_on_base_images",
+        "improved_judge_on_own_images",
+    }
     assert out["missing"] == []
     assert out["exploitation"]["oracle"]["easy"]["acceptance_precision"]["value"] == pytest.approx(1.0 - 0.5)
     table = table_rows(out)

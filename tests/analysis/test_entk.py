@@ -1,6 +1,13 @@
 import torch
 
-from unigap.analysis.entk import cross_kernel, flat_grad, gen_loss_fn, matched_vs_mismatched, per_sample_grads, und_loss_fn
+from unigap.analysis.entk import (
+    cross_kernel,
+    flat_grad,
+    gen_loss_fn,
+    matched_vs_mismatched,
+    per_sample_grads,
+    und_loss_fn,
+)
 from unigap.models.base import ModelConfig, load_model
 from unigap.verdict import question
 
@@ -58,7 +65,9 @@ def test_matched_kernel_and_closeness_gap_are_the_kernel_helpers_composed(tiny_c
     model = load_model(ModelConfig(name="tiny", path=str(tiny_ckpt_dir)))
     params = model.components()["llm"]
     prompts = ["a red circle", "a blue square", "a big green cross"]
-    tokens = torch.randint(0, model.ckpt.codec.size, (3, model.num_image_tokens), generator=torch.Generator().manual_seed(1))
+    tokens = torch.randint(
+        0, model.ckpt.codec.size, (3, model.num_image_tokens), generator=torch.Generator().manual_seed(1)
+    )
     gen = per_sample_grads(gen_loss_fn(model, prompts, tokens), 3, params)
     und_fn = und_loss_fn(model, model.decode(tokens), [question(p) for p in prompts], ["The score is 1."] * 3)
     expected = matched_vs_mismatched(cross_kernel(gen, per_sample_grads(und_fn, 3, params)))

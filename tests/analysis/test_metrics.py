@@ -28,10 +28,15 @@ def val(m, name, sub):
 
 
 def test_known_answers():
-    data = rows([
-        (1, "p1", "a", 1, 1), (2, "p1", "a", 0, 0), (3, "p1", "a", 0, 1), (4, "p2", "a", 1, 0),
-        (5, "p2", "a", None, 0),  # unparsed: left out of every self ratio, counted
-    ])
+    data = rows(
+        [
+            (1, "p1", "a", 1, 1),
+            (2, "p1", "a", 0, 0),
+            (3, "p1", "a", 0, 1),
+            (4, "p2", "a", 1, 0),
+            (5, "p2", "a", None, 0),  # unparsed: left out of every self ratio, counted
+        ]
+    )
     m = audit_metrics(data, n_boot=50)
     assert val(m, "non_unification", "a") == 2 / 4
     assert val(m, "generation_score/oracle", "a") == 2 / 5

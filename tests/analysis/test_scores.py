@@ -22,10 +22,15 @@ class R:
     verdict: int | None = None
 
 
-ROWS = [R("t2i-compbench", "c1", "color", "easy", 0.5), R("t2i-compbench", "c1", "color", "easy", 0.7),
-        R("t2i-compbench", "c2", "color", "easy", 0.3), R("t2i-compbench", "s1", "spatial", "medium", 0.0),
-        R("t2i-compbench", "s2", "spatial", "medium", 0.2), R("t2i-compbench", "s2", "spatial", "medium", None),
-        R("self", "c1", "color", "easy", None)]
+ROWS = [
+    R("t2i-compbench", "c1", "color", "easy", 0.5),
+    R("t2i-compbench", "c1", "color", "easy", 0.7),
+    R("t2i-compbench", "c2", "color", "easy", 0.3),
+    R("t2i-compbench", "s1", "spatial", "medium", 0.0),
+    R("t2i-compbench", "s2", "spatial", "medium", 0.2),
+    R("t2i-compbench", "s2", "spatial", "medium", None),
+    R("self", "c1", "color", "easy", None),
+]
 
 
 def test_generation_scores_mean_x100_and_unweighted_overall():
@@ -49,8 +54,9 @@ def test_sciscore_is_not_rescaled():
 
 def test_benchmark_level_is_the_unweighted_mean_of_its_subtasks():
     rows = ROWS + [R("t2i-compbench", "x1", "texture", "medium", 0.9)]
-    g = generation_scores(rows, "t2i-compbench", n_boot=50, benchmarks={"color": "t2i-compbench",
-                                                                      "spatial": "t2i-compbench"})
+    g = generation_scores(
+        rows, "t2i-compbench", n_boot=50, benchmarks={"color": "t2i-compbench", "spatial": "t2i-compbench"}
+    )
     # texture is in no benchmark group: t2i-compbench = (50 + 10) / 2, overall = (50 + 10 + 90) / 3
     assert g["benchmarks"]["t2i-compbench"]["value"] == pytest.approx(30.0)
     assert g["overall"]["value"] == pytest.approx(50.0)
@@ -59,15 +65,30 @@ def test_benchmark_level_is_the_unweighted_mean_of_its_subtasks():
 
 
 def test_geneval_summary_from_rows():
-    rows = [R("geneval", "a", "counting", None, 1.0, 1), R("geneval", "a", "counting", None, 0.0, 0),
-            R("geneval", "b", "position", None, 0.0, 0), R("geneval", "b", "position", None, None, None)]
+    rows = [
+        R("geneval", "a", "counting", None, 1.0, 1),
+        R("geneval", "a", "counting", None, 0.0, 0),
+        R("geneval", "b", "position", None, 0.0, 0),
+        R("geneval", "b", "position", None, None, None),
+    ]
     s = geneval_summary(rows)
     assert s["tasks"]["counting"]["accuracy"] == 0.5 and s["tasks"]["position"]["total"] == 1
     assert s["overall"] == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("key", ["color/blip", "shape/blip", "texture/blip", "non_spatial/clip", "spatial/unidet",
-                                 "3d_spatial/unidet", "numeracy/unidet", "complex/3_in_1"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "color/blip",
+        "shape/blip",
+        "texture/blip",
+        "non_spatial/clip",
+        "spatial/unidet",
+        "3d_spatial/unidet",
+        "numeracy/unidet",
+        "complex/3_in_1",
+    ],
+)
 def test_t2i_compbench_gen_is_the_official_average_x100(key):
     """Gen. of a category = the official script's printed average (over its per-image scores) x 100
     (tests/fixtures/official/t2i_compbench/scores.json; complex: 10 images per prompt, as 3_in_1.py)."""
@@ -75,8 +96,11 @@ def test_t2i_compbench_gen_is_the_official_average_x100(key):
     printed = float(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fx["printed"])[-1])
     category = key.split("/")[0]
     n = official.fixture("manifest")["images_per_prompt"].get(category, 1)
-    rows = [R("t2i-compbench", f"{category}/{i}", category, "medium", s) for i, s in enumerate(fx["lines"])
-            for _ in range(n)]
+    rows = [
+        R("t2i-compbench", f"{category}/{i}", category, "medium", s)
+        for i, s in enumerate(fx["lines"])
+        for _ in range(n)
+    ]
     g = generation_scores(rows, "t2i-compbench", n_boot=10)
     assert g["subtasks"][category]["value"] == pytest.approx(100 * printed, rel=1e-12, abs=1e-12)
     assert g["subtasks"][category]["n"] == len(fx["lines"]) * n

@@ -10,8 +10,10 @@ def test_overall_is_unweighted_mean_of_subtasks_paper_value():
 
 
 def test_summarise_ratio_values_and_ci():
-    per = {"a": Counts(np.array([1.0, 0, 1, 1]), np.array([1.0, 1, 1, 1])),
-           "b": Counts(np.array([0.0, 0]), np.array([2.0, 2]))}
+    per = {
+        "a": Counts(np.array([1.0, 0, 1, 1]), np.array([1.0, 1, 1, 1])),
+        "b": Counts(np.array([0.0, 0]), np.array([2.0, 2])),
+    }
     out = summarise_ratio(per, {"a": "easy", "b": "easy"}, n_boot=200, seed=1)
     assert out["subtasks"]["a"]["value"] == 0.75 and out["subtasks"]["a"]["num"] == 3
     assert out["subtasks"]["b"]["value"] == 0.0

@@ -24,17 +24,28 @@ BENCHMARK_OF = {"single_object": "geneval", "two_object": "geneval", "texture": 
 
 
 def result(gen_geneval, gen_t2i, non) -> dict:
-    return {"benchmark_of": BENCHMARK_OF, "metrics": {
-        "non_unification": level(non, {"geneval": (non["single_object"] + non["two_object"]) / 2,
-                                       "t2i-compbench": non["texture"]}),
-        "gen/geneval": level(gen_geneval, {"geneval": sum(gen_geneval.values()) / 2}),
-        "gen/t2i-compbench": level(gen_t2i, {"t2i-compbench": gen_t2i["texture"]})}}
+    return {
+        "benchmark_of": BENCHMARK_OF,
+        "metrics": {
+            "non_unification": level(
+                non, {"geneval": (non["single_object"] + non["two_object"]) / 2, "t2i-compbench": non["texture"]}
+            ),
+            "gen/geneval": level(gen_geneval, {"geneval": sum(gen_geneval.values()) / 2}),
+            "gen/t2i-compbench": level(gen_t2i, {"t2i-compbench": gen_t2i["texture"]}),
+        },
+    }
 
 
-BEFORE = result({"single_object": 98.75, "two_object": 85.86}, {"texture": 38.63},
-                {"single_object": 0.0375, "two_object": 0.0404, "texture": 0.4333})
-AFTER = result({"single_object": 96.25, "two_object": 87.88}, {"texture": 53.93},
-               {"single_object": 0.025, "two_object": 0.0707, "texture": 0.2967})
+BEFORE = result(
+    {"single_object": 98.75, "two_object": 85.86},
+    {"texture": 38.63},
+    {"single_object": 0.0375, "two_object": 0.0404, "texture": 0.4333},
+)
+AFTER = result(
+    {"single_object": 96.25, "two_object": 87.88},
+    {"texture": 53.93},
+    {"single_object": 0.025, "two_object": 0.0707, "texture": 0.2967},
+)
 
 
 def test_the_paper_cell_is_gen_und_non_from_the_metric_table():
@@ -43,16 +54,20 @@ def test_the_paper_cell_is_gen_und_non_from_the_metric_table():
 
 
 def test_blocks_before_after_with_the_win_rate():
-    wins = {"geneval": {"win_rate": level({"single_object": 1.0, "two_object": 0.0}, {"geneval": 0.5})},
-            "t2i-compbench": {"win_rate": level({"texture": 0.6522}, {"t2i-compbench": 0.6522})}}
+    wins = {
+        "geneval": {"win_rate": level({"single_object": 1.0, "two_object": 0.0}, {"geneval": 0.5})},
+        "t2i-compbench": {"win_rate": level({"texture": 0.6522}, {"t2i-compbench": 0.6522})},
+    }
     gen, t2i = benchmark_blocks({"base": BEFORE, "improved": AFTER}, wins)
     assert gen.header == ["model", "", "single_object", "two_object", "Overall"]
-    assert gen.rows == [["base", "Gen. ↑", "98.75", "85.86", "92.31"],  # (98.75 + 85.86) / 2 = 92.305
-                        ["", "Und. ↑", "50.00", "50.00", "50.00"],  # the paper's convention before improvement
-                        ["", "Non. ↓", "3.75", "4.04", "3.90"],
-                        ["improved", "Gen. ↑", "96.25", "87.88", "92.06"],
-                        ["", "Und. ↑", "100.00", "0.00", "50.00"],
-                        ["", "Non. ↓", "2.50", "7.07", "4.79"]]
+    assert gen.rows == [
+        ["base", "Gen. ↑", "98.75", "85.86", "92.31"],  # (98.75 + 85.86) / 2 = 92.305
+        ["", "Und. ↑", "50.00", "50.00", "50.00"],  # the paper's convention before improvement
+        ["", "Non. ↓", "3.75", "4.04", "3.90"],
+        ["improved", "Gen. ↑", "96.25", "87.88", "92.06"],
+        ["", "Und. ↑", "100.00", "0.00", "50.00"],
+        ["", "Non. ↓", "2.50", "7.07", "4.79"],
+    ]
     assert "GenEval" in gen.title and "against geneval" in gen.title
     assert t2i.header == ["model", "", "texture", "Overall"] and t2i.rows[4] == ["", "Und. ↑", "65.22", "65.22"]
     assert "x100" in t2i.title
@@ -67,9 +82,12 @@ def test_an_audit_alone_has_no_und_and_missing_values_print_a_dash():
 
 
 def test_und_truth_prefers_a_judge_other_than_the_scorers():
-    wins = {"geneval": {"win_rate": level({"single_object": 1.0}, {})},
-            "http:qwen": {"win_rate": level({"single_object": 0.0, "texture": 1.0}, {})},
-            "oracle": {"win_rate": level({"a": 1.0}, {})}, "missing": "not a result"}
+    wins = {
+        "geneval": {"win_rate": level({"single_object": 1.0}, {})},
+        "http:qwen": {"win_rate": level({"single_object": 0.0, "texture": 1.0}, {})},
+        "oracle": {"win_rate": level({"a": 1.0}, {})},
+        "missing": "not a result",
+    }
     assert und_truth(wins, "geneval", ["single_object"]) == "http:qwen"  # the paper's Qwen2.5-VL-72B role
     assert und_truth(wins, "sciscore", ["physics"]) is None
     assert und_truth({"geneval": wins["geneval"]}, "geneval", ["single_object", "two_object"]) == "geneval"
@@ -89,8 +107,14 @@ class R:
 
 def test_metrics_cover_each_scorers_own_subtasks_and_add_the_benchmark_level():
     rows = []
-    for cid, (sub, scorer, s, v, score) in enumerate([("a", "geneval", 0, 1, 1.0), ("a", "geneval", 1, 0, 0.0),
-                                                       ("b", "geneval", 1, 1, 1.0), ("c", "sciscore", 0, 0, 20.0)]):
+    for cid, (sub, scorer, s, v, score) in enumerate(
+        [
+            ("a", "geneval", 0, 1, 1.0),
+            ("a", "geneval", 1, 0, 0.0),
+            ("b", "geneval", 1, 1, 1.0),
+            ("c", "sciscore", 0, 0, 20.0),
+        ]
+    ):
         rows += [R(cid, "self", s, f"p{cid}", sub), R(cid, scorer, v, f"p{cid}", sub, score=score)]
     m = audit_metrics(rows, n_boot=20, benchmarks={"a": "geneval", "b": "geneval", "c": "science-t2i"})
     met = m["metrics"]
@@ -111,9 +135,14 @@ def test_metrics_cover_each_scorers_own_subtasks_and_add_the_benchmark_level():
 def test_a_judge_name_with_a_slash_is_one_column():
     from unigap.analysis.table import columns
 
-    metrics = {"non_unification": {}, "generation_score/http:Qwen/Qwen2.5-VL-72B-Instruct": {},
-               "self_accuracy/http:Qwen/Qwen2.5-VL-72B-Instruct": {}}
+    metrics = {
+        "non_unification": {},
+        "generation_score/http:Qwen/Qwen2.5-VL-72B-Instruct": {},
+        "self_accuracy/http:Qwen/Qwen2.5-VL-72B-Instruct": {},
+    }
     cols = columns(metrics, shown_only=True)
     assert [(c.spec.key, c.judge) for c in cols] == [
-        ("non_unification", None), ("generation_score/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct"),
-        ("self_accuracy/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct")]
+        ("non_unification", None),
+        ("generation_score/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct"),
+        ("self_accuracy/{judge}", "http:Qwen/Qwen2.5-VL-72B-Instruct"),
+    ]

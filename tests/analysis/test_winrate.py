@@ -18,8 +18,11 @@ def rows(triples, subtask="a", start=0):
     """triples of (label, pre, post), one candidate (and prompt) each."""
     out = []
     for i, (lab, pre, post) in enumerate(triples, start):
-        out += [R(i, "oracle", lab, f"p{i}", subtask), R(i, "self", pre, f"p{i}", subtask),
-                R(i, "model:improved", post, f"p{i}", subtask)]
+        out += [
+            R(i, "oracle", lab, f"p{i}", subtask),
+            R(i, "self", pre, f"p{i}", subtask),
+            R(i, "model:improved", post, f"p{i}", subtask),
+        ]
     return out
 
 

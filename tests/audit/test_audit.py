@@ -15,8 +15,13 @@ from unigap.store import RunStore
 
 
 def small_cfg(ckpt, **kw):
-    base = dict(model=ModelConfig(name="tiny", path=str(ckpt), batch_size=8), prompts=SuiteConfig(per_subtask=2), n=3,
-                batch_size=8, n_boot=50)
+    base = dict(
+        model=ModelConfig(name="tiny", path=str(ckpt), batch_size=8),
+        prompts=SuiteConfig(per_subtask=2),
+        n=3,
+        chunk_size=8,
+        n_boot=50,
+    )
     return AuditConfig(**{**base, **kw})
 
 
@@ -52,10 +57,25 @@ def test_config_mismatch_is_refused_naming_keys(tmp_path, tiny_ckpt_dir):
 
 
 def test_kill_9_then_resume_equals_uninterrupted(tmp_path, tiny_ckpt_dir):
-    args = ["audit", "--config", os.devnull, f"model.path={tiny_ckpt_dir}", "model.batch_size=4", "batch_size=4",
-            "prompts.per_subtask=4", "n=4", "n_boot=20"]
-    run = lambda out: subprocess.Popen([sys.executable, "-m", "unigap", *args[:3], "--out", str(out), *args[3:]],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [
+        "audit",
+        "--config",
+        os.devnull,
+        f"model.path={tiny_ckpt_dir}",
+        "model.batch_size=4",
+        "chunk_size=4",
+        "prompts.per_subtask=4",
+        "n=4",
+        "n_boot=20",
+    ]
+
+    def run(out):
+        return subprocess.Popen(
+            [sys.executable, "-m", "unigap", *args[:3], "--out", str(out), *args[3:]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
     p = run(tmp_path / "killed")
     db = tmp_path / "killed" / "run.sqlite"
     deadline = time.time() + 60

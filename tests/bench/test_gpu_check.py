@@ -43,9 +43,20 @@ def test_a_failing_section_is_a_row_and_the_rest_still_run(gpu_check, tmp_path, 
         raise RuntimeError("CUDA out of memory (simulated)")
 
     monkeypatch.setitem(gpu_check.RUNNERS, "showo-512", boom)
-    monkeypatch.setitem(gpu_check.RUNNERS, "showo-256", lambda s: {"tiny": True, "B": 1, "M": 4, "resolution": 8,
-                                                                      "steps": 2, "guidance": 1.75, "img_per_s": 3.0,
-                                                                      "peak_mem_GB": None})
+    monkeypatch.setitem(
+        gpu_check.RUNNERS,
+        "showo-256",
+        lambda s: {
+            "tiny": True,
+            "B": 1,
+            "M": 4,
+            "resolution": 8,
+            "steps": 2,
+            "guidance": 1.75,
+            "img_per_s": 3.0,
+            "peak_mem_GB": None,
+        },
+    )
     out = tmp_path / "r.json"
     gpu_check.main(["--tiny", "--section", "showo-512", "--section", "showo-256", "--json", str(out)])
     (tmp_path / "status").write_text("showo-512 0\nshowo-256 0\nsft-7b 124\njanus-7b 1\n")

@@ -24,25 +24,30 @@ def make_run(path, judges: dict[str, list]) -> list[int]:
     with RunStore.open(path) as store:
         store.add_prompts([Prompt(f"p{i}", f"prompt {i}", "color", "eval", "test", band="easy") for i in range(5)])
         rng = np.random.default_rng(0)
-        rows = [CandidateIn(f"p{i // 2}", i % 2, i, np.arange(4), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
-                for i in range(10)]
+        rows = [
+            CandidateIn(f"p{i // 2}", i % 2, i, np.arange(4), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+            for i in range(10)
+        ]
         ids = store.add_candidates("base", rows)
         for name, verdicts in judges.items():
-            store.add_judgments(name, [(cid, Judgment(v, None, "x", "ok" if v is not None else "unparsed"))
-                                       for cid, v in zip(ids, verdicts)])
+            store.add_judgments(
+                name,
+                [(cid, Judgment(v, None, "x", "ok" if v is not None else "unparsed")) for cid, v in zip(ids, verdicts)],
+            )
     return ids
 
 
 def test_agree_prints_table_and_writes_json(tmp_path):
     make_run(tmp_path / "run", {"oracle": ORACLE, "qwen2.5-vl": QWEN})
     out_json = tmp_path / "agree.json"
-    result = runner.invoke(get_app(), ["agree", str(tmp_path / "run"), "--n-boot", "200", "--json", str(out_json)],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(
+        get_app(), ["agree", str(tmp_path / "run"), "--n-boot", "200", "--json", str(out_json)], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     kappa = cohen_kappa(ORACLE[:9], QWEN[:9])
     lines = result.output.splitlines()
     i = next(i for i, line in enumerate(lines) if "│ oracle" in line)
-    first, second = ([c.strip() for c in line.split("│")[1:-1]] for line in lines[i:i + 2])
+    first, second = ([c.strip() for c in line.split("│")[1:-1]] for line in lines[i : i + 2])
     assert first[:3] == ["oracle", "9", "77.8"] and first[3].startswith(f"{kappa:.3f} [")
     assert second[0] == "vs qwen2.5-vl"
     assert (first[4], second[4], first[5]) == ("3 1", "1 4", "1")  # confusion (A's verdict x B's), one excluded

@@ -17,10 +17,12 @@ from unigap.cli import get_app
 from unigap.errors import UnigapError
 
 runner = CliRunner()
-V1 = ('{"id": "a", "prompt": "a red circle", "subtask": "s"}\n{"id": "b", "prompt": "a blue square", "subtask": "s"}\n'
-      '{"id": "c", "prompt": "a green cross", "subtask": "s"}\n')
+V1 = (
+    '{"id": "a", "prompt": "a red circle", "subtask": "s"}\n{"id": "b", "prompt": "a blue square", "subtask": "s"}\n'
+    '{"id": "c", "prompt": "a green cross", "subtask": "s"}\n'
+)
 GROWN = V1 + '{"id": "d", "prompt": "a small cross", "subtask": "s"}\n'
-SHRUNK = '\n'.join(V1.splitlines()[:2]) + "\n"
+SHRUNK = "\n".join(V1.splitlines()[:2]) + "\n"
 
 
 def invoke(*args, env=None):
@@ -30,8 +32,18 @@ def invoke(*args, env=None):
 def audit_custom(tmp_path, ckpt, text, *extra, name="p.jsonl"):
     path = tmp_path / name
     path.write_text(text)
-    return invoke("audit", "--out", tmp_path / "out", f"model.path={ckpt}", "prompts.suite=custom",
-                  f"prompts.options.path={path}", "n=2", "n_boot=10", "judges=[]", *extra)
+    return invoke(
+        "audit",
+        "--out",
+        tmp_path / "out",
+        f"model.path={ckpt}",
+        "prompts.suite=custom",
+        f"prompts.options.path={path}",
+        "n=2",
+        "n_boot=10",
+        "judges=[]",
+        *extra,
+    )
 
 
 def stored(run: Path, sql: str) -> list:
@@ -48,7 +60,7 @@ def test_add_prompts_audits_only_what_is_new(tmp_path, tiny_ckpt_dir):
     result = audit_custom(tmp_path, tiny_ckpt_dir, GROWN, "--add-prompts")
     assert result.exit_code == 0, result.output
     after = stored(tmp_path / "out", "SELECT prompt_id, idx, tokens FROM candidates ORDER BY prompt_id, idx")
-    assert after[: len(before)] == before and [r[:2] for r in after[len(before):]] == [("d", 0), ("d", 1)]
+    assert after[: len(before)] == before and [r[:2] for r in after[len(before) :]] == [("d", 0), ("d", 1)]
     hashes = dict(stored(tmp_path / "out", "SELECT id, text_sha256 FROM prompts"))
     assert set(hashes) == {"a", "b", "c", "d"} and all(len(h) == 64 for h in hashes.values())
     # a prompt removed from the file stays stored but leaves this run's metrics
@@ -72,8 +84,18 @@ def test_a_refused_long_prompt_leaves_nothing_and_the_fixed_rerun_starts_clean(t
 
 def test_csv_and_jsonl_with_a_byte_order_mark(tmp_path, tiny_ckpt_dir):
     (tmp_path / "p.csv").write_bytes("\ufeffprompt,subtask\na red circle,s\n".encode("utf-8"))
-    result = invoke("audit", "--out", tmp_path / "out", f"model.path={tiny_ckpt_dir}", "prompts.suite=custom",
-                    f"prompts.options.path={tmp_path / 'p.csv'}", "n=1", "n_boot=10", "judges=[]", "--dry-run")
+    result = invoke(
+        "audit",
+        "--out",
+        tmp_path / "out",
+        f"model.path={tiny_ckpt_dir}",
+        "prompts.suite=custom",
+        f"prompts.options.path={tmp_path / 'p.csv'}",
+        "n=1",
+        "n_boot=10",
+        "judges=[]",
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
     result = audit_custom(tmp_path, tiny_ckpt_dir, "\ufeff" + V1, name="bom.jsonl")
     assert result.exit_code == 0, result.output
@@ -112,8 +134,16 @@ def judge_server():
 
 
 def test_a_judge_whose_every_call_fails_exits_non_zero_then_a_rerun_retries(tmp_path, tiny_ckpt_dir, judge_server):
-    args = ["audit", "--out", tmp_path / "out", f"model.path={tiny_ckpt_dir}", "prompts.per_subtask=1", "n=1",
-            "n_boot=10", f"judges=[{{name: http, options: {{base_url: '{judge_server}', model: judge-x}}}}]"]
+    args = [
+        "audit",
+        "--out",
+        tmp_path / "out",
+        f"model.path={tiny_ckpt_dir}",
+        "prompts.per_subtask=1",
+        "n=1",
+        "n_boot=10",
+        f"judges=[{{name: http, options: {{base_url: '{judge_server}', model: judge-x}}}}]",
+    ]
     result = invoke(*args)
     assert isinstance(result.exception, UnigapError), result.output
     message = str(result.exception)
@@ -125,23 +155,37 @@ def test_a_judge_whose_every_call_fails_exits_non_zero_then_a_rerun_retries(tmp_
     Scripted.ok = True
     result = invoke(*args)
     assert result.exit_code == 0, result.output
-    assert stored(tmp_path / "out", "SELECT status, count(*) FROM judgments WHERE judge = 'http:judge-x' "
-                                    "GROUP BY status") == [("ok", 9)]
+    assert stored(
+        tmp_path / "out", "SELECT status, count(*) FROM judgments WHERE judge = 'http:judge-x' GROUP BY status"
+    ) == [("ok", 9)]
     assert stored(tmp_path / "out", "SELECT status FROM stages WHERE name = 'audit'") == [("done",)]
 
 
 def test_failures_show_in_the_table_footnote(tmp_path, tiny_ckpt_dir):
     from unigap.cli.show import failure_footnote
 
-    lines = failure_footnote({"oracle": {"failed": 6, "of": 6, "first_reason": "prompt p has no ShapeWorld spec"},
-                              "generation": {"failed": 1, "of": None, "first_reason": "image does not decode"}})
+    lines = failure_footnote(
+        {
+            "oracle": {"failed": 6, "of": 6, "first_reason": "prompt p has no ShapeWorld spec"},
+            "generation": {"failed": 1, "of": None, "first_reason": "image does not decode"},
+        }
+    )
     assert lines[0] == "* 6 of 6 oracle judgments failed; first reason: prompt p has no ShapeWorld spec"
     assert "could not be generated" in lines[1] and "rerun" in lines[2]
 
 
 def test_progress_lines_without_a_terminal_and_a_resumed_stage_says_so(tmp_path, tiny_ckpt_dir):
-    args = ["audit", "--out", tmp_path / "out", f"model.path={tiny_ckpt_dir}", "prompts.per_subtask=2", "n=2",
-            "batch_size=4", "n_boot=10", "judges=[]"]
+    args = [
+        "audit",
+        "--out",
+        tmp_path / "out",
+        f"model.path={tiny_ckpt_dir}",
+        "prompts.per_subtask=2",
+        "n=2",
+        "chunk_size=4",
+        "n_boot=10",
+        "judges=[]",
+    ]
     result = invoke(*args, env={"UNIGAP_PROGRESS_EVERY": "0"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -170,8 +214,10 @@ def test_report_of_a_read_only_run_with_out_elsewhere(tmp_path, finished_run, mo
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith("run.sqlite-")) == before
 
 
-@pytest.mark.skipif(hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
-                    reason="root ignores directory permissions")
+@pytest.mark.skipif(
+    hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
+    reason="root ignores directory permissions",
+)
 def test_report_of_a_really_read_only_run(tmp_path, finished_run):
     import os
     import stat

@@ -30,11 +30,25 @@ def clip_dir(tmp_path_factory):
 
 def make_run(path, n_prompts=3, per=2, suite="science-t2i", metadata=None):
     with RunStore.open(path) as store:
-        store.add_prompts([Prompt(f"p{i}", f"a red apple {i}", "physics", "eval", suite, band="hard",
-                                  metadata=metadata(i) if metadata else {}) for i in range(n_prompts)])
+        store.add_prompts(
+            [
+                Prompt(
+                    f"p{i}",
+                    f"a red apple {i}",
+                    "physics",
+                    "eval",
+                    suite,
+                    band="hard",
+                    metadata=metadata(i) if metadata else {},
+                )
+                for i in range(n_prompts)
+            ]
+        )
         rng = np.random.default_rng(0)
-        rows = [CandidateIn(f"p{i // per}", i % per, i, np.arange(3), rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
-                for i in range(n_prompts * per)]
+        rows = [
+            CandidateIn(f"p{i // per}", i % per, i, np.arange(3), rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+            for i in range(n_prompts * per)
+        ]
         store.add_candidates("base", rows[: len(rows) - 1])
         store.add_candidates("improved", rows[-1:])
 
@@ -44,8 +58,21 @@ def test_cli_judges_and_reports(tmp_path, clip_dir):
     app = typer.Typer()
     app.callback()(lambda: None)
     register(app)
-    res = CliRunner().invoke(app, ["judge", str(tmp_path / "run"), "--judge", "sciscore", f"path={clip_dir}",
-                                   "device=cpu", "rule=threshold", "threshold=0", "--batch-size", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "judge",
+            str(tmp_path / "run"),
+            "--judge",
+            "sciscore",
+            f"path={clip_dir}",
+            "device=cpu",
+            "rule=threshold",
+            "threshold=0",
+            "--chunk-size",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "sciscore: judged 6 candidates, 0 failed" in res.output and "physics: mean score" in res.output
     with RunStore.open(tmp_path / "run", create=False) as store:
@@ -74,11 +101,11 @@ def test_resume_after_interrupt_and_source(tmp_path, clip_dir, monkeypatch):
     monkeypatch.setattr(SciScoreJudge, "judge", interrupted)
     opts = {"path": str(clip_dir), "device": "cpu"}
     with pytest.raises(KeyboardInterrupt):
-        judge_run(tmp_path / "run", "sciscore", opts, source="base", batch_size=2)
+        judge_run(tmp_path / "run", "sciscore", opts, source="base", chunk_size=2)
     with RunStore.open(tmp_path / "run", create=False) as store:
         assert len(store.judgments("sciscore")) == 2  # the first batch was committed
     monkeypatch.setattr(SciScoreJudge, "judge", real)
-    again = judge_run(tmp_path / "run", "sciscore", opts, source="base", batch_size=2)
+    again = judge_run(tmp_path / "run", "sciscore", opts, source="base", chunk_size=2)
     assert again["judged"] == 3 and again["failed"] == 0  # 5 base candidates, 2 done before
     assert judge_run(tmp_path / "run", "sciscore", opts, source="base")["judged"] == 0  # nothing left
     assert judge_run(tmp_path / "run", "sciscore", opts, source="improved")["judged"] == 1
@@ -106,8 +133,14 @@ def test_failures_recorded_then_retried(tmp_path, clip_dir, monkeypatch):
 
 
 def test_bad_options_and_bad_metadata_before_writing(tmp_path, clip_dir):
-    make_run(tmp_path / "run", suite="geneval", metadata=lambda i: {"index": i, "geneval": {
-        "tag": "single_object", "include": [{"class": "unicorn", "count": 1}], "prompt": "x"}})
+    make_run(
+        tmp_path / "run",
+        suite="geneval",
+        metadata=lambda i: {
+            "index": i,
+            "geneval": {"tag": "single_object", "include": [{"class": "unicorn", "count": 1}], "prompt": "x"},
+        },
+    )
     with pytest.raises(ConfigError, match="nope"):
         judge_run(tmp_path / "run", "sciscore", {"nope": 1})
     with pytest.raises(DataError, match="line 1 .*unicorn"):

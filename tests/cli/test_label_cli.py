@@ -34,18 +34,31 @@ def fake_serve(monkeypatch):
     calls = []
 
     def serve(run_dir, name, sample, seed, source, show_judges, port, announce=None):
-        calls.append(dict(run_dir=Path(run_dir), name=name, sample=sample, seed=seed, source=source,
-                          show_judges=show_judges, port=port))
+        calls.append(
+            dict(
+                run_dir=Path(run_dir),
+                name=name,
+                sample=sample,
+                seed=seed,
+                source=source,
+                show_judges=show_judges,
+                port=port,
+            )
+        )
         return {"done": 0, "total": 3, "judge": f"human:{name}"}
 
     monkeypatch.setattr("unigap.label.app.serve", serve)
     return calls
 
 
-@pytest.mark.parametrize("args", [
-    ["label", "RUN", "--sample", "3", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"],
-    ["label", "--sample", "3", "RUN", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"],
-    ["label", "serve", "RUN", "-k", "3", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["label", "RUN", "--sample", "3", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"],
+        ["label", "--sample", "3", "RUN", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"],
+        ["label", "serve", "RUN", "-k", "3", "--seed", "2", "--name", "bob", "--show-judges", "--source", "base"],
+    ],
+)
 def test_label_run_dir_serves(run, fake_serve, args):
     path, _ = run
     result = runner.invoke(get_app(), [str(path) if a == "RUN" else a for a in args])
@@ -100,8 +113,13 @@ def _wait_for_url(proc: subprocess.Popen, timeout: float = 30.0) -> str:
 def test_server_process_serves_and_stops_cleanly_on_ctrl_c(run):
     path, _ = run
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "unigap", "label", str(path), "--name", "zed"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unigap", "label", str(path), "--name", "zed"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = _wait_for_url(proc)
         base = url.split("?")[0]

@@ -31,16 +31,24 @@ def test_show_counts_per_subtask(tmp_path):
     result = runner.invoke(get_app(), ["prompts", "show", str(f)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any("│ a " in l and "│ 3 " in l for l in lines) and any("│ b " in l and "│ 2 " in l for l in lines)
-    assert any("total" in l and "5" in l for l in lines)
+    assert any("│ a " in line and "│ 3 " in line for line in lines) and any(
+        "│ b " in line and "│ 2 " in line for line in lines
+    )
+    assert any("total" in line and "5" in line for line in lines)
 
 
 def test_check_lists_overlaps(tmp_path):
-    train = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "a red car", "subtask": "c"},
-                                                   {"prompt": "A cat.", "subtask": "c"},
-                                                   {"prompt": "a dog", "subtask": "c"}])
-    ev = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": "a red car", "subtask": "c"},
-                                               {"prompt": "a cat", "subtask": "c"}])
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            {"prompt": "a red car", "subtask": "c"},
+            {"prompt": "A cat.", "subtask": "c"},
+            {"prompt": "a dog", "subtask": "c"},
+        ],
+    )
+    ev = write_jsonl(
+        tmp_path / "eval.jsonl", [{"prompt": "a red car", "subtask": "c"}, {"prompt": "a cat", "subtask": "c"}]
+    )
     result = runner.invoke(get_app(), ["prompts", "check", str(train), str(ev)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "exact overlaps: 1" in result.output and "normalised-only overlaps: 1" in result.output
@@ -54,12 +62,17 @@ def test_bad_spec_is_a_unigap_error(tmp_path):
     assert isinstance(result.exception, UnigapError) and "neither an existing file" in str(result.exception)
 
 
-@pytest.mark.skipif(not (shared_benchmarks() / "t2i-compbench" / "spatial_val.txt").is_file(),
-                    reason="shared benchmark files not found (set UNIGAP_SHARED)")
+@pytest.mark.skipif(
+    not (shared_benchmarks() / "t2i-compbench" / "spatial_val.txt").is_file(),
+    reason="shared benchmark files not found (set UNIGAP_SHARED)",
+)
 def test_check_real_spatial_finds_two_shared_prompts():
     folder = shared_benchmarks() / "t2i-compbench"
-    result = runner.invoke(get_app(), ["prompts", "check", "--subtask", "spatial", f"t2i-compbench:{folder}:train",
-                                       f"t2i-compbench:{folder}:val"], env={"COLUMNS": "250"})
+    result = runner.invoke(
+        get_app(),
+        ["prompts", "check", "--subtask", "spatial", f"t2i-compbench:{folder}:train", f"t2i-compbench:{folder}:val"],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 0, result.output
     assert "train prompts: 700" in result.output and "eval prompts: 300" in result.output
     assert "exact overlaps: 2" in result.output and "normalised-only overlaps: 0" in result.output

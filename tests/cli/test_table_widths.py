@@ -11,15 +11,25 @@ from rich.console import Console
 from tests.cli import _printouts as P
 from unigap.cli.agree import pairs_table
 from unigap.cli.model import eval_table
-from unigap.cli.show import (Col, Fitted, before_after_table, diagnostics_printout, metrics_printout,
-                             results_printout, side_by_side)
+from unigap.cli.show import (
+    Col,
+    Fitted,
+    before_after_table,
+    diagnostics_printout,
+    metrics_printout,
+    results_printout,
+    side_by_side,
+)
 from unigap.cli.understand import scores_table
 
 PRINTOUTS = {
     "run, ShapeWorld": lambda: results_printout(*P.run_results()),
     "run, the paper's nine subtasks (per-benchmark tables)": lambda: results_printout(*P.run_results(mixed=True)),
-    "run, a long judge name": lambda: [before_after_table({side: P.shapeworld_result(i, judge=P.LONG_JUDGE)
-                                                           for i, side in enumerate(("before", "after"))})],
+    "run, a long judge name": lambda: [
+        before_after_table(
+            {side: P.shapeworld_result(i, judge=P.LONG_JUDGE) for i, side in enumerate(("before", "after"))}
+        )
+    ],
     "audit / show RUN, ShapeWorld": lambda: metrics_printout(P.shapeworld_result()),
     "audit / show RUN, a long judge name": lambda: metrics_printout(P.shapeworld_result(judge=P.LONG_JUDGE)),
     "audit / show RUN, the paper's nine subtasks": lambda: metrics_printout(P.mixed_result()),

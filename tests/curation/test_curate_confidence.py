@@ -14,8 +14,14 @@ def S(cid, pid, idx, v, prob):
     return Scored(cid, pid, idx, v, prob)
 
 
-SCORED = [S(1, "p1", 0, 1, 0.55), S(2, "p1", 1, 1, 0.95), S(3, "p1", 2, 1, 0.8), S(4, "p1", 3, 0, 0.2),
-          S(5, "p2", 0, 1, 0.6), S(6, "p2", 1, 0, 0.1)]
+SCORED = [
+    S(1, "p1", 0, 1, 0.55),
+    S(2, "p1", 1, 1, 0.95),
+    S(3, "p1", 2, 1, 0.8),
+    S(4, "p1", 3, 0, 0.2),
+    S(5, "p2", 0, 1, 0.6),
+    S(6, "p2", 1, 0, 0.1),
+]
 
 
 def test_min_prob_keeps_confident_accepts_and_discards_prompts_left_empty():

@@ -12,9 +12,13 @@ def S(cid, pid, idx, v, prob=None):
 
 PROMPTS = [P(1), P(2), P(3), P(4)]
 SCORED = [
-    S(1, "p1", 0, 0), S(2, "p1", 1, 1), S(3, "p1", 2, 1),  # mixed
-    S(4, "p2", 0, 1), S(5, "p2", 1, 1),  # all accepted
-    S(6, "p3", 0, 0), S(7, "p3", 1, None),  # nothing accepted (unparsed is not an accept)
+    S(1, "p1", 0, 0),
+    S(2, "p1", 1, 1),
+    S(3, "p1", 2, 1),  # mixed
+    S(4, "p2", 0, 1),
+    S(5, "p2", 1, 1),  # all accepted
+    S(6, "p3", 0, 0),
+    S(7, "p3", 1, None),  # nothing accepted (unparsed is not an accept)
     S(8, "p4", 0, None),  # no verdict at all: discarded too
 ]
 

@@ -11,8 +11,10 @@ from unigap.prompts.base import SuiteConfig
 def run(tmp_path_factory):
     """The shipped model's audit of a few train prompts (it draws some right, some wrong)."""
     out = tmp_path_factory.mktemp("curate_run")
-    run_audit(AuditConfig(model=ModelConfig(name="tiny"), prompts=SuiteConfig(split="train", per_subtask=3), n=4,
-                          n_boot=10), out)
+    run_audit(
+        AuditConfig(model=ModelConfig(name="tiny"), prompts=SuiteConfig(split="train", per_subtask=3), n=4, n_boot=10),
+        out,
+    )
     return out
 
 

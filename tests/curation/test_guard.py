@@ -3,11 +3,11 @@ import pytest
 from unigap.audit.runner import AuditConfig, run_audit
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
+from unigap.curation.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
 from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore
-from unigap.curation.guard import GuardConfig, GuardError, band_agreement, decide, sample_rows, wilson, worst_band
 from unigap.training.improve import ImproveConfig, improve
 
 
@@ -15,15 +15,24 @@ from unigap.training.improve import ImproveConfig, improve
 def audited(tmp_path_factory):
     """The shipped model's candidates for a few train prompts (it draws some right and some wrong)."""
     run = tmp_path_factory.mktemp("guard_run")
-    cfg = AuditConfig(model=ModelConfig(name="tiny"), prompts=SuiteConfig(split="train", per_subtask=3),
-                      n=4, n_boot=10, judges=[JudgeConfig(name="oracle"), JudgeConfig(name="poisoned")])
+    cfg = AuditConfig(
+        model=ModelConfig(name="tiny"),
+        prompts=SuiteConfig(split="train", per_subtask=3),
+        n=4,
+        n_boot=10,
+        judges=[JudgeConfig(name="oracle"), JudgeConfig(name="poisoned")],
+    )
     run_audit(cfg, run)
     return run
 
 
 def train_cfg():
-    return ImproveConfig(model=ModelConfig(name="tiny"), epochs=1, batch_size=8,
-                         guard=GuardConfig(judge="oracle", sample=50, threshold=0.5))
+    return ImproveConfig(
+        model=ModelConfig(name="tiny"),
+        epochs=1,
+        train_batch_size=8,
+        guard=GuardConfig(judge="oracle", sample=50, threshold=0.5),
+    )
 
 
 def test_guard_fires_on_poisoned_selection_unless_forced(audited, tmp_path):
@@ -70,7 +79,9 @@ def test_sample_rows_per_band_draws_from_every_band():
 
 def test_guard_worst_band_on_a_real_curation(audited, tmp_path):
     write_curation(audited, tmp_path / "data", CurateConfig(selector="oracle", rule="all_accepted"))
-    cfg = train_cfg().model_copy(update={"guard": GuardConfig(judge="oracle", sample=5, stop_on="worst_band", min_band_items=1)})
+    cfg = train_cfg().model_copy(
+        update={"guard": GuardConfig(judge="oracle", sample=5, stop_on="worst_band", min_band_items=1)}
+    )
     history = improve(cfg, tmp_path / "data", tmp_path / "out", log=lambda m: None)
     guard = history["guard"]
     assert guard["passed"] and set(guard["bands"]) <= {"easy", "medium", "hard"}

@@ -21,20 +21,36 @@ def free_port() -> int:
 def rank_env(rank: int, world: int, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(extra or {})
-    env.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
-               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1",
-               UNIGAP_DIST_TIMEOUT_S="120", PYTHONPATH=f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}")
+    env.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        OMP_NUM_THREADS="1",
+        UNIGAP_DIST_TIMEOUT_S="120",
+        PYTHONPATH=f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}",
+    )
     return env
 
 
-def launch(args: list[str], world: int = 2, log_dir: Path | None = None,
-           env: dict[str, str] | None = None) -> list[subprocess.Popen]:
+def launch(
+    args: list[str], world: int = 2, log_dir: Path | None = None, env: dict[str, str] | None = None
+) -> list[subprocess.Popen]:
     """Start `python <args>` once per rank (`env`: extra variables); stdout/stderr to log_dir/rank{r}.log."""
     port, procs = free_port(), []
     for r in range(world):
         out = open(log_dir / f"rank{r}.log", "ab") if log_dir else subprocess.DEVNULL
-        procs.append(subprocess.Popen([sys.executable, *args], env=rank_env(r, world, port, env), cwd=REPO,
-                                      stdout=out, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *args],
+                env=rank_env(r, world, port, env),
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        )
     return procs
 
 
@@ -51,7 +67,9 @@ def wait_all(procs: list[subprocess.Popen], timeout: float = 180) -> list[int]:
 
 
 def logs(log_dir: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(log_dir.glob("rank*.log")))
+    return "\n".join(
+        f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(log_dir.glob("rank*.log"))
+    )
 
 
 TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red cross"]
@@ -82,14 +100,40 @@ def make_data(path: Path, model, codebook: int, n: int = 8, seed: int = 0) -> Pa
         img = np.asarray(model.decode(torch.from_numpy(toks)))
         base = {"prompt": TEXTS[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
-                      "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
+        pairs.append(
+            {
+                **base,
+                "chosen": {"bytes": encode_png(img[0])},
+                "rejected": {"bytes": encode_png(img[1])},
+                "chosen_tokens": toks[0].tolist(),
+                "rejected_tokens": toks[1].tolist(),
+            }
+        )
     path.mkdir(parents=True, exist_ok=True)
     _write(rows, path / "sft.parquet", ("image",))
     _write(pairs, path / "dpo.parquet", ("chosen", "rejected"))
-    _write([{"prompt": t, "prompt_id": f"q{i}", "subtask": "single_object", "band": "easy", "split": "train",
-             "suite": "t", "spec": "null"} for i, t in enumerate(TEXTS[:2])], path / "discard.parquet", ())
-    manifest = {"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
-                "fingerprint": model.fingerprint(), "counts": {}}
+    _write(
+        [
+            {
+                "prompt": t,
+                "prompt_id": f"q{i}",
+                "subtask": "single_object",
+                "band": "easy",
+                "split": "train",
+                "suite": "t",
+                "spec": "null",
+            }
+            for i, t in enumerate(TEXTS[:2])
+        ],
+        path / "discard.parquet",
+        (),
+    )
+    manifest = {
+        "curate": {"rule": "all_accepted"},
+        "splits": ["train"],
+        "run_dir": None,
+        "fingerprint": model.fingerprint(),
+        "counts": {},
+    }
     (path / MANIFEST).write_text(json.dumps(manifest))
     return path

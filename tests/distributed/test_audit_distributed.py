@@ -9,14 +9,14 @@ import sqlite3
 import time
 
 from tests.distributed.helpers import launch, logs, wait_all
-from unigap.distributed import Dist, dist_info, rank_device, shard
 from unigap.audit.runner import AuditConfig, run_audit
+from unigap.distributed import Dist, dist_info, rank_device, shard
 from unigap.models.base import ModelConfig
 from unigap.prompts.base import SuiteConfig
 from unigap.store import RunStore, part_path
 
-SMALL = ["model.batch_size=8", "batch_size=8", "prompts.per_subtask=2", "n=3", "n_boot=50"]
-LONG = ["model.batch_size=4", "batch_size=4", "prompts.per_subtask=3", "n=4", "n_boot=20"]
+SMALL = ["model.batch_size=8", "chunk_size=8", "prompts.per_subtask=2", "n=3", "n_boot=50"]
+LONG = ["model.batch_size=4", "chunk_size=4", "prompts.per_subtask=3", "n=4", "n_boot=20"]
 
 
 def audit_args(ckpt, out, overrides):
@@ -25,9 +25,13 @@ def audit_args(ckpt, out, overrides):
 
 def one_process(ckpt, out, overrides):
     kw = dict(o.split("=", 1) for o in overrides)
-    cfg = AuditConfig(model=ModelConfig(name="tiny", path=str(ckpt), batch_size=int(kw["model.batch_size"])),
-                      prompts=SuiteConfig(per_subtask=int(kw["prompts.per_subtask"])), n=int(kw["n"]),
-                      batch_size=int(kw["batch_size"]), n_boot=int(kw["n_boot"]))
+    cfg = AuditConfig(
+        model=ModelConfig(name="tiny", path=str(ckpt), batch_size=int(kw["model.batch_size"])),
+        prompts=SuiteConfig(per_subtask=int(kw["prompts.per_subtask"])),
+        n=int(kw["n"]),
+        chunk_size=int(kw["chunk_size"]),
+        n_boot=int(kw["n_boot"]),
+    )
     return run_audit(cfg, out)
 
 
@@ -108,8 +112,12 @@ def test_killed_rank_resumes_its_shard(tmp_path, tiny_ckpt_dir):
 
 
 def test_failure_on_one_rank_stops_all_with_its_message(tmp_path, tiny_ckpt_dir):
-    run_audit(AuditConfig(model=ModelConfig(name="tiny", path=str(tiny_ckpt_dir)), prompts=SuiteConfig(per_subtask=1),
-                          n=1, n_boot=10), tmp_path / "run")  # a run made with another config
+    run_audit(
+        AuditConfig(
+            model=ModelConfig(name="tiny", path=str(tiny_ckpt_dir)), prompts=SuiteConfig(per_subtask=1), n=1, n_boot=10
+        ),
+        tmp_path / "run",
+    )  # a run made with another config
     codes = wait_all(launch(audit_args(tiny_ckpt_dir, tmp_path / "run", SMALL), log_dir=tmp_path), timeout=120)
     assert codes[0] != 0 and codes[1] != 0
     text = logs(tmp_path)

@@ -11,12 +11,13 @@ import torch
 
 from tests.distributed.helpers import launch, logs, make_tiny_data, wait_all
 from unigap.models.base import ModelConfig, load_model
-from unigap.training.improve import State, ImproveConfig, improve
+from unigap.training.improve import ImproveConfig, State, improve
 
 
 def config(ckpt, **kw) -> ImproveConfig:
-    return ImproveConfig(**{"model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 2, "batch_size": 4,
-                            "lr": 1e-3, **kw})
+    return ImproveConfig(
+        **{"model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 2, "train_batch_size": 4, "lr": 1e-3, **kw}
+    )
 
 
 def weights(path) -> dict[str, torch.Tensor]:
@@ -56,8 +57,8 @@ def test_two_process_ddp_equals_one_process(tmp_path, tiny_ckpt_dir, method):
 
 def test_gradient_accumulation_equals_a_bigger_batch(tmp_path, tiny_ckpt_dir):
     data = make_tiny_data(tmp_path / "data", tiny_ckpt_dir, n=8)
-    improve(config(tiny_ckpt_dir, batch_size=8), data, tmp_path / "big", log=lambda m: None)
-    improve(config(tiny_ckpt_dir, batch_size=2, grad_accum=4), data, tmp_path / "acc", log=lambda m: None)
+    improve(config(tiny_ckpt_dir, train_batch_size=8), data, tmp_path / "big", log=lambda m: None)
+    improve(config(tiny_ckpt_dir, train_batch_size=2, grad_accum=4), data, tmp_path / "acc", log=lambda m: None)
     big, acc = weights(tmp_path / "big" / "model"), weights(tmp_path / "acc" / "model")
     assert max_diff(big, acc) < 1e-5
 

@@ -47,8 +47,9 @@ def fsdp_env() -> dict[str, str]:
     from accelerate.commands.launch import _validate_launch_command, launch_command_parser
     from accelerate.utils.launch import prepare_multi_gpu_env
 
-    args = launch_command_parser().parse_args(["--config_file", str(REPO / "configs/accelerate/fsdp.yaml"),
-                                               "--num_processes", "2", "unused.py"])
+    args = launch_command_parser().parse_args(
+        ["--config_file", str(REPO / "configs/accelerate/fsdp.yaml"), "--num_processes", "2", "unused.py"]
+    )
     env = prepare_multi_gpu_env(_validate_launch_command(args)[0])
     assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_TRANSFORMER_CLS_TO_WRAP"] == "LlamaDecoderLayer"
     return {**{k: v for k, v in env.items() if k.startswith("FSDP_")}, "ACCELERATE_TORCH_DEVICE": "cpu"}
@@ -58,8 +59,15 @@ def config(janus, method: str) -> ImproveConfig:
     # 9 rows, batch 4: micro-batches of 4, 4, 1 (rank 1 gets no row of the last one). SFT
     # accumulates 2 micro-batches per step and replays the discard pool after epoch 1.
     extra = {"grad_accum": 2, "curriculum": {"mode": "fixed", "epoch": 1, "n": 2}} if method == "sft" else {}
-    return ImproveConfig(model=janus["model"], method=method, epochs=2, batch_size=4, lr=5e-3,
-                         self_judge=SelfJudgeConfig(mode="prob"), **extra)
+    return ImproveConfig(
+        model=janus["model"],
+        method=method,
+        epochs=2,
+        train_batch_size=4,
+        lr=5e-3,
+        self_judge=SelfJudgeConfig(mode="prob"),
+        **extra,
+    )
 
 
 def weights(path) -> dict[str, torch.Tensor]:
@@ -104,11 +112,19 @@ def check_optimizer_shards(out, before) -> list[int]:
 @pytest.mark.slow
 def test_two_process_fsdp_equals_one_process_and_resumes_after_a_kill(janus, tmp_path):
     sft, dpo = config(janus, "sft"), config(janus, "dpo")
-    one = {m: improve(c, janus["data"], tmp_path / f"one_{m}", log=lambda _: None) for m, c in (("sft", sft),
-                                                                                               ("dpo", dpo))}
+    one = {
+        m: improve(c, janus["data"], tmp_path / f"one_{m}", log=lambda _: None) for m, c in (("sft", sft), ("dpo", dpo))
+    }
     # Killed after the first micro-batch of epoch 2 (epoch 1 had 3): only epoch 1 is on disk.
-    run_fsdp([job(sft, janus["data"], tmp_path / "fsdp_sft"), job(dpo, janus["data"], tmp_path / "fsdp_dpo"),
-              job(sft, janus["data"], tmp_path / "killed", die_after=4)], tmp_path, expect=DIED)
+    run_fsdp(
+        [
+            job(sft, janus["data"], tmp_path / "fsdp_sft"),
+            job(dpo, janus["data"], tmp_path / "fsdp_dpo"),
+            job(sft, janus["data"], tmp_path / "killed", die_after=4),
+        ],
+        tmp_path,
+        expect=DIED,
+    )
     assert State.load(tmp_path / "killed").epoch == 1
     run_fsdp([job(sft, janus["data"], tmp_path / "killed")], tmp_path, expect=0)
 
@@ -122,8 +138,10 @@ def test_two_process_fsdp_equals_one_process_and_resumes_after_a_kill(janus, tmp
         losses = [e["loss"] for e in history["epochs"]]
         assert np.isfinite(losses).all() and np.allclose(losses, [e["loss"] for e in one[method]["epochs"]], atol=TOL)
         assert history["replays"] == one[method]["replays"]
-        figures.append(f"{method}: max |w_fsdp - w_1proc| = {max_diff(ref, got):.1e}, "
-                       f"optimizer values per rank {check_optimizer_shards(out, before)}")
+        figures.append(
+            f"{method}: max |w_fsdp - w_1proc| = {max_diff(ref, got):.1e}, "
+            f"optimizer values per rank {check_optimizer_shards(out, before)}"
+        )
     assert len(one["sft"]["replays"]) == 1  # the curriculum ran (on the unsharded copy under FSDP)
     resumed = max_diff(weights(tmp_path / "fsdp_sft" / "model"), weights(tmp_path / "killed" / "model"))
     assert resumed < TOL
@@ -142,7 +160,8 @@ def test_fsdp2_is_refused_with_a_clear_error(janus):
 
     from unigap.training.improve import check_setup
 
-    fsdp2 = SimpleNamespace(distributed_type="DistributedType.FSDP",
-                            state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=2)))
+    fsdp2 = SimpleNamespace(
+        distributed_type="DistributedType.FSDP", state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=2))
+    )
     with pytest.raises(UnigapError, match="fsdp_version: 1"):
         check_setup(config(janus, "sft"), fsdp2)

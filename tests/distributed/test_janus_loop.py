@@ -23,8 +23,14 @@ from unigap.models.base import ModelConfig, SelfJudgeConfig, load_model  # noqa:
 from unigap.prompts.base import SuiteConfig  # noqa: E402
 from unigap.training.improve import ImproveConfig, LoraSettings, State, improve  # noqa: E402
 
-PROMPTS = ["a red cat", "a green circle", "two blue squares", "a big black dog", "a small white triangle",
-           "a yellow square on the left of a red circle"]
+PROMPTS = [
+    "a red cat",
+    "a green circle",
+    "two blue squares",
+    "a big black dog",
+    "a small white triangle",
+    "a yellow square on the left of a red circle",
+]
 TARGETS = ("q_proj", "v_proj")
 
 
@@ -45,9 +51,15 @@ def loop(tmp_path_factory):
     janus = build_synthetic("tiny", seed=0, init_std=0.3).save(root / "janus")
     (root / "prompts.txt").write_text("\n".join(PROMPTS) + "\n")
     model = ModelConfig(name="janus", path=str(janus), batch_size=8)
-    cfg = AuditConfig(model=model, prompts=SuiteConfig(suite="custom", split="train",
-                                                        options={"path": str(root / "prompts.txt")}),
-                      n=4, judges=[], self_judge=SelfJudgeConfig(mode="prob"), batch_size=8, n_boot=20)
+    cfg = AuditConfig(
+        model=model,
+        prompts=SuiteConfig(suite="custom", split="train", options={"path": str(root / "prompts.txt")}),
+        n=4,
+        judges=[],
+        self_judge=SelfJudgeConfig(mode="prob"),
+        chunk_size=8,
+        n_boot=20,
+    )
     metrics = run_audit(cfg, root / "run")
     manifest = write_curation(root / "run", root / "data", CurateConfig(selector="self", rule="all_accepted"))
     return {"janus": janus, "model": model, "data": root / "data", "metrics": metrics, "manifest": manifest}
@@ -60,7 +72,7 @@ def state_dict(path) -> dict[str, torch.Tensor]:
 
 
 def train_cfg(loop, **kw) -> ImproveConfig:
-    return ImproveConfig(**{"model": loop["model"], "epochs": 2, "batch_size": 4, "lr": 5e-3, **kw})
+    return ImproveConfig(**{"model": loop["model"], "epochs": 2, "train_batch_size": 4, "lr": 5e-3, **kw})
 
 
 def test_audit_and_curation_give_training_data(loop):
@@ -72,8 +84,9 @@ def test_audit_and_curation_give_training_data(loop):
 
 def test_lora_trains_only_adapters_and_the_merged_save_reloads(loop, tmp_path):
     lora = LoraSettings(r=4, alpha=8, target_modules=list(TARGETS))
-    history = improve(train_cfg(loop, lora=lora, gradient_checkpointing=True), loop["data"], tmp_path / "out",
-                      log=lambda m: None)
+    history = improve(
+        train_cfg(loop, lora=lora, gradient_checkpointing=True), loop["data"], tmp_path / "out", log=lambda m: None
+    )
     assert all(torch.isfinite(torch.tensor(e["loss"])) for e in history["epochs"])
     adapter = State.load(tmp_path / "out").adapter
     assert adapter and all("lora_" in k for k in adapter)
@@ -95,8 +108,9 @@ def test_gen_head_only_changes_nothing_else(loop, tmp_path):
 
 
 def test_killed_lora_run_resumes_to_the_same_weights(loop, tmp_path):
-    cfg = train_cfg(loop, lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS), dropout=0.1), epochs=3,
-                    batch_size=2)
+    cfg = train_cfg(
+        loop, lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS), dropout=0.1), epochs=3, train_batch_size=2
+    )
     improve(cfg, loop["data"], tmp_path / "straight", log=lambda m: None)
     steps = {"n": 0}
     per_epoch = -(-loop["manifest"]["totals"]["sft"] // 2)
@@ -132,8 +146,13 @@ def test_gradient_checkpointing_gives_the_same_gradients(loop):
 def test_two_process_ddp_with_lora_and_checkpointing_equals_one_process(loop, tmp_path):
     from tests.distributed.helpers import launch, logs, wait_all
 
-    cfg = train_cfg(loop, lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS)), gradient_checkpointing=True,
-                    epochs=1, batch_size=3)
+    cfg = train_cfg(
+        loop,
+        lora=LoraSettings(r=4, alpha=8, target_modules=list(TARGETS)),
+        gradient_checkpointing=True,
+        epochs=1,
+        train_batch_size=3,
+    )
     improve(cfg, loop["data"], tmp_path / "one", log=lambda m: None)
     args = ["tests/distributed/improve_worker.py", cfg.model_dump_json(), str(loop["data"]), str(tmp_path / "two")]
     assert wait_all(launch(args, log_dir=tmp_path)) == [0, 0], logs(tmp_path)

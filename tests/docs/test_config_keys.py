@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 MARKER = re.compile(r"^<!-- config: ([\w.]+):(\w+) -->$")
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*`([^`]*)`\s*\|(.*)\|\s*$")
-TOP_LEVEL = ["unigap.pipeline.run:RunConfig", "unigap.audit.runner:AuditConfig", "unigap.curation.curate:CurateConfig",
-             "unigap.training.config:ImproveConfig", "unigap.training.pretrain:PretrainConfig"]
+TOP_LEVEL = [
+    "unigap.pipeline.run:RunConfig",
+    "unigap.audit.runner:AuditConfig",
+    "unigap.curation.curate:CurateConfig",
+    "unigap.training.config:ImproveConfig",
+    "unigap.training.pretrain:PretrainConfig",
+]
 
 
 def load(ref: str) -> type[BaseModel]:
@@ -106,5 +111,6 @@ def test_table_matches_class(ref):
         field = cls.model_fields[key]
         assert meaning, f"{ref}.{key}: no meaning given"
         documented = TypeAdapter(field.annotation).validate_python(yaml.safe_load(default))
-        assert dump(documented) == dump(field.get_default(call_default_factory=True)), \
+        assert dump(documented) == dump(field.get_default(call_default_factory=True)), (
             f"{ref}.{key}: documented default {default!r} is not the class's {field.default!r}"
+        )

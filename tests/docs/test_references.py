@@ -26,24 +26,39 @@ PLACEHOLDER = re.compile(r"[<>*$…]|\.\.\.|\bNAME\b|\bRUN\b|\bDIR\b|\bOUT\b|\bC
 # Named on purpose although not in the repository: outputs a documented command writes, and files of other
 # repositories whose paths happen to start like a folder of ours.
 OUTPUTS = {"bench/results/alg1", "bench/results/results.md"}
-EXTERNAL = {"prompts/evaluation_metadata.jsonl",  # GenEval's prompt file (docs/scorers.md, prompts/geneval.py)
-            "models/phi.py", "training/train.py", "training/utils.py"}  # Show-o's (docs/showo.md, tools/official/showo)
+EXTERNAL = {
+    "prompts/evaluation_metadata.jsonl",  # GenEval's prompt file (docs/scorers.md, prompts/geneval.py)
+    "models/phi.py",
+    "training/train.py",
+    "training/utils.py",
+}  # Show-o's (docs/showo.md, tools/official/showo)
 
 
 @lru_cache
 def tracked() -> tuple[set[str], set[str]]:
     """(repository paths, their basenames), tracked or new (not ignored) files."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     files = {p for p in out if (ROOT / p).exists()}
     return files, {Path(p).name for p in files}
 
 
 def documents() -> list[Path]:
     files, _ = tracked()
-    keep = [ROOT / p for p in sorted(files) if p == "README.md" or (p.startswith("docs/") and p.endswith(".md"))
-            or (p.split("/")[0] in ("src", "tests", "bench", "tools") and p.endswith((".py", ".sh")))
-            or (p.startswith("configs/") and p.endswith(".yaml")) or (p.startswith("tools/") and p.endswith(".md"))]
+    keep = [
+        ROOT / p
+        for p in sorted(files)
+        if p == "README.md"
+        or (p.startswith("docs/") and p.endswith(".md"))
+        or (p.split("/")[0] in ("src", "tests", "bench", "tools") and p.endswith((".py", ".sh")))
+        or (p.startswith("configs/") and p.endswith(".yaml"))
+        or (p.startswith("tools/") and p.endswith(".md"))
+    ]
     return [d for d in keep if d != Path(__file__).resolve()]  # this file names missing files on purpose
 
 

@@ -18,8 +18,8 @@ import unigap.training.pretrain  # noqa: F401
 
 unigap.cli.get_app()
 
-from unigap.world.splits import eval_texts, splits  # noqa: E402
 from unigap.world.constants import SUBTASKS  # noqa: E402
+from unigap.world.splits import eval_texts, splits  # noqa: E402
 
 for _s in SUBTASKS:  # the prompt splits are cached per process: draw them once, in the server
     splits(_s, 0)

@@ -18,9 +18,14 @@ def audited_run(tmp_path_factory, tiny_ckpt_dir):
     data in run/data: the random model's self-judge accepts about 2 in 5 candidates, so there is data to
     train on and a discard pool for the curriculum to replay."""
     run = tmp_path_factory.mktemp("faults") / "run"
-    cfg = AuditConfig(model=ModelConfig(path=str(tiny_ckpt_dir)), prompts=SuiteConfig(split="train", per_subtask=2),
-                      n=3, n_boot=10, self_judge=SelfJudgeConfig(mode="prob"),
-                      judges=[JudgeConfig(name="oracle"), JudgeConfig(name="poisoned")])
+    cfg = AuditConfig(
+        model=ModelConfig(path=str(tiny_ckpt_dir)),
+        prompts=SuiteConfig(split="train", per_subtask=2),
+        n=3,
+        n_boot=10,
+        self_judge=SelfJudgeConfig(mode="prob"),
+        judges=[JudgeConfig(name="oracle"), JudgeConfig(name="poisoned")],
+    )
     run_audit(cfg, run)
     write_curation(run, run / "data", CurateConfig(rule="all_accepted", selector="self"))
     return run
@@ -31,7 +36,9 @@ def shipped_audited_run(tmp_path_factory):
     """The shipped tiny model's audit (it draws some prompts right, some wrong) curated by the oracle into
     run/data: chosen/rejected pairs for DPO and a discard pool for the curriculum."""
     run = tmp_path_factory.mktemp("faults_shipped") / "run"
-    cfg = AuditConfig(prompts=SuiteConfig(split="train", per_subtask=2), n=4, n_boot=10, judges=[JudgeConfig(name="oracle")])
+    cfg = AuditConfig(
+        prompts=SuiteConfig(split="train", per_subtask=2), n=4, n_boot=10, judges=[JudgeConfig(name="oracle")]
+    )
     run_audit(cfg, run)
     write_curation(run, run / "data", CurateConfig(rule="all_accepted", selector="oracle"))
     return run

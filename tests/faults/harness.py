@@ -25,9 +25,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -126,8 +126,13 @@ def subprocess_kill_after(job: Job, root: Path, ref: Reference, delay: float, ta
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     before = _files(work)
     with open(work / "killed.log", "w") as log:
-        p = subprocess.Popen([sys.executable, "-m", "unigap", *map(str, job.argv(work))], cwd=work, env=env,
-                             stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "unigap", *map(str, job.argv(work))],
+            cwd=work,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         while p.poll() is None and _files(work) == before:
             time.sleep(0.02)
         try:
@@ -171,6 +176,7 @@ def diff_text(a: dict, b: dict) -> str:
 
 # ---- snapshots ---------------------------------------------------------------------------------
 
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -193,19 +199,26 @@ def run_db(run: Path) -> dict:
     try:
         q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
         cand = "JOIN candidates c ON c.id = j.candidate_id"
-        stages = [(n, s, json.dumps(drop(json.loads(i), TIMES), sort_keys=True)) for n, s, i in
-                  q("SELECT name, status, info FROM stages ORDER BY name")]
+        stages = [
+            (n, s, json.dumps(drop(json.loads(i), TIMES), sort_keys=True))
+            for n, s, i in q("SELECT name, status, info FROM stages ORDER BY name")
+        ]
         return {
             "prompts": q("SELECT * FROM prompts ORDER BY rowid"),
-            "candidates": q("SELECT source, prompt_id, idx, seed, tokens, png FROM candidates "
-                            "ORDER BY source, prompt_id, idx"),
-            "failed_candidates": q("SELECT source, prompt_id, idx, seed, reason FROM failed_candidates "
-                                   "ORDER BY source, prompt_id, idx"),
-            "judgments": q(f"SELECT c.source, c.prompt_id, c.idx, j.judge, j.verdict, j.prob, j.score, j.raw, "
-                           f"j.status, j.error FROM judgments j {cand} ORDER BY c.source, c.prompt_id, c.idx, j.judge"),
+            "candidates": q(
+                "SELECT source, prompt_id, idx, seed, tokens, png FROM candidates ORDER BY source, prompt_id, idx"
+            ),
+            "failed_candidates": q(
+                "SELECT source, prompt_id, idx, seed, reason FROM failed_candidates ORDER BY source, prompt_id, idx"
+            ),
+            "judgments": q(
+                f"SELECT c.source, c.prompt_id, c.idx, j.judge, j.verdict, j.prob, j.score, j.raw, "
+                f"j.status, j.error FROM judgments j {cand} ORDER BY c.source, c.prompt_id, c.idx, j.judge"
+            ),
             "stages": stages,
-            "meta": q("SELECT key, value FROM meta WHERE key NOT IN ('provenance') AND key NOT LIKE 'merge:%' "
-                      "ORDER BY key"),
+            "meta": q(
+                "SELECT key, value FROM meta WHERE key NOT IN ('provenance') AND key NOT LIKE 'merge:%' ORDER BY key"
+            ),
         }
     finally:
         conn.close()

@@ -50,9 +50,22 @@ def cut(path: Path) -> None:
 
 
 def improve_args(c: Ctx, data: Path, out: Path, *extra) -> list:
-    return ["improve", "--config", ROOT / "configs" / "sft_tiny.yaml", "--data", data, "--out", out,
-            f"model.path={c.ckpt}", "epochs=2", "curriculum.epoch=1", "curriculum.n=1", "guard.threshold=0",
-            "batch_size=8", *extra]
+    return [
+        "improve",
+        "--config",
+        ROOT / "configs" / "sft_tiny.yaml",
+        "--data",
+        data,
+        "--out",
+        out,
+        f"model.path={c.ckpt}",
+        "epochs=2",
+        "curriculum.epoch=1",
+        "curriculum.n=1",
+        "guard.threshold=0",
+        "train_batch_size=8",
+        *extra,
+    ]
 
 
 def trained(c: Ctx) -> tuple[Path, list]:
@@ -72,8 +85,11 @@ def png_replaced(c: Ctx) -> None:
     run = c.copy(c.audited)
     victim = sorted((run / "images").rglob("*.png"))[0]
     Image.new("RGB", (32, 32), (9, 9, 9)).save(victim)
-    refused(invoke("curate", run, "--out", c.tmp / "data", "selector=poisoned", "rule=all_accepted"),
-            "does not match its content hash", victim.name)
+    refused(
+        invoke("curate", run, "--out", c.tmp / "data", "selector=poisoned", "rule=all_accepted"),
+        "does not match its content hash",
+        victim.name,
+    )
     assert not (c.tmp / "data").exists()
     refused(invoke("export", "hf", run, "--out", c.tmp / "hf"), "does not match its content hash")
 
@@ -82,8 +98,11 @@ def png_deleted(c: Ctx) -> None:
     run = c.copy(c.audited)
     victim = sorted((run / "images").rglob("*.png"))[0]
     victim.unlink()
-    refused(invoke("curate", run, "--out", c.tmp / "data", "selector=poisoned", "rule=all_accepted"),
-            "cannot read image", victim.name)
+    refused(
+        invoke("curate", run, "--out", c.tmp / "data", "selector=poisoned", "rule=all_accepted"),
+        "cannot read image",
+        victim.name,
+    )
 
 
 def parquet_cut(c: Ctx) -> None:
@@ -149,8 +168,12 @@ def metrics_cut(c: Ctx) -> None:
     good = json.loads((run / "metrics.json").read_text())
     cut(run / "metrics.json")
     refused(invoke("show", run), "metrics.json", "not valid JSON")
-    cfg = json.loads(__import__("sqlite3").connect(run / "run.sqlite").execute(
-        "SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    cfg = json.loads(
+        __import__("sqlite3")
+        .connect(run / "run.sqlite")
+        .execute("SELECT value FROM meta WHERE key = 'config'")
+        .fetchone()[0]
+    )
     from unigap.audit.runner import AuditConfig, run_audit
 
     class Boom:  # a finished audit needs no model work to rewrite its metrics
@@ -187,19 +210,43 @@ def db_garbage(c: Ctx) -> None:
 
 def pretrain_step_missing(c: Ctx) -> None:
     out = c.tmp / "pre"
-    args = ["pretrain", "--config", ROOT / "configs" / "pretrain_tiny.yaml", "--out", out, "steps=4",
-            "checkpoint_every=2", "batch_size=4", "arch.n_layer=1", "arch.n_head=2", "arch.n_embd=32", "warmup=1",
-            "--eval-prompts", "0"]
+    args = [
+        "pretrain",
+        "--config",
+        ROOT / "configs" / "pretrain_tiny.yaml",
+        "--out",
+        out,
+        "steps=4",
+        "checkpoint_every=2",
+        "train_batch_size=4",
+        "arch.n_layer=1",
+        "arch.n_head=2",
+        "arch.n_embd=32",
+        "warmup=1",
+        "--eval-prompts",
+        "0",
+    ]
     assert invoke(*args).exit_code == 0
     shutil.rmtree(out / "steps" / (out / "LATEST").read_text().strip())
     refused(invoke(*args), "LATEST", "missing")
 
 
-CHECKS = {"png-replaced": png_replaced, "png-deleted": png_deleted, "parquet-cut": parquet_cut,
-          "curate-killed-before-manifest": curate_killed_before_manifest, "latest-missing-epoch": latest_missing_epoch,
-          "state-cut": state_cut, "epoch-weights-changed": epoch_weights_changed, "stale-temp-dirs": stale_temp_dirs,
-          "analysis-cut": analysis_cut, "metrics-cut": metrics_cut, "manifest-cut": manifest_cut,
-          "understand-cut": understand_cut, "db-garbage": db_garbage, "pretrain-step-missing": pretrain_step_missing}
+CHECKS = {
+    "png-replaced": png_replaced,
+    "png-deleted": png_deleted,
+    "parquet-cut": parquet_cut,
+    "curate-killed-before-manifest": curate_killed_before_manifest,
+    "latest-missing-epoch": latest_missing_epoch,
+    "state-cut": state_cut,
+    "epoch-weights-changed": epoch_weights_changed,
+    "stale-temp-dirs": stale_temp_dirs,
+    "analysis-cut": analysis_cut,
+    "metrics-cut": metrics_cut,
+    "manifest-cut": manifest_cut,
+    "understand-cut": understand_cut,
+    "db-garbage": db_garbage,
+    "pretrain-step-missing": pretrain_step_missing,
+}
 
 
 def test_every_row_has_a_check():

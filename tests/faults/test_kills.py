@@ -19,8 +19,9 @@ from tests.faults import jobs
 from tests.faults.harness import Outcome, choose, kill_then_finish, reference, subprocess_kill_after
 
 
-def run_kills(job, root: Path, spread: int, chains: tuple[tuple, ...] = (), delays: int = 0,
-              seed: int = 0) -> list[Outcome]:
+def run_kills(
+    job, root: Path, spread: int, chains: tuple[tuple, ...] = (), delays: int = 0, seed: int = 0
+) -> list[Outcome]:
     ref = reference(job, root)
     n = len(ref.points)
     outcomes = [kill_then_finish(job, root, ref, [k], f"k{k}") for k in choose(ref.points, spread, job.must)]
@@ -35,10 +36,15 @@ def run_kills(job, root: Path, spread: int, chains: tuple[tuple, ...] = (), dela
 
 
 def report(stage: str, n_points: int, outcomes: list[Outcome]) -> None:
-    lines = [f"{stage}: {len(outcomes)} kills ({n_points} kill points in an uninterrupted run), "
-             f"{sum(o.equal for o in outcomes)} equal to the uninterrupted run"]
-    lines += [f"  kill {'+'.join(map(str, o.kills)) or 'after'} at {o.point[0]} ({o.point[1][-60:]}): "
-              f"{'equal' if o.equal else 'DIFFERS ' + o.diff[:800]}" for o in outcomes]
+    lines = [
+        f"{stage}: {len(outcomes)} kills ({n_points} kill points in an uninterrupted run), "
+        f"{sum(o.equal for o in outcomes)} equal to the uninterrupted run"
+    ]
+    lines += [
+        f"  kill {'+'.join(map(str, o.kills)) or 'after'} at {o.point[0]} ({o.point[1][-60:]}): "
+        f"{'equal' if o.equal else 'DIFFERS ' + o.diff[:800]}"
+        for o in outcomes
+    ]
     print("\n".join(lines))
     if os.environ.get("UNIGAP_FAULT_REPORT"):
         with open(os.environ["UNIGAP_FAULT_REPORT"], "a") as fh:
@@ -59,13 +65,15 @@ def test_curate(tmp_path, audited_run):
 
 
 def test_improve_sft_with_curriculum_replay(tmp_path, tiny_ckpt_dir, audited_run):
-    assert_all_equal(run_kills(jobs.improve_job(tiny_ckpt_dir, audited_run), tmp_path, spread=2, chains=((0.3, 15, 8),),
-                               delays=1))
+    assert_all_equal(
+        run_kills(jobs.improve_job(tiny_ckpt_dir, audited_run), tmp_path, spread=2, chains=((0.3, 15, 8),), delays=1)
+    )
 
 
 def test_improve_grpo(tmp_path, tiny_ckpt_dir, audited_run):
-    assert_all_equal(run_kills(jobs.improve_grpo_job(tiny_ckpt_dir, audited_run), tmp_path, spread=1,
-                               chains=((0.3, 6),)))
+    assert_all_equal(
+        run_kills(jobs.improve_grpo_job(tiny_ckpt_dir, audited_run), tmp_path, spread=1, chains=((0.3, 6),))
+    )
 
 
 @pytest.mark.slow
@@ -83,8 +91,10 @@ def test_run_whole_loop(tmp_path, tiny_ckpt_dir):
 
 
 def test_analyse_and_report(tmp_path, finished_run):
-    assert_all_equal(run_kills(jobs.analyse_job(finished_run), tmp_path, spread=1, delays=1)
-                     + run_kills(jobs.report_job(finished_run), tmp_path, spread=1))
+    assert_all_equal(
+        run_kills(jobs.analyse_job(finished_run), tmp_path, spread=1, delays=1)
+        + run_kills(jobs.report_job(finished_run), tmp_path, spread=1)
+    )
 
 
 @pytest.mark.slow

@@ -83,8 +83,13 @@ class Result:
         return self.code == -9
 
 
-def cli(argv: list, env: dict[str, str] | None = None, cwd: str | Path = ".", log: str | Path | None = None,
-        timeout: float = 600) -> Result:
+def cli(
+    argv: list,
+    env: dict[str, str] | None = None,
+    cwd: str | Path = ".",
+    log: str | Path | None = None,
+    timeout: float = 600,
+) -> Result:
     """Run `unigap ARGV` in a forked child; its exit code and output (stdout + stderr)."""
     log = Path(log) if log else Path(cwd) / f".cli.{os.getpid()}.log"
     log.write_text("")

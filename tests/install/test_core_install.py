@@ -29,14 +29,24 @@ BLOCKER = textwrap.dedent(f"""
     main()
 """)
 
-SMALL_RUN = ["n=2", "train_prompts.per_subtask=3", "eval_prompts.per_subtask=2", "eval_n=1", "improve.epochs=2",
-             "improve.curriculum.epoch=1", "improve.curriculum.n=2", "n_boot=20", "batch_size=32"]
+SMALL_RUN = [
+    "n=2",
+    "train_prompts.per_subtask=3",
+    "eval_prompts.per_subtask=2",
+    "eval_n=1",
+    "improve.epochs=2",
+    "improve.curriculum.epoch=1",
+    "improve.curriculum.n=2",
+    "n_boot=20",
+    "chunk_size=32",
+]
 
 
 def unigap(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}  # rich wraps at 80 columns otherwise
-    return subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 @pytest.mark.slow
@@ -44,7 +54,9 @@ def unigap(*args: str, cwd) -> subprocess.CompletedProcess:
 def test_core_install_runs_the_default_loop(tmp_path):
     run = unigap("run", "--out", str(tmp_path / "run"), *SMALL_RUN, "improve.guard.threshold=0", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "improve" / "model" / "card.json").is_file()
+    assert (tmp_path / "run" / "report.html").is_file() and (
+        tmp_path / "run" / "improve" / "model" / "card.json"
+    ).is_file()
     audit = unigap("audit", "--out", str(tmp_path / "audit"), "n=1", "prompts.per_subtask=1", "n_boot=10", cwd=tmp_path)
     assert audit.returncode == 0, audit.stderr[-3000:]
     show = unigap("show", str(tmp_path / "audit"), cwd=tmp_path)

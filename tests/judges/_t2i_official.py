@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/official/t2i_compbenc
 SHARED = Path(__file__).resolve().parents[3] / "shared/benchmarks/t2i-compbench"
 
 
-@lru_cache(maxsize=None)
+@cache
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
@@ -77,6 +77,7 @@ def differing(ours: list, official: list, tol: float = 0.0) -> list[int]:
 
 
 # ---- unigap's side, from the synthetic model outputs ------------------------------------------------
+
 
 def detections(category: str, line: int, prompt: str) -> list[dict]:
     return [{"label": lab, "box": box, "score": s} for lab, box, s in syn.detections(category, line, prompt)]

@@ -29,11 +29,33 @@ def rng(*key: object) -> random.Random:
 
 def yes_prob(category: str, line: int, question: str) -> float:
     h = int(hashlib.sha256(f"{category}|{line}|{question}".encode()).hexdigest()[:6], 16)  # 24 bits
-    return (h + 0.5) / 2 ** 24  # float32-exact
+    return (h + 0.5) / 2**24  # float32-exact
 
 
-STOP = {"the", "and", "with", "was", "were", "are", "its", "their", "from", "for", "into", "onto", "side", "top",
-        "left", "right", "front", "behind", "bottom", "near", "next", "hidden"}
+STOP = {
+    "the",
+    "and",
+    "with",
+    "was",
+    "were",
+    "are",
+    "its",
+    "their",
+    "from",
+    "for",
+    "into",
+    "onto",
+    "side",
+    "top",
+    "left",
+    "right",
+    "front",
+    "behind",
+    "bottom",
+    "near",
+    "next",
+    "hidden",
+}
 
 
 def words(prompt: str) -> list[str]:

@@ -17,8 +17,15 @@ pytest.importorskip("transformers")
 
 from tests.conftest import make_tiny_checkpoint  # noqa: E402
 from tests.judges._scorer_tiny import save_blip, save_clip, save_mask2former, save_owlv2  # noqa: E402
-from unigap.audit.runner import AuditConfig, NoBar, audit_into, judge_stage, load_judges, run_audit  # noqa: E402
-from unigap.audit.runner import self_judge_fn  # noqa: E402
+from unigap.audit.runner import (  # noqa: E402
+    AuditConfig,
+    NoBar,
+    audit_into,
+    judge_stage,
+    load_judges,
+    run_audit,
+    self_judge_fn,  # noqa: E402
+)
 from unigap.config import load_config  # noqa: E402
 from unigap.errors import ConfigError, DataError  # noqa: E402
 from unigap.models.base import ModelConfig, load_model  # noqa: E402
@@ -33,15 +40,24 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "audit_paper9_janus_p
 SCORER = {"geneval": "geneval", "t2i-compbench": "t2i-compbench", "science-t2i": "sciscore"}
 SCALE = {"geneval": 100.0, "t2i-compbench": 100.0, "sciscore": 1.0}
 TITLES = {"geneval": "GenEval", "t2i-compbench": "T2I-CompBench", "science-t2i": "Science-T2I"}
-GENEVAL = [{"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"},
-           {"tag": "two_object", "include": [{"class": "dog", "count": 1}, {"class": "cat", "count": 1}],
-            "prompt": "a photo of a dog and a cat"},
-           {"tag": "color_attr", "include": [{"class": "car", "count": 1, "color": "red"},
-                                             {"class": "cup", "count": 1, "color": "blue"}],
-            "prompt": "a photo of a red car and a blue cup"}]
-T2I = {"texture": ["a plastic toy and a glass bottle", "a wooden table and a glass cup"],
-       "spatial": ["a giraffe next to a lamp", "a dog on the left of a cat"],
-       "complex": ["The red hat was on top of the brown coat rack.", "a black dog is sitting on a wooden table"]}
+GENEVAL = [
+    {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"},
+    {
+        "tag": "two_object",
+        "include": [{"class": "dog", "count": 1}, {"class": "cat", "count": 1}],
+        "prompt": "a photo of a dog and a cat",
+    },
+    {
+        "tag": "color_attr",
+        "include": [{"class": "car", "count": 1, "color": "red"}, {"class": "cup", "count": 1, "color": "blue"}],
+        "prompt": "a photo of a red car and a blue cup",
+    },
+]
+T2I = {
+    "texture": ["a plastic toy and a glass bottle", "a wooden table and a glass cup"],
+    "spatial": ["a giraffe next to a lamp", "a dog on the left of a cat"],
+    "complex": ["The red hat was on top of the brown coat rack.", "a black dog is sitting on a wooden table"],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +69,12 @@ def offline(monkeypatch):
 def tiny(tmp_path_factory) -> dict:
     """Tiny random scorer models, two tiny unified models (base and "improved"), paper9 prompt files."""
     root = tmp_path_factory.mktemp("bench")
-    paths = {"m2f": save_mask2former(root / "m2f"), "clip": save_clip(root / "clip"), "blip": save_blip(root / "blip"),
-             "owl": save_owlv2(root / "owl")}
+    paths = {
+        "m2f": save_mask2former(root / "m2f"),
+        "clip": save_clip(root / "clip"),
+        "blip": save_blip(root / "blip"),
+        "owl": save_owlv2(root / "owl"),
+    }
     for seed in (0, 1):
         save_checkpoint(make_tiny_checkpoint(seed), root / f"tiny{seed}")
     (root / "evaluation_metadata.jsonl").write_text("\n".join(json.dumps(m) for m in GENEVAL * 2))
@@ -63,38 +83,73 @@ def tiny(tmp_path_factory) -> dict:
         (root / "t2i" / f"{cat}_val.txt").write_text("\n".join(lines))
     (root / "complex_val_spatial.txt").write_text("The red hat was on top of the brown coat rack.\n")
     (root / "complex_val_action.txt").write_text("a black dog is sitting on a wooden table\n")
-    (root / "sci.jsonl").write_text("\n".join(json.dumps(
-        {"implicit_prompt": f"{c.lower()} scene {i}", "explicit_prompt": "a red apple",
-         "superficial_prompt": "two dogs", "category": c, "law": "l"})
-        for c in ("Physics", "Chemistry", "Biology") for i in range(2)))
+    (root / "sci.jsonl").write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "implicit_prompt": f"{c.lower()} scene {i}",
+                    "explicit_prompt": "a red apple",
+                    "superficial_prompt": "two dogs",
+                    "category": c,
+                    "law": "l",
+                }
+            )
+            for c in ("Physics", "Chemistry", "Biology")
+            for i in range(2)
+        )
+    )
     return {"root": root, **{k: str(v) for k, v in paths.items()}}
 
 
 def scorer_options(t: dict) -> dict:
     """The tiny models in place of the published ones (device cpu, thresholds 0 for random detectors)."""
-    return {"geneval": {"detector": t["m2f"], "clip": t["clip"], "device": "cpu", "threshold": 0.0,
-                        "counting_threshold": 0.0, "scale": [48, 32]},
-            "t2i_compbench": {"blip": t["blip"], "clip": t["clip"], "detector": t["owl"], "device": "cpu",
-                              "blip_image_size": 48, "detector_threshold": 0.0,
-                              "complex_spatial_file": str(t["root"] / "complex_val_spatial.txt"),
-                              "complex_action_file": str(t["root"] / "complex_val_action.txt")},
-            "science_t2i": {"path": t["clip"], "device": "cpu"}}
+    return {
+        "geneval": {
+            "detector": t["m2f"],
+            "clip": t["clip"],
+            "device": "cpu",
+            "threshold": 0.0,
+            "counting_threshold": 0.0,
+            "scale": [48, 32],
+        },
+        "t2i_compbench": {
+            "blip": t["blip"],
+            "clip": t["clip"],
+            "detector": t["owl"],
+            "device": "cpu",
+            "blip_image_size": 48,
+            "detector_threshold": 0.0,
+            "complex_spatial_file": str(t["root"] / "complex_val_spatial.txt"),
+            "complex_action_file": str(t["root"] / "complex_val_action.txt"),
+        },
+        "science_t2i": {"path": t["clip"], "device": "cpu"},
+    }
 
 
 def paper9_cfg(t: dict, **overrides) -> AuditConfig:
     """configs/audit_paper9_janus_pro_7b.yaml at test size: its `benchmark` judge entry, tiny models."""
     root = t["root"]
-    cfg = load_config(AuditConfig, CONFIG, [
-        f"prompts.options.geneval={root / 'evaluation_metadata.jsonl'}",
-        f"prompts.options.t2i_compbench={root / 't2i'}", f"prompts.options.science_t2i={root / 'sci.jsonl'}",
-        "prompts.per_subtask=2", "n=2", "n_boot=50",
-        "batch_size=8", "self_judge.mode=prob"])
+    cfg = load_config(
+        AuditConfig,
+        CONFIG,
+        [
+            f"prompts.options.geneval={root / 'evaluation_metadata.jsonl'}",
+            f"prompts.options.t2i_compbench={root / 't2i'}",
+            f"prompts.options.science_t2i={root / 'sci.jsonl'}",
+            "prompts.per_subtask=2",
+            "n=2",
+            "n_boot=50",
+            "chunk_size=8",
+            "self_judge.mode=prob",
+        ],
+    )
     (entry,) = cfg.judges
     assert entry.name == "benchmark"
     options = {b: {**(entry.options.get(b) or {}), **o} for b, o in scorer_options(t).items()}
     model = ModelConfig(name="tiny", path=str(root / "tiny0"), batch_size=8)
-    return cfg.model_copy(update={"model": model, "judges": [entry.model_copy(update={"options": options})],
-                                  **overrides})
+    return cfg.model_copy(
+        update={"model": model, "judges": [entry.model_copy(update={"options": options})], **overrides}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +165,21 @@ def run(tiny, tmp_path_factory) -> Path:
     prompts = load_prompts(cfg.prompts)
     with RunStore.open(out, create=False) as store:
         audit_into(store, cfg, prompts, improved, NoBar(), "improved", load_judges(cfg.judges))
-        judge_stage(store, "model:improved", self_judge_fn(improved, cfg.self_judge), "base", 8, NoBar(),
-                    {p.id for p in prompts})
+        judge_stage(
+            store,
+            "model:improved",
+            self_judge_fn(improved, cfg.self_judge),
+            "base",
+            8,
+            NoBar(),
+            {p.id for p in prompts},
+        )
     analyse(out, n_boot=50)
     return out
 
 
 # ---- the numbers, recomputed from the stored judgments -------------------------------------------------
+
 
 def stored(run_dir: Path) -> tuple[dict, list]:
     with RunStore.open(run_dir, create=False) as store:
@@ -143,8 +206,11 @@ def expected(run_dir: Path, source: str) -> dict:
             gen.append(SCALE[scorer] * sum(scores) / len(scores))
             selfs = [r.verdict for r in rows if r.source == source and r.judge == "self" and r.subtask == s]
             non.append(100.0 * selfs.count(0) / len(selfs))
-            trio = [(v["self"].verdict, v["model:improved"].verdict, v[scorer].verdict) for v in verdicts.values()
-                    if v["self"].subtask == s and "model:improved" in v]
+            trio = [
+                (v["self"].verdict, v["model:improved"].verdict, v[scorer].verdict)
+                for v in verdicts.values()
+                if v["self"].subtask == s and "model:improved" in v
+            ]
             split = [(i, t) for b, i, t in trio if b != i]
             und.append(50.0 if not split else 100.0 * sum(i == t for i, t in split) / len(split))
         out[bench] = {k: v + [sum(v) / len(v)] for k, v in (("gen", gen), ("non", non), ("und", und))}
@@ -156,6 +222,7 @@ def close(cells: list[str], values: list[float]) -> bool:
 
 
 # ---- routing and storage -------------------------------------------------------------------------------
+
 
 def test_each_candidate_is_scored_by_its_own_benchmarks_scorer(run):
     prompts, rows = stored(run)
@@ -169,11 +236,17 @@ def test_each_candidate_is_scored_by_its_own_benchmarks_scorer(run):
     assert len(suite) == 2 * 9 * 2 * 2  # base + improved, 9 subtasks x 2 prompts x N = 2
     assert {c: scored[c] for c in suite} == {c: [SCORER[suite[c]]] for c in suite}
     with RunStore.open(run, create=False) as store:
-        assert store.counts()["judgments"] == {"self": 72, "model:improved": 36, "geneval": 24, "t2i-compbench": 24,
-                                               "sciscore": 24}
+        assert store.counts()["judgments"] == {
+            "self": 72,
+            "model:improved": 36,
+            "geneval": 24,
+            "t2i-compbench": 24,
+            "sciscore": 24,
+        }
 
 
 # ---- the printouts -------------------------------------------------------------------------------------
+
 
 def rich_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
     """(header, rows) of the rich tables of `text` whose first column is "model"."""
@@ -224,8 +297,14 @@ def test_report_prints_base_and_improved_with_the_win_rate(run):
     for bench, rows in tables.items():
         header, *body = rows
         assert header[2:] == [*subtasks_of(stored(run)[0], bench), "Overall"]
-        assert [r[:2] for r in body] == [["base", "Gen. ↑"], ["", "Und. ↑"], ["", "Non. ↓"],
-                                         ["improved", "Gen. ↑"], ["", "Und. ↑"], ["", "Non. ↓"]]
+        assert [r[:2] for r in body] == [
+            ["base", "Gen. ↑"],
+            ["", "Und. ↑"],
+            ["", "Non. ↓"],
+            ["improved", "Gen. ↑"],
+            ["", "Und. ↑"],
+            ["", "Non. ↓"],
+        ]
         assert close(body[0][2:], base[bench]["gen"]) and close(body[2][2:], base[bench]["non"])
         assert set(body[1][2:]) == {"50.00"}  # the model before self-improvement: 50 by the paper's convention
         assert close(body[3][2:], improved[bench]["gen"]) and close(body[5][2:], improved[bench]["non"])
@@ -237,13 +316,25 @@ def test_report_prints_base_and_improved_with_the_win_rate(run):
 
 # ---- resuming, custom prompt files, bad input ----------------------------------------------------------
 
+
 def custom_file(tiny: dict, extra: list[dict] = ()) -> Path:
     """A custom prompt file mixing the three benchmarks by its `benchmark` column."""
-    rows = [{"prompt": m["prompt"], "subtask": m["tag"], "band": "easy", "benchmark": "geneval", "geneval": m}
-            for m in GENEVAL[:2]]
-    rows += [{"prompt": T2I["spatial"][0], "subtask": "spatial", "band": "medium", "benchmark": "t2i-compbench"},
-             {"prompt": "a ball falls", "subtask": "physics", "band": "hard", "benchmark": "science-t2i",
-              "explicit_prompt": "a red apple", "superficial_prompt": "two dogs"}, *extra]
+    rows = [
+        {"prompt": m["prompt"], "subtask": m["tag"], "band": "easy", "benchmark": "geneval", "geneval": m}
+        for m in GENEVAL[:2]
+    ]
+    rows += [
+        {"prompt": T2I["spatial"][0], "subtask": "spatial", "band": "medium", "benchmark": "t2i-compbench"},
+        {
+            "prompt": "a ball falls",
+            "subtask": "physics",
+            "band": "hard",
+            "benchmark": "science-t2i",
+            "explicit_prompt": "a red apple",
+            "superficial_prompt": "two dogs",
+        },
+        *extra,
+    ]
     path = tiny["root"] / f"mix{len(extra)}.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     return path
@@ -277,8 +368,12 @@ def test_a_custom_mix_resumes_after_an_interrupted_scorer(tiny, tmp_path, monkey
     with RunStore.open(tmp_path / "run", create=False) as store:
         after = {(r.candidate_id, r.judge): (r.score, r.raw) for r in store.judgments()}
     assert {k: v for k, v in after.items() if k in before} == before
-    assert m["benchmark_of"] == {"single_object": "geneval", "two_object": "geneval", "spatial": "t2i-compbench",
-                                 "physics": "science-t2i"}
+    assert m["benchmark_of"] == {
+        "single_object": "geneval",
+        "two_object": "geneval",
+        "spatial": "t2i-compbench",
+        "physics": "science-t2i",
+    }
 
 
 def test_bad_input_is_refused_before_anything_is_written(tiny, tmp_path):
@@ -303,21 +398,38 @@ def test_unigap_judge_benchmark_scores_a_stored_mixed_run(tiny, tmp_path):
     from unigap.store import CandidateIn
 
     with RunStore.open(tmp_path / "run") as store:
-        store.add_prompts([Prompt("s0", "a ball falls", "physics", "eval", "science-t2i"),
-                           Prompt("t0", "a dog is looking at a cat", "non_spatial", "eval", "t2i-compbench")])
+        store.add_prompts(
+            [
+                Prompt("s0", "a ball falls", "physics", "eval", "science-t2i"),
+                Prompt("t0", "a dog is looking at a cat", "non_spatial", "eval", "t2i-compbench"),
+            ]
+        )
         rng = np.random.default_rng(0)
         image = lambda: rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)  # noqa: E731
-        store.add_candidates("base", [CandidateIn(p, i, i, np.arange(3), image())
-                                      for p in ("s0", "t0") for i in range(2)])
-    args = ["judge", str(tmp_path / "run"), "--judge", "benchmark", "geneval=null", "t2i_compbench.device=cpu",
-            f"t2i_compbench.clip={tiny['clip']}", f"science_t2i.path={tiny['clip']}", "science_t2i.device=cpu",
-            "--batch-size", "2"]
+        store.add_candidates(
+            "base", [CandidateIn(p, i, i, np.arange(3), image()) for p in ("s0", "t0") for i in range(2)]
+        )
+    args = [
+        "judge",
+        str(tmp_path / "run"),
+        "--judge",
+        "benchmark",
+        "geneval=null",
+        "t2i_compbench.device=cpu",
+        f"t2i_compbench.clip={tiny['clip']}",
+        f"science_t2i.path={tiny['clip']}",
+        "science_t2i.device=cpu",
+        "--chunk-size",
+        "2",
+    ]
     res = CliRunner().invoke(get_app(), args)
     assert res.exit_code == 0, res.output
     assert "benchmark: judged 4 candidates, 0 failed" in res.output and "non_spatial: mean score" in res.output
     with RunStore.open(tmp_path / "run", create=False) as store:
-        assert {(r.judge, r.subtask) for r in store.judgments()} == {("sciscore", "physics"),
-                                                                     ("t2i-compbench", "non_spatial")}
+        assert {(r.judge, r.subtask) for r in store.judgments()} == {
+            ("sciscore", "physics"),
+            ("t2i-compbench", "non_spatial"),
+        }
         assert store.counts()["judgments"] == {"sciscore": 2, "t2i-compbench": 2}
     again = CliRunner().invoke(get_app(), args)
     assert "judged 0 candidates" in again.output  # resumable: nothing left

@@ -21,14 +21,29 @@ GENEVAL = {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "p
 
 def mixed() -> list[Prompt]:
     """paper9-style prompts (suite = the benchmark) and custom rows that name their benchmark."""
-    return [Prompt("geneval/00000", "a photo of a dog", "single_object", "eval", "geneval",
-                   metadata={"index": 0, "geneval": GENEVAL}),
-            Prompt("t2i-compbench/texture_val/0001", "a plastic toy", "texture", "eval", "t2i-compbench"),
-            Prompt("science-t2i/eval/0000", "ice in the sun", "physics", "eval", "science-t2i"),
-            Prompt("custom/mix/00001", "a glass bottle", "spatial", "eval", "custom",
-                   metadata={"benchmark": "t2i-compbench"}),
-            Prompt("custom/mix/00002", "a dog", "two_object", "eval", "custom",
-                   metadata={"benchmark": "geneval", "geneval": {**GENEVAL, "tag": "two_object"}})]
+    return [
+        Prompt(
+            "geneval/00000",
+            "a photo of a dog",
+            "single_object",
+            "eval",
+            "geneval",
+            metadata={"index": 0, "geneval": GENEVAL},
+        ),
+        Prompt("t2i-compbench/texture_val/0001", "a plastic toy", "texture", "eval", "t2i-compbench"),
+        Prompt("science-t2i/eval/0000", "ice in the sun", "physics", "eval", "science-t2i"),
+        Prompt(
+            "custom/mix/00001", "a glass bottle", "spatial", "eval", "custom", metadata={"benchmark": "t2i-compbench"}
+        ),
+        Prompt(
+            "custom/mix/00002",
+            "a dog",
+            "two_object",
+            "eval",
+            "custom",
+            metadata={"benchmark": "geneval", "geneval": {**GENEVAL, "tag": "two_object"}},
+        ),
+    ]
 
 
 def benchmark(**options):
@@ -39,9 +54,11 @@ def test_routes_each_prompt_to_its_benchmarks_scorer_column():
     judge = benchmark()
     assert judge_columns(judge) == ["geneval", "t2i-compbench", "sciscore"]
     got = {r.column: ([p.id for p in r.prompts], r.judge.name) for r in routes(judge, mixed())}
-    assert got == {"geneval": (["geneval/00000", "custom/mix/00002"], "geneval"),
-                   "t2i-compbench": (["t2i-compbench/texture_val/0001", "custom/mix/00001"], "t2i-compbench"),
-                   "sciscore": (["science-t2i/eval/0000"], "sciscore")}
+    assert got == {
+        "geneval": (["geneval/00000", "custom/mix/00002"], "geneval"),
+        "t2i-compbench": (["t2i-compbench/texture_val/0001", "custom/mix/00001"], "t2i-compbench"),
+        "sciscore": (["science-t2i/eval/0000"], "sciscore"),
+    }
     judge.check_prompts(mixed())  # valid: nothing raised
     plain = load_judge(JudgeConfig(name="sciscore"))
     assert [(r.column, len(r.prompts)) for r in routes(plain, mixed())] == [("sciscore", 5)]  # a plain judge: one route
@@ -59,9 +76,14 @@ def test_a_prompt_no_scorer_can_score_is_an_error_naming_it():
 
 
 def test_checks_each_scorers_share_and_one_benchmark_per_subtask():
-    broken = Prompt("custom/mix/00003", "a unicorn", "single_object", "eval", "custom",
-                    metadata={"benchmark": "geneval", "geneval": {**GENEVAL, "include": [{"class": "unicorn",
-                                                                                          "count": 1}]}})
+    broken = Prompt(
+        "custom/mix/00003",
+        "a unicorn",
+        "single_object",
+        "eval",
+        "custom",
+        metadata={"benchmark": "geneval", "geneval": {**GENEVAL, "include": [{"class": "unicorn", "count": 1}]}},
+    )
     with pytest.raises(DataError, match="unicorn"):  # GenEval's own metadata check on its share
         benchmark().check_prompts([broken])
     spans = Prompt("custom/mix/00004", "a dog", "physics", "eval", "custom", metadata={"benchmark": "t2i-compbench"})
@@ -79,7 +101,9 @@ def test_options_are_typed_per_benchmark():
         benchmark(science_t2i={"rule": "vibes"})
     with pytest.raises(ConfigError, match="options.sciscore: unknown option"):
         benchmark(sciscore={})  # keys are the benchmarks (as paper9's options), not the scorers
-    with pytest.raises(DataError, match="options.t2i_compbench: .*No such file.*nowhere/complex_val_spatial.txt"):
+    with pytest.raises(
+        DataError, match="options.t2i_compbench: .*complex_spatial_file: nowhere/complex_val_spatial.txt: no such file"
+    ):
         benchmark(t2i_compbench={"complex_spatial_file": "nowhere/complex_val_spatial.txt"})
     judge = benchmark(geneval=None, t2i_compbench={"np_num": 3, "device": "cpu"})
     assert judge_columns(judge) == ["t2i-compbench", "sciscore"]
@@ -95,8 +119,9 @@ def test_judge_dispatches_by_benchmark_and_keeps_the_order():
 
         def judge(self, images, prompts):
             calls.append((self.name, images[:, 0, 0, 0].tolist(), [p.id for p in prompts]))
-            return [Judgment(1, None, f"{self.name}:{p.id}", score=float(images[i, 0, 0, 0]))
-                    for i, p in enumerate(prompts)]
+            return [
+                Judgment(1, None, f"{self.name}:{p.id}", score=float(images[i, 0, 0, 0])) for i, p in enumerate(prompts)
+            ]
 
     judge.scorers = {b: Fake(s.name) for b, s in judge.scorers.items()}
     images = torch.arange(5, dtype=torch.uint8).view(5, 1, 1, 1).expand(5, 2, 2, 3).contiguous()
@@ -126,12 +151,25 @@ def test_paper9_configs_route_every_subtask_to_its_scorer(path, tmp_path):
         (tmp_path / key).write_text("a red hat on a rack.\n")
         options["t2i_compbench"][key] = str(tmp_path / key)
     (judge,) = load_judges(cfg.judges).values()
-    prompts = [Prompt(f"{suite}/{sub}", "a dog", sub, "eval", suite, metadata={"index": 0, "geneval":
-                      {**GENEVAL, "tag": sub}} if suite == "geneval" else {})
-               for suite, subs in (("geneval", ("single_object", "two_object", "color_attr")),
-                                   ("t2i-compbench", ("texture", "spatial", "complex")),
-                                   ("science-t2i", ("physics", "chemistry", "biology"))) for sub in subs]
+    prompts = [
+        Prompt(
+            f"{suite}/{sub}",
+            "a dog",
+            sub,
+            "eval",
+            suite,
+            metadata={"index": 0, "geneval": {**GENEVAL, "tag": sub}} if suite == "geneval" else {},
+        )
+        for suite, subs in (
+            ("geneval", ("single_object", "two_object", "color_attr")),
+            ("t2i-compbench", ("texture", "spatial", "complex")),
+            ("science-t2i", ("physics", "chemistry", "biology")),
+        )
+        for sub in subs
+    ]
     judge.check_prompts(prompts)
     assert {r.column: [p.subtask for p in r.prompts] for r in routes(judge, prompts)} == {
-        "geneval": ["single_object", "two_object", "color_attr"], "t2i-compbench": ["texture", "spatial", "complex"],
-        "sciscore": ["physics", "chemistry", "biology"]}
+        "geneval": ["single_object", "two_object", "color_attr"],
+        "t2i-compbench": ["texture", "spatial", "complex"],
+        "sciscore": ["physics", "chemistry", "biology"],
+    }

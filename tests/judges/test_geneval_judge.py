@@ -27,24 +27,39 @@ def judge(tmp_path_factory):
     root = tmp_path_factory.mktemp("geneval")
     det, clip = save_mask2former(root / "m2f"), save_clip(root / "clip")
     # threshold 0 / counting 0 so that the random detector's low scores still produce detections
-    return GenevalJudge(detector=str(det), clip=str(clip), device="cpu", batch_size=2, threshold=0.0,
-                        counting_threshold=0.0, scale=(48, 32))
+    return GenevalJudge(
+        detector=str(det),
+        clip=str(clip),
+        device="cpu",
+        batch_size=2,
+        threshold=0.0,
+        counting_threshold=0.0,
+        scale=(48, 32),
+    )
 
 
 LINES = [
     {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"},
-    {"tag": "counting", "include": [{"class": "clock", "count": 2}], "exclude": [{"class": "clock", "count": 3}],
-     "prompt": "a photo of two clocks"},
+    {
+        "tag": "counting",
+        "include": [{"class": "clock", "count": 2}],
+        "exclude": [{"class": "clock", "count": 3}],
+        "prompt": "a photo of two clocks",
+    },
     {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a photo of a red car"},
-    {"tag": "position", "include": [{"class": "cup", "count": 1}, {"class": "dog", "count": 1,
-                                                                   "position": ["left of", 0]}],
-     "prompt": "a photo of a dog left of a cup"},
+    {
+        "tag": "position",
+        "include": [{"class": "cup", "count": 1}, {"class": "dog", "count": 1, "position": ["left of", 0]}],
+        "prompt": "a photo of a dog left of a cup",
+    },
 ]
 
 
 def prompts(lines=LINES):
-    return [Prompt(f"geneval/{i:05d}", m["prompt"], m["tag"], "eval", "geneval", metadata={"index": i, "geneval": m})
-            for i, m in enumerate(lines)]
+    return [
+        Prompt(f"geneval/{i:05d}", m["prompt"], m["tag"], "eval", "geneval", metadata={"index": i, "geneval": m})
+        for i, m in enumerate(lines)
+    ]
 
 
 def images(n, h=50, w=70, seed=0):
@@ -107,15 +122,19 @@ def test_judgment_is_decide_on_the_detections(judge, judged):
 
 def test_batched_equals_one_by_one(judge, judged):
     ims, ps, js = judged  # judged two per batch
-    single = [(j.verdict, j.raw) for k in (1, 2) for j in judge.judge(ims[k:k + 1], ps[k:k + 1])]
+    single = [(j.verdict, j.raw) for k in (1, 2) for j in judge.judge(ims[k : k + 1], ps[k : k + 1])]
     assert [(j.verdict, j.raw) for j in js[1:3]] == single
 
 
 def test_colours_only_for_the_most_confident(judge):
     judge.load()
     im = images(1).numpy()[0]
-    dets = {"car": [{"box": [0, 0, 20, 20], "score": 0.9, "mask": None},
-                    {"box": [5, 5, 30, 30], "score": 0.5, "mask": np.ones(im.shape[:2], bool)}]}
+    dets = {
+        "car": [
+            {"box": [0, 0, 20, 20], "score": 0.9, "mask": None},
+            {"box": [5, 5, 30, 30], "score": 0.5, "mask": np.ones(im.shape[:2], bool)},
+        ]
+    }
     judge.classify_colours(im, dets, {"car": 1})
     assert dets["car"][0]["color"] in COLORS and "color" not in dets["car"][1]
     clf = judge.colour_classifier("car")

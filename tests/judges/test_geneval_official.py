@@ -37,8 +37,9 @@ def load(name: str) -> dict:
 @pytest.fixture(scope="module")
 def generator():
     """The fixture script, for its synthetic image, masks and crop checksum (the same formulas)."""
-    spec = importlib.util.spec_from_file_location("geneval_make_fixtures",
-                                                  ROOT / "tools" / "official" / "geneval" / "make_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "geneval_make_fixtures", ROOT / "tools" / "official" / "geneval" / "make_fixtures.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -48,15 +49,27 @@ CASES = load("decisions.json")["cases"]
 
 
 def rules_options(options: dict) -> dict:
-    return {"threshold": float(options.get("threshold", 0.3)),
-            "counting_threshold": float(options.get("counting_threshold", 0.9)),
-            "max_objects": int(options.get("max_objects", 16)), "max_overlap": float(options.get("max_overlap", 1.0))}
+    return {
+        "threshold": float(options.get("threshold", 0.3)),
+        "counting_threshold": float(options.get("counting_threshold", 0.9)),
+        "max_objects": int(options.get("max_objects", 16)),
+        "max_overlap": float(options.get("max_overlap", 1.0)),
+    }
 
 
 def raw_detections(case: dict, generator) -> dict:
-    return {cls: [{"box": row[:4], "score": row[4], "index": i,
-                   "mask": generator.synthetic_mask(row[5]) if len(row) > 5 else None}
-                   for i, row in enumerate(rows)] for cls, rows in case["detections"].items()}
+    return {
+        cls: [
+            {
+                "box": row[:4],
+                "score": row[4],
+                "index": i,
+                "mask": generator.synthetic_mask(row[5]) if len(row) > 5 else None,
+            }
+            for i, row in enumerate(rows)
+        ]
+        for cls, rows in case["detections"].items()
+    }
 
 
 def unigap_decision(case: dict, generator) -> dict:
@@ -72,22 +85,28 @@ def unigap_decision(case: dict, generator) -> dict:
                 d["color"] = c
             calls.append({"class": cls, "colours": names})
     correct, reason = decide(meta, dets, float(options.get("position_threshold", 0.1)))
-    return {"correct": correct, "reason": reason, "kept": {c: [d["index"] for d in v] for c, v in dets.items()},
-            "colours": calls}
+    return {
+        "correct": correct,
+        "reason": reason,
+        "kept": {c: [d["index"] for d in v] for c, v in dets.items()},
+        "colours": calls,
+    }
 
 
 def canonical(reason: str) -> str:
     """GenEval joins a set of relations ("found above and left of target"): its order varies by process."""
-    return re.sub(r"found (.*?) target", lambda m: "found " + " and ".join(sorted(m.group(1).split(" and "))) +
-                  " target", reason)
+    return re.sub(
+        r"found (.*?) target", lambda m: "found " + " and ".join(sorted(m.group(1).split(" and "))) + " target", reason
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_decision_equals_official(case, generator):
     ours, expected = unigap_decision(case, generator), case["expected"]
     assert ours["kept"] == expected["kept"]
-    assert [(c["class"], c["colours"]) for c in ours["colours"]] == \
-        [(c["class"], c["colours"]) for c in expected["colour_calls"]]
+    assert [(c["class"], c["colours"]) for c in ours["colours"]] == [
+        (c["class"], c["colours"]) for c in expected["colour_calls"]
+    ]
     assert ours["correct"] == expected["correct"]
     assert canonical(ours["reason"]) == canonical(expected["reason"])
 
@@ -102,8 +121,11 @@ def test_fixture_coverage():
     assert kept16, "no case hits the 16-objects cap"
 
 
-CROP_CASES = [c for c in CASES if any(call["crops"] for call in c["expected"]["colour_calls"])
-              and not c["id"].startswith("random")]
+CROP_CASES = [
+    c
+    for c in CASES
+    if any(call["crops"] for call in c["expected"]["colour_calls"]) and not c["id"].startswith("random")
+]
 
 
 @pytest.mark.parametrize("case", CROP_CASES, ids=[c["id"] for c in CROP_CASES])
@@ -116,7 +138,7 @@ def test_colour_crops_equal_official(case, generator):
     image = generator.synthetic_image()
     dets = select_detections(raw_detections(case, generator), case["metadata"]["tag"], **rules_options(opts))
     for call in case["expected"]["colour_calls"]:
-        objs = dets[call["class"]][:len(call["crops"])]
+        objs = dets[call["class"]][: len(call["crops"])]
         if any(d["mask"] is not None for v in dets.values() for d in v):  # mmdet gives every detection a mask
             for d in objs:
                 d["mask"] = np.ones(image.shape[:2], bool) if d["mask"] is None else d["mask"]

@@ -29,6 +29,7 @@ def meta(tag, include, exclude=None):
 
 # ---- single_object / two_object -------------------------------------------------------------
 
+
 def test_single_object():
     m = meta("single_object", [{"class": "dog", "count": 1}])
     assert decide(m, {"dog": [det([0, 0, 10, 10])]}) == (True, "")
@@ -45,6 +46,7 @@ def test_two_object_is_an_and():
 
 
 # ---- counting: 0.9 threshold and exclude ------------------------------------------------------
+
 
 def counting_meta(n):
     return meta("counting", [{"class": "clock", "count": n}], [{"class": "clock", "count": n + 1}])
@@ -63,8 +65,9 @@ def test_counting_threshold_is_0_9_strict():
 
 
 def test_counting_exclude_counts_every_kept_detection():
-    kept = select_detections({"clock": [det([i * 10, 0, i * 10 + 4, 4], 0.91 + i * 0.01) for i in range(3)]},
-                             "counting")
+    kept = select_detections(
+        {"clock": [det([i * 10, 0, i * 10 + 4, 4], 0.91 + i * 0.01) for i in range(3)]}, "counting"
+    )
     ok, reason = decide(counting_meta(2), kept)
     assert not ok and reason == "expected clock<3, found 3"
 
@@ -83,6 +86,7 @@ def test_iou_uses_inclusive_pixels():
 
 # ---- colors / color_attr ------------------------------------------------------------------------
 
+
 def test_colors_on_the_most_confident_objects_only():
     m = meta("colors", [{"class": "car", "count": 1, "color": "red"}])
     dets = {"car": [det([0, 0, 5, 5], 0.9, "red"), det([6, 6, 9, 9], 0.5, None)]}
@@ -93,8 +97,9 @@ def test_colors_on_the_most_confident_objects_only():
 
 
 def test_color_attr_two_classes():
-    m = meta("color_attr", [{"class": "car", "count": 1, "color": "red"}, {"class": "bench", "count": 1,
-                                                                          "color": "white"}])
+    m = meta(
+        "color_attr", [{"class": "car", "count": 1, "color": "red"}, {"class": "bench", "count": 1, "color": "white"}]
+    )
     dets = {"car": [det([0, 0, 5, 5], color="red")], "bench": [det([6, 0, 9, 5], color="brown")]}
     ok, reason = decide(m, dets)
     assert not ok and reason == "expected white bench>=1, found 0 white; and 1 brown"
@@ -109,6 +114,7 @@ def test_colour_must_be_classified():
 
 
 # ---- position -----------------------------------------------------------------------------------
+
 
 def test_relative_position_plain_cases():
     a, b = [0, 0, 10, 10], [20, 0, 30, 10]
@@ -139,8 +145,7 @@ def test_relative_position_dead_zone():
 
 
 def pos_meta(rel):
-    return meta("position", [{"class": "teddy bear", "count": 1},
-                             {"class": "dog", "count": 1, "position": [rel, 0]}])
+    return meta("position", [{"class": "teddy bear", "count": 1}, {"class": "dog", "count": 1, "position": [rel, 0]}])
 
 
 def test_position_clause():
@@ -166,14 +171,20 @@ def test_position_dead_zone_fails_with_empty_relation():
 
 # ---- bad metadata --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, match", [
-    (meta("shapes", [{"class": "dog", "count": 1}]), "unknown GenEval tag 'shapes'"),
-    (meta("single_object", [{"class": "unicorn", "count": 1}]), "unknown GenEval class 'unicorn'"),
-    (meta("colors", [{"class": "car", "count": 1, "color": "teal"}]), "unknown GenEval colour 'teal'"),
-    (meta("position", [{"class": "car", "count": 1}, {"class": "dog", "count": 1, "position": ["near", 0]}]),
-     "position"),
-    (meta("counting", [{"class": "car", "count": 2}], [{"class": "spaceship", "count": 3}]), "exclude\\[0\\]"),
-])
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (meta("shapes", [{"class": "dog", "count": 1}]), "unknown GenEval tag 'shapes'"),
+        (meta("single_object", [{"class": "unicorn", "count": 1}]), "unknown GenEval class 'unicorn'"),
+        (meta("colors", [{"class": "car", "count": 1, "color": "teal"}]), "unknown GenEval colour 'teal'"),
+        (
+            meta("position", [{"class": "car", "count": 1}, {"class": "dog", "count": 1, "position": ["near", 0]}]),
+            "position",
+        ),
+        (meta("counting", [{"class": "car", "count": 2}], [{"class": "spaceship", "count": 3}]), "exclude\\[0\\]"),
+    ],
+)
 def test_bad_metadata_names_the_line(bad, match):
     with pytest.raises(DataError, match=match):
         check_metadata(bad, "evaluation_metadata.jsonl:7")
@@ -195,11 +206,17 @@ def test_every_shipped_metadata_line_is_valid():
 
 # ---- summary_scores.py arithmetic --------------------------------------------------------------
 
+
 def test_summary_worked_example():
-    rows = ([{"tag": "single_object", "prompt": "a", "correct": c} for c in (1, 1, 1, 0)]
-            + [{"tag": "counting", "prompt": "b", "correct": 0}, {"tag": "counting", "prompt": "b", "correct": 0},
-               {"tag": "counting", "prompt": "c", "correct": 1}]
-            + [{"tag": "position", "prompt": "d", "correct": 0}])
+    rows = (
+        [{"tag": "single_object", "prompt": "a", "correct": c} for c in (1, 1, 1, 0)]
+        + [
+            {"tag": "counting", "prompt": "b", "correct": 0},
+            {"tag": "counting", "prompt": "b", "correct": 0},
+            {"tag": "counting", "prompt": "c", "correct": 1},
+        ]
+        + [{"tag": "position", "prompt": "d", "correct": 0}]
+    )
     s = summarize(rows)
     # tasks 3/4 = 0.75, 1/3, 0/1; overall = mean of the tasks = (0.75 + 0.3333 + 0) / 3 = 0.36111
     assert list(s["tasks"]) == ["single_object", "counting", "position"]  # order of first appearance

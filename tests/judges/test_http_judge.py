@@ -46,10 +46,15 @@ def chat(text: str, logprobs: list | None = None) -> dict:
 
 def score_logprobs(p1: float, p0: float) -> list:
     toks = [{"token": t, "logprob": -0.01, "top_logprobs": []} for t in ["The", " score", " is"]]
-    alts = [{"token": " 1", "logprob": math.log(p1)}, {"token": " 0", "logprob": math.log(p0)},
-            {"token": " 2", "logprob": math.log(0.01)}]
-    return toks + [{"token": " 1", "logprob": math.log(p1), "top_logprobs": alts},
-                   {"token": ".", "logprob": -0.01, "top_logprobs": []}]
+    alts = [
+        {"token": " 1", "logprob": math.log(p1)},
+        {"token": " 0", "logprob": math.log(p0)},
+        {"token": " 2", "logprob": math.log(0.01)},
+    ]
+    return toks + [
+        {"token": " 1", "logprob": math.log(p1), "top_logprobs": alts},
+        {"token": ".", "logprob": -0.01, "top_logprobs": []},
+    ]
 
 
 class Stub:
@@ -93,8 +98,11 @@ class Stub:
         if key == "always500":
             return J({"error": {"message": "engine dead"}}, 503)
         if key == "ratelimit":
-            return J({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "0.2"}) if n == 1 \
+            return (
+                J({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "0.2"})
+                if n == 1
                 else J(chat("The score is 0."))
+            )
         if key == "bad":
             return J({"object": "error", "message": "image too large", "type": "BadRequestError"}, 400)
         if key == "leaky401":
@@ -142,8 +150,17 @@ def server(stub_server, monkeypatch):
 
 
 def make_judge(url: str, **kw) -> HttpJudge:
-    opts = dict(base_url=url, model="stub-vl", api_key_env=KEY_ENV, concurrency=4, timeout_s=TIMEOUT_S,
-                max_retries=2, backoff=0.02, backoff_max=0.5, seed=0)
+    opts = dict(
+        base_url=url,
+        model="stub-vl",
+        api_key_env=KEY_ENV,
+        concurrency=4,
+        timeout_s=TIMEOUT_S,
+        max_retries=2,
+        backoff=0.02,
+        backoff_max=0.5,
+        seed=0,
+    )
     return HttpJudge(**{**opts, **kw})
 
 
@@ -174,8 +191,17 @@ def test_faults_each_bounded_and_reported(server):
     assert js["garbage"].status == "failed" and "unexpected response shape" in js["garbage"].error
     assert js["nonjson"].status == "failed" and "not JSON" in js["nonjson"].error
     # exact request counts: 1 + max_retries for retryable faults, no retry for 4xx / bad bodies
-    assert dict(stub.counts) == {"yes": 1, "no": 1, "unsure": 1, "flaky": 3, "always500": 3,
-                                 "ratelimit": 2, "bad": 1, "garbage": 1, "nonjson": 1}
+    assert dict(stub.counts) == {
+        "yes": 1,
+        "no": 1,
+        "unsure": 1,
+        "flaky": 3,
+        "always500": 3,
+        "ratelimit": 2,
+        "bad": 1,
+        "garbage": 1,
+        "nonjson": 1,
+    }
     assert judge.last_stats == {"requests": 14, "retries": 5}
     # the longest item is the 429: Retry-After 0.2 s; the 5xx backoffs are <= 0.02 + 0.04 s
     assert 0.2 <= elapsed < 2.0, elapsed
@@ -266,8 +292,12 @@ def test_prob_mode_falls_back_to_parse_once(server, caplog):
     with caplog.at_level(logging.WARNING, logger="unigap.judges.http"):
         js = judge.judge(*batch(["yes", "no", "unsure"]))
         js += judge.judge(*batch(["yes"]))
-    assert [(j.verdict, j.prob, j.status) for j in js] == [(1, None, "ok"), (0, None, "ok"), (None, None, "unparsed"),
-                                                           (1, None, "ok")]
+    assert [(j.verdict, j.prob, j.status) for j in js] == [
+        (1, None, "ok"),
+        (0, None, "ok"),
+        (None, None, "unparsed"),
+        (1, None, "ok"),
+    ]
     assert sum("no usable logprobs" in r.getMessage() for r in caplog.records) == 1
 
 
@@ -329,8 +359,10 @@ def test_helpers():
     assert parse_retry_after("2") == 2.0 and parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: retry now
     assert score_prob(chat("The score is 1.")) is None
-    only_one = [{"token": "The score is", "logprob": 0.0}, {"token": "1", "logprob": math.log(0.9),
-                                                            "top_logprobs": [{"token": "1", "logprob": math.log(0.9)}]}]
+    only_one = [
+        {"token": "The score is", "logprob": 0.0},
+        {"token": "1", "logprob": math.log(0.9), "top_logprobs": [{"token": "1", "logprob": math.log(0.9)}]},
+    ]
     assert score_prob(chat("", only_one)) == 1.0
     judge = make_judge("http://h", backoff=1.0, backoff_max=4.0)
     delays = [judge.delay(k, None) for k in range(1, 6)]

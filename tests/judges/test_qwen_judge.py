@@ -14,13 +14,26 @@ from unigap.judges.qwen import QwenJudge, chat_text, score_token_ids  # noqa: E4
 from unigap.records import Prompt  # noqa: E402
 from unigap.verdict import question  # noqa: E402
 
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-            "<|image_pad|>", "<|video_pad|>"]
+SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 # Qwen2's pre-tokenizer split: digits stand alone and a space before a digit is its own token.
-QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-              r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-CORPUS = ["system\nYou are a helpful assistant.", "user\nassistant\nThe score is 1. The score is 0. I cannot tell",
-          question("a red circle and a blue square"), question("two green triangles")]
+QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+CORPUS = [
+    "system\nYou are a helpful assistant.",
+    "user\nassistant\nThe score is 1. The score is 0. I cannot tell",
+    question("a red circle and a blue square"),
+    question("two green triangles"),
+]
 
 
 def tiny_tokenizer(qwen_split: bool = True):
@@ -29,11 +42,15 @@ def tiny_tokenizer(qwen_split: bool = True):
 
     tok = Tokenizer(models.BPE())
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=not qwen_split)
-    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN_SPLIT), "isolated"), byte_level])
-                         if qwen_split else byte_level)
+    tok.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN_SPLIT), "isolated"), byte_level])
+        if qwen_split
+        else byte_level
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(CORPUS, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
 
@@ -42,15 +59,39 @@ def tiny_model(tok):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     ids = tok.convert_tokens_to_ids
-    text = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=512,
-                rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
-                bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"))
-    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=14, spatial_merge_size=2,
-                  temporal_patch_size=2, window_size=56, out_hidden_size=64, fullatt_block_indexes=[1])
-    cfg = Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=ids("<|image_pad|>"),
-                           video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
-                           vision_end_token_id=ids("<|vision_end|>"))
+    text = dict(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+        bos_token_id=ids("<|endoftext|>"),
+        eos_token_id=ids("<|im_end|>"),
+        pad_token_id=ids("<|endoftext|>"),
+    )
+    vision = dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=2,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=56,
+        out_hidden_size=64,
+        fullatt_block_indexes=[1],
+    )
+    cfg = Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
     torch.manual_seed(0)
     return Qwen2_5_VLForConditionalGeneration(cfg).eval()
 
@@ -87,8 +128,9 @@ def parse_judge(qwen_dir):
 
 def test_registered_and_loaded_through_registry(qwen_dir):
     assert "qwen2.5-vl" in JUDGES.names()
-    judge = load_judge(JudgeConfig(name="qwen2.5-vl", options={"path": str(qwen_dir), "device": "cpu",
-                                                                  "dtype": "float32"}))
+    judge = load_judge(
+        JudgeConfig(name="qwen2.5-vl", options={"path": str(qwen_dir), "device": "cpu", "dtype": "float32"})
+    )
     assert isinstance(judge, QwenJudge) and judge.model is None  # loads on first use
     judge.load()
     assert judge.model.dtype == torch.float32 and judge.model.device.type == "cpu"
@@ -137,8 +179,11 @@ def test_parse_mode_reads_scripted_answers(parse_judge, monkeypatch):
     parse_judge.load()
     monkeypatch.setattr(parse_judge.model, "generate", fake_generate)
     js = parse_judge.judge(*data(3))
-    assert [(j.verdict, j.status, j.raw) for j in js] == [(1, "ok", answers[0]), (0, "ok", answers[1]),
-                                                          (None, "unparsed", answers[2])]
+    assert [(j.verdict, j.status, j.raw) for j in js] == [
+        (1, "ok", answers[0]),
+        (0, "ok", answers[1]),
+        (None, "unparsed", answers[2]),
+    ]
 
 
 def test_prob_mode_probabilities_threshold_and_batching(qwen_dir):
@@ -180,8 +225,10 @@ def test_score_token_ids_both_tokenizer_families():
 
 def test_chat_text_follows_qwen_template():
     text = chat_text("a cat", 3)
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                           "<|vision_start|><|image_pad|><|image_pad|><|image_pad|><|vision_end|>Does this image")
+    assert text.startswith(
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+        "<|vision_start|><|image_pad|><|image_pad|><|image_pad|><|vision_end|>Does this image"
+    )
     assert text.endswith("The score is {your score}.<|im_end|>\n<|im_start|>assistant\n")
 
 
@@ -194,5 +241,3 @@ def test_bad_options_and_missing_path(tmp_path):
         QwenJudge(str(tmp_path), dtype="float7")
     with pytest.raises(UnigapError, match="cannot load"):
         QwenJudge(str(tmp_path / "nope"), device="cpu").judge(*data(1))
-
-

@@ -33,8 +33,10 @@ def path(tmp_path_factory):
 
 def prompts(with_contrast=True):
     meta = {"explicit_prompt": "a dog is sitting", "superficial_prompt": "a cat"} if with_contrast else {}
-    return [Prompt(f"science-t2i/eval/{i:04d}", t, "physics", "eval", "science-t2i", band="hard", metadata=meta)
-            for i, t in enumerate(["a red apple", "two dogs", "a glass bottle"])]
+    return [
+        Prompt(f"science-t2i/eval/{i:04d}", t, "physics", "eval", "science-t2i", band="hard", metadata=meta)
+        for i, t in enumerate(["a red apple", "two dogs", "a glass bottle"])
+    ]
 
 
 def images(n=3):
@@ -48,15 +50,19 @@ def test_score_is_scaled_cosine_against_the_implicit_prompt(path):
     from PIL import Image
 
     with torch.no_grad():
-        img = _clip._tensor(model.get_image_features(pixel_values=_clip.clip_pixels(
-            [Image.fromarray(im) for im in images().numpy()], 32, style="hf")))
-        txt = _clip._tensor(model.get_text_features(**tok([p.text for p in prompts()], padding=True,
-                                                          return_tensors="pt")))
+        img = _clip._tensor(
+            model.get_image_features(
+                pixel_values=_clip.clip_pixels([Image.fromarray(im) for im in images().numpy()], 32, style="hf")
+            )
+        )
+        txt = _clip._tensor(
+            model.get_text_features(**tok([p.text for p in prompts()], padding=True, return_tensors="pt"))
+        )
     expected = torch.cosine_similarity(img, txt) * model.logit_scale.exp()
     assert [j.score for j in js] == pytest.approx(expected.tolist(), abs=1e-4)
     for j in js:
         raw = json.loads(j.raw)
-        assert raw["rule"] == "prompt-contrast" and j.verdict == int(raw["explicit"] > raw["superficial"])
+        assert raw["rule"] == "prompt_contrast" and j.verdict == int(raw["explicit"] > raw["superficial"])
 
 
 def test_threshold_rule_and_fallback(path):
@@ -67,15 +73,28 @@ def test_threshold_rule_and_fallback(path):
     assert all(j.verdict == 0 and json.loads(j.raw)["rule"] == "threshold" for j in js)  # no prompts to contrast
 
 
+def test_the_hyphenated_rule_names_still_work_and_name_the_new_ones(path, tmp_path):
+    with pytest.warns(FutureWarning, match="'prompt-contrast' is now 'prompt_contrast'"):
+        assert (
+            load_judge(JudgeConfig(name="sciscore", options={"path": path, "rule": "prompt-contrast"})).rule
+            == "prompt_contrast"
+        )
+    with (
+        pytest.warns(FutureWarning, match="rule 'two-way' is now 'two_way'"),
+        pytest.raises(UnigapError, match="rule 'two_way' needs reference"),
+    ):
+        SciScoreJudge(path, rule="two-way")
+
+
 def test_bad_rule_missing_model_and_not_clip(path, tmp_path):
     with pytest.raises(UnigapError, match="rule"):
         SciScoreJudge(path, rule="vote")
-    with pytest.raises(UnigapError, match="renamed 'prompt-contrast'"):
+    with pytest.raises(UnigapError, match="renamed 'prompt_contrast'"):
         SciScoreJudge(path, rule="contrast")
-    with pytest.raises(ConfigError, match="renamed 'prompt-contrast'"):
+    with pytest.raises(ConfigError, match="renamed 'prompt_contrast'"):
         load_judge(JudgeConfig(name="sciscore", options={"path": path, "rule": "contrast"}))
     with pytest.raises(UnigapError, match="needs reference"):
-        SciScoreJudge(path, rule="two-way")
+        SciScoreJudge(path, rule="two_way")
     with pytest.raises(UnigapError, match="cannot load"):
         SciScoreJudge(str(tmp_path / "none"), device="cpu").load()
     from tests.judges._scorer_tiny import save_dpt
@@ -95,6 +114,7 @@ def test_contrast_scores_match_separate_scoring(path):
 
 # ---- rule two-way: the official two-way choice against the reference file's superficial image ----
 
+
 def reference_file(tmp_path, rows):
     """A Science-T2I parquet in the hub layout: image columns are lists of {bytes, path} structs."""
     import io
@@ -108,10 +128,17 @@ def reference_file(tmp_path, rows):
         Image.fromarray(arr).save(buf, format="PNG")
         return [{"bytes": buf.getvalue(), "path": None}]
 
-    table = pa.table({"implicit_prompt": [r[0] for r in rows], "explicit_prompt": ["a dog is sitting"] * len(rows),
-                      "superficial_prompt": ["a cat"] * len(rows), "category": ["Physics"] * len(rows),
-                      "law": ["Melting"] * len(rows), "explicit_image": [png(r[1]) for r in rows],
-                      "superficial_image": [png(r[1][::-1]) for r in rows]})
+    table = pa.table(
+        {
+            "implicit_prompt": [r[0] for r in rows],
+            "explicit_prompt": ["a dog is sitting"] * len(rows),
+            "superficial_prompt": ["a cat"] * len(rows),
+            "category": ["Physics"] * len(rows),
+            "law": ["Melting"] * len(rows),
+            "explicit_image": [png(r[1]) for r in rows],
+            "superficial_image": [png(r[1][::-1]) for r in rows],
+        }
+    )
     path = tmp_path / "Science-T2I-S.parquet"
     pq.write_table(table, path)
     return path
@@ -120,29 +147,30 @@ def reference_file(tmp_path, rows):
 def test_two_way_rule_is_the_official_choice_against_the_superficial_image(path, tmp_path):
     from PIL import Image
 
-    from unigap.prompts.sciencet2i import load_sciencet2i
+    from unigap.prompts.science_t2i import load_science_t2i
 
     refs = [np.random.default_rng(i).integers(0, 256, (36, 28, 3), dtype=np.uint8) for i in range(3)]
     ref = reference_file(tmp_path, [("a red apple", refs[0]), ("two dogs", refs[1]), ("a glass bottle", refs[2])])
-    ps = load_sciencet2i(path=ref)
-    judge = load_judge(JudgeConfig(name="sciscore", options={"path": path, "device": "cpu", "rule": "two-way",
-                                                             "reference": str(ref)}))
+    ps = load_science_t2i(path=ref)
+    judge = load_judge(
+        JudgeConfig(name="sciscore", options={"path": path, "device": "cpu", "rule": "two_way", "reference": str(ref)})
+    )
     judge.check_prompts(ps)
     js = judge.judge(images(), ps)
     for im, p, sup, j in zip(images().numpy(), ps, refs, js):
         raw = json.loads(j.raw)
         probs = judge.two_way(p.text, [Image.fromarray(im), Image.fromarray(sup[::-1])])
-        assert raw["rule"] == "two-way" and [raw["p_candidate"], raw["p_superficial"]] == pytest.approx(probs, abs=1e-5)
+        assert raw["rule"] == "two_way" and [raw["p_candidate"], raw["p_superficial"]] == pytest.approx(probs, abs=1e-5)
         assert j.verdict == int(probs[0] > probs[1])
     assert {j.verdict for j in js} <= {0, 1}
 
 
 def test_two_way_reference_must_match_the_prompts(path, tmp_path):
     ref = reference_file(tmp_path, [("a red apple", np.zeros((8, 8, 3), np.uint8))])
-    judge = SciScoreJudge(path, device="cpu", rule="two-way", reference=str(ref))
+    judge = SciScoreJudge(path, device="cpu", rule="two_way", reference=str(ref))
     with pytest.raises(DataError, match="row 0 has implicit prompt 'a red apple'"):
         judge.check_prompts([Prompt("x", "two dogs", "physics", "eval", "science-t2i", metadata={"row": 0})])
     with pytest.raises(DataError, match="no row 5"):
         judge.check_prompts([Prompt("x", "a red apple", "physics", "eval", "science-t2i", metadata={"row": 5})])
     with pytest.raises(DataError, match="not a parquet file"):
-        SciScoreJudge(path, rule="two-way", reference=str(tmp_path / "none.parquet")).check_prompts(prompts())
+        SciScoreJudge(path, rule="two_way", reference=str(tmp_path / "none.parquet")).check_prompts(prompts())

@@ -33,8 +33,9 @@ def offline(monkeypatch):
 
 @pytest.fixture(scope="module")
 def generator():
-    spec = importlib.util.spec_from_file_location("science_make_fixtures",
-                                                  ROOT / "tools" / "official" / "science_t2i" / "make_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "science_make_fixtures", ROOT / "tools" / "official" / "science_t2i" / "make_fixtures.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -20,12 +20,13 @@ def box(x1, y1, x2, y2):
 
 # ---- BLIP-VQA ----------------------------------------------------------------------------------
 
+
 def test_blip_product_of_rounded_yes_probabilities():
     # '{:.4f}' per question: 0.91234 -> 0.9123, 0.55557 -> 0.5556; product 0.50687... -> 0.5069
     assert rules.blip_vqa_score([0.91234, 0.55557]) == 0.5069
     assert rules.blip_vqa_score([0.5, None, None]) == 0.5  # missing questions count 1
     assert rules.blip_vqa_score([None]) == 1.0  # no noun phrase at all: the official reward stays 1
-    assert rules.blip_vqa_score([0.9] * 10, np_num=8) == pytest.approx(round(0.9 ** 8, 4))  # only np_num phrases
+    assert rules.blip_vqa_score([0.9] * 10, np_num=8) == pytest.approx(round(0.9**8, 4))  # only np_num phrases
 
 
 def test_yes_probability_is_the_renormalised_softmax():
@@ -42,12 +43,14 @@ def test_pre_question():
 
 # ---- CLIPScore ---------------------------------------------------------------------------------
 
+
 def test_clip_score_is_the_plain_cosine():
     assert rules.clip_score([3.0, 0.0], [1.0, 1.0]) == pytest.approx(1 / math.sqrt(2))  # not x100, not 2.5 max(.,0)
     assert rules.clip_score([1.0, 0.0], [-1.0, 0.0]) == pytest.approx(-1.0)  # negative stays negative
 
 
 # ---- 2D / 3D relations -------------------------------------------------------------------------
+
 
 def test_left_right_top_bottom():
     a, b = box(0, 0, 10, 10), box(50, 0, 60, 10)  # b is 50 px right of a, no overlap
@@ -111,6 +114,7 @@ def test_detector_frame_is_torchvision_resize_479_480():
 
 # ---- numeracy ----------------------------------------------------------------------------------
 
+
 def test_dedup_and_numeracy_score():
     boxes = [[0, 0, 100, 100], [1, 1, 99, 99], [200, 0, 300, 100], [0, 0, 100, 100]]
     labels = ["dog", "dog", "dog", "cat"]
@@ -124,6 +128,7 @@ def test_dedup_and_numeracy_score():
 
 # ---- 3-in-1 ------------------------------------------------------------------------------------
 
+
 def test_three_in_one():
     assert rules.three_in_one(0.6, 0.2, 0.3, "spatial") == pytest.approx(0.4)
     assert rules.three_in_one(0.6, 0.2, 0.3, "action") == pytest.approx(0.45)
@@ -132,6 +137,7 @@ def test_three_in_one():
 
 
 # ---- against the official code (tests/fixtures/official/t2i_compbench, see tools/official/t2i_compbench) ---
+
 
 def test_determine_position_2d_matches_the_official_function():
     cases = official.fixture("rules")["determine_position_2d"]
@@ -210,6 +216,13 @@ def test_complex_kinds_are_the_official_lists():
 def test_three_in_one_matches_3_in_1_py():
     nlp = official.spacy_or_skip()
     ps = official.prompts("complex")
-    got = [rules.three_in_one(official.blip("complex", i, p, nlp), official.spatial("complex", i, p, nlp),
-                              official.clip("complex", i, p, nlp), rules.complex_kind(p)) for i, p in enumerate(ps)]
+    got = [
+        rules.three_in_one(
+            official.blip("complex", i, p, nlp),
+            official.spatial("complex", i, p, nlp),
+            official.clip("complex", i, p, nlp),
+            rules.complex_kind(p),
+        )
+        for i, p in enumerate(ps)
+    ]
     assert official.differing(got, official.fixture("scores")["complex/3_in_1"]["lines"], 1e-6) == []

@@ -16,9 +16,12 @@ def test_benchmark_of_a_prompt():
     assert benchmark_of(p("custom")) is None and benchmark_of(p("shapeworld")) is None
     with pytest.raises(DataError, match="prompt p: unknown benchmark 'GenEval'.*known: geneval, t2i-compbench"):
         benchmark_of(p("custom", benchmark="GenEval"))
-    mixed = [Prompt("a", "t", "color", "eval", "t2i-compbench"), Prompt("b", "t", "color", "eval", "geneval"),
-             Prompt("c", "t", "physics", "eval", "science-t2i"), Prompt("d", "t", "x", "eval", "custom",
-                                                                     metadata={"benchmark": "nope"})]
+    mixed = [
+        Prompt("a", "t", "color", "eval", "t2i-compbench"),
+        Prompt("b", "t", "color", "eval", "geneval"),
+        Prompt("c", "t", "physics", "eval", "science-t2i"),
+        Prompt("d", "t", "x", "eval", "custom", metadata={"benchmark": "nope"}),
+    ]
     assert subtask_benchmarks(mixed) == {"physics": "science-t2i"}  # color spans two, x is none
 
 

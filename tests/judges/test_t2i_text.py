@@ -25,21 +25,34 @@ def read(p):
 
 
 def test_noun_phrases_on_a_small_file(tmp_path):
-    f = write(tmp_path, "color_val.txt", ["a green bench and a blue bowl", "a red orange and a brown sheep",
-                                          "The black phone was resting on the brown charger.",
-                                          "a triangular slice of cheese and a rectangular cheese board",
-                                          "a girl on the top of a frog", "an oval mirror and a rectangular painting"])
+    f = write(
+        tmp_path,
+        "color_val.txt",
+        [
+            "a green bench and a blue bowl",
+            "a red orange and a brown sheep",
+            "The black phone was resting on the brown charger.",
+            "a triangular slice of cheese and a rectangular cheese board",
+            "a girl on the top of a frog",
+            "an oval mirror and a rectangular painting",
+        ],
+    )
     got = [text.noun_phrases(p, RULES) for p in read(f)]
-    assert got == [["a green bench", "a blue bowl"], ["a red orange", "a brown sheep"],
-                   ["The black phone", "the brown charger"],
-                   ["a triangular slice", "cheese", "a rectangular cheese board"],
-                   ["a girl", "a frog"],  # the fallback reads top/side/left/right as part of a relation
-                   ["an oval mirror", "a rectangular painting"]]
+    assert got == [
+        ["a green bench", "a blue bowl"],
+        ["a red orange", "a brown sheep"],
+        ["The black phone", "the brown charger"],
+        ["a triangular slice", "cheese", "a rectangular cheese board"],
+        ["a girl", "a frog"],  # the fallback reads top/side/left/right as part of a relation
+        ["an oval mirror", "a rectangular painting"],
+    ]
 
 
 def test_without_adjectives_and_pairs():
-    assert text.without_adjectives("The red hat was on top of the brown coat rack.", RULES) == \
-        "The hat was on top of the coat rack ."
+    assert (
+        text.without_adjectives("The red hat was on top of the brown coat rack.", RULES)
+        == "The hat was on top of the coat rack ."
+    )
     assert text.simple_pair("a girl on the top of a frog", RULES) == ("person", "frog")
     assert text.simple_pair("a traffic light next to a dog", RULES) == ("traffic", "dog")  # first NOUN token
     assert text.complex_pair("The red hat was on top of the brown coat rack.", RULES) == ("hat", "coat")
@@ -50,8 +63,9 @@ def test_without_adjectives_and_pairs():
 
 
 def test_counts_with_and_without_the_objects_file(tmp_path):
-    objects = text.read_objects_file(write(tmp_path, "new_objects.txt", ["dog - dogs", "teddy bear - teddy bears",
-                                                                          "knife - knives"]))
+    objects = text.read_objects_file(
+        write(tmp_path, "new_objects.txt", ["dog - dogs", "teddy bear - teddy bears", "knife - knives"])
+    )
     assert text.count_requests("two dogs and three teddy bears", objects, RULES) == [("dog", 2), ("teddy bear", 3)]
     assert text.count_requests("one knife", objects, RULES) == [("knife", 1)]
     # fallback: singular by rules; "a" counts only as a list item ("and a"), not in "for a picnic"
@@ -69,8 +83,11 @@ def test_fallback_on_the_shipped_files():
         assert len(prompts) == 300
         phrases = [text.noun_phrases(p, RULES) for p in prompts]
         assert all(phrases), cat  # every prompt gets at least one question
-        simple = [(p, ph) for p, ph in zip(prompts, phrases) if p.count(" and ") == 1 and len(p.split()) <= 7
-                  and not p.endswith(".")]
+        simple = [
+            (p, ph)
+            for p, ph in zip(prompts, phrases)
+            if p.count(" and ") == 1 and len(p.split()) <= 7 and not p.endswith(".")
+        ]
         ok = sum(ph == [h.strip() for h in p.split(" and ")] for p, ph in simple)
         assert ok / len(simple) >= 0.95, (cat, ok, len(simple))  # "X and Y": exactly the two halves
     spatial = read(SHARED / "spatial_val.txt")
@@ -84,6 +101,7 @@ def test_fallback_on_the_shipped_files():
 
 
 # ---- against the official parsers (tests/fixtures/official/t2i_compbench/parses.json) -------------------
+
 
 def ours(kind, prompt, nlp):
     """unigap's output in the shape the fixture stores the official one in."""
@@ -105,8 +123,19 @@ def mismatches(key, outputs):
     return [(i, out) for i, (out, h) in enumerate(zip(outputs, want, strict=True)) if official.short(out) != h]
 
 
-@pytest.mark.parametrize("key", ["color/questions", "shape/questions", "texture/questions", "complex/questions",
-                                 "complex/clip_text", "spatial/pair", "3d_spatial/pair", "complex/pair"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "color/questions",
+        "shape/questions",
+        "texture/questions",
+        "complex/questions",
+        "complex/clip_text",
+        "spatial/pair",
+        "3d_spatial/pair",
+        "complex/pair",
+    ],
+)
 def test_parses_match_the_official_scripts(key):
     """BLIP_vqa.py's questions, CLIP_similarity.py --complex's text, 2D/3D_spatial_eval.py's (relation, obj1,
     obj2) with spaCy, line by line of the val files."""
@@ -134,9 +163,16 @@ def test_numeracy_default_parses_match_numeracy_eval():
 
 
 # measured: lines of 300 where the rule-based parse equals the official spaCy one
-FALLBACK_AGREEMENT = {"color/questions": 259, "shape/questions": 269, "texture/questions": 261,
-                      "complex/questions": 184, "complex/clip_text": 76, "complex/pair": 274,
-                      "spatial/pair": 300, "3d_spatial/pair": 300}
+FALLBACK_AGREEMENT = {
+    "color/questions": 259,
+    "shape/questions": 269,
+    "texture/questions": 261,
+    "complex/questions": 184,
+    "complex/clip_text": 76,
+    "complex/pair": 274,
+    "spatial/pair": 300,
+    "3d_spatial/pair": 300,
+}
 
 
 @pytest.mark.parametrize("key", sorted(FALLBACK_AGREEMENT))

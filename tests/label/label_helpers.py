@@ -10,7 +10,7 @@ from unigap.records import Judgment, Prompt
 from unigap.store import CandidateIn, RunStore
 
 SCRIPT_PROMPT = "two blue squares <script>alert(1)</script><img src=x onerror=alert(2)> & more"
-TEXTS = ["a red circle", SCRIPT_PROMPT, "=1+2 a green triangle, \"quoted\"", "a big cross"]
+TEXTS = ["a red circle", SCRIPT_PROMPT, '=1+2 a green triangle, "quoted"', "a big cross"]
 
 
 def blocky(seed: int, size: int = 32) -> np.ndarray:
@@ -19,17 +19,30 @@ def blocky(seed: int, size: int = 32) -> np.ndarray:
     return rng.integers(0, 256, (size // 4, size // 4, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
 
 
-def make_run(path: Path, n_prompts: int = 3, per_prompt: int = 2, sources: tuple[str, ...] = ("base",),
-             judges: bool = True) -> list[int]:
+def make_run(
+    path: Path, n_prompts: int = 3, per_prompt: int = 2, sources: tuple[str, ...] = ("base",), judges: bool = True
+) -> list[int]:
     """Prompts (the second one holds markup), candidates per source, and self/oracle verdicts; returns ids."""
-    prompts = [Prompt(f"p{i}", TEXTS[i % len(TEXTS)] if i < len(TEXTS) else f"prompt {i}",
-                      ["color", "count", "position"][i % 3], "eval", "test", band="easy") for i in range(n_prompts)]
+    prompts = [
+        Prompt(
+            f"p{i}",
+            TEXTS[i % len(TEXTS)] if i < len(TEXTS) else f"prompt {i}",
+            ["color", "count", "position"][i % 3],
+            "eval",
+            "test",
+            band="easy",
+        )
+        for i in range(n_prompts)
+    ]
     ids = []
     with RunStore.open(path) as store:
         store.add_prompts(prompts)
         for s, source in enumerate(sources):
-            rows = [CandidateIn(p.id, j, 1000 * s + 10 * i + j, np.arange(4), blocky(1000 * s + 10 * i + j))
-                    for i, p in enumerate(prompts) for j in range(per_prompt)]
+            rows = [
+                CandidateIn(p.id, j, 1000 * s + 10 * i + j, np.arange(4), blocky(1000 * s + 10 * i + j))
+                for i, p in enumerate(prompts)
+                for j in range(per_prompt)
+            ]
             ids += store.add_candidates(source, rows)
         if judges:
             store.add_judgments("self", [(cid, Judgment(cid % 2, None, "self")) for cid in ids])

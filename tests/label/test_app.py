@@ -88,10 +88,17 @@ def test_label_api_stores_refuses_changes_and_undoes(served):
     assert undo.status_code == 200 and undo.json()["item"]["id"] == a and labels(run, "human:alice") == {}
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"candidate_id": 1, "verdict": 2}, 400), ({"candidate_id": "1", "verdict": 1}, 400),
-    ({"candidate_id": True, "verdict": 1}, 400), ({"verdict": 1}, 400),
-    ({"candidate_id": 1, "verdict": 1, "change": "yes"}, 400), ({"candidate_id": 99999, "verdict": 1}, 404)])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"candidate_id": 1, "verdict": 2}, 400),
+        ({"candidate_id": "1", "verdict": 1}, 400),
+        ({"candidate_id": True, "verdict": 1}, 400),
+        ({"verdict": 1}, 400),
+        ({"candidate_id": 1, "verdict": 1, "change": "yes"}, 400),
+        ({"candidate_id": 99999, "verdict": 1}, 404),
+    ],
+)
 def test_bad_label_requests_are_refused(served, body, status):
     client, _, run = served
     client.get(f"/?token={TOKEN}")

@@ -7,9 +7,9 @@ The labelling rate is measured by bench/label_rate.py (against a plain-HTTP base
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -22,9 +22,10 @@ from unigap.store import RunStore
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not HAVE_CHROME,
-                       reason="needs /usr/bin/chromium and /usr/bin/chromedriver "
-                              "(apt-get install -y chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not HAVE_CHROME,
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install -y chromium chromium-driver)",
+    ),
 ]
 
 
@@ -87,7 +88,7 @@ def no_alert(drv) -> bool:
     from selenium.common.exceptions import NoAlertPresentException
 
     try:
-        drv.switch_to.alert
+        _ = drv.switch_to.alert  # raises when no alert is open
     except NoAlertPresentException:
         return True
     return False
@@ -103,8 +104,10 @@ def test_keyboard_labelling_undo_and_reload_store_exactly_the_labels(driver, tmp
         shot.unlink(missing_ok=True)
 
         def expect(cid: int | None, done: int) -> dict:
-            state = wait(driver, lambda s: s["progress"] == f"{done} / 6" and (
-                s["done"] if cid is None else s["cand"] == str(cid)))
+            state = wait(
+                driver,
+                lambda s: s["progress"] == f"{done} / 6" and (s["done"] if cid is None else s["cand"] == str(cid)),
+            )
             if cid is not None:  # markup in a prompt is shown as text: no elements, no script, no alert
                 assert state["prompt"] == texts[cid] and state["children"] == 0 and no_alert(driver)
                 assert (state["natural"], state["shown"], state["rendering"]) == (32, 256, "pixelated")

@@ -36,13 +36,23 @@ def test_export_has_prompts_images_and_existing_human_labels(run, tmp_path):
     n = export_csv(path, tmp_path / "out" / "labels.csv")
     rows = _read(tmp_path / "out" / "labels.csv")
     assert n == len(rows) == len(ids)
-    assert list(rows[0]) == ["candidate_id", "prompt_id", "prompt", "subtask", "band", "source", "idx", "image",
-                             "human:alice", "label"]
+    assert list(rows[0]) == [
+        "candidate_id",
+        "prompt_id",
+        "prompt",
+        "subtask",
+        "band",
+        "source",
+        "idx",
+        "image",
+        "human:alice",
+        "label",
+    ]
     by_id = {int(r["candidate_id"]): r for r in rows}
     assert by_id[ids[0]]["human:alice"] == "1" and by_id[ids[1]]["human:alice"] == ""
     assert all(r["label"] == "" for r in rows)
     assert SCRIPT_PROMPT in {r["prompt"] for r in rows}
-    assert "'=1+2 a green triangle, \"quoted\"" in {r["prompt"] for r in rows}  # no spreadsheet formula
+    assert '\'=1+2 a green triangle, "quoted"' in {r["prompt"] for r in rows}  # no spreadsheet formula
     with RunStore.open(path, create=False) as store:
         assert by_id[ids[2]]["image"] == str(store.image_path(store.candidate(ids[2]).png).resolve())
     assert export_csv(path, tmp_path / "s.csv", sample=2, seed=1) == 2
@@ -78,9 +88,14 @@ def test_any_bad_row_imports_nothing_and_names_every_line(run, tmp_path):
         import_csv(path, tmp_path / "bad.csv", "dave")
     msg = str(err.value)
     assert "6 bad row(s); nothing was imported" in msg
-    for expected in ("line 3: unknown candidate id 99999", "line 4: candidate_id 'x7' is not an integer",
-                     "line 5: label 'yes' must be 1", "line 6: 3 fields, but the header has 2",
-                     f"line 7: candidate {ids[0]} appears again (first on line 2)", "line 8: 1 field, but"):
+    for expected in (
+        "line 3: unknown candidate id 99999",
+        "line 4: candidate_id 'x7' is not an integer",
+        "line 5: label 'yes' must be 1",
+        "line 6: 3 fields, but the header has 2",
+        f"line 7: candidate {ids[0]} appears again (first on line 2)",
+        "line 8: 1 field, but",
+    ):
         assert expected in msg, expected
     assert labels(path, "human:dave") == {}
 
@@ -103,3 +118,11 @@ def test_missing_columns_and_conflicts_with_stored_labels(run, tmp_path):
     assert labels(path, "human:erin") == {ids[0]: 1}
     import_csv(path, tmp_path / "c.csv", "erin", replace=True)
     assert labels(path, "human:erin") == {ids[0]: 0, ids[1]: 1}
+
+
+def test_the_export_is_written_whole(run, tmp_path, monkeypatch):
+    log = tmp_path / "points.log"
+    monkeypatch.setenv("UNIGAP_FAULT_LOG", str(log))
+    export_csv(run[0], tmp_path / "labels.csv")
+    assert f"file\t{tmp_path / 'labels.csv'}" in log.read_text().splitlines()
+    assert _read(tmp_path / "labels.csv") and not list(tmp_path.glob(".labels.csv.*"))

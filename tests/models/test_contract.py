@@ -30,9 +30,13 @@ from unigap.verdict import question
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backends.md"
 ROW = re.compile(r"^\|\s*`(.+?)`\s*\|\s*([a-z ]+?)\s*\|(.*)\|\s*$")
-BACKENDS = {"tiny": "unigap.models.tiny.backend:TinyBackend", "janus": "unigap.models.janus.backend:JanusBackend",
-            "emu3": "unigap.models.emu3.backend:Emu3Backend", "showo": "unigap.models.showo.backend:ShowoBackend",
-            "served": "unigap.models.served.backend:ServedBackend"}
+BACKENDS = {
+    "tiny": "unigap.models.tiny.backend:TinyBackend",
+    "janus": "unigap.models.janus.backend:JanusBackend",
+    "emu3": "unigap.models.emu3.backend:Emu3Backend",
+    "showo": "unigap.models.showo.backend:ShowoBackend",
+    "served": "unigap.models.served.backend:ServedBackend",
+}
 
 
 def doc_table(ref: str) -> list[tuple[str, str, str]]:
@@ -40,7 +44,7 @@ def doc_table(ref: str) -> list[tuple[str, str, str]]:
     lines = DOC.read_text(encoding="utf-8").splitlines()
     start = lines.index(f"<!-- contract: {ref} -->")
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("|"):
             break
         m = ROW.match(line.replace("\\|", "\x00"))
@@ -55,23 +59,33 @@ def expected(members) -> str:
 
 def test_members_table_is_the_contract():
     rows = doc_table("unigap.models.base:UnifiedModel")
-    assert [(sig, need) for sig, need, _ in rows] == [(m.signature, m.need) for m in contract()], \
-        "docs/backends.md's members table differs from unigap.models.base.contract(); it should read:\n" + \
-        expected(contract())
+    assert [(sig, need) for sig, need, _ in rows] == [(m.signature, m.need) for m in contract()], (
+        "docs/backends.md's members table differs from unigap.models.base.contract(); it should read:\n"
+        + expected(contract())
+    )
     assert all(what for _, _, what in rows)
 
 
 def test_generation_table_is_the_dataclass():
     rows = doc_table("unigap.models.base:Generation")
-    assert [(sig, need) for sig, need, _ in rows] == [(m.signature, m.need) for m in generation_fields()], \
-        expected(generation_fields())
+    assert [(sig, need) for sig, need, _ in rows] == [(m.signature, m.need) for m in generation_fields()], expected(
+        generation_fields()
+    )
 
 
 def test_contract_lists_every_declared_member_once():
     names = [m.name for m in contract()]
     assert len(names) == len(set(names))
-    assert {"generate", "judge", "answer", "save", "image_loss", "image_token_logprobs", "trainable",
-            "understands"} <= set(names)
+    assert {
+        "generate",
+        "judge",
+        "answer",
+        "save",
+        "image_loss",
+        "image_token_logprobs",
+        "trainable",
+        "understands",
+    } <= set(names)
     assert HOOKS == tuple(m.name for m in contract() if m.need == "optional")
 
 
@@ -95,16 +109,21 @@ def test_builtin_backend_fulfils_the_contract(name):
             continue
         declared = getattr(UnifiedModel, m.name, None) or getattr(OptionalHooks, m.name)
         want, got = parameters(declared), parameters(impl)
-        assert [p.name for p in got[:len(want)]] == [p.name for p in want], f"{name}.{m.name}{inspect.signature(impl)}"
+        assert [p.name for p in got[: len(want)]] == [p.name for p in want], f"{name}.{m.name}{inspect.signature(impl)}"
         for w, g in zip(want, got):
             if w.default is not inspect.Parameter.empty:
                 assert g.default == w.default, f"{name}.{m.name}: {g.name}={g.default!r}, the contract: {w.default!r}"
-        assert all(p.default is not inspect.Parameter.empty or p.kind is p.VAR_KEYWORD for p in got[len(want):])
+        assert all(p.default is not inspect.Parameter.empty or p.kind is p.VAR_KEYWORD for p in got[len(want) :])
 
 
 def test_flags_are_declared():
-    assert {n: backend_class(n).trainable for n in BACKENDS} == {"tiny": True, "janus": True, "emu3": True,
-                                                                 "showo": True, "served": False}
+    assert {n: backend_class(n).trainable for n in BACKENDS} == {
+        "tiny": True,
+        "janus": True,
+        "emu3": True,
+        "showo": True,
+        "served": False,
+    }
     assert all(backend_class(n).understands for n in BACKENDS)
 
 
@@ -144,8 +163,10 @@ def images(*levels: int) -> torch.Tensor:
 
 def test_shared_judge_parse_and_prob_modes():
     parsed = Bright().judge(images(200, 10), ["a cat", "a dog"], SelfJudgeConfig())
-    assert [(j.verdict, j.status, j.raw) for j in parsed] == [(1, "ok", "The score is 1."),
-                                                              (None, "unparsed", "perhaps")]
+    assert [(j.verdict, j.status, j.raw) for j in parsed] == [
+        (1, "ok", "The score is 1."),
+        (None, "unparsed", "perhaps"),
+    ]
     probs = Scored().judge(images(1, 2), ["a", "b"], SelfJudgeConfig(mode="prob", threshold=0.5))
     assert [(j.verdict, j.prob, j.raw) for j in probs] == [(0, 0.25, "No."), (1, 0.75, "Yes.")]
     with pytest.raises(UnigapError, match="prob needs score_probs.*'bright'"):
@@ -170,8 +191,11 @@ def test_incomplete_subclass_is_refused_naming_what_it_lacks():
         def generate(self, prompts, seeds, sampling):
             return Generation(torch.zeros(0, 0), torch.zeros(0, 1, 1, 3))
 
-    with pytest.raises(TypeError, match=r"decode\(\), fingerprint\(\); answer\(\) \(understands = True\); "
-                                        r"image_logprobs\(\), module\(\), components\(\), save\(\) \(trainable"):
+    with pytest.raises(
+        TypeError,
+        match=r"decode\(\), fingerprint\(\); answer\(\) \(understands = True\); "
+        r"image_logprobs\(\), module\(\), components\(\), save\(\) \(trainable",
+    ):
         Half()
     Half.trainable, Half.understands = False, False
     Half.decode = lambda self, tokens: tokens
@@ -190,8 +214,11 @@ def test_load_model_refuses_an_incomplete_backend(monkeypatch):
 
     monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
     MODELS.register("duck")(lambda cfg, options: Duck())
-    with pytest.raises(UnigapError, match=r"model.name: the 'duck' backend \(from unigap\) is incomplete: .*"
-                                          r"num_image_tokens, decode\(\), fingerprint\(\)"):
+    with pytest.raises(
+        UnigapError,
+        match=r"model.name: the 'duck' backend \(from unigap\) is incomplete: .*"
+        r"num_image_tokens, decode\(\), fingerprint\(\)",
+    ):
         load_model(ModelConfig(name="duck"))
 
 

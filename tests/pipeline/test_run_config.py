@@ -40,7 +40,9 @@ def test_an_override_changes_only_its_key():
 
 
 def test_a_curriculum_after_the_last_epoch_names_the_override():
-    with pytest.raises(ConfigError, match=r"override 'improve.epochs=2'.*curriculum.epoch \(4\) must be <= epochs \(2\)"):
+    with pytest.raises(
+        ConfigError, match=r"override 'improve.epochs=2'.*curriculum.epoch \(4\) must be <= epochs \(2\)"
+    ):
         load_config(RunConfig, None, ["improve.epochs=2"])
 
 
@@ -62,8 +64,12 @@ def test_the_curriculum_replay_judges_exactly_as_the_audit(tiny_ckpt_dir, tmp_pa
         return real(model, pool, cur, epoch, settings)
 
     monkeypatch.setattr(loop_mod, "replay", spy)
-    cfg = small_run_config(tiny_ckpt_dir, seed=7, report=False,
-                           improve=ImproveConfig(epochs=2, batch_size=8, curriculum=CurriculumConfig(mode="fixed", epoch=1, n=2)))
+    cfg = small_run_config(
+        tiny_ckpt_dir,
+        seed=7,
+        report=False,
+        improve=ImproveConfig(epochs=2, train_batch_size=8, curriculum=CurriculumConfig(mode="fixed", epoch=1, n=2)),
+    )
     cfg = cfg.model_copy(update={"sampling": cfg.sampling or SamplingConfig(cfg_scale=1.5, temperature=0.7)})
     run_loop(cfg, tmp_path / "run", log=lambda m: None)
     assert seen, "the curriculum replay did not run"
@@ -83,11 +89,25 @@ def test_a_moved_run_dir_still_improves_analyses_reports_and_exports(finished_ru
     shutil.rmtree(moved / "improve")
     runner = CliRunner()
     sft = ROOT / "configs" / "sft_tiny.yaml"
-    for args in (["improve", "--config", sft, "--data", moved / "data", "--out", moved / "improve2",
-                  f"model.path={tiny_ckpt_dir}", "epochs=1", "curriculum.mode=none", "guard.threshold=0"],
-                 ["analyse", moved], ["report", moved],
-                 ["label", "export", moved, "--csv", tmp_path / "labels.csv"],
-                 ["export", "hf", moved, "--out", tmp_path / "hf"]):
+    for args in (
+        [
+            "improve",
+            "--config",
+            sft,
+            "--data",
+            moved / "data",
+            "--out",
+            moved / "improve2",
+            f"model.path={tiny_ckpt_dir}",
+            "epochs=1",
+            "curriculum.mode=none",
+            "guard.threshold=0",
+        ],
+        ["analyse", moved],
+        ["report", moved],
+        ["label", "export", moved, "--csv", tmp_path / "labels.csv"],
+        ["export", "hf", moved, "--out", tmp_path / "hf"],
+    ):
         result = runner.invoke(get_app(), [str(a) for a in args])
         assert result.exit_code == 0, f"{args[0]}: {result.output}\n{result.exception!r}"
     assert (moved / "data" / "guard.json").is_file() and (moved / "report.html").is_file()

@@ -18,7 +18,7 @@ from unigap.models.base import (
 )
 from unigap.prompts.base import SUITES, SuiteConfig, load_prompts
 
-OLD = '''
+OLD = """
 import torch
 
 from unigap.config import Config
@@ -86,14 +86,20 @@ class GreysOptions(Config):
 
 
 load_greys.Options = GreysOptions
-'''
+"""
 
 
 @pytest.fixture
 def legacy_site(tmp_path, monkeypatch):
-    return install(tmp_path / "site", "unigap_old_plugin", "unigap_old", OLD,
-                   "[unigap.models]\ngrey = unigap_old:load_grey\n[unigap.judges]\nlevel = unigap_old:LevelJudge\n"
-                   "[unigap.suites]\ngreys = unigap_old:load_greys\n", monkeypatch)
+    return install(
+        tmp_path / "site",
+        "unigap_old_plugin",
+        "unigap_old",
+        OLD,
+        "[unigap.models]\ngrey = unigap_old:load_grey\n[unigap.judges]\nlevel = unigap_old:LevelJudge\n"
+        "[unigap.suites]\ngreys = unigap_old:load_greys\n",
+        monkeypatch,
+    )
 
 
 def test_old_conventions_work_with_a_future_warning(legacy_site):

@@ -25,10 +25,16 @@ def doc_backend() -> str:
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):
     """A directory on sys.path holding the guide's module and a dist-info with its entry points."""
-    return install(tmp_path / "site", "unigap_toy_plugin", "unigap_toy", doc_backend(),
-                   "[unigap.models]\ntoy = unigap_toy:load_toy\nbroken = unigap_toy_missing_module:load\n"
-                   "[unigap.judges]\nbright = unigap_toy:load_bright\n"
-                   "[unigap.suites]\ncolours = unigap_toy:load_colours\n", monkeypatch)
+    return install(
+        tmp_path / "site",
+        "unigap_toy_plugin",
+        "unigap_toy",
+        doc_backend(),
+        "[unigap.models]\ntoy = unigap_toy:load_toy\nbroken = unigap_toy_missing_module:load\n"
+        "[unigap.judges]\nbright = unigap_toy:load_bright\n"
+        "[unigap.suites]\ncolours = unigap_toy:load_colours\n",
+        monkeypatch,
+    )
 
 
 def test_plugin_discovered_listed_and_broken_one_reported(plugin_site):
@@ -71,8 +77,17 @@ def test_audit_with_the_plugin_backend(plugin_site, tmp_path):
     r = runner.invoke(app, ["model", "synthetic", "toy", "--out", str(ckpt)])
     assert r.exit_code == 0, r.output
     run = tmp_path / "run"
-    args = ["audit", "--out", str(run), "model.name=toy", f"model.path={ckpt}", "model.options.brightness=0.3",
-            "n=2", "prompts.per_subtask=1", "n_boot=10"]
+    args = [
+        "audit",
+        "--out",
+        str(run),
+        "model.name=toy",
+        f"model.path={ckpt}",
+        "model.options.brightness=0.3",
+        "n=2",
+        "prompts.per_subtask=1",
+        "n_boot=10",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     with RunStore.open(run, create=False) as store:
@@ -113,9 +128,21 @@ def test_audit_with_the_plugin_suite_and_judge(plugin_site, tmp_path):
         warnings.simplefilter("error", FutureWarning)  # the guide's factories follow the current convention
         assert "bright" in JUDGES.names() and "colours" in SUITES.names()
     run = tmp_path / "run"
-    r = CliRunner().invoke(get_app(), ["audit", "--out", str(run), "model.name=toy", "prompts.suite=colours",
-                                       "prompts.options={per_colour: 1}", "prompts.subtasks=[red, blue]",
-                                       "judges=[{name: bright, options: {threshold: 0.3}}]", "n=2", "n_boot=10"])
+    r = CliRunner().invoke(
+        get_app(),
+        [
+            "audit",
+            "--out",
+            str(run),
+            "model.name=toy",
+            "prompts.suite=colours",
+            "prompts.options={per_colour: 1}",
+            "prompts.subtasks=[red, blue]",
+            "judges=[{name: bright, options: {threshold: 0.3}}]",
+            "n=2",
+            "n_boot=10",
+        ],
+    )
     assert r.exit_code == 0, r.output
     with RunStore.open(run, create=False) as store:
         assert sorted(p.id for p in store.prompts()) == ["colours/blue/eval/0", "colours/red/eval/0"]

@@ -10,7 +10,7 @@ import pytest
 
 from unigap.prompts.contamination import find_overlaps
 from unigap.prompts.geneval import load_geneval
-from unigap.prompts.t2icompbench import CATEGORIES, load_t2icompbench
+from unigap.prompts.t2i_compbench import CATEGORIES, load_t2i_compbench
 
 
 def shared_benchmarks() -> Path:
@@ -21,27 +21,35 @@ def shared_benchmarks() -> Path:
 
 
 BENCH = shared_benchmarks()
-pytestmark = pytest.mark.skipif(not (BENCH / "geneval" / "evaluation_metadata.jsonl").is_file(),
-                                reason=f"shared benchmark files not found at {BENCH} (set UNIGAP_SHARED)")
+pytestmark = pytest.mark.skipif(
+    not (BENCH / "geneval" / "evaluation_metadata.jsonl").is_file(),
+    reason=f"shared benchmark files not found at {BENCH} (set UNIGAP_SHARED)",
+)
 
 
 def test_geneval_real_counts():
     prompts = load_geneval(path=BENCH / "geneval" / "evaluation_metadata.jsonl")
     assert len(prompts) == 553
-    assert Counter(p.subtask for p in prompts) == {"single_object": 80, "two_object": 99, "counting": 80,
-                                                   "colors": 94, "position": 100, "color_attr": 100}
+    assert Counter(p.subtask for p in prompts) == {
+        "single_object": 80,
+        "two_object": 99,
+        "counting": 80,
+        "colors": 94,
+        "position": 100,
+        "color_attr": 100,
+    }
     assert prompts[-1].id == "geneval/00552"
 
 
-def test_t2icompbench_real_counts():
-    load = load_t2icompbench  # (split, subtasks, path)
+def test_t2i_compbench_real_counts():
+    load = load_t2i_compbench  # (split, subtasks, path)
     for split, n in (("val", 300), ("train", 700)):
         counts = Counter(p.subtask for p in load(split=split, path=BENCH / "t2i-compbench"))
         assert counts == {c: n for c in CATEGORIES}, split
 
 
-def test_t2icompbench_real_spatial_overlap():
-    load = load_t2icompbench  # (split, subtasks, path)
+def test_t2i_compbench_real_spatial_overlap():
+    load = load_t2i_compbench  # (split, subtasks, path)
     train = load(split="train", subtasks=["spatial"], path=BENCH / "t2i-compbench")
     val = load(split="val", subtasks=["spatial"], path=BENCH / "t2i-compbench")
     ov = find_overlaps(train, val)

@@ -12,9 +12,11 @@ from unigap.prompts.custom import load_custom
 
 def test_jsonl_fields_split_and_metadata(tmp_path):
     f = tmp_path / "mine.jsonl"
-    rows = [{"prompt": "a red cube", "subtask": "color", "band": "easy", "source_url": "x"},
-            {"prompt": "two dogs", "subtask": "count", "split": "train"},
-            {"id": "k9", "prompt": "a dog left of a cat", "subtask": "spatial", "split": "eval", "n": 3}]
+    rows = [
+        {"prompt": "a red cube", "subtask": "color", "band": "easy", "source_url": "x"},
+        {"prompt": "two dogs", "subtask": "count", "split": "train"},
+        {"id": "k9", "prompt": "a dog left of a cat", "subtask": "spatial", "split": "eval", "n": 3},
+    ]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     load = load_custom
     ev = load(path=f)
@@ -27,10 +29,12 @@ def test_jsonl_fields_split_and_metadata(tmp_path):
 
 def test_csv_and_txt(tmp_path):
     f = tmp_path / "p.csv"
-    f.write_text("prompt,subtask,band,note\na red cube,color,,hi\n\"a cat, sleeping\",action,hard,\n")
+    f.write_text('prompt,subtask,band,note\na red cube,color,,hi\n"a cat, sleeping",action,hard,\n')
     prompts = load_custom(path=f)
-    assert [(p.text, p.band, p.metadata) for p in prompts] == [("a red cube", None, {"note": "hi"}),
-                                                              ("a cat, sleeping", "hard", {"note": ""})]
+    assert [(p.text, p.band, p.metadata) for p in prompts] == [
+        ("a red cube", None, {"note": "hi"}),
+        ("a cat, sleeping", "hard", {"note": ""}),
+    ]
     t = tmp_path / "objects.txt"
     t.write_text("a cat\n\na dog")
     assert [(p.subtask, p.metadata["line"]) for p in load_custom(path=t)] == [("objects", 1), ("objects", 3)]

@@ -7,11 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from tests._browser import CHROME_ARGS, CHROMIUM, CHROMEDRIVER, HAVE_CHROME
+from tests._browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, HAVE_CHROME
 from unigap.records import Judgment, Prompt
 from unigap.report.render import render_report
 from unigap.store import RunStore
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 EVIL = "a red circle <script>alert(1)</script>"
 
@@ -20,7 +20,9 @@ def evil_run(path):
     with RunStore.open(path) as store:
         store.init_config({"model": {"name": "tiny"}})
         store.add_prompts([Prompt("p0", EVIL, "single_object", "train", "custom", band="easy")])
-        ids = store.add_candidates("base", [CandidateIn("p0", 0, 1, np.zeros(12, np.int64), np.zeros((32, 32, 3), np.uint8))])
+        ids = store.add_candidates(
+            "base", [CandidateIn("p0", 0, 1, np.zeros(12, np.int64), np.zeros((32, 32, 3), np.uint8))]
+        )
         store.add_judgments("self", [(ids[0], Judgment(1, None, "The score is 1."))])
     return path
 
@@ -33,7 +35,7 @@ def test_every_user_string_is_escaped_and_missing_sections_say_how(tmp_path):
 
 def test_report_has_no_network_references(finished_run, tmp_path):
     html = render_report(finished_run, tmp_path / "report.html").read_text()
-    for needle in ("http://", "https://", "<link", "src=\"//"):
+    for needle in ("http://", "https://", "<link", 'src="//'):
         assert needle not in html, needle
 
 
@@ -46,8 +48,14 @@ def test_report_opens_with_a_summary_defines_its_terms_and_labels_its_galleries(
     ids = set(re.findall(r'id="([^"]+)"', html))
     links = set(re.findall(r'href="#([^"]+)"', html))
     assert links and links <= ids, links - ids  # every term link lands on its definition
-    assert {"term-non-unification", "term-win-rate", "term-fp-corrected", "term-entk", "term-guard",
-            "term-weak-generation"} <= ids
+    assert {
+        "term-non-unification",
+        "term-win-rate",
+        "term-fp-corrected",
+        "term-entk",
+        "term-guard",
+        "term-weak-generation",
+    } <= ids
     captions = re.findall(r'<p class="sub gallery-caption">(.*?)</p>', html, re.S)
     assert len(captions) == 3
     assert all("The base model (tiny), train split, 3 candidates per prompt" in c for c in captions)
@@ -81,7 +89,16 @@ def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
     assert not errors, errors
     external = [r for r in requests if '"url":"http' in r.replace(" ", "")]
     assert not external, external[:3]
-    for key in ("Summary", "Before → after", "non-unification", "win rate", "Data-quality guard", "eNTK",
-                "Provenance", "Terms", "candidates per prompt"):
+    for key in (
+        "Summary",
+        "Before → after",
+        "non-unification",
+        "win rate",
+        "Data-quality guard",
+        "eNTK",
+        "Provenance",
+        "Terms",
+        "candidates per prompt",
+    ):
         assert key in text, key
     assert "easy" in text and "overall" in text

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from unigap.report.summary import change, summary, terms
 from unigap.analysis.table import spec_of
+from unigap.report.summary import change, summary, terms
 
-CONFIG = {"model": {"name": "tiny"}, "eval_prompts": {"suite": "shapeworld"}, "eval_n": 4, "n": 10,
-          "improve": {"method": "sft", "curriculum": {"mode": "fixed"}}}
+CONFIG = {
+    "model": {"name": "tiny"},
+    "eval_prompts": {"suite": "shapeworld"},
+    "eval_n": 4,
+    "n": 10,
+    "improve": {"method": "sft", "curriculum": {"mode": "fixed"}},
+}
 PROMPTS = {"train": 360, "eval": 180}
 
 
@@ -18,24 +23,42 @@ def e(v, lo, hi):
 
 
 def side(non, gen, acc):
-    return {"metrics": {"non_unification": {"overall": non}, "generation_score/oracle": {"overall": gen},
-                        "self_accuracy/oracle": {"overall": acc}, "weak_generation/oracle": {"overall": e(.8, .7, .9)}}}
+    return {
+        "metrics": {
+            "non_unification": {"overall": non},
+            "generation_score/oracle": {"overall": gen},
+            "self_accuracy/oracle": {"overall": acc},
+            "weak_generation/oracle": {"overall": e(0.8, 0.7, 0.9)},
+        }
+    }
 
 
 def analysis(after, win, guard_passed=True):
-    return {"before": side(e(.628, .592, .661), e(.333, .297, .371), e(.811, .782, .839)), "after": after,
-            "win_rate": {"oracle": {"win_rate": {"overall": win}, "disagreements": 103}},
-            "guard": {"judge": "oracle", "agree": 55, "n": 100, "agreement": .55, "ci": [.452, .644], "threshold": .5,
-                      "passed": guard_passed}}
+    return {
+        "before": side(e(0.628, 0.592, 0.661), e(0.333, 0.297, 0.371), e(0.811, 0.782, 0.839)),
+        "after": after,
+        "win_rate": {"oracle": {"win_rate": {"overall": win}, "disagreements": 103}},
+        "guard": {
+            "judge": "oracle",
+            "agree": 55,
+            "n": 100,
+            "agreement": 0.55,
+            "ci": [0.452, 0.644],
+            "threshold": 0.5,
+            "passed": guard_passed,
+        },
+    }
 
 
 def test_a_run_where_nothing_improved_says_so():
-    after = side(e(.634, .589, .676), e(.376, .335, .415), e(.697, .651, .743))
-    ran, changed, support = summary(analysis(after, e(.552, .457, .652), guard_passed=False), CONFIG, PROMPTS)
-    assert ran == ("The tiny model audited its own images on ShapeWorld: 180 eval prompts × 4 candidates, each judged "
-                   "by its own understanding (the self-judge) and by the external judge (oracle), before and after "
-                   "C-SFT (with curriculum replay) on data its self-judge curated from 360 train prompts × 10 "
-                   "candidates.")
+    after = side(e(0.634, 0.589, 0.676), e(0.376, 0.335, 0.415), e(0.697, 0.651, 0.743))
+    ran, changed, support = summary(analysis(after, e(0.552, 0.457, 0.652), guard_passed=False), CONFIG, PROMPTS)
+    assert ran == (
+        "The tiny model audited its own images on ShapeWorld: 180 eval prompts × 4 candidates, each judged "
+        "by its own understanding (the self-judge) and by the external judge (oracle), before and after "
+        "C-SFT (with curriculum replay) on data its self-judge curated from 360 train prompts × 10 "
+        "candidates."
+    )
     assert "non-unification 62.8 [59.2, 66.1] → 63.4 [58.9, 67.6] (CIs overlap)" in changed
     assert "self-judge accuracy (oracle) 81.1 [78.2, 83.9] → 69.7 [65.1, 74.3] (worse, CIs apart)" in changed
     assert changed.endswith("none improved beyond overlapping CIs.") and "weak generation" not in changed
@@ -45,14 +68,14 @@ def test_a_run_where_nothing_improved_says_so():
 
 
 def test_a_clear_gain_is_named_and_only_when_the_cis_are_apart():
-    after = side(e(.40, .35, .45), e(.376, .335, .415), e(.80, .77, .83))
-    _, changed, support = summary(analysis(after, e(.70, .60, .80)), CONFIG, PROMPTS)
+    after = side(e(0.40, 0.35, 0.45), e(0.376, 0.335, 0.415), e(0.80, 0.77, 0.83))
+    _, changed, support = summary(analysis(after, e(0.70, 0.60, 0.80)), CONFIG, PROMPTS)
     assert "non-unification 62.8 [59.2, 66.1] → 40.0 [35.0, 45.0] (better, CIs apart)" in changed
     assert changed.endswith("only non-unification improved beyond overlapping CIs.")
     assert "understanding improved" in support and "guard passed" in support
     spec = spec_of("non_unification")
-    assert change(spec, e(.5, .4, .6), e(.7, .61, .8)) == "worse, CIs apart"
-    assert change(spec, e(.5, .4, .6), {"value": .2}) == "no CI"
+    assert change(spec, e(0.5, 0.4, 0.6), e(0.7, 0.61, 0.8)) == "worse, CIs apart"
+    assert change(spec, e(0.5, 0.4, 0.6), {"value": 0.2}) == "no CI"
 
 
 def test_without_an_analysis_the_summary_says_what_to_run():

@@ -5,14 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from unigap.records import Prompt
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 
 def make_prompts(n: int = 3, split: str = "train") -> list[Prompt]:
     subtasks = ["color", "count", "position"]
-    return [Prompt(id=f"p{i}", text=f"prompt {i}", subtask=subtasks[i % 3], split=split, suite="shapeworld",
-                   band=["easy", None, "hard"][i % 3], metadata={"i": i},
-                   spec={"objects": [{"shape": "circle", "n": i}]} if i % 2 == 0 else None) for i in range(n)]
+    return [
+        Prompt(
+            id=f"p{i}",
+            text=f"prompt {i}",
+            subtask=subtasks[i % 3],
+            split=split,
+            suite="shapeworld",
+            band=["easy", None, "hard"][i % 3],
+            metadata={"i": i},
+            spec={"objects": [{"shape": "circle", "n": i}]} if i % 2 == 0 else None,
+        )
+        for i in range(n)
+    ]
 
 
 def make_image(seed: int, size: int = 16) -> np.ndarray:

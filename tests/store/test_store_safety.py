@@ -12,7 +12,6 @@ import threading
 import time
 
 import numpy as np
-from unigap.store.schema import MIGRATIONS
 import pytest
 from store_helpers import make_prompts, make_rows
 
@@ -20,13 +19,14 @@ from unigap.errors import UnigapError
 from unigap.records import Judgment
 from unigap.store import RunStore
 from unigap.store.runstore import DB_NAME
+from unigap.store.schema import MIGRATIONS
 
 WRITER = textwrap.dedent("""
     import sys
     import numpy as np
     from unigap.records import Judgment, Prompt
     from unigap.store import RunStore
-    from unigap.store.records import CandidateIn
+    from unigap.store.rows import CandidateIn
 
     def image(pid, i):
         return np.random.default_rng([int(pid[1:]), i]).integers(0, 256, (24, 24, 3), dtype=np.uint8)

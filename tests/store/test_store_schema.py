@@ -25,7 +25,11 @@ def test_new_db_is_at_the_latest_version(tmp_path):
         assert s._db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert s._db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
     assert [name for name, _ in _migrations(tmp_path)] == [
-        "m001_initial", "m002_judgment_score", "m003_failed_candidates", "m004_prompt_text_sha256"]
+        "m001_initial",
+        "m002_judgment_score",
+        "m003_failed_candidates",
+        "m004_prompt_text_sha256",
+    ]
 
 
 def test_reopen_applies_nothing(tmp_path):
@@ -49,8 +53,13 @@ def test_older_db_gets_the_missing_migrations(tmp_path, monkeypatch):
         assert len(s.prompts()) == 2
         cols = [r[1] for r in s._db.conn.execute("PRAGMA table_info(prompts)")]
         assert "notes" in cols
-    assert [n for n, _ in _migrations(tmp_path)] == ["m001_initial", "m002_judgment_score", "m003_failed_candidates",
-                                                 "m004_prompt_text_sha256", "m005_add_notes"]
+    assert [n for n, _ in _migrations(tmp_path)] == [
+        "m001_initial",
+        "m002_judgment_score",
+        "m003_failed_candidates",
+        "m004_prompt_text_sha256",
+        "m005_add_notes",
+    ]
 
 
 def test_failed_migration_changes_nothing(tmp_path, monkeypatch):

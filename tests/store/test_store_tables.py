@@ -9,7 +9,7 @@ from store_helpers import make_image, make_prompts, make_rows
 from unigap.errors import UnigapError
 from unigap.records import Judgment
 from unigap.store import RunStore, sha256_file
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 
 
 def test_prompts_round_trip_in_insertion_order(store):
@@ -92,13 +92,22 @@ def test_candidate_unknown_id(filled):
 
 def test_judgments_round_trip_with_join(filled):
     c = filled.candidates()
-    filled.add_judgments("self", [(c[0].id, Judgment(1, 0.8, "The score is 1")),
-                                  (c[1].id, Judgment(None, None, "hmm", "unparsed")),
-                                  (c[2].id, Judgment(None, raw="", status="failed", error="RuntimeError: boom"))])
+    filled.add_judgments(
+        "self",
+        [
+            (c[0].id, Judgment(1, 0.8, "The score is 1")),
+            (c[1].id, Judgment(None, None, "hmm", "unparsed")),
+            (c[2].id, Judgment(None, raw="", status="failed", error="RuntimeError: boom")),
+        ],
+    )
     filled.add_judgments("oracle", [(c[0].id, Judgment(np.int64(0), raw="wrong colour"))])
     rows = filled.judgments()
-    assert [(r.candidate_id, r.judge) for r in rows] == [(c[0].id, "oracle"), (c[0].id, "self"), (c[1].id, "self"),
-                                                         (c[2].id, "self")]
+    assert [(r.candidate_id, r.judge) for r in rows] == [
+        (c[0].id, "oracle"),
+        (c[0].id, "self"),
+        (c[1].id, "self"),
+        (c[2].id, "self"),
+    ]
     r = filled.judgments(judge="self")[0]
     assert (r.verdict, r.prob, r.raw, r.status, r.error) == (1, 0.8, "The score is 1", "ok", None)
     assert (r.prompt_id, r.subtask, r.band, r.source, r.idx) == ("p0", "color", "easy", "base", 0)
@@ -156,18 +165,32 @@ def test_events(store):
     store.log(None, "note")
     events = store.events()
     assert [(e["stage"], e["message"], e["data"]) for e in events] == [
-        ("audit", "started", None), ("curate", "kept", {"sft": 3}), (None, "note", None)]
+        ("audit", "started", None),
+        ("curate", "kept", {"sft": 3}),
+        (None, "note", None),
+    ]
     assert [e["message"] for e in store.events("curate")] == ["kept"]
     assert events[0]["time"] <= events[2]["time"]
 
 
 def test_counts(filled):
     c = filled.candidates()
-    filled.add_judgments("self", [(c[0].id, Judgment(1)), (c[1].id, Judgment(None, status="unparsed")),
-                                  (c[2].id, Judgment(None, status="failed", error="x"))])
+    filled.add_judgments(
+        "self",
+        [
+            (c[0].id, Judgment(1)),
+            (c[1].id, Judgment(None, status="unparsed")),
+            (c[2].id, Judgment(None, status="failed", error="x")),
+        ],
+    )
     filled.add_judgments("oracle", [(x.id, Judgment(0)) for x in c])
-    assert filled.counts() == {"prompts": 3, "candidates": {"base": 6}, "judgments": {"oracle": 6, "self": 3},
-                               "unparsed": {"oracle": 0, "self": 1}, "failed": {"oracle": 0, "self": 1}}
+    assert filled.counts() == {
+        "prompts": 3,
+        "candidates": {"base": 6},
+        "judgments": {"oracle": 6, "self": 3},
+        "unparsed": {"oracle": 0, "self": 1},
+        "failed": {"oracle": 0, "self": 1},
+    }
 
 
 def test_meta_and_bad_json(store):
@@ -202,9 +225,14 @@ def test_a_run_stored_before_an_option_existed_resumes_while_the_option_is_at_it
     check_out_dir(store.root, same, defaults)
     store.init_config(same, defaults)
     assert store.config() == old  # the stored config is kept as written
-    for changed, key in (({**same, "understand": {"tasks": ["mme"]}}, "understand.tasks"),
-                         ({**same, "n": 10}, "n")):  # a new option set away from its default; an old one changed
-        for refuse in (lambda: check_out_dir(store.root, changed, defaults), lambda: store.init_config(changed, defaults)):
+    for changed, key in (
+        ({**same, "understand": {"tasks": ["mme"]}}, "understand.tasks"),
+        ({**same, "n": 10}, "n"),
+    ):  # a new option set away from its default; an old one changed
+        for refuse in (
+            lambda: check_out_dir(store.root, changed, defaults),
+            lambda: store.init_config(changed, defaults),
+        ):
             with pytest.raises(UnigapError, match=f"(?m)keys differ: {key}$"):
                 refuse()
     with pytest.raises(UnigapError, match="model.dtype, understand.tasks"):
@@ -237,7 +265,8 @@ def test_failed_candidates_are_kept_counted_and_not_requested_again(tmp_path):
         pid = s.prompts()[0].id
         s.add_failed_candidates("base", [(pid, 1, 7, "image does not decode")])
         s.add_failed_candidates("base", [(pid, 1, 7, "again")])  # idempotent
-        assert s.failed_candidates("base") == [{"source": "base", "prompt_id": pid, "idx": 1, "seed": 7,
-                                                "reason": "image does not decode"}]
+        assert s.failed_candidates("base") == [
+            {"source": "base", "prompt_id": pid, "idx": 1, "seed": 7, "reason": "image does not decode"}
+        ]
         assert (pid, 1) not in s.missing_candidates("base", [pid], 3)
         assert s.counts()["failed_candidates"] == {"base": 1}

@@ -1,5 +1,8 @@
 """`improve` in its own process that SIGKILLs itself once `KILL_AT` grpo steps are done (the step after
-the last commit: kill -9 semantics, no cleanup runs). usage: python -m tests.training.grpo_kill_worker CONFIG_JSON DATA OUT KILL_AT"""
+the last commit: kill -9 semantics, no cleanup runs).
+
+    python -m tests.training.grpo_kill_worker CONFIG_JSON DATA OUT KILL_AT
+"""
 
 from __future__ import annotations
 

@@ -25,9 +25,11 @@ def curated_digest(data_dir: Path) -> dict:
     import pyarrow.parquet as pq
 
     out = {"totals": json.loads((data_dir / "manifest.json").read_text())["totals"]}
-    for name, cols in (("sft", ["prompt_id", "candidate_id", "tokens"]),
-                       ("dpo", ["prompt_id", "chosen_tokens", "rejected_tokens"]),
-                       ("discard", ["prompt_id"])):
+    for name, cols in (
+        ("sft", ["prompt_id", "candidate_id", "tokens"]),
+        ("dpo", ["prompt_id", "chosen_tokens", "rejected_tokens"]),
+        ("discard", ["prompt_id"]),
+    ):
         table = pq.read_table(data_dir / f"{name}.parquet")
         table = table.select([c for c in cols if c in table.column_names]).to_pylist()  # an empty file has no columns
         out[name] = hashlib.sha256(json.dumps(table, sort_keys=True).encode()).hexdigest()
@@ -47,8 +49,14 @@ def audit_and_curate(cfg, run_dir: Path) -> None:
         store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
         record_provenance(store, cfg.seed, ready.base)
         stage = Stages(store, lambda m: None)  # the stage record marks the audit finished (curate checks it)
-        stage("audit_train", lambda: {"failures": audit_into(store, audit_cfg(cfg, cfg.n), ready.train, ready.base,
-                                                             NoBar(), judges=ready.judges)})
+        stage(
+            "audit_train",
+            lambda: {
+                "failures": audit_into(
+                    store, audit_cfg(cfg, cfg.n), ready.train, ready.base, NoBar(), judges=ready.judges
+                )
+            },
+        )
     write_curation(run_dir, run_dir / "data", cfg.curate)
 
 
@@ -57,8 +65,12 @@ def train(cfg, run_dir: Path, name: str) -> dict:
     from unigap.training.improve import improve
 
     history = improve(cfg.improve_config(), run_dir / "data", run_dir / name, cfg.force, log=lambda m: None)
-    return {"losses": [e["loss"] for e in history["epochs"]], "examples": [e["examples"] for e in history["epochs"]],
-            "replays": history["replays"], "guard": (history.get("guard") or {}).get("agreement")}
+    return {
+        "losses": [e["loss"] for e in history["epochs"]],
+        "examples": [e["examples"] for e in history["epochs"]],
+        "replays": history["replays"],
+        "guard": (history.get("guard") or {}).get("agreement"),
+    }
 
 
 def small_config():

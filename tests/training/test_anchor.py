@@ -10,9 +10,9 @@ from unigap.errors import DataError, UnigapError
 from unigap.models.base import ModelConfig, load_model
 from unigap.models.tiny.checkpoint import shipped_path
 from unigap.training.anchor import load_und_set, match_logit
-from unigap.training.losses import bernoulli_kl
 from unigap.training.config import AnchorConfig, JudgeKLAnchor, ReplayAnchor
 from unigap.training.improve import improve
+from unigap.training.losses import bernoulli_kl
 from unigap.verdict import question
 
 
@@ -36,11 +36,13 @@ def test_bernoulli_kl_is_zero_at_the_base_and_grows_away_from_it():
 def test_shapeworld_plain_set_uses_train_scenes_only():
     from unigap.understand.shapeworld import build_items
 
-    items = load_und_set("shapeworld_plain", 18, 0)
+    items = load_und_set(ReplayAnchor(set="shapeworld_plain", size=18), seed=0)
     built = build_items(2, 0, split="train")
     assert len(items) == 18 and all("/train/" in it["id"] for it in built)
     assert [(i["question"], i["answer"]) for i in items] == [(b["question"], b["answer"]) for b in built]
     assert {b["id"] for b in build_items(2, 0)}.isdisjoint(b["id"] for b in built)  # the benchmark's (eval) items
+    fixed = load_und_set(ReplayAnchor(set="shapeworld_plain", size=18, seed=3), seed=0)  # the section's seed wins
+    assert [i["question"] for i in fixed] == [b["question"] for b in build_items(2, 3, split="train")]
 
 
 def test_a_missing_or_malformed_understanding_set_is_refused_before_writing(tmp_path, tiny_ckpt_dir):
@@ -72,8 +74,12 @@ def test_judge_kl_anchor_keeps_the_judge_near_the_base_on_its_reference_images(t
     kw = dict(lr=3e-3, epochs=3) if method == "sft" else dict(lr=3e-3, epochs=2)
     make = (lambda **k: grpo_cfg(ckpt, **kw, **k)) if method == "grpo" else (lambda **k: cfg(ckpt, **kw, **k))
     free = improve(make(), data, tmp_path / "free", log=lambda m: None)
-    anchored = improve(make(anchor=AnchorConfig(judge_kl=JudgeKLAnchor(weight=5.0, size=16, batch=8))), data,
-                       tmp_path / "anchored", log=lambda m: None)
+    anchored = improve(
+        make(anchor=AnchorConfig(judge_kl=JudgeKLAnchor(weight=5.0, size=16, batch=8))),
+        data,
+        tmp_path / "anchored",
+        log=lambda m: None,
+    )
     from unigap.training.checkpoint import State
 
     ref = State.load(tmp_path / "anchored").anchor
@@ -86,8 +92,10 @@ def test_judge_kl_anchor_keeps_the_judge_near_the_base_on_its_reference_images(t
     assert drift["anchored"] < drift["free"], drift
     rows = anchored["steps"] if method == "grpo" else anchored["epochs"]
     assert all(np.isfinite(r["loss"]) for r in rows)
-    base, after = weights(load_model(ModelConfig(name="tiny", path=str(ckpt)))), weights(
-        load_model(ModelConfig(name="tiny", path=str(tmp_path / "anchored" / "model"))))
+    base, after = (
+        weights(load_model(ModelConfig(name="tiny", path=str(ckpt)))),
+        weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "anchored" / "model")))),
+    )
     assert any(not torch.equal(base[k], after[k]) for k in base)
     assert free["epochs"]
 
@@ -96,7 +104,7 @@ def test_replay_anchor_lowers_the_understanding_sets_loss(tmp_path):
     """SFT with the shapeworld_plain replay: the plain answers' NLL on the replayed items falls vs plain SFT."""
     ckpt = shipped_path()
     data = make_data(tmp_path / "data", ckpt, n=16)
-    items = load_und_set("shapeworld_plain", 36, 0)
+    items = load_und_set(ReplayAnchor(set="shapeworld_plain", size=36), seed=0)
     from unigap.training.anchor import decode_png
 
     images = torch.from_numpy(np.stack([decode_png(i["image"]) for i in items]))
@@ -111,3 +119,56 @@ def test_replay_anchor_lowers_the_understanding_sets_loss(tmp_path):
     improve(cfg(ckpt, lr=3e-3, epochs=3, trainable=["all"]), data, tmp_path / "free", log=lambda m: None)
     improve(cfg(ckpt, lr=3e-3, epochs=3, trainable=["all"], anchor=rp), data, tmp_path / "replay", log=lambda m: None)
     assert nll(tmp_path / "replay" / "model") < nll(tmp_path / "free" / "model")
+
+
+SETS = """
+from unigap.config import Config
+from unigap.registry import factory
+
+
+class Options(Config):
+    answer: str = "yes"
+
+
+def item(i, answer):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (i, i, i)).save(buf, format="PNG")
+    return {"image": buf.getvalue(), "question": f"q{i}", "answer": answer}
+
+
+@factory(options=Options)
+def new_set(cfg, options):
+    return [item(i, options.answer) for i in range(cfg.size)] + [item(cfg.seed, "seed")]
+
+
+def old_set(size, seed):
+    return [item(i, "old") for i in range(size)] + [item(seed, "seed")]
+"""
+
+
+def test_understanding_set_plugins_follow_the_factory_convention(tmp_path, monkeypatch):
+    """A plugin set is factory(cfg: the anchor.replay section, its typed options); one written for the older
+    fn(size, seed) still loads, with a FutureWarning."""
+    from tests._plugins import install
+    from unigap.errors import ConfigError
+    from unigap.training.anchor import UND_SETS, Anchors
+
+    install(
+        tmp_path / "site",
+        "unigap_sets",
+        "unigap_sets",
+        SETS,
+        "[unigap.understanding_sets]\nnew = unigap_sets:new_set\nold = unigap_sets:old_set\n",
+        monkeypatch,
+    )
+    with pytest.warns(FutureWarning, match="'old'.*not declared with @unigap.registry.factory"):
+        assert {"new", "old", "shapeworld_plain"} <= set(UND_SETS.names())
+    items = load_und_set(ReplayAnchor(set="new", size=2, options={"answer": "no"}), seed=7)
+    assert [i["answer"] for i in items] == ["no", "no", "seed"] and items[-1]["question"] == "q7"
+    assert [i["answer"] for i in load_und_set(ReplayAnchor(set="old", size=1), seed=5)] == ["old", "seed"]
+    with pytest.raises(ConfigError, match="anchor.replay.options.colour: unknown option"):
+        Anchors.check(AnchorConfig(replay=ReplayAnchor(set="new", options={"colour": 1})))

@@ -31,7 +31,9 @@ def test_commit_names_the_step_and_removes_the_older_one(tmp_path):
     assert cd.latest_step() == 2 and final == tmp_path / "epochs" / "000002"
     assert sorted(p.name for p in (tmp_path / "epochs").iterdir()) == ["000002"]
     cd.link("model", "model")
-    assert os.readlink(tmp_path / "model") == "epochs/000002/model" and (tmp_path / "model" / "w.txt").read_text() == "two"
+    assert (
+        os.readlink(tmp_path / "model") == "epochs/000002/model" and (tmp_path / "model" / "w.txt").read_text() == "two"
+    )
 
 
 @pytest.mark.parametrize("left", ["temp dir", "renamed, not named"])
@@ -95,7 +97,8 @@ def test_rng_states_round_trip():
 
 def test_a_resume_with_another_config_is_refused_except_the_allowed_keys(tmp_path):
     old = {"lr": 0.1, "epochs": 2, "model": {"batch_size": 8, "path": "x"}}
-    check_same_config(old, {**old, "epochs": 4, "model": {"batch_size": 16, "path": "x"}}, tmp_path,
-                      ("epochs", "model.batch_size"))
+    check_same_config(
+        old, {**old, "epochs": 4, "model": {"batch_size": 16, "path": "x"}}, tmp_path, ("epochs", "model.batch_size")
+    )
     with pytest.raises(UnigapError, match="these keys differ: lr"):
         check_same_config(old, {**old, "lr": 0.2}, tmp_path, ("epochs",))

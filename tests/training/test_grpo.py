@@ -8,12 +8,12 @@ import torch
 from tests.training.test_improve import make_data, weights
 from unigap.curation.dataset import PROMPTS, write_prompts
 from unigap.errors import ConfigError, UnigapError
+from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, load_model
 from unigap.prompts.shapeworld import load_shapeworld
 from unigap.training.config import GrpoOptions, ImproveConfig, RewardConfig
 from unigap.training.improve import improve
 from unigap.training.losses import group_advantages, grpo_token_loss
-from unigap.judges.base import JudgeConfig
 
 
 def grpo_data(path, ckpt, n_prompts=4, prompts=None):
@@ -24,11 +24,24 @@ def grpo_data(path, ckpt, n_prompts=4, prompts=None):
 
 
 def grpo_cfg(ckpt, **kw):
-    grpo = {"group_size": 4, "rewards": [RewardConfig(name="self"), RewardConfig(name="oracle", weight=0.5)],
-            "save_every": 1, **kw.pop("grpo", {})}
-    return ImproveConfig(**{"method": "grpo", "model": ModelConfig(name="tiny", path=str(ckpt)), "epochs": 1,
-                            "batch_size": 8, "lr": 1e-3, "grpo": GrpoOptions(**grpo),
-                            "monitor": JudgeConfig(name="oracle"), **kw})
+    grpo = {
+        "group_size": 4,
+        "rewards": [RewardConfig(name="self"), RewardConfig(name="oracle", weight=0.5)],
+        "save_every": 1,
+        **kw.pop("grpo", {}),
+    }
+    return ImproveConfig(
+        **{
+            "method": "grpo",
+            "model": ModelConfig(name="tiny", path=str(ckpt)),
+            "epochs": 1,
+            "train_batch_size": 8,
+            "lr": 1e-3,
+            "grpo": GrpoOptions(**grpo),
+            "monitor": JudgeConfig(name="oracle"),
+            **kw,
+        }
+    )
 
 
 def test_group_advantages_normalise_within_each_prompt():
@@ -111,8 +124,21 @@ def test_grpo_killed_with_sigkill_resumes_to_the_same_result(tmp_path, tiny_ckpt
     straight = improve(c, data, tmp_path / "straight", log=lambda m: None)
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
-    p = subprocess.run([sys.executable, "-m", "tests.training.grpo_kill_worker", c.model_dump_json(), str(data),
-                        str(tmp_path / "killed"), "5"], env=env, cwd=root, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.training.grpo_kill_worker",
+            c.model_dump_json(),
+            str(data),
+            str(tmp_path / "killed"),
+            "5",
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == -9, p.stderr[-2000:]  # killed after step 5; steps 1-4 committed
     resumed = improve(c, data, tmp_path / "killed", log=lambda m: None)
     a = weights(load_model(ModelConfig(name="tiny", path=str(tmp_path / "straight" / "model"))))
@@ -125,7 +151,7 @@ def test_group_of_one_and_partial_groups_are_refused():
     with pytest.raises(ValueError, match="group_size is 1"):
         ImproveConfig(method="grpo", grpo=GrpoOptions(group_size=1))
     with pytest.raises(ValueError, match="multiple of grpo.group_size"):
-        ImproveConfig(method="grpo", batch_size=10, grpo=GrpoOptions(group_size=4))
+        ImproveConfig(method="grpo", train_batch_size=10, grpo=GrpoOptions(group_size=4))
 
 
 def test_micro_batch_beyond_memory_is_refused_before_writing(tmp_path, tiny_ckpt_dir, monkeypatch):
@@ -144,7 +170,9 @@ def test_a_reward_judge_that_cannot_score_the_prompts_is_refused_naming_one(tmp_
     prompts = load_shapeworld(split="train", subtasks=["color_attr"])[:3]
     prompts[1] = replace(prompts[1], spec=None)
     data = grpo_data(tmp_path / "data", tiny_ckpt_dir, prompts=prompts)
-    with pytest.raises(UnigapError, match=f"rewards\\[1\\] \\(oracle\\) cannot score the run's prompts: .*{prompts[1].id}"):
+    with pytest.raises(
+        UnigapError, match=f"rewards\\[1\\] \\(oracle\\) cannot score the run's prompts: .*{prompts[1].id}"
+    ):
         improve(grpo_cfg(tiny_ckpt_dir), data, tmp_path / "out", log=lambda m: None)
     assert not (tmp_path / "out").exists()
     with pytest.raises(ConfigError, match=r"grpo.rewards\[0\].name: unknown reward 'nope'"):

@@ -45,18 +45,37 @@ def synthetic(name: str, path):
 
 def curated(path, model):
     """Two base images per prompt (the anchors' reference set) and the prompts GRPO samples for."""
-    prompts = [Prompt(id=f"p{i}", text=t, subtask="s", split="train", suite="t", band="easy")
-               for i, t in enumerate(TEXTS)]
+    prompts = [
+        Prompt(id=f"p{i}", text=t, subtask="s", split="train", suite="t", band="easy") for i, t in enumerate(TEXTS)
+    ]
     gen = model.generate([p.text for p in prompts for _ in range(2)], list(range(6)), SamplingConfig(cfg_scale=1.0))
-    rows = [{"prompt": p.text, "prompt_id": p.id, "subtask": "s", "band": "easy", "tokens": gen.tokens[2 * i].tolist(),
-             "image": {"bytes": encode_png(gen.images[2 * i].numpy())}} for i, p in enumerate(prompts)]
+    rows = [
+        {
+            "prompt": p.text,
+            "prompt_id": p.id,
+            "subtask": "s",
+            "band": "easy",
+            "tokens": gen.tokens[2 * i].tolist(),
+            "image": {"bytes": encode_png(gen.images[2 * i].numpy())},
+        }
+        for i, p in enumerate(prompts)
+    ]
     path.mkdir(parents=True)
     _write(rows, path / "sft.parquet", ("image",))
     _write([], path / "dpo.parquet", ("chosen", "rejected"))
     _write([], path / "discard.parquet", ())
     write_prompts(path / PROMPTS, prompts)
-    (path / MANIFEST).write_text(json.dumps({"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
-                                             "fingerprint": model.fingerprint(), "counts": {}}))
+    (path / MANIFEST).write_text(
+        json.dumps(
+            {
+                "curate": {"rule": "all_accepted"},
+                "splits": ["train"],
+                "run_dir": None,
+                "fingerprint": model.fingerprint(),
+                "counts": {},
+            }
+        )
+    )
     return path
 
 
@@ -71,11 +90,22 @@ def test_grpo_steps_on_synthetic_checkpoints(tmp_path, name, trainable):
     before = {k: v.detach().clone() for k, v in model.module().state_dict().items()}
     groups = model.components()
     trained = {n for n, p in model.module().named_parameters() if any(p is q for t in trainable for q in groups[t])}
-    cfg = ImproveConfig(method="grpo", model=mcfg, epochs=1, batch_size=4, lr=1e-2, trainable=trainable,
-                        sampling=SamplingConfig(cfg_scale=2.0, temperature=1.0),
-                        self_judge={"mode": "prob"},
-                        grpo=GrpoOptions(group_size=2, beta=0.05, inner_steps=2,
-                                         rewards=[RewardConfig(name="self"), RewardConfig(name="dual", weight=0.1)]))
+    cfg = ImproveConfig(
+        method="grpo",
+        model=mcfg,
+        epochs=1,
+        train_batch_size=4,
+        lr=1e-2,
+        trainable=trainable,
+        sampling=SamplingConfig(cfg_scale=2.0, temperature=1.0),
+        self_judge={"mode": "prob"},
+        grpo=GrpoOptions(
+            group_size=2,
+            beta=0.05,
+            inner_steps=2,
+            rewards=[RewardConfig(name="self"), RewardConfig(name="dual", weight=0.1)],
+        ),
+    )
     history = improve(cfg, data, tmp_path / "out", log=lambda m: None)
     steps = history["steps"]
     assert len(steps) == 2 and all(np.isfinite([s["loss"], s["reward"], s["kl"]]).all() for s in steps)

@@ -7,8 +7,8 @@ import torch
 from unigap import world
 from unigap.curation.dataset import MANIFEST, _write, read_parquet_rows
 from unigap.errors import DataError
-from unigap.models.base import ModelConfig, load_model
 from unigap.files import encode_png
+from unigap.models.base import ModelConfig, load_model
 from unigap.training.improve import ImproveConfig, improve
 
 TEXTS = ["a red circle", "a blue square", "a big green triangle", "a small red cross"]
@@ -26,40 +26,74 @@ def make_data(path, ckpt_dir, n=8, splits=("train",), fingerprint=None, seed=0, 
         text, pid = (TEXTS[i % 4], f"p{i}") if p is None else (p.text, p.id)
         base = {"prompt": text, "prompt_id": pid, "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
-                      "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
+        pairs.append(
+            {
+                **base,
+                "chosen": {"bytes": encode_png(img[0])},
+                "rejected": {"bytes": encode_png(img[1])},
+                "chosen_tokens": toks[0].tolist(),
+                "rejected_tokens": toks[1].tolist(),
+            }
+        )
     path.mkdir(parents=True, exist_ok=True)
     _write(rows, path / "sft.parquet", ("image",))
     _write(pairs, path / "dpo.parquet", ("chosen", "rejected"))
-    _write([{"prompt": "a blue cross", "prompt_id": "q0", "subtask": "single_object", "band": "easy", "split": "train",
-             "suite": "t", "spec": "null"}], path / "discard.parquet", ())
-    manifest = {"curate": {"rule": "one_per_prompt"}, "splits": list(splits), "run_dir": None,
-                "fingerprint": fingerprint or model.fingerprint(), "counts": {}}
+    _write(
+        [
+            {
+                "prompt": "a blue cross",
+                "prompt_id": "q0",
+                "subtask": "single_object",
+                "band": "easy",
+                "split": "train",
+                "suite": "t",
+                "spec": "null",
+            }
+        ],
+        path / "discard.parquet",
+        (),
+    )
+    manifest = {
+        "curate": {"rule": "one_per_prompt"},
+        "splits": list(splits),
+        "run_dir": None,
+        "fingerprint": fingerprint or model.fingerprint(),
+        "counts": {},
+    }
     (path / MANIFEST).write_text(json.dumps(manifest))
     return path
 
 
 def cfg(ckpt_dir, **kw):
-    return ImproveConfig(**{"model": ModelConfig(name="tiny", path=str(ckpt_dir)), "epochs": 2, "batch_size": 4,
-                            "lr": 1e-3, **kw})
+    return ImproveConfig(
+        **{"model": ModelConfig(name="tiny", path=str(ckpt_dir)), "epochs": 2, "train_batch_size": 4, "lr": 1e-3, **kw}
+    )
 
 
 def weights(model):
     return {k: v.detach().clone() for k, v in model.module().state_dict().items()}
 
 
-@pytest.mark.parametrize("method,trainable", [("sft", ["llm"]), ("dpo", ["llm"]), ("sft", ["gen_head"]), ("dpo", ["all"])])
+@pytest.mark.parametrize(
+    "method,trainable", [("sft", ["llm"]), ("dpo", ["llm"]), ("sft", ["gen_head"]), ("dpo", ["all"])]
+)
 def test_trainer_updates_trainable_only(tmp_path, tiny_ckpt_dir, method, trainable):
     data = make_data(tmp_path / "data", tiny_ckpt_dir)
     before = weights(load_model(ModelConfig(name="tiny", path=str(tiny_ckpt_dir))))
-    history = improve(cfg(tiny_ckpt_dir, method=method, trainable=trainable), data, tmp_path / "out", log=lambda m: None)
+    history = improve(
+        cfg(tiny_ckpt_dir, method=method, trainable=trainable), data, tmp_path / "out", log=lambda m: None
+    )
     assert all(np.isfinite(e["loss"]) for e in history["epochs"])
     after_model = load_model(ModelConfig(name="tiny", path=str(tmp_path / "out" / "model")))
     after = weights(after_model)
     groups = after_model.components()
     # "all" trains everything on the image path; the text head gets no gradient from image losses
-    names = {n for n, p in after_model.module().named_parameters()
-             if ("all" in trainable and not n.startswith("lm_head")) or any(p is q for t in trainable if t != "all" for q in groups[t])}
+    names = {
+        n
+        for n, p in after_model.module().named_parameters()
+        if ("all" in trainable and not n.startswith("lm_head"))
+        or any(p is q for t in trainable if t != "all" for q in groups[t])
+    }
     for k in before:
         changed = not torch.equal(before[k], after[k])
         assert changed == (k in names), k
@@ -83,6 +117,7 @@ def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
     On the shipped model: a random one cannot tell the images apart."""
     from unigap.models.tiny.checkpoint import shipped_path
     from unigap.verdict import question
+
     tiny_ckpt_dir = shipped_path()
     data = make_data(tmp_path / "data", tiny_ckpt_dir, n=4)
     base = load_model(ModelConfig(name="tiny", path=str(tiny_ckpt_dir)))
@@ -90,8 +125,11 @@ def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
     codec = base.ckpt.codec
     empty = codec.tokens_of(world.Scene(()))  # rejected: an empty sky, unlike any chosen image
     for r in rows:
-        r.update(rejected_tokens=empty.tolist(), chosen={"bytes": encode_png(codec.decode(np.array([r["chosen_tokens"]]))[0])},
-                 rejected={"bytes": encode_png(codec.decode(empty[None])[0])})
+        r.update(
+            rejected_tokens=empty.tolist(),
+            chosen={"bytes": encode_png(codec.decode(np.array([r["chosen_tokens"]]))[0])},
+            rejected={"bytes": encode_png(codec.decode(empty[None])[0])},
+        )
     _write(rows, data / "dpo.parquet", ("chosen", "rejected"))
 
     def odds(model, key):
@@ -100,8 +138,12 @@ def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
         lp = {v: model.answer_logprobs(imgs, qs, [f"The score is {v}."] * len(rows)).detach() for v in (0, 1)}
         return lp[1] - lp[0]
 
-    history = improve(cfg(tiny_ckpt_dir, method=method, trainable=["all"], und_weight=1.0, epochs=10), data,
-                      tmp_path / "out", log=lambda m: None)
+    history = improve(
+        cfg(tiny_ckpt_dir, method=method, trainable=["all"], und_weight=1.0, epochs=10),
+        data,
+        tmp_path / "out",
+        log=lambda m: None,
+    )
     assert all(np.isfinite(e["loss"]) for e in history["epochs"])
     new = load_model(ModelConfig(name="tiny", path=str(tmp_path / "out" / "model")))
     assert not torch.equal(base.module().lm_head.weight, new.module().lm_head.weight)
@@ -115,6 +157,7 @@ def test_und_weight_teaches_the_curated_verdicts(tmp_path, method):
 
 def test_und_weight_needs_answer_logprobs(tmp_path, tiny_ckpt_dir, monkeypatch):
     from unigap.models.tiny.backend import TinyBackend
+
     monkeypatch.delattr(TinyBackend, "answer_logprobs")
     data = make_data(tmp_path / "data", tiny_ckpt_dir, n=2)
     with pytest.raises(Exception, match="und_weight: the 'tiny' backend has no answer_logprobs"):

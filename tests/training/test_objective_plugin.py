@@ -37,8 +37,12 @@ def test_a_plugin_objective_trains_with_its_typed_options(plugin_site, tmp_path,
     assert "toy_sft" in OBJECTIVES.names() and OBJECTIVES.entry("toy_sft").source == "unigap-toy-objective"
     data = make_data(tmp_path / "data", tiny_ckpt_dir)
     full = improve(cfg(tiny_ckpt_dir, epochs=1), data, tmp_path / "sft", log=lambda m: None)
-    half = improve(cfg(tiny_ckpt_dir, epochs=1, method="toy_sft", options={"scale": 0.5}), data, tmp_path / "toy",
-                   log=lambda m: None)
+    half = improve(
+        cfg(tiny_ckpt_dir, epochs=1, method="toy_sft", options={"scale": 0.5}),
+        data,
+        tmp_path / "toy",
+        log=lambda m: None,
+    )
     assert np.isclose(half["epochs"][0]["loss"], 0.5 * full["epochs"][0]["loss"], rtol=1e-6)
     with pytest.raises(ConfigError, match=r"(?s)improve.options.nope: unknown option.*objective 'toy_sft': scale"):
         improve(cfg(tiny_ckpt_dir, method="toy_sft", options={"nope": 1}), data, tmp_path / "bad")

@@ -7,7 +7,7 @@ from unigap.errors import CheckpointError
 from unigap.models.tiny.checkpoint import load_checkpoint, save_checkpoint
 from unigap.training.pretrain import ArchConfig, PretrainConfig, SelfPlayConfig, pretrain, recipe_dict, self_play_pool
 
-SMALL = dict(batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
+SMALL = dict(train_batch_size=16, arch=ArchConfig(n_layer=2, n_head=2, n_embd=32), warmup=5, lr=3e-3)
 
 
 def test_30_step_pretrain_loss_falls_and_parameters_change(tmp_path):
@@ -74,15 +74,17 @@ def test_self_play_pool_holds_the_models_images_with_oracle_verdicts():
 
 
 def test_balanced_self_play_draws_each_subtasks_verdicts_equally():
-    from unigap.models.tiny.format import TinyFormat
     from unigap.models.tiny.recipe import DataSource
 
     # a pool like the medium band's: 1 right image of "texture" among 9 wrong ones, 10 wrong "spatial"
     pool = [([0] * 12, "p", int(i == 0), "texture") for i in range(10)] + [([0] * 12, "q", 0, "spatial")] * 10
     counts = {}
     for balance in (False, True):
-        cfg = PretrainConfig(self_play=SelfPlayConfig(frac=1.0, balance=balance), und_positive_frac=0.5,
-                             und_subtask_weights={"texture": 1.0, "spatial": 1.0})
+        cfg = PretrainConfig(
+            self_play=SelfPlayConfig(frac=1.0, balance=balance),
+            und_positive_frac=0.5,
+            und_subtask_weights={"texture": 1.0, "spatial": 1.0},
+        )
         data = DataSource.__new__(DataSource)
         data.cfg, data.pool, data._cells = cfg, pool, None
         rng = np.random.default_rng(0)
@@ -129,12 +131,20 @@ def test_shipped_checkpoint_loads_and_is_small():
 
 def test_init_from_continues_a_checkpoint_and_writes_snapshots(tmp_path):
     base = pretrain(PretrainConfig(steps=2, checkpoint_every=100, **SMALL), tmp_path / "base")
-    cfg = PretrainConfig(steps=4, checkpoint_every=100, init_from=str(tmp_path / "base"), snapshots=[1, 3],
-                         self_play=SelfPlayConfig(frac=0.9, start=0, every=2, pool=4), **SMALL)
+    cfg = PretrainConfig(
+        steps=4,
+        checkpoint_every=100,
+        init_from=str(tmp_path / "base"),
+        snapshots=[1, 3],
+        self_play=SelfPlayConfig(frac=0.9, start=0, every=2, pool=4),
+        **SMALL,
+    )
     losses = []
     cont = pretrain(cfg, tmp_path / "cont", lambda step, s: losses.append(s["loss"]))
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
-    assert cont.card["init"]["sha256"] == base.card["sha256"] and cont.card["pretrain"]["init_from"] == str(tmp_path / "base")
+    assert cont.card["init"]["sha256"] == base.card["sha256"] and cont.card["pretrain"]["init_from"] == str(
+        tmp_path / "base"
+    )
     assert any(not torch.equal(a, b) for a, b in zip(base.model.parameters(), cont.model.parameters()))
     two, four = load_checkpoint(tmp_path / "cont" / "step_1"), load_checkpoint(tmp_path / "cont" / "step_3")
     assert (two.card["steps"], four.card["steps"], load_checkpoint(tmp_path / "cont").card["steps"]) == (1, 3, 4)
@@ -166,6 +176,7 @@ def test_shipped_strong_judge_loads_by_name_and_its_card_names_its_recipe():
     config = Path(__file__).resolve().parents[2] / "configs" / "pretrain_strong_judge.yaml"
     assert card["pretrain"] == recipe_dict(load_config(PretrainConfig, config))
     assert card["init"]["sha256"] == load_checkpoint("tiny").card["sha256"]  # it continues the shipped tiny model
-    # the final checkpoint of the recipe or one of its snapshots (constant lr: the snapshot after k steps is the k-step recipe)
+    # the final checkpoint of the recipe or one of its snapshots
+    # (constant lr: the snapshot after k steps is the k-step recipe)
     assert card["steps"] in (card["pretrain"]["steps"], *card["pretrain"].get("snapshots", []))
     assert card["init"]["path"] == "unigap/assets/tiny"  # package-relative: the card reads the same on every machine

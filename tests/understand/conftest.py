@@ -7,8 +7,8 @@ they skip.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
@@ -67,14 +67,14 @@ metadata:
   version: 1.5
 """
 
-UTILS = '''\
+UTILS = """\
 def doc_to_visual(doc):
     return [doc["image"].convert("RGB")]
 
 
 def yesno_text(doc, lmms_eval_specific_kwargs=None):
     return doc["question"]
-'''
+"""
 
 
 def toy_rows(n: int = 10) -> list[dict]:
@@ -87,17 +87,30 @@ def toy_rows(n: int = 10) -> list[dict]:
         shown, asked = names[i % 3], names[(i * 2) % 3]
         side = 24 if i % 3 == 2 else 32
         img = np.zeros((side, side, 3), np.uint8) + np.array(COLORS[shown], np.uint8)
-        rows.append({"question": f"Is the image {asked}?", "answer": "Yes" if shown == asked else "No",
-                     "color": shown, "label": names.index(shown), "image": {"bytes": encode_png(img), "path": None}})
+        rows.append(
+            {
+                "question": f"Is the image {asked}?",
+                "answer": "Yes" if shown == asked else "No",
+                "color": shown,
+                "label": names.index(shown),
+                "image": {"bytes": encode_png(img), "path": None},
+            }
+        )
     return rows
 
 
 def write_toy_parquet(rows: list[dict], path: Path) -> Path:
     import datasets
 
-    feats = datasets.Features({"question": datasets.Value("string"), "answer": datasets.Value("string"),
-                               "color": datasets.Value("string"), "label": datasets.Value("int64"),
-                               "image": datasets.Image()})
+    feats = datasets.Features(
+        {
+            "question": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+            "color": datasets.Value("string"),
+            "label": datasets.Value("int64"),
+            "image": datasets.Image(),
+        }
+    )
     datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats).to_parquet(str(path))
     return path
 
@@ -138,14 +151,21 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, answers: dict[str, str] | None = None, best: dict[tuple, str] | None = None,
-                 fail_on: str | None = None) -> None:
+    def __init__(
+        self, answers: dict[str, str] | None = None, best: dict[tuple, str] | None = None, fail_on: str | None = None
+    ) -> None:
         self.answers, self.best, self.fail_on = answers or {}, best or {}, fail_on
         self.calls: list[dict] = []
 
     def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
-        self.calls.append({"kind": "answer", "shape": tuple(images.shape), "questions": list(questions),
-                           "max_new_tokens": max_new_tokens})
+        self.calls.append(
+            {
+                "kind": "answer",
+                "shape": tuple(images.shape),
+                "questions": list(questions),
+                "max_new_tokens": max_new_tokens,
+            }
+        )
         if self.fail_on and any(self.fail_on in q for q in questions):
             raise RuntimeError("scripted failure")
         return [self.answers.get(q, "No") for q in questions]

@@ -16,15 +16,22 @@ def run_toy(model, tasks, toy_tasks, tmp_path, batch_size=4, limit=None):
     from unigap.models.base import ModelConfig
     from unigap.understand.run import evaluate_backend
 
-    return evaluate_backend(ModelConfig(name=model.name), tasks, limit, tmp_path / "out", model=model,
-                            options={"include_defaults": False, "include": [toy_tasks], "batch_size": batch_size})
+    return evaluate_backend(
+        ModelConfig(name=model.name),
+        tasks,
+        limit,
+        tmp_path / "out",
+        model=model,
+        options={"include_defaults": False, "include": [toy_tasks], "batch_size": batch_size},
+    )
 
 
 def test_generate_until_batches_and_scores_with_lmms_evals_exact_match(lmms, toy_tasks, tmp_path, scripted):
     # "yes." only matches "Yes" with lmms-eval's ignore_case/ignore_punctuation (task YAML), and only
     # once the adapter cut the answer at the task's `until` string.
-    backend = scripted({"Is the image red?": "yes. ASSISTANT: and more", "Is the image blue?": "Yes",
-                        "Is the image green?": "no"})
+    backend = scripted(
+        {"Is the image red?": "yes. ASSISTANT: and more", "Is the image blue?": "Yes", "Is the image green?": "no"}
+    )
     result = run_toy(backend, ["toy_yesno"], toy_tasks, tmp_path)
     assert result["scores"]["toy_yesno"]["exact_match"] == pytest.approx(0.7)  # red 4/4, blue 0/3, green 3/3
     assert result["n"]["toy_yesno"] == {"original": 10, "effective": 10}
@@ -58,8 +65,9 @@ def test_multiple_choice_uses_loglikelihood_and_lmms_evals_acc(lmms, toy_tasks, 
 
 
 def test_one_failing_item_is_counted_and_the_rest_scored(lmms, toy_tasks, tmp_path, scripted):
-    backend = scripted({"Is the image red?": "Yes", "Is the image blue?": "No", "Is the image green?": "No"},
-                       fail_on="blue")
+    backend = scripted(
+        {"Is the image red?": "Yes", "Is the image blue?": "No", "Is the image green?": "No"}, fail_on="blue"
+    )
     result = run_toy(backend, ["toy_yesno"], toy_tasks, tmp_path)
     assert result["failures"]["count"] == 3 and result["failures"]["by_task"] == {"toy_yesno": 3}
     assert all("scripted failure" in f["error"] for f in result["failures"]["items"])
@@ -98,7 +106,9 @@ def test_registered_for_the_lmms_eval_cli(lmms, tiny_ckpt_dir):
 
     cls = get_model("unigap")  # through the lmms_eval.models entry point (pyproject.toml)
     assert cls is UnigapLMM
-    lm = cls.create_from_arg_string(f"backend=tiny,path={tiny_ckpt_dir},batch_size=3", {"batch_size": 1, "device": None})
+    lm = cls.create_from_arg_string(
+        f"backend=tiny,path={tiny_ckpt_dir},batch_size=3", {"batch_size": 1, "device": None}
+    )
     assert lm.batch_size == 3 and lm.backend == "tiny"  # model_args win over the CLI's default --batch_size
 
 
@@ -107,8 +117,9 @@ def test_tiny_random_backend_end_to_end(lmms, toy_tasks, tmp_path, tiny_ckpt_dir
     from unigap.understand.run import evaluate_backend
 
     cfg = ModelConfig(name="tiny", path=str(tiny_ckpt_dir), batch_size=4)
-    result = evaluate_backend(cfg, ["toy_yesno", "toy_mc"], 6, tmp_path / "o",
-                              options={"include_defaults": False, "include": [toy_tasks]})
+    result = evaluate_backend(
+        cfg, ["toy_yesno", "toy_mc"], 6, tmp_path / "o", options={"include_defaults": False, "include": [toy_tasks]}
+    )
     assert result["n"]["toy_yesno"]["effective"] == 6 and result["n"]["toy_mc"]["effective"] == 6
     assert 0.0 <= result["scores"]["toy_yesno"]["exact_match"] <= 1.0
     assert 0.0 <= result["scores"]["toy_mc"]["acc"] <= 1.0

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from unigap.errors import UnigapError
-from unigap.understand.batching import (Item, batches, cut_at_stop, generation_settings, is_greedy, one_image,
-                                        run_batch, to_array)
+from unigap.understand.batching import (
+    Item,
+    batches,
+    cut_at_stop,
+    generation_settings,
+    is_greedy,
+    one_image,
+    run_batch,
+    to_array,
+)
 
 
 def test_generation_settings_and_stop_strings():
@@ -19,8 +27,10 @@ def test_generation_settings_and_stop_strings():
 
 
 def test_batches_group_by_image_size_and_length_in_request_order():
-    items = [Item(i, "t", i, "q", np.zeros((s, s, 3), np.uint8), max_new_tokens=m)
-             for i, (s, m) in enumerate([(32, 4), (24, 4), (32, 4), (32, 8), (32, 4)])]
+    items = [
+        Item(i, "t", i, "q", np.zeros((s, s, 3), np.uint8), max_new_tokens=m)
+        for i, (s, m) in enumerate([(32, 4), (24, 4), (32, 4), (32, 8), (32, 4)])
+    ]
     items.append(Item(5, "t", 5, "q", error="bad"))
     got = [[it.index for it in chunk] for chunk in batches(items, 2)]
     assert got == [[0, 2], [4], [1], [3]]

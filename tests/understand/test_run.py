@@ -25,7 +25,9 @@ def hub_task(tmp_path):
     """toy_mc with its data on the hub (a dataset that does not exist), hub access off."""
     d = tmp_path / "hub_tasks"
     d.mkdir()
-    yaml = MC_YAML.replace("task: toy_mc", "task: toy_hub").replace("dataset_path: parquet", "dataset_path: unigap-tests/no-such-dataset")
+    yaml = MC_YAML.replace("task: toy_mc", "task: toy_hub").replace(
+        "dataset_path: parquet", "dataset_path: unigap-tests/no-such-dataset"
+    )
     yaml = yaml.replace("  data_files:\n    test: toy.parquet\n", "  token: True\n")
     (d / "toy_hub.yaml").write_text(yaml)
     (d / "toy_utils.py").write_text(UTILS)
@@ -51,8 +53,14 @@ def test_unloadable_data_gives_lmms_evals_message_and_the_local_copy_hint(lmms, 
     from unigap.understand.run import DataUnavailable, evaluate_backend
 
     with pytest.raises(DataUnavailable) as err:
-        evaluate_backend(ModelConfig(name="scripted"), ["toy_hub"], None, tmp_path / "o", model=scripted(),
-                         options={"include_defaults": False, "include": [hub_task]})
+        evaluate_backend(
+            ModelConfig(name="scripted"),
+            ["toy_hub"],
+            None,
+            tmp_path / "o",
+            model=scripted(),
+            options={"include_defaults": False, "include": [hub_task]},
+        )
     msg = str(err.value)
     assert "task data could not be loaded" in msg and "toy_hub: unigap-tests/no-such-dataset" in msg
     assert "--data TASK=PATH" in msg and "HF_DATASETS_OFFLINE=1" in msg
@@ -65,8 +73,15 @@ def test_data_option_points_a_task_at_a_local_parquet(lmms, hub_task, tmp_path, 
     local = write_toy_parquet(toy_rows(6), tmp_path / "copy.parquet")
     red, green, blue = (tuple(c) for c in COLORS.values())
     backend = scripted({"What color is the image?": "red"}, best={red: "red", green: "green", blue: "blue"})
-    result = evaluate_backend(ModelConfig(name="scripted"), ["toy_hub"], None, tmp_path / "o", model=backend,
-                              data={"toy_hub": str(local)}, options={"include_defaults": False, "include": [hub_task]})
+    result = evaluate_backend(
+        ModelConfig(name="scripted"),
+        ["toy_hub"],
+        None,
+        tmp_path / "o",
+        model=backend,
+        data={"toy_hub": str(local)},
+        options={"include_defaults": False, "include": [hub_task]},
+    )
     assert result["scores"]["toy_hub"]["acc"] == 1.0 and result["n"]["toy_hub"]["effective"] == 6
     assert result["datasets"]["toy_hub"]["path"] == "parquet"
 
@@ -77,7 +92,14 @@ def test_data_option_refuses_unknown_task_or_path(lmms, hub_task, tmp_path, scri
 
     opts = {"include_defaults": False, "include": [hub_task]}
     with pytest.raises(UnigapError, match="no such file"):
-        evaluate_backend(ModelConfig(), ["toy_hub"], None, tmp_path, model=scripted(),
-                         data={"toy_hub": str(tmp_path / "missing.parquet")}, options=opts)
+        evaluate_backend(
+            ModelConfig(),
+            ["toy_hub"],
+            None,
+            tmp_path,
+            model=scripted(),
+            data={"toy_hub": str(tmp_path / "missing.parquet")},
+            options=opts,
+        )
     with pytest.raises(UnigapError, match="'nope' is not an lmms-eval task"):
         evaluate_backend(ModelConfig(), ["toy_hub"], None, tmp_path, model=scripted(), data={"nope": "x"}, options=opts)

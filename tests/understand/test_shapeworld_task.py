@@ -33,8 +33,13 @@ def test_shapeworld_tasks_run_through_lmms_eval(lmms, tmp_path, tiny_ckpt_dir):
     from unigap.understand.run import evaluate_backend
 
     cfg = ModelConfig(name="tiny", path=str(tiny_ckpt_dir), batch_size=8)
-    result = evaluate_backend(cfg, ["shapeworld_plain", "shapeworld_plain_mc"], 5, tmp_path,
-                              options={"include_defaults": False, "per_subtask": 1})
+    result = evaluate_backend(
+        cfg,
+        ["shapeworld_plain", "shapeworld_plain_mc"],
+        5,
+        tmp_path,
+        options={"include_defaults": False, "per_subtask": 1},
+    )
     assert result["n"]["shapeworld_plain"] == {"original": 9, "effective": 5}
     assert set(result["scores"]["shapeworld_plain"]) >= {"exact_match"}
     assert set(result["scores"]["shapeworld_plain_mc"]) >= {"acc"}

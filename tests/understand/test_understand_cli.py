@@ -25,8 +25,23 @@ def app() -> typer.Typer:
 
 def test_understand_writes_scores_with_provenance(lmms, tmp_path, tiny_ckpt_dir):
     out = tmp_path / "und"
-    res = CliRunner().invoke(app(), ["understand", str(tiny_ckpt_dir), "--tasks", "shapeworld_plain", "--limit", "3",
-                                     "--per-subtask", "1", "--seed", "2", "--out", str(out)])
+    res = CliRunner().invoke(
+        app(),
+        [
+            "understand",
+            str(tiny_ckpt_dir),
+            "--tasks",
+            "shapeworld_plain",
+            "--limit",
+            "3",
+            "--per-subtask",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "shapeworld_plain" in res.output and "exact_match" in res.output
     saved = json.loads((out / "understand.json").read_text())
@@ -35,8 +50,10 @@ def test_understand_writes_scores_with_provenance(lmms, tmp_path, tiny_ckpt_dir)
 
 
 def test_unknown_task_from_the_cli(lmms, tmp_path, tiny_ckpt_dir):
-    res = CliRunner().invoke(app(), ["understand", str(tiny_ckpt_dir), "--tasks", "shapeworld_plian",
-                                     "--per-subtask", "1", "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        app(),
+        ["understand", str(tiny_ckpt_dir), "--tasks", "shapeworld_plian", "--per-subtask", "1", "--out", str(tmp_path)],
+    )
     assert isinstance(res.exception, UnigapError) and "close matches shapeworld_plain" in str(res.exception)
 
 
@@ -52,4 +69,7 @@ def test_backend_guess_and_data_pairs(tmp_path, tiny_ckpt_dir):
     with pytest.raises(UnigapError, match="TASK=PATH"):
         parse_data(["pope"])
     assert parse_options(["understanding_path=BAAI/Emu3-Chat-hf", "steps=4", "flag=true"]) == {
-        "understanding_path": "BAAI/Emu3-Chat-hf", "steps": 4, "flag": True}
+        "understanding_path": "BAAI/Emu3-Chat-hf",
+        "steps": 4,
+        "flag": True,
+    }

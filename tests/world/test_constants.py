@@ -8,11 +8,16 @@ from unigap.world.constants import BLACK, GROUND
 
 
 def test_palette_is_pairwise_distinct():
-    entries = {**{c: world.RGB[c] for c in world.COLORS}, **{c + "_dark": world.DARK[c] for c in world.COLORS},
-               "black": BLACK, "ground": GROUND}
+    entries = {
+        **{c: world.RGB[c] for c in world.COLORS},
+        **{c + "_dark": world.DARK[c] for c in world.COLORS},
+        "black": BLACK,
+        "ground": GROUND,
+    }
     assert len(entries) == 22
-    dists = {(a, b): sum(abs(p - q) for p, q in zip(entries[a], entries[b]))
-             for a, b in itertools.combinations(entries, 2)}
+    dists = {
+        (a, b): sum(abs(p - q) for p, q in zip(entries[a], entries[b])) for a, b in itertools.combinations(entries, 2)
+    }
     closest = min(dists, key=dists.get)
     assert dists[closest] >= 40, f"{closest} only {dists[closest]} apart"
 
@@ -22,8 +27,17 @@ def test_fixed_constants():
     assert len(world.COLORS) == 10 and world.SHAPES == ("square", "circle", "triangle", "cross")
     assert world.SIZES == ("small", "big") and world.TEXTURES == ("solid", "striped", "dotted")
     assert world.BANDS == ("easy", "medium", "hard")
-    assert list(world.SUBTASKS) == ["single_object", "two_object", "color_attr", "texture", "spatial", "complex",
-                                    "physics", "chemistry", "biology"]
+    assert list(world.SUBTASKS) == [
+        "single_object",
+        "two_object",
+        "color_attr",
+        "texture",
+        "spatial",
+        "complex",
+        "physics",
+        "chemistry",
+        "biology",
+    ]
     assert [world.SUBTASKS[s] for s in ("color_attr", "complex", "biology")] == ["easy", "medium", "hard"]
 
 

@@ -38,9 +38,12 @@ def test_counterfactuals_are_minimal(subtask):
 
 def test_counterfactual_kinds_cover_rules():
     rng = np.random.default_rng(5)
-    iron = {"subtask": "physics", "objects": [{"shape": "circle", "color": "red", "size": None, "texture": None,
-                                                "place": "ground"}], "relation": None,
-            "rule": {"name": "iron", "args": []}}
+    iron = {
+        "subtask": "physics",
+        "objects": [{"shape": "circle", "color": "red", "size": None, "texture": None, "place": "ground"}],
+        "relation": None,
+        "rule": {"name": "iron", "args": []},
+    }
     seen = set()
     for _ in range(60):
         scene = world.realize(iron, rng)
@@ -52,8 +55,9 @@ def test_counterfactual_kinds_cover_rules():
 def test_non_matching_scene_is_returned_unchanged():
     rng = np.random.default_rng(0)
     spec = world.sample_spec("single_object", rng)
-    other = world.Scene((Obj("square" if spec["objects"][0]["shape"] != "square" else "circle",
-                             "red", "small", "solid", 0, 0),))
+    other = world.Scene(
+        (Obj("square" if spec["objects"][0]["shape"] != "square" else "circle", "red", "small", "solid", 0, 0),)
+    )
     assert world.counterfactual(spec, other, rng) == other
 
 
@@ -69,8 +73,12 @@ def test_extra_negatives_fail_and_stay_valid(subtask):
 
 def test_realize_draws_free_attributes():
     rng = np.random.default_rng(0)
-    spec = {"subtask": "single_object", "relation": None, "rule": None,
-            "objects": [{"shape": "circle", "color": None, "size": None, "texture": None, "place": None}]}
+    spec = {
+        "subtask": "single_object",
+        "relation": None,
+        "rule": None,
+        "objects": [{"shape": "circle", "color": None, "size": None, "texture": None, "place": None}],
+    }
     objs = [world.realize(spec, rng).objects[0] for _ in range(300)]
     assert {o.color for o in objs} == set(world.COLORS) and {o.texture for o in objs} == set(world.TEXTURES)
     assert {o.size for o in objs} == set(world.SIZES) and len({(o.x, o.y) for o in objs}) > 20

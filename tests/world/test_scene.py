@@ -28,7 +28,7 @@ def test_render_layout_and_textures():
     assert (img[4, 4] == red).all() and (img[5, 4] == dark).all()  # striped: odd rows dark
     white, wdark = np.array(world.RGB["white"]), np.array(world.DARK["white"])
     assert (img[23, 24] == white).all() and (img[23, 23] == wdark).all()  # dotted: odd x and y dark
-    assert (world.render(Scene()) [:28] == 0).all()
+    assert (world.render(Scene())[:28] == 0).all()
 
 
 def test_validity_rules():

@@ -35,25 +35,54 @@ def test_exact_texts():
         (make_spec("single_object", [o("circle", "orange")]), "an orange circle"),
         (make_spec("single_object", [o("cross", None, "big", "striped")]), "a big striped cross"),
         (make_spec("two_object", [o("circle"), o("square", size="small")]), "a circle and a small square"),
-        (make_spec("spatial", [o("circle", "red"), o("square")], {"type": "left_of", "a": 0, "b": 1}),
-         "a red circle to the left of a square"),
-        (make_spec("physics", [o("circle", "red", place="ground")], rule={"name": "iron", "args": []}),
-         "a red circle made of iron"),
-        (make_spec("physics", [o("square", "orange", "big", place="top")], rule={"name": "helium", "args": []}),
-         "a big orange square filled with helium"),
-        (make_spec("chemistry", [o("circle", "orange", "big", "striped")], rule={"name": "mix", "args": ["yellow", "red"]}),
-         "a big striped circle painted with a mix of yellow and red paint"),
-        (make_spec("biology", [o("circle", "red", "small", "striped")], rule={"name": "young", "args": []}),
-         "a young striped red circle sprout"),
-        (make_spec("biology", [o("square", "orange", "big")], rule={"name": "grown", "args": []}),
-         "an orange square sprout after a month of growth"),
-        (make_spec("biology", [o("triangle", "green")], rule={"name": "unripe", "args": []}), "an unripe triangle fruit"),
-        (make_spec("biology", [o("circle", "orange", "small", "striped")], rule={"name": "autumn", "args": []}),
-         "a small striped circle leaf in autumn"),
-        (make_spec("physics", [o("circle", "red", place="ground"), o("cross", "blue")], rule={"name": "iron", "args": []}),
-         "a red circle made of iron and a blue cross"),
-        (make_spec("chemistry", [o("square", "purple"), o("circle", "white")], rule={"name": "mix", "args": ["red", "blue"]}),
-         "a square painted with a mix of red and blue paint and a white circle"),
+        (
+            make_spec("spatial", [o("circle", "red"), o("square")], {"type": "left_of", "a": 0, "b": 1}),
+            "a red circle to the left of a square",
+        ),
+        (
+            make_spec("physics", [o("circle", "red", place="ground")], rule={"name": "iron", "args": []}),
+            "a red circle made of iron",
+        ),
+        (
+            make_spec("physics", [o("square", "orange", "big", place="top")], rule={"name": "helium", "args": []}),
+            "a big orange square filled with helium",
+        ),
+        (
+            make_spec(
+                "chemistry", [o("circle", "orange", "big", "striped")], rule={"name": "mix", "args": ["yellow", "red"]}
+            ),
+            "a big striped circle painted with a mix of yellow and red paint",
+        ),
+        (
+            make_spec("biology", [o("circle", "red", "small", "striped")], rule={"name": "young", "args": []}),
+            "a young striped red circle sprout",
+        ),
+        (
+            make_spec("biology", [o("square", "orange", "big")], rule={"name": "grown", "args": []}),
+            "an orange square sprout after a month of growth",
+        ),
+        (
+            make_spec("biology", [o("triangle", "green")], rule={"name": "unripe", "args": []}),
+            "an unripe triangle fruit",
+        ),
+        (
+            make_spec("biology", [o("circle", "orange", "small", "striped")], rule={"name": "autumn", "args": []}),
+            "a small striped circle leaf in autumn",
+        ),
+        (
+            make_spec(
+                "physics", [o("circle", "red", place="ground"), o("cross", "blue")], rule={"name": "iron", "args": []}
+            ),
+            "a red circle made of iron and a blue cross",
+        ),
+        (
+            make_spec(
+                "chemistry",
+                [o("square", "purple"), o("circle", "white")],
+                rule={"name": "mix", "args": ["red", "blue"]},
+            ),
+            "a square painted with a mix of red and blue paint and a white circle",
+        ),
     ]
     for spec, text in cases:
         assert world.prompt_text(spec) == text
@@ -79,7 +108,9 @@ def test_hard_specs_pair_a_rule_object_with_a_plain_companion(subtask):
         assert rule_obj[rule_field(spec)] == rule_value(spec["rule"])
         assert companion["shape"] in world.SHAPES and companion["color"] in world.COLORS
         assert companion["size"] is companion["texture"] is companion["place"] is None
-        assert world.prompt_text(spec).endswith(f" and a {companion['color']} {companion['shape']}".replace(" a o", " an o"))
+        assert world.prompt_text(spec).endswith(
+            f" and a {companion['color']} {companion['shape']}".replace(" a o", " an o")
+        )
 
 
 def test_sample_spec_unknown_subtask():

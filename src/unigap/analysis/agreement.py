@@ -16,8 +16,9 @@ Degenerate kappa, by definition here:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -46,9 +47,16 @@ class PairStats:
 
     def as_dict(self) -> dict:
         nan = self.kappa != self.kappa
-        return {"a": self.a, "b": self.b, "n": self.n, "kappa": None if nan else self.kappa,
-                "ci": list(self.ci) if self.ci else None, "agreement": self.agreement,
-                "confusion": self.confusion, "excluded": self.excluded}
+        return {
+            "a": self.a,
+            "b": self.b,
+            "n": self.n,
+            "kappa": None if nan else self.kappa,
+            "ci": list(self.ci) if self.ci else None,
+            "agreement": self.agreement,
+            "confusion": self.confusion,
+            "excluded": self.excluded,
+        }
 
 
 def _binary(x: Sequence[int] | np.ndarray, name: str) -> np.ndarray:
@@ -88,8 +96,9 @@ def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float:
     return float(_kappa_from_rates(np.mean(x == y), x.mean(), y.mean()))
 
 
-def bootstrap_kappa(a: Sequence[int], b: Sequence[int], n_boot: int = 1000, seed: int = 0,
-                    chunk: int = 200) -> np.ndarray:
+def bootstrap_kappa(
+    a: Sequence[int], b: Sequence[int], n_boot: int = 1000, seed: int = 0, chunk: int = 200
+) -> np.ndarray:
     """(n_boot,) kappas of item-resampled (with replacement) pairs; empty input -> empty array."""
     x, y = _pair(a, b)
     if len(x) == 0 or n_boot <= 0:
@@ -119,19 +128,22 @@ def paired_verdicts(va: Mapping[int, int | None], vb: Mapping[int, int | None]) 
     return [int(va[c]) for c in kept], [int(vb[c]) for c in kept], len(both) - len(kept)
 
 
-def pair_stats(a: str, b: str, va: Mapping[int, int | None], vb: Mapping[int, int | None],
-               n_boot: int = 1000, seed: int = 0) -> PairStats:
+def pair_stats(
+    a: str, b: str, va: Mapping[int, int | None], vb: Mapping[int, int | None], n_boot: int = 1000, seed: int = 0
+) -> PairStats:
     xa, xb, excluded = paired_verdicts(va, vb)
     n = len(xa)
     agreement = float(np.mean(np.asarray(xa) == np.asarray(xb))) if n else float("nan")
-    return PairStats(a, b, n, cohen_kappa(xa, xb), kappa_ci(xa, xb, n_boot, seed), agreement,
-                     confusion(xa, xb).tolist(), excluded)
+    return PairStats(
+        a, b, n, cohen_kappa(xa, xb), kappa_ci(xa, xb, n_boot, seed), agreement, confusion(xa, xb).tolist(), excluded
+    )
 
 
 def agreement_table(verdicts: Verdicts, n_boot: int = 1000, seed: int = 0) -> list[PairStats]:
     """PairStats for every pair of judges (in the mapping's order), each with the same seed."""
-    return [pair_stats(a, b, verdicts[a], verdicts[b], n_boot, seed)
-            for a, b in itertools.combinations(list(verdicts), 2)]
+    return [
+        pair_stats(a, b, verdicts[a], verdicts[b], n_boot, seed) for a, b in itertools.combinations(list(verdicts), 2)
+    ]
 
 
 class _Row(Protocol):
@@ -161,8 +173,9 @@ def status_counts(rows: Iterable[_StatusRow]) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_agreement(run_dir: str, source: str | None = None, judges: Sequence[str] | None = None,
-                  n_boot: int = 1000, seed: int = 0) -> dict:
+def run_agreement(
+    run_dir: str, source: str | None = None, judges: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0
+) -> dict:
     """Read a run's stored verdicts and compare every pair of judges (the one function with IO here).
 
     Returns {"pairs": [PairStats...], "status": {judge: counts}, "judges": [...]}. Judges are in
@@ -174,7 +187,9 @@ def run_agreement(run_dir: str, source: str | None = None, judges: Sequence[str]
         names = list(judges) if judges else store.judges()
         unknown = sorted(set(names) - set(store.judges()))
         if unknown:
-            raise UnigapError(f"{run_dir}: no stored verdicts by {', '.join(unknown)}; judges: {', '.join(store.judges())}")
+            raise UnigapError(
+                f"{run_dir}: no stored verdicts by {', '.join(unknown)}; judges: {', '.join(store.judges())}"
+            )
         rows = [r for name in names for r in store.judgments(judge=name, source=source)]
     if len(names) < 2:
         raise UnigapError(f"{run_dir}: agreement needs two judges with stored verdicts; found {names or 'none'}")

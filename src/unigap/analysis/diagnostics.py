@@ -23,11 +23,12 @@ drop in AUROC / acceptance precision when the generator has moved into the judge
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import numpy as np
 
-from unigap.analysis.stats import Counts, bootstrap_ratios, ci, ratio
+from unigap.analysis.stats import Counts, ci, ratio
 from unigap.analysis.table import fmt as pct
 from unigap.vocab import BANDS, IMPROVED_JUDGE, OVERALL, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 
@@ -140,20 +141,29 @@ def _auroc_boot(d: Paired, keep: np.ndarray, n_boot: int, rng: np.random.Generat
     return out
 
 
-def judge_diagnostics(rows: Iterable[Row], judge: str = SELF_JUDGE, truth: str = "oracle", n_boot: int = 1000,
-                      seed: int = 0) -> dict:
+def judge_diagnostics(
+    rows: Iterable[Row], judge: str = SELF_JUDGE, truth: str = "oracle", n_boot: int = 1000, seed: int = 0
+) -> dict:
     """{"bands": {band|overall: {metric: entry, "n": candidates, "accepted": n}}, "judge", "truth", "probabilities"}."""
     d = Paired(rows, judge, truth)
     rng = np.random.default_rng(seed)
     bands = {}
     for name, sel in d.groups().items():
-        entry: dict[str, Any] = {"n": int((sel & (d.j >= 0) & (d.t >= 0)).sum()), "accepted": int((sel & (d.j == 1)).sum())}
+        entry: dict[str, Any] = {
+            "n": int((sel & (d.j >= 0) & (d.t >= 0)).sum()),
+            "accepted": int((sel & (d.j == 1)).sum()),
+        }
         for metric, (num, den, empty) in RATIOS.items():
             entry[metric] = pooled_ratio(subtask_counts(d, sel, num(d.j, d.t), den(d.j, d.t)), n_boot, rng, empty)
         entry["auroc"] = auroc_entry(d, sel, n_boot, rng)
         bands[name] = entry
-    return {"judge": judge, "truth": truth, "probabilities": bool(len(d.p)) and not np.isnan(d.p).any(),
-            "n": len(d.j), "bands": bands}
+    return {
+        "judge": judge,
+        "truth": truth,
+        "probabilities": bool(len(d.p)) and not np.isnan(d.p).any(),
+        "n": len(d.j),
+        "bands": bands,
+    }
 
 
 def exploitation(on_base: dict, on_own: dict) -> dict:
@@ -205,7 +215,10 @@ def run_diagnostics(store: Any, prompt_ids: set[str] | None = None, n_boot: int 
             out["missing"].append(view)
             continue
         out["views"][view] = {t: judge_diagnostics(rows, judge, t, n_boot, seed) for t in truths}
-    base, own = out["views"].get("improved_judge_on_base_images", {}), out["views"].get("improved_judge_on_own_images", {})
+    base, own = (
+        out["views"].get("improved_judge_on_base_images", {}),
+        out["views"].get("improved_judge_on_own_images", {}),
+    )
     out["exploitation"] = {t: exploitation(base[t], own[t]) for t in base if t in own}
     return out
 
@@ -217,7 +230,17 @@ def table_rows(section: dict) -> list[dict[str, str]]:
     for view, by_truth in section.get("views", {}).items():
         for truth, diag in by_truth.items():
             for band, e in diag["bands"].items():
-                rows.append({"view": view, "truth": truth, "band": band, "n": str(e["n"]), "accepted": str(e["accepted"]),
-                             **{m: pct(e[m]) if e[m].get("value") is not None else e[m].get("note", "n/a")
-                                for m in (*RATIOS, "auroc")}})
+                rows.append(
+                    {
+                        "view": view,
+                        "truth": truth,
+                        "band": band,
+                        "n": str(e["n"]),
+                        "accepted": str(e["accepted"]),
+                        **{
+                            m: pct(e[m]) if e[m].get("value") is not None else e[m].get("note", "n/a")
+                            for m in (*RATIOS, "auroc")
+                        },
+                    }
+                )
     return rows

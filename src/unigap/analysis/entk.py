@@ -20,7 +20,7 @@ the representation whose inner products the eNTK of the last layers reduces to.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -50,9 +50,13 @@ def matched_vs_mismatched(k: torch.Tensor, n_boot: int = 1000, seed: int = 0) ->
     off = k[~torch.eye(n, dtype=torch.bool)].numpy()
     rng = np.random.default_rng(seed)
     gaps = [rng.choice(diag, n).mean() - rng.choice(off, len(off)).mean() for _ in range(n_boot)]
-    return {"matched_mean": float(diag.mean()), "mismatched_mean": float(off.mean()),
-            "gap": float(diag.mean() - off.mean()), "gap_ci": [float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5))],
-            "matched_larger_share": float((diag[:, None] > k.numpy()).sum() / max(1, n * (n - 1)))}
+    return {
+        "matched_mean": float(diag.mean()),
+        "mismatched_mean": float(off.mean()),
+        "gap": float(diag.mean() - off.mean()),
+        "gap_ci": [float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5))],
+        "matched_larger_share": float((diag[:, None] > k.numpy()).sum() / max(1, n * (n - 1))),
+    }
 
 
 def closeness(eval_grads: torch.Tensor, train_grads: torch.Tensor) -> np.ndarray:
@@ -69,9 +73,14 @@ def group_gap(values: np.ndarray, improved: np.ndarray, n_boot: int = 1000, seed
         return {"improved_n": int(len(a)), "other_n": int(len(b)), "note": "one group is empty"}
     rng = np.random.default_rng(seed)
     diffs = [rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(n_boot)]
-    return {"improved_mean": float(a.mean()), "other_mean": float(b.mean()), "improved_n": int(len(a)),
-            "other_n": int(len(b)), "diff": float(a.mean() - b.mean()),
-            "diff_ci": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))]}
+    return {
+        "improved_mean": float(a.mean()),
+        "other_mean": float(b.mean()),
+        "improved_n": int(len(a)),
+        "other_n": int(len(b)),
+        "diff": float(a.mean() - b.mean()),
+        "diff_ci": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))],
+    }
 
 
 def gen_loss_fn(model, prompts: Sequence[str], tokens: torch.Tensor) -> LossFn:
@@ -87,8 +96,13 @@ def gen_grads(model, prompts: Sequence[str], tokens: torch.Tensor, params: list[
     return per_sample_grads(gen_loss_fn(model, prompts, tokens), len(prompts), params)
 
 
-def matched_kernel(model, prompts: Sequence[str], tokens: torch.Tensor, params: list[torch.nn.Parameter],
-                   answer: str = "The score is 1.") -> dict:
+def matched_kernel(
+    model,
+    prompts: Sequence[str],
+    tokens: torch.Tensor,
+    params: list[torch.nn.Parameter],
+    answer: str = "The score is 1.",
+) -> dict:
     """Generation-vs-understanding cross kernel of training samples (each image asked the paper's
     question about its own prompt, answered `answer`): matched vs mismatched pairs."""
     from unigap.verdict import question
@@ -99,8 +113,14 @@ def matched_kernel(model, prompts: Sequence[str], tokens: torch.Tensor, params: 
     return matched_vs_mismatched(cross_kernel(gen_grads(model, prompts, tokens, params), und))
 
 
-def closeness_gap(model, params: list[torch.nn.Parameter], eval_samples: tuple[Sequence[str], torch.Tensor],
-                  train_samples: tuple[Sequence[str], torch.Tensor], improved: np.ndarray, seed: int = 0) -> dict:
+def closeness_gap(
+    model,
+    params: list[torch.nn.Parameter],
+    eval_samples: tuple[Sequence[str], torch.Tensor],
+    train_samples: tuple[Sequence[str], torch.Tensor],
+    improved: np.ndarray,
+    seed: int = 0,
+) -> dict:
     """Closeness (generation eNTK) of eval samples to the training data: improved vs other samples.
     Samples are (prompts, image tokens (n, M)); improved: (n_eval,) bool."""
     ev, tr = gen_grads(model, *eval_samples, params), gen_grads(model, *train_samples, params)

@@ -19,8 +19,9 @@ has a "benchmarks" level: per benchmark, the unweighted mean of its subtasks (th
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,8 +93,12 @@ def per_prompt_counts(t: Table, num: np.ndarray, den: np.ndarray, only: set[str]
 
 def confusion(s: np.ndarray, e: np.ndarray) -> dict[str, int]:
     """Self vs external, accept = positive: tp self 1 ext 1, fp self 1 ext 0, fn self 0 ext 1, tn."""
-    return {"tp": int(((s == 1) & (e == 1)).sum()), "fp": int(((s == 1) & (e == 0)).sum()),
-            "fn": int(((s == 0) & (e == 1)).sum()), "tn": int(((s == 0) & (e == 0)).sum())}
+    return {
+        "tp": int(((s == 1) & (e == 1)).sum()),
+        "fp": int(((s == 1) & (e == 0)).sum()),
+        "fn": int(((s == 0) & (e == 1)).sum()),
+        "tn": int(((s == 0) & (e == 0)).sum()),
+    }
 
 
 def judged_subtasks(t: Table, judge: str) -> set[str]:
@@ -101,8 +106,13 @@ def judged_subtasks(t: Table, judge: str) -> set[str]:
     return {sub for sub, st in zip(t.subtasks, t.status[judge]) if st != "missing"}
 
 
-def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int = 1000, seed: int = 0,
-                  benchmarks: dict[str, str] | None = None) -> dict:
+def audit_metrics(
+    rows: Iterable[Row],
+    self_judge: str = SELF_JUDGE,
+    n_boot: int = 1000,
+    seed: int = 0,
+    benchmarks: dict[str, str] | None = None,
+) -> dict:
     """All audit metrics with CIs, confusion matrices and unparsed/failed counts; `benchmarks` =
     {subtask: benchmark} adds each metric's per-benchmark level (and "benchmark_of" to the result)."""
     rows = list(rows)
@@ -125,8 +135,12 @@ def audit_metrics(rows: Iterable[Row], self_judge: str = SELF_JUDGE, n_boot: int
         metrics[f"generation_score/{judge}"] = ratio(e == 1, e >= 0, scope)
         for name, fn in PAIR_METRICS.items():
             metrics[f"{name}/{judge}"] = ratio(*fn(s, e), scope)
-        conf[judge] = {sub: confusion(s[m], e[m]) for sub in dict.fromkeys(t.subtasks) if sub in scope
-                       for m in [np.array([x == sub for x in t.subtasks])]}
+        conf[judge] = {
+            sub: confusion(s[m], e[m])
+            for sub in dict.fromkeys(t.subtasks)
+            if sub in scope
+            for m in [np.array([x == sub for x in t.subtasks])]
+        }
     metrics.update(scorer_means(rows, n_boot, seed, groups["benchmarks"]))
     return {"metrics": metrics, "confusion": conf, "unparsed": status_counts(t), **meta}
 
@@ -137,8 +151,11 @@ def scorer_means(rows: list, n_boot: int, seed: int, benchmarks: dict[str, str] 
     from unigap.judges.scoring import SCORER_JUDGES
 
     present = {r.judge for r in rows}
-    return {f"gen/{j}": generation_scores(rows, j, n_boot, seed, benchmarks=benchmarks)
-            for j in SCORER_JUDGES if j in present}
+    return {
+        f"gen/{j}": generation_scores(rows, j, n_boot, seed, benchmarks=benchmarks)
+        for j in SCORER_JUDGES
+        if j in present
+    }
 
 
 def status_counts(t: Table) -> dict[str, dict[str, int]]:

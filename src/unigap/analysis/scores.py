@@ -14,7 +14,8 @@ Candidates whose scorer failed (score None) are left out, and counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +42,20 @@ def per_prompt_scores(rows: Iterable[Any], judge: str) -> tuple[dict[str, Counts
             continue
         cell[0] += float(score)
         cell[1] += 1.0
-    counts = {s: Counts(np.array([v[0] for v in d.values()]), np.array([v[1] for v in d.values()]))
-              for s, d in sums.items()}
+    counts = {
+        s: Counts(np.array([v[0] for v in d.values()]), np.array([v[1] for v in d.values()])) for s, d in sums.items()
+    }
     return counts, bands, missing
 
 
-def generation_scores(rows: Iterable[Any], judge: str, n_boot: int = 1000, seed: int = 0,
-                      scale: float | None = None, benchmarks: dict[str, str] | None = None) -> dict:
+def generation_scores(
+    rows: Iterable[Any],
+    judge: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    scale: float | None = None,
+    benchmarks: dict[str, str] | None = None,
+) -> dict:
     """Gen. of one scorer: {"subtasks": {s: entry}, "bands": {b: entry}, "benchmarks": {b: entry},
     "overall": entry, "scale": k, "missing": n}; entry = {"value", "ci", "sum", "n"} with value and ci
     already x scale; `benchmarks` = {subtask: benchmark} groups the subtasks as the paper's blocks."""
@@ -73,5 +81,8 @@ def geneval_summary(rows: Iterable[Any], judge: str = "geneval") -> dict:
     """GenEval's summary_scores.py figures from stored verdicts (see judges.geneval.summary)."""
     from unigap.judges.geneval.summary import summarize
 
-    return summarize({"tag": r.subtask, "prompt": r.prompt_id, "correct": bool(r.verdict)}
-                     for r in rows if r.judge == judge and r.verdict is not None)
+    return summarize(
+        {"tag": r.subtask, "prompt": r.prompt_id, "correct": bool(r.verdict)}
+        for r in rows
+        if r.judge == judge and r.verdict is not None
+    )

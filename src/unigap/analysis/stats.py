@@ -58,8 +58,14 @@ def entry(value: float, samples: np.ndarray, num: float | None = None, den: floa
     return out
 
 
-def summarise_ratio(per_subtask: dict[str, Counts], bands: dict[str, str], n_boot: int = 1000, seed: int = 0,
-                    empty: float = np.nan, groups: dict[str, dict[str, str]] | None = None) -> dict:
+def summarise_ratio(
+    per_subtask: dict[str, Counts],
+    bands: dict[str, str],
+    n_boot: int = 1000,
+    seed: int = 0,
+    empty: float = np.nan,
+    groups: dict[str, dict[str, str]] | None = None,
+) -> dict:
     """{"subtasks": {s: entry}, "bands": {b: entry}, "overall": entry} for one ratio metric, plus
     {name: {g: entry}} for each extra grouping `groups[name]` = {subtask: group} (e.g. "benchmarks")."""
     rng = np.random.default_rng(seed)

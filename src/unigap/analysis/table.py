@@ -36,24 +36,80 @@ class MetricSpec:
 
 
 METRICS: list[MetricSpec] = [  # aggregation: one line of an 80-column legend where it can be
-    MetricSpec("non_unification", "non-unification", "Non.", "non-unification", "lower",
-               "share of a model's own images its self-judge rejects", headline=True),
-    MetricSpec("generation_score/{judge}", "{judge} generation", "Ext. gen.", "generation score", "higher",
-               "share of the images the external judge accepts", headline=True),
-    MetricSpec("gen/{judge}", "{judge} Gen.", "Gen.", "generation score (Gen.)", "higher",
-               "the benchmark's own metric x100 (SciScore as is), not a %", fmt="score", headline=True),
-    MetricSpec("weak_generation/{judge}", "{judge} weak generation", "Weak gen.", "weak generation", "neutral",
-               "of the images the self-judge rejects, the share the external judge rejects too (above 50 %: the gap "
-               "is weak generation, not misunderstanding)"),
-    MetricSpec("self_accuracy/{judge}", "self-judge accuracy ({judge})", "Self acc.", "self-judge accuracy", "higher",
-               "how often it agrees with the external judge", headline=True),
-    MetricSpec("self_precision/{judge}", "self precision ({judge})", "Acc. prec.", "acceptance precision", "higher",
-               "of the images the self-judge accepts, the share the external judge accepts", show=False),
-    MetricSpec("self_recall/{judge}", "self recall ({judge})", "Recall", "recall", "higher",
-               "of the images the external judge accepts, the share the self-judge accepts", show=False),
-    MetricSpec("win_rate/{judge}", "win rate ({judge} as truth)", "Und.", "win rate", "higher",
-               "on the base model's images, where the base and the improved self-judge disagree, the share where "
-               "the improved one agrees with the external judge (50 when none, and for the base model)", show=False),
+    MetricSpec(
+        "non_unification",
+        "non-unification",
+        "Non.",
+        "non-unification",
+        "lower",
+        "share of a model's own images its self-judge rejects",
+        headline=True,
+    ),
+    MetricSpec(
+        "generation_score/{judge}",
+        "{judge} generation",
+        "Ext. gen.",
+        "generation score",
+        "higher",
+        "share of the images the external judge accepts",
+        headline=True,
+    ),
+    MetricSpec(
+        "gen/{judge}",
+        "{judge} Gen.",
+        "Gen.",
+        "generation score (Gen.)",
+        "higher",
+        "the benchmark's own metric x100 (SciScore as is), not a %",
+        fmt="score",
+        headline=True,
+    ),
+    MetricSpec(
+        "weak_generation/{judge}",
+        "{judge} weak generation",
+        "Weak gen.",
+        "weak generation",
+        "neutral",
+        "of the images the self-judge rejects, the share the external judge rejects too (above 50 %: the gap "
+        "is weak generation, not misunderstanding)",
+    ),
+    MetricSpec(
+        "self_accuracy/{judge}",
+        "self-judge accuracy ({judge})",
+        "Self acc.",
+        "self-judge accuracy",
+        "higher",
+        "how often it agrees with the external judge",
+        headline=True,
+    ),
+    MetricSpec(
+        "self_precision/{judge}",
+        "self precision ({judge})",
+        "Acc. prec.",
+        "acceptance precision",
+        "higher",
+        "of the images the self-judge accepts, the share the external judge accepts",
+        show=False,
+    ),
+    MetricSpec(
+        "self_recall/{judge}",
+        "self recall ({judge})",
+        "Recall",
+        "recall",
+        "higher",
+        "of the images the external judge accepts, the share the self-judge accepts",
+        show=False,
+    ),
+    MetricSpec(
+        "win_rate/{judge}",
+        "win rate ({judge} as truth)",
+        "Und.",
+        "win rate",
+        "higher",
+        "on the base model's images, where the base and the improved self-judge disagree, the share where "
+        "the improved one agrees with the external judge (50 when none, and for the base model)",
+        show=False,
+    ),
 ]
 
 PAPER_CELL = ("gen/{judge}", "win_rate/{judge}", "non_unification")  # the paper's Gen. / Und. / Non. (§5)
@@ -144,6 +200,7 @@ def arrow(spec: MetricSpec) -> str:
 
 # ---- the paper's tables: one block per benchmark ----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Block:
     """One benchmark's table: a column per subtask and "Overall", per model the rows Gen. / Und. / Non."""
@@ -179,22 +236,29 @@ def und_truth(win_rate: dict, scorer: str, subtasks: list[str]) -> str | None:
     scorers when one labelled these subtasks, else the benchmark's own scorer."""
     from unigap.judges.scoring import SCORER_JUDGES
 
-    have = [j for j, w in win_rate.items() if isinstance(w, dict) and "win_rate" in w
-            and any(s in w["win_rate"].get("subtasks", {}) for s in subtasks)]
+    have = [
+        j
+        for j, w in win_rate.items()
+        if isinstance(w, dict) and "win_rate" in w and any(s in w["win_rate"].get("subtasks", {}) for s in subtasks)
+    ]
     others = [j for j in have if j not in SCORER_JUDGES]
     return others[0] if others else (scorer if scorer in have else None)
 
 
-def _side_rows(label: str, result: dict, bench, subtasks: list[str], win_rate: dict | None,
-               truth: str | None) -> list[list[str]]:
+def _side_rows(
+    label: str, result: dict, bench, subtasks: list[str], win_rate: dict | None, truth: str | None
+) -> list[list[str]]:
     metrics = result.get("metrics", {})
     und = None
     if truth is not None and label == SOURCE_IMPROVED:
         und = win_rate[truth]["win_rate"]  # type: ignore[index]
     elif truth is not None and label == SOURCE_BASE:
         und = _constant(0.5, subtasks, bench.name)  # the paper's convention for the model before improvement
-    values = {"gen/{judge}": metrics.get(f"gen/{bench.scorer}"), "win_rate/{judge}": und,
-              "non_unification": metrics.get("non_unification")}
+    values = {
+        "gen/{judge}": metrics.get(f"gen/{bench.scorer}"),
+        "win_rate/{judge}": und,
+        "non_unification": metrics.get("non_unification"),
+    }
     rows = []
     for i, key in enumerate(PAPER_CELL):
         spec, entry = spec_of(key), values[key] or {}
@@ -213,8 +277,10 @@ def _title(bench, truth: str | None) -> str:
     return f"{bench.title} (the paper's table): Gen. = {bench.gen}; Und. = {und}"
 
 
-BLOCK_NOTES = [("Overall", "the unweighted mean of the benchmark's subtasks"),
-               ("units", "Und. and Non. in %, Gen. in the benchmark's unit, two decimals as in the paper")]
+BLOCK_NOTES = [
+    ("Overall", "the unweighted mean of the benchmark's subtasks"),
+    ("units", "Und. and Non. in %, Gen. in the benchmark's unit, two decimals as in the paper"),
+]
 
 
 def block_legend() -> list[tuple[str, str]]:

@@ -15,13 +15,13 @@ per-benchmark level (unweighted mean of its subtasks).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE
 from unigap.analysis.metrics import Row, build_table, per_prompt_counts
 from unigap.analysis.stats import summarise_ratio
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE
 
 KINDS = {(0, 1, 0): "fp_corrected", (1, 0, 1): "fn_corrected", (0, 0, 1): "new_fp", (1, 1, 0): "new_fn"}
 
@@ -31,8 +31,15 @@ def disagreement_kinds(label: np.ndarray, pre: np.ndarray, post: np.ndarray) -> 
     return {name: int((valid & (label == a) & (pre == b) & (post == c)).sum()) for (a, b, c), name in KINDS.items()}
 
 
-def win_rate(rows: Iterable[Row], pre: str = SELF_JUDGE, post: str = IMPROVED_JUDGE, label: str = "oracle",
-             n_boot: int = 1000, seed: int = 0, benchmarks: dict[str, str] | None = None) -> dict:
+def win_rate(
+    rows: Iterable[Row],
+    pre: str = SELF_JUDGE,
+    post: str = IMPROVED_JUDGE,
+    label: str = "oracle",
+    n_boot: int = 1000,
+    seed: int = 0,
+    benchmarks: dict[str, str] | None = None,
+) -> dict:
     """Win rate per subtask/band/overall with CIs, disagreement kinds and the FP-correction share."""
     t = build_table(rows)
     missing = [j for j in (pre, post, label) if j not in t.verdicts]
@@ -43,11 +50,17 @@ def win_rate(rows: Iterable[Row], pre: str = SELF_JUDGE, post: str = IMPROVED_JU
     disagree = (p >= 0) & (s >= 0) & (e >= 0) & (p != s)
     counts = per_prompt_counts(t, disagree & (s == e), disagree, scope)
     groups = {"benchmarks": dict(benchmarks or {})}
-    result = {"win_rate": summarise_ratio(counts, t.bands, n_boot, seed, empty=0.5, groups=groups),
-              "bands_of": t.bands, "benchmark_of": groups["benchmarks"]}
+    result = {
+        "win_rate": summarise_ratio(counts, t.bands, n_boot, seed, empty=0.5, groups=groups),
+        "bands_of": t.bands,
+        "benchmark_of": groups["benchmarks"],
+    }
     subtasks = np.array(t.subtasks)
-    result["kinds"] = {sub: disagreement_kinds(e[subtasks == sub], p[subtasks == sub], s[subtasks == sub])
-                       for sub in dict.fromkeys(t.subtasks) if sub in scope}
+    result["kinds"] = {
+        sub: disagreement_kinds(e[subtasks == sub], p[subtasks == sub], s[subtasks == sub])
+        for sub in dict.fromkeys(t.subtasks)
+        if sub in scope
+    }
     result["kinds_total"] = disagreement_kinds(e, p, s)
     k = result["kinds_total"]
     wins = k["fp_corrected"] + k["fn_corrected"]

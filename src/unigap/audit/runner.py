@@ -2,23 +2,23 @@
 
 Stages (each resumable: it only does what the store does not hold yet):
   prompts -> generate (N per prompt) -> self-judge -> each external judge -> metrics.json
-Every batch is written in one transaction, so a `kill -9` loses at most the batch in flight,
+Every chunk (`chunk_size` candidates) is written in one transaction, so a `kill -9` loses at most the chunk in flight,
 and rerunning the same command continues; rerunning a finished audit does no model work.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
-
-from unigap.analysis.metrics import audit_metrics
 from pydantic import Field
 
+from unigap.analysis.metrics import audit_metrics
 from unigap.config import Config, defaults_json, seed_field
 from unigap.distributed import Dist, dist_info, gather, init, rank_device, run_step, shard, shutdown
 from unigap.errors import ConfigError, UnigapError
@@ -28,12 +28,14 @@ from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, Uni
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Judgment, Prompt, candidate_seed
 from unigap.store import RunStore, merge_parts
-from unigap.store.records import CandidateIn
+from unigap.store.rows import CandidateIn
 from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
 
 class AuditConfig(Config):
     """configs/audit_tiny.yaml."""
+
+    renamed = {"batch_size": "chunk_size"}
 
     model: ModelConfig = ModelConfig()
     prompts: SuiteConfig = SuiteConfig(per_subtask=20)
@@ -43,7 +45,7 @@ class AuditConfig(Config):
     self_judge: SelfJudgeConfig = SelfJudgeConfig()
     judges: list[JudgeConfig] = [JudgeConfig(name="oracle")]
     source: str = SOURCE_BASE  # the candidates' source label in the store
-    batch_size: int = Field(64, ge=1)
+    chunk_size: int = Field(64, ge=1)  # candidates generated, judged and stored per chunk
     n_boot: int = Field(1000, ge=1)
 
 
@@ -67,8 +69,15 @@ def batches(items: list, size: int):
         yield items[i : i + size]
 
 
-def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], cfg: AuditConfig, bar: Bar,
-                   source: str | None = None, sampling: SamplingConfig | None = None) -> None:
+def generate_stage(
+    store: RunStore,
+    model: UnifiedModel,
+    prompts: list[Prompt],
+    cfg: AuditConfig,
+    bar: Bar,
+    source: str | None = None,
+    sampling: SamplingConfig | None = None,
+) -> None:
     source = source or cfg.source
     todo = store.missing_candidates(source, [p.id for p in prompts], cfg.n)
     total = len({p.id for p in prompts}) * cfg.n
@@ -77,16 +86,20 @@ def generate_stage(store: RunStore, model: UnifiedModel, prompts: list[Prompt], 
         return
     sampling = sampling or cfg.sampling or default_sampling(model)
     text = {p.id: p.text for p in prompts}
-    for chunk in batches(todo, cfg.batch_size):
+    for chunk in batches(todo, cfg.chunk_size):
         seeds = [candidate_seed(cfg.seed, pid, idx) for pid, idx in chunk]
         with recording_failures(model):
             gen = model.generate([text[pid] for pid, _ in chunk], seeds, sampling)
         errors = getattr(gen, "errors", None) or [None] * len(chunk)  # served backends: a row may fail
-        rows = [CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
-                for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors) if err is None]
+        rows = [
+            CandidateIn(pid, idx, seed, tok.numpy(), img.numpy())
+            for (pid, idx), seed, tok, img, err in zip(chunk, seeds, gen.tokens, gen.images, errors)
+            if err is None
+        ]
         store.add_candidates(source, rows)
-        store.add_failed_candidates(source, [(pid, idx, seed, err) for (pid, idx), seed, err in zip(chunk, seeds, errors)
-                                             if err is not None])
+        store.add_failed_candidates(
+            source, [(pid, idx, seed, err) for (pid, idx), seed, err in zip(chunk, seeds, errors) if err is not None]
+        )
         bar.advance(len(chunk))
 
 
@@ -107,18 +120,29 @@ def recording_failures(model: UnifiedModel) -> Iterator[None]:
 JudgeFn = Callable[[torch.Tensor, list[Prompt]], list[Judgment]]
 
 
-def judge_stage(store: RunStore, judge_name: str, fn: JudgeFn, source: str | None, batch_size: int, bar: Bar,
-                prompt_ids: set[str] | None = None, retry_failed: bool = False) -> int:
+def judge_stage(
+    store: RunStore,
+    judge_name: str,
+    fn: JudgeFn,
+    source: str | None,
+    chunk_size: int,
+    bar: Bar,
+    prompt_ids: set[str] | None = None,
+    retry_failed: bool = False,
+) -> int:
     """Judge every stored candidate (of these prompts) this judge has not judged yet (retry_failed: and those
     whose verdict failed, replaced); returns the failures of this call. A judge that raises UnigapError
     (a server that is not there, a missing key) stops the stage: what is stored stays, a rerun continues."""
-    todo = [c for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
-            if prompt_ids is None or c.prompt_id in prompt_ids]
+    todo = [
+        c
+        for c in store.missing_judgments(judge_name, source, retry_failed=retry_failed)
+        if prompt_ids is None or c.prompt_id in prompt_ids
+    ]
     prompts = {p.id: p for p in store.prompts()}
     total = store.count_candidates(source, prompt_ids)
     bar.start(f"judge [{judge_name}]", total, total - len(todo))
     failures = 0
-    for chunk in batches(todo, batch_size):
+    for chunk in batches(todo, chunk_size):
         for same in _by_shape(store, chunk):  # served models may return images of different sizes
             images = torch.from_numpy(np.stack([img for _, img in same]))
             verdicts = _safe_judge(fn, images, [prompts[c.prompt_id] for c, _ in same])
@@ -172,8 +196,10 @@ def load_judges(cfgs: list[JudgeConfig], where: str = "judges") -> dict[str, Ext
         judge = load_judge(jc, f"{where}[{i}]")
         clash = [c for c in [judge.name, *judge_columns(judge)] if c in taken]
         if clash:
-            raise ConfigError(f"{where}[{i}]: a second judge writing {clash[0]!r}; give each judge its own options "
-                              "(e.g. another model) or remove one")
+            raise ConfigError(
+                f"{where}[{i}]: a second judge writing {clash[0]!r}; give each judge its own options "
+                "(e.g. another model) or remove one"
+            )
         taken.update([judge.name, *judge_columns(judge)])
         judges[judge.name] = judge
     return judges
@@ -186,24 +212,40 @@ def check_selector(selector: str, judges: dict[str, ExternalJudge], where: str) 
         raise ConfigError(f"{where}: {selector!r} is not a judge of this run; valid: {', '.join([SELF_JUDGE, *valid])}")
 
 
-def audit_into(store: RunStore, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
-               source: str | None = None, judges: dict[str, ExternalJudge] | None = None) -> dict[str, int]:
+def audit_into(
+    store: RunStore,
+    cfg: AuditConfig,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    bar: Bar,
+    source: str | None = None,
+    judges: dict[str, ExternalJudge] | None = None,
+) -> dict[str, int]:
     """Generate, self-judge and externally judge `prompts` into an open store; returns failures per judge.
     Failed judgments stored by an earlier run are judged again (replaced)."""
     source = source or cfg.source
     store.add_prompts(prompts)
     generate_stage(store, model, prompts, cfg, bar, source)
-    stages: dict[str, tuple[JudgeFn, set[str]]] = {SELF_JUDGE: (self_judge_fn(model, cfg.self_judge),
-                                                                 {p.id for p in prompts})}
+    stages: dict[str, tuple[JudgeFn, set[str]]] = {
+        SELF_JUDGE: (self_judge_fn(model, cfg.self_judge), {p.id for p in prompts})
+    }
     for judge in (load_judges(cfg.judges) if judges is None else judges).values():
         for r in routes(judge, prompts):  # a routing judge (benchmark): one stage per scorer column
             stages[r.column] = (external_fn(r.judge), {p.id for p in r.prompts})
-    return {name: judge_stage(store, name, fn, source, cfg.batch_size, bar, ids, retry_failed=True)
-            for name, (fn, ids) in stages.items()}
+    return {
+        name: judge_stage(store, name, fn, source, cfg.chunk_size, bar, ids, retry_failed=True)
+        for name, (fn, ids) in stages.items()
+    }
 
 
-def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, model: UnifiedModel | None = None,
-              add_prompts: bool = False, yes: bool = True) -> dict:
+def run_audit(
+    cfg: AuditConfig,
+    run_dir: str | Path,
+    bar: Bar | None = None,
+    model: UnifiedModel | None = None,
+    add_prompts: bool = False,
+    yes: bool = True,
+) -> dict:
     """Run (or resume) the audit into run_dir; returns the metrics written to metrics.json.
 
     The stage "audit" is recorded as running (with what it will produce) before any work, and done
@@ -218,15 +260,18 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
     bar, run_dir = bar or NoBar(), Path(run_dir)
     prompts, model, judges = prepare_audit(cfg, run_dir, model, add_prompts, yes)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg), AuditConfig)
         record_provenance(store, cfg.seed, model)
         record_command(store)
         store.set_stage("audit", "running", expected(cfg, prompts, judges))
         failures = audit_into(store, cfg, prompts, model, bar, judges=judges)
         ids = {p.id for p in prompts}
         dead = dead_judges(store, cfg.source, ids, columns_of(judges))
-        store.set_stage("audit", "failed" if dead else "done", {**expected(cfg, prompts, judges), "failures": failures,
-                                                               **({"dead_judges": dead} if dead else {})})
+        store.set_stage(
+            "audit",
+            "failed" if dead else "done",
+            {**expected(cfg, prompts, judges), "failures": failures, **({"dead_judges": dead} if dead else {})},
+        )
         result = metrics_for(store, cfg.source, ids, cfg.n_boot, cfg.seed)
         write_json(run_dir / "metrics.json", result)
     raise_dead_judges(dead, run_dir)
@@ -235,8 +280,13 @@ def run_audit(cfg: AuditConfig, run_dir: str | Path, bar: Bar | None = None, mod
 
 def expected(cfg: AuditConfig, prompts: list[Prompt], judges: dict[str, ExternalJudge]) -> dict:
     """What a finished audit holds (the stage's info, read by `curate` to say what is missing)."""
-    return {"prompts": len(prompts), "n": cfg.n, "candidates": len(prompts) * cfg.n, "source": cfg.source,
-            "judges": columns_of(judges)}
+    return {
+        "prompts": len(prompts),
+        "n": cfg.n,
+        "candidates": len(prompts) * cfg.n,
+        "source": cfg.source,
+        "judges": columns_of(judges),
+    }
 
 
 def columns_of(judges: dict[str, ExternalJudge]) -> list[str]:
@@ -257,10 +307,14 @@ def dead_judges(store: RunStore, source: str, prompt_ids: set[str], judges: list
 
 def raise_dead_judges(dead: dict[str, dict], run_dir: Path) -> None:
     if dead:
-        lines = [f"judge {j!r}: all {d['failed']} judgments failed; first reason: {d['first_reason']}"
-                 for j, d in dead.items()]
-        raise UnigapError("\n".join(lines) + f"\nThe candidates and every other verdict are stored in {run_dir}; fix "
-                          "the cause and rerun the same command: the failed judgments are judged again.")
+        lines = [
+            f"judge {j!r}: all {d['failed']} judgments failed; first reason: {d['first_reason']}"
+            for j, d in dead.items()
+        ]
+        raise UnigapError(
+            "\n".join(lines) + f"\nThe candidates and every other verdict are stored in {run_dir}; fix "
+            "the cause and rerun the same command: the failed judgments are judged again."
+        )
 
 
 def record_command(store: RunStore) -> None:
@@ -272,22 +326,24 @@ def record_command(store: RunStore) -> None:
         store.set_meta("command", "unigap " + shlex.join(sys.argv[1:]))
 
 
-def prepare_audit(cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None, add_prompts: bool = False,
-                  yes: bool = True) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+def prepare_audit(
+    cfg: AuditConfig, run_dir: Path, model: UnifiedModel | None = None, add_prompts: bool = False, yes: bool = True
+) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
     """Everything the audit needs, loaded and checked before anything is written: the out dir, the config
     against a stored one, the prompts (and against the stored ones), the judges, the model, whether the
     model takes every prompt, and (yes=False) the job's size."""
     from unigap.store.runstore import check_out_dir
 
-    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg), cls=AuditConfig)
     prompts = load_prompts(cfg.prompts)
     check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
     check_prompts_for(judges, prompts)
     model = model or load_model(cfg.model)
     check_model_prompts(model, prompts, cfg.self_judge)
-    check_job_size(job_size(len(prompts), cfg.n), f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
-                   cfg.sampling, yes)
+    check_job_size(
+        job_size(len(prompts), cfg.n), f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text, cfg.sampling, yes
+    )
     return prompts, model, judges
 
 
@@ -311,15 +367,18 @@ def probe_seconds(model: UnifiedModel, text: str, sampling: SamplingConfig | Non
     return (time.perf_counter() - t0) / PROBE_ROWS
 
 
-def check_job_size(candidates: int, detail: str, model: UnifiedModel, text: str, sampling: SamplingConfig | None,
-                   yes: bool) -> str | None:
+def check_job_size(
+    candidates: int, detail: str, model: UnifiedModel, text: str, sampling: SamplingConfig | None, yes: bool
+) -> str | None:
     """Above CONFIRM_ABOVE candidates: probe the model and refuse without `yes` (UnigapError with the job's size
     and an estimated time). Returns the size line (None below the threshold)."""
     if candidates <= CONFIRM_ABOVE:
         return None
     per = probe_seconds(model, text, sampling)
-    line = (f"this job generates {candidates:,} candidates ({detail}); at {per * 1000:.0f} ms per candidate "
-            f"(a {PROBE_ROWS}-candidate probe on this machine) generation alone takes about {_hours(per * candidates)}")
+    line = (
+        f"this job generates {candidates:,} candidates ({detail}); at {per * 1000:.0f} ms per candidate "
+        f"(a {PROBE_ROWS}-candidate probe on this machine) generation alone takes about {_hours(per * candidates)}"
+    )
     if not yes:
         raise UnigapError(f"{line}. Pass --yes to start it anyway, or lower n / prompts.per_subtask.")
     return line
@@ -333,8 +392,9 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def check_model_prompts(model: UnifiedModel, prompts: list[Prompt], judge: SelfJudgeConfig,
-                        where: str = "prompts") -> None:
+def check_model_prompts(
+    model: UnifiedModel, prompts: list[Prompt], judge: SelfJudgeConfig, where: str = "prompts"
+) -> None:
     """A backend that knows its limits (`prompt_problems`: the tiny model's prompt length and context)
     refuses prompts it could not generate for or judge, before anything is written."""
     check = getattr(type(model), "prompt_problems", None)  # on the class: validation never touches the weights
@@ -359,8 +419,9 @@ def check_prompts_for(judges: dict[str, ExternalJudge], prompts: list[Prompt]) -
             reachable()
 
 
-def metrics_for(store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int,
-                self_judge: str = SELF_JUDGE) -> dict:
+def metrics_for(
+    store: RunStore, source: str, prompt_ids: set[str], n_boot: int, seed: int, self_judge: str = SELF_JUDGE
+) -> dict:
     rows = [r for r in store.judgments(source=source) if r.prompt_id in prompt_ids]
     result = audit_metrics(rows, self_judge, n_boot, seed, benchmarks_of(store, prompt_ids))
     result["counts"] = store.counts()
@@ -420,12 +481,18 @@ def record_provenance(store: RunStore, seed: int, model: UnifiedModel) -> None:
 #   rank 0, last   once every rank has finished its shard (a collective: the barrier), merges the
 #                  parts into the main store (`merge_parts`: idempotent, parts are kept), marks
 #                  the audit stage done and writes metrics.json from the main store.
-# A killed rank loses at most its batch in flight: relaunching the same command resumes every
+# A killed rank loses at most its chunk in flight: relaunching the same command resumes every
 # rank's shard from its part (finished ranks find nothing to do and wait), then merges again.
 
 
-def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar | None = None,
-                      model: UnifiedModel | None = None, add_prompts: bool = False) -> dict:
+def run_audit_sharded(
+    cfg: AuditConfig,
+    run_dir: str | Path,
+    d: Dist,
+    bar: Bar | None = None,
+    model: UnifiedModel | None = None,
+    add_prompts: bool = False,
+) -> dict:
     """One rank of a multi-process audit (who writes what: the section's comment above).
 
     Every step ends with a collective that also agrees on failure, so an error on one rank
@@ -441,8 +508,9 @@ def run_audit_sharded(cfg: AuditConfig, run_dir: str | Path, d: Dist, bar: Bar |
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
-           add_prompts: bool = False) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
+def _setup(
+    cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None, add_prompts: bool = False
+) -> tuple[list[Prompt], UnifiedModel, dict[str, ExternalJudge]]:
     """Prompts, judges and this rank's model, loaded before anything is written; rank 0 then
     writes the main store's config, prompts and provenance; every rank opens its part."""
     from unigap.store.runstore import check_out_dir
@@ -450,7 +518,7 @@ def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
     config = cfg.model_dump(mode="json")  # the config as given: the same on every rank
     defaults = defaults_json(cfg)
     if d.is_main:  # read-only; rank 0 alone, since it alone writes the main store
-        check_out_dir(run_dir, config, defaults)
+        check_out_dir(run_dir, config, defaults, cls=AuditConfig)
     prompts, judges = load_prompts(cfg.prompts), load_judges(cfg.judges)
     if d.is_main:
         check_out_dir(run_dir, prompts=prompts, add_prompts=add_prompts)
@@ -459,18 +527,25 @@ def _setup(cfg: AuditConfig, run_dir: Path, d: Dist, model: UnifiedModel | None,
     check_model_prompts(model, prompts, cfg.self_judge)
     if d.is_main:
         with RunStore.open(run_dir) as main:
-            main.init_config(config, defaults)
+            main.init_config(config, defaults, AuditConfig)
             main.add_prompts(prompts)
             record_provenance(main, cfg.seed, model)
             record_command(main)
             main.set_stage("audit", "running", {**expected(cfg, prompts, judges), "world_size": d.world_size})
     with RunStore.open_part(run_dir, d.rank) as part:
-        part.init_config(config, defaults)
+        part.init_config(config, defaults, AuditConfig)
     return prompts, model, judges
 
 
-def _audit_shard(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], model: UnifiedModel,
-                 judges: dict[str, ExternalJudge], bar: Bar) -> dict[str, int]:
+def _audit_shard(
+    cfg: AuditConfig,
+    run_dir: Path,
+    d: Dist,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    judges: dict[str, ExternalJudge],
+    bar: Bar,
+) -> dict[str, int]:
     """This rank's share of the prompts, audited into its part store; failures per judge."""
     with RunStore.open_part(run_dir, d.rank) as part:
         failures = audit_into(part, cfg, shard(prompts, d), model, bar, judges=judges)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from unigap.errors import UnigapError
 
-HELP = """Measure and close the generation-understanding gap of unified multimodal models (Han et al., arXiv 2507.16663).
+HELP = """Measure and close the generation-understanding gap of unified multimodal models
+(Han et al., arXiv 2507.16663).
 
 Start with `unigap run` (the whole loop on the shipped tiny model, about a minute on a laptop CPU),
 then `unigap show runs/default` and open runs/default/report.html."""
@@ -66,8 +69,24 @@ def get_app() -> typer.Typer:
     return app
 
 
+def show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None, line=None
+) -> None:
+    """unigap's own warnings (a renamed key, a partial suite) as one line, without unigap's source line."""
+    if category is FutureWarning or "unigap" in Path(filename).parts:
+        from rich.markup import escape
+
+        console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", markup=True, highlight=False)
+    else:
+        _default_show(message, category, filename, lineno, file, line)
+
+
+_default_show = warnings.showwarning
+
+
 def main() -> None:
     _register_all()
+    warnings.showwarning = show_warning
     try:
         app(standalone_mode=False)
     except UnigapError as err:
@@ -81,7 +100,9 @@ def main() -> None:
         console.print("aborted")
         sys.exit(130)
     except Exception as err:  # click usage errors arrive here in non-standalone mode
-        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):  # click's (or typer's vendored click's) usage errors
+        if callable(getattr(err, "show", None)) and isinstance(
+            getattr(err, "exit_code", None), int
+        ):  # click's (or typer's vendored click's) usage errors
             err.show()
             sys.exit(err.exit_code)
         raise

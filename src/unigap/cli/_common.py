@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import typer
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -18,8 +18,14 @@ out = Console()
 
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
-    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("eta"), TimeRemainingColumn()]
+    cols = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*cols, console=Console(stderr=True), transient=False) as bar:
         yield bar
 
@@ -127,14 +133,30 @@ def write_json(path: str | Path, data: Any) -> None:
     write(path, data)
 
 
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate the config and every input, print the effective config, write nothing")]
-AddPrompts = Annotated[bool, typer.Option(
-    "--add-prompts", help="Continue a run whose prompts changed: audit only the added ones (removed ones stay stored "
-                          "but leave this run's metrics; a prompt whose text changed is always refused)")]
-Yes = Annotated[bool, typer.Option("--yes", help="Start a very large job (its size and estimated time are printed "
-                                                 "and it is refused without --yes)")]
-AllowPartial = Annotated[bool, typer.Option(
-    "--allow-partial", help="Use an input whose producing stage did not finish (what is missing is recorded)")]
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Validate the config and every input, print the effective config, write nothing"),
+]
+AddPrompts = Annotated[
+    bool,
+    typer.Option(
+        "--add-prompts",
+        help="Continue a run whose prompts changed: audit only the added ones (removed ones stay stored "
+        "but leave this run's metrics; a prompt whose text changed is always refused)",
+    ),
+]
+Yes = Annotated[
+    bool,
+    typer.Option(
+        "--yes", help="Start a very large job (its size and estimated time are printed and it is refused without --yes)"
+    ),
+]
+AllowPartial = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial", help="Use an input whose producing stage did not finish (what is missing is recorded)"
+    ),
+]
 
 
 def read_json(path: str | Path, fix: str = "") -> Any:
@@ -143,6 +165,25 @@ def read_json(path: str | Path, fix: str = "") -> Any:
     from unigap.files import read_json as read
 
     return read(path, fix)
+
+
+def renamed_option(old: str, new: str, value: Any, current: Any, default: Any) -> Any:
+    """A command-line option given under its old name: a FutureWarning naming the new one, and its value
+    (an error if both are given)."""
+    import warnings
+
+    from unigap.errors import ConfigError
+
+    if value is None:
+        return current
+    if current != default:
+        raise ConfigError(f"{old} and {new} are both given; {old} is the old name of {new}: keep only {new}")
+    warnings.warn(
+        f"{old} is now {new} (the old name still works, for now; a later unigap will refuse it)",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return value
 
 
 def print_config(cfg: Any, title: str = "effective config") -> None:

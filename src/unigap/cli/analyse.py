@@ -16,7 +16,7 @@ def analyse_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed", min=0)] = 0,
     allow_partial: AllowPartial = False,
 ) -> None:
-    """Compute every analysis of a run once (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
+    """Compute every analysis of a run (before/after metrics, win rate, diagnostics, guard, eNTK) into analysis.json.
 
     Example: unigap analyse runs/default
     """
@@ -32,5 +32,17 @@ def analyse_cmd(
     out.print(f"wrote {run_dir / 'analysis.json'}")
 
 
+def analyze_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from `unigap run`")],
+    entk_samples: Annotated[int, typer.Option(help="Training samples for the eNTK kernel (0 = skip)")] = 48,
+    seed: Annotated[int, typer.Option(help="Bootstrap / sampling seed", min=0)] = 0,
+    allow_partial: AllowPartial = False,
+) -> None:
+    """`unigap analyze`: the same command, spelled as unigap spells it (`analyse`, like `analysis.json`)."""
+    typer.echo("note: unigap spells this command `unigap analyse` (like analysis.json); running it", err=True)
+    analyse_cmd(run_dir, entk_samples, seed, allow_partial)
+
+
 def register(app: typer.Typer) -> None:
     app.command("analyse")(analyse_cmd)
+    app.command("analyze", hidden=True)(analyze_cmd)

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from unigap.cli._common import AddPrompts, DryRun, RichBar, Yes, out, print_config, read_json, \
-    stage_progress  # noqa: F401  (RichBar: re-exported)
+from unigap.cli._common import (
+    AddPrompts,
+    DryRun,
+    Yes,
+    out,
+    print_config,
+    read_json,
+    stage_progress,  # noqa: F401  (RichBar: re-exported)
+)
 from unigap.errors import UnigapError
 
 
 def audit_cmd(
-    config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path("runs/audit"),
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (default: the built-in defaults, = configs/audit_tiny.yaml)")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun the same command to resume)")] = Path(
+        "runs/audit"
+    ),
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides, e.g. n=4 model.batch_size=32")
+    ] = None,
     dry_run: DryRun = False,
     add_prompts: AddPrompts = False,
     yes: Yes = False,
@@ -26,10 +39,10 @@ def audit_cmd(
     Example: unigap audit --config configs/audit_tiny.yaml --out runs/audit n=4
     Under `accelerate launch --num_processes K` (or torchrun) the prompts are sharded across the K processes.
     """
-    from unigap.distributed import dist_info
     from unigap.audit.runner import AuditConfig, NoBar, prepare_audit, run_audit
     from unigap.cli.show import print_metrics
     from unigap.config import load_config
+    from unigap.distributed import dist_info
 
     cfg = load_config(AuditConfig, config, overrides or [])
     if dry_run:
@@ -37,12 +50,15 @@ def audit_cmd(
 
         prompts, model, _ = prepare_audit(cfg, out_dir, add_prompts=add_prompts, yes=True)
         print_config(cfg)
-        size = check_job_size(len(prompts) * cfg.n, f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text,
-                              cfg.sampling, yes=True)
+        size = check_job_size(
+            len(prompts) * cfg.n, f"{len(prompts)} prompts x n={cfg.n}", model, prompts[0].text, cfg.sampling, yes=True
+        )
         if size:
             out.print(f"{size}; the run needs --yes", markup=False, highlight=False)
-        out.print(f"valid; nothing written (would audit {len(prompts)} prompts x n={cfg.n} = "
-                  f"{len(prompts) * cfg.n:,} candidates into {out_dir})")
+        out.print(
+            f"valid; nothing written (would audit {len(prompts)} prompts x n={cfg.n} = "
+            f"{len(prompts) * cfg.n:,} candidates into {out_dir})"
+        )
         return
     if not dist_info().is_main:  # other ranks of a multi-process audit: no bars, no tables
         run_audit(cfg, out_dir, NoBar(), add_prompts=add_prompts)

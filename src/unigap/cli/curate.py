@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -27,8 +27,10 @@ def counts_table(manifest: dict) -> Table:
 def curate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="An audited run directory")],
     out_dir: Annotated[Path, typer.Option("--out", help="Data directory to write")],
-    config: Annotated[Optional[Path], typer.Option(help="YAML with selector/rule/pairs_per_prompt/source")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML with selector/rule/pairs_per_prompt/source")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value, e.g. rule=all_accepted selector=oracle")
+    ] = None,
     dry_run: DryRun = False,
     allow_partial: AllowPartial = False,
 ) -> None:

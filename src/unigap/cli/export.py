@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from unigap.cli._common import out
-from unigap.export import ExportResult, export_geneval, export_hf, export_t2icompbench
+from unigap.export import ExportResult, export_geneval, export_hf, export_t2i_compbench
 
 sub = typer.Typer(no_args_is_help=True, help="Export a run's images for the official benchmark evaluators.")
 
@@ -18,10 +18,13 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an earlier export in --ou
 
 
 @sub.command("geneval")
-def geneval(run_dir: RunDir, out_dir: OutDir,
-            source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
-            overwrite: Overwrite = False) -> None:
-    """Write a run's images in GenEval's layout (OUT/<00000>/metadata.jsonl + samples/<0000>.png) for its evaluate_images.py.
+def geneval(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+    overwrite: Overwrite = False,
+) -> None:
+    """Write a run's images as GenEval's evaluate_images.py reads them (OUT/<00000>/metadata.jsonl, samples/).
 
     Example: unigap export geneval runs/audit --out runs/audit/geneval
     """
@@ -29,22 +32,28 @@ def geneval(run_dir: RunDir, out_dir: OutDir,
 
 
 @sub.command("t2i-compbench")
-def t2icompbench(run_dir: RunDir, out_dir: OutDir,
-                 source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
-                 subtask: Annotated[Optional[str], typer.Option(help="One category (default: all in the run)")] = None,
-                 split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
-                 overwrite: Overwrite = False) -> None:
-    """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; OUT/<category>/samples/ for several).
+def t2i_compbench(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str, typer.Option(help="Candidate source to export")] = "base",
+    subtask: Annotated[str | None, typer.Option(help="One category (default: all in the run)")] = None,
+    split: Annotated[str, typer.Option(help="Prompt split to export (eval = the val files)")] = "eval",
+    overwrite: Overwrite = False,
+) -> None:
+    """Write a run's images in T2I-CompBench's layout (OUT/samples/<prompt>_<000000>.png; per category if several).
 
     Example: unigap export t2i-compbench runs/audit --out runs/audit/t2i
     """
-    _report(export_t2icompbench(run_dir, out_dir, source, subtask, split, overwrite))
+    _report(export_t2i_compbench(run_dir, out_dir, source, subtask, split, overwrite))
 
 
 @sub.command("hf")
-def hf(run_dir: RunDir, out_dir: OutDir,
-       source: Annotated[Optional[str], typer.Option(help="Candidate source (default: all)")] = None,
-       overwrite: Overwrite = False) -> None:
+def hf(
+    run_dir: RunDir,
+    out_dir: OutDir,
+    source: Annotated[str | None, typer.Option(help="Candidate source (default: all)")] = None,
+    overwrite: Overwrite = False,
+) -> None:
     """Write a run as a `datasets` dataset (datasets.load_from_disk): one row per candidate, a verdict column per judge.
 
     Example: unigap export hf runs/audit --out runs/audit/hf

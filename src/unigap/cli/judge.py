@@ -2,8 +2,8 @@
 (and a scorer's scores) to an existing run.
 
 Resumable: only candidates this judge has not judged yet are judged (rerunning does nothing once
-done; `--retry-failed` judges the failed ones again), `--batch-size` candidates per call, one
-transaction per batch, a progress bar. The stored judge column is the judge's `name` (e.g.
+done; `--retry-failed` judges the failed ones again), `--chunk-size` candidates per judge call, one
+transaction per chunk, a progress bar. The stored judge column is the judge's `name` (e.g.
 "geneval"); `unigap analyse` / `report` read every stored judge. Options are the judge's own
 (validated against its options model, e.g. `device=cuda batch_size=8 detector=/models/m2f`).
 """
@@ -11,11 +11,11 @@ transaction per batch, a progress bar. The stored judge column is the judge's `n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from unigap.cli._common import out, stage_progress
+from unigap.cli._common import out, renamed_option, stage_progress
 from unigap.errors import UnigapError
 
 
@@ -26,15 +26,22 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     return apply_overrides({}, items)
 
 
-def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: str | None = None,
-              batch_size: int = 16, bar: Any = None, retry_failed: bool = False) -> dict:
+def judge_run(
+    run_dir: str | Path,
+    name: str,
+    options: dict[str, Any],
+    source: str | None = None,
+    chunk_size: int = 16,
+    bar: Any = None,
+    retry_failed: bool = False,
+) -> dict:
     """Judge the run's unjudged candidates with judge `name`; returns {"judge", "judged", "failed", "scores"}."""
     from unigap.audit.runner import NoBar, external_fn, judge_stage
     from unigap.judges.base import JudgeConfig, load_judge
     from unigap.store import RunStore
 
-    if batch_size < 1:
-        raise UnigapError("--batch-size must be >= 1")
+    if chunk_size < 1:
+        raise UnigapError("--chunk-size must be >= 1")
     judge = load_judge(JudgeConfig(name=name, options=options), where="--judge")
     with RunStore.open(run_dir, create=False) as store:
         plan = _plan(store, judge, source, retry_failed)  # a routing judge (benchmark): one column per scorer
@@ -43,10 +50,11 @@ def judge_run(run_dir: str | Path, name: str, options: dict[str, Any], source: s
         failures, rows = 0, []
         for r, cands in plan:
             if retry_failed:
-                failures += _rejudge(store, r.judge, cands, batch_size, bar or NoBar(), r.column)
+                failures += _rejudge(store, r.judge, cands, chunk_size, bar or NoBar(), r.column)
             else:
-                failures += judge_stage(store, r.column, external_fn(r.judge), source, batch_size, bar or NoBar(),
-                                        {p.id for p in r.prompts})
+                failures += judge_stage(
+                    store, r.column, external_fn(r.judge), source, chunk_size, bar or NoBar(), {p.id for p in r.prompts}
+                )
             rows += store.judgments(r.column, source)
         store.log("judge", f"judged {len(todo)} candidates with {judge.name}", {"failed": failures, "source": source})
     return {"judge": judge.name, "judged": len(todo), "failed": failures, "scores": _mean_scores(rows)}
@@ -60,8 +68,9 @@ def _plan(store: Any, judge: Any, source: str | None, retry_failed: bool) -> lis
     plan = []
     for r in routes(judge, [p for p in store.prompts() if p.id in wanted]):
         ids = {p.id for p in r.prompts}
-        plan.append((r, [c for c in store.missing_judgments(r.column, source, retry_failed=retry_failed)
-                         if c.prompt_id in ids]))
+        plan.append(
+            (r, [c for c in store.missing_judgments(r.column, source, retry_failed=retry_failed) if c.prompt_id in ids])
+        )
     return plan
 
 
@@ -73,7 +82,7 @@ def _check_prompts(judge: Any, store: Any, todo: list) -> None:
         check([p for p in store.prompts() if p.id in wanted])
 
 
-def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any, column: str) -> int:
+def _rejudge(store: Any, judge: Any, todo: list, chunk_size: int, bar: Any, column: str) -> int:
     """--retry-failed: judge `todo` (unjudged + failed) again, replacing the failed rows of `column`."""
     import numpy as np
     import torch
@@ -83,8 +92,8 @@ def _rejudge(store: Any, judge: Any, todo: list, batch_size: int, bar: Any, colu
     prompts = {p.id: p for p in store.prompts()}
     bar.start(f"judge [{column}] (retry failed)", len(todo))
     failures = 0
-    for s in range(0, len(todo), batch_size):
-        chunk = todo[s:s + batch_size]
+    for s in range(0, len(todo), chunk_size):
+        chunk = todo[s : s + chunk_size]
         images = torch.from_numpy(np.stack([store.load_image(c.png) for c in chunk]))
         try:
             verdicts = judge.judge(images, [prompts[c.prompt_id] for c in chunk])
@@ -107,27 +116,37 @@ def _mean_scores(rows: list) -> dict[str, dict]:
         elif score is not None:
             cell["sum"] += float(score)
             cell["n"] += 1
-    return {s: {"mean": c["sum"] / c["n"] if c["n"] else None, "n": c["n"], "failed": c["failed"]}
-            for s, c in out.items()}
+    return {
+        s: {"mean": c["sum"] / c["n"] if c["n"] else None, "n": c["n"], "failed": c["failed"]} for s, c in out.items()
+    }
 
 
-JUDGE_HELP = ("Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
-              "qwen2.5-vl, http, oracle, ...")
+CHUNK = 16
+JUDGE_HELP = (
+    "Judge name: benchmark (each prompt by its benchmark's scorer), geneval, t2i-compbench, sciscore, "
+    "qwen2.5-vl, http, oracle, ..."
+)
 
 
 def judge_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `unigap run` or `unigap audit`)")],
     judge: Annotated[str, typer.Option("--judge", help=JUDGE_HELP)],
-    options: Annotated[Optional[list[str]], typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only candidates of this source (base or improved); default all")] = None,
-    batch_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = 16,
+    options: Annotated[
+        list[str] | None, typer.Argument(help="Judge options as key=value, e.g. device=cuda batch_size=8")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only candidates of this source (base or improved); default all")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Candidates per judge call (and per transaction)")] = CHUNK,
     retry_failed: Annotated[bool, typer.Option(help="Judge again the candidates this judge failed on")] = False,
+    batch_size: Annotated[int | None, typer.Option(hidden=True, help="Old name of --chunk-size")] = None,
 ) -> None:
     """Add a judge's verdicts (and a scorer's scores) to an existing run; rerun to resume."""
 
+    chunk_size = renamed_option("--batch-size", "--chunk-size", batch_size, chunk_size, CHUNK)
     opts = parse_options(options or [])
     with stage_progress() as bar:
-        result = judge_run(run_dir, judge, opts, source, batch_size, bar, retry_failed)
+        result = judge_run(run_dir, judge, opts, source, chunk_size, bar, retry_failed)
     out.print(f"{result['judge']}: judged {result['judged']} candidates, {result['failed']} failed")
     for subtask, s in result["scores"].items():
         if s["mean"] is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import click
 import typer
@@ -28,13 +28,20 @@ class DefaultServeGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-label_app = typer.Typer(cls=DefaultServeGroup, no_args_is_help=True, add_completion=False,
-                        help="Label candidates by hand (stored as judge human:<name>); export/import labels as CSV.")
+label_app = typer.Typer(
+    cls=DefaultServeGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Label candidates by hand (stored as judge human:<name>); export/import labels as CSV.",
+)
 
 RunDir = Annotated[Path, typer.Argument(help="A run directory with candidates (run.sqlite)")]
-Sample = Annotated[Optional[int], typer.Option("--sample", "-k", min=1, help="Label a seeded random sample of K candidates (default: all)")]
+Sample = Annotated[
+    int | None,
+    typer.Option("--sample", "-k", min=1, help="Label a seeded random sample of K candidates (default: all)"),
+]
 Seed = Annotated[int, typer.Option(help="Seed of the sample (the same seed gives the same sample and order)")]
-Source = Annotated[Optional[str], typer.Option(help="Only candidates of this source, e.g. base (default: all)")]
+Source = Annotated[str | None, typer.Option(help="Only candidates of this source, e.g. base (default: all)")]
 
 
 def _announce(url: str, session: Any) -> None:
@@ -50,11 +57,15 @@ def serve_cmd(
     sample: Sample = None,
     seed: Seed = 0,
     source: Source = None,
-    name: Annotated[Optional[str], typer.Option(help="Your name; labels are stored as judge human:<name> (default: login name)")] = None,
-    show_judges: Annotated[bool, typer.Option("--show-judges/--judge-blind", help="Show the other judges' verdicts (hidden by default)")] = False,
+    name: Annotated[
+        str | None, typer.Option(help="Your name; labels are stored as judge human:<name> (default: login name)")
+    ] = None,
+    show_judges: Annotated[
+        bool, typer.Option("--show-judges/--judge-blind", help="Show the other judges' verdicts (hidden by default)")
+    ] = False,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (default: a free one)")] = 0,
 ) -> None:
-    """Label a run's candidates by hand in your browser, one key per label (a page on 127.0.0.1 guarded by a one-time token).
+    """Label a run's candidates by hand in your browser, one key per label (127.0.0.1, a one-time token).
 
     Example: unigap label runs/audit --name alice --sample 200
     """
@@ -62,8 +73,10 @@ def serve_cmd(
     from unigap.label.sampling import default_name
 
     final = serve(run_dir, name or default_name(), sample, seed, source, show_judges, port, announce=_announce)
-    out.print(f"stopped: {final['done']} / {final['total']} labelled as {final['judge']}, stored in {run_dir}",
-              highlight=False)
+    out.print(
+        f"stopped: {final['done']} / {final['total']} labelled as {final['judge']}, stored in {run_dir}",
+        highlight=False,
+    )
 
 
 @label_app.command("export")
@@ -92,8 +105,11 @@ def import_cmd(
     from unigap.label.csvio import import_csv
 
     res = import_csv(run_dir, csv, name, replace)
-    out.print(f"{res['judge']}: imported {res['imported']} labels ({res['unchanged']} already stored, "
-              f"{res['blank']} blank rows skipped)", highlight=False)
+    out.print(
+        f"{res['judge']}: imported {res['imported']} labels ({res['unchanged']} already stored, "
+        f"{res['blank']} blank rows skipped)",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,29 +16,37 @@ sub = typer.Typer(no_args_is_help=True, help="Inspect a model.")
 def eval_table(result: dict) -> Fitted:
     """Per subtask, band and overall: the oracle's accuracy on the model's images and the model's accuracy on
     rendered scenes, in % with one decimal."""
+
     def row(label: str, band: str, r: dict) -> list[str]:
-        return [label, band, f"{100 * r['generation_accuracy']:.1f}", f"{100 * r['understanding_accuracy']:.1f}",
-                str(r["n"])]
+        return [
+            label,
+            band,
+            f"{100 * r['generation_accuracy']:.1f}",
+            f"{100 * r['understanding_accuracy']:.1f}",
+            str(r["n"]),
+        ]
 
     rows = [row(name, r["band"], r) for name, r in result["subtasks"].items()]
     rows += [row(f"[bold]{band}[/bold]", "band", r) for band, r in result["bands"].items()]
     rows.append(row("[bold]overall[/bold]", "", result["overall"]))
     cols = [Col("subtask", "left"), Col("band", "left"), Col("generation"), Col("understanding"), Col("n")]
-    legend = [("generation", "share of the model's images the oracle accepts (one image per prompt)"),
-              ("understanding", "share of rendered scenes the model judges right (the paper's question)"),
-              ("n", "eval prompts; bands and overall are unweighted means of their subtasks")]
+    legend = [
+        ("generation", "share of the model's images the oracle accepts (one image per prompt)"),
+        ("understanding", "share of rendered scenes the model judges right (the paper's question)"),
+        ("n", "eval prompts; bands and overall are unweighted means of their subtasks"),
+    ]
     return Fitted("generation vs understanding (oracle-scored, %)", cols, rows, legend=legend)
 
 
 @sub.command("eval")
 def eval_cmd(
     model: Annotated[str, typer.Option(help="Model registry name")] = "tiny",
-    path: Annotated[Optional[str], typer.Option(help="Checkpoint (default: the shipped one)")] = None,
+    path: Annotated[str | None, typer.Option(help="Checkpoint (default: the shipped one)")] = None,
     prompts_per_subtask: Annotated[int, typer.Option(help="Eval prompts per subtask (K)")] = 40,
     seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
-    cfg_scale: Annotated[Optional[float], typer.Option(help="CFG scale (default: the model's)")] = None,
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only these subtasks (repeatable)")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result JSON here")] = None,
+    cfg_scale: Annotated[float | None, typer.Option(help="CFG scale (default: the model's)")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only these subtasks (repeatable)")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result JSON here")] = None,
 ) -> None:
     """Generate one image per eval prompt (oracle-scored) and ask the paper's question about renders."""
     from unigap.models.base import ModelConfig, default_sampling, load_model

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,7 +13,7 @@ from unigap.cli._common import DryRun, out, print_config, stage_progress
 def pretrain_cmd(
     config: Annotated[Path, typer.Option(help="YAML config, e.g. configs/pretrain_tiny.yaml")],
     out_dir: Annotated[Path, typer.Option("--out", help="Checkpoint directory (resumes if it holds a partial run)")],
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. steps=300")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. steps=300")] = None,
     eval_prompts: Annotated[int, typer.Option(help="Eval prompts per subtask for the card (0 = skip)")] = 40,
     dry_run: DryRun = False,
 ) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ SPEC_HELP = "SUITE:PATH[:SPLIT] (e.g. t2i-compbench:/data/t2i:train) or a .jsonl
 def show(
     spec: Annotated[str, typer.Argument(help=SPEC_HELP)],
     split: Annotated[str, typer.Option(help="Split when the spec names none")] = "eval",
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only this subtask (repeatable)")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only this subtask (repeatable)")] = None,
 ) -> None:
     """Print the number of prompts per subtask of a suite (GenEval, T2I-CompBench, Science-T2I, paper9, ...).
 
@@ -45,16 +46,20 @@ def show(
 def check(
     train: Annotated[str, typer.Argument(help="Training prompts: " + SPEC_HELP + " (split defaults to train)")],
     eval_: Annotated[str, typer.Argument(metavar="EVAL", help="Evaluation prompts (split defaults to eval)")],
-    subtask: Annotated[Optional[list[str]], typer.Option(help="Only this subtask, both sides (repeatable)")] = None,
-    fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit with status 1 when there is any overlap")] = False,
+    subtask: Annotated[list[str] | None, typer.Option(help="Only this subtask, both sides (repeatable)")] = None,
+    fail: Annotated[
+        bool, typer.Option("--fail/--no-fail", help="Exit with status 1 when there is any overlap")
+    ] = False,
 ) -> None:
     """List training prompts that also occur (exactly or normalised) in the evaluation prompts."""
     with _shown_warnings():
         ov = check_specs(train, eval_, subtask)
     if ov.pairs:
         out.print(_pairs_table(ov))
-    out.print(f"train prompts: {ov.n_train}   eval prompts: {ov.n_eval}   exact overlaps: {len(ov.exact)}   "
-              f"normalised-only overlaps: {len(ov.normalised)}   train prompts to drop: {len(ov.train_ids)}")
+    out.print(
+        f"train prompts: {ov.n_train}   eval prompts: {ov.n_eval}   exact overlaps: {len(ov.exact)}   "
+        f"normalised-only overlaps: {len(ov.normalised)}   train prompts to drop: {len(ov.train_ids)}"
+    )
     if fail and ov.pairs:
         raise typer.Exit(1)
 
@@ -72,8 +77,7 @@ def _shown_warnings() -> Iterator[None]:
 def _pairs_table(ov: Overlaps) -> Table:
     table = Table("kind", "train id", "eval id", "train prompt", "eval prompt", title="train/eval overlaps")
     for o in ov.pairs:
-        table.add_row(o.kind, o.train.id, o.eval.id, o.train.text,
-                      o.eval.text if o.kind == "normalised" else "(same)")
+        table.add_row(o.kind, o.train.id, o.eval.id, o.train.text, o.eval.text if o.kind == "normalised" else "(same)")
     return table
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from unigap.errors import UnigapError
-
 from unigap.cli._common import AllowPartial, out
+from unigap.errors import UnigapError
 
 
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory")],
-    out_path: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default RUN_DIR/report.html)")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Where to write (default RUN_DIR/report.html)")] = None,
     allow_partial: AllowPartial = False,
 ) -> None:
     """Write a self-contained report.html to send to a colleague (reads analysis.json and the store; runs no model).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,9 +18,13 @@ def _analysis(run_dir: Path) -> dict | None:
 
 
 def run_cmd(
-    config: Annotated[Optional[Path], typer.Option(help="YAML config (default: the built-in defaults, = configs/run_tiny.yaml)")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (default: the built-in defaults, = configs/run_tiny.yaml)")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (rerun to resume)")] = Path("runs/default"),
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides of nested keys, e.g. improve.epochs=4")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="key=value overrides of nested keys, e.g. improve.epochs=4")
+    ] = None,
     dry_run: DryRun = False,
     add_prompts: AddPrompts = False,
     yes: Yes = False,

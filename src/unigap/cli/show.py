@@ -8,8 +8,8 @@ from the metric table `unigap.analysis.table.METRICS`) follows it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-
 from itertools import groupby
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -55,8 +55,15 @@ class Fitted:
     not fit, they are split into parts as even as can be, the first `keys` columns (row labels) repeated in each;
     then its legend, one line per abbreviation."""
 
-    def __init__(self, title: str, cols: list[Col], rows: list[list[str]], keys: int = 1,
-                 legend: list[tuple[str, str]] | None = None, ends: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        cols: list[Col],
+        rows: list[list[str]],
+        keys: int = 1,
+        legend: list[tuple[str, str]] | None = None,
+        ends: set[int] | None = None,
+    ) -> None:
         self.title, self.cols, self.rows, self.keys = title, cols, rows, keys
         self.legend, self.ends = legend or [], ends or set()
 
@@ -78,7 +85,7 @@ class Fitted:
         room = width - sum(narrow[i] + 3 for i in keys) - 1  # for the other columns of each part
         cuts = _even_split([narrow[i] + 3 for i in range(self.keys, len(self.cols))], room)
         parts = [keys + [self.keys + j for j in part] for part in cuts]
-        spare = min(room - sum(narrow[i] + 3 for i in part[self.keys:]) for part in parts)
+        spare = min(room - sum(narrow[i] + 3 for i in part[self.keys :]) for part in parts)
         return parts, _widen(narrow, natural, spare)
 
     def tables(self, width: int) -> list[Table]:
@@ -105,7 +112,6 @@ class Fitted:
 def _even_split(widths: list[int], room: int) -> list[list[int]]:
     """Contiguous parts of `widths` (indices), each summing to at most `room` (a column wider than `room` alone
     makes its own part): as few parts as possible, and of those the split whose widest part is narrowest."""
-    from functools import lru_cache
 
     n, k, used = len(widths), 1, 0
     for w in widths:  # the fewest parts: fill each as far as it goes
@@ -113,12 +119,14 @@ def _even_split(widths: list[int], room: int) -> list[list[int]]:
             k, used = k + 1, 0
         used += w
 
-    @lru_cache(maxsize=None)
+    @functools.cache
     def best(i: int, parts: int) -> tuple[int, tuple[int, ...]]:  # (widest part, cut points) of widths[i:]
         if parts == 1:
             return sum(widths[i:]), ()
-        options = [(max(sum(widths[i:j]), best(j, parts - 1)[0]), (j, *best(j, parts - 1)[1]))
-                   for j in range(i + 1, n - parts + 2)]
+        options = [
+            (max(sum(widths[i:j]), best(j, parts - 1)[0]), (j, *best(j, parts - 1)[1]))
+            for j in range(i + 1, n - parts + 2)
+        ]
         return min(options, key=lambda o: (o[0], [-c for c in o[1]]))  # ties: the fuller parts first
 
     edges = [0, *best(0, k)[1], n]
@@ -155,11 +163,18 @@ def metrics_tables(result: dict, title: str = "audit") -> list[RenderableType]:
         tables = [metrics_table(result, cols, title + (f"; external judge: {judges[0]}" if judges else ""))]
     else:
         order = list(result["metrics"].get("non_unification", {}).get("subtasks", {}))
-        first = {j: min((order.index(s) for s in result["metrics"][_first(cols, j)]["subtasks"] if s in order),
-                        default=len(order)) for j in judges}
+        first = {
+            j: min(
+                (order.index(s) for s in result["metrics"][_first(cols, j)]["subtasks"] if s in order),
+                default=len(order),
+            )
+            for j in judges
+        }
         tables = [metrics_table(result, [c for c in cols if not c.judge], title)]
-        tables += [metrics_table(result, [c for c in cols if c.judge == j], f"{title}; external judge: {j}")
-                   for j in sorted(judges, key=first.__getitem__)]
+        tables += [
+            metrics_table(result, [c for c in cols if c.judge == j], f"{title}; external judge: {j}")
+            for j in sorted(judges, key=first.__getitem__)
+        ]
     for t in tables[:-1]:
         t.legend = []
     tables[-1].legend = legend([c.spec for c in cols])
@@ -194,7 +209,9 @@ def side_by_side(results: dict[str, dict]) -> Fitted:
     """The paper's Figure-2 table: non-unification per subtask and band, one column per run (model)."""
     groups: dict[str, str | None] = {}
     for r in results.values():
-        groups.update({s: (r.get("bands_of") or {}).get(s) for s in r["metrics"].get("non_unification", {}).get("subtasks", {})})
+        groups.update(
+            {s: (r.get("bands_of") or {}).get(s) for s in r["metrics"].get("non_unification", {}).get("subtasks", {})}
+        )
     order = [s for band in BANDS for s in groups if groups[s] == band] + [s for s in groups if groups[s] not in BANDS]
     rows = []
     for group in order + [b for b in BANDS if any(groups[s] == b for s in groups)] + [OVERALL]:
@@ -221,16 +238,26 @@ def benchmark_tables(sides: dict[str, dict], win_rate: dict | None = None) -> li
     return tables
 
 
-VIEW_TITLES = {"base_judge_on_base_images": "base judge on base images",
-               "improved_judge_on_base_images": "improved judge on base images",
-               "improved_judge_on_own_images": "improved judge on its own images"}
+VIEW_TITLES = {
+    "base_judge_on_base_images": "base judge on base images",
+    "improved_judge_on_base_images": "improved judge on base images",
+    "improved_judge_on_own_images": "improved judge on its own images",
+}
 
 
-SELECTOR_COLS = {"acceptance_precision": "self_precision/{judge}", "rejection_precision": "weak_generation/{judge}",
-                 "recall": "self_recall/{judge}"}  # the diagnostics' ratios = these metrics of the metric table
-SELECTOR_LEGEND = [("n", "images judged by both the self-judge and the truth judge; bands and overall pool their "
-                         "images (not a mean of subtasks)"),
-                   ("accepted", "images the self-judge accepts (what SFT trains on)")]
+SELECTOR_COLS = {
+    "acceptance_precision": "self_precision/{judge}",
+    "rejection_precision": "weak_generation/{judge}",
+    "recall": "self_recall/{judge}",
+}  # the diagnostics' ratios = these metrics of the metric table
+SELECTOR_LEGEND = [
+    (
+        "n",
+        "images judged by both the self-judge and the truth judge; bands and overall pool their "
+        "images (not a mean of subtasks)",
+    ),
+    ("accepted", "images the self-judge accepts (what SFT trains on)"),
+]
 AUROC = ("AUROC", "how well the self-judge's P(match) ranks right images above wrong ones, x100 (50 = chance)")
 
 
@@ -249,8 +276,10 @@ def diagnostics_tables(section: dict) -> list[Fitted]:
     cols += [] if no_auroc else [Col("AUROC ↑", wrap=True)]
     tables = []
     for (view, truth), group in groups.items():
-        cells = [[r["band"], r["n"], r["accepted"], *[r[m] for m in SELECTOR_COLS]] + ([] if no_auroc else [r["auroc"]])
-                 for r in group]
+        cells = [
+            [r["band"], r["n"], r["accepted"], *[r[m] for m in SELECTOR_COLS]] + ([] if no_auroc else [r["auroc"]])
+            for r in group
+        ]
         title = f"the self-judge as a selector: {VIEW_TITLES.get(view, view)} ({truth} as truth, %)"
         tables.append(Fitted(title, cols, cells))
     if tables:
@@ -272,8 +301,10 @@ def exploitation_lines(section: dict) -> list[str]:
                 notes = list(dict.fromkeys(c.get("note", "n/a") for c in cells.values()))
                 lines.append(f"{title}: {'; '.join(notes)}")
                 continue
-            parts = [f"{band} {100 * c['value']:+.1f}" if c.get("value") is not None
-                     else f"{band} {c.get('note', 'n/a')}" for band, c in cells.items()]
+            parts = [
+                f"{band} {100 * c['value']:+.1f}" if c.get("value") is not None else f"{band} {c.get('note', 'n/a')}"
+                for band, c in cells.items()
+            ]
             lines.append(f"{title}, base images minus its own new images (pp): " + ", ".join(parts))
     return lines
 
@@ -286,19 +317,26 @@ def win_rate_lines(analysis: dict) -> list[str]:
         rate = w["win_rate"]
         bands = ", ".join(f"{b} {fmt(rate['bands'][b])}" for b in BANDS if b in rate.get("bands", {}))
         k, share = w.get("kinds_total", {}), w.get("fp_correction_share_of_wins")
-        lines.append(f"win rate ({truth} as truth, improved vs base self-judge on the base images, %): overall "
-                     f"{fmt(rate['overall'])}" + (f"; {bands}" if bands else ""))
-        lines.append(f"  {w.get('disagreements', 0)} disagreements: {k.get('fp_corrected', 0)} false positives corrected, "
-                     f"{k.get('fn_corrected', 0)} false negatives corrected, {k.get('new_fp', 0)} new false positives, "
-                     f"{k.get('new_fn', 0)} new false negatives"
-                     + ("" if share is None else f" ({100 * share:.0f} % of the wins are corrected false positives)"))
+        lines.append(
+            f"win rate ({truth} as truth, improved vs base self-judge on the base images, %): overall "
+            f"{fmt(rate['overall'])}" + (f"; {bands}" if bands else "")
+        )
+        lines.append(
+            f"  {w.get('disagreements', 0)} disagreements: {k.get('fp_corrected', 0)} false positives corrected, "
+            f"{k.get('fn_corrected', 0)} false negatives corrected, {k.get('new_fp', 0)} new false positives, "
+            f"{k.get('new_fn', 0)} new false negatives"
+            + ("" if share is None else f" ({100 * share:.0f} % of the wins are corrected false positives)")
+        )
     return lines
 
 
 def diagnostics_printout(analysis: dict) -> list[RenderableType]:
     section = analysis.get("diagnostics") or {}
-    return [*map(plain, win_rate_lines(analysis)), *diagnostics_tables(section),
-            *map(plain, exploitation_lines(section))]
+    return [
+        *map(plain, win_rate_lines(analysis)),
+        *diagnostics_tables(section),
+        *map(plain, exploitation_lines(section)),
+    ]
 
 
 def print_diagnostics(analysis: dict) -> None:
@@ -319,8 +357,10 @@ def failure_footnote(failures: dict) -> list[str]:
         what = "candidates could not be generated" if judge == "generation" else f"{judge} judgments failed"
         lines.append(f"* {f['failed']}{of} {what}; first reason: {f.get('first_reason')}")
     if lines:
-        lines.append("  (a rerun of the same command judges failed verdicts again; a dash in the table is a cell "
-                     "without verdicts)")
+        lines.append(
+            "  (a rerun of the same command judges failed verdicts again; a dash in the table is a cell "
+            "without verdicts)"
+        )
     return lines
 
 
@@ -359,25 +399,43 @@ def before_after_table(results: dict) -> Fitted:
     for column, group in groupby(changes, key=lambda ch: ch.column):
         group = list(group)
         lines = [column.spec.abbr + arrow(column.spec)] + ([f"({column.judge})"] if column.judge else [])
-        labels = lines[:len(group) - 1] + ["\n".join(lines[len(group) - 1:])]  # the judge under the abbreviation
+        labels = lines[: len(group) - 1] + ["\n".join(lines[len(group) - 1 :])]  # the judge under the abbreviation
         labels += [""] * (len(group) - len(labels))
-        rows += [[label, ch.group, fmt(ch.before, spec=column.spec), fmt(ch.after, spec=column.spec)]
-                 for ch, label in zip(group, labels)]
+        rows += [
+            [label, ch.group, fmt(ch.before, spec=column.spec), fmt(ch.after, spec=column.spec)]
+            for ch, label in zip(group, labels)
+        ]
         ends.add(len(rows) - 1)
     cols = [Col("metric", "left", wrap=True), Col("band", "left"), Col("before"), Col("after")]
-    return Fitted("before -> after self-improvement (eval split, %)", cols, rows, keys=2, ends=ends,
-                  legend=legend(list(dict.fromkeys(ch.column.spec for ch in changes))))
+    return Fitted(
+        "before -> after self-improvement (eval split, %)",
+        cols,
+        rows,
+        keys=2,
+        ends=ends,
+        legend=legend(list(dict.fromkeys(ch.column.spec for ch in changes))),
+    )
 
 
 def understand_table(rows: list[dict]) -> Fitted:
     """lmms-eval scores, base vs improved (value ± stderr), the change, and failed items."""
-    cells = [[f"{r['task']}\n{r['metric']}", _pm(r.get("base"), r.get("base_stderr")),
-              _pm(r.get("improved"), r.get("improved_stderr")),
-              "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
-              f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}"] for r in rows]
+    cells = [
+        [
+            f"{r['task']}\n{r['metric']}",
+            _pm(r.get("base"), r.get("base_stderr")),
+            _pm(r.get("improved"), r.get("improved_stderr")),
+            "—" if r.get("delta") is None else f"{r['delta']:+.3f}",
+            f"{r.get('base_failed') or 0} / {r.get('improved_failed') or 0}",
+        ]
+        for r in rows
+    ]
     cols = [Col("task\nmetric", "left", wrap=True), Col("base"), Col("improved"), Col("change"), Col("failed")]
-    return Fitted("understanding benchmarks (lmms-eval), base -> improved, in lmms-eval's units (not %)", cols, cells,
-                  legend=[("failed", "items whose answer failed (scored wrong), base / improved")])
+    return Fitted(
+        "understanding benchmarks (lmms-eval), base -> improved, in lmms-eval's units (not %)",
+        cols,
+        cells,
+        legend=[("failed", "items whose answer failed (scored wrong), base / improved")],
+    )
 
 
 def _pm(value: float | None, stderr: float | None) -> str:
@@ -391,8 +449,10 @@ def results_printout(results: dict, analysis: dict | None = None) -> list[Render
     the understanding benchmarks when run."""
     items: list[RenderableType] = [before_after_table(results)]
     for side in ("before", "after"):
-        items += [plain(f"{side}: {line}" if line.startswith("*") else line)
-                  for line in failure_footnote(results[side].get("failures") or {})]
+        items += [
+            plain(f"{side}: {line}" if line.startswith("*") else line)
+            for line in failure_footnote(results[side].get("failures") or {})
+        ]
     sides = {SOURCE_BASE: results["before"], SOURCE_IMPROVED: results["after"]}
     items += benchmark_tables(sides, (analysis or {}).get("win_rate"))
     if results.get("understand"):

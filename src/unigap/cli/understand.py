@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -63,27 +63,43 @@ def scores_table(result: dict) -> Fitted:
             err = result["stderr"].get(task, {}).get(metric)
             rows.append([f"{task}\n{metric}", f"{value:.4f}", "" if err is None else f"{err:.4f}", str(n), str(failed)])
     cols = [Col("task\nmetric", "left", wrap=True), Col("value"), Col("stderr"), Col("n"), Col("failed")]
-    title = (f"lmms-eval {result['provenance']['lmms_eval_version']} on {result['provenance']['backend']} "
-             "(lmms-eval's units)")
+    title = (
+        f"lmms-eval {result['provenance']['lmms_eval_version']} on {result['provenance']['backend']} "
+        "(lmms-eval's units)"
+    )
     return Fitted(title, cols, rows, legend=[("n", "items scored"), ("failed", "items that failed (scored wrong)")])
 
 
 def understand_cmd(
-    model_dir: Annotated[Optional[str], typer.Argument(help="Checkpoint dir or hub id (default: the backend's default, "
-                                                           "for tiny the shipped checkpoint)")] = None,
-    tasks: Annotated[str, typer.Option(help="Comma-separated lmms-eval tasks, e.g. pope,mmbench_en_dev,gqa,mmmu_val,"
-                                            "seedbench; unigap's own: shapeworld_plain, shapeworld_plain_mc")] = DEFAULT_TASKS,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for understand.json (+ lmms-eval's results)")] = Path("understand"),
-    limit: Annotated[Optional[float], typer.Option(help="Items per task (>= 1), or a fraction (< 1)")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Model backend (default: guessed from MODEL_DIR)")] = None,
+    model_dir: Annotated[
+        str | None,
+        typer.Argument(
+            help="Checkpoint dir or hub id (default: the backend's default, for tiny the shipped checkpoint)"
+        ),
+    ] = None,
+    tasks: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated lmms-eval tasks, e.g. pope,mmbench_en_dev,gqa,mmmu_val,"
+            "seedbench; unigap's own: shapeworld_plain, shapeworld_plain_mc"
+        ),
+    ] = DEFAULT_TASKS,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for understand.json (+ lmms-eval's results)")
+    ] = Path("understand"),
+    limit: Annotated[float | None, typer.Option(help="Items per task (>= 1), or a fraction (< 1)")] = None,
+    backend: Annotated[str | None, typer.Option(help="Model backend (default: guessed from MODEL_DIR)")] = None,
     device: Annotated[str, typer.Option(help="torch device")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Requests per backend call")] = 8,
     seed: Annotated[int, typer.Option(help="lmms-eval's python/numpy/torch/fewshot seed; ShapeWorld item seed")] = 0,
-    data: Annotated[Optional[list[str]], typer.Option(help="TASK=PATH: read TASK's data from a local copy "
-                                                          "(save_to_disk dir or parquet); repeatable")] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(help="TASK=PATH: read TASK's data from a local copy (save_to_disk dir or parquet); repeatable"),
+    ] = None,
     per_subtask: Annotated[int, typer.Option(help="ShapeWorld items per subtask")] = 40,
-    option: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE backend option (model.options); "
-                                                            "repeatable")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE backend option (model.options); repeatable")
+    ] = None,
 ) -> None:
     """Run lmms-eval tasks through the `unigap` adapter; scores + provenance to OUT/understand.json."""
     from unigap.models.base import ModelConfig
@@ -94,10 +110,16 @@ def understand_cmd(
         raise UnigapError("--tasks: give at least one task")
     if limit is not None and limit >= 1:
         limit = int(limit)
-    cfg = ModelConfig(name=backend or guess_backend(model_dir), path=model_dir, device=device, batch_size=batch_size,
-                      options=parse_options(option))
-    result = evaluate_backend(cfg, names, limit, out_dir, seed=seed, data=parse_data(data),
-                              options={"per_subtask": per_subtask})
+    cfg = ModelConfig(
+        name=backend or guess_backend(model_dir),
+        path=model_dir,
+        device=device,
+        batch_size=batch_size,
+        options=parse_options(option),
+    )
+    result = evaluate_backend(
+        cfg, names, limit, out_dir, seed=seed, data=parse_data(data), options={"per_subtask": per_subtask}
+    )
     out.print(scores_table(result))
     if result["failures"]["count"]:
         out.print(f"{result['failures']['count']} items failed (scored wrong): {result['failures']['by_task']}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,11 +18,11 @@ def show(
     out_path: Annotated[Path, typer.Option("--out", help="PNG grid to write")] = Path("grid.png"),
     n: Annotated[int, typer.Option(help="Number of prompts")] = 16,
     split: Annotated[str, typer.Option(help="train or eval")] = "eval",
-    model: Annotated[Optional[str], typer.Option(help="Show this model's generations instead of renders")] = None,
-    model_path: Annotated[Optional[str], typer.Option(help="Checkpoint for --model")] = None,
+    model: Annotated[str | None, typer.Option(help="Show this model's generations instead of renders")] = None,
+    model_path: Annotated[str | None, typer.Option(help="Checkpoint for --model")] = None,
     seed: Annotated[int, typer.Option(help="Sampling / scene seed")] = 0,
 ) -> None:
-    """Look at ShapeWorld: a grid of N prompts of a subtask, rendered exactly, or a model's generations with the oracle's verdict.
+    """Look at ShapeWorld: N prompts of a subtask rendered exactly, or a model's images with the oracle's verdict.
 
     Example: unigap world show --subtask physics --n 16 --model tiny --out grid.png
     """

@@ -25,4 +25,6 @@ def check_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig, allo
         if not store.candidates(source=cfg.source):
             raise ConfigError(f"source: run {run_dir} has no candidates of source {cfg.source!r}")
     if cfg.selector not in judges:
-        raise ConfigError(f"selector: {cfg.selector!r} has no verdicts in {run_dir}; stored judges: {', '.join(judges) or 'none'}")
+        raise ConfigError(
+            f"selector: {cfg.selector!r} has no verdicts in {run_dir}; stored judges: {', '.join(judges) or 'none'}"
+        )

@@ -31,10 +31,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 from unigap.config import Config, seed_field
 from unigap.errors import UnigapError
 from unigap.records import Prompt
+from unigap.vocab import SELF_JUDGE, SOURCE_BASE
 
 Rule = Literal["all_accepted", "one_per_prompt", "mixed_only"]
 
@@ -103,7 +103,9 @@ def select_pairs(acc: list[Scored], rej: list[Scored], k: int) -> list[tuple[Sco
     return list(zip(_best_first(acc, True), _best_first(rej, False)))[:k]
 
 
-def curate(prompts: list[Prompt], scored: list[Scored], cfg: CurateConfig, labels: dict[int, int] | None = None) -> Curation:
+def curate(
+    prompts: list[Prompt], scored: list[Scored], cfg: CurateConfig, labels: dict[int, int] | None = None
+) -> Curation:
     """`labels`: candidate id -> the calibration judge's verdict (only used with cfg.calibrate)."""
     by_prompt: dict[str, list[Scored]] = defaultdict(list)
     for c in scored:
@@ -142,11 +144,14 @@ def _count(counts: dict, subtask: str, n: int, acc: int, sft: int, pairs: int, d
 
 # --- confidence-aware selection -------------------------------------------------------------
 
+
 def require_probs(scored: list[Scored], cfg: CurateConfig) -> None:
     missing = sum(1 for c in scored if c.verdict is not None and c.prob is None)
     if missing:
-        raise UnigapError(f"curate.min_prob / top_k / calibrate need P(match), but {missing} verdicts of "
-                          f"{cfg.selector!r} have no probability (parse mode); run with self_judge.mode=prob")
+        raise UnigapError(
+            f"curate.min_prob / top_k / calibrate need P(match), but {missing} verdicts of "
+            f"{cfg.selector!r} have no probability (parse mode); run with self_judge.mode=prob"
+        )
 
 
 def split_verdicts(cands: list[Scored], cfg: CurateConfig, cutoff: float | None) -> tuple[list[Scored], list[Scored]]:
@@ -173,12 +178,18 @@ def pick_threshold(probs: np.ndarray, labels: np.ndarray, target: float) -> dict
     prec, cut = tp / k, p[last]
     ok = np.flatnonzero(prec >= target)
     i = int(ok[-1]) if len(ok) else int(np.argmax(prec))
-    return {"threshold": float(cut[i]), "precision": float(prec[i]), "recall": float(tp[i] / (y == 1).sum()),
-            "n": int(len(probs)), "reached": bool(len(ok))}
+    return {
+        "threshold": float(cut[i]),
+        "precision": float(prec[i]),
+        "recall": float(tp[i] / (y == 1).sum()),
+        "n": int(len(probs)),
+        "reached": bool(len(ok)),
+    }
 
 
-def calibrate(prompts: list[Prompt], by_prompt: dict[str, list[Scored]], labels: dict[int, int],
-              cfg: CalibrateConfig) -> tuple[dict[str, dict], list[str]]:
+def calibrate(
+    prompts: list[Prompt], by_prompt: dict[str, list[Scored]], labels: dict[int, int], cfg: CalibrateConfig
+) -> tuple[dict[str, dict], list[str]]:
     """Per band: hold out `fraction` of its prompts, pick the cutoff on their labelled accepted candidates."""
     if not labels:
         raise UnigapError(f"curate.calibrate: no verdicts of the labelling judge {cfg.judge!r} in this run")
@@ -189,6 +200,8 @@ def calibrate(prompts: list[Prompt], by_prompt: dict[str, list[Scored]], labels:
         sample = [ids[i] for i in sorted(rng.permutation(len(ids))[: max(1, round(cfg.fraction * len(ids)))])]
         cands = [c for pid in sample for c in by_prompt.get(pid, []) if c.verdict == 1 and c.candidate_id in labels]
         probs = np.array([c.prob for c in cands], dtype=float)
-        thresholds[band] = pick_threshold(probs, np.array([labels[c.candidate_id] for c in cands]), cfg.target_precision)
+        thresholds[band] = pick_threshold(
+            probs, np.array([labels[c.candidate_id] for c in cands]), cfg.target_precision
+        )
         held += sample
     return thresholds, held

@@ -17,12 +17,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from unigap.curation.curate import Curation, CurateConfig, Scored, curate
+from unigap.curation.curate import CurateConfig, Curation, Scored, curate
 from unigap.errors import DataError, UnigapError
-from unigap.records import Prompt
-from unigap.store import RunStore
 from unigap.faults import point
 from unigap.files import encode_png, read_json, write_json, write_text
+from unigap.records import Prompt
+from unigap.store import RunStore
 from unigap.utils import sha256_file
 
 MANIFEST = "manifest.json"
@@ -46,7 +46,7 @@ def read_prompts(path: Path) -> dict[str, Prompt]:
     return out
 
 
-def source_run(data: "CuratedData", data_dir: Path) -> Path | None:
+def source_run(data: CuratedData, data_dir: Path) -> Path | None:
     """The audited run the data came from (its run.sqlite), if it is still where the manifest says."""
     ref = data.manifest.get("run_dir")
     if not ref:
@@ -61,8 +61,10 @@ def scored_from_store(store: RunStore, cfg: CurateConfig) -> list[Scored]:
         ids = {p.id for p in store.prompts(split=cfg.split)}
         rows = [r for r in rows if r.prompt_id in ids]
     if not rows:
-        raise UnigapError(f"no judgments by {cfg.selector!r} on source {cfg.source!r} in this run; "
-                          f"judges present: {', '.join(store.judges()) or 'none'}")
+        raise UnigapError(
+            f"no judgments by {cfg.selector!r} on source {cfg.source!r} in this run; "
+            f"judges present: {', '.join(store.judges()) or 'none'}"
+        )
     return [Scored(r.candidate_id, r.prompt_id, r.idx, r.verdict, r.prob) for r in rows]
 
 
@@ -75,7 +77,8 @@ def calibration_labels(store: RunStore, cfg: CurateConfig) -> dict[int, int] | N
 
 
 def _write(rows: list[dict], path: Path, image_cols: tuple[str, ...]) -> None:
-    from datasets import Dataset, Image as ImageFeature
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()  # one tiny bar per file is noise next to the run's own progress
@@ -93,9 +96,18 @@ def sft_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list
     rows = []
     for c in cur.sft:
         cand, p = store.candidate(c.candidate_id), prompts[c.prompt_id]
-        rows.append({"prompt": p.text, "image": {"bytes": encode_png(store.load_image(cand.png))},
-                     "tokens": cand.tokens.tolist(), "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
-                     "candidate_id": cand.id, "seed": cand.seed})
+        rows.append(
+            {
+                "prompt": p.text,
+                "image": {"bytes": encode_png(store.load_image(cand.png))},
+                "tokens": cand.tokens.tolist(),
+                "prompt_id": p.id,
+                "subtask": p.subtask,
+                "band": p.band,
+                "candidate_id": cand.id,
+                "seed": cand.seed,
+            }
+        )
     return rows
 
 
@@ -103,18 +115,38 @@ def dpo_rows(store: RunStore, cur: Curation, prompts: dict[str, Prompt]) -> list
     rows = []
     for ch, rj in cur.pairs:
         a, b, p = store.candidate(ch.candidate_id), store.candidate(rj.candidate_id), prompts[ch.prompt_id]
-        rows.append({"prompt": p.text, "chosen": {"bytes": encode_png(store.load_image(a.png))},
-                     "rejected": {"bytes": encode_png(store.load_image(b.png))},
-                     "chosen_tokens": a.tokens.tolist(), "rejected_tokens": b.tokens.tolist(),
-                     "prompt_id": p.id, "subtask": p.subtask, "band": p.band,
-                     "chosen_id": a.id, "rejected_id": b.id, "chosen_prob": ch.prob, "rejected_prob": rj.prob})
+        rows.append(
+            {
+                "prompt": p.text,
+                "chosen": {"bytes": encode_png(store.load_image(a.png))},
+                "rejected": {"bytes": encode_png(store.load_image(b.png))},
+                "chosen_tokens": a.tokens.tolist(),
+                "rejected_tokens": b.tokens.tolist(),
+                "prompt_id": p.id,
+                "subtask": p.subtask,
+                "band": p.band,
+                "chosen_id": a.id,
+                "rejected_id": b.id,
+                "chosen_prob": ch.prob,
+                "rejected_prob": rj.prob,
+            }
+        )
     return rows
 
 
 def discard_rows(cur: Curation, prompts: dict[str, Prompt]) -> list[dict]:
-    return [{"prompt": prompts[i].text, "prompt_id": i, "subtask": prompts[i].subtask, "band": prompts[i].band,
-             "split": prompts[i].split, "suite": prompts[i].suite, "spec": json.dumps(prompts[i].spec)}
-            for i in cur.discard]
+    return [
+        {
+            "prompt": prompts[i].text,
+            "prompt_id": i,
+            "subtask": prompts[i].subtask,
+            "band": prompts[i].band,
+            "split": prompts[i].split,
+            "suite": prompts[i].suite,
+            "spec": json.dumps(prompts[i].spec),
+        }
+        for i in cur.discard
+    ]
 
 
 def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig, allow_partial: bool = False) -> dict:
@@ -142,12 +174,18 @@ def write_curation(run_dir: str | Path, out: str | Path, cfg: CurateConfig, allo
     _write(discard_rows(cur, prompts), out / "discard.parquet", ())
     write_prompts(out / PROMPTS, prompts.values())
     # relative to the data dir, so a run dir moved or copied with its data still finds its store
-    manifest = {"curate": cfg.model_dump(), "run_dir": os.path.relpath(Path(run_dir).resolve(), out.resolve()), "counts": cur.counts,
-                "totals": {"sft": len(cur.sft), "pairs": len(cur.pairs), "discard": len(cur.discard)},
-                "thresholds": cur.thresholds, "held_out": len(cur.held_out),
-                "model": config.get("model"), "fingerprint": provenance.get("model_fingerprint"),
-                "splits": sorted({p.split for p in prompts.values()}),
-                "files": {f: sha256_file(out / f) for f in DATA_FILES}}
+    manifest = {
+        "curate": cfg.model_dump(),
+        "run_dir": os.path.relpath(Path(run_dir).resolve(), out.resolve()),
+        "counts": cur.counts,
+        "totals": {"sft": len(cur.sft), "pairs": len(cur.pairs), "discard": len(cur.discard)},
+        "thresholds": cur.thresholds,
+        "held_out": len(cur.held_out),
+        "model": config.get("model"),
+        "fingerprint": provenance.get("model_fingerprint"),
+        "splits": sorted({p.split for p in prompts.values()}),
+        "files": {f: sha256_file(out / f) for f in DATA_FILES},
+    }
     if gap:
         manifest["partial"] = gap
     write_json(out / MANIFEST, manifest)  # last: data without a manifest is refused by improve (rerun curate)
@@ -166,8 +204,10 @@ def check_files(data_dir: Path, manifest: dict) -> None:
     """Each data file must be the one curate wrote (manifest["files"]: sha256; older manifests lack it)."""
     for name, want in (manifest.get("files") or {}).items():
         if sha256_file(data_dir / name) != want:
-            raise DataError(f"{data_dir / name}: not the file `unigap curate` wrote (its sha256 differs from the "
-                            f"manifest's): it was replaced or edited. Rerun `unigap curate RUN_DIR --out {data_dir}`")
+            raise DataError(
+                f"{data_dir / name}: not the file `unigap curate` wrote (its sha256 differs from the "
+                f"manifest's): it was replaced or edited. Rerun `unigap curate RUN_DIR --out {data_dir}`"
+            )
 
 
 def read_parquet_rows(path: Path, columns: list[str]) -> list[dict]:
@@ -178,8 +218,10 @@ def read_parquet_rows(path: Path, columns: list[str]) -> list[dict]:
     try:
         table = pq.read_table(path)
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise DataError(f"{path}: not a readable parquet file ({type(err).__name__}: {err}); rerun "
-                        f"`unigap curate RUN_DIR --out {path.parent}`") from None
+        raise DataError(
+            f"{path}: not a readable parquet file ({type(err).__name__}: {err}); rerun "
+            f"`unigap curate RUN_DIR --out {path.parent}`"
+        ) from None
     cols = [c for c in columns if c in table.column_names]
     return table.select(cols).to_pylist()
 
@@ -192,15 +234,20 @@ def load_curated(data_dir: str | Path) -> CuratedData:
         raise DataError(f"{data_dir}: no {MANIFEST}; produce it with `unigap curate RUN_DIR --out {data_dir}`")
     missing = [f for f in DATA_FILES if not (data_dir / f).is_file()]
     if missing:
-        raise DataError(f"{data_dir}: incomplete curated data, missing {', '.join(missing)}; "
-                        f"rerun `unigap curate RUN_DIR --out {data_dir}`")
+        raise DataError(
+            f"{data_dir}: incomplete curated data, missing {', '.join(missing)}; "
+            f"rerun `unigap curate RUN_DIR --out {data_dir}`"
+        )
     manifest = read_json(data_dir / MANIFEST, f"rerun `unigap curate RUN_DIR --out {data_dir}`")
     if not isinstance(manifest, dict):
-        raise DataError(f"{data_dir / MANIFEST}: not a curation manifest; "
-                        f"rerun `unigap curate RUN_DIR --out {data_dir}`")
+        raise DataError(
+            f"{data_dir / MANIFEST}: not a curation manifest; rerun `unigap curate RUN_DIR --out {data_dir}`"
+        )
     check_files(data_dir, manifest)
     keys = ["prompt", "prompt_id", "subtask", "band"]
-    return CuratedData(manifest,
-                       read_parquet_rows(data_dir / "sft.parquet", keys + ["tokens"]),
-                       read_parquet_rows(data_dir / "dpo.parquet", keys + ["chosen_tokens", "rejected_tokens"]),
-                       read_parquet_rows(data_dir / "discard.parquet", keys + ["split", "suite", "spec"]))
+    return CuratedData(
+        manifest,
+        read_parquet_rows(data_dir / "sft.parquet", keys + ["tokens"]),
+        read_parquet_rows(data_dir / "dpo.parquet", keys + ["chosen_tokens", "rejected_tokens"]),
+        read_parquet_rows(data_dir / "discard.parquet", keys + ["split", "suite", "spec"]),
+    )

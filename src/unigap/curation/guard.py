@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image
-
 from pydantic import Field
 
 from unigap.config import Config, seed_field
 from unigap.curation.dataset import PROMPTS, CuratedData, read_prompts, source_run
 from unigap.errors import UnigapError
+from unigap.files import write_json
 from unigap.judges.base import JudgeConfig, load_judge
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.files import write_json
 
 
 class GuardConfig(Config):
@@ -76,8 +76,9 @@ def sample_rows(items: list[dict], k: int, rng: np.random.Generator, per_band: b
     return sorted(rows)
 
 
-def guard_items(data: CuratedData, data_dir: Path, sample: int, seed: int,
-                per_band: bool = False) -> tuple[list[np.ndarray], list[str], list[int]]:
+def guard_items(
+    data: CuratedData, data_dir: Path, sample: int, seed: int, per_band: bool = False
+) -> tuple[list[np.ndarray], list[str], list[int]]:
     """Sampled curated images, their prompt ids and the label curation gave them."""
     rng = np.random.default_rng(seed)
     if data.sft:
@@ -96,13 +97,17 @@ def prompts_of(data: CuratedData, data_dir: Path) -> dict[str, Prompt]:
         return read_prompts(data_dir / PROMPTS)
     run_dir = source_run(data, data_dir)
     if run_dir is None:
-        raise UnigapError(f"guard: {data_dir} has no {PROMPTS} and its run directory {data.manifest.get('run_dir')!r} "
-                          "is missing; rerun `unigap curate`")
+        raise UnigapError(
+            f"guard: {data_dir} has no {PROMPTS} and its run directory {data.manifest.get('run_dir')!r} "
+            "is missing; rerun `unigap curate`"
+        )
     with RunStore.open(run_dir, create=False) as store:
         return {p.id: p for p in store.prompts()}
 
 
-def run_guard(cfg: GuardConfig, data: CuratedData, data_dir: Path, force: bool, log: Callable[[str], None]) -> dict | None:
+def run_guard(
+    cfg: GuardConfig, data: CuratedData, data_dir: Path, force: bool, log: Callable[[str], None]
+) -> dict | None:
     if cfg.judge is None:
         return None
     images, pids, labels = guard_items(data, data_dir, cfg.sample, cfg.seed, cfg.stop_on == "worst_band")
@@ -112,16 +117,26 @@ def run_guard(cfg: GuardConfig, data: CuratedData, data_dir: Path, force: bool, 
     hits = [int(v.verdict == y) for v, y in zip(verdicts, labels)]
     agree, n = sum(hits), len(labels)
     bands = band_agreement(hits, [prompts[p].band or "-" for p in pids])
-    result = {"judge": judge.name, "n": n, "agree": agree, "agreement": agree / n if n else None,
-              "ci": wilson(agree, n), "threshold": cfg.threshold, "stop_on": cfg.stop_on, "bands": bands,
-              "worst_band": worst_band(bands, cfg.min_band_items), "forced": False}
+    result = {
+        "judge": judge.name,
+        "n": n,
+        "agree": agree,
+        "agreement": agree / n if n else None,
+        "ci": wilson(agree, n),
+        "threshold": cfg.threshold,
+        "stop_on": cfg.stop_on,
+        "bands": bands,
+        "worst_band": worst_band(bands, cfg.min_band_items),
+        "forced": False,
+    }
     result["passed"] = decide(result, cfg)
     result["forced"] = force and not result["passed"]
     msg = guard_message(result, judge.name)
     _record(data, data_dir, result)
     if not result["passed"] and not force:
-        raise GuardError(msg + ". Training on this self-supervision risks co-degradation; "
-                         "fix the selector or rerun with --force.")
+        raise GuardError(
+            msg + ". Training on this self-supervision risks co-degradation; fix the selector or rerun with --force."
+        )
     log(msg + (" — below threshold, continuing because of --force" if result["forced"] else " — passed"))
     return result
 
@@ -151,8 +166,11 @@ def decide(result: dict, cfg: GuardConfig) -> bool:
 def guard_message(result: dict, name: str) -> str:
     agree, n, ci = result["agree"], result["n"], result["ci"]
     per_band = ", ".join(f"{b} {v['agree']}/{v['n']}" for b, v in result["bands"].items())
-    msg = (f"data-quality guard: {name} agrees with {agree}/{n} curated labels = {100 * agree / max(n, 1):.1f}% "
-           f"(95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f}%), threshold {100 * result['threshold']:.0f}%; per band {per_band}")
+    msg = (
+        f"data-quality guard: {name} agrees with {agree}/{n} curated labels = {100 * agree / max(n, 1):.1f}% "
+        f"(95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f}%), threshold {100 * result['threshold']:.0f}%; "
+        f"per band {per_band}"
+    )
     if result["stop_on"] == "worst_band" and result["worst_band"]:
         w = result["bands"][result["worst_band"]]
         msg += f"; worst band {result['worst_band']} {100 * w['agreement']:.1f}% decides"

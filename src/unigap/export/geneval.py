@@ -10,12 +10,12 @@ so it is written back verbatim; folder names follow the line order of evaluation
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from unigap.errors import DataError
 from unigap.export.common import ExportResult, candidates_by_prompt, open_store, prepare, suite_prompts, write_png
+from unigap.files import write_json
 from unigap.records import Prompt
 
 GENEVAL_SUITE = "geneval"
@@ -34,15 +34,19 @@ def export_geneval(run_dir: str | Path, out: str | Path, source: str = "base", o
             _geneval_folder(store, out, p, by_prompt.get(p.id, []), result)
     missing = [p.id for p in prompts if not by_prompt.get(p.id)]
     if missing:
-        result.notes.append(f"{len(missing)} prompt(s) without candidates left out: {', '.join(missing[:5])}"
-                            f"{', ...' if len(missing) > 5 else ''}")
+        result.notes.append(
+            f"{len(missing)} prompt(s) without candidates left out: {', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}"
+        )
     return result
 
 
 def _geneval_index(p: Prompt) -> int:
     if not isinstance(p.metadata.get("index"), int) or not isinstance(p.metadata.get("geneval"), dict):
-        raise DataError(f"prompt {p.id}: no GenEval metadata (fields 'index' and 'geneval'); "
-                        "load GenEval prompts with the geneval suite")
+        raise DataError(
+            f"prompt {p.id}: no GenEval metadata (fields 'index' and 'geneval'); "
+            "load GenEval prompts with the geneval suite"
+        )
     return p.metadata["index"]
 
 
@@ -51,8 +55,7 @@ def _geneval_folder(store: Any, out: Path, p: Prompt, cands: list, result: Expor
         return
     folder = out / f"{_geneval_index(p):05d}"
     (folder / "samples").mkdir(parents=True, exist_ok=True)
-    with (folder / "metadata.jsonl").open("w") as fh:
-        json.dump(p.metadata["geneval"], fh)
+    write_json(folder / "metadata.jsonl", p.metadata["geneval"], indent=None)  # as json.dump writes it
     for c in cands:
         write_png(store, c.png, folder / "samples" / f"{c.idx:04d}.png")
     result.prompts += 1

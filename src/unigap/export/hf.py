@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from unigap.errors import DataError, UnigapError
 from unigap.export.common import ExportResult, open_store
+from unigap.files import write_dir_atomic
 
 
 def export_hf(run_dir: str | Path, out: str | Path, source: str | None = None, overwrite: bool = False) -> ExportResult:
@@ -28,11 +29,14 @@ def export_hf(run_dir: str | Path, out: str | Path, source: str | None = None, o
         if not rows:
             raise UnigapError(f"{run_dir}: no candidates{'' if source is None else f' of source {source!r}'} to export")
         ds = Dataset.from_generator(_gen, gen_kwargs={"rows": rows}, features=_hf_features(judges), cache_dir=cache)
-        if out.exists():
-            shutil.rmtree(out)
-        ds.save_to_disk(str(out))
-    return ExportResult(out, prompts=len({r["prompt_id"] for r in rows}), images=len(rows), folders=[out],
-                        notes=[f"verdict columns: {', '.join(judges.values()) or 'none'}"])
+        write_dir_atomic(out, lambda tmp: ds.save_to_disk(str(tmp)))
+    return ExportResult(
+        out,
+        prompts=len({r["prompt_id"] for r in rows}),
+        images=len(rows),
+        folders=[out],
+        notes=[f"verdict columns: {', '.join(judges.values()) or 'none'}"],
+    )
 
 
 def _gen(rows: list[dict]) -> Iterator[dict]:
@@ -56,15 +60,27 @@ def _verdicts(store: Any, source: str | None) -> tuple[dict[str, str], dict[tupl
     return judges, verdicts
 
 
-def _hf_rows(store: Any, source: str | None, judges: dict[str, str],
-             verdicts: dict[tuple[int, str], int | None]) -> Iterator[dict]:
+def _hf_rows(
+    store: Any, source: str | None, judges: dict[str, str], verdicts: dict[tuple[int, str], int | None]
+) -> Iterator[dict]:
     prompts = {p.id: p for p in store.prompts()}
     for c in sorted(store.candidates(source=source), key=lambda c: (c.source, c.prompt_id, c.idx)):
         p = prompts[c.prompt_id]
-        row = {"prompt_id": p.id, "prompt": p.text, "suite": p.suite, "subtask": p.subtask, "band": p.band,
-               "split": p.split, "source": c.source, "candidate_id": int(c.id), "idx": int(c.idx),
-               "seed": int(c.seed), "png_file": str(_png_file(store, c.png)),
-               "tokens": np.asarray(c.tokens).astype(np.int64).tolist(), "metadata": json.dumps(p.metadata)}
+        row = {
+            "prompt_id": p.id,
+            "prompt": p.text,
+            "suite": p.suite,
+            "subtask": p.subtask,
+            "band": p.band,
+            "split": p.split,
+            "source": c.source,
+            "candidate_id": int(c.id),
+            "idx": int(c.idx),
+            "seed": int(c.seed),
+            "png_file": str(_png_file(store, c.png)),
+            "tokens": np.asarray(c.tokens).astype(np.int64).tolist(),
+            "metadata": json.dumps(p.metadata),
+        }
         row.update({col: verdicts.get((c.id, j)) for j, col in judges.items()})
         yield row
 
@@ -79,9 +95,20 @@ def _png_file(store: Any, png: str) -> Path:
 def _hf_features(judges: dict[str, str]) -> Any:
     from datasets import Features, Image, List, Value
 
-    cols = {"prompt_id": Value("string"), "prompt": Value("string"), "suite": Value("string"),
-            "subtask": Value("string"), "band": Value("string"), "split": Value("string"),
-            "source": Value("string"), "candidate_id": Value("int64"), "idx": Value("int32"),
-            "seed": Value("int64"), "image": Image(), "tokens": List(Value("int32")), "metadata": Value("string")}
+    cols = {
+        "prompt_id": Value("string"),
+        "prompt": Value("string"),
+        "suite": Value("string"),
+        "subtask": Value("string"),
+        "band": Value("string"),
+        "split": Value("string"),
+        "source": Value("string"),
+        "candidate_id": Value("int64"),
+        "idx": Value("int32"),
+        "seed": Value("int64"),
+        "image": Image(),
+        "tokens": List(Value("int32")),
+        "metadata": Value("string"),
+    }
     cols.update({col: Value("int8") for col in judges.values()})
     return Features(cols)

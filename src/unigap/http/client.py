@@ -25,9 +25,10 @@ import os
 import random
 import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import UnigapError
 
@@ -90,7 +91,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_message(resp: "httpx.Response") -> str:
+def error_message(resp: httpx.Response) -> str:
     """The server's own message from an error body (OpenAI/vLLM/FastAPI shapes), else its text."""
     try:
         body = resp.json()
@@ -141,9 +142,19 @@ class HttpClient:
     the module docstring. `transport`: an httpx transport to use instead of the network (tests).
     """
 
-    def __init__(self, who: str, concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 4,
-                 backoff: float = 1.0, backoff_max: float = 30.0, api_key_env: str | None = None,
-                 seed: int | None = None, fatal_status: Collection[int] = (), sleep: Sleep | None = None) -> None:
+    def __init__(
+        self,
+        who: str,
+        concurrency: int = 8,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        backoff_max: float = 30.0,
+        api_key_env: str | None = None,
+        seed: int | None = None,
+        fatal_status: Collection[int] = (),
+        sleep: Sleep | None = None,
+    ) -> None:
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0:
             raise UnigapError(f"{who}: need concurrency >= 1, max_retries >= 0 and timeout_s > 0")
         self.who, self.concurrency, self.timeout_s, self.max_retries = who, concurrency, float(timeout_s), max_retries
@@ -176,13 +187,14 @@ class HttpClient:
         return d / 2 + self._rng.uniform(0, d / 2)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator["HttpSession"]:
+    async def session(self) -> AsyncIterator[HttpSession]:
         import httpx
 
         headers, key = self.headers()
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits,
-                                     transport=self.transport) as client:
+        async with httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(self.timeout_s), limits=limits, transport=self.transport
+        ) as client:
             s = HttpSession(self, client, key)
             try:
                 yield s
@@ -193,7 +205,7 @@ class HttpClient:
 class HttpSession:
     """One batch: posts JSON with the client's policy; counts in `stats`."""
 
-    def __init__(self, owner: HttpClient, client: "httpx.AsyncClient", key: str | None) -> None:
+    def __init__(self, owner: HttpClient, client: httpx.AsyncClient, key: str | None) -> None:
         self.owner, self.client, self.key = owner, client, key
         self.stats = Stats()
         self.sem = asyncio.Semaphore(owner.concurrency)
@@ -231,9 +243,12 @@ class HttpSession:
             self.stats.requests += 1
             reply = await self._attempt(url, content)
             if reply.status in self.owner.fatal_status:
-                self.stopped = self.stopped or RouteError(self.mask(
-                    f"{self.owner.who}: {url} answered {reply.error}; is this the right base URL, and does the "
-                    f"server offer this endpoint?"))
+                self.stopped = self.stopped or RouteError(
+                    self.mask(
+                        f"{self.owner.who}: {url} answered {reply.error}; is this the right base URL, and does the "
+                        f"server offer this endpoint?"
+                    )
+                )
                 raise self.stopped
             if not reply.retry:
                 break
@@ -257,12 +272,16 @@ class HttpSession:
         return classify(resp)
 
 
-def classify(resp: "httpx.Response") -> Reply:
+def classify(resp: httpx.Response) -> Reply:
     """An HTTP response -> Reply: retryable status, other 4xx, non-JSON body, or the parsed object."""
     code = resp.status_code
     if code >= 500 or code in RETRY_STATUS:
-        return Reply(error=error_message(resp), retry=True, status=code,
-                     retry_after=parse_retry_after(resp.headers.get("retry-after")))
+        return Reply(
+            error=error_message(resp),
+            retry=True,
+            status=code,
+            retry_after=parse_retry_after(resp.headers.get("retry-after")),
+        )
     if code >= 400:
         return Reply(error=error_message(resp), status=code)
     try:

@@ -14,7 +14,8 @@ OpenAI CLIP mean/std; they differ where the official pipelines differ:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch

@@ -8,7 +8,8 @@ dependency into an error that names the extra to install.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +23,9 @@ def require(module: str, extra: str = "hf") -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise UnigapError(f"this scorer needs {module!r} ({err}); install it with: pip install 'unigap[{extra}]'") \
-            from None
+        raise UnigapError(
+            f"this scorer needs {module!r} ({err}); install it with: pip install 'unigap[{extra}]'"
+        ) from None
 
 
 def pick_device(device: str | None) -> torch.device:

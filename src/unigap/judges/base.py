@@ -11,8 +11,9 @@ any other judge is one route, its `name`, over all prompts (`routes`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -56,20 +57,27 @@ def judge_columns(judge: ExternalJudge) -> list[str]:
     return columns() if callable(columns) else [judge.name]
 
 
-JUDGES: Registry = Registry("judge", group="unigap.judges",
-                           legacy=lambda judge, cfg, options: judge(**options.model_dump()))
+JUDGES: Registry = Registry(
+    "judge", group="unigap.judges", legacy=lambda judge, cfg, options: judge(**options.model_dump())
+)
 JUDGES.register_lazy("oracle", "unigap.judges.oracle:oracle_judge")
 JUDGES.register_lazy("qwen2.5-vl", "unigap.judges.qwen:qwen_judge", options="unigap.judges.options:QwenOptions")
 JUDGES.register_lazy("http", "unigap.judges.http:http_judge", options="unigap.judges.options:HttpOptions")
 JUDGES.register_lazy("poisoned", "unigap.judges.poisoned:poisoned_judge")
-JUDGES.register_lazy("geneval", "unigap.judges.geneval.judge:geneval_judge",
-                     options="unigap.judges.geneval.options:GenevalOptions")
-JUDGES.register_lazy("t2i-compbench", "unigap.judges.t2i_compbench.judge:t2i_compbench_judge",
-                     options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions")
-JUDGES.register_lazy("sciscore", "unigap.judges.sciscore:sciscore_judge",
-                     options="unigap.judges.sciscore:SciScoreOptions")
-JUDGES.register_lazy("benchmark", "unigap.judges.benchmark:benchmark_judge",
-                     options="unigap.judges.benchmark:BenchmarkOptions")
+JUDGES.register_lazy(
+    "geneval", "unigap.judges.geneval.judge:geneval_judge", options="unigap.judges.geneval.options:GenevalOptions"
+)
+JUDGES.register_lazy(
+    "t2i-compbench",
+    "unigap.judges.t2i_compbench.judge:t2i_compbench_judge",
+    options="unigap.judges.t2i_compbench.options:T2ICompBenchOptions",
+)
+JUDGES.register_lazy(
+    "sciscore", "unigap.judges.sciscore:sciscore_judge", options="unigap.judges.sciscore:SciScoreOptions"
+)
+JUDGES.register_lazy(
+    "benchmark", "unigap.judges.benchmark:benchmark_judge", options="unigap.judges.benchmark:BenchmarkOptions"
+)
 
 
 def judge_options(cfg: JudgeConfig, where: str = "judges") -> dict[str, Any]:

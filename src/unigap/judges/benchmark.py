@@ -23,7 +23,8 @@ scorer checks its own share (e.g. GenEval's metadata lines).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -32,8 +33,8 @@ from unigap.config import Config
 from unigap.errors import ConfigError, DataError
 from unigap.judges.base import JUDGES, ExternalJudge, JudgeConfig, Route
 from unigap.judges.geneval.options import GenevalOptions
-from unigap.judges.scoring import BENCHMARKS, benchmark_of
 from unigap.judges.sciscore import SciScoreOptions
+from unigap.judges.scoring import BENCHMARKS, benchmark_of
 from unigap.judges.t2i_compbench.options import T2ICompBenchOptions
 from unigap.records import Judgment, Prompt
 
@@ -82,8 +83,10 @@ class BenchmarkJudge:
 
     def route(self, prompts: Sequence[Prompt]) -> list[Route]:
         """One `Route` per benchmark present: its scorer's column, the scorer, its prompts."""
-        return [Route(self.scorers[b].name, self.scorers[b], [prompts[i] for i in idx])
-                for b, idx in self.assign(prompts).items()]
+        return [
+            Route(self.scorers[b].name, self.scorers[b], [prompts[i] for i in idx])
+            for b, idx in self.assign(prompts).items()
+        ]
 
     def check_prompts(self, prompts: Sequence[Prompt]) -> None:
         """Raise before anything is judged: unroutable prompts, subtasks spanning benchmarks, each
@@ -107,20 +110,24 @@ class BenchmarkJudge:
 def _scorer(name: str, options: dict, key: str) -> ExternalJudge:
     try:
         return JUDGES.create(name, JudgeConfig(name=name, options=options), f"judges[benchmark].options.{key}")
-    except OSError as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
+    except (DataError, OSError) as err:  # a file option (e.g. T2I-CompBench's complex_spatial_file) that cannot be read
         raise DataError(f"benchmark judge: options.{key}: {err}") from None
 
 
 def _refuse(unknown: list[Prompt], off: dict[str, list[Prompt]]) -> None:
     if unknown:
-        raise DataError(f"benchmark judge: no benchmark scorer can score {_names(unknown)}: a prompt is scored by "
-                        f"its benchmark, its 'benchmark' field ({', '.join(BENCHMARKS)}) or else its suite "
-                        "(suites geneval, t2i-compbench, science-t2i, paper9); add a 'benchmark' column to the "
-                        "prompt file")
+        raise DataError(
+            f"benchmark judge: no benchmark scorer can score {_names(unknown)}: a prompt is scored by "
+            f"its benchmark, its 'benchmark' field ({', '.join(BENCHMARKS)}) or else its suite "
+            "(suites geneval, t2i-compbench, science-t2i, paper9); add a 'benchmark' column to the "
+            "prompt file"
+        )
     if off:
         b, ps = next(iter(off.items()))
-        raise ConfigError(f"benchmark judge: options.{BENCHMARKS[b].option} is null, so nothing scores the "
-                          f"{BENCHMARKS[b].title} prompt(s) {_names(ps)}; configure it or leave those prompts out")
+        raise ConfigError(
+            f"benchmark judge: options.{BENCHMARKS[b].option} is null, so nothing scores the "
+            f"{BENCHMARKS[b].title} prompt(s) {_names(ps)}; configure it or leave those prompts out"
+        )
 
 
 def _one_benchmark_per_subtask(routes: list[Route]) -> None:
@@ -130,8 +137,10 @@ def _one_benchmark_per_subtask(routes: list[Route]) -> None:
         for p in r.prompts:
             b, pid = first.setdefault(p.subtask, (r.column, p.id))
             if b != r.column:
-                raise DataError(f"benchmark judge: subtask {p.subtask!r} has prompts of two benchmarks "
-                                f"({pid} scored by {b}, {p.id} by {r.column}); give them different subtask names")
+                raise DataError(
+                    f"benchmark judge: subtask {p.subtask!r} has prompts of two benchmarks "
+                    f"({pid} scored by {b}, {p.id} by {r.column}); give them different subtask names"
+                )
 
 
 def _names(prompts: list[Prompt]) -> str:

@@ -27,7 +27,8 @@ import base64
 import json
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -50,7 +51,9 @@ def image_data_url(image: np.ndarray) -> str:
     """(H, W, 3) uint8 -> `data:image/png;base64,...`."""
     from unigap.files import encode_png
 
-    return "data:image/png;base64," + base64.b64encode(encode_png(np.ascontiguousarray(image, dtype=np.uint8))).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(np.ascontiguousarray(image, dtype=np.uint8))).decode(
+        "ascii"
+    )
 
 
 def endpoint_url(base_url: str) -> str:
@@ -131,15 +134,28 @@ class HttpJudge:
     False sends one user turn with `full_question` (for servers that reject system messages).
     """
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", model: str = "Qwen/Qwen2.5-VL-72B-Instruct",
-                 api_key_env: str | None = None, concurrency: int = 8, timeout_s: float = 120.0,
-                 max_retries: int = 4, backoff: float = 1.0, backoff_max: float = 30.0, max_tokens: int = 32,
-                 mode: Literal["parse", "prob"] = "parse", top_logprobs: int = 5, threshold: float = 0.5,
-                 system_turn: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        model: str = "Qwen/Qwen2.5-VL-72B-Instruct",
+        api_key_env: str | None = None,
+        concurrency: int = 8,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        backoff_max: float = 30.0,
+        max_tokens: int = 32,
+        mode: Literal["parse", "prob"] = "parse",
+        top_logprobs: int = 5,
+        threshold: float = 0.5,
+        system_turn: bool = True,
+        seed: int | None = None,
+    ) -> None:
         if mode not in ("parse", "prob"):
             raise UnigapError(f"http judge: mode must be 'parse' or 'prob', not {mode!r}")
-        self.http = HttpClient("http judge", concurrency, timeout_s, max_retries, backoff, backoff_max, api_key_env,
-                               seed)
+        self.http = HttpClient(
+            "http judge", concurrency, timeout_s, max_retries, backoff, backoff_max, api_key_env, seed
+        )
         self.name = f"http:{model}"
         self.url, self.model, self.max_tokens = endpoint_url(base_url), model, max_tokens
         self.mode, self.top_logprobs, self.threshold, self.system_turn = mode, top_logprobs, threshold, system_turn
@@ -187,8 +203,10 @@ class HttpJudge:
         try:
             socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
         except OSError as err:
-            raise UnigapError(f"http judge: cannot connect to {parts.hostname}:{port} ({self.url}): {err}; is the "
-                              "server running and the base_url right?") from None
+            raise UnigapError(
+                f"http judge: cannot connect to {parts.hostname}:{port} ({self.url}): {err}; is the "
+                "server running and the base_url right?"
+            ) from None
 
     # ---- request building --------------------------------------------------------------
 
@@ -196,12 +214,18 @@ class HttpJudge:
         url = {"type": "image_url", "image_url": {"url": image_data_url(image)}}
         if not self.system_turn:
             return [{"role": "user", "content": [url, {"type": "text", "text": full_question(prompt.text)}]}]
-        return [{"role": "system", "content": SYSTEM_TEXT},
-                {"role": "user", "content": [url, {"type": "text", "text": question(prompt.text)}]}]
+        return [
+            {"role": "system", "content": SYSTEM_TEXT},
+            {"role": "user", "content": [url, {"type": "text", "text": question(prompt.text)}]},
+        ]
 
     def payload(self, image: np.ndarray, prompt: Prompt) -> dict:
-        body = {"model": self.model, "messages": self.messages(image, prompt), "temperature": 0,
-                "max_tokens": self.max_tokens}
+        body = {
+            "model": self.model,
+            "messages": self.messages(image, prompt),
+            "temperature": 0,
+            "max_tokens": self.max_tokens,
+        }
         if self.mode == "prob":
             body.update(logprobs=True, top_logprobs=self.top_logprobs)
         return body
@@ -213,8 +237,12 @@ class HttpJudge:
             try:
                 results = await gather_or_cancel([self._one(s, img, p) for img, p in zip(images, prompts)])
             except Unreachable as err:
-                raise UnigapError(s.mask(f"http judge: {self.url} is unreachable: no request of this batch of "
-                                         f"{len(prompts)} got a response ({err}); is the server running?")) from None
+                raise UnigapError(
+                    s.mask(
+                        f"http judge: {self.url} is unreachable: no request of this batch of "
+                        f"{len(prompts)} got a response ({err}); is the server running?"
+                    )
+                ) from None
             return [_mask_judgment(j, s.key) for j in results]
 
     async def _one(self, s: HttpSession, image: np.ndarray, prompt: Prompt) -> Judgment:
@@ -241,8 +269,11 @@ class HttpJudge:
 
     def _warn_no_logprobs(self) -> None:
         if not self._warned_no_logprobs:
-            log.warning("http judge %s: the server returned no usable logprobs for the score token; "
-                        "falling back to parsing the answer text (prob stays empty)", self.model)
+            log.warning(
+                "http judge %s: the server returned no usable logprobs for the score token; "
+                "falling back to parsing the answer text (prob stays empty)",
+                self.model,
+            )
             self._warned_no_logprobs = True
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -23,10 +24,12 @@ class OracleJudge:
         bare = [p for p in prompts if p.spec is None]
         if bare:
             ids = ", ".join(p.id for p in bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
-            raise ConfigError(f"judges: the oracle judge needs ShapeWorld prompts (it checks the image against the "
-                              f"prompt's spec), but {len(bare)} prompt(s) have none ({ids}: suite "
-                              f"{bare[0].suite!r}). Remove it (judges=[]) or use a judge that reads the text "
-                              "(qwen2.5-vl, http)")
+            raise ConfigError(
+                f"judges: the oracle judge needs ShapeWorld prompts (it checks the image against the "
+                f"prompt's spec), but {len(bare)} prompt(s) have none ({ids}: suite "
+                f"{bare[0].suite!r}). Remove it (judges=[]) or use a judge that reads the text "
+                "(qwen2.5-vl, http)"
+            )
 
     def judge(self, images: torch.Tensor, prompts: Sequence[Prompt]) -> list[Judgment]:
         from unigap import world

@@ -7,7 +7,8 @@ selector, it feeds the trainer wrong "accepted" images; the data-quality guard m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 

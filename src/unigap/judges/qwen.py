@@ -18,8 +18,9 @@ Modes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -42,9 +43,11 @@ def chat_text(prompt_text: str, n_image_tokens: int, system: str = QWEN_SYSTEM) 
     """Qwen's chat template for one image + question, ending at the assistant turn's start,
     with the image placeholder already expanded to `n_image_tokens` pads."""
     vision = VISION.replace(IMAGE_PAD, IMAGE_PAD * n_image_tokens)
-    return (f"<|im_start|>system\n{system}<|im_end|>\n"
-            f"<|im_start|>user\n{vision}{question(prompt_text)}<|im_end|>\n"
-            f"<|im_start|>assistant\n")
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n"
+        f"<|im_start|>user\n{vision}{question(prompt_text)}<|im_end|>\n"
+        f"<|im_start|>assistant\n"
+    )
 
 
 def score_token_ids(tokenizer: Any) -> tuple[list[int], int, int]:
@@ -111,24 +114,38 @@ class QwenJudge:
 
     name = "qwen2.5-vl"
 
-    def __init__(self, path: str = "Qwen/Qwen2.5-VL-7B-Instruct", device: str | None = None, dtype: str = "auto",
-                 batch_size: int = 8, mode: Literal["parse", "prob"] = "parse", threshold: float = 0.5,
-                 max_new_tokens: int = 16, min_pixels: int | None = None, max_pixels: int | None = None,
-                 system: str = QWEN_SYSTEM) -> None:
+    def __init__(
+        self,
+        path: str = "Qwen/Qwen2.5-VL-7B-Instruct",
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        mode: Literal["parse", "prob"] = "parse",
+        threshold: float = 0.5,
+        max_new_tokens: int = 16,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        system: str = QWEN_SYSTEM,
+    ) -> None:
         if mode not in ("parse", "prob"):
             raise UnigapError(f"qwen judge: mode must be 'parse' or 'prob', not {mode!r}")
         if batch_size < 1:
             raise UnigapError("qwen judge: batch_size must be >= 1")
         self.path, self.device, self.dtype = str(path), device, torch_dtype(dtype)
         self.batch_size, self.mode, self.threshold = batch_size, mode, threshold
-        self.max_new_tokens, self.min_pixels, self.max_pixels, self.system = max_new_tokens, min_pixels, max_pixels, system
+        self.max_new_tokens, self.min_pixels, self.max_pixels, self.system = (
+            max_new_tokens,
+            min_pixels,
+            max_pixels,
+            system,
+        )
         self.model: Any = None
         self.tokenizer: Any = None
         self.image_processor: Any = None
 
     # ---- loading -----------------------------------------------------------------------
 
-    def load(self) -> "QwenJudge":
+    def load(self) -> QwenJudge:
         if self.model is not None:
             return self
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
@@ -137,7 +154,8 @@ class QwenJudge:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
             self.image_processor = self._load_image_processor()
             self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-                self.path, device_map=self._device_map(), **{_dtype_kwarg(): self.dtype}).eval()
+                self.path, device_map=self._device_map(), **{_dtype_kwarg(): self.dtype}
+            ).eval()
         except OSError as err:  # missing dir, hub id offline, missing files
             raise UnigapError(f"qwen judge: cannot load {self.path!r}: {err}") from None
         return self
@@ -170,7 +188,7 @@ class QwenJudge:
         arrays = images.cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
         out: list[Judgment] = []
         for s in range(0, len(prompts), self.batch_size):
-            out += self._judge_batch(arrays[s:s + self.batch_size], list(prompts[s:s + self.batch_size]))
+            out += self._judge_batch(arrays[s : s + self.batch_size], list(prompts[s : s + self.batch_size]))
         return out
 
     def _judge_batch(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:
@@ -187,13 +205,19 @@ class QwenJudge:
         pil = [Image.fromarray(np.ascontiguousarray(im, dtype=np.uint8)) for im in images]
         vis = self.image_processor(images=pil, return_tensors="pt")
         merge = int(self.image_processor.merge_size)
-        counts = (vis["image_grid_thw"].prod(-1) // merge ** 2).tolist()
-        rows = [_encode(self.tokenizer, chat_text(p.text, n, self.system)) + (suffix or [])
-                for p, n in zip(prompts, counts)]
+        counts = (vis["image_grid_thw"].prod(-1) // merge**2).tolist()
+        rows = [
+            _encode(self.tokenizer, chat_text(p.text, n, self.system)) + (suffix or []) for p, n in zip(prompts, counts)
+        ]
         ids, valid = left_pad(rows, self._pad_id())  # (B, T): every row's next token at the end
         image_id = self.model.config.image_token_id
-        inputs = {"input_ids": ids, "attention_mask": valid.long(), "pixel_values": vis["pixel_values"],
-                  "image_grid_thw": vis["image_grid_thw"], "mm_token_type_ids": (ids == image_id).int()}
+        inputs = {
+            "input_ids": ids,
+            "attention_mask": valid.long(),
+            "pixel_values": vis["pixel_values"],
+            "image_grid_thw": vis["image_grid_thw"],
+            "mm_token_type_ids": (ids == image_id).int(),
+        }
         return _Batch({k: v.to(self._input_device) for k, v in inputs.items()}, ids.shape[1])
 
     def _pad_id(self) -> int:
@@ -206,9 +230,14 @@ class QwenJudge:
     @torch.inference_mode()
     def _parse(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:
         batch = self.encode(images, prompts)
-        out = self.model.generate(**batch.inputs, do_sample=False, max_new_tokens=self.max_new_tokens,
-                                  pad_token_id=self._pad_id(), **self._greedy_overrides())
-        texts = self.tokenizer.batch_decode(out[:, batch.prompt_len:], skip_special_tokens=True)
+        out = self.model.generate(
+            **batch.inputs,
+            do_sample=False,
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=self._pad_id(),
+            **self._greedy_overrides(),
+        )
+        texts = self.tokenizer.batch_decode(out[:, batch.prompt_len :], skip_special_tokens=True)
         return [judgment_from_answer(t.strip()) for t in texts]
 
     def _greedy_overrides(self) -> dict:
@@ -226,8 +255,9 @@ class QwenJudge:
         p1, p0 = logp[:, one].exp().tolist(), logp[:, zero].exp().tolist()
         # softmax over the two logits = sigmoid(l1 - l0): stable even when both are tiny
         probs = torch.sigmoid(logits[:, one] - logits[:, zero]).tolist()
-        return [Judgment(int(p > self.threshold), float(p), f"P(1)={a:.4g} P(0)={b:.4g}")
-                for p, a, b in zip(probs, p1, p0)]
+        return [
+            Judgment(int(p > self.threshold), float(p), f"P(1)={a:.4g} P(0)={b:.4g}") for p, a, b in zip(probs, p1, p0)
+        ]
 
 
 def qwen_judge(cfg: JudgeConfig, options: QwenOptions) -> QwenJudge:

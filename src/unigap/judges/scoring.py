@@ -12,8 +12,9 @@ paper's tables (unigap.analysis.table) both read it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from unigap.errors import DataError
 
@@ -34,12 +35,19 @@ class Benchmark:
         return self.name.replace("-", "_")
 
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
-    Benchmark("geneval", "GenEval", "geneval", "GenEval accuracy x100"),
-    Benchmark("t2i-compbench", "T2I-CompBench", "t2i-compbench",
-              "T2I-CompBench metric x100 (BLIP-VQA / spatial rule / CLIPScore / 3-in-1)"),
-    Benchmark("science-t2i", "Science-T2I", "sciscore", "SciScore"),
-)}
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        Benchmark("geneval", "GenEval", "geneval", "GenEval accuracy x100"),
+        Benchmark(
+            "t2i-compbench",
+            "T2I-CompBench",
+            "t2i-compbench",
+            "T2I-CompBench metric x100 (BLIP-VQA / spatial rule / CLIPScore / 3-in-1)",
+        ),
+        Benchmark("science-t2i", "Science-T2I", "sciscore", "SciScore"),
+    )
+}
 
 
 def benchmark_of(prompt: Any) -> str | None:
@@ -49,8 +57,9 @@ def benchmark_of(prompt: Any) -> str | None:
     if named is None:
         return prompt.suite if prompt.suite in BENCHMARKS else None
     if named not in BENCHMARKS:
-        raise DataError(f"prompt {prompt.id}: unknown benchmark {named!r} in its 'benchmark' field; "
-                        f"known: {', '.join(BENCHMARKS)}")
+        raise DataError(
+            f"prompt {prompt.id}: unknown benchmark {named!r} in its 'benchmark' field; known: {', '.join(BENCHMARKS)}"
+        )
     return named
 
 

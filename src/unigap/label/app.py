@@ -16,9 +16,10 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -35,8 +36,10 @@ from unigap.store import RunStore
 
 HOST = "127.0.0.1"  # never another interface: the page writes to the run store
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -98,11 +101,13 @@ def render_index(session: LabelSession, run_name: str) -> str:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("unigap.label", "templates"), autoescape=True)
-    return env.get_template("index.html").render(judge=session.judge, run=run_name, total=len(session.order),
-                                                  show_judges=session.show_judges)
+    return env.get_template("index.html").render(
+        judge=session.judge, run=run_name, total=len(session.order), show_judges=session.show_judges
+    )
 
 
 # ---- routes ------------------------------------------------------------------------------------
+
 
 def _session(request: Request) -> LabelSession:
     return request.app.state.session
@@ -191,11 +196,21 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
 
 def create_app(session: LabelSession, token: str, run_name: str = "") -> Starlette:
     """The labelling app for `session`, answering only requests that carry `token`."""
-    routes = [Route("/", index), Route("/static/{name}", asset), Route("/api/state", api_state),
-              Route("/api/label", api_label, methods=["POST"]), Route("/api/skip", api_skip, methods=["POST"]),
-              Route("/api/undo", api_undo, methods=["POST"]), Route("/image/{cid:int}", image)]
-    handlers = {LabelConflict: on_conflict, BadRequest: on_bad_request, NotInSample: on_bad_request,
-                UnigapError: on_store_error}
+    routes = [
+        Route("/", index),
+        Route("/static/{name}", asset),
+        Route("/api/state", api_state),
+        Route("/api/label", api_label, methods=["POST"]),
+        Route("/api/skip", api_skip, methods=["POST"]),
+        Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/image/{cid:int}", image),
+    ]
+    handlers = {
+        LabelConflict: on_conflict,
+        BadRequest: on_bad_request,
+        NotInSample: on_bad_request,
+        UnigapError: on_store_error,
+    }
     app = Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)], exception_handlers=handlers)
     app.state.session = session
     app.state.index_html = render_index(session, run_name)
@@ -203,6 +218,7 @@ def create_app(session: LabelSession, token: str, run_name: str = "") -> Starlet
 
 
 # ---- server ------------------------------------------------------------------------------------
+
 
 def bind(port: int = 0) -> socket.socket:
     """A listening socket on 127.0.0.1:port (0: a free port chosen by the OS)."""
@@ -213,8 +229,9 @@ def bind(port: int = 0) -> socket.socket:
         sock.listen(128)
     except OSError as err:
         sock.close()
-        raise UnigapError(f"cannot listen on {HOST}:{port}: {err}; choose another --port or leave it out "
-                          f"for a free one") from None
+        raise UnigapError(
+            f"cannot listen on {HOST}:{port}: {err}; choose another --port or leave it out for a free one"
+        ) from None
     return sock
 
 
@@ -224,8 +241,7 @@ class LabelServer:
     def __init__(self, app: Starlette, port: int = 0) -> None:
         self.sock = bind(port)
         self.port: int = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=3)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -241,7 +257,7 @@ class LabelServer:
         finally:
             self.sock.close()
 
-    def start(self, timeout: float = 10.0) -> "LabelServer":
+    def start(self, timeout: float = 10.0) -> LabelServer:
         """Serve in a background thread (tests, notebooks); returns once it accepts connections."""
         self._thread = threading.Thread(target=self.run, name="unigap-label", daemon=True)
         self._thread.start()
@@ -258,9 +274,16 @@ class LabelServer:
             self._thread.join(timeout=10)
 
 
-def serve(run_dir: str | Path, name: str, sample: int | None = None, seed: int = 0, source: str | None = None,
-          show_judges: bool = False, port: int = 0,
-          announce: Callable[[str, LabelSession], None] | None = None) -> dict:
+def serve(
+    run_dir: str | Path,
+    name: str,
+    sample: int | None = None,
+    seed: int = 0,
+    source: str | None = None,
+    show_judges: bool = False,
+    port: int = 0,
+    announce: Callable[[str, LabelSession], None] | None = None,
+) -> dict:
     """Serve the labelling page for a run until Ctrl-C; returns the final progress (session state)."""
     with RunStore.open(run_dir, create=False) as store:
         session = LabelSession.open(store, name, sample, seed, source, show_judges)

@@ -10,10 +10,12 @@ reports all problems with line numbers; only a file without problems is stored, 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unigap.errors import DataError
+from unigap.files import write_text
 from unigap.label import HUMAN_PREFIX, HUMAN_RAW
 from unigap.label.sampling import judge_name, sample_candidates
 from unigap.records import Judgment
@@ -41,19 +43,20 @@ def _human_labels(store: RunStore) -> dict[str, dict[int, int | None]]:
     return labels
 
 
-def export_csv(run_dir: str | Path, out: str | Path, sample: int | None = None, seed: int = 0,
-               source: str | None = None) -> int:
+def export_csv(
+    run_dir: str | Path, out: str | Path, sample: int | None = None, seed: int = 0, source: str | None = None
+) -> int:
     """Write the (sampled) candidates of a run to `out`; returns the number of rows."""
     with RunStore.open(run_dir, create=False) as store:
         cands = store.candidates(source=source)
         cands = sample_candidates(cands, sample, seed) if sample is not None else cands
         prompts, humans = {p.id: p for p in store.prompts()}, _human_labels(store)
         rows = [_export_row(store, c, prompts[c.prompt_id], humans) for c in cands]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([*BASE_COLUMNS, *humans, "label"])
-        writer.writerows(rows)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow([*BASE_COLUMNS, *humans, "label"])
+    writer.writerows(rows)
+    write_text(out, buf.getvalue())  # whole or not at all
     return len(rows)
 
 
@@ -97,8 +100,10 @@ def _check_header(path: str | Path, header: list[str] | None) -> None:
         raise DataError(f"{path}: line 1: empty file; expected a header with columns {', '.join(REQUIRED)}")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}; the header has "
-                        f"{', '.join(repr(h) for h in header)}")
+        raise DataError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)}; the header has "
+            f"{', '.join(repr(h) for h in header)}"
+        )
 
 
 def plan_import(store: RunStore, judge: str, rows: list[tuple[int, dict]], replace: bool = False) -> ImportPlan:
@@ -138,15 +143,18 @@ def _row_problem(row: dict, known: set[int], seen: dict[int, int], line: int) ->
     return None
 
 
-def _plan_row(plan: ImportPlan, judge: str, cid: int, verdict: int | None, stored: dict, replace: bool,
-              line: int) -> None:
+def _plan_row(
+    plan: ImportPlan, judge: str, cid: int, verdict: int | None, stored: dict, replace: bool, line: int
+) -> None:
     if verdict is None:
         plan.blank += 1
     elif cid in stored and stored[cid] == verdict:
         plan.unchanged += 1
     elif cid in stored and not replace:
-        plan.problems.append(f"line {line}: candidate {cid} is already labelled {_verdict_cell(stored[cid]) or 'blank'} "
-                             f"by {judge}; pass --replace to overwrite stored labels")
+        plan.problems.append(
+            f"line {line}: candidate {cid} is already labelled {_verdict_cell(stored[cid]) or 'blank'} "
+            f"by {judge}; pass --replace to overwrite stored labels"
+        )
     else:
         plan.new.append((cid, verdict))
 
@@ -159,12 +167,16 @@ def import_csv(run_dir: str | Path, path: str | Path, name: str, replace: bool =
         if plan.problems:
             raise DataError(_problems_message(path, plan.problems))
         store.add_judgments(judge, [(cid, Judgment(v, None, HUMAN_RAW)) for cid, v in plan.new], replace=replace)
-    return {"judge": judge, "rows": len(rows), "imported": len(plan.new), "unchanged": plan.unchanged,
-            "blank": plan.blank}
+    return {
+        "judge": judge,
+        "rows": len(rows),
+        "imported": len(plan.new),
+        "unchanged": plan.unchanged,
+        "blank": plan.blank,
+    }
 
 
 def _problems_message(path: str | Path, problems: list[str]) -> str:
     shown = "\n".join(f"  {p}" for p in problems[:MAX_SHOWN])
     more = f"\n  ... and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
-    return (f"{path}: {len(problems)} bad row(s); nothing was imported. Fix them and import again:\n"
-            f"{shown}{more}")
+    return f"{path}: {len(problems)} bad row(s); nothing was imported. Fix them and import again:\n{shown}{more}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from unigap.errors import UnigapError
 from unigap.label import HUMAN_PREFIX
@@ -37,8 +37,9 @@ def judge_name(name: str) -> str:
     """The judge under which `name`'s labels are stored ("human:<name>"); refuses odd names."""
     name = name.removeprefix(HUMAN_PREFIX)
     if not _NAME.fullmatch(name):
-        raise UnigapError(f"labeller name {name!r}: use 1-64 letters, digits or _ . @ - "
-                          f"(starting with a letter or digit)")
+        raise UnigapError(
+            f"labeller name {name!r}: use 1-64 letters, digits or _ . @ - (starting with a letter or digit)"
+        )
     return HUMAN_PREFIX + name
 
 

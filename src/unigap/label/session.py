@@ -28,10 +28,14 @@ class LabelConflict(Exception):
     def __init__(self, candidate_id: int, stored: int | None, wanted: int, judge: str) -> None:
         self.candidate_id, self.stored, self.wanted = candidate_id, stored, wanted
         same = stored == wanted
-        tail = ("the same as this label, so nothing changed" if same else
-                f"press c to change it to '{WORDS[wanted]}', or n to keep it")
-        super().__init__(f"candidate {candidate_id} was already labelled '{WORDS[stored]}' by {judge} "
-                         f"(in another tab?): {tail}")
+        tail = (
+            "the same as this label, so nothing changed"
+            if same
+            else f"press c to change it to '{WORDS[wanted]}', or n to keep it"
+        )
+        super().__init__(
+            f"candidate {candidate_id} was already labelled '{WORDS[stored]}' by {judge} (in another tab?): {tail}"
+        )
 
 
 class NotInSample(Exception):
@@ -51,8 +55,15 @@ class LabelSession:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, store: RunStore, name: str, k: int | None = None, seed: int = 0, source: str | None = None,
-             show_judges: bool = False) -> "LabelSession":
+    def open(
+        cls,
+        store: RunStore,
+        name: str,
+        k: int | None = None,
+        seed: int = 0,
+        source: str | None = None,
+        show_judges: bool = False,
+    ) -> LabelSession:
         """A session over the seeded sample of `k` candidates (of `source`) of the run in `store`."""
         sample = sample_candidates(store.candidates(source=source), k, seed)
         return cls(store, judge_name(name), sample, show_judges)
@@ -111,17 +122,32 @@ class LabelSession:
     def _state(self, current: int | None = None) -> dict[str, Any]:
         labelled = self._labelled()
         cid = current if current is not None else self._next_id(labelled)
-        return {"judge": self.judge, "done": len(labelled), "total": len(self.order),
-                "skipped": sum(1 for s in self.skipped if s not in labelled),
-                "item": None if cid is None else self.item(cid), "notice": None}
+        return {
+            "judge": self.judge,
+            "done": len(labelled),
+            "total": len(self.order),
+            "skipped": sum(1 for s in self.skipped if s not in labelled),
+            "item": None if cid is None else self.item(cid),
+            "notice": None,
+        }
 
     def item(self, candidate_id: int) -> dict[str, Any]:
         """What the page shows of a candidate (text is raw here; the page inserts it as text)."""
         c = self.by_id[candidate_id]
         p = self.prompts[c.prompt_id]
         w, h = self._size(c)
-        item = {"id": c.id, "prompt": p.text, "prompt_id": c.prompt_id, "subtask": p.subtask, "band": p.band,
-                "source": c.source, "idx": c.idx, "image": f"image/{c.id}", "width": w, "height": h}
+        item = {
+            "id": c.id,
+            "prompt": p.text,
+            "prompt_id": c.prompt_id,
+            "subtask": p.subtask,
+            "band": p.band,
+            "source": c.source,
+            "idx": c.idx,
+            "image": f"image/{c.id}",
+            "width": w,
+            "height": h,
+        }
         if self.show_judges:
             item["judges"] = other_judges(self.store, c.id, self.judge)
         return item
@@ -146,23 +172,29 @@ _INSERTED = object()  # insert_label's answer when the label was stored
 def insert_label(store: RunStore, judge: str, candidate_id: int, verdict: int, change: bool) -> Any:
     """Store a human label in one transaction; if one is stored and not `change`, keep it and return its verdict."""
     with store._db.write(f"store the label of candidate {candidate_id} by {judge!r}") as c:
-        row = c.execute("SELECT verdict FROM judgments WHERE candidate_id = ? AND judge = ?",
-                        (candidate_id, judge)).fetchone()
+        row = c.execute(
+            "SELECT verdict FROM judgments WHERE candidate_id = ? AND judge = ?", (candidate_id, judge)
+        ).fetchone()
         if row is not None and not change:
             return row[0]
-        c.execute("INSERT INTO judgments (candidate_id, judge, verdict, prob, raw, status, error, created) "
-                  "VALUES (?, ?, ?, NULL, ?, 'ok', NULL, ?) ON CONFLICT(candidate_id, judge) DO UPDATE SET "
-                  "verdict = excluded.verdict, prob = NULL, raw = excluded.raw, status = 'ok', error = NULL, "
-                  "created = excluded.created", (candidate_id, judge, int(verdict), HUMAN_RAW, time.time()))
+        c.execute(
+            "INSERT INTO judgments (candidate_id, judge, verdict, prob, raw, status, error, created) "
+            "VALUES (?, ?, ?, NULL, ?, 'ok', NULL, ?) ON CONFLICT(candidate_id, judge) DO UPDATE SET "
+            "verdict = excluded.verdict, prob = NULL, raw = excluded.raw, status = 'ok', error = NULL, "
+            "created = excluded.created",
+            (candidate_id, judge, int(verdict), HUMAN_RAW, time.time()),
+        )
     return _INSERTED
 
 
 def delete_last_label(store: RunStore, judge: str, candidate_ids: list[int]) -> int | None:
     """Delete `judge`'s most recently written label among `candidate_ids`; returns its candidate id."""
     with store._db.write(f"undo the last label by {judge!r}") as c:
-        row = c.execute("SELECT id, candidate_id FROM judgments WHERE judge = ? AND candidate_id IN "
-                        "(SELECT value FROM json_each(?)) ORDER BY created DESC, id DESC LIMIT 1",
-                        (judge, json.dumps(candidate_ids))).fetchone()
+        row = c.execute(
+            "SELECT id, candidate_id FROM judgments WHERE judge = ? AND candidate_id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY created DESC, id DESC LIMIT 1",
+            (judge, json.dumps(candidate_ids)),
+        ).fetchone()
         if row is None:
             return None
         c.execute("DELETE FROM judgments WHERE id = ?", (row[0],))
@@ -171,6 +203,8 @@ def delete_last_label(store: RunStore, judge: str, candidate_ids: list[int]) -> 
 
 def other_judges(store: RunStore, candidate_id: int, judge: str) -> list[dict[str, Any]]:
     """The other judges' verdicts on one candidate (shown only with --show-judges)."""
-    rows = store._db.query("SELECT judge, verdict, status FROM judgments WHERE candidate_id = ? AND judge != ? "
-                           "ORDER BY judge", (candidate_id, judge))
+    rows = store._db.query(
+        "SELECT judge, verdict, status FROM judgments WHERE candidate_id = ? AND judge != ? ORDER BY judge",
+        (candidate_id, judge),
+    )
     return [{"judge": j, "verdict": v, "status": s} for j, v, s in rows]

@@ -14,14 +14,14 @@ missing). docs/backends.md's members table is tested against `contract()`.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import torch
-from torch import nn
-
 from pydantic import BaseModel, Field
+from torch import nn
 
 from unigap.config import Config
 from unigap.errors import UnigapError
@@ -83,7 +83,7 @@ class UnifiedModel:
     understands: bool = True  # `answer` is an understanding path (self-judgment, lmms-eval benchmarks)
     default_sampling: SamplingConfig | None = None  # recommended sampling (None: SamplingConfig())
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "UnifiedModel":
+    def __new__(cls, *args: Any, **kwargs: Any) -> UnifiedModel:
         lacking = missing(cls)
         if lacking:
             raise TypeError(f"{cls.__name__} cannot be instantiated: {why_missing(cls, lacking)}")
@@ -122,8 +122,10 @@ class UnifiedModel:
         if cfg.mode == "parse":
             return [judgment_from_answer(a) for a in self.answer(images, questions, cfg.max_new_tokens)]
         if not supports(self, "score_probs"):
-            raise UnigapError(f"self_judge.mode: prob needs score_probs, which the {self.name!r} backend lacks; "
-                              "use self_judge.mode: parse")
+            raise UnigapError(
+                f"self_judge.mode: prob needs score_probs, which the {self.name!r} backend lacks; "
+                "use self_judge.mode: parse"
+            )
         probs = self.score_probs(images, questions)  # type: ignore[attr-defined]
         return [Judgment(int(p > cfg.threshold), float(p), self.prob_answer(int(p > cfg.threshold))) for p in probs]
 
@@ -188,14 +190,16 @@ class OptionalHooks(Protocol):
         differentiable. GRPO's per-token ratio and KL use it; without it GRPO works on image_logprobs / M."""
         ...
 
-    def image_loss(self, prompts: Sequence[str], tokens: torch.Tensor,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+    def image_loss(
+        self, prompts: Sequence[str], tokens: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """The backend's own SFT objective on image tokens (B, M) -> scalar, when it is not -log p (Show-o:
         masked-token cross-entropy with mask ratios from its schedule). Without it SFT uses image_logprobs."""
         ...
 
-    def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
-                   dropout: float = 0.0) -> list[nn.Parameter]:
+    def apply_lora(
+        self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None, dropout: float = 0.0
+    ) -> list[nn.Parameter]:
         """Wrap the language model with PEFT LoRA; returns the adapter parameters (the only trainable ones)."""
         ...
 
@@ -215,8 +219,10 @@ class Member:
 
 def _signature(fn: Callable[..., Any]) -> str:
     sig = inspect.signature(fn)
-    params = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
-              for p in list(sig.parameters.values())[1:]]
+    params = [
+        p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+        for p in list(sig.parameters.values())[1:]
+    ]
     return f"{fn.__name__}({', '.join(params)}) -> {sig.return_annotation}"
 
 
@@ -232,21 +238,37 @@ def _attributes() -> list[Member]:
 def contract() -> list[Member]:
     """Every member of the backend contract, in declaration order: attributes and flags, then
     `UnifiedModel`'s methods, then the `OptionalHooks`."""
-    methods = [Member(n, f.unigap_need, _signature(f)) for n, f in vars(UnifiedModel).items()
-               if hasattr(f, "unigap_need")]
-    hooks = [Member(n, "optional", _signature(f)) for n, f in vars(OptionalHooks).items()
-             if callable(f) and not n.startswith("_")]
+    methods = [
+        Member(n, f.unigap_need, _signature(f)) for n, f in vars(UnifiedModel).items() if hasattr(f, "unigap_need")
+    ]
+    hooks = [
+        Member(n, "optional", _signature(f))
+        for n, f in vars(OptionalHooks).items()
+        if callable(f) and not n.startswith("_")
+    ]
     return _attributes() + methods + hooks
 
 
-HOOKS = ("score_probs", "answer_logprobs", "image_token_logprobs", "image_loss", "apply_lora",
-         "enable_gradient_checkpointing")  # the methods of OptionalHooks (tests/models/test_contract.py checks)
+HOOKS = (
+    "score_probs",
+    "answer_logprobs",
+    "image_token_logprobs",
+    "image_loss",
+    "apply_lora",
+    "enable_gradient_checkpointing",
+)  # the methods of OptionalHooks (tests/models/test_contract.py checks)
 
 
 def generation_fields() -> list[Member]:
     """The fields of `Generation`, what `generate` returns (a backend may return a subclass)."""
-    return [Member(f.name, "required" if f.default is MISSING and f.default_factory is MISSING else "default",
-                   f"{f.name}: {f.type}") for f in fields(Generation)]
+    return [
+        Member(
+            f.name,
+            "required" if f.default is MISSING and f.default_factory is MISSING else "default",
+            f"{f.name}: {f.type}",
+        )
+        for f in fields(Generation)
+    ]
 
 
 def _implements(backend: object, name: str) -> bool:
@@ -278,9 +300,11 @@ def why_missing(backend: object, lacking: list[str]) -> str:
     """What the backend contract needs that `backend` lacks, and which flag asks for it."""
     needs = {m.name: m.need for m in contract()}
     parts = []
-    for level, reason in (("required", ""), ("if understands", " (understands = True)"),
-                          ("if trainable", " (trainable = True; declare trainable = False for a backend that "
-                                           "cannot be trained)")):
+    for level, reason in (
+        ("required", ""),
+        ("if understands", " (understands = True)"),
+        ("if trainable", " (trainable = True; declare trainable = False for a backend that cannot be trained)"),
+    ):
         names = [n for n in lacking if needs[n.removesuffix("()")] == level]
         if names:
             parts.append(", ".join(names) + reason)
@@ -296,17 +320,27 @@ def supports(model: object, hook: str) -> bool:
 
 
 MODELS: Registry = Registry("model", group="unigap.models", legacy=lambda load, cfg, options: load(cfg, options))
-MODELS.register_lazy("tiny", "unigap.models.tiny.backend:load_tiny",
-                     synthetic="unigap.models.tiny.checkpoint:write_synthetic")
-MODELS.register_lazy("janus", "unigap.models.janus.backend:load_janus",
-                     synthetic="unigap.models.janus.synthetic:write_synthetic")
-MODELS.register_lazy("emu3", "unigap.models.emu3.backend:load_emu3", options="unigap.models.emu3.options:Emu3Options",
-                     synthetic="unigap.models.emu3.synthetic:write_synthetic")
-MODELS.register_lazy("served", "unigap.models.served.backend:load_served",
-                     options="unigap.models.served.options:ServedOptions")
-MODELS.register_lazy("showo", "unigap.models.showo.backend:load_showo",
-                     options="unigap.models.showo.options:ShowoOptions",
-                     synthetic="unigap.models.showo.synthetic:write_synthetic")
+MODELS.register_lazy(
+    "tiny", "unigap.models.tiny.backend:load_tiny", synthetic="unigap.models.tiny.checkpoint:write_synthetic"
+)
+MODELS.register_lazy(
+    "janus", "unigap.models.janus.backend:load_janus", synthetic="unigap.models.janus.synthetic:write_synthetic"
+)
+MODELS.register_lazy(
+    "emu3",
+    "unigap.models.emu3.backend:load_emu3",
+    options="unigap.models.emu3.options:Emu3Options",
+    synthetic="unigap.models.emu3.synthetic:write_synthetic",
+)
+MODELS.register_lazy(
+    "served", "unigap.models.served.backend:load_served", options="unigap.models.served.options:ServedOptions"
+)
+MODELS.register_lazy(
+    "showo",
+    "unigap.models.showo.backend:load_showo",
+    options="unigap.models.showo.options:ShowoOptions",
+    synthetic="unigap.models.showo.synthetic:write_synthetic",
+)
 
 
 class ModelConfig(Config):
@@ -340,8 +374,10 @@ def check_device(device: str, where: str = "model.device") -> None:
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise ConfigError(f"{where}: {device!r}, but torch sees no GPU here (torch {torch.__version__}, "
-                              "torch.cuda.is_available() is False); use model.device=cpu")
+            raise ConfigError(
+                f"{where}: {device!r}, but torch sees no GPU here (torch {torch.__version__}, "
+                "torch.cuda.is_available() is False); use model.device=cpu"
+            )
         if dev.index is not None and dev.index >= count:
             raise ConfigError(f"{where}: {device!r}, but this machine has {count} GPU(s) (cuda:0..cuda:{count - 1})")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
@@ -356,8 +392,10 @@ def load_model(cfg: ModelConfig, where: str = "model") -> UnifiedModel:
     model = MODELS.create(cfg.name, cfg, f"{where}.options")
     lacking = missing(model, {"required"})  # a backend that subclasses UnifiedModel was checked for the rest
     if lacking:
-        raise UnigapError(f"{where}.name: the {cfg.name!r} backend (from {MODELS.entry(cfg.name).source}) is "
-                          f"incomplete: {why_missing(model, lacking)}")
+        raise UnigapError(
+            f"{where}.name: the {cfg.name!r} backend (from {MODELS.entry(cfg.name).source}) is "
+            f"incomplete: {why_missing(model, lacking)}"
+        )
     return model
 
 

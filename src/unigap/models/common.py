@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from unigap.errors import CheckpointError, ConfigError
 
-DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-          "fp32": torch.float32, "float32": torch.float32}
+DTYPES = {
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+    "fp32": torch.float32,
+    "float32": torch.float32,
+}
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """"auto" = bf16 on CUDA (what the checkpoints ship in), fp32 elsewhere (CPU bf16 matmuls are slow)."""
+    """ "auto" = bf16 on CUDA (what the checkpoints ship in), fp32 elsewhere (CPU bf16 matmuls are slow)."""
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if name not in DTYPES:
@@ -67,9 +74,14 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(was)
 
 
-def rowwise_answer_logprobs(tokenizer: Any, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str],
-                            row_inputs: Callable[[torch.Tensor, str, list[int]], dict],
-                            forward: Callable[[dict], torch.Tensor]) -> torch.Tensor:
+def rowwise_answer_logprobs(
+    tokenizer: Any,
+    images: torch.Tensor,
+    questions: Sequence[str],
+    answers: Sequence[str],
+    row_inputs: Callable[[torch.Tensor, str, list[int]], dict],
+    forward: Callable[[dict], torch.Tensor],
+) -> torch.Tensor:
     """Teacher-forced log p(" " + answer | image, question) summed over the answer's tokens: (B,), differentiable.
 
     One row at a time: the answer ids are appended after each row's left-padded text, and answers
@@ -79,8 +91,7 @@ def rowwise_answer_logprobs(tokenizer: Any, images: torch.Tensor, questions: Seq
     out = []
     for img, q, a in zip(images, questions, answers):
         ids = tokenizer(" " + a, add_special_tokens=False)["input_ids"]
-        logits = forward(row_inputs(img[None], q, ids))[:, -len(ids) - 1:-1].float()  # (1, A, V)
+        logits = forward(row_inputs(img[None], q, ids))[:, -len(ids) - 1 : -1].float()  # (1, A, V)
         target = torch.tensor(ids, device=logits.device)[None]  # (1, A)
         out.append(logits.log_softmax(-1).gather(-1, target[..., None]).sum())
     return torch.stack(out)
-

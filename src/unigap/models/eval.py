@@ -12,7 +12,7 @@ Band and overall values are unweighted means over subtasks, as in the paper.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -60,26 +60,41 @@ def summarise(per_subtask: dict[str, dict]) -> dict:
         if rows:
             bands[band] = {k: float(np.mean([r[k] for r in rows])) for k in keys} | {"n": sum(r["n"] for r in rows)}
     overall = {k: float(np.mean([r[k] for r in per_subtask.values()])) for k in keys}
-    return {"subtasks": per_subtask, "bands": bands, "overall": overall | {"n": sum(r["n"] for r in per_subtask.values())}}
+    return {
+        "subtasks": per_subtask,
+        "bands": bands,
+        "overall": overall | {"n": sum(r["n"] for r in per_subtask.values())},
+    }
 
 
-def evaluate(model: UnifiedModel, per_subtask: int = 40, seed: int = 0, subtasks: list[str] | None = None,
-             sampling: SamplingConfig | None = None, progress: Progress | None = None) -> dict:
+def evaluate(
+    model: UnifiedModel,
+    per_subtask: int = 40,
+    seed: int = 0,
+    subtasks: list[str] | None = None,
+    sampling: SamplingConfig | None = None,
+    progress: Progress | None = None,
+) -> dict:
     sampling = sampling or SamplingConfig()
     rows: dict[str, dict] = {}
     for name in subtasks or list(world.SUBTASKS):
         prompts = load_shapeworld(split="eval", subtasks=[name])[:per_subtask]
         gen = generation_accuracy(model, prompts, seed, sampling)
         und = understanding_accuracy(model, prompts, seed)
-        rows[name] = {"band": world.SUBTASKS[name], "generation_accuracy": float(np.mean(gen)),
-                      "understanding_accuracy": float(np.mean(und)), "n": len(prompts)}
+        rows[name] = {
+            "band": world.SUBTASKS[name],
+            "generation_accuracy": float(np.mean(gen)),
+            "understanding_accuracy": float(np.mean(und)),
+            "n": len(prompts),
+        }
         if progress:
             progress(name, len(prompts))
     return summarise(rows)
 
 
-def generation_grid(subtask: str, n: int, split: str, model: str, model_path: str | None = None,
-                    seed: int = 0) -> Image.Image:
+def generation_grid(
+    subtask: str, n: int, split: str, model: str, model_path: str | None = None, seed: int = 0
+) -> Image.Image:
     """The first n prompts of a subtask's split, one generation each (candidate 0 of `seed`, the model's own
     sampling), captioned with the prompt and the oracle's verdict ("ok", or "x: " and why)."""
     world.check_subtask(subtask)

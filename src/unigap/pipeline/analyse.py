@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 from unigap.analysis import entk
 from unigap.analysis.agreement import agreement_table, verdicts_from_rows
 from unigap.analysis.winrate import win_rate
 from unigap.audit.runner import benchmarks_of, metrics_for
 from unigap.errors import UnigapError
+from unigap.files import read_json, write_json
 from unigap.models.base import ModelConfig, load_model
 from unigap.store import RunStore
-from unigap.files import read_json, write_json
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED, is_external
 
 
 def missing(what: str, command: str) -> dict:
@@ -60,8 +60,11 @@ def curriculum_section(run_dir: Path) -> dict:
     if not path.exists():
         return missing("no training history", "unigap run (stage improve)")
     history = read_json(path, f"rerun `unigap run --out {run_dir}` (stage improve rewrites it)")
-    return {"replays": history.get("replays", []), "epochs": history.get("epochs", []),
-            "acceptance": history.get("acceptance", [])}
+    return {
+        "replays": history.get("replays", []),
+        "epochs": history.get("epochs", []),
+        "acceptance": history.get("acceptance", []),
+    }
 
 
 def guard_section(store: RunStore) -> dict:
@@ -95,24 +98,30 @@ def diagnostics_section(store: RunStore, ids: set[str], n_boot: int, seed: int) 
     return run_diagnostics(store, ids, n_boot, seed)
 
 
-def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48,
-            allow_partial: bool = False) -> dict:
+def analyse(
+    run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples: int = 48, allow_partial: bool = False
+) -> dict:
     """Every analysis of a finished run (allow_partial: of what an unfinished one holds, recorded as
     "partial") into RUN_DIR/analysis.json, written atomically."""
     from unigap.store.complete import require_finished_run
 
     run_dir = Path(run_dir)
     if not (run_dir / "run.sqlite").exists():
-        raise UnigapError(f"{run_dir} is not a run directory (no run.sqlite); make one with `unigap run --out {run_dir}`")
+        raise UnigapError(
+            f"{run_dir} is not a run directory (no run.sqlite); make one with `unigap run --out {run_dir}`"
+        )
     with RunStore.open(run_dir, create=False) as store:
         gaps = require_finished_run(store, run_dir, allow_partial, "analyse")
         ids = eval_ids(store)
-        result = {"before": audit_section(store, SOURCE_BASE, ids, n_boot, seed),
-                  "after": audit_section(store, SOURCE_IMPROVED, ids, n_boot, seed),
-                  "win_rate": winrate_section(store, ids, n_boot, seed),
-                  "curriculum": curriculum_section(run_dir), "guard": guard_section(store),
-                  "understand": understand_section(run_dir),
-                  "agreement": agreement_section(store, n_boot, seed)}
+        result = {
+            "before": audit_section(store, SOURCE_BASE, ids, n_boot, seed),
+            "after": audit_section(store, SOURCE_IMPROVED, ids, n_boot, seed),
+            "win_rate": winrate_section(store, ids, n_boot, seed),
+            "curriculum": curriculum_section(run_dir),
+            "guard": guard_section(store),
+            "understand": understand_section(run_dir),
+            "agreement": agreement_section(store, n_boot, seed),
+        }
         result["entk"] = entk_section(store, run_dir, entk_samples, seed)
         result["diagnostics"] = diagnostics_section(store, ids, n_boot, seed)
         if gaps:
@@ -122,6 +131,7 @@ def analyse(run_dir: str | Path, n_boot: int = 1000, seed: int = 0, entk_samples
 
 
 # --- eNTK ---------------------------------------------------------------------------------
+
 
 def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
     cfg = store.config() or {}
@@ -136,8 +146,12 @@ def entk_section(store: RunStore, run_dir: Path, n: int, seed: int) -> dict:
     model = load_model(model_cfg.model_copy(update={"device": "cpu"}))  # exact per-sample gradients: CPU
     train = _train_samples(data, n, seed)
     kernel = entk.matched_kernel(model, train["prompt"], train["tokens"], model.components()["llm"])
-    return {"params": "llm (shared trunk)", "n_train": len(train["prompt"]), "matched_vs_mismatched": kernel,
-            "closeness": _closeness(model, store, train, seed)}
+    return {
+        "params": "llm (shared trunk)",
+        "n_train": len(train["prompt"]),
+        "matched_vs_mismatched": kernel,
+        "closeness": _closeness(model, store, train, seed),
+    }
 
 
 def _train_samples(path: Path, n: int, seed: int) -> dict:
@@ -156,15 +170,22 @@ def _closeness(model, store: RunStore, train: dict, seed: int) -> dict:
     rows = {(r.candidate_id, r.judge): r for r in store.judgments(source=SOURCE_BASE)}
     ids = eval_ids(store)
     cands = [c for c in store.candidates(source=SOURCE_BASE) if c.idx == 0 and c.prompt_id in ids]
-    verdicts = [(rows.get((c.id, SELF_JUDGE)), rows.get((c.id, IMPROVED_JUDGE)), rows.get((c.id, labels[0]))) for c in cands]
+    verdicts = [
+        (rows.get((c.id, SELF_JUDGE)), rows.get((c.id, IMPROVED_JUDGE)), rows.get((c.id, labels[0]))) for c in cands
+    ]
     keep = [i for i, v in enumerate(verdicts) if all(x is not None and x.verdict is not None for x in v)]
     if not keep:
         return missing("no eval candidates judged by base, improved and external judges", "unigap run")
-    improved = np.array([verdicts[i][0].verdict != verdicts[i][2].verdict and verdicts[i][1].verdict == verdicts[i][2].verdict
-                         for i in keep])
+    improved = np.array(
+        [
+            verdicts[i][0].verdict != verdicts[i][2].verdict and verdicts[i][1].verdict == verdicts[i][2].verdict
+            for i in keep
+        ]
+    )
     prompts = {p.id: p.text for p in store.prompts(split="eval")}
     ev_prompts = [prompts[cands[i].prompt_id] for i in keep]
     ev_tokens = torch.tensor(np.stack([cands[i].tokens for i in keep]))
-    gap = entk.closeness_gap(model, model.components()["llm"], (ev_prompts, ev_tokens),
-                             (train["prompt"], train["tokens"]), improved, seed)
+    gap = entk.closeness_gap(
+        model, model.components()["llm"], (ev_prompts, ev_tokens), (train["prompt"], train["tokens"]), improved, seed
+    )
     return {"label": labels[0], **gap}

@@ -12,27 +12,43 @@ Every stage only does what the store does not hold yet; rerunning continues wher
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pydantic import Field, model_validator
 
-from unigap.audit.runner import AuditConfig, Bar, NoBar, audit_into, check_job_size, check_model_prompts, \
-    check_prompts_for, check_selector, columns_of, dead_judges, judge_stage, load_judges, metrics_for, \
-    raise_dead_judges, record_command, record_provenance, self_judge_fn
-from unigap.config import Config, seed_field, defaults_json
+from unigap.audit.runner import (
+    AuditConfig,
+    Bar,
+    NoBar,
+    audit_into,
+    check_job_size,
+    check_model_prompts,
+    check_prompts_for,
+    check_selector,
+    columns_of,
+    dead_judges,
+    judge_stage,
+    load_judges,
+    metrics_for,
+    raise_dead_judges,
+    record_command,
+    record_provenance,
+    self_judge_fn,
+)
+from unigap.config import Config, defaults_json, seed_field
 from unigap.curation.curate import CurateConfig
 from unigap.curation.dataset import write_curation
+from unigap.curation.guard import GuardConfig
+from unigap.files import write_json
 from unigap.judges.base import ExternalJudge, JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig, UnifiedModel, load_model
 from unigap.prompts.base import SuiteConfig, load_prompts
 from unigap.records import Prompt
 from unigap.store import RunStore
-from unigap.files import write_json
 from unigap.store.runstore import check_out_dir
 from unigap.training.curriculum import CurriculumConfig
-from unigap.curation.guard import GuardConfig
 from unigap.training.improve import ImproveConfig, check_improve_config, check_improve_prompts, improve
 from unigap.understand.stage import UnderstandConfig, check_understand, run_understand, side_by_side
 from unigap.vocab import IMPROVED_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
@@ -44,6 +60,8 @@ class RunConfig(Config):
     `model`, `seed`, `sampling` and `self_judge` are the run's: every stage uses them, the
     curriculum replay inside `improve` included (so `improve:` must not set its own).
     """
+
+    renamed = {"batch_size": "chunk_size"}
 
     model: ModelConfig = ModelConfig()
     seed: int = seed_field()
@@ -57,22 +75,29 @@ class RunConfig(Config):
     # all_accepted: with the shipped model, mixed_only's one image per mixed prompt is right only 41 % of
     # the time by the oracle (the guard stops it); all accepted images, 55 % (docs/paper-defaults.md).
     curate: CurateConfig = CurateConfig(rule="all_accepted")
-    improve: ImproveConfig = ImproveConfig(epochs=8, batch_size=32, lr=3e-4, curriculum=CurriculumConfig(mode="fixed", epoch=4),
-                                           guard=GuardConfig(judge="oracle"))
-    batch_size: int = Field(64, ge=1)
+    improve: ImproveConfig = ImproveConfig(
+        epochs=8,
+        train_batch_size=32,
+        lr=3e-4,
+        curriculum=CurriculumConfig(mode="fixed", epoch=4),
+        guard=GuardConfig(judge="oracle"),
+    )
+    chunk_size: int = Field(64, ge=1)  # candidates generated, judged and stored per chunk (the audits)
     n_boot: int = Field(1000, ge=1)
     understand: UnderstandConfig = UnderstandConfig()  # lmms-eval benchmarks, base vs improved (off: tasks [])
     report: bool = True  # end with `unigap analyse` + `unigap report`
     force: bool = False  # train even if the data-quality guard fails (the co-degradation experiment)
 
     @model_validator(mode="after")
-    def _one_setting_per_run(self) -> "RunConfig":
+    def _one_setting_per_run(self) -> RunConfig:
         defaults = ImproveConfig()
         for key in ("model", "seed", "sampling", "self_judge"):
             mine, theirs = getattr(self, key), getattr(self.improve, key)
             if theirs != getattr(defaults, key) and theirs != mine:
-                raise ValueError(f"improve.{key} is set, but unigap run uses the top-level {key} in every stage "
-                                 f"(the curriculum replay included); set {key} at the top level instead")
+                raise ValueError(
+                    f"improve.{key} is set, but unigap run uses the top-level {key} in every stage "
+                    f"(the curriculum replay included); set {key} at the top level instead"
+                )
         return self
 
     def improve_config(self) -> ImproveConfig:
@@ -89,8 +114,16 @@ Log = Callable[[str], None]
 
 
 def audit_cfg(cfg: RunConfig, n: int) -> AuditConfig:
-    return AuditConfig(model=cfg.model, n=n, seed=cfg.seed, sampling=cfg.sampling, self_judge=cfg.self_judge,
-                       judges=cfg.judges, batch_size=cfg.batch_size, n_boot=cfg.n_boot)
+    return AuditConfig(
+        model=cfg.model,
+        n=n,
+        seed=cfg.seed,
+        sampling=cfg.sampling,
+        self_judge=cfg.self_judge,
+        judges=cfg.judges,
+        chunk_size=cfg.chunk_size,
+        n_boot=cfg.n_boot,
+    )
 
 
 @dataclass
@@ -106,7 +139,7 @@ class Prepared:
 def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: bool = True) -> Prepared:
     """Validate the whole run: out dir, prompts (and against stored ones), judges and their options,
     selector, guard, model and the prompts it takes. Writes nothing."""
-    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg))
+    check_out_dir(run_dir, cfg.model_dump(mode="json"), defaults_json(cfg), cls=RunConfig)
     train, evals = load_prompts(cfg.train_prompts, "train_prompts"), load_prompts(cfg.eval_prompts, "eval_prompts")
     check_out_dir(run_dir, prompts=train + evals, add_prompts=add_prompts)
     judges = load_judges(cfg.judges)
@@ -118,8 +151,14 @@ def prepare_run(cfg: RunConfig, run_dir: Path, add_prompts: bool = False, yes: b
     model = load_model(cfg.model)
     check_model_prompts(model, train + evals, cfg.self_judge, "train_prompts + eval_prompts")
     size = len(train) * cfg.n + 2 * len(evals) * cfg.eval_n
-    check_job_size(size, f"{len(train)} train prompts x n={cfg.n} + {len(evals)} eval prompts x eval_n={cfg.eval_n} "
-                   "x 2 models", model, train[0].text, cfg.sampling, yes)
+    check_job_size(
+        size,
+        f"{len(train)} train prompts x n={cfg.n} + {len(evals)} eval prompts x eval_n={cfg.eval_n} x 2 models",
+        model,
+        train[0].text,
+        cfg.sampling,
+        yes,
+    )
     return Prepared(train, evals, model, judges)
 
 
@@ -155,12 +194,18 @@ def improve_info(history: dict) -> dict:
     return info
 
 
-def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: Log = print,
-             add_prompts: bool = False, yes: bool = True) -> dict:
+def run_loop(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    bar: Bar | None = None,
+    log: Log = print,
+    add_prompts: bool = False,
+    yes: bool = True,
+) -> dict:
     bar, run_dir = bar or NoBar(), Path(run_dir)
     ready = prepare_run(cfg, run_dir, add_prompts, yes)
     with RunStore.open(run_dir) as store:
-        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg))
+        store.init_config(cfg.model_dump(mode="json"), defaults_json(cfg), RunConfig)
         record_provenance(store, cfg.seed, ready.base)
         record_command(store)
         store.add_prompts(ready.train + ready.evals)  # all at once: a run killed in its first stage holds them all
@@ -177,8 +222,16 @@ def run_loop(cfg: RunConfig, run_dir: str | Path, bar: Bar | None = None, log: L
     return results
 
 
-def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prompt], model: UnifiedModel, bar: Bar,
-            source: str, judges: dict[str, ExternalJudge]) -> dict:
+def audited(
+    store: RunStore,
+    run_dir: Path,
+    cfg: AuditConfig,
+    prompts: list[Prompt],
+    model: UnifiedModel,
+    bar: Bar,
+    source: str,
+    judges: dict[str, ExternalJudge],
+) -> dict:
     """One audit stage; a judge whose every verdict failed stops the run (the stage stays unfinished, a rerun
     judges the failed ones again)."""
     failures = audit_into(store, cfg, prompts, model, bar, source, judges)
@@ -188,25 +241,59 @@ def audited(store: RunStore, run_dir: Path, cfg: AuditConfig, prompts: list[Prom
 
 def _stages(cfg: RunConfig, run_dir: Path, store: RunStore, ready: Prepared, bar: Bar, log: Log) -> dict:
     stage, base, judges = Stages(store, log), ready.base, ready.judges
-    stage("audit_train",
-          lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges))
+    stage(
+        "audit_train",
+        lambda: audited(store, run_dir, audit_cfg(cfg, cfg.n), ready.train, base, bar, SOURCE_BASE, judges),
+    )
     stage("curate", lambda: write_curation(run_dir, run_dir / "data", cfg.curate)["totals"])
-    stage("improve", lambda: improve_info(improve(cfg.improve_config(), run_dir / "data", run_dir / "improve",
-                                                  cfg.force, log=log, progress=bar)))
+    stage(
+        "improve",
+        lambda: improve_info(
+            improve(cfg.improve_config(), run_dir / "data", run_dir / "improve", cfg.force, log=log, progress=bar)
+        ),
+    )
     improved_cfg = cfg.model.model_copy(update={"path": str(run_dir / "improve" / "model")})
     improved = load_model(improved_cfg)
     evals = audit_cfg(cfg, cfg.eval_n)
     stage("audit_eval_base", lambda: audited(store, run_dir, evals, ready.evals, base, bar, SOURCE_BASE, judges))
-    stage("audit_eval_improved",
-          lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges))
+    stage(
+        "audit_eval_improved",
+        lambda: audited(store, run_dir, evals, ready.evals, improved, bar, SOURCE_IMPROVED, judges),
+    )
     ids = {p.id for p in ready.evals}
-    stage("winrate", lambda: {"failures": judge_stage(store, IMPROVED_JUDGE, self_judge_fn(improved, cfg.self_judge),
-                                                      SOURCE_BASE, cfg.batch_size, bar, ids, retry_failed=True)})
+    stage(
+        "winrate",
+        lambda: {
+            "failures": judge_stage(
+                store,
+                IMPROVED_JUDGE,
+                self_judge_fn(improved, cfg.self_judge),
+                SOURCE_BASE,
+                cfg.chunk_size,
+                bar,
+                ids,
+                retry_failed=True,
+            )
+        },
+    )
     if cfg.understand.tasks:  # last: lmms-eval re-seeds python/numpy/torch globally
-        stage("understand_base", lambda: {"scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE,
-                                                                   cfg.seed)["scores"]})
-        stage("understand_improved", lambda: {"scores": run_understand(cfg.understand, improved_cfg, improved, run_dir,
-                                                                       SOURCE_IMPROVED, cfg.seed)["scores"]})
-    return {"before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
-            "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed), "stage_seconds": stage.times,
-            "understand": side_by_side(run_dir)}
+        stage(
+            "understand_base",
+            lambda: {
+                "scores": run_understand(cfg.understand, cfg.model, base, run_dir, SOURCE_BASE, cfg.seed)["scores"]
+            },
+        )
+        stage(
+            "understand_improved",
+            lambda: {
+                "scores": run_understand(cfg.understand, improved_cfg, improved, run_dir, SOURCE_IMPROVED, cfg.seed)[
+                    "scores"
+                ]
+            },
+        )
+    return {
+        "before": metrics_for(store, SOURCE_BASE, ids, cfg.n_boot, cfg.seed),
+        "after": metrics_for(store, SOURCE_IMPROVED, ids, cfg.n_boot, cfg.seed),
+        "stage_seconds": stage.times,
+        "understand": side_by_side(run_dir),
+    }

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.records import BANDS, Prompt
@@ -80,11 +81,12 @@ class _open:
     def _lines(self) -> Iterator[str]:
         lineno = 0
         try:
-            for lineno, line in enumerate(self.fh, 1):
+            for lineno, line in enumerate(self.fh, 1):  # noqa: B007 - the except clause reports it
                 yield line
         except UnicodeDecodeError as err:
-            raise DataError(f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); "
-                            "save the file as UTF-8") from None
+            raise DataError(
+                f"{self.path}: not UTF-8 text near line {lineno + 1} ({err.reason}); save the file as UTF-8"
+            ) from None
 
     def __exit__(self, *exc: object) -> None:
         self.fh.close()
@@ -115,8 +117,7 @@ def check_subtasks(suite: str, subtasks: Iterable[str] | None, known: Sequence[s
     wanted = list(subtasks)
     unknown = [s for s in wanted if s not in known]
     if unknown:
-        raise UnigapError(f"suite {suite!r}: unknown subtask(s) {', '.join(unknown)}; "
-                          f"valid: {', '.join(known)}")
+        raise UnigapError(f"suite {suite!r}: unknown subtask(s) {', '.join(unknown)}; valid: {', '.join(known)}")
     return wanted
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import Field
 
@@ -12,15 +13,20 @@ from unigap.registry import Registry
 
 SuiteFactory = Callable[..., list[Prompt]]  # factory(cfg: SuiteConfig, options) -> prompts
 SUITES: Registry[SuiteFactory] = Registry(
-    "suite", group="unigap.suites",
-    legacy=lambda load, cfg, options: load(split=cfg.split, subtasks=cfg.subtasks, **options.model_dump()))
-SUITES.register_lazy("shapeworld", "unigap.prompts.shapeworld:shapeworld_suite",
-                     options="unigap.prompts.options:ShapeWorldOptions")
+    "suite",
+    group="unigap.suites",
+    legacy=lambda load, cfg, options: load(split=cfg.split, subtasks=cfg.subtasks, **options.model_dump()),
+)
+SUITES.register_lazy(
+    "shapeworld", "unigap.prompts.shapeworld:shapeworld_suite", options="unigap.prompts.options:ShapeWorldOptions"
+)
 SUITES.register_lazy("geneval", "unigap.prompts.geneval:geneval_suite", options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("t2i-compbench", "unigap.prompts.t2icompbench:t2icompbench_suite",
-                     options="unigap.prompts.options:FileOptions")
-SUITES.register_lazy("science-t2i", "unigap.prompts.sciencet2i:sciencet2i_suite",
-                     options="unigap.prompts.options:FileOptions")
+SUITES.register_lazy(
+    "t2i-compbench", "unigap.prompts.t2i_compbench:t2i_compbench_suite", options="unigap.prompts.options:FileOptions"
+)
+SUITES.register_lazy(
+    "science-t2i", "unigap.prompts.science_t2i:science_t2i_suite", options="unigap.prompts.options:FileOptions"
+)
 SUITES.register_lazy("custom", "unigap.prompts.custom:custom_suite", options="unigap.prompts.options:CustomOptions")
 SUITES.register_lazy("paper9", "unigap.prompts.paper9:paper9_suite", options="unigap.prompts.options:Paper9Options")
 
@@ -45,8 +51,9 @@ def load_prompts(cfg: SuiteConfig, where: str = "prompts") -> list[Prompt]:
 
     prompts = SUITES.create(cfg.suite, cfg, f"{where}.options")
     if not prompts:
-        raise ConfigError(f"{where}: suite {cfg.suite!r} (split {cfg.split!r}, subtasks {cfg.subtasks or 'all'}) "
-                          "gave no prompts")
+        raise ConfigError(
+            f"{where}: suite {cfg.suite!r} (split {cfg.split!r}, subtasks {cfg.subtasks or 'all'}) gave no prompts"
+        )
     if cfg.per_subtask is None:
         return prompts
     seen: dict[str, int] = {}

@@ -69,8 +69,11 @@ def find_overlaps(train: list[Prompt], eval: list[Prompt]) -> Overlaps:
     by_norm: dict[str, list[Prompt]] = defaultdict(list)
     for p in eval:
         by_norm[normalise(p.text)].append(p)
-    pairs = [Overlap("exact" if t.text == e.text else "normalised", t, e)
-             for t in train for e in by_norm.get(normalise(t.text), [])]
+    pairs = [
+        Overlap("exact" if t.text == e.text else "normalised", t, e)
+        for t in train
+        for e in by_norm.get(normalise(t.text), [])
+    ]
     return Overlaps(pairs, len(train), len(eval))
 
 

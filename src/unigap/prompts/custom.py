@@ -8,8 +8,9 @@ is the `subtask` option or the file's stem. Ids default to `custom/{stem}/{line:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import check_band, field_str, filter_subtasks, need_path, read_csv, read_jsonl, read_lines
@@ -24,8 +25,13 @@ RESERVED = ("id", "prompt", "subtask", "band", "split")
 SPLIT_ALIASES = {"val": "eval", "test": "eval"}
 
 
-def load_custom(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
-                subtask: str | None = None, **opts: Any) -> list[Prompt]:
+def load_custom(
+    split: str = "eval",
+    subtasks: list[str] | None = None,
+    path: str | Path | None = None,
+    subtask: str | None = None,
+    **opts: Any,
+) -> list[Prompt]:
     """Prompts of `path` whose split (or absent split) matches `split`."""
     if opts:
         raise UnigapError(f"suite 'custom': unknown option(s) {', '.join(sorted(opts))}")
@@ -45,8 +51,14 @@ def _prompts(file: Path, split: str, subtask: str | None, suite: str = SUITE) ->
     suffix = file.suffix.lower()
     if suffix == ".txt":
         for lineno, text in read_lines(file):
-            yield Prompt(id=f"{suite}/{file.stem}/{lineno:05d}", text=text, subtask=subtask or file.stem,
-                         split=split, suite=suite, metadata={"file": file.name, "line": lineno})
+            yield Prompt(
+                id=f"{suite}/{file.stem}/{lineno:05d}",
+                text=text,
+                subtask=subtask or file.stem,
+                split=split,
+                suite=suite,
+                metadata={"file": file.name, "line": lineno},
+            )
         return
     if suffix not in (".jsonl", ".json", ".csv"):
         raise DataError(f"{file}: unsupported prompt file type {suffix!r} (use .jsonl, .csv or .txt)")
@@ -58,10 +70,15 @@ def _prompts(file: Path, split: str, subtask: str | None, suite: str = SUITE) ->
 def _row_prompt(row: dict[str, Any], where: str, default_id: str, split: str, suite: str) -> Prompt:
     row_split = field_str(row, "split", where, required=False)
     meta = {k: v for k, v in row.items() if k not in RESERVED}
-    return Prompt(id=_row_id(row, where, default_id), text=field_str(row, "prompt", where),
-                  subtask=field_str(row, "subtask", where),
-                  split=_norm_split(row_split) if row_split else split, suite=suite,
-                  band=check_band(field_str(row, "band", where, required=False), where), metadata=meta)
+    return Prompt(
+        id=_row_id(row, where, default_id),
+        text=field_str(row, "prompt", where),
+        subtask=field_str(row, "subtask", where),
+        split=_norm_split(row_split) if row_split else split,
+        suite=suite,
+        band=check_band(field_str(row, "band", where, required=False), where),
+        metadata=meta,
+    )
 
 
 def _row_id(row: dict[str, Any], where: str, default: str) -> str:

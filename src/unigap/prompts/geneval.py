@@ -24,8 +24,9 @@ SUITE = "geneval"
 TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 
 
-def load_geneval(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
-                 **opts: Any) -> list[Prompt]:
+def load_geneval(
+    split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None, **opts: Any
+) -> list[Prompt]:
     """GenEval prompts of an evaluation_metadata.jsonl, in file order."""
     no_extra_options(SUITE, opts)
     if split not in ("eval", "test"):
@@ -39,8 +40,14 @@ def load_geneval(split: str = "eval", subtasks: list[str] | None = None, path: s
 def _prompt(file: Path, lineno: int, index: int, obj: dict[str, Any]) -> Prompt:
     where = f"{file}:{lineno}"
     _check_line(obj, where)
-    return Prompt(id=f"{SUITE}/{index:05d}", text=obj["prompt"].strip(), subtask=obj["tag"], split="eval",
-                  suite=SUITE, metadata={"index": index, "geneval": obj})
+    return Prompt(
+        id=f"{SUITE}/{index:05d}",
+        text=obj["prompt"].strip(),
+        subtask=obj["tag"],
+        split="eval",
+        suite=SUITE,
+        metadata={"index": index, "geneval": obj},
+    )
 
 
 def _check_line(obj: dict[str, Any], where: str) -> None:

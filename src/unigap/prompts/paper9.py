@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import UnigapError
 from unigap.prompts._io import check_subtasks, no_extra_options
@@ -38,18 +39,25 @@ class SuiteWarning(UserWarning):
     """A suite was built with fewer subtasks than asked for (e.g. Science-T2I not given)."""
 
 
-def load_paper9(split: str = "eval", subtasks: list[str] | None = None, geneval: str | Path | None = None,
-                t2i_compbench: str | Path | None = None, science_t2i: str | Path | None = None,
-                **opts: Any) -> list[Prompt]:
+def load_paper9(
+    split: str = "eval",
+    subtasks: list[str] | None = None,
+    geneval: str | Path | None = None,
+    t2i_compbench: str | Path | None = None,
+    science_t2i: str | Path | None = None,
+    **opts: Any,
+) -> list[Prompt]:
     """The 9 (or 6, without Science-T2I) subtasks with their bands, easy first."""
     no_extra_options(SUITE, opts)
     if split not in ("eval", "val", "test", "train"):
         raise UnigapError(f"suite 'paper9': unknown split {split!r}; valid: eval, train")
     wanted = check_subtasks(SUITE, subtasks, SUBTASKS)
     train = split == "train"
-    parts = [_part("easy", wanted, geneval, "geneval", _geneval, train),
-             _part("medium", wanted, t2i_compbench, "t2i_compbench", _t2icompbench, train),
-             _part("hard", wanted, science_t2i, "science_t2i", _sciencet2i, train)]
+    parts = [
+        _part("easy", wanted, geneval, "geneval", _geneval, train),
+        _part("medium", wanted, t2i_compbench, "t2i_compbench", _t2i_compbench, train),
+        _part("hard", wanted, science_t2i, "science_t2i", _science_t2i, train),
+    ]
     prompts = [dataclasses.replace(p, band=BAND_OF[p.subtask]) for part in parts for p in part]
     if train:
         _train_note(prompts)
@@ -58,10 +66,16 @@ def load_paper9(split: str = "eval", subtasks: list[str] | None = None, geneval:
 
 def _train_note(prompts: list[Prompt]) -> None:
     if not prompts:
-        raise UnigapError("suite 'paper9' split=train: only T2I-CompBench texture/spatial/complex have a train "
-                          "split (GenEval and Science-T2I are evaluation-only); none of those was asked for")
-    warnings.warn("paper9 split=train: GenEval and Science-T2I are evaluation-only; the train prompts are "
-                  "T2I-CompBench texture/spatial/complex only", SuiteWarning, stacklevel=3)
+        raise UnigapError(
+            "suite 'paper9' split=train: only T2I-CompBench texture/spatial/complex have a train "
+            "split (GenEval and Science-T2I are evaluation-only); none of those was asked for"
+        )
+    warnings.warn(
+        "paper9 split=train: GenEval and Science-T2I are evaluation-only; the train prompts are "
+        "T2I-CompBench texture/spatial/complex only",
+        SuiteWarning,
+        stacklevel=3,
+    )
 
 
 Loader = Callable[[str, list[str], Any], list[Prompt]]
@@ -73,8 +87,12 @@ def _part(band: str, wanted: list[str], path: Any, option: str, loader: Loader, 
         return []
     if path is None:
         if band == "hard":
-            warnings.warn("paper9: science_t2i=<file> not given: building the easy and medium bands only "
-                          f"(6 subtasks; {', '.join(subtasks)} left out)", SuiteWarning, stacklevel=3)
+            warnings.warn(
+                "paper9: science_t2i=<file> not given: building the easy and medium bands only "
+                f"(6 subtasks; {', '.join(subtasks)} left out)",
+                SuiteWarning,
+                stacklevel=3,
+            )
             return []
         raise UnigapError(f"suite 'paper9' needs the option {option}=<path> for {', '.join(subtasks)}")
     return loader("train" if train else "eval", subtasks, path)
@@ -86,16 +104,16 @@ def _geneval(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
     return load_geneval(split=split, subtasks=subtasks, path=path)
 
 
-def _t2icompbench(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
-    from unigap.prompts.t2icompbench import load_t2icompbench
+def _t2i_compbench(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
+    from unigap.prompts.t2i_compbench import load_t2i_compbench
 
-    return load_t2icompbench(split=split, subtasks=subtasks, path=path)
+    return load_t2i_compbench(split=split, subtasks=subtasks, path=path)
 
 
-def _sciencet2i(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
-    from unigap.prompts.sciencet2i import load_sciencet2i
+def _science_t2i(split: str, subtasks: list[str], path: Any) -> list[Prompt]:
+    from unigap.prompts.science_t2i import load_science_t2i
 
-    return load_sciencet2i(split=split, subtasks=subtasks, path=path)
+    return load_science_t2i(split=split, subtasks=subtasks, path=path)
 
 
 def paper9_suite(cfg: SuiteConfig, options: Paper9Options) -> list[Prompt]:

@@ -20,8 +20,17 @@ def load_shapeworld(split: str = "eval", subtasks: list[str] | None = None, seed
     out = []
     for name in names:
         for i, spec in enumerate(world.splits(name, seed)[split]):
-            out.append(Prompt(id=f"shapeworld/{name}/{split}/{i:04d}", text=world.prompt_text(spec), subtask=name,
-                              split=split, suite="shapeworld", band=world.SUBTASKS[name], spec=spec))
+            out.append(
+                Prompt(
+                    id=f"shapeworld/{name}/{split}/{i:04d}",
+                    text=world.prompt_text(spec),
+                    subtask=name,
+                    split=split,
+                    suite="shapeworld",
+                    band=world.SUBTASKS[name],
+                    spec=spec,
+                )
+            )
     return out
 
 

@@ -39,8 +39,10 @@ def parse_spec(text: str, default_split: str = "eval") -> SuiteSpec:
         return SuiteSpec("custom", default_split, {"path": text})
     suite, sep, rest = text.partition(":")
     if not sep or suite not in SUITES:
-        raise UnigapError(f"{text!r} is neither an existing file nor a suite spec SUITE:PATH[:SPLIT] "
-                          f"(suites: {', '.join(SUITES.names())})")
+        raise UnigapError(
+            f"{text!r} is neither an existing file nor a suite spec SUITE:PATH[:SPLIT] "
+            f"(suites: {', '.join(SUITES.names())})"
+        )
     body, split = _split_off(rest, default_split)
     return SuiteSpec(suite, split, _options(body, text))
 

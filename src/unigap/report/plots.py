@@ -7,8 +7,8 @@ import io
 
 import numpy as np
 
-from unigap.vocab import BANDS
 from unigap.files import encode_png
+from unigap.vocab import BANDS
 
 
 def to_data_url(fig) -> str:
@@ -39,8 +39,12 @@ def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:
     for k, (label, entries) in enumerate(series.items()):
         vals = [100 * (entries.get(b, {}).get("value") or 0) for b in bands]
         cis = [entries.get(b, {}).get("ci") or [None, None] for b in bands]
-        err = np.array([[v - 100 * (c[0] if c[0] is not None else v / 100), 100 * (c[1] if c[1] is not None else v / 100) - v]
-                        for v, c in zip(vals, cis)]).T
+        err = np.array(
+            [
+                [v - 100 * (c[0] if c[0] is not None else v / 100), 100 * (c[1] if c[1] is not None else v / 100) - v]
+                for v, c in zip(vals, cis)
+            ]
+        ).T
         ax.bar(np.arange(len(bands)) + k * width, vals, width, yerr=err, capsize=3, label=label)
     ax.set_xticks(np.arange(len(bands)) + width * (len(series) - 1) / 2, bands)
     ax.set_ylabel(ylabel)
@@ -50,8 +54,9 @@ def band_bars(series: dict[str, dict], title: str, ylabel: str) -> str | None:
     return to_data_url(fig)
 
 
-def line_plot(series: dict[str, tuple[list, list]], title: str, xlabel: str, ylabel: str,
-              dashed: tuple[str, ...] = ()) -> str | None:
+def line_plot(
+    series: dict[str, tuple[list, list]], title: str, xlabel: str, ylabel: str, dashed: tuple[str, ...] = ()
+) -> str | None:
     """Lines over x (training steps or epochs); series = {label: (xs, ys)}; labels in `dashed` are dashed."""
     import matplotlib
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 from unigap.analysis.table import UNITS, Block, arrow, before_after_rows, benchmark_blocks, fmt
 from unigap.errors import UnigapError
-from unigap.report.plots import band_bars, line_plot, png_data_url
-from unigap.store import RunStore
 from unigap.files import read_json, write_text
+from unigap.report.plots import band_bars, line_plot, png_data_url
 from unigap.report.summary import TERM_ANCHORS, change, summary, terms
+from unigap.store import RunStore
+from unigap.vocab import IMPROVED_JUDGE, SELF_JUDGE, SOURCE_BASE, SOURCE_IMPROVED
 
 GRID_SIZE = 12
 
@@ -34,17 +34,30 @@ def headline_rows(analysis: dict) -> list[dict]:
     rows = []
     for i, ch in enumerate(changes):
         spec, first = ch.column.spec, i == 0 or changes[i - 1].column != ch.column
-        rows.append({"first": first, "span": sum(1 for x in changes if x.column == ch.column),
-                     "metric": ch.column.label, "abbr": spec.abbr, "arrow": arrow(spec).strip(),
-                     "anchor": TERM_ANCHORS.get(spec.key, ""), "band": ch.group, "before": fmt(ch.before, spec=spec),
-                     "after": fmt(ch.after, spec=spec), "reading": change(spec, ch.before, ch.after)})
+        rows.append(
+            {
+                "first": first,
+                "span": sum(1 for x in changes if x.column == ch.column),
+                "metric": ch.column.label,
+                "abbr": spec.abbr,
+                "arrow": arrow(spec).strip(),
+                "anchor": TERM_ANCHORS.get(spec.key, ""),
+                "band": ch.group,
+                "before": fmt(ch.before, spec=spec),
+                "after": fmt(ch.after, spec=spec),
+                "reading": change(spec, ch.before, ch.after),
+            }
+        )
     return rows
 
 
 def benchmark_tables(analysis: dict) -> list[Block]:
     """The paper's table per benchmark: base and improved rows, Und. from the win rates."""
-    sides = {label: analysis[key] for label, key in ((SOURCE_BASE, "before"), (SOURCE_IMPROVED, "after"))
-             if "metrics" in analysis.get(key, {})}
+    sides = {
+        label: analysis[key]
+        for label, key in ((SOURCE_BASE, "before"), (SOURCE_IMPROVED, "after"))
+        if "metrics" in analysis.get(key, {})
+    }
     return benchmark_blocks(sides, analysis.get("win_rate"))
 
 
@@ -54,7 +67,11 @@ def nonunif_plot(analysis: dict) -> str | None:
         m = side.get("metrics", {}).get("non_unification")
         if m:
             series[label] = m["bands"]
-    return band_bars(series, "non-unification by band (lower is better)", "% rejected by own understanding") if series else None
+    return (
+        band_bars(series, "non-unification by band (lower is better)", "% rejected by own understanding")
+        if series
+        else None
+    )
 
 
 def winrate_rows(analysis: dict) -> list[dict]:
@@ -70,8 +87,11 @@ def winrate_rows(analysis: dict) -> list[dict]:
     return out
 
 
-GALLERIES = {"accepted": "Accepted by its own understanding", "rejected": "Rejected by its own understanding",
-             "discard": "Discard pool: nothing accepted"}
+GALLERIES = {
+    "accepted": "Accepted by its own understanding",
+    "rejected": "Rejected by its own understanding",
+    "discard": "Discard pool: nothing accepted",
+}
 JUDGE_NAMES = {SELF_JUDGE: "self-judge", IMPROVED_JUDGE: "improved self-judge"}
 VERDICT_MARKS = {"1": "✓", "0": "✗", "unparsed": "?", "failed": "!"}
 
@@ -99,8 +119,11 @@ def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> dict:
     items = [_item(store, c, p, verdicts.get(c.id, {})) for c, p in _in_turn(picks)[:limit]]
     sizes = sorted({len(v) for p, v in by_prompt.items() if prompts[p].split == split})
     model = (store.config() or {}).get("model") or {}
-    return {"title": GALLERIES[kind], "items": items,
-            "caption": _caption(kind, split, sizes, len(items), len(picks), model.get("name"))}
+    return {
+        "title": GALLERIES[kind],
+        "items": items,
+        "caption": _caption(kind, split, sizes, len(items), len(picks), model.get("name")),
+    }
 
 
 def _in_turn(picks: list) -> list:
@@ -108,8 +131,13 @@ def _in_turn(picks: list) -> list:
     by: dict[str, list] = {}
     for c, p in picks:
         by.setdefault(p.subtask, []).append((c, p))
-    return [x for i in range(max((len(v) for v in by.values()), default=0)) for v in by.values() if i < len(v)
-            for x in [v[i]]]
+    return [
+        x
+        for i in range(max((len(v) for v in by.values()), default=0))
+        for v in by.values()
+        if i < len(v)
+        for x in [v[i]]
+    ]
 
 
 def _pick(kind: str, cands: list, verdicts: list) -> Any:
@@ -126,25 +154,38 @@ def _gallery_split(store: RunStore, splits: list[str]) -> str | None:
 
 def _caption(kind: str, split: str | None, sizes: list[int], shown: int, total: int, model: str | None) -> str:
     n = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}" if sizes else "0"
-    which = {"accepted": f"the {total} prompts where its self-judge accepted at least one candidate (the first "
-                         "accepted one)",
-             "rejected": f"the {total} prompts where its self-judge rejected at least one candidate (the first "
-                         "rejected one)",
-             "discard": f"the {total} prompts where its self-judge accepted none, the discard pool that curriculum "
-                        "replay revisits (the first candidate)"}[kind]
+    which = {
+        "accepted": f"the {total} prompts where its self-judge accepted at least one candidate (the first "
+        "accepted one)",
+        "rejected": f"the {total} prompts where its self-judge rejected at least one candidate (the first "
+        "rejected one)",
+        "discard": f"the {total} prompts where its self-judge accepted none, the discard pool that curriculum "
+        "replay revisits (the first candidate)",
+    }[kind]
     name = f" ({model})" if model else ""
-    return (f"The base model{name}, {split} split, {n} candidates per prompt. Shown: {shown} of {which}, one "
-            "prompt per subtask in turn (the first prompt of each subtask, then the second, ...).")
+    return (
+        f"The base model{name}, {split} split, {n} candidates per prompt. Shown: {shown} of {which}, one "
+        "prompt per subtask in turn (the first prompt of each subtask, then the second, ...)."
+    )
 
 
 def _item(store: RunStore, cand: Any, prompt: Any, judged: dict) -> dict:
     labels = []
     for judge, r in sorted(judged.items(), key=lambda kv: (kv[0] not in JUDGE_NAMES, kv[0])):
-        v = "unparsed" if r.verdict is None and r.status == "unparsed" else ("failed" if r.verdict is None else str(r.verdict))
-        labels.append({"judge": JUDGE_NAMES.get(judge, judge), "verdict": v, "mark": VERDICT_MARKS.get(v, v),
-                       "raw": r.raw})
-    return {"src": png_data_url(store.load_image(cand.png)), "prompt": prompt.text, "subtask": prompt.subtask,
-            "verdicts": labels}
+        v = (
+            "unparsed"
+            if r.verdict is None and r.status == "unparsed"
+            else ("failed" if r.verdict is None else str(r.verdict))
+        )
+        labels.append(
+            {"judge": JUDGE_NAMES.get(judge, judge), "verdict": v, "mark": VERDICT_MARKS.get(v, v), "raw": r.raw}
+        )
+    return {
+        "src": png_data_url(store.load_image(cand.png)),
+        "prompt": prompt.text,
+        "subtask": prompt.subtask,
+        "verdicts": labels,
+    }
 
 
 def diagnostics_rows(analysis: dict) -> list[dict]:
@@ -179,19 +220,41 @@ def training_context(run_dir: Path) -> dict:
         return {}
     history = json.loads(path.read_text())
     epochs = history.get("epochs") or []
-    out: dict[str, Any] = {"epochs": epochs, "exploitation": history.get("exploitation"),
-                           "loss_plot": line_plot({"loss": ([e["epoch"] for e in epochs], [e["loss"] for e in epochs])},
-                                                  "training loss per epoch", "epoch", "loss")}
+    out: dict[str, Any] = {
+        "epochs": epochs,
+        "exploitation": history.get("exploitation"),
+        "loss_plot": line_plot(
+            {"loss": ([e["epoch"] for e in epochs], [e["loss"] for e in epochs])},
+            "training loss per epoch",
+            "epoch",
+            "loss",
+        ),
+    }
     steps = history.get("steps") or []
     if steps:
         xs = list(range(1, len(steps) + 1))
-        lines = {k: (xs, [s.get(k) for s in steps]) for k in steps[0] if k == "reward" or k.startswith(("reward/", "monitor/"))}
+        lines = {
+            k: (xs, [s.get(k) for s in steps])
+            for k in steps[0]
+            if k == "reward" or k.startswith(("reward/", "monitor/"))
+        }
         monitors = tuple(k for k in lines if k.startswith("monitor/"))
-        out["reward_plot"] = line_plot(lines, "grpo: reward and the monitor's verdict on the same samples", "step",
-                                       "mean over the step's samples", dashed=monitors)
-        out["kl_plot"] = line_plot({"KL to the reference (k3)": (xs, [s.get("kl", 0.0) for s in steps])},
-                                   "grpo: KL per token", "step", "KL")
-        out["steps"] = {"n": len(steps), "first": steps[0], "last": steps[-1], "monitors": [m.split("/", 1)[1] for m in monitors]}
+        out["reward_plot"] = line_plot(
+            lines,
+            "grpo: reward and the monitor's verdict on the same samples",
+            "step",
+            "mean over the step's samples",
+            dashed=monitors,
+        )
+        out["kl_plot"] = line_plot(
+            {"KL to the reference (k3)": (xs, [s.get("kl", 0.0) for s in steps])}, "grpo: KL per token", "step", "KL"
+        )
+        out["steps"] = {
+            "n": len(steps),
+            "first": steps[0],
+            "last": steps[-1],
+            "monitors": [m.split("/", 1)[1] for m in monitors],
+        }
     return out
 
 
@@ -199,18 +262,28 @@ def context(run_dir: Path) -> dict:
     apath = run_dir / "analysis.json"
     analysis = read_json(apath, f"rewrite it with `unigap analyse {run_dir}`") if apath.exists() else {}
     with RunStore.open_readonly(run_dir) as store:  # report only reads: a read-only run dir works
-        ctx = {"run_dir": str(run_dir), "analysis_missing": not apath.exists(), "headline": headline_rows(analysis),
-               "prompts_by_split": _prompts_by_split(store),
-               "nonunif_plot": nonunif_plot(analysis), "winrate": winrate_rows(analysis),
-               "benchmarks": benchmark_tables(analysis),
-               "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
-               "curriculum": analysis.get("curriculum", {}), "guard": analysis.get("guard", {}),
-               "entk": analysis.get("entk", {}), "before_missing": analysis.get("before", {}).get("missing"),
-               "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
-               "provenance": store.get_meta("provenance") or {}, "config": store.config() or {},
-               "counts": store.counts(), "agreement": (analysis.get("agreement") or {}).get("pairs"),
-               "understand": analysis.get("understand") or [], "diagnostics": diagnostics_rows(analysis),
-               "training": training_context(run_dir)}
+        ctx = {
+            "run_dir": str(run_dir),
+            "analysis_missing": not apath.exists(),
+            "headline": headline_rows(analysis),
+            "prompts_by_split": _prompts_by_split(store),
+            "nonunif_plot": nonunif_plot(analysis),
+            "winrate": winrate_rows(analysis),
+            "benchmarks": benchmark_tables(analysis),
+            "winrate_missing": (analysis.get("win_rate") or {}).get("missing"),
+            "curriculum": analysis.get("curriculum", {}),
+            "guard": analysis.get("guard", {}),
+            "entk": analysis.get("entk", {}),
+            "before_missing": analysis.get("before", {}).get("missing"),
+            "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
+            "provenance": store.get_meta("provenance") or {},
+            "config": store.config() or {},
+            "counts": store.counts(),
+            "agreement": (analysis.get("agreement") or {}).get("pairs"),
+            "understand": analysis.get("understand") or [],
+            "diagnostics": diagnostics_rows(analysis),
+            "training": training_context(run_dir),
+        }
     ctx["config_json"] = json.dumps(ctx["config"], indent=1)
     ctx["summary"] = summary(analysis, ctx["config"], ctx["prompts_by_split"])
     ctx["terms"], ctx["values"] = terms(), UNITS
@@ -230,8 +303,7 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     env = Environment(loader=PackageLoader("unigap.report", "templates"), autoescape=select_autoescape(default=True))
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f} %"
     env.filters["num"] = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-    env.filters["kappa"] = lambda v, digits=3: ("—" if not isinstance(v, (int, float)) or v != v
-                                                else _signed(v, digits))
+    env.filters["kappa"] = lambda v, digits=3: "—" if not isinstance(v, (int, float)) or v != v else _signed(v, digits)
     env.filters["score3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:.3f}"
     env.filters["signed3"] = lambda v: "—" if not isinstance(v, (int, float)) else f"{v:+.3f}"
     html = env.get_template("report.html.j2").render(**context(run_dir))

@@ -11,19 +11,29 @@ from unigap.analysis.table import Column, MetricSpec, columns, fmt, spec_of
 from unigap.vocab import OVERALL
 
 METHODS = {"sft": "SFT", "dpo": "DPO", "grpo": "GRPO"}
-SUITE_NAMES = {"shapeworld": "ShapeWorld", "paper9": "the paper's nine subtasks (GenEval, T2I-CompBench, Science-T2I)",
-               "geneval": "GenEval", "t2i-compbench": "T2I-CompBench", "science-t2i": "Science-T2I",
-               "custom": "its own prompts"}
+SUITE_NAMES = {
+    "shapeworld": "ShapeWorld",
+    "paper9": "the paper's nine subtasks (GenEval, T2I-CompBench, Science-T2I)",
+    "geneval": "GenEval",
+    "t2i-compbench": "T2I-CompBench",
+    "science-t2i": "Science-T2I",
+    "custom": "its own prompts",
+}
 
 
 def summary(analysis: dict, config: dict, prompts: dict[str, int]) -> list[str]:
     """Up to three sentences; `prompts` = stored prompts per split."""
     before, after = analysis.get("before", {}).get("metrics"), analysis.get("after", {}).get("metrics")
     if not before:
-        return ["This run has no before/after audit yet (no analysis.json, or its audits are missing): run "
-                "`unigap run` to produce one, or `unigap analyse` on a finished run."]
-    return [what_ran(config, prompts, before, after is not None), what_changed(before, after or {}),
-            what_supports(analysis)]
+        return [
+            "This run has no before/after audit yet (no analysis.json, or its audits are missing): run "
+            "`unigap run` to produce one, or `unigap analyse` on a finished run."
+        ]
+    return [
+        what_ran(config, prompts, before, after is not None),
+        what_changed(before, after or {}),
+        what_supports(analysis),
+    ]
 
 
 def what_ran(config: dict, prompts: dict[str, int], metrics: dict, improved: bool) -> str:
@@ -31,9 +41,11 @@ def what_ran(config: dict, prompts: dict[str, int], metrics: dict, improved: boo
     suite = (config.get("eval_prompts") or {}).get("suite", "")
     judges = list(dict.fromkeys(c.judge for c in columns(metrics) if c.judge))
     by = f"the external judge{'s' if len(judges) > 1 else ''} ({_names(judges)})" if judges else "no external judge"
-    audit = (f"The {model} model audited its own images on {SUITE_NAMES.get(suite, suite or 'its prompts')}: "
-             f"{prompts.get('eval', 0)} eval prompts × {config.get('eval_n', '?')} candidates, each judged by its own "
-             f"understanding (the self-judge) and by {by}")
+    audit = (
+        f"The {model} model audited its own images on {SUITE_NAMES.get(suite, suite or 'its prompts')}: "
+        f"{prompts.get('eval', 0)} eval prompts × {config.get('eval_n', '?')} candidates, each judged by its own "
+        f"understanding (the self-judge) and by {by}"
+    )
     if not improved:
         return audit + "."
     train = f"{prompts.get('train', 0)} train prompts × {config.get('n', '?')} candidates"
@@ -61,8 +73,13 @@ def what_changed(before: dict, after: dict) -> str:
         better += [c.label] if word.startswith("better") else []
     if not after:
         return "Overall on the eval prompts (%, 95 % CI): " + "; ".join(parts) + "."
-    verdict = (f"only {_names(better)} improved beyond overlapping CIs" if better and len(better) < len(parts)
-               else "all improved beyond overlapping CIs" if better else "none improved beyond overlapping CIs")
+    verdict = (
+        f"only {_names(better)} improved beyond overlapping CIs"
+        if better and len(better) < len(parts)
+        else "all improved beyond overlapping CIs"
+        if better
+        else "none improved beyond overlapping CIs"
+    )
     return "Overall on the eval prompts (%, 95 % CI): " + "; ".join(parts) + f" — {verdict}."
 
 
@@ -76,7 +93,7 @@ def headline(metrics: dict) -> list[Column]:
 
 
 def change(spec: MetricSpec, before: dict | None, after: dict | None) -> str:
-    """"better" / "worse" when the 95 % CIs do not overlap (by the metric's direction), else "CIs overlap"."""
+    """ "better" / "worse" when the 95 % CIs do not overlap (by the metric's direction), else "CIs overlap"."""
     if not before or not after or not before.get("ci") or not after.get("ci"):
         return "no CI"
     if after["ci"][0] > before["ci"][1]:
@@ -101,11 +118,18 @@ def _win_rate(section: dict) -> str:
     w = section[truth]
     e = w["win_rate"]["overall"]
     lo, hi = e.get("ci") or (e["value"], e["value"])
-    reading = ("understanding improved" if lo > 0.5 else "understanding got worse" if hi < 0.5
-               else "its CI includes 50 %, so no measurable change in understanding")
-    return (f"On the base model's eval images, the improved self-judge sided with {truth} on {_pct(e['value'])} "
-            f"(95 % CI {_range(lo, hi)}) of the {w.get('disagreements', 0)} images where it disagreed with the base "
-            f"self-judge (the win rate; 50 % = no change): {reading}")
+    reading = (
+        "understanding improved"
+        if lo > 0.5
+        else "understanding got worse"
+        if hi < 0.5
+        else "its CI includes 50 %, so no measurable change in understanding"
+    )
+    return (
+        f"On the base model's eval images, the improved self-judge sided with {truth} on {_pct(e['value'])} "
+        f"(95 % CI {_range(lo, hi)}) of the {w.get('disagreements', 0)} images where it disagreed with the base "
+        f"self-judge (the win rate; 50 % = no change): {reading}"
+    )
 
 
 def _guard(guard: dict) -> str:
@@ -113,9 +137,11 @@ def _guard(guard: dict) -> str:
         return "the data-quality guard did not run"
     outcome = "passed" if guard.get("passed") else "failed" + (" (training forced)" if guard.get("forced") else "")
     ci = guard.get("ci") or [None, None]
-    return (f"the data-quality guard {outcome}: {guard.get('judge')} agreed with {guard.get('agree')} of "
-            f"{guard.get('n')} curated labels, {_pct(guard['agreement'])} (95 % CI {_range(*ci)}), "
-            f"against a threshold of {_pct(guard.get('threshold'))}")
+    return (
+        f"the data-quality guard {outcome}: {guard.get('judge')} agreed with {guard.get('agree')} of "
+        f"{guard.get('n')} curated labels, {_pct(guard['agreement'])} (95 % CI {_range(*ci)}), "
+        f"against a threshold of {_pct(guard.get('threshold'))}"
+    )
 
 
 def _pct(v: float | None) -> str:
@@ -133,34 +159,71 @@ def _names(names: list[str]) -> str:
 # ---- the terms the report uses (wording as docs/glossary.md; the metrics' from the metric table) -------------
 
 TERMS = [
-    ("Self-judge", "self-judge", "The model's own understanding branch answering the paper's question about an image "
-     "it generated: 1 (accepted) or 0 (rejected); an answer with no score is unparsed, counted, never a rejection."),
-    ("External judge", "external-judge", "Anything other than the model that judges the same images (the ShapeWorld "
-     "oracle, a benchmark's scorer, a VLM, a person): the truth the self-judge is measured against."),
-    ("Band", "band", "Prompt difficulty as the paper stratifies it: easy, medium, hard (three subtasks each). A band's "
-     "and the overall value are unweighted means of their subtasks."),
+    (
+        "Self-judge",
+        "self-judge",
+        "The model's own understanding branch answering the paper's question about an image "
+        "it generated: 1 (accepted) or 0 (rejected); an answer with no score is unparsed, counted, never a rejection.",
+    ),
+    (
+        "External judge",
+        "external-judge",
+        "Anything other than the model that judges the same images (the ShapeWorld "
+        "oracle, a benchmark's scorer, a VLM, a person): the truth the self-judge is measured against.",
+    ),
+    (
+        "Band",
+        "band",
+        "Prompt difficulty as the paper stratifies it: easy, medium, hard (three subtasks each). A band's "
+        "and the overall value are unweighted means of their subtasks.",
+    ),
 ]
-METRIC_TERMS = [("non_unification", "non-unification"), ("generation_score/{judge}", "generation-score"),
-                ("gen/{judge}", "gen"), ("weak_generation/{judge}", "weak-generation"),
-                ("self_accuracy/{judge}", "self-judge-accuracy"), ("win_rate/{judge}", "win-rate")]
+METRIC_TERMS = [
+    ("non_unification", "non-unification"),
+    ("generation_score/{judge}", "generation-score"),
+    ("gen/{judge}", "gen"),
+    ("weak_generation/{judge}", "weak-generation"),
+    ("self_accuracy/{judge}", "self-judge-accuracy"),
+    ("win_rate/{judge}", "win-rate"),
+]
 TERM_ANCHORS = dict(METRIC_TERMS)  # metric key -> the id of its definition in the report
 MORE_TERMS = [
-    ("Disagreement kinds (FP corrected, FN corrected, new FP, new FN)", "fp-corrected", "Each disagreement of the "
-     "base and the improved self-judge is a triple (external label, base verdict, improved verdict). (0,1,0) is a "
-     "false positive corrected (a wrong image the base accepted, the improved rejects), (1,0,1) a false negative "
-     "corrected: both are wins. (0,0,1) is a new false positive, (1,1,0) a new false negative: losses."),
-    ("Acceptance precision, recall, AUROC, exploitation", "selector", "The self-judge as a selector of training data, "
-     "against an external judge: acceptance precision is the share of accepted images the external judge confirms "
-     "(what SFT trains on), recall the share of good images accepted, AUROC how well P(match) ranks good above bad "
-     "(prob mode only), exploitation the judge's drop on its own new images."),
-    ("Data-quality guard", "guard", "unigap's check before training: an external judge re-judges a sample of the "
-     "curated items, and low agreement stops the run."),
-    ("Curriculum replay", "curriculum", "Prompts with no accepted image form the discard pool; part-way "
-     "through training the current model regenerates and rejudges them, and what it now accepts joins the "
-     "training data (the paper's Algorithm 2)."),
-    ("eNTK", "entk", "The empirical neural tangent kernel between the logits of two (prompt, image) sequences, "
-     "computed over the shared trunk; the paper's Proposition 1 explains co-improvement through it. Matched pairs "
-     "above mismatched ones is the evidence."),
+    (
+        "Disagreement kinds (FP corrected, FN corrected, new FP, new FN)",
+        "fp-corrected",
+        "Each disagreement of the "
+        "base and the improved self-judge is a triple (external label, base verdict, improved verdict). (0,1,0) is a "
+        "false positive corrected (a wrong image the base accepted, the improved rejects), (1,0,1) a false negative "
+        "corrected: both are wins. (0,0,1) is a new false positive, (1,1,0) a new false negative: losses.",
+    ),
+    (
+        "Acceptance precision, recall, AUROC, exploitation",
+        "selector",
+        "The self-judge as a selector of training data, "
+        "against an external judge: acceptance precision is the share of accepted images the external judge confirms "
+        "(what SFT trains on), recall the share of good images accepted, AUROC how well P(match) ranks good above bad "
+        "(prob mode only), exploitation the judge's drop on its own new images.",
+    ),
+    (
+        "Data-quality guard",
+        "guard",
+        "unigap's check before training: an external judge re-judges a sample of the "
+        "curated items, and low agreement stops the run.",
+    ),
+    (
+        "Curriculum replay",
+        "curriculum",
+        "Prompts with no accepted image form the discard pool; part-way "
+        "through training the current model regenerates and rejudges them, and what it now accepts joins the "
+        "training data (the paper's Algorithm 2).",
+    ),
+    (
+        "eNTK",
+        "entk",
+        "The empirical neural tangent kernel between the logits of two (prompt, image) sequences, "
+        "computed over the shared trunk; the paper's Proposition 1 explains co-improvement through it. Matched pairs "
+        "above mismatched ones is the evidence.",
+    ),
     ("95 % CI", "ci", "A 95 % bootstrap confidence interval, resampling prompts within each subtask."),
 ]
 

@@ -22,7 +22,7 @@ def finish_command(store: RunStore, run_dir: Path, kind: str = "audit") -> str:
 
 
 def audit_progress(store: RunStore, source: str, info: dict) -> str:
-    """"64 of 108 candidates; verdicts: self 40 of 64, oracle 0 of 64" for `source`."""
+    """ "64 of 108 candidates; verdicts: self 40 of 64, oracle 0 of 64" for `source`."""
     counts = store.counts()
     have = counts["candidates"].get(source, 0)
     lost = counts.get("failed_candidates", {}).get(source, 0)
@@ -54,21 +54,28 @@ def audit_gaps(store: RunStore, source: str) -> str | None:
     return f"stage {name!r} is {st['status']} ({audit_progress(store, source, st['info'] or {})}{dead})"
 
 
-def require_finished_audit(store: RunStore, run_dir: Path, source: str, allow_partial: bool, consumer: str) -> str | None:
+def require_finished_audit(
+    store: RunStore, run_dir: Path, source: str, allow_partial: bool, consumer: str
+) -> str | None:
     """UnigapError if the audit of `run_dir` did not finish (unless allow_partial); returns the gap or None."""
     gap = audit_gaps(store, source)
     if gap and not allow_partial:
         kind = "run" if "audit_train" in {s["name"] for s in store.stages()} else "audit"
-        raise UnigapError(f"{run_dir}: the audit did not finish: {gap}. Finish it first by rerunning "
-                          f"`{finish_command(store, run_dir, kind)}` (it continues where it stopped), or pass "
-                          f"--allow-partial to {consumer} only what is there")
+        raise UnigapError(
+            f"{run_dir}: the audit did not finish: {gap}. Finish it first by rerunning "
+            f"`{finish_command(store, run_dir, kind)}` (it continues where it stopped), or pass "
+            f"--allow-partial to {consumer} only what is there"
+        )
     return gap
 
 
 def run_gaps(store: RunStore, run_dir: Path) -> list[str]:
     """What an unfinished run lacks: stages not done, and for a `unigap run` dir its results.json."""
-    gaps = [f"stage {s['name']!r} is {s['status']}" for s in store.stages() if s["status"] != "done"
-            and s["name"] != "guard"]  # guard: "failed" is its verdict on the data, not an unfinished stage
+    gaps = [
+        f"stage {s['name']!r} is {s['status']}"
+        for s in store.stages()
+        if s["status"] != "done" and s["name"] != "guard"
+    ]  # guard: "failed" is its verdict on the data, not an unfinished stage
     config = store.config() or {}
     if "train_prompts" in config and not (run_dir / "results.json").exists() and not gaps:
         gaps.append("results.json was not written (the run stopped before its last stage)")
@@ -81,7 +88,9 @@ def require_finished_run(store: RunStore, run_dir: Path, allow_partial: bool, co
     gaps = run_gaps(store, run_dir)
     if gaps and not allow_partial:
         kind = "run" if "train_prompts" in (store.config() or {}) else "audit"
-        raise UnigapError(f"{run_dir}: the run did not finish: {'; '.join(gaps)}. Finish it first by rerunning "
-                          f"`{finish_command(store, run_dir, kind)}` (it continues where it stopped), or pass "
-                          f"--allow-partial to {consumer} what is there")
+        raise UnigapError(
+            f"{run_dir}: the run did not finish: {'; '.join(gaps)}. Finish it first by rerunning "
+            f"`{finish_command(store, run_dir, kind)}` (it continues where it stopped), or pass "
+            f"--allow-partial to {consumer} what is there"
+        )
     return gaps

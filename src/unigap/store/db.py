@@ -6,17 +6,26 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from unigap.errors import UnigapError
 from unigap.faults import point
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another writer (process or thread)
 
-_STORAGE_ERRORS = ("disk is full", "readonly", "read-only", "unable to open", "disk i/o", "locked",
-                   "no such file", "permission")
+_STORAGE_ERRORS = (
+    "disk is full",
+    "readonly",
+    "read-only",
+    "unable to open",
+    "disk i/o",
+    "locked",
+    "no such file",
+    "permission",
+)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -58,7 +67,8 @@ def storage_error(root: Path, err: BaseException, doing: str) -> UnigapError:
     return UnigapError(
         f"run dir {root}: could not {doing}: {err}. Nothing stored so far was lost (every write is one "
         f"transaction); fix the cause (disk space, permissions, another process holding the database) "
-        f"and rerun the same command to continue where it stopped.")
+        f"and rerun the same command to continue where it stopped."
+    )
 
 
 class Database:

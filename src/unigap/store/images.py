@@ -69,6 +69,8 @@ def check_content(root: Path, rel: str, data: bytes) -> None:
         return  # not a content-hashed name (never written by the store)
     actual = hashlib.sha256(data).hexdigest()
     if actual != stem:
-        raise UnigapError(f"run dir {root}: image {rel} does not match its content hash (the file's sha256 is "
-                          f"{actual[:16]}...): it was replaced or corrupted after the audit stored it. Restore the "
-                          "file, or audit again into a new --out.")
+        raise UnigapError(
+            f"run dir {root}: image {rel} does not match its content hash (the file's sha256 is "
+            f"{actual[:16]}...): it was replaced or corrupted after the audit stored it. Restore the "
+            "file, or audit again into a new --out."
+        )

@@ -75,8 +75,10 @@ def _merge_one(store: RunStore, path: Path) -> dict:
 
 def _copy(c, mark_key: str) -> dict:
     """Inside the merge transaction: copy each table and move the part's event high-water mark."""
-    added = {name: c.execute(sql).rowcount for name, sql in
-             (("prompts", _COPY_PROMPTS), ("candidates", _COPY_CANDIDATES), ("judgments", _COPY_JUDGMENTS))}
+    added = {
+        name: c.execute(sql).rowcount
+        for name, sql in (("prompts", _COPY_PROMPTS), ("candidates", _COPY_CANDIDATES), ("judgments", _COPY_JUDGMENTS))
+    }
     row = c.execute("SELECT value FROM main.meta WHERE key = ?", (mark_key,)).fetchone()
     mark = int(row[0]) if row else 0
     added["events"] = c.execute(_COPY_EVENTS, (mark,)).rowcount

@@ -54,8 +54,12 @@ def device_info() -> dict[str, Any]:
         import torch
 
         cuda = torch.cuda.is_available()
-        return {"cuda_available": cuda, "device_count": torch.cuda.device_count() if cuda else 0,
-                "device_name": torch.cuda.get_device_name(0) if cuda else None, "cuda_version": torch.version.cuda}
+        return {
+            "cuda_available": cuda,
+            "device_count": torch.cuda.device_count() if cuda else 0,
+            "device_name": torch.cuda.get_device_name(0) if cuda else None,
+            "cuda_version": torch.version.cuda,
+        }
     except Exception as err:  # noqa: BLE001 - provenance must never fail a run
         return {"cuda_available": None, "device_count": None, "device_name": None, "error": repr(err)}
 

@@ -12,18 +12,19 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from unigap.config import diff_keys, flatten
+from unigap.config import diff_keys, flatten, upgraded
 from unigap.errors import UnigapError
 from unigap.records import Judgment, Prompt
 from unigap.store.db import BUSY_TIMEOUT_S, Database, connect, dumps, loads
 from unigap.store.images import check_content, check_image, load_png, store_png
-from unigap.store.records import Candidate, CandidateIn, JudgmentRow
+from unigap.store.rows import Candidate, CandidateIn, JudgmentRow
 from unigap.store.schema import check_not_newer, migrate, pending
 
 DB_NAME = "run.sqlite"
@@ -34,8 +35,10 @@ NOT_A_DB_FIX = "restore it, or use a new --out dir"
 
 _PROMPT_COLS = "id, text, subtask, band, split, suite, spec, metadata"
 _CAND_COLS = "c.id, c.source, c.prompt_id, c.idx, c.seed, c.tokens, c.png, c.created"
-_REPLACE_JUDGMENT = ("DO UPDATE SET verdict = excluded.verdict, prob = excluded.prob, score = excluded.score, raw = excluded.raw, "
-                     "status = excluded.status, error = excluded.error, created = excluded.created")
+_REPLACE_JUDGMENT = (
+    "DO UPDATE SET verdict = excluded.verdict, prob = excluded.prob, score = excluded.score, raw = excluded.raw, "
+    "status = excluded.status, error = excluded.error, created = excluded.created"
+)
 _JUDGMENT_SELECT = """
     SELECT j.candidate_id, j.judge, j.verdict, j.prob, j.raw, j.status, j.error,
            c.prompt_id, p.subtask, p.band, c.source, c.idx, j.created, j.score
@@ -78,8 +81,9 @@ def _candidate(row: tuple) -> Candidate:
 def _judgment_values(cid: Any, judge: str, j: Judgment, now: float) -> tuple:
     """Validate one verdict and return its judgments row (candidate_id, judge, ..., created)."""
     if j.status not in JUDGMENT_STATUSES:
-        raise ValueError(f"judgment of candidate {cid} by {judge!r}: status must be one of "
-                         f"{JUDGMENT_STATUSES}, got {j.status!r}")
+        raise ValueError(
+            f"judgment of candidate {cid} by {judge!r}: status must be one of {JUDGMENT_STATUSES}, got {j.status!r}"
+        )
     if j.verdict is not None and int(j.verdict) not in (0, 1):
         raise ValueError(f"judgment of candidate {cid} by {judge!r}: verdict must be 1, 0 or None, got {j.verdict!r}")
     verdict = None if j.verdict is None else int(j.verdict)
@@ -93,9 +97,14 @@ def _config_mismatch(root: Path, old: dict, new: dict, keys: list[str]) -> str:
     flat_old, flat_new = flatten(old), flatten(new)
     lines = [f"  {k}: stored {_show(flat_old, k)}, now {_show(flat_new, k)}" for k in keys[:20]]
     more = [f"  ... and {len(keys) - 20} more"] if len(keys) > 20 else []
-    return "\n".join([f"run dir {root} was started with a different config; these keys differ: {', '.join(keys)}",
-                      *lines, *more,
-                      "To continue this run, use the same config; to start a new run, pass a new --out dir."])
+    return "\n".join(
+        [
+            f"run dir {root} was started with a different config; these keys differ: {', '.join(keys)}",
+            *lines,
+            *more,
+            "To continue this run, use the same config; to start a new run, pass a new --out dir.",
+        ]
+    )
 
 
 def text_sha256(text: str) -> str:
@@ -120,27 +129,35 @@ class PromptChanges:
         return bool(self.changed or self.added or self.removed)
 
     def message(self, root: Path, add_flag: str) -> str:
-        lines = [f"run dir {root} holds other prompts than the ones given (the prompt file or suite changed "
-                 "since the run started):"]
+        lines = [
+            f"run dir {root} holds other prompts than the ones given (the prompt file or suite changed "
+            "since the run started):"
+        ]
         if self.changed:
-            lines.append(f"  text changed: {_ids(self.changed)} (the stored results are about the old text; give a "
-                         "changed prompt a new id, or use a new --out)")
+            lines.append(
+                f"  text changed: {_ids(self.changed)} (the stored results are about the old text; give a "
+                "changed prompt a new id, or use a new --out)"
+            )
         if self.added:
             lines.append(f"  added: {_ids(self.added)}")
         if self.removed:
             lines.append(f"  removed: {_ids(self.removed)}")
         if not self.changed:
-            lines.append(f"To keep what is stored and audit only the added prompts, rerun with {add_flag} (removed "
-                         "prompts stay stored but leave this run's metrics); to start over, use a new --out.")
+            lines.append(
+                f"To keep what is stored and audit only the added prompts, rerun with {add_flag} (removed "
+                "prompts stay stored but leave this run's metrics); to start over, use a new --out."
+            )
         return "\n".join(lines)
 
 
 def prompt_changes(stored: dict[str, str], prompts: Iterable[Prompt]) -> PromptChanges:
     """Compare {id: text_sha256} a run holds with the prompts given now."""
     given = {p.id: text_sha256(p.text) for p in prompts}
-    return PromptChanges(changed=[i for i, h in given.items() if i in stored and stored[i] != h],
-                         added=[i for i in given if i not in stored],
-                         removed=[i for i in stored if i not in given])
+    return PromptChanges(
+        changed=[i for i, h in given.items() if i in stored and stored[i] != h],
+        added=[i for i in given if i not in stored],
+        removed=[i for i in stored if i not in given],
+    )
 
 
 def _show(flat: dict, key: str) -> str:
@@ -156,10 +173,17 @@ def _open_hint(err: BaseException) -> str:
     return "use a writable --out dir"
 
 
-def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dict | None = None,
-                  prompts: Iterable[Prompt] | None = None, add_prompts: bool = False) -> None:
+def check_out_dir(
+    run_dir: str | Path,
+    config: dict | None = None,
+    defaults: dict | None = None,
+    prompts: Iterable[Prompt] | None = None,
+    add_prompts: bool = False,
+    cls: type | None = None,
+) -> None:
     """Before anything is written: `run_dir` must be a directory or absent, and a run already there must
-    have the same config (options it lacks count as equal at their `defaults`), a schema this unigap
+    have the same config (options it lacks count as equal at their `defaults`; keys of config class `cls`
+    renamed since are read under their new names), a schema this unigap
     reads and (given `prompts`) the same prompts: same ids, same texts; with add_prompts, added and
     removed ones are accepted (a changed text never is). Reads only."""
     root = Path(run_dir)
@@ -184,7 +208,7 @@ def check_out_dir(run_dir: str | Path, config: dict | None = None, defaults: dic
     finally:
         conn.close()
     if config is not None and row is not None:
-        old, new = loads(row[0], f"{path}: meta['config']"), json.loads(dumps(config))
+        old, new = upgraded(cls, loads(row[0], f"{path}: meta['config']")), json.loads(dumps(config))
         if old != new and (keys := diff_keys(old, new, defaults)):
             raise UnigapError(_config_mismatch(root, old, new, keys))
     if prompts is not None and stored:
@@ -208,8 +232,7 @@ def _connect_readonly(root: Path, path: Path) -> sqlite3.Connection:
 
     if os.access(root, os.W_OK) and os.access(path, os.W_OK):
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False,
-                                   timeout=BUSY_TIMEOUT_S)
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             conn.execute("PRAGMA query_only = ON")
             return conn
         except sqlite3.Error as err:
@@ -221,8 +244,10 @@ def _connect_readonly(root: Path, path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError as err:
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
-            raise UnigapError(f"{path}: cannot be read in place ({err}): its write-ahead log holds changes that only "
-                              "a writable run dir can apply; copy the run dir somewhere writable") from None
+            raise UnigapError(
+                f"{path}: cannot be read in place ({err}): its write-ahead log holds changes that only "
+                "a writable run dir can apply; copy the run dir somewhere writable"
+            ) from None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -242,12 +267,12 @@ class RunStore:
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, run_dir: str | Path, create: bool = True) -> "RunStore":
+    def open(cls, run_dir: str | Path, create: bool = True) -> RunStore:
         """Open (and with create=True make) RUN_DIR/run.sqlite, applying pending migrations."""
         return cls._open(Path(run_dir), Path(run_dir) / DB_NAME, create)
 
     @classmethod
-    def open_readonly(cls, run_dir: str | Path) -> "RunStore":
+    def open_readonly(cls, run_dir: str | Path) -> RunStore:
         """Open RUN_DIR/run.sqlite for reading only (a run on a read-only disk, or someone else's): no
         migration, no journal change; every write method fails."""
         root = Path(run_dir)
@@ -264,17 +289,19 @@ class RunStore:
         if missing:
             conn.close()
             names = ", ".join(m.__name__ for m in missing)
-            raise UnigapError(f"{path}: made by an older unigap (schema without {names}) "
-                              "and opened read-only, so it cannot be upgraded; copy the run dir somewhere writable")
+            raise UnigapError(
+                f"{path}: made by an older unigap (schema without {names}) "
+                "and opened read-only, so it cannot be upgraded; copy the run dir somewhere writable"
+            )
         return cls(Database(conn, root, path))
 
     @classmethod
-    def open_part(cls, run_dir: str | Path, rank: int, create: bool = True) -> "RunStore":
+    def open_part(cls, run_dir: str | Path, rank: int, create: bool = True) -> RunStore:
         """Open scale-out rank `rank`'s own DB (RUN_DIR/parts/rank{rank}.sqlite); images stay shared."""
         return cls._open(Path(run_dir), part_path(run_dir, rank), create)
 
     @classmethod
-    def _open(cls, root: Path, path: Path, create: bool) -> "RunStore":
+    def _open(cls, root: Path, path: Path, create: bool) -> RunStore:
         if not create and not path.exists():
             raise UnigapError(f"{path}: no run store here (wrong run dir, or the run has not started)")
         conn = cls._connect(root, path)
@@ -302,7 +329,7 @@ class RunStore:
         """Close the connection (idempotent). Everything written is already committed."""
         self._db.close()
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -323,16 +350,17 @@ class RunStore:
         rows = self._db.query("SELECT value FROM meta WHERE key = ?", (key,))
         return default if not rows else loads(rows[0][0], f"{self.path}: meta[{key!r}]")
 
-    def init_config(self, config: dict, defaults: dict | None = None) -> None:
+    def init_config(self, config: dict, defaults: dict | None = None, cls: type | None = None) -> None:
         """Store the resolved run config the first time; later, refuse a config that differs (options the
-        stored one lacks count as equal at their `defaults`, see `diff_keys`)."""
+        stored one lacks count as equal at their `defaults`, keys of `cls` renamed since count under their
+        new names: see `diff_keys`)."""
         new = json.loads(dumps(config))
         with self._db.write("store the run config") as c:
             row = c.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
             if row is None:
                 c.execute("INSERT INTO meta (key, value) VALUES ('config', ?)", (dumps(new),))
                 return
-        old = loads(row[0], f"{self.path}: meta['config']")
+        old = upgraded(cls, loads(row[0], f"{self.path}: meta['config']"))
         if old != new and (keys := diff_keys(old, new, defaults)):
             raise UnigapError(_config_mismatch(self.root, old, new, keys))
 
@@ -345,17 +373,38 @@ class RunStore:
     def add_prompts(self, prompts: Iterable[Prompt]) -> None:
         """Store prompts (with the sha256 of their text) in one transaction; a prompt id already stored is
         left as it is, but one stored with another text is refused (nothing is written)."""
-        rows = [(p.id, p.text, p.subtask, p.band, p.split, p.suite, None if p.spec is None else dumps(p.spec),
-                 dumps(p.metadata or {}), text_sha256(p.text)) for p in prompts]
+        rows = [
+            (
+                p.id,
+                p.text,
+                p.subtask,
+                p.band,
+                p.split,
+                p.suite,
+                None if p.spec is None else dumps(p.spec),
+                dumps(p.metadata or {}),
+                text_sha256(p.text),
+            )
+            for p in prompts
+        ]
         with self._db.write(f"store {len(rows)} prompts") as c:
-            c.executemany(f"INSERT INTO prompts ({_PROMPT_COLS}, text_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                          "ON CONFLICT(id) DO NOTHING", rows)
-            stored = dict(c.execute("SELECT id, text_sha256 FROM prompts WHERE id IN (SELECT value FROM json_each(?))",
-                                    (_id_list(r[0] for r in rows),)).fetchall())
+            c.executemany(
+                f"INSERT INTO prompts ({_PROMPT_COLS}, text_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
+                rows,
+            )
+            stored = dict(
+                c.execute(
+                    "SELECT id, text_sha256 FROM prompts WHERE id IN (SELECT value FROM json_each(?))",
+                    (_id_list(r[0] for r in rows),),
+                ).fetchall()
+            )
             changed = [r[0] for r in rows if stored.get(r[0]) != r[8]]
             if changed:
-                raise UnigapError(f"{self.path}: the run holds other texts for prompt id(s) {_ids(changed)}; "
-                                  "give a changed prompt a new id, or use a new --out")
+                raise UnigapError(
+                    f"{self.path}: the run holds other texts for prompt id(s) {_ids(changed)}; "
+                    "give a changed prompt a new id, or use a new --out"
+                )
 
     def prompt_hashes(self) -> dict[str, str]:
         """{prompt id: sha256 of its stored text}, in insertion order."""
@@ -369,15 +418,28 @@ class RunStore:
 
     def _prompt(self, r: tuple) -> Prompt:
         where = f"{self.path}: prompts[{r[0]!r}]"
-        return Prompt(id=r[0], text=r[1], subtask=r[2], band=r[3], split=r[4], suite=r[5],
-                      spec=loads(r[6], where + ".spec"), metadata=loads(r[7], where + ".metadata") or {})
+        return Prompt(
+            id=r[0],
+            text=r[1],
+            subtask=r[2],
+            band=r[3],
+            split=r[4],
+            suite=r[5],
+            spec=loads(r[6], where + ".spec"),
+            metadata=loads(r[7], where + ".metadata") or {},
+        )
 
     # ---- candidates ----------------------------------------------------------------------
 
     def missing_candidates(self, source: str, prompt_ids: Iterable[str], n: int) -> list[tuple[str, int]]:
         """(prompt_id, idx) pairs, idx < n, that `source` has not stored yet, in prompt order."""
-        have = set(self._db.query("SELECT prompt_id, idx FROM candidates WHERE source = ? UNION "
-                                  "SELECT prompt_id, idx FROM failed_candidates WHERE source = ?", (source, source)))
+        have = set(
+            self._db.query(
+                "SELECT prompt_id, idx FROM candidates WHERE source = ? UNION "
+                "SELECT prompt_id, idx FROM failed_candidates WHERE source = ?",
+                (source, source),
+            )
+        )
         return [(pid, i) for pid in dict.fromkeys(prompt_ids) for i in range(n) if (pid, i) not in have]
 
     def add_failed_candidates(self, source: str, rows: Iterable[tuple[str, int, int, str]]) -> None:
@@ -386,12 +448,17 @@ class RunStore:
         if not values:
             return
         with self._db.write(f"store {len(values)} failed candidates") as c:
-            c.executemany("INSERT INTO failed_candidates (source, prompt_id, idx, seed, reason, created) "
-                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, prompt_id, idx) DO NOTHING", values)
+            c.executemany(
+                "INSERT INTO failed_candidates (source, prompt_id, idx, seed, reason, created) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, prompt_id, idx) DO NOTHING",
+                values,
+            )
 
     def failed_candidates(self, source: str | None = None) -> list[dict]:
         where, params = _where({"source = ?": source})
-        rows = self._db.query(f"SELECT source, prompt_id, idx, seed, reason FROM failed_candidates{where} ORDER BY id", params)
+        rows = self._db.query(
+            f"SELECT source, prompt_id, idx, seed, reason FROM failed_candidates{where} ORDER BY id", params
+        )
         return [dict(zip(("source", "prompt_id", "idx", "seed", "reason"), r)) for r in rows]
 
     def add_candidates(self, source: str, rows: Iterable[CandidateIn]) -> list[int]:
@@ -409,24 +476,33 @@ class RunStore:
         todo = {k: r for k, r in zip(keys, rows) if k not in have}
         values = [self._candidate_values(source, r) for r in todo.values()]
         with self._db.write(f"store {len(values)} candidates") as c:
-            c.executemany("INSERT INTO candidates (source, prompt_id, idx, seed, tokens, png, created) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, prompt_id, idx) DO NOTHING", values)
+            c.executemany(
+                "INSERT INTO candidates (source, prompt_id, idx, seed, tokens, png, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, prompt_id, idx) DO NOTHING",
+                values,
+            )
         ids = self._candidate_ids(source, keys)
         return [ids[k] for k in keys]
 
     def _candidate_ids(self, source: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """{(prompt_id, idx): id} of the stored candidates of `source` among `keys`' prompts."""
-        rows = self._db.query("SELECT prompt_id, idx, id FROM candidates WHERE source = ? AND prompt_id IN "
-                              "(SELECT value FROM json_each(?))", (source, _id_list({k[0] for k in keys})))
+        rows = self._db.query(
+            "SELECT prompt_id, idx, id FROM candidates WHERE source = ? AND prompt_id IN "
+            "(SELECT value FROM json_each(?))",
+            (source, _id_list({k[0] for k in keys})),
+        )
         return {(pid, idx): cid for pid, idx, cid in rows}
 
     def _check_prompts_exist(self, prompt_ids: set[str]) -> None:
-        rows = self._db.query("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM prompts)",
-                              (_id_list(sorted(prompt_ids)),))
+        rows = self._db.query(
+            "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM prompts)",
+            (_id_list(sorted(prompt_ids)),),
+        )
         if rows:
             missing = ", ".join(repr(r[0]) for r in rows[:5])
-            raise UnigapError(f"{self.path}: candidates for prompts that are not stored ({missing}); "
-                              f"call add_prompts first")
+            raise UnigapError(
+                f"{self.path}: candidates for prompts that are not stored ({missing}); call add_prompts first"
+            )
 
     def _candidate_values(self, source: str, r: CandidateIn) -> tuple:
         """Validate one candidate, write its PNG, and return its row values."""
@@ -501,15 +577,22 @@ class RunStore:
         conflict = _REPLACE_JUDGMENT if replace else "DO NOTHING"
         with self._db.write(f"store {len(values)} judgments by {judge!r}") as c:
             self._check_candidates_exist(c, [v[0] for v in values])
-            c.executemany("INSERT INTO judgments (candidate_id, judge, verdict, prob, score, raw, status, error, created) "
-                          f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(candidate_id, judge) {conflict}", values)
+            c.executemany(
+                "INSERT INTO judgments (candidate_id, judge, verdict, prob, score, raw, status, error, created) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(candidate_id, judge) {conflict}",
+                values,
+            )
 
     def _check_candidates_exist(self, c: sqlite3.Connection, ids: list[int]) -> None:
-        rows = c.execute("SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM candidates)",
-                         (_id_list(sorted(set(ids))),)).fetchall()
+        rows = c.execute(
+            "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM candidates)",
+            (_id_list(sorted(set(ids))),),
+        ).fetchall()
         if rows:
-            raise UnigapError(f"{self.path}: judgments for candidate ids that are not stored: "
-                              f"{', '.join(str(r[0]) for r in rows[:5])}")
+            raise UnigapError(
+                f"{self.path}: judgments for candidate ids that are not stored: "
+                f"{', '.join(str(r[0]) for r in rows[:5])}"
+            )
 
     def judgments(self, judge: str | None = None, source: str | None = None) -> list[JudgmentRow]:
         """Stored verdicts with their candidate's prompt_id/subtask/band/source/idx, by candidate then judge."""
@@ -528,9 +611,11 @@ class RunStore:
         if status not in STAGE_STATUSES:
             raise ValueError(f"stage {name!r}: status must be one of {STAGE_STATUSES}, got {status!r}")
         with self._db.write(f"record stage {name!r}") as c:
-            c.execute("INSERT INTO stages (name, status, info, updated) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
-                      "DO UPDATE SET status = excluded.status, info = excluded.info, updated = excluded.updated",
-                      (name, status, dumps(info or {}), time.time()))
+            c.execute(
+                "INSERT INTO stages (name, status, info, updated) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET status = excluded.status, info = excluded.info, updated = excluded.updated",
+                (name, status, dumps(info or {}), time.time()),
+            )
 
     def stage(self, name: str) -> dict | None:
         """{"status", "info", "updated"} of a stage, or None if it was never recorded."""
@@ -543,21 +628,27 @@ class RunStore:
     def stages(self) -> list[dict]:
         """Every recorded stage as {"name", "status", "info", "updated"}, in first-recorded order."""
         rows = self._db.query("SELECT name, status, info, updated FROM stages ORDER BY rowid")
-        return [{"name": n, "status": s, "info": loads(i, f"{self.path}: stages[{n!r}].info"), "updated": u}
-                for n, s, i, u in rows]
+        return [
+            {"name": n, "status": s, "info": loads(i, f"{self.path}: stages[{n!r}].info"), "updated": u}
+            for n, s, i, u in rows
+        ]
 
     def log(self, stage: str | None, message: str, data: Any = None) -> None:
         """Append an event to the run's log."""
         with self._db.write("append to the event log") as c:
-            c.execute("INSERT INTO events (time, stage, message, data) VALUES (?, ?, ?, ?)",
-                      (time.time(), stage, message, None if data is None else dumps(data)))
+            c.execute(
+                "INSERT INTO events (time, stage, message, data) VALUES (?, ?, ?, ?)",
+                (time.time(), stage, message, None if data is None else dumps(data)),
+            )
 
     def events(self, stage: str | None = None) -> list[dict]:
         """Logged events {"id", "time", "stage", "message", "data"} in order, optionally of one stage."""
         where, params = _where({"stage = ?": stage})
         rows = self._db.query(f"SELECT id, time, stage, message, data FROM events{where} ORDER BY id", params)
-        return [{"id": i, "time": t, "stage": s, "message": m, "data": loads(d, f"{self.path}: events[{i}].data")}
-                for i, t, s, m, d in rows]
+        return [
+            {"id": i, "time": t, "stage": s, "message": m, "data": loads(d, f"{self.path}: events[{i}].data")}
+            for i, t, s, m, d in rows
+        ]
 
     # ---- summaries -----------------------------------------------------------------------
 
@@ -567,11 +658,20 @@ class RunStore:
         with self._db.snapshot() as c:
             prompts = c.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
             cands = c.execute("SELECT source, COUNT(*) FROM candidates GROUP BY source ORDER BY source").fetchall()
-            judged = c.execute("SELECT judge, COUNT(*), SUM(status = 'unparsed'), SUM(status = 'failed') "
-                               "FROM judgments GROUP BY judge ORDER BY judge").fetchall()
-            lost = c.execute("SELECT source, COUNT(*) FROM failed_candidates GROUP BY source ORDER BY source").fetchall()
-        out = {"prompts": prompts, "candidates": dict(cands), "judgments": {j: n for j, n, _, _ in judged},
-               "unparsed": {j: u for j, _, u, _ in judged}, "failed": {j: f for j, _, _, f in judged}}
+            judged = c.execute(
+                "SELECT judge, COUNT(*), SUM(status = 'unparsed'), SUM(status = 'failed') "
+                "FROM judgments GROUP BY judge ORDER BY judge"
+            ).fetchall()
+            lost = c.execute(
+                "SELECT source, COUNT(*) FROM failed_candidates GROUP BY source ORDER BY source"
+            ).fetchall()
+        out = {
+            "prompts": prompts,
+            "candidates": dict(cands),
+            "judgments": {j: n for j, n, _, _ in judged},
+            "unparsed": {j: u for j, _, u, _ in judged},
+            "failed": {j: f for j, _, _, f in judged},
+        }
         if lost:
             out["failed_candidates"] = dict(lost)
         return out

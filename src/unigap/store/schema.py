@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from unigap.errors import UnigapError
 
@@ -82,8 +82,10 @@ def m004_prompt_text_sha256(db: sqlite3.Connection) -> None:
 
     db.execute("ALTER TABLE prompts ADD COLUMN text_sha256 TEXT")
     rows = db.execute("SELECT id, text FROM prompts").fetchall()
-    db.executemany("UPDATE prompts SET text_sha256 = ? WHERE id = ?",
-                   [(hashlib.sha256(text.encode("utf-8")).hexdigest(), pid) for pid, text in rows])
+    db.executemany(
+        "UPDATE prompts SET text_sha256 = ? WHERE id = ?",
+        [(hashlib.sha256(text.encode("utf-8")).hexdigest(), pid) for pid, text in rows],
+    )
 
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_judgment_score, m003_failed_candidates, m004_prompt_text_sha256]
@@ -121,7 +123,8 @@ def check_not_newer(db: sqlite3.Connection, path: Path) -> None:
     if (version is not None and version > schema_version()) or unknown:
         raise UnigapError(
             f"{path} has schema version {version} (migrations {unknown or 'known'}), newer than this "
-            f"unigap supports ({schema_version()}). Upgrade unigap to read this run, or use a new --out dir.")
+            f"unigap supports ({schema_version()}). Upgrade unigap to read this run, or use a new --out dir."
+        )
 
 
 def pending(db: sqlite3.Connection) -> list[Migration]:

@@ -10,9 +10,10 @@ judge_kl  KL(Bern(p0) || Bern(p)) on a reference set of the base model's own tra
           P("1") / (P("1") + P("0")) after "The score is", as score_probs computes it, but
           differentiable (answer_logprobs).
 replay    the NLL of a named understanding set's answers (image, question, answer), ceil(ratio x rows)
-          items per micro-batch: "shapeworld_plain" (plain one-word questions on train-split scenes;
-          the lmms-eval benchmark of the same name uses the eval split) or a parquet file with
-          columns image (PNG bytes), question, answer.
+          items per micro-batch: a registered set, built by its factory(cfg, options) from the
+          `anchor.replay` section (size, seed) and its typed `options` ("shapeworld_plain": plain
+          one-word questions on train-split scenes; the lmms-eval benchmark of the same name uses the
+          eval split), or a parquet file with columns image (PNG bytes), question, answer.
 Draws are seeded by (seed, epoch, step, micro-batch): a resumed run draws what it drew straight.
 """
 
@@ -29,7 +30,7 @@ import torch
 from unigap.errors import DataError, UnigapError
 from unigap.models.base import UnifiedModel, supports
 from unigap.registry import Registry
-from unigap.training.config import AnchorConfig
+from unigap.training.config import AnchorConfig, ReplayAnchor
 from unigap.training.losses import bernoulli_kl
 from unigap.verdict import ANSWER_PREFIX, question
 
@@ -37,18 +38,26 @@ if TYPE_CHECKING:
     from unigap.curation.dataset import CuratedData
     from unigap.training.objectives.base import Micro
 
-UND_SETS: Registry = Registry("understanding set", group="unigap.understanding_sets")
+# factory(cfg: ReplayAnchor with its seed set, options) -> [{"image": PNG bytes, "question", "answer"}]. A plugin
+# entry point not declared with @unigap.registry.factory is called the old way, fn(size, seed), with a FutureWarning.
+UND_SETS: Registry = Registry(
+    "understanding set", group="unigap.understanding_sets", legacy=lambda fn, cfg, options: fn(cfg.size, cfg.seed)
+)
 
 
-@UND_SETS.register("shapeworld_plain")
-def shapeworld_plain(size: int, seed: int) -> list[dict]:
+def shapeworld_plain(cfg: ReplayAnchor, options: Any) -> list[dict]:
     """Plain questions on train-split ShapeWorld scenes (the lmms-eval task of the same name uses eval)."""
     from unigap import world
     from unigap.understand.shapeworld import build_items
 
-    per = math.ceil(size / len(world.SUBTASKS))
-    return [{"image": it["image"]["bytes"], "question": it["question"], "answer": it["answer"]}
-            for it in build_items(per, seed, split="train")][:size]
+    per = math.ceil(cfg.size / len(world.SUBTASKS))
+    return [
+        {"image": it["image"]["bytes"], "question": it["question"], "answer": it["answer"]}
+        for it in build_items(per, cfg.seed, split="train")
+    ][: cfg.size]
+
+
+UND_SETS.register("shapeworld_plain")(shapeworld_plain)
 
 
 def read_und_parquet(path: Path) -> list[dict]:
@@ -56,8 +65,9 @@ def read_und_parquet(path: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
     if not path.is_file():
-        raise DataError(f"anchor.replay.set: {path} is neither a registered set ({', '.join(UND_SETS.names())}) "
-                        "nor a parquet file")
+        raise DataError(
+            f"anchor.replay.set: {path} is neither a registered set ({', '.join(UND_SETS.names())}) nor a parquet file"
+        )
     table = pq.read_table(path)
     missing = [c for c in ("image", "question", "answer") if c not in table.column_names]
     if missing:
@@ -70,10 +80,12 @@ def read_und_parquet(path: Path) -> list[dict]:
     return rows
 
 
-def load_und_set(name: str, size: int, seed: int) -> list[dict]:
-    if name in UND_SETS:
-        return UND_SETS.get(name)(size, seed)
-    return read_und_parquet(Path(name))
+def load_und_set(cfg: ReplayAnchor, seed: int, where: str = "anchor.replay") -> list[dict]:
+    """The items of `cfg.set`: a registered set built by its factory (with `seed` unless `cfg.seed` is given),
+    or a parquet file."""
+    if cfg.set in UND_SETS:
+        return UND_SETS.create(cfg.set, cfg.model_copy(update={"seed": seed if cfg.seed is None else cfg.seed}), where)
+    return read_und_parquet(Path(cfg.set))
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -90,7 +102,7 @@ def match_logit(model: UnifiedModel, images: torch.Tensor, prompts: list[str]) -
     return (one - zero).float()
 
 
-def reference_rows(data: "CuratedData", size: int, seed: int) -> list[tuple[list[int], str]]:
+def reference_rows(data: CuratedData, size: int, seed: int) -> list[tuple[list[int], str]]:
     """(tokens, prompt) of up to `size` base-model train images: accepted (sft) and rejected (dpo) ones."""
     rows = [(r["tokens"], r["prompt"]) for r in data.sft] + [(r["rejected_tokens"], r["prompt"]) for r in data.pairs]
     if not rows:
@@ -111,13 +123,19 @@ class Anchors:
     @staticmethod
     def check(cfg: AnchorConfig, model: UnifiedModel | None = None) -> None:
         """Before anything is written: the understanding set exists; the backend can score text."""
-        if cfg.replay.set is not None and cfg.replay.weight > 0 and cfg.replay.set not in UND_SETS:
-            read_und_parquet(Path(cfg.replay.set))
+        rp = cfg.replay
+        if rp.set is not None and rp.weight > 0:
+            if rp.set in UND_SETS:
+                UND_SETS.validate_options(rp.set, rp.options, "anchor.replay.options")
+            else:
+                read_und_parquet(Path(rp.set))
         if model is not None and cfg.active and not supports(model, "answer_logprobs"):
-            raise UnigapError(f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
-                              "understanding log-probs), which both anchors need; remove the anchor section")
+            raise UnigapError(
+                f"anchor: the {model.name!r} backend has no answer_logprobs (teacher-forced "
+                "understanding log-probs), which both anchors need; remove the anchor section"
+            )
 
-    def start(self, model: UnifiedModel, data: "CuratedData", st: Any) -> None:
+    def start(self, model: UnifiedModel, data: CuratedData, st: Any) -> None:
         """Fresh run: draw the reference set and the base judge's P(match) on it (kept in the state)."""
         kl = self.cfg.judge_kl
         if kl.weight <= 0:
@@ -127,8 +145,9 @@ class Anchors:
         prompts = [p for _, p in rows]
         images = model.decode(tokens)
         with torch.no_grad():
-            z0 = torch.cat([match_logit(model, images[i : i + 32], prompts[i : i + 32]).cpu()
-                            for i in range(0, len(rows), 32)])
+            z0 = torch.cat(
+                [match_logit(model, images[i : i + 32], prompts[i : i + 32]).cpu() for i in range(0, len(rows), 32)]
+            )
         st.anchor = {"tokens": tokens, "prompts": prompts, "p0": torch.sigmoid(z0)}
 
     def resume(self, model: UnifiedModel, st: Any) -> None:
@@ -137,10 +156,10 @@ class Anchors:
             self.st = st
         rp = self.cfg.replay
         if rp.set is not None and rp.weight > 0:
-            self.und = load_und_set(rp.set, rp.size, self.seed)
+            self.und = load_und_set(rp, self.seed)
             self.und_images = [decode_png(r["image"]) for r in self.und]
 
-    def loss(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor | None:
+    def loss(self, model: UnifiedModel, micro: Micro) -> torch.Tensor | None:
         terms = []
         if self.images is not None:
             terms.append(self.cfg.judge_kl.weight * self.judge_kl(model, micro))
@@ -148,7 +167,7 @@ class Anchors:
             terms.append(self.cfg.replay.weight * self.replay(model, micro))
         return sum(terms) if terms else None
 
-    def judge_kl(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor:
+    def judge_kl(self, model: UnifiedModel, micro: Micro) -> torch.Tensor:
         n = len(self.st.anchor["prompts"])
         rng = np.random.default_rng([self.seed, 11, *micro.key])
         idx = sorted(rng.choice(n, min(self.cfg.judge_kl.batch, n), replace=False).tolist())
@@ -157,12 +176,15 @@ class Anchors:
         self.stats["judge_kl"] = float(kl.detach())
         return kl
 
-    def replay(self, model: UnifiedModel, micro: "Micro") -> torch.Tensor:
+    def replay(self, model: UnifiedModel, micro: Micro) -> torch.Tensor:
         k = min(len(self.und), max(1, math.ceil(self.cfg.replay.ratio * len(micro.rows))))
         rng = np.random.default_rng([self.seed, 12, *micro.key])
         idx = sorted(rng.choice(len(self.und), k, replace=False).tolist())
         images = torch.from_numpy(np.stack([self.und_images[i] for i in idx]))
-        nll = -model.answer_logprobs(images, [self.und[i]["question"] for i in idx],  # type: ignore[attr-defined]
-                                     [self.und[i]["answer"] for i in idx]).mean()
+        nll = -model.answer_logprobs(
+            images,
+            [self.und[i]["question"] for i in idx],  # type: ignore[attr-defined]
+            [self.und[i]["answer"] for i in idx],
+        ).mean()
         self.stats["replay_nll"] = float(nll.detach())
         return nll

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -62,20 +63,24 @@ class State:
         torch.save(self.__dict__, step_dir / STATE_FILE)
 
     @classmethod
-    def load(cls, out: Path) -> "State | None":
+    def load(cls, out: Path) -> State | None:
         """The state of the last commit of `out`, or None (nothing committed: a fresh start)."""
         step_dir = checkpoints(out).latest()
         if step_dir is None:
             if (Path(out) / STATE_FILE).exists():
-                raise UnigapError(f"{out}: a checkpoint in the layout of an older unigap (state.pt beside model/, "
-                                  "which a kill could leave out of step); train into a new --out")
+                raise UnigapError(
+                    f"{out}: a checkpoint in the layout of an older unigap (state.pt beside model/, "
+                    "which a kill could leave out of step); train into a new --out"
+                )
             return None
         s = cls([], [])
         try:
             s.__dict__.update(torch.load(step_dir / STATE_FILE, weights_only=False))
         except (OSError, RuntimeError, EOFError) as err:
-            raise UnigapError(f"{step_dir / STATE_FILE}: cannot be read ({err}); the checkpoint dir was "
-                              "edited: restore it, or train into a new --out") from None
+            raise UnigapError(
+                f"{step_dir / STATE_FILE}: cannot be read ({err}); the checkpoint dir was "
+                "edited: restore it, or train into a new --out"
+            ) from None
         if "commits" not in s.__dict__ or not s.commits:  # a checkpoint written before grpo's mid-epoch commits
             s.commits = int(step_dir.name)
         return s
@@ -109,24 +114,27 @@ def steps_csv(rows: list[dict]) -> str:
 
 # ---- one commit (protocol: unigap.training.commit) --------------------------------------------
 
-def _optimizer_file(run: "Trainer", step_dir: Path) -> Path:
+
+def _optimizer_file(run: Trainer, step_dir: Path) -> Path:
     """FSDP: this process's optimizer shard in a commit's dir."""
     return step_dir / f"optimizer.rank{run.rank}.pt"
 
 
-def load_optimizer(run: "Trainer", st: State, out: Path) -> None:
+def load_optimizer(run: Trainer, st: State, out: Path) -> None:
     if st.commits == 0:
         return
     if st.world_size != run.world and run.fsdp:
-        raise UnigapError(f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
-                          f"{st.world_size} (now {run.world})")
+        raise UnigapError(
+            f"{out}: this FSDP run was saved by {st.world_size} processes; resume it with "
+            f"{st.world_size} (now {run.world})"
+        )
     if run.fsdp:
         run.opt.load_state_dict(torch.load(_optimizer_file(run, checkpoints(out).latest()), weights_only=False))
     elif st.optimizer:
         run.opt.load_state_dict(st.optimizer)
 
 
-def save_weights(run: "Trainer", cfg: "ImproveConfig", step_dir: Path) -> None:
+def save_weights(run: Trainer, cfg: ImproveConfig, step_dir: Path) -> None:
     """step_dir/model on the main process (FSDP: gathered from the shards first, by every process)."""
     kwargs: dict[str, Any] = {}
     if cfg.lora is not None:
@@ -140,7 +148,7 @@ def save_weights(run: "Trainer", cfg: "ImproveConfig", step_dir: Path) -> None:
     point("improve.weights", str(step_dir))
 
 
-def save_state(run: "Trainer", st: State, cfg: "ImproveConfig", step_dir: Path) -> None:
+def save_state(run: Trainer, st: State, cfg: ImproveConfig, step_dir: Path) -> None:
     """The optimizer (FSDP: each process's shard), adapters, RNG states and state.pt into the commit's dir."""
     st.world_size, st.rng, st.config = run.world, rng_state(), cfg.model_dump(mode="json")
     if cfg.lora is not None:
@@ -154,7 +162,7 @@ def save_state(run: "Trainer", st: State, cfg: "ImproveConfig", step_dir: Path) 
     run.accelerator.wait_for_everyone()
 
 
-def begin(run: "Trainer", out: Path, k: int) -> Path:
+def begin(run: Trainer, out: Path, k: int) -> Path:
     """The empty temp dir commit `k` is written into (made by the main process)."""
     step_dir = checkpoints(out).steps / f".{step_name(k)}.tmp"
     if run.main:
@@ -171,8 +179,9 @@ def publish(out: Path, history: dict) -> None:
         write_text(out / STEPS_CSV, steps_csv(history["steps"]))
 
 
-def commit(run: "Trainer", st: State, cfg: "ImproveConfig", out: Path,
-           between: Callable[[Path], None] | None = None) -> None:
+def commit(
+    run: Trainer, st: State, cfg: ImproveConfig, out: Path, between: Callable[[Path], None] | None = None
+) -> None:
     """Weights, then `between` (the curriculum replay, which may use them), then state: all in the commit's
     temp dir; then the commit makes them the ones a resume starts from."""
     st.commits += 1
@@ -187,11 +196,13 @@ def commit(run: "Trainer", st: State, cfg: "ImproveConfig", out: Path,
     run.accelerator.wait_for_everyone()
 
 
-def resume_checks(st: State | None, cfg: "ImproveConfig", out: Path, log: Callable[[str], None]) -> None:
+def resume_checks(st: State | None, cfg: ImproveConfig, out: Path, log: Callable[[str], None]) -> None:
     """A resume uses the config the checkpoint was made with; say where it resumes."""
     if st is None:
         return
-    check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER)
+    check_same_config(st.config, cfg.model_dump(mode="json"), out, RESUME_MAY_DIFFER, type(cfg))
     where = f"step {st.step} of epoch {st.epoch + 1}" if st.step else f"epoch {st.epoch}"
-    log(f"resuming {out} after {where} of {cfg.epochs} ({len(st.examples)} examples, "
-        f"{len(st.history['replays'])} curriculum replays so far)")
+    log(
+        f"resuming {out} after {where} of {cfg.epochs} ({len(st.examples)} examples, "
+        f"{len(st.history['replays'])} curriculum replays so far)"
+    )

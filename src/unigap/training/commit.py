@@ -24,8 +24,9 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,11 +62,15 @@ class CommitDir:
             return None
         name = path.read_text(encoding="utf-8").strip()
         if not _NAME.fullmatch(name):
-            raise CheckpointError(f"{path}: expected a step name like 000003, found {name[:40]!r}; the file was "
-                                  "edited. Restore it, or train into a new --out")
+            raise CheckpointError(
+                f"{path}: expected a step name like 000003, found {name[:40]!r}; the file was "
+                "edited. Restore it, or train into a new --out"
+            )
         if not (self.steps / name).is_dir():
-            raise CheckpointError(f"{path} names {self.sub}/{name}, which is missing: the checkpoint dir was edited; "
-                                  "restore it, or train into a new --out")
+            raise CheckpointError(
+                f"{path} names {self.sub}/{name}, which is missing: the checkpoint dir was edited; "
+                "restore it, or train into a new --out"
+            )
         return int(name)
 
     def latest(self) -> Path | None:
@@ -139,6 +144,7 @@ class CommitDir:
 
 # ---- RNG states ----------------------------------------------------------------------------
 
+
 def rng_state() -> dict[str, Any]:
     """The global generators' states: torch CPU (and CUDA when initialised), numpy, python."""
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -171,14 +177,20 @@ def seed_all(seed: int) -> None:
 
 # ---- the config a checkpoint was made with -------------------------------------------------
 
-def check_same_config(stored: dict | None, now: dict, where: Path, may_differ: Iterable[str] = ()) -> None:
-    """A resume must use the config the checkpoint was made with (keys in `may_differ` excepted)."""
+
+def check_same_config(
+    stored: dict | None, now: dict, where: Path, may_differ: Iterable[str] = (), cls: type | None = None
+) -> None:
+    """A resume must use the config the checkpoint was made with (keys in `may_differ` excepted; keys of
+    config class `cls` renamed since count under their new names)."""
     from unigap.config import diff_keys
 
     if stored is None:
         return
-    keys = [k for k in diff_keys(stored, now) if not any(k == m or k.startswith(m + ".") for m in may_differ)]
+    keys = [k for k in diff_keys(stored, now, cls=cls) if not any(k == m or k.startswith(m + ".") for m in may_differ)]
     if keys:
-        raise UnigapError(f"{where} holds a checkpoint made with another config; these keys differ: "
-                          f"{', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}. Rerun with the same config "
-                          "to resume, or use a new --out")
+        raise UnigapError(
+            f"{where} holds a checkpoint made with another config; these keys differ: "
+            f"{', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}. Rerun with the same config "
+            "to resume, or use a new --out"
+        )

@@ -1,6 +1,6 @@
 """`improve:` config: the shared loop's options, and the typed sections of the built-in objectives.
 
-The loop's options (epochs, batch_size, lr, trainable, lora, precision, ...) mean the same for every
+The loop's options (epochs, train_batch_size, lr, trainable, lora, precision, ...) mean the same for every
 objective. `method` names an objective of the registry (training/objectives): sft and dpo (the
 paper's offline recipe on curated data), grpo (online RL, `grpo:`), or a third party's (its typed
 options under `options:`). `anchor:` keeps the self-judge from drifting, whatever the objective.
@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from unigap.config import Config, seed_field
+from unigap.curation.guard import GuardConfig
 from unigap.judges.base import JudgeConfig
 from unigap.models.base import ModelConfig, SamplingConfig, SelfJudgeConfig
-from unigap.curation.guard import GuardConfig
 from unigap.training.curriculum import CurriculumConfig
 
 EVAL_SPLITS = {"eval", "val", "test"}  # prompt splits training refuses (unless allow_eval_prompts)
@@ -34,11 +34,13 @@ class RewardConfig(Config):
     """One term of the GRPO reward: `weight` x the named reward (training/rewards.py).
 
     self         P(match) of the current model's own judge (the paper's signal, online)
-    self_frozen  P(match) of the base model's judge (a fixed reward model)
+    self-frozen  P(match) of the base model's judge (a fixed reward model)
     dual         the understanding branch's per-word likelihood of the prompt given the image (SUDER)
     any judge    an external judge or scorer (oracle, geneval, t2i-compbench, sciscore, http, ...):
                  its score where it gives one, else its verdict (0/1); `options` are the judge's
     """
+
+    renamed_values = {"name": {"self_frozen": "self-frozen"}}
 
     name: str = "self"
     weight: float = 1.0
@@ -46,7 +48,8 @@ class RewardConfig(Config):
 
 
 class GrpoOptions(Config):
-    """`grpo:` (method grpo). `batch_size` counts samples: batch_size / group_size prompts per micro-batch."""
+    """`grpo:` (method grpo). `train_batch_size` counts samples: train_batch_size / group_size prompts per
+    micro-batch."""
 
     group_size: int = Field(8, ge=1)  # G candidates per prompt (T2I-R1: 8); 1 is refused (no group to normalise)
     rewards: list[RewardConfig] = [RewardConfig()]
@@ -74,12 +77,15 @@ class JudgeKLAnchor(Config):
 
 
 class ReplayAnchor(Config):
-    """Replay of an understanding set (a registered name or a parquet file with image, question, answer)."""
+    """Replay of an understanding set (a registered name or a parquet file with image, question, answer).
+    A registered set is built by its factory(this section, its typed `options`)."""
 
     set: str | None = None  # None = off; "shapeworld_plain" ships with unigap (train-split scenes)
     ratio: float = Field(0.25, gt=0.0)  # understanding rows per training row of a micro-batch
     weight: float = Field(1.0, ge=0.0)
-    size: int = Field(360, ge=1)  # items of a built-in set (40 per ShapeWorld subtask)
+    size: int = Field(360, ge=1)  # items of a registered set (shapeworld_plain: 40 per ShapeWorld subtask)
+    seed: int | None = Field(None, ge=0)  # the registered set's draw; None = improve's seed
+    options: dict[str, Any] = {}  # a registered set's own options (`unigap plugins` lists them)
 
 
 class AnchorConfig(Config):
@@ -96,10 +102,12 @@ class AnchorConfig(Config):
 class ImproveConfig(Config):
     """configs/sft_tiny.yaml, configs/dpo_tiny.yaml, configs/grpo_tiny.yaml, configs/sft_janus_pro_7b.yaml."""
 
+    renamed = {"batch_size": "train_batch_size"}
+
     method: str = "sft"  # an objective: sft, dpo, grpo, or a plugin's (`unigap plugins`)
     model: ModelConfig = ModelConfig()
     epochs: int = Field(20, ge=1)  # passes over the curated data (sft, dpo) or over the train prompts (grpo)
-    batch_size: int = Field(16, ge=1)  # rows per micro-batch, summed over all processes (grpo: samples)
+    train_batch_size: int = Field(16, ge=1)  # rows per micro-batch, summed over all processes (grpo: samples)
     grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step
     lr: float = Field(1e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -129,21 +137,25 @@ class ImproveConfig(Config):
     allow_eval_prompts: bool = False
 
     @model_validator(mode="after")
-    def _curriculum_within_epochs(self) -> "ImproveConfig":
+    def _curriculum_within_epochs(self) -> ImproveConfig:
         # grpo samples online and never replays (the loop logs that the curriculum is unused)
         if self.method != "grpo" and self.curriculum.mode == "fixed" and self.curriculum.epoch > self.epochs:
             raise ValueError(f"curriculum.epoch ({self.curriculum.epoch}) must be <= epochs ({self.epochs})")
         return self
 
     @model_validator(mode="after")
-    def _grpo_groups(self) -> "ImproveConfig":
+    def _grpo_groups(self) -> ImproveConfig:
         if self.method != "grpo":
             return self
         g = self.grpo.group_size
         if g < 2:
-            raise ValueError("grpo.group_size is 1: GRPO normalises each reward within its prompt's group of "
-                             "candidates, and one candidate has no group (use group_size >= 2; T2I-R1 uses 8)")
-        if self.batch_size % g:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of grpo.group_size ({g}): "
-                             "a micro-batch holds whole groups (batch_size / group_size prompts)")
+            raise ValueError(
+                "grpo.group_size is 1: GRPO normalises each reward within its prompt's group of "
+                "candidates, and one candidate has no group (use group_size >= 2; T2I-R1 uses 8)"
+            )
+        if self.train_batch_size % g:
+            raise ValueError(
+                f"train_batch_size ({self.train_batch_size}) must be a multiple of grpo.group_size ({g}): "
+                "a micro-batch holds whole groups (train_batch_size / group_size prompts)"
+            )
         return self

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-
 from pydantic import Field
 
 from unigap.config import Config
@@ -42,8 +41,13 @@ class Replay:
     pairs: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {"epoch": self.epoch, "pool_before": self.pool_before, "recovered": len(self.recovered),
-                "sft_added": len(self.sft), "pairs_added": len(self.pairs)}
+        return {
+            "epoch": self.epoch,
+            "pool_before": self.pool_before,
+            "recovered": len(self.recovered),
+            "sft_added": len(self.sft),
+            "pairs_added": len(self.pairs),
+        }
 
 
 def should_replay(cfg: CurriculumConfig, epoch: int, acceptance: list[float], done: int) -> bool:
@@ -55,8 +59,14 @@ def should_replay(cfg: CurriculumConfig, epoch: int, acceptance: list[float], do
     return acceptance[-1] - acceptance[-1 - cfg.patience] < cfg.min_gain
 
 
-def sample_and_judge(model: UnifiedModel, texts: list[str], seeds: list[int], sampling: SamplingConfig,
-                     judge: SelfJudgeConfig, batch: int) -> tuple[torch.Tensor, list[int | None], list[float | None]]:
+def sample_and_judge(
+    model: UnifiedModel,
+    texts: list[str],
+    seeds: list[int],
+    sampling: SamplingConfig,
+    judge: SelfJudgeConfig,
+    batch: int,
+) -> tuple[torch.Tensor, list[int | None], list[float | None]]:
     toks, verdicts, probs = [], [], []
     for i in range(0, len(texts), batch):
         gen = model.generate(texts[i : i + batch], seeds[i : i + batch], sampling)
@@ -68,13 +78,13 @@ def sample_and_judge(model: UnifiedModel, texts: list[str], seeds: list[int], sa
     return torch.cat(toks), verdicts, probs
 
 
-def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: int, run: "ReplaySettings") -> Replay:
+def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: int, run: ReplaySettings) -> Replay:
     """Regenerate cfg.n candidates per pool prompt with the current model and rejudge them."""
     out = Replay(epoch, len(pool))
     rows = [(p, i) for p in pool for i in range(cfg.n)]
     texts = [p["prompt"] for p, _ in rows]
     seeds = [candidate_seed(run.seed, f"{p['prompt_id']}@replay{epoch}", i) for p, i in rows]
-    tokens, verdicts, probs = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.batch_size)
+    tokens, verdicts, probs = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.chunk_size)
     for k, p in enumerate(pool):
         span = range(k * cfg.n, (k + 1) * cfg.n)
         acc = [j for j in span if verdicts[j] == 1]
@@ -87,7 +97,9 @@ def replay(model: UnifiedModel, pool: list[dict], cfg: CurriculumConfig, epoch: 
         out.sft += [{**base, "tokens": tokens[j].tolist()} for j in (acc if run.all_accepted else [best])]
         if rej:
             worst = min(rej, key=lambda j: (probs[j] or 0.0, j))
-            out.pairs.append({**base, "chosen_tokens": tokens[best].tolist(), "rejected_tokens": tokens[worst].tolist()})
+            out.pairs.append(
+                {**base, "chosen_tokens": tokens[best].tolist(), "rejected_tokens": tokens[worst].tolist()}
+            )
     return out
 
 
@@ -96,7 +108,7 @@ class ReplaySettings:
     seed: int
     sampling: SamplingConfig
     judge: SelfJudgeConfig
-    batch_size: int = 64
+    chunk_size: int = 64  # candidates per generate + judge call
     all_accepted: bool = False
 
 
@@ -104,6 +116,6 @@ def probe_acceptance(model: UnifiedModel, prompts: list[dict], run: ReplaySettin
     """Self-acceptance of one fresh candidate per probe prompt (the adaptive trigger's signal)."""
     texts = [p["prompt"] for p in prompts]
     seeds = [candidate_seed(run.seed, f"{p['prompt_id']}@probe{epoch}", 0) for p in prompts]
-    _, verdicts, _ = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.batch_size)
+    _, verdicts, _ = sample_and_judge(model, texts, seeds, run.sampling, run.judge, run.chunk_size)
     valid = [v for v in verdicts if v is not None]
     return sum(valid) / len(valid) if valid else 0.0

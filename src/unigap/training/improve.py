@@ -11,15 +11,16 @@ generate/judge, save) plus optional backend hooks (`apply_lora`, `enable_gradien
   training/checkpoint.py  the commits (training/commit.py's protocol): epochs/NNNNNN, LATEST, model, train.json,
                           steps.csv; resume
   training/anchor.py      judge-KL and understanding-replay anchors
-  training/rewards.py     grpo rewards (self, self_frozen, dual, any judge)
+  training/rewards.py     grpo rewards (self, self-frozen, dual, any judge)
   curation/guard.py       the data-quality guard (offline objectives, before training)
 Everything is checked before anything is written; a killed run resumes from the last commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,16 +41,21 @@ from unigap.training.trainer import Trainer, freeze, is_fsdp, make_accelerator, 
 Log = Callable[[str], None]
 
 
-def check_data(data: CuratedData, cfg: ImproveConfig, data_dir: Path, objective: Objective,
-               allow_partial: bool = False) -> None:
+def check_data(
+    data: CuratedData, cfg: ImproveConfig, data_dir: Path, objective: Objective, allow_partial: bool = False
+) -> None:
     if data.manifest.get("partial") and not allow_partial:
-        raise DataError(f"{data_dir}: curated from an audit that did not finish ({data.manifest['partial']}); finish "
-                        "the audit and curate again, or pass --allow-partial to train on it")
+        raise DataError(
+            f"{data_dir}: curated from an audit that did not finish ({data.manifest['partial']}); finish "
+            "the audit and curate again, or pass --allow-partial to train on it"
+        )
     objective.check_data(data, data_dir)
     splits = set(data.manifest.get("splits", []))
     if splits & EVAL_SPLITS and not cfg.allow_eval_prompts:
-        raise DataError(f"{data_dir}: curated from {sorted(splits & EVAL_SPLITS)} prompts; training refuses "
-                        "evaluation prompts (audit the train split, or set allow_eval_prompts: true)")
+        raise DataError(
+            f"{data_dir}: curated from {sorted(splits & EVAL_SPLITS)} prompts; training refuses "
+            "evaluation prompts (audit the train split, or set allow_eval_prompts: true)"
+        )
 
 
 def check_compatible(data: CuratedData, model: UnifiedModel, data_dir: Path, ignore: tuple[str, ...] = ()) -> None:
@@ -85,10 +91,12 @@ def check_improve_prompts(cfg: ImproveConfig, prompts: list[Prompt], where: str 
 
 
 def check_trainable(model: UnifiedModel) -> None:
-    """Backends without weights here (a served model) cannot be trained: say so before anything else."""
+    """A backend that declares `trainable = False` (served, or a plugin's) cannot be trained: say so first."""
     if getattr(model, "trainable", True) is False:
-        raise UnigapError(f"improve: the {model.name!r} backend has no weights to train here (a model behind HTTP); "
-                          "self-improve a backend that loads the weights (janus, showo, emu3, tiny)")
+        raise UnigapError(
+            f"improve: the {model.name!r} backend declares trainable = False (no weights unigap can "
+            "train); self-improve a backend that loads its weights (e.g. janus, showo, emu3, tiny)"
+        )
 
 
 def check_model(cfg: ImproveConfig, objective: Objective, model: UnifiedModel) -> None:
@@ -99,16 +107,22 @@ def check_model(cfg: ImproveConfig, objective: Objective, model: UnifiedModel) -
 
 def check_setup(cfg: ImproveConfig, accelerator: Any) -> None:
     if is_fsdp(accelerator) and cfg.lora is not None:
-        raise UnigapError("lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
-                          "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)")
+        raise UnigapError(
+            "lora with FSDP is not supported (saving merges LoRA from unsharded layers); "
+            "LoRA fits one GPU per process: use DDP (configs/accelerate/ddp.yaml)"
+        )
     if is_fsdp(accelerator) and accelerator.state.fsdp_plugin.fsdp_version != 1:
         # `prepare` uses accelerator.prepare_model, which accelerate refuses for FSDP2 ("FSDP2
         # preparation should be done via `accelerate.prepare()`, as it requires a model and an optimizer").
-        raise UnigapError("improve runs FSDP version 1 (fsdp_version: 1 in the accelerate config, as in "
-                          "configs/accelerate/fsdp.yaml); FSDP2 is not supported yet")
+        raise UnigapError(
+            "improve runs FSDP version 1 (fsdp_version: 1 in the accelerate config, as in "
+            "configs/accelerate/fsdp.yaml); FSDP2 is not supported yet"
+        )
     if is_fsdp(accelerator) and cfg.method == "grpo":
-        raise UnigapError("grpo with FSDP is not supported (the backends' decode loops cannot sample from sharded "
-                          "layers every step); use DDP, or one GPU with LoRA")
+        raise UnigapError(
+            "grpo with FSDP is not supported (the backends' decode loops cannot sample from sharded "
+            "layers every step); use DDP, or one GPU with LoRA"
+        )
 
 
 def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerator: Any) -> UnifiedModel:
@@ -122,8 +136,9 @@ def load_for_training(cfg: ImproveConfig, out: Path, st: State | None, accelerat
     return load_model(cfg.model.model_copy(update=update) if update else cfg.model)
 
 
-def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path,
-                       allow_partial: bool = False) -> tuple[CuratedData, Objective]:
+def check_data_and_out(
+    cfg: ImproveConfig, data_dir: Path, out: Path, allow_partial: bool = False
+) -> tuple[CuratedData, Objective]:
     """The out dir is not a file, the config is sound, the curated data loads, is complete and fits the method."""
     if out.exists() and not out.is_dir():
         raise UnigapError(f"--out {out} is a file, not a checkpoint directory; choose another --out")
@@ -138,14 +153,15 @@ def check_data_and_out(cfg: ImproveConfig, data_dir: Path, out: Path,
     return data, objective
 
 
-def check_improve_inputs(cfg: ImproveConfig, data_dir: str | Path, out: str | Path,
-                         allow_partial: bool = False) -> None:
+def check_improve_inputs(
+    cfg: ImproveConfig, data_dir: str | Path, out: str | Path, allow_partial: bool = False
+) -> None:
     """Everything `improve` checks before it writes: the out dir (and a checkpoint there), the data, the judges,
     the model and their match."""
     data, objective = check_data_and_out(cfg, Path(data_dir), Path(out), allow_partial)
     st = State.load(Path(out))
     if st is not None:
-        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER)
+        check_same_config(st.config, cfg.model_dump(mode="json"), Path(out), RESUME_MAY_DIFFER, type(cfg))
     model = load_model(cfg.model)
     check_model(cfg, objective, model)
     check_compatible(data, model, Path(data_dir))
@@ -156,8 +172,9 @@ def start_state(ctx: Context, accelerator: Any, force: bool) -> None:
     cfg, obj = ctx.cfg, ctx.objective
     ctx.st = State(obj.examples(ctx.data), list(ctx.data.discard) if obj.offline else [])
     if obj.offline:
-        ctx.st.history["guard"] = on_main(accelerator, lambda: run_guard(cfg.guard, ctx.data, ctx.data_dir, force,
-                                                                         ctx.log))
+        ctx.st.history["guard"] = on_main(
+            accelerator, lambda: run_guard(cfg.guard, ctx.data, ctx.data_dir, force, ctx.log)
+        )
     else:
         if cfg.guard.judge is not None:
             ctx.log(f"guard: not run ({cfg.method} trains on its own samples, not on the curated data)")
@@ -180,8 +197,16 @@ def loss_fn(objective: Objective, anchors: Anchors | None) -> Callable:
     return fn
 
 
-def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bool = False, log: Log = print,
-            on_batch: Callable[[int], None] | None = None, progress: Any = None, allow_partial: bool = False) -> dict:
+def improve(
+    cfg: ImproveConfig,
+    data_dir: str | Path,
+    out: str | Path,
+    force: bool = False,
+    log: Log = print,
+    on_batch: Callable[[int], None] | None = None,
+    progress: Any = None,
+    allow_partial: bool = False,
+) -> dict:
     """Train (or resume) and return the history; the improved model is written to out/model."""
     data_dir, out = Path(data_dir), Path(out)
     data, objective = check_data_and_out(cfg, data_dir, out, allow_partial)
@@ -198,8 +223,9 @@ def improve(cfg: ImproveConfig, data_dir: str | Path, out: str | Path, force: bo
         checkpoints(out).clean()  # what a killed process left uncommitted
     accelerator.wait_for_everyone()
     anchors = Anchors(cfg.anchor, cfg.seed) if cfg.anchor.active else None
-    ctx = Context(cfg, objective, data, data_dir, out, model, st, log, anchors=anchors, progress=progress,
-                  on_batch=on_batch)
+    ctx = Context(
+        cfg, objective, data, data_dir, out, model, st, log, anchors=anchors, progress=progress, on_batch=on_batch
+    )
     if st is None:
         start_state(ctx, accelerator, force)
     ctx.run = prepare(model, cfg, ctx.st.adapter, accelerator, loss_fn(objective, anchors), log)
@@ -240,13 +266,16 @@ def exploitation(ctx: Context, n: int = 64) -> dict:
         out[name], out[f"{name}_truth_rate"] = agreement(model, judge, images, prompts, cfg)
     out["drop"] = None if None in (out["base"], out["own"]) else out["base"] - out["own"]
     if out["drop"] is not None:
-        ctx.log(f"exploitation ({judge.name} as truth): self-judge accuracy {out['base']:.3f} on base images, "
-                f"{out['own']:.3f} on its own new images")
+        ctx.log(
+            f"exploitation ({judge.name} as truth): self-judge accuracy {out['base']:.3f} on base images, "
+            f"{out['own']:.3f} on its own new images"
+        )
     return out
 
 
-def agreement(model: UnifiedModel, judge: Any, images: torch.Tensor, prompts: list[Prompt],
-              cfg: ImproveConfig) -> tuple[float | None, float | None]:
+def agreement(
+    model: UnifiedModel, judge: Any, images: torch.Tensor, prompts: list[Prompt], cfg: ImproveConfig
+) -> tuple[float | None, float | None]:
     """(share of images where the self-judge's verdict equals the judge's, share the judge accepts)."""
     mine = [j.verdict for j in model.judge(images, [p.text for p in prompts], cfg.self_judge)]
     truth = [j.verdict for j in judge.judge(images, prompts)]

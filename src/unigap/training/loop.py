@@ -12,22 +12,23 @@ The data-quality guard (unigap.curation.guard) runs once before training, for of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from unigap.curation.dataset import CuratedData
 from unigap.errors import UnigapError
-from unigap.models.base import UnifiedModel, load_model
 from unigap.faults import point
+from unigap.models.base import UnifiedModel, load_model
 from unigap.training.checkpoint import State, commit
 from unigap.training.commit import epoch_seed
 from unigap.training.config import ImproveConfig
 from unigap.training.curriculum import ReplaySettings, probe_acceptance, replay, should_replay
-from unigap.training.objectives.base import Micro, Objective, Step
+from unigap.training.objectives.base import Objective, Step
 from unigap.training.trainer import Trainer
 
 Log = Callable[[str], None]
@@ -73,9 +74,11 @@ def optimizer_step(ctx: Context, step: Step) -> list[float]:
             loss = run.prepared(micro)
             value = run.global_loss(loss, n_local, micro.n_global)
             if not math.isfinite(value):
-                raise UnigapError(f"non-finite {cfg.method} loss ({value}) in epoch {ctx.st.epoch + 1}, step "
-                                  f"{step.index + 1} ({ctx.objective.describe(micro)}); stopped, the last good "
-                                  "checkpoint is kept (try a lower lr)")
+                raise UnigapError(
+                    f"non-finite {cfg.method} loss ({value}) in epoch {ctx.st.epoch + 1}, step "
+                    f"{step.index + 1} ({ctx.objective.describe(micro)}); stopped, the last good "
+                    "checkpoint is kept (try a lower lr)"
+                )
             # Weight so that the (process-averaged) gradient is the mean over the window's rows.
             weight = n_local / n_window * run.world
             run.accelerator.backward(loss if weight == 1.0 else loss * weight)
@@ -116,12 +119,17 @@ def run_epochs(ctx: Context) -> None:
 
 # --- curriculum replay (paper Alg. 2): a hook of offline objectives -----------------------------
 
+
 def replay_settings(ctx: Context) -> ReplaySettings:
     from unigap.models.base import default_sampling
 
     rule = (ctx.data.manifest.get("curate") or {}).get("rule")
-    return ReplaySettings(ctx.cfg.seed, ctx.cfg.sampling or default_sampling(ctx.model), ctx.cfg.self_judge,
-                          all_accepted=rule == "all_accepted")
+    return ReplaySettings(
+        ctx.cfg.seed,
+        ctx.cfg.sampling or default_sampling(ctx.model),
+        ctx.cfg.self_judge,
+        all_accepted=rule == "all_accepted",
+    )
 
 
 def after_epoch(ctx: Context, model: UnifiedModel, settings: ReplaySettings) -> None:
@@ -142,8 +150,10 @@ def after_epoch(ctx: Context, model: UnifiedModel, settings: ReplaySettings) -> 
     gone = set(r.recovered)
     st.pool = [p for p in st.pool if p["prompt_id"] not in gone]
     st.history["replays"].append(r.summary())
-    ctx.log(f"curriculum replay after epoch {st.epoch}: {len(r.recovered)} of {r.pool_before} pool prompts "
-            f"recovered, {len(added)} examples added")
+    ctx.log(
+        f"curriculum replay after epoch {st.epoch}: {len(r.recovered)} of {r.pool_before} pool prompts "
+        f"recovered, {len(added)} examples added"
+    )
 
 
 def curriculum_model(ctx: Context, step_dir: Path) -> UnifiedModel:
@@ -153,5 +163,8 @@ def curriculum_model(ctx: Context, step_dir: Path) -> UnifiedModel:
     run = ctx.run
     if not run.fsdp:
         return run.model
-    return load_model(ctx.cfg.model.model_copy(update={"path": str(step_dir / "model"), "dtype": "auto",
-                                                       "device": str(run.accelerator.device)}))
+    return load_model(
+        ctx.cfg.model.model_copy(
+            update={"path": str(step_dir / "model"), "dtype": "auto", "device": str(run.accelerator.device)}
+        )
+    )

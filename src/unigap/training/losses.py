@@ -12,8 +12,13 @@ def sft_loss(logp: torch.Tensor, n_tokens: int) -> torch.Tensor:
     return -(logp / n_tokens).mean()
 
 
-def dpo_loss(pol_chosen: torch.Tensor, pol_rejected: torch.Tensor, ref_chosen: torch.Tensor,
-             ref_rejected: torch.Tensor, beta: float) -> torch.Tensor:
+def dpo_loss(
+    pol_chosen: torch.Tensor,
+    pol_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
     """Sigmoid DPO (Rafailov et al. 2023, arXiv 2305.18290), all inputs (B,) summed log-probs.
 
     -log sigmoid(beta * [(pi_c - ref_c) - (pi_r - ref_r)]); equals log 2 when policy == reference.
@@ -32,8 +37,9 @@ def group_advantages(rewards: torch.Tensor, g: int, scale: bool) -> tuple[torch.
     return adv.reshape(-1), std
 
 
-def grpo_token_loss(logp: torch.Tensor, old: torch.Tensor, ref: torch.Tensor | None, adv: torch.Tensor,
-                    clip: float, beta: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+def grpo_token_loss(
+    logp: torch.Tensor, old: torch.Tensor, ref: torch.Tensor | None, adv: torch.Tensor, clip: float, beta: float
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-token clipped surrogate + beta * k3 KL: logp/old/ref (B, T), adv (B,) -> (B, T), and the k3 KL (B, T)."""
     ratio = torch.exp(logp - old)
     a = adv[:, None]

@@ -6,7 +6,7 @@ questions) is unigap.models.tiny.recipe. From random weights, or from a checkpoi
 e.g. the strong-judge recipe continues the shipped tiny model). The loss is task-balanced: mean image-token
 CE over generation examples plus
 `und_weight` x mean answer CE over understanding examples; a per-token mean would drown the one
-informative answer token under 64 image tokens.
+informative answer token under the 12 image tokens.
 
 Eval prompts never appear: every sampled spec whose text is an eval prompt is redrawn.
 Resumable, kill -9 included: every `checkpoint_every` steps (and after the last) the weights, the
@@ -21,22 +21,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from pydantic import Field
 
-from unigap.config import Config, seed_field
+from unigap.config import Config, seed_field, upgraded
 from unigap.errors import UnigapError
-from unigap.models.base import SamplingConfig
 from unigap.faults import point
+from unigap.models.base import SamplingConfig
 from unigap.models.tiny.checkpoint import TinyCheckpoint, read_card, save_checkpoint
 from unigap.models.tiny.format import TinyFormat
 from unigap.models.tiny.model import TinyConfig, TinyUnified
+from unigap.models.tiny.recipe import DataSource, build_codec, build_tokenizer, collate, self_play_pool
 from unigap.training.commit import CommitDir, rng_state, set_rng_state
 from unigap.utils import sha256_file
-from unigap.models.tiny.recipe import DataSource, build_codec, build_tokenizer, collate, self_play_pool
 
 STATE = "state.pt"
 LEGACY_STATE = "pretrain_state.pt"  # the layout before the commit protocol
@@ -68,10 +68,11 @@ class SelfPlayConfig(Config):
 class PretrainConfig(Config):
     """configs/pretrain_tiny.yaml."""
 
+    renamed = {"batch_size": "train_batch_size"}
     seed: int = seed_field()
     world_seed: int = seed_field()  # seed of the train/eval prompt splits
     steps: int = Field(2000, ge=1)
-    batch_size: int = Field(64, ge=1)
+    train_batch_size: int = Field(64, ge=1)  # examples per optimizer step
     lr: float = Field(2e-3, gt=0)
     min_lr: float = Field(2e-4, ge=0)
     warmup: int = Field(100, ge=0)
@@ -83,7 +84,9 @@ class PretrainConfig(Config):
     object_weight: float = 8.0  # weight of "which object" vs "what the cell holds" in the image loss
     cfg_dropout: float = Field(0.1, ge=0.0, le=1.0)  # share of generation examples with the prompt removed (for CFG)
     plain_frac: float = Field(0.25, ge=0.0, le=1.0)  # share of understanding examples that are plain questions
-    explain_frac: float = Field(0.5, ge=0.0, le=1.0)  # share of paper-question answers that describe the image before the score
+    explain_frac: float = Field(
+        0.5, ge=0.0, le=1.0
+    )  # share of paper-question answers that describe the image before the score
     negative_counterfactual: float = Field(0.7, ge=0.0, le=1.0)  # share of negatives that are minimal counterfactuals
     und_positive_frac: float = Field(0.5, gt=0.0, lt=1.0)  # share of paper-question examples whose answer is 1
     self_play: SelfPlayConfig = SelfPlayConfig()
@@ -134,8 +137,13 @@ def new_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     torch.manual_seed(cfg.seed)
     tok, codec = build_tokenizer(cfg.world_seed), build_codec(cfg)
     features = codec.features()
-    arch = TinyConfig(text_vocab=len(tok), image_vocab=codec.size, n_image_tokens=codec.num_tokens,
-                      feature_dim=features.shape[1], **cfg.arch.model_dump())
+    arch = TinyConfig(
+        text_vocab=len(tok),
+        image_vocab=codec.size,
+        n_image_tokens=codec.num_tokens,
+        feature_dim=features.shape[1],
+        **cfg.arch.model_dump(),
+    )
     model = TinyUnified(arch)
     model.set_code_features(features)
     return TinyCheckpoint(model, tok, codec)
@@ -152,17 +160,26 @@ def initial_checkpoint(cfg: PretrainConfig) -> TinyCheckpoint:
     if ckpt.model.cfg.prompt_len != cfg.arch.prompt_len or ckpt.model.cfg.n_embd != cfg.arch.n_embd:
         raise UnigapError(f"init_from {cfg.init_from}: its architecture differs from the config's `arch`")
     path = resolve_path(cfg.init_from)  # a shipped name is recorded package-relative: cards travel between machines
-    shown = f"unigap/assets/{cfg.init_from}" if cfg.init_from in SHIPPED and not Path(cfg.init_from).is_dir() else str(path)
-    init = {"from": cfg.init_from, "path": shown, "sha256": ckpt.card.get("sha256"),
-            "pretrain": ckpt.card.get("pretrain"), "steps": ckpt.card.get("steps")}
+    shown = (
+        f"unigap/assets/{cfg.init_from}" if cfg.init_from in SHIPPED and not Path(cfg.init_from).is_dir() else str(path)
+    )
+    init = {
+        "from": cfg.init_from,
+        "path": shown,
+        "sha256": ckpt.card.get("sha256"),
+        "pretrain": ckpt.card.get("pretrain"),
+        "steps": ckpt.card.get("steps"),
+    }
     ckpt.card = {"init": init}
     return ckpt
 
 
 # --- the loop ---------------------------------------------------------------------------
 
-def train_step(model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig,
-               n_gen: int) -> dict[str, float]:
+
+def train_step(
+    model: TinyUnified, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...], cfg: PretrainConfig, n_gen: int
+) -> dict[str, float]:
     ids, ok, img, txt = batch
     gen_ce, txt_ce = model.training_losses(ids, ok, img, txt, cfg.object_weight)
     zero = gen_ce.new_zeros(())
@@ -200,16 +217,20 @@ def resume(out: Path, cfg: PretrainConfig) -> tuple[TinyCheckpoint, int, dict | 
     step_dir = checkpoints(out).latest()
     if step_dir is None:
         if (out / LEGACY_STATE).exists():
-            raise UnigapError(f"{out}: a pretraining checkpoint in the layout of an older unigap ({LEGACY_STATE}); "
-                              "pretrain into a new --out")
+            raise UnigapError(
+                f"{out}: a pretraining checkpoint in the layout of an older unigap ({LEGACY_STATE}); "
+                "pretrain into a new --out"
+            )
         return initial_checkpoint(cfg), 0, None
     try:
         state = torch.load(step_dir / STATE, weights_only=False)
     except (OSError, RuntimeError, EOFError) as err:
-        raise UnigapError(f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
-                          "restore it, or pretrain into a new --out") from None
+        raise UnigapError(
+            f"{step_dir / STATE}: cannot be read ({err}); the checkpoint dir was edited: "
+            "restore it, or pretrain into a new --out"
+        ) from None
     ckpt = load_checkpoint(step_dir / "model")
-    if ckpt.card.get("pretrain") != recipe_dict(cfg):
+    if upgraded(PretrainConfig, ckpt.card.get("pretrain")) != recipe_dict(cfg):
         raise UnigapError(f"{out}: holds a pretraining run with another config; use a new --out")
     ckpt.card = {k: v for k, v in ckpt.card.items() if k not in ("config", "vocab", "codec", "sha256")}
     return ckpt, state["step"], state
@@ -253,7 +274,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, on_step: Callback | None = No
         opt.load_state_dict(state["optimizer"])
         data.pool = state.get("pool", [])
         set_rng_state(state.get("rng"))
-    n_gen = int(round(cfg.batch_size * cfg.gen_frac))
+    n_gen = int(round(cfg.train_batch_size * cfg.gen_frac))
     t0 = time.time()
     for step in range(start, cfg.steps):
         if self_play_due(cfg, step):
@@ -285,14 +306,23 @@ def published(out: Path, cfg: PretrainConfig) -> bool:
     except CheckpointError:
         return False
     weights = out / WEIGHTS
-    return (card.get("steps") == cfg.steps and card.get("pretrain") == recipe_dict(cfg) and weights.is_file()
-            and sha256_file(weights) == card.get("sha256"))
+    return (
+        card.get("steps") == cfg.steps
+        and upgraded(PretrainConfig, card.get("pretrain")) == recipe_dict(cfg)
+        and weights.is_file()
+        and sha256_file(weights) == card.get("sha256")
+    )
 
 
 def save_snapshot(ckpt: TinyCheckpoint, cfg: PretrainConfig, path: Path, steps: int, seconds: float) -> None:
     """A loadable checkpoint of the model after `steps` steps (training mode is restored)."""
-    card = {**ckpt.card, "steps": steps, "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
-            "sampling": cfg.sampling.model_dump(), "train_seconds_this_session": round(seconds, 1)}
+    card = {
+        **ckpt.card,
+        "steps": steps,
+        "seeds": {"seed": cfg.seed, "world_seed": cfg.world_seed},
+        "sampling": cfg.sampling.model_dump(),
+        "train_seconds_this_session": round(seconds, 1),
+    }
     was = ckpt.model.training
     saved = save_checkpoint(ckpt.__class__(ckpt.model.eval(), ckpt.tokenizer, ckpt.codec, card), path)
     ckpt.model.train(was)

@@ -2,7 +2,7 @@
 
   self         P(match) of the current model's own judge: score_probs, P("1") / (P("1") + P("0"))
                after the paper's question and "The score is" (the paper's internal signal, online)
-  self_frozen  the same with the base model's weights (a fixed reward model that does not co-adapt)
+  self-frozen  the same with the base model's weights (a fixed reward model that does not co-adapt)
   dual         SUDER-style dual self-reward: the understanding branch's likelihood of the prompt given
                the image, per word: exp(log p(prompt | image, question) / words), in (0, 1]
   <a judge>    any external judge or scorer of unigap.judges (oracle, geneval, t2i-compbench, sciscore,
@@ -13,8 +13,9 @@ Third parties add rewards by entry point (group `unigap.rewards`): a factory (mo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -80,8 +81,11 @@ def dual_reward(models: Models, options: DualOptions) -> RewardFn:
     def fn(s: Samples) -> list[float]:
         model = models.policy
         with eval_mode(model.module()), torch.no_grad():
-            lp = model.answer_logprobs(s.images, [options.question] * len(s.prompts),  # type: ignore[attr-defined]
-                                       [p.text for p in s.prompts])
+            lp = model.answer_logprobs(
+                s.images,
+                [options.question] * len(s.prompts),  # type: ignore[attr-defined]
+                [p.text for p in s.prompts],
+            )
         return [float(torch.exp(v / max(1, len(p.text.split())))) for v, p in zip(lp.float().cpu(), s.prompts)]
 
     return fn
@@ -102,9 +106,9 @@ def judge_reward(cfg: RewardConfig, where: str) -> RewardFn:
 
 REWARDS: Registry = Registry("reward", group="unigap.rewards")
 REWARDS.register("self")(self_reward)
-REWARDS.register("self_frozen")(self_frozen_reward)
+REWARDS.register("self-frozen")(self_frozen_reward)
 REWARDS.register("dual", options=DualOptions)(dual_reward)
-NEEDS = {"self": "score_probs", "self_frozen": "score_probs", "dual": "answer_logprobs"}  # backend hook each needs
+NEEDS = {"self": "score_probs", "self-frozen": "score_probs", "dual": "answer_logprobs"}  # backend hook each needs
 
 
 def is_builtin(name: str) -> bool:
@@ -120,8 +124,10 @@ def validate_rewards(rewards: list[RewardConfig], where: str) -> None:
         elif r.name in JUDGES:
             JUDGES.validate_options(r.name, r.options, f"{at}.options")
         else:
-            raise ConfigError(f"{at}.name: unknown reward {r.name!r}; valid: {', '.join(REWARDS.names())}, "
-                              f"or a judge: {', '.join(JUDGES.names())}")
+            raise ConfigError(
+                f"{at}.name: unknown reward {r.name!r}; valid: {', '.join(REWARDS.names())}, "
+                f"or a judge: {', '.join(JUDGES.names())}"
+            )
 
 
 def check_reward_model(rewards: list[RewardConfig], model: UnifiedModel, where: str) -> None:
@@ -129,8 +135,10 @@ def check_reward_model(rewards: list[RewardConfig], model: UnifiedModel, where: 
     for i, r in enumerate(rewards):
         hook = NEEDS.get(r.name)
         if hook and not supports(model, hook):
-            raise UnigapError(f"{where}[{i}]: reward {r.name!r} needs the backend to score text ({hook}), which the "
-                              f"{model.name!r} backend lacks; use an external judge as the reward")
+            raise UnigapError(
+                f"{where}[{i}]: reward {r.name!r} needs the backend to score text ({hook}), which the "
+                f"{model.name!r} backend lacks; use an external judge as the reward"
+            )
 
 
 def check_reward_prompts(rewards: list[RewardConfig], prompts: list[Prompt], where: str) -> None:

@@ -1,7 +1,7 @@
 """The prepared training objects: accelerate, the loss module DDP/FSDP wrap, freezing / LoRA, the optimizer.
 
 `accelerate` does device placement, mixed precision (bf16 autocast), and multi-process training
-(`accelerate launch` / `torchrun`: DDP, or FSDP from an accelerate config). `batch_size` is the
+(`accelerate launch` / `torchrun`: DDP, or FSDP from an accelerate config). `train_batch_size` is the
 number of rows per micro-batch summed over all processes (each process takes every
 world_size-th row of it) and an optimizer step averages the gradient over `grad_accum`
 micro-batches, so a config trains the same model on 1 or N processes (up to float rounding).
@@ -12,8 +12,9 @@ else is frozen. With `lora:` only the LoRA adapters train.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -41,13 +42,15 @@ def freeze(model: UnifiedModel, trainable: list[str]) -> list[torch.nn.Parameter
     return params
 
 
-def lora_params(model: UnifiedModel, cfg: "ImproveConfig") -> list[torch.nn.Parameter]:
+def lora_params(model: UnifiedModel, cfg: ImproveConfig) -> list[torch.nn.Parameter]:
     """Inject LoRA (the backend's `apply_lora`); only the adapters train."""
     if not supports(model, "apply_lora"):
         raise UnigapError(f"lora: the {model.name!r} backend has no LoRA support; remove the lora: section")
     if set(cfg.trainable) - {"llm", "lora"}:
-        raise UnigapError(f"lora: only the LoRA adapters (on the language model) train, but trainable is "
-                          f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}")
+        raise UnigapError(
+            f"lora: only the LoRA adapters (on the language model) train, but trainable is "
+            f"{cfg.trainable}; use trainable: [llm] with lora, or drop lora: to train {cfg.trainable}"
+        )
     return model.apply_lora(**cfg.lora.model_dump())  # type: ignore[attr-defined,union-attr]
 
 
@@ -70,7 +73,7 @@ class LossModule(torch.nn.Module):
         self.inner = model.module()
         self.backend, self.loss_fn = model, loss_fn  # not Modules: plain attributes
 
-    def forward(self, micro: "Micro") -> torch.Tensor:
+    def forward(self, micro: Micro) -> torch.Tensor:
         if not micro.rows:
             # This process got no rows of a short last batch: a zero loss that touches every
             # trainable parameter, so it still joins the gradient all-reduce (with zeros).
@@ -136,7 +139,7 @@ def is_fsdp(accelerator: Any) -> bool:
     return str(accelerator.distributed_type).endswith("FSDP")
 
 
-def make_accelerator(cfg: "ImproveConfig") -> Any:
+def make_accelerator(cfg: ImproveConfig) -> Any:
     """accelerate's Accelerator; without accelerate installed, one CPU/GPU process in full precision."""
     from importlib.util import find_spec
 
@@ -145,8 +148,10 @@ def make_accelerator(cfg: "ImproveConfig") -> Any:
     if fsdp_requested() and cfg.model.device == "cpu":
         # accelerate has no FSDP for CPU processes: its FSDP plugin raises "no available devices"
         # without a GPU, and with one it would quietly run CPU processes as DDP (docs/distributed.md).
-        raise UnigapError("FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
-                          "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)")
+        raise UnigapError(
+            "FSDP (an accelerate config with distributed_type: FSDP) runs on GPUs: set model.device: "
+            "cuda, or train on CPU processes with DDP (configs/accelerate/ddp.yaml or torchrun)"
+        )
     if find_spec("accelerate") is None:
         if launched_distributed() or cfg.mixed_precision != "no":
             from unigap.errors import require
@@ -161,8 +166,11 @@ def make_accelerator(cfg: "ImproveConfig") -> Any:
     # one process may run several trainings (tests, `unigap run`). The process group is kept.
     AcceleratorState._reset_state()
     GradientState._reset_state()
-    return Accelerator(cpu=cfg.model.device == "cpu", mixed_precision=cfg.mixed_precision,
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    return Accelerator(
+        cpu=cfg.model.device == "cpu",
+        mixed_precision=cfg.mixed_precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
 
 
 def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
@@ -182,8 +190,9 @@ def on_main(accelerator: Any, fn: Callable[[], Any]) -> Any:
     return value
 
 
-def prepare(model: UnifiedModel, cfg: "ImproveConfig", adapter: dict | None, accelerator: Any, loss_fn: LossFn,
-            log: Log) -> Trainer:
+def prepare(
+    model: UnifiedModel, cfg: ImproveConfig, adapter: dict | None, accelerator: Any, loss_fn: LossFn, log: Log
+) -> Trainer:
     """Freeze (or inject LoRA and restore a saved adapter), checkpointing, accelerate, AdamW."""
     from unigap.training.commit import seed_all
 

@@ -7,8 +7,10 @@ from types import ModuleType
 
 from unigap.errors import MissingExtra
 
-INSTALL_HINT = ("pip install 'unigap[eval]' (beside a CPU torch without a matching torchvision: "
-                "`make install-eval`, which installs lmms-eval==0.7.3 with --no-deps plus what its evaluator imports)")
+INSTALL_HINT = (
+    "pip install 'unigap[eval]' (beside a CPU torch without a matching torchvision: "
+    "`make install-eval`, which installs lmms-eval==0.7.3 with --no-deps plus what its evaluator imports)"
+)
 
 
 class EvalExtraMissing(MissingExtra):
@@ -20,7 +22,9 @@ def require_lmms_eval() -> ModuleType:
     try:
         return importlib.import_module("lmms_eval")
     except ImportError as err:
-        raise EvalExtraMissing(f"understanding benchmarks need lmms-eval ({err}); install it with {INSTALL_HINT}") from err
+        raise EvalExtraMissing(
+            f"understanding benchmarks need lmms-eval ({err}); install it with {INSTALL_HINT}"
+        ) from err
 
 
 def lmms_eval_version() -> str:

@@ -31,8 +31,16 @@ from lmms_eval.api.model import lmms
 from lmms_eval.api.registry import register_model
 
 from unigap.errors import UnigapError
-from unigap.understand.batching import (Item, batches, cut_at_stop, generation_settings, is_greedy, one_image,
-                                        run_batch, to_array)
+from unigap.understand.batching import (
+    Item,
+    batches,
+    cut_at_stop,
+    generation_settings,
+    is_greedy,
+    one_image,
+    run_batch,
+    to_array,
+)
 
 TINY_IMAGE = 32  # the tiny backend's codec reads 32 x 32 ShapeWorld images
 
@@ -41,26 +49,42 @@ def check_understands(model: Any) -> None:
     """Refuse a backend without an understanding path (no callable `answer`, or `understands` False)."""
     name = getattr(model, "name", type(model).__name__)
     if not callable(getattr(model, "answer", None)) or getattr(model, "understands", True) is False:
-        raise UnigapError(f"the {name!r} backend has no understanding path (no answer(images, questions)); "
-                          "lmms-eval benchmarks need one")
+        raise UnigapError(
+            f"the {name!r} backend has no understanding path (no answer(images, questions)); "
+            "lmms-eval benchmarks need one"
+        )
 
 
 @register_model("unigap")
 class UnigapLMM(lmms):
     is_simple = True
 
-    def __init__(self, backend: str = "tiny", path: str | None = None, device: str = "cpu", batch_size: int | str = 8,
-                 dtype: str = "auto", greedy_check: bool = True, model: Any = None, max_batch_size: Any = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        backend: str = "tiny",
+        path: str | None = None,
+        device: str = "cpu",
+        batch_size: int | str = 8,
+        dtype: str = "auto",
+        greedy_check: bool = True,
+        model: Any = None,
+        max_batch_size: Any = None,
+        **options: Any,
+    ) -> None:
         """model_args backend, path, device, batch_size, dtype; any other key is a backend option
         (`model.options`, e.g. understanding_path=... for emu3), checked by the backend's options class."""
         super().__init__()
         if model is None:
             from unigap.models.base import ModelConfig, load_model
 
-            cfg = ModelConfig(name=backend, path=None if path in (None, "", "None") else str(path),
-                              device=str(device or "cpu"), dtype=dtype, batch_size=_int_batch(batch_size),
-                              options=options)
+            cfg = ModelConfig(
+                name=backend,
+                path=None if path in (None, "", "None") else str(path),
+                device=str(device or "cpu"),
+                dtype=dtype,
+                batch_size=_int_batch(batch_size),
+                options=options,
+            )
             model = load_model(cfg)
         check_understands(model)
         self.model, self.backend = model, getattr(model, "name", backend)
@@ -70,7 +94,7 @@ class UnigapLMM(lmms):
         self.calls: dict[str, int] = {"generate_until": 0, "loglikelihood": 0}
 
     @classmethod
-    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "UnigapLMM":
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> UnigapLMM:
         """model_args win over the CLI's defaults (lmms-eval always passes --batch_size, default 1)."""
         args = lmms_utils.simple_parse_args_string(arg_string)
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in args}
@@ -135,7 +159,8 @@ class UnigapLMM(lmms):
         if not callable(scorer):
             raise NotImplementedError(
                 f"loglikelihood requests: the {self.backend!r} backend cannot score continuations (it has no "
-                "answer_logprobs(images, questions, answers)); run generate_until tasks with it")
+                "answer_logprobs(images, questions, answers)); run generate_until tasks with it"
+            )
         items = [self._item(i, r.args, "loglikelihood") for i, r in enumerate(requests)]
         out: list[tuple[float, bool]] = [(math.inf, False)] * len(items)  # failed: never the best choice
         greedy = self._greedy_answers(items) if self.greedy_check else {}
@@ -150,8 +175,9 @@ class UnigapLMM(lmms):
         """Summed negative log-likelihood of each continuation."""
         self.calls["loglikelihood"] += 1
         with torch.no_grad():
-            lp = self.model.answer_logprobs(self._images(chunk), [it.question for it in chunk],
-                                            [it.continuation for it in chunk])  # (B,)
+            lp = self.model.answer_logprobs(
+                self._images(chunk), [it.question for it in chunk], [it.continuation for it in chunk]
+            )  # (B,)
         return [-float(x) for x in lp]
 
     def _greedy_answers(self, items: list[Item]) -> dict[tuple, str]:
@@ -161,8 +187,10 @@ class UnigapLMM(lmms):
             if it.error is None:
                 firsts.setdefault((it.task, it.doc_id, it.question), it)
         longest = max([len(it.continuation.split()) for it in items] or [1])
-        probes = [Item(it.index, it.task, it.doc_id, it.question, it.image, max_new_tokens=longest + 4)
-                  for it in firsts.values()]
+        probes = [
+            Item(it.index, it.task, it.doc_id, it.question, it.image, max_new_tokens=longest + 4)
+            for it in firsts.values()
+        ]
         found: dict[tuple, str] = {}
         for chunk in batches(probes, self.batch_size):
             for it, a in zip(chunk, run_batch(chunk, self._answer, lambda *_: None)):
@@ -188,4 +216,3 @@ def failure_counts(failures: list[dict[str, Any]]) -> dict[str, int]:
     for task, _ in docs:
         counts[task] = counts.get(task, 0) + 1
     return counts
-

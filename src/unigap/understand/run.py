@@ -13,9 +13,10 @@ from __future__ import annotations
 import difflib
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from unigap.errors import UnigapError
 from unigap.files import write_json, write_text
@@ -27,7 +28,8 @@ LOCAL_HINT = (
     "To use a local copy instead: (1) a machine with the hub runs the same task once (HF_HOME=/some/dir "
     "unigap understand ... --limit 1), copy /some/dir here and set HF_HOME=/some/dir HF_DATASETS_OFFLINE=1 "
     "HF_HUB_OFFLINE=1; or (2) `--data TASK=PATH`, PATH a `datasets.save_to_disk` directory or a parquet file "
-    "of the task's test split (unigap writes a task YAML that includes the original one and reads PATH).")
+    "of the task's test split (unigap writes a task YAML that includes the original one and reads PATH)."
+)
 
 
 class DataUnavailable(UnigapError):
@@ -102,8 +104,15 @@ def _default_tasks_dir() -> Path:
     return Path(lmms_eval.tasks.__file__).parent
 
 
-def build_task_manager(tasks: Sequence[str], out_dir: Path, data: dict[str, str] | None, per_subtask: int,
-                       seed: int, include_defaults: bool, include: Sequence[str | Path] = ()) -> Any:
+def build_task_manager(
+    tasks: Sequence[str],
+    out_dir: Path,
+    data: dict[str, str] | None,
+    per_subtask: int,
+    seed: int,
+    include_defaults: bool,
+    include: Sequence[str | Path] = (),
+) -> Any:
     """TaskManager over the ShapeWorld tasks (built when asked for), `include` and lmms-eval's tasks;
     `--data` overrides first (lmms-eval keeps the first YAML it indexes under a name)."""
     from unigap.understand.shapeworld import prepare_tasks
@@ -122,9 +131,16 @@ def build_task_manager(tasks: Sequence[str], out_dir: Path, data: dict[str, str]
 
 
 # --- running --------------------------------------------------------------------------------------
-def evaluate_backend(model_cfg: Any, tasks: Sequence[str], limit: int | float | None, out_dir: str | Path,
-                     seed: int = 0, data: dict[str, str] | None = None, model: Any = None,
-                     options: dict[str, Any] | None = None) -> dict[str, Any]:
+def evaluate_backend(
+    model_cfg: Any,
+    tasks: Sequence[str],
+    limit: int | float | None,
+    out_dir: str | Path,
+    seed: int = 0,
+    data: dict[str, str] | None = None,
+    model: Any = None,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run `tasks` through lmms-eval's simple_evaluate on the backend `model_cfg` names (or `model`,
     already loaded); write and return scores with provenance.
 
@@ -132,8 +148,9 @@ def evaluate_backend(model_cfg: Any, tasks: Sequence[str], limit: int | float | 
     include_defaults (index lmms-eval's own tasks, True), include (more task dirs), batch_size.
     """
     require_lmms_eval()
-    opt = {"per_subtask": 40, "bootstrap_iters": 1000, "include_defaults": True, "include": (),
-           "batch_size": None} | (options or {})
+    opt = {"per_subtask": 40, "bootstrap_iters": 1000, "include_defaults": True, "include": (), "batch_size": None} | (
+        options or {}
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(tasks)
@@ -163,9 +180,19 @@ def _simple_evaluate(lm: Any, tasks: list[str], limit: Any, tm: Any, seed: int, 
     from lmms_eval import evaluator
 
     try:
-        raw = evaluator.simple_evaluate(model=lm, tasks=tasks, limit=limit, task_manager=tm, random_seed=seed,
-                                        numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
-                                        log_samples=False, bootstrap_iters=bootstrap_iters, verbosity="WARNING")
+        raw = evaluator.simple_evaluate(
+            model=lm,
+            tasks=tasks,
+            limit=limit,
+            task_manager=tm,
+            random_seed=seed,
+            numpy_random_seed=seed,
+            torch_random_seed=seed,
+            fewshot_random_seed=seed,
+            log_samples=False,
+            bootstrap_iters=bootstrap_iters,
+            verbosity="WARNING",
+        )
     except NotImplementedError as err:
         raise UnigapError(str(err)) from err
     except Exception as err:
@@ -207,9 +234,13 @@ def data_message(err: BaseException, tasks: Sequence[str], tm: Any) -> str:
             from lmms_eval import utils
 
             cfg = utils.load_yaml_config(entry["yaml_path"], mode="simple")
-            sources.append(f"{t}: {cfg.get('dataset_path')}" + (f" ({cfg['dataset_name']})" if cfg.get("dataset_name") else ""))
-    return (f"task data could not be loaded: {type(err).__name__}: {err}\n"
-            f"datasets: {'; '.join(sources) or '?'}\n{LOCAL_HINT}")
+            sources.append(
+                f"{t}: {cfg.get('dataset_path')}" + (f" ({cfg['dataset_name']})" if cfg.get("dataset_name") else "")
+            )
+    return (
+        f"task data could not be loaded: {type(err).__name__}: {err}\n"
+        f"datasets: {'; '.join(sources) or '?'}\n{LOCAL_HINT}"
+    )
 
 
 # --- result -------------------------------------------------------------------------------------
@@ -236,13 +267,21 @@ def summarise(raw: dict, lm: Any, model_cfg: Any, tasks: list[str], limit: Any, 
     scores, stderr = scores_of(raw)
     configs = raw.get("configs", {})
     return {
-        "tasks": tasks, "scores": scores, "stderr": stderr,
+        "tasks": tasks,
+        "scores": scores,
+        "stderr": stderr,
         "n": {t: raw.get("n-samples", {}).get(t) for t in scores},
         "task_versions": {t: raw.get("versions", {}).get(t) for t in scores},
-        "datasets": {t: {"path": c.get("dataset_path"), "name": c.get("dataset_name"), "split": c.get("test_split")}
-                     for t, c in configs.items()},
-        "failures": {"count": sum(failure_counts(lm.failures).values()), "by_task": failure_counts(lm.failures),
-                     "requests": len(lm.failures), "items": lm.failures[:200]},
+        "datasets": {
+            t: {"path": c.get("dataset_path"), "name": c.get("dataset_name"), "split": c.get("test_split")}
+            for t, c in configs.items()
+        },
+        "failures": {
+            "count": sum(failure_counts(lm.failures).values()),
+            "by_task": failure_counts(lm.failures),
+            "requests": len(lm.failures),
+            "items": lm.failures[:200],
+        },
         "backend_calls": dict(lm.calls),
         "provenance": provenance(lm, model_cfg, limit, seed, opt),
     }
@@ -255,9 +294,18 @@ def provenance(lm: Any, model_cfg: Any, limit: Any, seed: int, opt: dict) -> dic
     fingerprint = model.fingerprint() if callable(getattr(model, "fingerprint", None)) else None
     weights = model.weights_sha256() if callable(getattr(model, "weights_sha256", None)) else None
     cfg = model_cfg.model_dump() if hasattr(model_cfg, "model_dump") else model_cfg
-    return {"lmms_eval_version": lmms_eval_version(), "backend": lm.backend, "model": cfg,
-            "fingerprint": fingerprint, "weights_sha256": weights, "limit": limit, "seed": seed,
-            "batch_size": lm.batch_size, "bootstrap_iters": opt["bootstrap_iters"],
-            "shapeworld_per_subtask": opt["per_subtask"], "git": git_info(),
-            "packages": package_versions(("unigap", "lmms_eval", "torch", "transformers", "datasets", "evaluate")),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "lmms_eval_version": lmms_eval_version(),
+        "backend": lm.backend,
+        "model": cfg,
+        "fingerprint": fingerprint,
+        "weights_sha256": weights,
+        "limit": limit,
+        "seed": seed,
+        "batch_size": lm.batch_size,
+        "bootstrap_iters": opt["bootstrap_iters"],
+        "shapeworld_per_subtask": opt["per_subtask"],
+        "git": git_info(),
+        "packages": package_versions(("unigap", "lmms_eval", "torch", "transformers", "datasets", "evaluate")),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -27,8 +27,14 @@ TASKS = ("shapeworld_plain", "shapeworld_plain_mc")
 PARQUET = "shapeworld_plain.parquet"
 TEMPLATES = Path(__file__).parent / "tasks" / "shapeworld"
 COUNT_WORDS = ("zero", "one", "two", "three")
-KINDS = {"How many": "count", "What color": "color", "What texture": "texture", "What size": "size",
-         "Is there": "exists", "Is the": "ground"}
+KINDS = {
+    "How many": "count",
+    "What color": "color",
+    "What texture": "texture",
+    "What size": "size",
+    "Is there": "exists",
+    "Is the": "ground",
+}
 
 
 def question_kind(question: str) -> str:
@@ -38,8 +44,12 @@ def question_kind(question: str) -> str:
 def choices_of(kind: str) -> list[str]:
     from unigap import world
 
-    return {"count": list(COUNT_WORDS), "color": list(world.COLORS), "texture": list(world.TEXTURES),
-            "size": list(world.SIZES)}.get(kind, ["Yes", "No"])
+    return {
+        "count": list(COUNT_WORDS),
+        "color": list(world.COLORS),
+        "texture": list(world.TEXTURES),
+        "size": list(world.SIZES),
+    }.get(kind, ["Yes", "No"])
 
 
 def build_items(per_subtask: int = 40, seed: int = 0, split: str = "eval") -> list[dict[str, Any]]:
@@ -60,9 +70,19 @@ def build_items(per_subtask: int = 40, seed: int = 0, split: str = "eval") -> li
             q, a = plain_question(scene, rng)
             kind = question_kind(q)
             choices = choices_of(kind)
-            items.append({"id": p.id, "subtask": name, "band": p.band, "kind": kind, "question": q, "answer": a,
-                          "choices": choices, "label": choices.index(a),
-                          "image": {"bytes": encode_png(world.render(scene)), "path": None}})
+            items.append(
+                {
+                    "id": p.id,
+                    "subtask": name,
+                    "band": p.band,
+                    "kind": kind,
+                    "question": q,
+                    "answer": a,
+                    "choices": choices,
+                    "label": choices.index(a),
+                    "image": {"bytes": encode_png(world.render(scene)), "path": None},
+                }
+            )
     return items
 
 
@@ -70,11 +90,19 @@ def write_parquet(items: list[dict[str, Any]], path: Path) -> Path:
     """A parquet file `datasets` loads with the image column decoded to PIL (its Image feature)."""
     import datasets
 
-    features = datasets.Features({
-        "id": datasets.Value("string"), "subtask": datasets.Value("string"), "band": datasets.Value("string"),
-        "kind": datasets.Value("string"), "question": datasets.Value("string"), "answer": datasets.Value("string"),
-        "choices": datasets.Sequence(datasets.Value("string")), "label": datasets.Value("int64"),
-        "image": datasets.Image()})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "subtask": datasets.Value("string"),
+            "band": datasets.Value("string"),
+            "kind": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+            "choices": datasets.Sequence(datasets.Value("string")),
+            "label": datasets.Value("int64"),
+            "image": datasets.Image(),
+        }
+    )
     cols = {k: [it[k] for it in items] for k in features}
     datasets.Dataset.from_dict(cols, features=features).to_parquet(str(path))
     return path
@@ -89,8 +117,13 @@ def prepare_tasks(out: str | Path, per_subtask: int = 40, seed: int = 0) -> Path
     write_parquet(items, task_dir / PARQUET)
     for yaml_file in TEMPLATES.glob("*.yaml"):
         shutil.copyfile(yaml_file, task_dir / yaml_file.name)
-    meta = {"per_subtask": per_subtask, "seed": seed, "n": len(items), "split": "eval",
-            "kinds": {k: sum(it["kind"] == k for it in items) for k in sorted(set(KINDS.values()))}}
+    meta = {
+        "per_subtask": per_subtask,
+        "seed": seed,
+        "n": len(items),
+        "split": "eval",
+        "kinds": {k: sum(it["kind"] == k for it in items) for k in sorted(set(KINDS.values()))},
+    }
     (task_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     return out
 

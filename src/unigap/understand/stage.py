@@ -46,19 +46,29 @@ def check_understand(cfg: UnderstandConfig, where: str = "understand") -> None:
         raise ConfigError(f"{where}.data: {unknown} not in {where}.tasks")
     absent = {t: p for t, p in cfg.data.items() if not Path(p).expanduser().exists()}
     if absent:
-        raise ConfigError(f"{where}.data: no such file or directory: "
-                          + ", ".join(f"{t}={p}" for t, p in absent.items()))
+        raise ConfigError(
+            f"{where}.data: no such file or directory: " + ", ".join(f"{t}={p}" for t, p in absent.items())
+        )
 
 
-def run_understand(cfg: UnderstandConfig, model_cfg: Any, model: Any, run_dir: str | Path, source: str,
-                   seed: int = 0) -> dict[str, Any]:
+def run_understand(
+    cfg: UnderstandConfig, model_cfg: Any, model: Any, run_dir: str | Path, source: str, seed: int = 0
+) -> dict[str, Any]:
     """evaluate_backend for one source (vocab.SOURCE_BASE / SOURCE_IMPROVED) into RUN/understand/<source>."""
     from unigap.understand.run import evaluate_backend
 
     limit = int(cfg.limit) if cfg.limit is not None and cfg.limit >= 1 else cfg.limit
     opts = {"per_subtask": cfg.per_subtask, "bootstrap_iters": cfg.bootstrap_iters, "batch_size": cfg.batch_size}
-    return evaluate_backend(model_cfg, cfg.tasks, limit, Path(run_dir) / SUBDIR / source, seed=seed,
-                            data=cfg.data or None, model=model, options=opts)
+    return evaluate_backend(
+        model_cfg,
+        cfg.tasks,
+        limit,
+        Path(run_dir) / SUBDIR / source,
+        seed=seed,
+        data=cfg.data or None,
+        model=model,
+        options=opts,
+    )
 
 
 def load_results(run_dir: str | Path) -> dict[str, dict]:
@@ -68,8 +78,10 @@ def load_results(run_dir: str | Path) -> dict[str, dict]:
         return {}
     from unigap.files import read_json
 
-    return {p.parent.name: read_json(p, f"rerun `unigap run --out {run_dir}` (stage understand_{p.parent.name})")
-            for p in sorted(root.glob("*/understand.json"))}
+    return {
+        p.parent.name: read_json(p, f"rerun `unigap run --out {run_dir}` (stage understand_{p.parent.name})")
+        for p in sorted(root.glob("*/understand.json"))
+    }
 
 
 def side_by_side(run_dir: str | Path, sources: tuple[str, str] = ("base", "improved")) -> list[dict[str, Any]]:
@@ -81,8 +93,13 @@ def side_by_side(run_dir: str | Path, sources: tuple[str, str] = ("base", "impro
         metrics = dict.fromkeys([*a.get("scores", {}).get(task, {}), *b.get("scores", {}).get(task, {})])
         for metric in metrics:
             va, vb = (r.get("scores", {}).get(task, {}).get(metric) for r in (a, b))
-            row = {"task": task, "metric": metric, sources[0]: va, sources[1]: vb,
-                   "delta": None if va is None or vb is None else vb - va}
+            row = {
+                "task": task,
+                "metric": metric,
+                sources[0]: va,
+                sources[1]: vb,
+                "delta": None if va is None or vb is None else vb - va,
+            }
             for s, r in zip(sources, (a, b)):
                 row[f"{s}_stderr"] = r.get("stderr", {}).get(task, {}).get(metric)
                 row[f"{s}_failed"] = r.get("failures", {}).get("by_task", {}).get(task, 0) if r else None

@@ -59,6 +59,7 @@ MIXES: dict[tuple[str, str], str] = {
 }
 
 from unigap.vocab import BANDS  # noqa: E402  (one definition for every layer)
+
 SUBTASKS: dict[str, str] = {
     "single_object": "easy",
     "two_object": "easy",

@@ -6,8 +6,9 @@ Works on anything with shape/color/size/texture/bbox attributes: scene `Obj`s or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import permutations
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from unigap.world.constants import GROUND_ROW
 from unigap.world.scene import BBox, Scene

@@ -7,8 +7,8 @@ breaking change can be undone by matching the objects the other way round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 
@@ -63,8 +63,14 @@ def _change(spec: dict, scene: Scene, perm: tuple[int, ...], i: int, attr: str, 
     return scene.with_object(j, new)
 
 
-def _move(spec: dict, scene: Scene, j: int, rng: np.random.Generator, keep: dict,
-          where: Callable[[int, int], bool] = lambda x, y: True) -> Scene | None:
+def _move(
+    spec: dict,
+    scene: Scene,
+    j: int,
+    rng: np.random.Generator,
+    keep: dict,
+    where: Callable[[int, int], bool] = lambda x, y: True,
+) -> Scene | None:
     """Object j moved to a random free position (filtered by `where`) that still satisfies
     `keep` (the spec minus what the move should break) but not the spec."""
     obj = scene.objects[j]
@@ -78,10 +84,15 @@ def _move(spec: dict, scene: Scene, j: int, rng: np.random.Generator, keep: dict
 
 # --- counterfactual kinds ---------------------------------------------------------------
 
+
 def _cf_attribute(spec: dict, scene: Scene, perm: tuple[int, ...], rng: np.random.Generator) -> Scene | None:
     skip = rule_field(spec)  # object 0's rule-decided attribute is the "rule" kind's business
-    options = [(i, a) for i, want in enumerate(spec["objects"]) for a in _VALUES
-               if want[a] is not None and not (i == 0 and a == skip)]
+    options = [
+        (i, a)
+        for i, want in enumerate(spec["objects"])
+        for a in _VALUES
+        if want[a] is not None and not (i == 0 and a == skip)
+    ]
     for i, attr in _shuffled(options, rng):
         current = getattr(scene.objects[perm[i]], attr)
         for value in _shuffled([v for v in _VALUES[attr] if v != current], rng):
@@ -157,6 +168,7 @@ def counterfactual(spec: dict, scene: Scene, rng: np.random.Generator) -> Scene:
 
 # --- other realistic failures -----------------------------------------------------------
 
+
 def _missing(spec: dict, scene: Scene, perm: tuple[int, ...], rng: np.random.Generator) -> Scene | None:
     drop = int(rng.integers(len(scene.objects)))
     return Scene(tuple(o for k, o in enumerate(scene.objects) if k != drop))
@@ -197,8 +209,9 @@ def _literal(spec: dict, scene: Scene, perm: tuple[int, ...], rng: np.random.Gen
     obj, field = scene.objects[j], RULE_FIELD[spec["rule"]["name"]]
     if field == "place":  # anywhere but where the rule puts it
         place = rule_value(rule)
-        return _move(spec, scene, j, rng, _with(spec, 0, place=None),
-                     lambda x, y: not place_ok(obj.moved(x, y).bbox, place))
+        return _move(
+            spec, scene, j, rng, _with(spec, 0, place=None), lambda x, y: not place_ok(obj.moved(x, y).bbox, place)
+        )
     if rule["name"] == "mix":  # both paints drawn as two objects (beside the other objects)
         objs = [obj_spec(obj.shape, c, obj.size, obj.texture) for c in rule["args"]]
         return realize(make_spec(spec["subtask"], objs + spec["objects"][1:]), rng)

@@ -8,7 +8,7 @@ gray ground; farther than PIXEL_TOL from all of them = unknown). Colour pixels i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class Parse:
     stray: int  # unknown pixels, ground gray in the sky, anything but ground in the ground rows
 
 
-@lru_cache(maxsize=None)
+@cache
 def palette() -> np.ndarray:
     """(2N+2, 3) int32: colours, dark shades, black, ground (ids as above)."""
     rows = [RGB[c] for c in COLORS] + [DARK[c] for c in COLORS] + [BLACK, GROUND]
@@ -56,7 +56,7 @@ def palette() -> np.ndarray:
     return pal
 
 
-@lru_cache(maxsize=None)
+@cache
 def _palette_keys() -> tuple[np.ndarray, np.ndarray]:
     """Palette colours packed as 24-bit ints, sorted, with their ids (exact-match lookup)."""
     keys = (palette() * np.array([65536, 256, 1])).sum(1)
@@ -93,7 +93,7 @@ def components(mask: np.ndarray) -> np.ndarray:
         new = lab.copy()
         for dy in range(3):
             for dx in range(3):
-                np.minimum(new, pad[dy:dy + h, dx:dx + w], out=new)
+                np.minimum(new, pad[dy : dy + h, dx : dx + w], out=new)
         flat = np.append(new.ravel(), off)
         new = np.where(mask, np.minimum(new, flat[new]), off)  # jump: a label's own label
         if np.array_equal(new, lab):
@@ -128,7 +128,7 @@ def _detect(comp: np.ndarray, ids: np.ndarray) -> Detected:
     x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
     side = x1 - x0 + 1
     size = _SIDES.get(side) if side == y1 - y0 + 1 else None
-    shape = _shape(comp[y0:y1 + 1, x0:x1 + 1]) if size else None
+    shape = _shape(comp[y0 : y1 + 1, x0 : x1 + 1]) if size else None
     own = ids[ys, xs]
     return Detected(shape, _color(own), size, _texture(own >= N, ys, xs), (x0, y0, x1, y1), len(ys))
 

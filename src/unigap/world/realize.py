@@ -16,6 +16,7 @@ _TRIES = 500  # rejection-sampling tries before enumerating every placement
 
 def _fill(want: dict, rng: np.random.Generator) -> Obj:
     """An object meeting `want`'s attributes; unconstrained ones drawn uniformly (at 0, 0)."""
+
     def get(attr: str, values: tuple[str, ...]) -> str:
         return want[attr] if want.get(attr) is not None else values[int(rng.integers(len(values)))]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Obj:
     def bbox(self) -> BBox:
         return (self.x, self.y, self.x + self.side - 1, self.y + self.side - 1)
 
-    def moved(self, x: int, y: int) -> "Obj":
+    def moved(self, x: int, y: int) -> Obj:
         return replace(self, x=x, y=y)
 
 
@@ -38,7 +38,7 @@ class Obj:
 class Scene:
     objects: tuple[Obj, ...] = ()
 
-    def with_object(self, i: int, obj: Obj) -> "Scene":
+    def with_object(self, i: int, obj: Obj) -> Scene:
         objs = list(self.objects)
         objs[i] = obj
         return Scene(tuple(objs))
@@ -61,7 +61,7 @@ def is_valid(scene: Scene) -> bool:
     objs = scene.objects
     if not all(in_bounds(o) for o in objs):
         return False
-    return all(separated(a.bbox, b.bbox) for i, a in enumerate(objs) for b in objs[i + 1:])
+    return all(separated(a.bbox, b.bbox) for i, a in enumerate(objs) for b in objs[i + 1 :])
 
 
 def grid_positions(size: str) -> list[tuple[int, int]]:
@@ -82,7 +82,7 @@ def free_positions(scene: Scene, i: int | None, size: str) -> list[tuple[int, in
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sprite(shape: str, color: str, size: str, texture: str, x_odd: int, y_odd: int) -> np.ndarray:
     """(s, s, 4) RGB + mask of one object. Textures follow absolute pixel parity; positions are
     multiples of 4, so the parity of the top-left corner (always even) is all that matters."""
@@ -105,7 +105,7 @@ def render(scene: Scene) -> np.ndarray:
         if o.x < 0 or o.y < 0:
             raise ValueError(f"object {o} starts outside the image")
         sprite = _sprite(o.shape, o.color, o.size, o.texture, o.x % 2, o.y % 2)
-        region = img[o.y:o.y + o.side, o.x:o.x + o.side]
+        region = img[o.y : o.y + o.side, o.x : o.x + o.side]
         mask = sprite[..., 3].astype(bool)[: region.shape[0], : region.shape[1]]
         region[mask] = sprite[: region.shape[0], : region.shape[1], :3][mask]
     return img

@@ -6,7 +6,7 @@ placement box (the parser reads size and position from the bbox).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def _cross(s: int) -> np.ndarray:
 _MAKERS = {"square": _square, "circle": _circle, "triangle": _triangle, "cross": _cross}
 
 
-@lru_cache(maxsize=None)
+@cache
 def bitmap(shape: str, side: int) -> np.ndarray:
     """Read-only boolean mask of `shape` at `side` pixels."""
     mask = _MAKERS[shape](side)
@@ -51,7 +51,7 @@ def bitmap(shape: str, side: int) -> np.ndarray:
     return mask
 
 
-@lru_cache(maxsize=None)
+@cache
 def bitmap_stack(side: int) -> np.ndarray:
     """(4, side, side) bool: the bitmaps of SHAPES in order (for vectorised IoU)."""
     stack = np.stack([bitmap(s, side) for s in SHAPES])

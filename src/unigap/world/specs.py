@@ -8,7 +8,8 @@ the easy band's composition plus the rule (lone rule objects were drawn better t
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,15 +19,33 @@ Spec = dict[str, Any]
 ATTRS = ("shape", "color", "size", "texture", "place")
 
 # The object field each rule decides, and the value it decides (mix depends on its args).
-RULE_FIELD = {"iron": "place", "helium": "place", "mix": "color", "young": "size", "grown": "size",
-              "ripe": "color", "unripe": "color", "autumn": "color", "spring": "color"}
-RULE_VALUE = {"iron": "ground", "helium": "top", "young": "small", "grown": "big",
-              "ripe": "red", "unripe": "green", "autumn": "orange", "spring": "green"}
+RULE_FIELD = {
+    "iron": "place",
+    "helium": "place",
+    "mix": "color",
+    "young": "size",
+    "grown": "size",
+    "ripe": "color",
+    "unripe": "color",
+    "autumn": "color",
+    "spring": "color",
+}
+RULE_VALUE = {
+    "iron": "ground",
+    "helium": "top",
+    "young": "small",
+    "grown": "big",
+    "ripe": "red",
+    "unripe": "green",
+    "autumn": "orange",
+    "spring": "green",
+}
 BIOLOGY_RULES = ("young", "grown", "ripe", "unripe", "autumn", "spring")
 
 
-def obj_spec(shape: str, color: str | None = None, size: str | None = None, texture: str | None = None,
-             place: str | None = None) -> dict[str, str | None]:
+def obj_spec(
+    shape: str, color: str | None = None, size: str | None = None, texture: str | None = None, place: str | None = None
+) -> dict[str, str | None]:
     return {"shape": shape, "color": color, "size": size, "texture": texture, "place": place}
 
 
@@ -45,6 +64,7 @@ def rule_field(spec: Spec) -> str | None:
 
 # --- sampling ---------------------------------------------------------------------------
 
+
 def _pick(rng: np.random.Generator, values: tuple[str, ...]) -> str:
     return values[int(rng.integers(len(values)))]
 
@@ -61,8 +81,12 @@ def _two_distinct(rng: np.random.Generator, values: tuple[str, ...]) -> tuple[st
 
 
 def _np(rng: np.random.Generator, color: bool = True, size: bool = True, texture: bool = True) -> dict:
-    return obj_spec(_pick(rng, SHAPES), _opt(rng, COLORS) if color else None,
-                    _opt(rng, SIZES) if size else None, _opt(rng, TEXTURES) if texture else None)
+    return obj_spec(
+        _pick(rng, SHAPES),
+        _opt(rng, COLORS) if color else None,
+        _opt(rng, SIZES) if size else None,
+        _opt(rng, TEXTURES) if texture else None,
+    )
 
 
 def _rich_np(rng: np.random.Generator) -> dict:
@@ -138,9 +162,15 @@ def _biology(rng: np.random.Generator) -> Spec:
 
 
 _SAMPLERS: dict[str, Callable[[np.random.Generator], Spec]] = {
-    "single_object": _single_object, "two_object": _two_object, "color_attr": _color_attr,
-    "texture": _texture, "spatial": _spatial, "complex": _complex,
-    "physics": _physics, "chemistry": _chemistry, "biology": _biology,
+    "single_object": _single_object,
+    "two_object": _two_object,
+    "color_attr": _color_attr,
+    "texture": _texture,
+    "spatial": _spatial,
+    "complex": _complex,
+    "physics": _physics,
+    "chemistry": _chemistry,
+    "biology": _biology,
 }
 
 
@@ -150,6 +180,7 @@ def sample_spec(subtask: str, rng: np.random.Generator) -> Spec:
 
 
 # --- text -------------------------------------------------------------------------------
+
 
 def _article(words: list[str]) -> str:
     return ("an " if words[0][0] in "aeiou" else "a ") + " ".join(words)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -15,7 +15,7 @@ N_EVAL, N_TRAIN = 100, 350
 _MAX_DRAWS = 50_000  # every grammar has >= 450 texts; collecting them takes a few thousand draws
 
 
-@lru_cache(maxsize=None)
+@cache
 def _split_specs(subtask: str, seed: int) -> tuple[tuple[Spec, ...], tuple[Spec, ...]]:
     """(eval, train): the first N_EVAL + N_TRAIN distinct prompts drawn, shuffled, cut."""
     rng = np.random.default_rng([seed, list(SUBTASKS).index(subtask)])
@@ -38,7 +38,7 @@ def splits(subtask: str, seed: int = 0) -> dict[str, list[Spec]]:
     return {"train": copy.deepcopy(list(tr)), "eval": copy.deepcopy(list(ev))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def eval_texts(seed: int = 0) -> frozenset[str]:
     """Every eval prompt text (pretraining never draws these)."""
     return frozenset(prompt_text(s) for name in SUBTASKS for s in _split_specs(name, seed)[0])

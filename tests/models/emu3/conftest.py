@@ -11,8 +11,11 @@ pytest.importorskip("tokenizers")
 from unigap.models.base import ModelConfig  # noqa: E402
 from unigap.models.emu3.synthetic import build_synthetic  # noqa: E402
 
-PROMPTS = ["a red cat", "two big blue squares on the left of a small yellow triangle above a black dog",
-           "a green circle"]
+PROMPTS = [
+    "a red cat",
+    "two big blue squares on the left of a small yellow triangle above a black dog",
+    "a green circle",
+]
 
 
 @pytest.fixture

@@ -88,8 +88,12 @@ def test_lora_training_step_changes_only_adapters(backend, prompts, tmp_path):
     backend.save(tmp_path / "ckpt")
     merged = load_emu3(ModelConfig(name="emu3", path=str(tmp_path / "ckpt")))
     backend.model.eval()
-    torch.testing.assert_close(merged.image_logprobs(prompts[:2], codes).detach(),
-                               backend.image_logprobs(prompts[:2], codes).detach(), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        merged.image_logprobs(prompts[:2], codes).detach(),
+        backend.image_logprobs(prompts[:2], codes).detach(),
+        atol=1e-3,
+        rtol=0,
+    )
 
 
 def test_full_finetune_step_and_answer_logprobs(backend, prompts):

@@ -17,8 +17,11 @@ def allowed_tokens_fn(backend):
     visual = backend.model.vocabulary_mapping.image_tokens
     wrapper = tok.convert_tokens_to_ids(tok.image_wrapper_token)
     h, w = lay.height, lay.width
-    tail = {h * (w + 1) + 1: tok.convert_tokens_to_ids(tok.eof_token),
-            h * (w + 1) + 2: tok.convert_tokens_to_ids(tok.eoi_token), h * (w + 1) + 3: tok.eos_token_id}
+    tail = {
+        h * (w + 1) + 1: tok.convert_tokens_to_ids(tok.eof_token),
+        h * (w + 1) + 2: tok.convert_tokens_to_ids(tok.eoi_token),
+        h * (w + 1) + 3: tok.eos_token_id,
+    }
 
     def fn(batch_id, input_ids):
         offset = input_ids.shape[0] - torch.nonzero(input_ids == wrapper)[0, 0].item()
@@ -37,15 +40,24 @@ def hf_generate(backend, prompts, **kw) -> torch.Tensor:
     ids, valid = left_pad(backend.rows(prompts), tok.pad_token_id)
     neg = torch.tensor([negative_row(backend.processor, backend.options.negative_prompt)] * len(prompts))
     total = lay.height * (lay.width + 1) + 3
-    out = backend.model.generate(input_ids=ids, attention_mask=valid.long(), prefix_allowed_tokens_fn=allowed_tokens_fn(backend),
-                                 negative_prompt_ids=neg, negative_prompt_attention_mask=torch.ones_like(neg),
-                                 max_new_tokens=total, min_new_tokens=total, pad_token_id=tok.pad_token_id,
-                                 eos_token_id=tok.eos_token_id, **kw)
-    seq = out[:, ids.shape[1]:]  # (B, total)
-    assert (seq[:, lay.width::lay.width + 1][:, :lay.height] == lay.eol).all()  # line ends where expected
-    visual = seq[:, :lay.height * (lay.width + 1)].reshape(len(prompts), lay.height, lay.width + 1)[..., :-1]
+    out = backend.model.generate(
+        input_ids=ids,
+        attention_mask=valid.long(),
+        prefix_allowed_tokens_fn=allowed_tokens_fn(backend),
+        negative_prompt_ids=neg,
+        negative_prompt_attention_mask=torch.ones_like(neg),
+        max_new_tokens=total,
+        min_new_tokens=total,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        **kw,
+    )
+    seq = out[:, ids.shape[1] :]  # (B, total)
+    assert (seq[:, lay.width :: lay.width + 1][:, : lay.height] == lay.eol).all()  # line ends where expected
+    visual = seq[:, : lay.height * (lay.width + 1)].reshape(len(prompts), lay.height, lay.width + 1)[..., :-1]
     return backend.model.vocabulary_mapping.convert_bpe2img(
-        torch.cat([visual, seq.new_full((len(prompts), lay.height, 1), lay.eol)], -1)).flatten(1)
+        torch.cat([visual, seq.new_full((len(prompts), lay.height, 1), lay.eol)], -1)
+    ).flatten(1)
 
 
 def ours(backend, prompts, seeds=None, sampler="gumbel", **sampling):
@@ -65,7 +77,7 @@ def test_greedy_matches_transformers_generate(backend, prompts):
     """(a) token for token, prompts of different lengths (left padding), CFG with the negative prompt."""
     for scale in (1.0, 3.0):
         theirs = hf_generate(backend, prompts, do_sample=False, guidance_scale=scale, top_k=0)
-        mine = ours(backend, prompts, cfg_scale=scale, temperature=0.0).codes
+        mine = ours(backend, prompts, cfg_scale=scale, temperature=0.0).tokens
         assert len(set(mine.flatten().tolist())) > 8  # a non-degenerate random model
         assert torch.equal(mine, theirs), scale
 
@@ -75,31 +87,37 @@ def test_multinomial_sampler_matches_transformers_generate(backend, prompts):
     line ends included); with the same sampler and seed the tokens are equal."""
     for settings in (dict(cfg_scale=3.0, temperature=1.0, top_k=0), dict(cfg_scale=2.0, temperature=0.7, top_k=10)):
         torch.manual_seed(1234)
-        theirs = hf_generate(backend, prompts, do_sample=True, guidance_scale=settings["cfg_scale"],
-                             temperature=settings["temperature"], top_k=settings["top_k"])
+        theirs = hf_generate(
+            backend,
+            prompts,
+            do_sample=True,
+            guidance_scale=settings["cfg_scale"],
+            temperature=settings["temperature"],
+            top_k=settings["top_k"],
+        )
         torch.manual_seed(1234)
-        mine = ours(backend, prompts, sampler="multinomial", **settings).codes
+        mine = ours(backend, prompts, sampler="multinomial", **settings).tokens
         assert torch.equal(mine, theirs), settings
 
 
 def test_teacher_forced_logprobs_equal_sampling_logprobs(backend, prompts):
     result = ours(backend, prompts, seeds=[3, 4, 5], cfg_scale=1.0, temperature=1.0)
-    forced = backend.image_token_logprobs(prompts, result.codes)  # (B, M)
+    forced = backend.image_token_logprobs(prompts, result.tokens)  # (B, M)
     torch.testing.assert_close(forced.detach(), result.logprobs, atol=1e-4, rtol=0)
     assert forced.requires_grad
 
 
 def test_rows_do_not_depend_on_the_batch(backend, prompts):
-    alone = ours(backend, prompts[:1], seeds=[11], cfg_scale=3.0).codes
-    batched = ours(backend, [prompts[1], prompts[0], prompts[2]], seeds=[7, 11, 9], cfg_scale=3.0).codes
+    alone = ours(backend, prompts[:1], seeds=[11], cfg_scale=3.0).tokens
+    batched = ours(backend, [prompts[1], prompts[0], prompts[2]], seeds=[7, 11, 9], cfg_scale=3.0).tokens
     assert torch.equal(batched[1:2], alone)
     backend.batch_size = 2
-    chunked = ours(backend, [prompts[1], prompts[2], prompts[0]], seeds=[7, 9, 11], cfg_scale=3.0).codes
+    chunked = ours(backend, [prompts[1], prompts[2], prompts[0]], seeds=[7, 9, 11], cfg_scale=3.0).tokens
     assert torch.equal(chunked[2:3], alone) and torch.equal(chunked[0], batched[0])
-    assert not torch.equal(ours(backend, prompts[:1], seeds=[12], cfg_scale=3.0).codes, alone)
+    assert not torch.equal(ours(backend, prompts[:1], seeds=[12], cfg_scale=3.0).tokens, alone)
 
 
 def test_top_k_one_is_greedy(backend, prompts):
-    greedy = ours(backend, prompts[:2], cfg_scale=2.0, temperature=0.0).codes
-    top1 = ours(backend, prompts[:2], seeds=[99, 98], cfg_scale=2.0, temperature=1.3, top_k=1).codes
+    greedy = ours(backend, prompts[:2], cfg_scale=2.0, temperature=0.0).tokens
+    top1 = ours(backend, prompts[:2], seeds=[99, 98], cfg_scale=2.0, temperature=1.3, top_k=1).tokens
     assert torch.equal(greedy, top1)

@@ -40,10 +40,13 @@ def test_a_non_janus_checkpoint_is_refused_naming_its_model_type(tmp_path):
         load_model(ModelConfig(name="janus", path=str(tmp_path / "missing")))
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("num_image_tokens", 9, "num_image_tokens = 9, but the model config has .*num_image_tokens = 16"),
-    ("size", {"height": 32, "width": 32}, "size = 32, but the model config has .*image_size = 16"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("num_image_tokens", 9, "num_image_tokens = 9, but the model config has .*num_image_tokens = 16"),
+        ("size", {"height": 32, "width": 32}, "size = 32, but the model config has .*image_size = 16"),
+    ],
+)
 def test_processor_config_mismatch_names_both_values(janus_dir, tmp_path, key, value, message):
     import shutil
 
@@ -65,8 +68,11 @@ def test_config_with_inconsistent_image_tokens_names_both_values(janus_dir, tmp_
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     config["vision_config"]["num_image_tokens"] = 25
     (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"num_image_tokens = 25, but \(image_size / patch_size\)\^2 = "
-                                              r"\(16 / 4\)\^2 = 16"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"num_image_tokens = 25, but \(image_size / patch_size\)\^2 = "
+        r"\(16 / 4\)\^2 = 16",
+    ):
         load_model(ModelConfig(name="janus", path=str(tmp_path / "ckpt")))
 
 
@@ -150,7 +156,7 @@ def test_answer_logprobs_are_the_chained_next_token_logprobs_after_the_assistant
         ids = tok(" " + a, add_special_tokens=False)["input_ids"]
         total = 0.0
         for k, t in enumerate(ids):
-            inputs = understanding_inputs(backend.processor, images[i:i + 1], [q], extra_ids=ids[:k])
+            inputs = understanding_inputs(backend.processor, images[i : i + 1], [q], extra_ids=ids[:k])
             with torch.no_grad():
                 total += backend.model(**inputs).logits[0, -1].float().log_softmax(-1)[t].item()
         assert lp[i].item() == pytest.approx(total, abs=1e-3)
@@ -163,7 +169,7 @@ def test_image_logprobs_are_differentiable_and_left_padding_safe(backend, prompt
     tokens = backend.generate(prompts, [1, 2, 3], SamplingConfig()).tokens
     together = backend.image_logprobs(prompts, tokens)
     assert together.shape == (3,) and bool((together < 0).all())
-    alone = torch.stack([backend.image_logprobs([p], tokens[i:i + 1])[0] for i, p in enumerate(prompts)])
+    alone = torch.stack([backend.image_logprobs([p], tokens[i : i + 1])[0] for i, p in enumerate(prompts)])
     torch.testing.assert_close(together, alone, atol=1e-4, rtol=0)
     together.sum().backward()
     head = backend.model.model.generation_head.proj_out.weight

@@ -132,10 +132,15 @@ def test_safetensors_sources_convert_to_the_same_weights(src, tmp_path, layout):
     """Fine-tunes (T2I-R1, Janus-Pro-R1) are saved by newer transformers: safetensors, one file or sharded."""
     from safetensors.torch import load_file, save_file
 
-    reference = {k: v for p in sorted(Path(resolve_checkpoint(str(src)).path).glob("*.safetensors"))
-                 for k, v in load_file(str(p)).items()}
-    state = {**torch.load(src / "pytorch_model-00001-of-00002.bin", weights_only=True),
-             **torch.load(src / SHARD_2, weights_only=True)}
+    reference = {
+        k: v
+        for p in sorted(Path(resolve_checkpoint(str(src)).path).glob("*.safetensors"))
+        for k, v in load_file(str(p)).items()
+    }
+    state = {
+        **torch.load(src / "pytorch_model-00001-of-00002.bin", weights_only=True),
+        **torch.load(src / SHARD_2, weights_only=True),
+    }
     other = tmp_path / "st"
     shutil.copytree(src, other, ignore=shutil.ignore_patterns("pytorch_model*"))
     if layout == "model.safetensors":
@@ -147,23 +152,28 @@ def test_safetensors_sources_convert_to_the_same_weights(src, tmp_path, layout):
             save_file({k: state[k] for k in keys}, str(other / file))
         index = {"weight_map": {k: f for f, keys in halves.items() for k in keys}}
         (other / "model.safetensors.index.json").write_text(json.dumps(index))
-    converted = {k: v for p in sorted(Path(resolve_checkpoint(str(other)).path).glob("*.safetensors"))
-                 for k, v in load_file(str(p)).items()}
+    converted = {
+        k: v
+        for p in sorted(Path(resolve_checkpoint(str(other)).path).glob("*.safetensors"))
+        for k, v in load_file(str(p)).items()
+    }
     assert converted.keys() == reference.keys()
     assert all(torch.equal(converted[k], reference[k]) for k in reference)
 
 
 def test_every_language_config_field_reaches_the_llama_config_and_lm_head_stays_untied(src):
-    from transformers import JanusConfig
     from safetensors.torch import load_file
+    from transformers import JanusConfig
 
     config = json.loads((src / "config.json").read_text())
     config["language_config"].update(rope_theta=50000.0, rms_norm_eps=1e-5)
     (src / "config.json").write_text(json.dumps(config))
     out = Path(resolve_checkpoint(str(src)).path)
     text = JanusConfig.from_pretrained(out).text_config
-    assert text.rms_norm_eps == 1e-5 and (text.rope_parameters or {}).get("rope_theta", getattr(
-        text, "rope_theta", None)) == 50000.0
+    assert (
+        text.rms_norm_eps == 1e-5
+        and (text.rope_parameters or {}).get("rope_theta", getattr(text, "rope_theta", None)) == 50000.0
+    )
     weights = {k: v for p in out.glob("*.safetensors") for k, v in load_file(str(p)).items()}
     assert not torch.equal(weights["lm_head.weight"], weights["model.language_model.embed_tokens.weight"])
 
@@ -176,8 +186,11 @@ def test_a_hub_id_in_the_original_format_is_fetched_then_converted(src, monkeypa
 
     asked = {}
     monkeypatch.setattr(loading, "read_config_dict", lambda path: {"model_type": "multi_modality"})
-    monkeypatch.setattr(huggingface_hub, "snapshot_download",
-                        lambda repo, allow_patterns: asked.update(repo=repo, patterns=allow_patterns) or str(src))
+    monkeypatch.setattr(
+        huggingface_hub,
+        "snapshot_download",
+        lambda repo, allow_patterns: asked.update(repo=repo, patterns=allow_patterns) or str(src),
+    )
     found = resolve_checkpoint("deepseek-ai/Janus-Pro-7B")
     assert asked["repo"] == "deepseek-ai/Janus-Pro-7B" and "*.bin" in asked["patterns"]
     assert json.loads((Path(found.path) / RECORD).read_text())["source"] == str(src)
@@ -192,9 +205,12 @@ def test_a_directory_in_neither_format_is_refused_naming_its_config(tmp_path):
 
 def test_missing_tensors_are_named_with_the_index_and_nothing_is_written(src, cache):
     edit_shard(src, lambda t: [t.pop("gen_head.vision_head.weight"), t.pop("gen_embed.weight")])
-    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin\.index\.json: not a complete Janus .* 2 missing "
-                                              r"tensor\(s\) .*model\.generation_embeddings\.weight, "
-                                              r"model\.generation_head\.vision_head\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"pytorch_model\.bin\.index\.json: not a complete Janus .* 2 missing "
+        r"tensor\(s\) .*model\.generation_embeddings\.weight, "
+        r"model\.generation_head\.vision_head\.weight",
+    ):
         resolve_checkpoint(str(src))
     assert nothing_converted(cache) and not (cache / "hashes.json").exists()
 
@@ -205,32 +221,47 @@ def test_unexpected_tensors_are_named_with_their_file(src, cache):
         t["value_head.weight"] = torch.zeros(2, 2)
 
     edit_shard(src, add)
-    with pytest.raises(CheckpointError, match=rf"2 unexpected tensor\(s\) in {SHARD_2}: gen_head\.extra_proj\.weight, "
-                                              r"value_head\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=rf"2 unexpected tensor\(s\) in {SHARD_2}: gen_head\.extra_proj\.weight, "
+        r"value_head\.weight",
+    ):
         resolve_checkpoint(str(src))
     assert nothing_converted(cache)
 
 
 def test_a_tensor_of_the_wrong_shape_is_named_with_both_shapes(src, cache):
     edit_shard(src, lambda t: t.__setitem__("gen_aligner.layers.2.weight", torch.zeros(32, 16)))
-    with pytest.raises(CheckpointError, match=r"gen_aligner\.layers\.2\.weight -> model\.generation_aligner\."
-                                              r"hidden_layers\.0\.weight: \(32, 16\) vs \(32, 32\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"gen_aligner\.layers\.2\.weight -> model\.generation_aligner\."
+        r"hidden_layers\.0\.weight: \(32, 16\) vs \(32, 32\)",
+    ):
         resolve_checkpoint(str(src))
     assert nothing_converted(cache)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda src: (src / SHARD_2).unlink(), rf"index\.json: lists shard\(s\) that are not there: {SHARD_2}"),
-    (lambda src: (src / SHARD_2).write_bytes(b"not a pickle"), rf"{SHARD_2}: not a readable PyTorch weights file"),
-    (lambda src: (src / "tokenizer.json").unlink(), r"tokenizer\.json: missing"),
-    (lambda src: (src / "preprocessor_config.json").write_text("{"), r"preprocessor_config\.json: not valid JSON"),
-    (lambda src: (src / "config.json").write_text(json.dumps({"model_type": "multi_modality"})),
-     r"config\.json: model_type multi_modality, but no language_config, vision_config"),
-    (lambda src: _set(src, "gen_vision_config", "cls", "VQ-8"),
-     r"gen_vision_config\.cls = 'VQ-8'; the converter knows"),
-    (lambda src: _set(src, "vision_config", "params", {"image_size": 16, "model_name": "clip_vit_l"}),
-     r"vision_config\.params\.model_name = 'clip_vit_l'"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda src: (src / SHARD_2).unlink(), rf"index\.json: lists shard\(s\) that are not there: {SHARD_2}"),
+        (lambda src: (src / SHARD_2).write_bytes(b"not a pickle"), rf"{SHARD_2}: not a readable PyTorch weights file"),
+        (lambda src: (src / "tokenizer.json").unlink(), r"tokenizer\.json: missing"),
+        (lambda src: (src / "preprocessor_config.json").write_text("{"), r"preprocessor_config\.json: not valid JSON"),
+        (
+            lambda src: (src / "config.json").write_text(json.dumps({"model_type": "multi_modality"})),
+            r"config\.json: model_type multi_modality, but no language_config, vision_config",
+        ),
+        (
+            lambda src: _set(src, "gen_vision_config", "cls", "VQ-8"),
+            r"gen_vision_config\.cls = 'VQ-8'; the converter knows",
+        ),
+        (
+            lambda src: _set(src, "vision_config", "params", {"image_size": 16, "model_name": "clip_vit_l"}),
+            r"vision_config\.params\.model_name = 'clip_vit_l'",
+        ),
+    ],
+)
 def test_damaged_checkpoints_are_refused_naming_the_file(src, cache, damage, message):
     damage(src)
     with pytest.raises(CheckpointError, match=message):

@@ -55,13 +55,20 @@ def test_greedy_matches_transformers_generate(backend, prompts, scale):
     assert torch.equal(mine, theirs)
 
 
-@pytest.mark.parametrize("settings", [dict(cfg_scale=5.0, temperature=1.0, top_k=0),
-                                      dict(cfg_scale=3.0, temperature=0.7, top_k=10)])
+@pytest.mark.parametrize(
+    "settings", [dict(cfg_scale=5.0, temperature=1.0, top_k=0), dict(cfg_scale=3.0, temperature=0.7, top_k=10)]
+)
 def test_multinomial_sampler_matches_transformers_generate(backend, prompts, settings):
     """(b) transformers draws with torch.multinomial from the global RNG; same seed, same tokens."""
     torch.manual_seed(1234)
-    theirs = hf_generate(backend, prompts, do_sample=True, guidance_scale=settings["cfg_scale"],
-                         temperature=settings["temperature"], top_k=settings["top_k"])
+    theirs = hf_generate(
+        backend,
+        prompts,
+        do_sample=True,
+        guidance_scale=settings["cfg_scale"],
+        temperature=settings["temperature"],
+        top_k=settings["top_k"],
+    )
     torch.manual_seed(1234)
     mine = ours(backend, prompts, sampler="multinomial", **settings).tokens
     assert torch.equal(mine, theirs)
@@ -123,8 +130,9 @@ def test_out_of_memory_halves_the_batch_and_continues(backend, prompts, monkeypa
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(rows, seeds, settings)
 
-    monkeypatch.setattr(backend, "decoder", type("Fake", (), {"__call__": staticmethod(small_memory),
-                                                             "release": lambda self: None})())
+    monkeypatch.setattr(
+        backend, "decoder", type("Fake", (), {"__call__": staticmethod(small_memory), "release": lambda self: None})()
+    )
     with caplog.at_level(logging.WARNING):
         tokens = ours(backend, prompts, seeds=[1, 2, 3]).tokens
     assert torch.equal(tokens, reference) and backend.batch_size == 1
@@ -134,6 +142,7 @@ def test_out_of_memory_halves_the_batch_and_continues(backend, prompts, monkeypa
 def test_reference_with_a_dynamic_cache_gives_the_same_tokens(backend, prompts):
     """The fallback reference for transformers 5.17 (whose default static cache crashes)."""
     ids, valid = left_pad(generation_rows(backend.processor, prompts), backend.special.pad)
-    dynamic = hf_image_generate(backend.model, ids, valid.long(), backend.special, dynamic_cache=True,
-                                do_sample=False, guidance_scale=3.0)
+    dynamic = hf_image_generate(
+        backend.model, ids, valid.long(), backend.special, dynamic_cache=True, do_sample=False, guidance_scale=3.0
+    )
     assert torch.equal(dynamic, hf_generate(backend, prompts, do_sample=False, guidance_scale=3.0))

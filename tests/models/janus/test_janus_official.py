@@ -89,13 +89,22 @@ def test_understanding_logits_and_greedy_answer_match_the_official_model(convert
     """Measured: max |logit difference| 0.0 (the same fp32 ops); the 8 greedy tokens are equal."""
     out, _ = official
     model, tok = converted.model, converted.processor.tokenizer
-    inputs = dict(input_ids=out["und.input_ids"], attention_mask=out["und.attention_mask"],
-                  pixel_values=out["und.pixel_values"][:, 0])
-    logits = model(**inputs).logits[:, -out["und.logits"].shape[1]:]
+    inputs = dict(
+        input_ids=out["und.input_ids"],
+        attention_mask=out["und.attention_mask"],
+        pixel_values=out["und.pixel_values"][:, 0],
+    )
+    logits = model(**inputs).logits[:, -out["und.logits"].shape[1] :]
     torch.testing.assert_close(logits, out["und.logits"], atol=LOGIT_ATOL, rtol=0)
-    greedy = model.generate(**inputs, generation_mode="text", max_new_tokens=8, do_sample=False,
-                            pad_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
-    assert greedy[0, inputs["input_ids"].shape[1]:].tolist() == out["und.greedy_ids"][0].tolist()
+    greedy = model.generate(
+        **inputs,
+        generation_mode="text",
+        max_new_tokens=8,
+        do_sample=False,
+        pad_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    assert greedy[0, inputs["input_ids"].shape[1] :].tolist() == out["und.greedy_ids"][0].tolist()
 
 
 def test_generation_prompt_and_null_prompt_match_the_official_script(converted, official):
@@ -116,10 +125,15 @@ def head_logits(backend, prompt: str, codes: torch.Tensor) -> torch.Tensor:
     rows = generation_rows(backend.processor, [prompt] * codes.shape[0])
     batch = D.build_prompt_batch(rows, backend.special, guided=True, round_to=1)  # (2B, P): B cond, then B uncond
     model, P = backend.model, batch.ids.shape[1]
-    emb = torch.cat([model.get_input_embeddings()(batch.ids),
-                     model.prepare_embeddings_for_image_generation(torch.cat([codes, codes]))], 1)
+    emb = torch.cat(
+        [
+            model.get_input_embeddings()(batch.ids),
+            model.prepare_embeddings_for_image_generation(torch.cat([codes, codes])),
+        ],
+        1,
+    )
     h = model.model.language_model(inputs_embeds=emb, use_cache=False).last_hidden_state
-    logits = model.model.generation_head(h[:, P - 1:-1])  # (2B, M, V)
+    logits = model.model.generation_head(h[:, P - 1 : -1])  # (2B, M, V)
     b = codes.shape[0]
     return torch.stack([logits[:b], logits[b:]], 1).flatten(0, 1)  # cond0, uncond0, cond1, ...
 
@@ -145,8 +159,11 @@ def test_greedy_cfg_decode_gives_the_official_tokens(converted, official):
     """Our decode loop (static cache, CFG 5, argmax) against the official loop with argmax for multinomial."""
     out, meta = official
     g = meta["generation"]
-    result = converted.generate_tokens([g["conversation"][0]["content"]], [0],
-                                       SamplingConfig.model_construct(cfg_scale=g["cfg_weight"], temperature=0.0))
+    result = converted.generate_tokens(
+        [g["conversation"][0]["content"]],
+        [0],
+        SamplingConfig.model_construct(cfg_scale=g["cfg_weight"], temperature=0.0),
+    )
     assert result.tokens.tolist() == out["gen.greedy.codes"].tolist()
     assert len(set(result.tokens[0].tolist())) >= 3  # greedy CFG on a random model repeats codes, yet not only one
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import re
 import socket
 import threading
 import time
@@ -63,16 +62,19 @@ class Stub:
         if key == "always500":
             return JSONResponse({"error": {"message": "engine dead"}}, 503)
         if key == "ratelimit":
-            return JSONResponse({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "7"}) if k == 1 \
+            return (
+                JSONResponse({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "7"})
+                if k == 1
                 else JSONResponse(ok)
+            )
         if key == "garbage":
             return JSONResponse({"data": [{"b64_json": base64.b64encode(b"not an image").decode()}] * n})
         if key == "nonjson":
             return PlainTextResponse("<html>gateway</html>")
         if key == "short":  # one image fewer than asked, every time
-            return JSONResponse({"data": ok["data"][:max(0, n - 1)]})
+            return JSONResponse({"data": ok["data"][: max(0, n - 1)]})
         if key == "half":  # the first answer has half the images, later ones all
-            return JSONResponse({"data": ok["data"][:n // 2] if k == 1 else ok["data"]})
+            return JSONResponse({"data": ok["data"][: n // 2] if k == 1 else ok["data"]})
         if key == "bad":
             return JSONResponse({"error": {"message": "unsupported size 999x999"}}, 400)
         return JSONResponse(ok)
@@ -94,8 +96,12 @@ def stub_server():
     from starlette.routing import Route
 
     stub = Stub()
-    app = Starlette(routes=[Route("/v1/images/generations", stub.images, methods=["POST"]),
-                            Route("/v1/chat/completions", stub.chat, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/v1/images/generations", stub.images, methods=["POST"]),
+            Route("/v1/chat/completions", stub.chat, methods=["POST"]),
+        ]
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -131,8 +137,16 @@ class Sleeps:
 
 
 def make(url: str, **kw):
-    opts = dict(base_url=url, api_key_env=KEY_ENV, concurrency=4, timeout_s=5.0, max_retries=2, backoff=0.5,
-                backoff_max=10.0, size="8x8")
+    opts = dict(
+        base_url=url,
+        api_key_env=KEY_ENV,
+        concurrency=4,
+        timeout_s=5.0,
+        max_retries=2,
+        backoff=0.5,
+        backoff_max=10.0,
+        size="8x8",
+    )
     backend = load_served(ModelConfig(name="served", path="stub-omni"), ServedOptions(**{**opts, **kw}))
     sleeps = Sleeps()
     backend.images_http.sleep = backend.chat_http.sleep = sleeps
@@ -143,7 +157,7 @@ def make(url: str, **kw):
 def test_well_formed_per_candidate_seeds(server):
     url, stub = server
     backend, _ = make(url)
-    gen = backend.generate(["ok a cat", "ok a dog", "ok a cat"], [5, 2 ** 40 + 6, 7], SAMPLING)
+    gen = backend.generate(["ok a cat", "ok a dog", "ok a cat"], [5, 2**40 + 6, 7], SAMPLING)
     assert gen.errors == [None, None, None] and gen.tokens.shape == (3, 0) and gen.images.shape == (3, 8, 8, 3)
     assert sorted(b["seed"] for b in stub.bodies) == [5, 6, 7]  # the candidate seed mod 2^31
     assert all(b["n"] == 1 and b["size"] == "8x8" and b["response_format"] == "b64_json" for b in stub.bodies)
@@ -174,8 +188,15 @@ def test_faults_bounded_request_counts(server):
     assert err["bad"] == "HTTP 400: unsupported size 999x999"
     assert gen.images[1].sum() == 0  # a failed candidate's placeholder
     # 1 + max_retries for retryable faults, a single request for 4xx / undecodable / non-JSON
-    assert dict(stub.counts) == {"flaky": 3, "always500": 3, "ratelimit": 2, "garbage": 1, "nonjson": 1,
-                                 "bad": 1, "ok": 1}
+    assert dict(stub.counts) == {
+        "flaky": 3,
+        "always500": 3,
+        "ratelimit": 2,
+        "garbage": 1,
+        "nonjson": 1,
+        "bad": 1,
+        "ok": 1,
+    }
     assert 7 in sleeps.delays and len(sleeps.delays) == 5  # Retry-After honoured, nobody actually waited
     assert all(d <= 10.0 for d in sleeps.delays)
 
@@ -260,10 +281,20 @@ def test_audit_resume_requests_nothing_again(server, tmp_path):
     from unigap.audit.runner import AuditConfig, run_audit
 
     url, stub = server
-    cfg = AuditConfig.model_validate({
-        "model": {"name": "served", "path": "stub-omni", "options": {"base_url": url, "size": "32x32",
-                                                                    "api_key_env": KEY_ENV}},
-        "prompts": {"per_subtask": 1}, "n": 2, "judges": [], "n_boot": 10, "batch_size": 8})
+    cfg = AuditConfig.model_validate(
+        {
+            "model": {
+                "name": "served",
+                "path": "stub-omni",
+                "options": {"base_url": url, "size": "32x32", "api_key_env": KEY_ENV},
+            },
+            "prompts": {"per_subtask": 1},
+            "n": 2,
+            "judges": [],
+            "n_boot": 10,
+            "chunk_size": 8,
+        }
+    )
     metrics = run_audit(cfg, tmp_path / "run")
     first = sum(stub.counts.values())
     assert stub.counts["chat"] == 18 and first == 36  # 9 prompts x 2 candidates: one image + one judgment each

@@ -20,8 +20,17 @@ def showo_keys(layers: int) -> list[str]:
     keys = ["showo.model.embed_tokens.weight"]
     for i in range(layers):
         p = f"showo.model.layers.{i}"
-        for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense",
-                  "self_attn.q_layernorm", "self_attn.k_layernorm", "mlp.fc1", "mlp.fc2", "input_layernorm"):
+        for m in (
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.dense",
+            "self_attn.q_layernorm",
+            "self_attn.k_layernorm",
+            "mlp.fc1",
+            "mlp.fc2",
+            "input_layernorm",
+        ):
             keys += _wb(f"{p}.{m}")
     return keys + _wb("showo.model.final_layernorm") + _wb("showo.lm_head")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
-from unigap.verdict import judgment_from_answer as _parsed
 from unigap.models.showo.text import last_logits
+from unigap.verdict import judgment_from_answer as _parsed
 from unigap.verdict import question
 
 

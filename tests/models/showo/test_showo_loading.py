@@ -32,7 +32,9 @@ def test_official_names_map_onto_every_model_weight_and_load_strictly(backend, s
     # The reloaded weights equal the file's (strict: nothing random left behind).
     file = load_file(str(showo_dir / "pytorch_model.safetensors"))
     w = backend.model.state_dict()
-    assert torch.equal(w["llm.model.layers.1.self_attn.dense.weight"], file["showo.model.layers.1.self_attn.dense.weight"])
+    assert torch.equal(
+        w["llm.model.layers.1.self_attn.dense.weight"], file["showo.model.layers.1.self_attn.dense.weight"]
+    )
     assert w["llm.lm_head.bias"].shape == (backend.cfg.vocab_size,)
 
 

@@ -72,14 +72,16 @@ def test_key_list_matches_the_official_classes_at_tiny_and_published_dims():
     tiny = keys["tiny"]
     d = tiny["vq_dims"]
     assert sorted(showo_keys(layers=2)) == sorted(tiny["showo"])
-    assert sorted(magvit_keys(d["ch"], d["enc_mult"], d["enc_blocks"], d["dec_mult"], d["dec_blocks"])) \
-        == sorted(tiny["magvitv2"])
+    assert sorted(magvit_keys(d["ch"], d["enc_mult"], d["enc_blocks"], d["dec_mult"], d["dec_blocks"])) == sorted(
+        tiny["magvitv2"]
+    )
     pub = keys["published"]
     assert sorted(showo_keys(layers=24)) == sorted(pub["show-o"]["keys"])
     assert pub["show-o-512x512"].get("keys_same_as") == "show-o"
     dims = MagvitDims()
-    assert sorted(magvit_keys(dims.ch, dims.enc_mult, dims.enc_blocks, dims.dec_mult, dims.dec_blocks)) \
-        == sorted(pub["magvitv2"]["keys"])
+    assert sorted(magvit_keys(dims.ch, dims.enc_mult, dims.enc_blocks, dims.dec_mult, dims.dec_blocks)) == sorted(
+        pub["magvitv2"]["keys"]
+    )
 
 
 @pytest.mark.parametrize("name", ["show-o", "show-o-512x512"])
@@ -233,8 +235,9 @@ def test_sft_loss_is_the_official_loss_t2i(official, cases):
     masked = schedule_masks(len(c["prompts"]), len(c["codes"][0]), g)
     dropped = (torch.rand(len(c["prompts"]), generator=g) < c["cond_dropout"]).int()
     assert masked.int().tolist() == c["masked"] and dropped.tolist() == c["dropped"]  # same draws, same order
-    loss = official.image_loss(c["prompts"], torch.tensor(c["codes"]),
-                               generator=torch.Generator().manual_seed(c["seed"]))
+    loss = official.image_loss(
+        c["prompts"], torch.tensor(c["codes"]), generator=torch.Generator().manual_seed(c["seed"])
+    )
     assert abs(loss.item() - c["loss_t2i"]) < 1e-5
 
 
@@ -298,8 +301,9 @@ def test_tied_confidences_clamp_the_next_step_as_the_official_loop(cases, arrays
         return torch.tensor(c["code_logits"]).expand(image.shape[0], m, k)
 
     monkeypatch.setattr(showo_sampling, "gumbel", _replay(c, arrays, "ties"))
-    tokens = decode(logits_fn, m, mask_id, 0, DecodeSpec(c["steps"], 0.0, 1.0), [torch.Generator()],
-                    torch.device("cpu"))
+    tokens = decode(
+        logits_fn, m, mask_id, 0, DecodeSpec(c["steps"], 0.0, 1.0), [torch.Generator()], torch.device("cpu")
+    )
     assert left[1:] == c["left_masked"][:-1]  # what each step began with = what the previous one left
     assert any(a < b for a, b in zip(c["left_masked"][:-1], c["mask_len"][:-1]))  # the fixture has a tie
     assert tokens.tolist() == c["tokens"]

@@ -16,8 +16,10 @@ def test_t2i_layout_and_truncation_warning(backend, caplog):
         rows = lay.t2i_rows(["a red circle", " ".join(["red"] * 200)], image)
     assert rows.shape == (2, lay.max_text_len + 1 + 16 + 2)  # 129 text + soi + M + eoi
     r = rows[0].tolist()
-    assert r[:lay.text_width - 6] == [lay.pad] * (lay.text_width - 6)
-    assert r[lay.text_width - 6:lay.text_width] == [lay.tid("<|t2i|>"), lay.bos] + lay.encode("a red circle") + [lay.eos]
+    assert r[: lay.text_width - 6] == [lay.pad] * (lay.text_width - 6)
+    assert r[lay.text_width - 6 : lay.text_width] == [lay.tid("<|t2i|>"), lay.bos] + lay.encode("a red circle") + [
+        lay.eos
+    ]
     assert r[lay.text_width] == lay.tid("<|soi|>") and r[-1] == lay.tid("<|eoi|>")
     long = rows[1].tolist()
     assert lay.pad not in long and long[lay.text_width - 1] == lay.eos  # truncated, <|eot|> kept

@@ -60,7 +60,7 @@ def test_guidance_zero_runs_without_unconditional_rows(backend, prompts):
         backend.generate_tokens(prompts[:2], [1, 2], SamplingConfig(cfg_scale=1.75))
     finally:
         backend.model.hidden = hidden
-    assert set(calls[:backend.steps]) == {2} and set(calls[backend.steps:]) == {4}  # cond + uncond in one forward
+    assert set(calls[: backend.steps]) == {2} and set(calls[backend.steps :]) == {4}  # cond + uncond in one forward
 
 
 def test_non_finite_logits_name_the_prompt(backend, prompts):

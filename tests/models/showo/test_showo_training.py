@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from unigap.curation.dataset import MANIFEST, _write
-from unigap.models.base import ModelConfig, SamplingConfig
 from unigap.files import encode_png
+from unigap.models.base import ModelConfig, SamplingConfig
 from unigap.training.improve import ImproveConfig, freeze, improve
 from unigap.training.losses import dpo_loss
 
@@ -83,22 +83,47 @@ def make_data(path, backend, n=4):
         img = backend.decode(toks).numpy()
         base = {"prompt": texts[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
         rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append({**base, "chosen": {"bytes": encode_png(img[0])}, "rejected": {"bytes": encode_png(img[1])},
-                      "chosen_tokens": toks[0].tolist(), "rejected_tokens": toks[1].tolist()})
+        pairs.append(
+            {
+                **base,
+                "chosen": {"bytes": encode_png(img[0])},
+                "rejected": {"bytes": encode_png(img[1])},
+                "chosen_tokens": toks[0].tolist(),
+                "rejected_tokens": toks[1].tolist(),
+            }
+        )
     path.mkdir(parents=True, exist_ok=True)
     _write(rows, path / "sft.parquet", ("image",))
     _write(pairs, path / "dpo.parquet", ("chosen", "rejected"))
-    _write([{"prompt": "a blue cat", "prompt_id": "q0", "subtask": "single_object", "band": "easy", "split": "train",
-             "suite": "t", "spec": "null"}], path / "discard.parquet", ())
-    manifest = {"curate": {"rule": "all_accepted"}, "splits": ["train"], "run_dir": None,
-                "fingerprint": backend.fingerprint(), "counts": {}}
+    _write(
+        [
+            {
+                "prompt": "a blue cat",
+                "prompt_id": "q0",
+                "subtask": "single_object",
+                "band": "easy",
+                "split": "train",
+                "suite": "t",
+                "spec": "null",
+            }
+        ],
+        path / "discard.parquet",
+        (),
+    )
+    manifest = {
+        "curate": {"rule": "all_accepted"},
+        "splits": ["train"],
+        "run_dir": None,
+        "fingerprint": backend.fingerprint(),
+        "counts": {},
+    }
     (path / MANIFEST).write_text(json.dumps(manifest))
     return path
 
 
 def _cfg(showo_dir, **kw):
     model = ModelConfig(name="showo", path=str(showo_dir), batch_size=4, options={"steps": 2})
-    return ImproveConfig(**{"model": model, "epochs": 2, "batch_size": 2, "lr": 1e-3, **kw})
+    return ImproveConfig(**{"model": model, "epochs": 2, "train_batch_size": 2, "lr": 1e-3, **kw})
 
 
 def test_lora_improve_killed_and_resumed_gives_the_same_weights(showo_dir, backend, tmp_path):
@@ -121,14 +146,20 @@ def test_lora_improve_killed_and_resumed_gives_the_same_weights(showo_dir, backe
     b = _weights(load(tmp_path / "killed" / "model").model)
     base = _weights(backend.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(a["llm.model.layers.0.self_attn.q_proj.weight"], base["llm.model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        a["llm.model.layers.0.self_attn.q_proj.weight"], base["llm.model.layers.0.self_attn.q_proj.weight"]
+    )
     assert torch.equal(a["llm.model.layers.0.mlp.fc1.weight"], base["llm.model.layers.0.mlp.fc1.weight"])  # frozen
 
 
 def test_sft_improve_with_curriculum_replay(showo_dir, backend, tmp_path):
     data = make_data(tmp_path / "data", backend, n=2)
-    c = _cfg(showo_dir, method="sft", curriculum={"mode": "fixed", "epoch": 1, "n": 2},
-             sampling={"cfg_scale": 1.75, "temperature": 1.0})
+    c = _cfg(
+        showo_dir,
+        method="sft",
+        curriculum={"mode": "fixed", "epoch": 1, "n": 2},
+        sampling={"cfg_scale": 1.75, "temperature": 1.0},
+    )
     hist = improve(c, data, tmp_path / "out", log=lambda m: None)
     assert len(hist["replays"]) == 1 and all(math.isfinite(e["loss"]) for e in hist["epochs"])
     assert (tmp_path / "out" / "model" / "config.json").exists()
@@ -151,8 +182,9 @@ def test_image_loss_is_the_official_masked_cross_entropy(backend, prompts):
     lay = backend.layout
     image = torch.where(masked, lay.mask_id, toks + lay.text_vocab)
     rows = lay.t2i_rows(["" if d else p for p, d in zip(prompts, drop.tolist())], image)
-    logits = backend.model.llm(input_ids=rows, attention_mask=attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"),
-                                                                                  lay.tid("<|eoi|>")))).logits
+    logits = backend.model.llm(
+        input_ids=rows, attention_mask=attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
+    ).logits
     labels = torch.full_like(rows, -100)
     labels[:, lay.image_slice()] = torch.where(masked, toks + lay.text_vocab, -100)
     labels[:, lay.text_width], labels[:, -1] = lay.tid("<|soi|>"), lay.tid("<|eoi|>")

@@ -5,8 +5,18 @@ from unigap.models.tiny.model import TinyConfig, TinyUnified
 
 def tiny(seed=0, layers=2):
     torch.manual_seed(seed)
-    return TinyUnified(TinyConfig(text_vocab=60, image_vocab=32, n_image_tokens=16, prompt_len=12, block_size=48,
-                                  n_layer=layers, n_head=2, n_embd=32)).eval()
+    return TinyUnified(
+        TinyConfig(
+            text_vocab=60,
+            image_vocab=32,
+            n_image_tokens=16,
+            prompt_len=12,
+            block_size=48,
+            n_layer=layers,
+            n_head=2,
+            n_embd=32,
+        )
+    ).eval()
 
 
 def prompts(b, lengths):

@@ -96,5 +96,14 @@ class StripeColoursOptions(Config):
 def load_stripe_colours(cfg, options):
     """`prompts.suite: stripe-colours`: one subtask per colour."""
     colours = cfg.subtasks or list(COLOURS)
-    return [Prompt(id=f"stripe-colours/{c}/{cfg.split}/{i}", text=f"a mostly {c} flag", subtask=c, split=cfg.split,
-                   suite="stripe-colours") for c in colours for i in range(options.per_colour)]
+    return [
+        Prompt(
+            id=f"stripe-colours/{c}/{cfg.split}/{i}",
+            text=f"a mostly {c} flag",
+            subtask=c,
+            split=cfg.split,
+            suite="stripe-colours",
+        )
+        for c in colours
+        for i in range(options.per_colour)
+    ]

@@ -42,8 +42,20 @@ GEN_SIZE, VQ_FACTOR = 8, 2  # generate()'s img_size / patch_size: the VQ's outpu
 CFG_WEIGHT = 5.0
 
 BOS, EOS, PAD = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"
-SPECIALS = [BOS, EOS, PAD, "<image_placeholder>", "<patch_placeholder>", "<|ref|>", "<|/ref|>", "<|det|>",
-            "<|/det|>", "<|grounding|>", "<|User|>", "<|Assistant|>"]
+SPECIALS = [
+    BOS,
+    EOS,
+    PAD,
+    "<image_placeholder>",
+    "<patch_placeholder>",
+    "<|ref|>",
+    "<|/ref|>",
+    "<|det|>",
+    "<|/det|>",
+    "<|grounding|>",
+    "<|User|>",
+    "<|Assistant|>",
+]
 IMAGE_TOKENS = ["<begin_of_image>", "<end_of_image>"]
 CORPUS = [
     "You are a helpful language and vision assistant. You are able to understand the visual content that the "
@@ -61,11 +73,14 @@ UND_LOGITS = 24  # logits kept: the question and the assistant tag
 
 
 def check_commit(janus: Path) -> str:
-    head = subprocess.run(["git", "-C", str(janus), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(janus), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     if head != PINNED_COMMIT:
-        sys.exit(f"{janus} is at {head}; these fixtures come from deepseek-ai/Janus {PINNED_COMMIT} "
-                 f"(git -C {janus} checkout {PINNED_COMMIT})")
+        sys.exit(
+            f"{janus} is at {head}; these fixtures come from deepseek-ai/Janus {PINNED_COMMIT} "
+            f"(git -C {janus} checkout {PINNED_COMMIT})"
+        )
     return head
 
 
@@ -80,13 +95,26 @@ def patch_tiny_dims() -> None:
     from janus.models import siglip_vit, vq_model
 
     siglip_vit.SigLIP_MODEL_CONFIG["siglip_large_patch16_384"] = dict(
-        image_size=IMAGE_SIZE, patch_size=PATCH, width=VIS_WIDTH, layers=2, heads=16, mlp_ratio=2,
-        global_pool="map", use_checkpoint=False)
+        image_size=IMAGE_SIZE,
+        patch_size=PATCH,
+        width=VIS_WIDTH,
+        layers=2,
+        heads=16,
+        mlp_ratio=2,
+        global_pool="map",
+        use_checkpoint=False,
+    )
     vq_model.Encoder = functools.partial(vq_model.Encoder, ch=32, num_res_blocks=1)
     vq_model.Decoder = functools.partial(vq_model.Decoder, ch=32, num_res_blocks=1)
-    vq_model.VQ_models["VQ-16"] = lambda: vq_model.VQModel(vq_model.ModelArgs(
-        codebook_size=CODEBOOK, codebook_embed_dim=CODE_DIM, encoder_ch_mult=[1, 1],
-        decoder_ch_mult=[1, 1], z_channels=32))
+    vq_model.VQ_models["VQ-16"] = lambda: vq_model.VQModel(
+        vq_model.ModelArgs(
+            codebook_size=CODEBOOK,
+            codebook_embed_dim=CODE_DIM,
+            encoder_ch_mult=[1, 1],
+            decoder_ch_mult=[1, 1],
+            z_channels=32,
+        )
+    )
 
 
 def build_tokenizer():
@@ -97,23 +125,41 @@ def build_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, show_progress=False,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(vocab_size=300, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
     tok.add_special_tokens(SPECIALS)
     tok.add_tokens(IMAGE_TOKENS)
-    return LlamaTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=None,
-                              additional_special_tokens=SPECIALS[3:], model_max_length=16384,
-                              legacy=True, clean_up_tokenization_spaces=False)
+    return LlamaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=None,
+        additional_special_tokens=SPECIALS[3:],
+        model_max_length=16384,
+        legacy=True,
+        clean_up_tokenization_spaces=False,
+    )
 
 
 def build_processor(tokenizer):
     from janus.models import VLChatProcessor
     from janus.models.image_processing_vlm import VLMImageProcessor
 
-    image_processor = VLMImageProcessor(image_size=IMAGE_SIZE, min_size=MIN_SIZE, image_mean=[0.5, 0.5, 0.5],
-                                        image_std=[0.5, 0.5, 0.5])
-    return VLChatProcessor(image_processor, tokenizer, num_image_tokens=GEN_STEPS, add_special_token=False,
-                           sft_format="deepseek", mask_prompt=True, ignore_id=-100)
+    image_processor = VLMImageProcessor(
+        image_size=IMAGE_SIZE, min_size=MIN_SIZE, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
+    )
+    return VLChatProcessor(
+        image_processor,
+        tokenizer,
+        num_image_tokens=GEN_STEPS,
+        add_special_token=False,
+        sft_format="deepseek",
+        mask_prompt=True,
+        ignore_id=-100,
+    )
 
 
 def model_config(vocab_size: int) -> dict:
@@ -123,20 +169,47 @@ def model_config(vocab_size: int) -> dict:
         "model_type": "multi_modality",
         "architectures": ["MultiModalityCausalLM"],
         "torch_dtype": "bfloat16",
-        "vision_config": {"cls": "CLIPVisionTower", "model_type": "vision", "params": {
-            "image_size": IMAGE_SIZE, "model_name": "siglip_large_patch16_384", "select_feature": "same",
-            "select_layer": -1}},
-        "aligner_config": {"cls": mlp, "model_type": "aligner", "params": {
-            "depth": 2, "input_dim": VIS_WIDTH, "n_embed": HIDDEN, "projector_type": "mlp_gelu"}},
-        "gen_vision_config": {"cls": "VQ-16", "model_type": "gen_vision", "params": {
-            "image_token_size": CODEBOOK, "n_embed": CODE_DIM}},
-        "gen_aligner_config": {"cls": mlp, "model_type": "gen_aligner", "params": {
-            "depth": 2, "input_dim": CODE_DIM, "n_embed": HIDDEN, "projector_type": "mlp_gelu"}},
-        "gen_head_config": {"cls": "vision_head", "model_type": "gen_head", "params": {
-            "image_token_embed": HIDDEN, "image_token_size": CODEBOOK, "n_embed": HIDDEN}},
-        "language_config": {"hidden_size": HIDDEN, "intermediate_size": 64, "max_position_embeddings": 256,
-                            "model_type": "llama", "num_attention_heads": 4, "num_hidden_layers": 2,
-                            "num_key_value_heads": 2, "torch_dtype": "bfloat16", "vocab_size": vocab_size},
+        "vision_config": {
+            "cls": "CLIPVisionTower",
+            "model_type": "vision",
+            "params": {
+                "image_size": IMAGE_SIZE,
+                "model_name": "siglip_large_patch16_384",
+                "select_feature": "same",
+                "select_layer": -1,
+            },
+        },
+        "aligner_config": {
+            "cls": mlp,
+            "model_type": "aligner",
+            "params": {"depth": 2, "input_dim": VIS_WIDTH, "n_embed": HIDDEN, "projector_type": "mlp_gelu"},
+        },
+        "gen_vision_config": {
+            "cls": "VQ-16",
+            "model_type": "gen_vision",
+            "params": {"image_token_size": CODEBOOK, "n_embed": CODE_DIM},
+        },
+        "gen_aligner_config": {
+            "cls": mlp,
+            "model_type": "gen_aligner",
+            "params": {"depth": 2, "input_dim": CODE_DIM, "n_embed": HIDDEN, "projector_type": "mlp_gelu"},
+        },
+        "gen_head_config": {
+            "cls": "vision_head",
+            "model_type": "gen_head",
+            "params": {"image_token_embed": HIDDEN, "image_token_size": CODEBOOK, "n_embed": HIDDEN},
+        },
+        "language_config": {
+            "hidden_size": HIDDEN,
+            "intermediate_size": 64,
+            "max_position_embeddings": 256,
+            "model_type": "llama",
+            "num_attention_heads": 4,
+            "num_hidden_layers": 2,
+            "num_key_value_heads": 2,
+            "torch_dtype": "bfloat16",
+            "vocab_size": vocab_size,
+        },
     }
 
 
@@ -154,7 +227,7 @@ def randomize(model, seed: int) -> None:
                 p.copy_(0.1 * noise)  # biases
             else:
                 fan_in = p[0].numel() if p.ndim == 4 else p.shape[-1]  # conv: in * k * k
-                p.copy_(noise / fan_in ** 0.5)
+                p.copy_(noise / fan_in**0.5)
 
 
 def fixed_images() -> list:
@@ -196,25 +269,37 @@ def record_understanding(model, processor, image, out: dict, meta: dict) -> None
     """As the official inference.py, on CPU in fp32 (its `.to(device)` would cast pixels to bf16)."""
     import torch
 
-    conversation = [{"role": "<|User|>", "content": f"<image_placeholder>\n{UND_QUESTION}", "images": ["x"]},
-                    {"role": "<|Assistant|>", "content": ""}]
+    conversation = [
+        {"role": "<|User|>", "content": f"<image_placeholder>\n{UND_QUESTION}", "images": ["x"]},
+        {"role": "<|Assistant|>", "content": ""},
+    ]
     inputs = processor(conversations=conversation, images=[image], force_batchify=True)
     tok = processor.tokenizer
     with torch.inference_mode():
         embeds = model.prepare_inputs_embeds(**inputs)
         logits = model.language_model(inputs_embeds=embeds, attention_mask=inputs.attention_mask).logits
         greedy = model.language_model.generate(
-            inputs_embeds=embeds, attention_mask=inputs.attention_mask, pad_token_id=tok.eos_token_id,
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, max_new_tokens=8, do_sample=False,
-            use_cache=True)
+            inputs_embeds=embeds,
+            attention_mask=inputs.attention_mask,
+            pad_token_id=tok.eos_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            max_new_tokens=8,
+            do_sample=False,
+            use_cache=True,
+        )
     out["und.input_ids"] = inputs.input_ids
     out["und.attention_mask"] = inputs.attention_mask
     out["und.pixel_values"] = inputs.pixel_values.float()  # (1, 1, 3, 16, 16)
     out["und.images_seq_mask"] = inputs.images_seq_mask.to(torch.uint8)
     out["und.logits"] = logits[:, -UND_LOGITS:].float()  # (1, UND_LOGITS, V): the last positions, after the image
     out["und.greedy_ids"] = greedy
-    meta["understanding"] = {"conversation": conversation, "sft_format": inputs.sft_format[0],
-                             "system_prompt": processor.system_prompt, "image": UND_IMAGE}
+    meta["understanding"] = {
+        "conversation": conversation,
+        "sft_format": inputs.sft_format[0],
+        "system_prompt": processor.system_prompt,
+        "image": UND_IMAGE,
+    }
 
 
 def official_generate(janus: Path):
@@ -265,9 +350,17 @@ def run_official_generate(janus: Path, model, processor, prompt: str, parallel: 
     try:
         with tempfile.TemporaryDirectory() as tmp:
             os.chdir(tmp)  # it writes generated_samples/img_*.jpg
-            generate(model, processor, prompt, temperature=1, parallel_size=parallel,
-                                     cfg_weight=CFG_WEIGHT, image_token_num_per_image=GEN_STEPS,
-                                     img_size=GEN_SIZE, patch_size=VQ_FACTOR)
+            generate(
+                model,
+                processor,
+                prompt,
+                temperature=1,
+                parallel_size=parallel,
+                cfg_weight=CFG_WEIGHT,
+                image_token_num_per_image=GEN_STEPS,
+                img_size=GEN_SIZE,
+                patch_size=VQ_FACTOR,
+            )
     finally:
         os.chdir(cwd)
         PIL.Image.fromarray, torch.multinomial = original_fromarray, original_multinomial
@@ -281,8 +374,9 @@ def record_generation(janus: Path, model, processor, out: dict, meta: dict) -> N
     import torch
 
     conversation = [{"role": "<|User|>", "content": GEN_PROMPT}, {"role": "<|Assistant|>", "content": ""}]
-    sft = processor.apply_sft_template_for_multi_turn_prompts(conversations=conversation,
-                                                              sft_format=processor.sft_format, system_prompt="")
+    sft = processor.apply_sft_template_for_multi_turn_prompts(
+        conversations=conversation, sft_format=processor.sft_format, system_prompt=""
+    )
     prompt = sft + processor.image_start_tag
     forced = torch.from_numpy(np.random.RandomState(SEED + 1).randint(0, CODEBOOK, (2, GEN_STEPS)))
     runs = {"greedy": (1, lambda i, probs: probs.argmax(-1)), "forced": (2, lambda i, probs: forced[:, i])}
@@ -294,9 +388,16 @@ def record_generation(janus: Path, model, processor, out: dict, meta: dict) -> N
         out[f"gen.{name}.decoded"] = rec["dec"]  # (parallel, 3, H, W), float
         out[f"gen.{name}.images"] = torch.stack(rec["images"])  # (parallel, H, W, 3) uint8
     out["gen.input_ids"] = torch.tensor(processor.tokenizer.encode(prompt))
-    meta["generation"] = {"conversation": conversation, "prompt": prompt, "cfg_weight": CFG_WEIGHT,
-                          "temperature": 1, "steps": GEN_STEPS, "pad_id": processor.pad_id, "img_size": GEN_SIZE,
-                          "patch_size": VQ_FACTOR}
+    meta["generation"] = {
+        "conversation": conversation,
+        "prompt": prompt,
+        "cfg_weight": CFG_WEIGHT,
+        "temperature": 1,
+        "steps": GEN_STEPS,
+        "pad_id": processor.pad_id,
+        "img_size": GEN_SIZE,
+        "patch_size": VQ_FACTOR,
+    }
 
 
 def record_vq(model, out: dict) -> None:
@@ -338,15 +439,22 @@ def main() -> None:
     save_checkpoint(ckpt, build_tokenizer())
     model, processor = load_as_a_user(ckpt)
     out: dict = {}
-    meta: dict = {"janus_commit": commit, "seed": SEED, "versions": versions(),
-                  "checkpoint_files": sorted(p.name for p in ckpt.iterdir())}
+    meta: dict = {
+        "janus_commit": commit,
+        "seed": SEED,
+        "versions": versions(),
+        "checkpoint_files": sorted(p.name for p in ckpt.iterdir()),
+    }
     images = fixed_images()
     record_preprocessing(processor, images, out)
     record_understanding(model, processor, images[UND_IMAGE], out, meta)
     record_generation(args.janus, model, processor, out, meta)
     record_vq(model, out)
-    save_file({k: v.contiguous() for k, v in sorted(out.items())}, str(args.out / "outputs.safetensors"),
-              metadata={"janus_commit": commit})
+    save_file(
+        {k: v.contiguous() for k, v in sorted(out.items())},
+        str(args.out / "outputs.safetensors"),
+        metadata={"janus_commit": commit},
+    )
     (args.out / "fixture.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"wrote {args.out} ({total / 1024:.0f} KiB)")

@@ -18,7 +18,6 @@ The checkout must be at COMMIT (checked). Needs the official requirements (READM
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -33,24 +32,59 @@ COMMIT = "024e5dd0ae00b7429d53cf2ff75aaba9214a3d96"
 REPO = "Jialuo-Li/Science-T2I"
 FILES = ("eval/eval_t2i_with_SciScore.py", "eval/eval_vlm.py")
 # laion/CLIP-ViT-H-14-laion2B-s32B-b79K's preprocessor (SciScore was trained from it): 224, bicubic
-PROCESSOR = {"crop_size": {"height": 224, "width": 224}, "do_center_crop": True, "do_convert_rgb": True,
-             "do_normalize": True, "do_rescale": True, "do_resize": True,
-             "image_mean": [0.48145466, 0.4578275, 0.40821073],
-             "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "rescale_factor": 1 / 255,
-             "size": {"shortest_edge": 224}}
-TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-            max_position_embeddings=77)
-VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=224,
-              patch_size=32)
-WORDS = ("a photo of the dog cat red glass ice cube melting on hot stove metal spoon in water sunlight "
-         "apple tree leaves autumn candle burning iron rusting plant sprout").split()
-SIZES = [(224, 224), (512, 512), (384, 384), (256, 256), (512, 384), (384, 512), (300, 226), (226, 300), (227, 224),
-         (224, 227), (229, 224), (224, 229), (231, 224), (640, 480), (301, 227), (250, 333), (97, 71), (71, 97)]
-PROMPTS = ["a dog", "an ice cube melting on a hot stove, realistic.", "a metal spoon in water in sunlight",
-           " ".join(["red apple tree leaves in autumn"] * 16)]  # the last is longer than 77 tokens
+PROCESSOR = {
+    "crop_size": {"height": 224, "width": 224},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "resample": 3,
+    "rescale_factor": 1 / 255,
+    "size": {"shortest_edge": 224},
+}
+TEXT = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77
+)
+VISION = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=224, patch_size=32
+)
+WORDS = (
+    "a photo of the dog cat red glass ice cube melting on hot stove metal spoon in water sunlight "
+    "apple tree leaves autumn candle burning iron rusting plant sprout"
+).split()
+SIZES = [
+    (224, 224),
+    (512, 512),
+    (384, 384),
+    (256, 256),
+    (512, 384),
+    (384, 512),
+    (300, 226),
+    (226, 300),
+    (227, 224),
+    (224, 227),
+    (229, 224),
+    (224, 229),
+    (231, 224),
+    (640, 480),
+    (301, 227),
+    (250, 333),
+    (97, 71),
+    (71, 97),
+]
+PROMPTS = [
+    "a dog",
+    "an ice cube melting on a hot stove, realistic.",
+    "a metal spoon in water in sunlight",
+    " ".join(["red apple tree leaves in autumn"] * 16),
+]  # the last is longer than 77 tokens
 
 
 # ---- the tiny SciScore stand-in (the tests rebuild it from the same recipe) ---------------------
+
 
 def write_tokenizer(path: Path, bytes_to_unicode) -> None:
     """CLIP's byte-level BPE with the 256 byte symbols (+ "</w>" forms), a few merges, <|startoftext|>,
@@ -96,11 +130,17 @@ def build_sciscore(path: Path) -> dict[str, float]:
 
     path.mkdir(parents=True, exist_ok=True)
     write_tokenizer(path, bytes_to_unicode)
-    tok = CLIPTokenizerFast(vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"),
-                            pad_token="<|endoftext|>")
+    tok = CLIPTokenizerFast(
+        vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"), pad_token="<|endoftext|>"
+    )
     ids = tok.convert_tokens_to_ids
-    text = dict(TEXT, vocab_size=len(tok), bos_token_id=ids("<|startoftext|>"), eos_token_id=ids("<|endoftext|>"),
-                pad_token_id=ids("<|endoftext|>"))
+    text = dict(
+        TEXT,
+        vocab_size=len(tok),
+        bos_token_id=ids("<|startoftext|>"),
+        eos_token_id=ids("<|endoftext|>"),
+        pad_token_id=ids("<|endoftext|>"),
+    )
     model = CLIPModel(CLIPConfig(text_config=text, vision_config=VISION, projection_dim=16))
     checksum = fill_weights(model)
     model.save_pretrained(path)
@@ -109,6 +149,7 @@ def build_sciscore(path: Path) -> dict[str, float]:
 
 
 # ---- synthetic images --------------------------------------------------------------------------
+
 
 def synthetic_image(w: int, h: int, k: int) -> np.ndarray:
     """(h, w, 3) uint8: ((5 + k) x + (11 + 2k) y + 67 c + x y / 7) mod 256 — varied, position-dependent."""
@@ -126,6 +167,7 @@ def pixel_checksum(pixels, mean, std) -> list[int]:
 
 
 # ---- the official modules ----------------------------------------------------------------------
+
 
 def load_official(checkout: Path, name: str) -> types.ModuleType:
     """eval/<name>.py with the imports it does not use for scoring stubbed (FLUX pipeline, hub datasets)."""
@@ -163,8 +205,14 @@ def score_cases(t2i, vlm, model_root: Path) -> tuple[list[dict], list[dict]]:
             if (k + j) % 2 and j != 3 and k > 3:
                 continue  # keep the fixture small: every size, not every prompt
             score = scorer(im, prompt)  # the official forward: ToTensor -> uint8 -> processor -> features
-            scores.append({"image": [w, h, k], "prompt": j, "sciscore": float(score[0]),
-                           "crop": pixel_checksum(pix.numpy(), proc.image_mean, proc.image_std)})
+            scores.append(
+                {
+                    "image": [w, h, k],
+                    "prompt": j,
+                    "sciscore": float(score[0]),
+                    "crop": pixel_checksum(pix.numpy(), proc.image_mean, proc.image_std),
+                }
+            )
     pairs = []
     for k in range(0, len(images) - 1):
         a, b = k, (k * 7 + 3) % len(images)
@@ -188,17 +236,25 @@ def accuracy_cases(vlm) -> list[dict]:
         cats = [["Physics", "Chemistry", "Biology"][int(i)] for i in rng.integers(0, 3, n)]
         laws = [["Melting", "Rusting", "Photosynthesis", "Buoyancy"][int(i)] for i in rng.integers(0, 4, n)]
         ds = list(range(n))
-        out.append({"probs": probs, "categories": cats, "laws": laws,
-                    "overall_accuracy": vlm.calculate_accuracy([tuple(p) for p in probs], ds),
-                    "category_accuracy": vlm.calculate_category_accuracy([tuple(p) for p in probs], cats),
-                    "law_accuracy": vlm.calculate_law_accuracy([tuple(p) for p in probs], laws)})
+        out.append(
+            {
+                "probs": probs,
+                "categories": cats,
+                "laws": laws,
+                "overall_accuracy": vlm.calculate_accuracy([tuple(p) for p in probs], ds),
+                "category_accuracy": vlm.calculate_category_accuracy([tuple(p) for p in probs], cats),
+                "law_accuracy": vlm.calculate_law_accuracy([tuple(p) for p in probs], laws),
+            }
+        )
     return out
 
 
 # ---- main --------------------------------------------------------------------------------------
 
+
 def check_commit(checkout: Path) -> None:
     """HEAD is COMMIT and the files used are the commit's (a partial checkout is fine)."""
+
     def git(*a: str) -> str:
         return subprocess.run(["git", "-C", str(checkout), *a], capture_output=True, text=True).stdout.strip()
 
@@ -214,15 +270,21 @@ def environment() -> dict:
     import torch
     import transformers
 
-    return {"python": sys.version.split()[0], "numpy": np.__version__, "pillow": PIL.__version__,
-            "torch": torch.__version__, "transformers": transformers.__version__}
+    return {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkout", type=Path, help=f"a git checkout of {REPO} at {COMMIT}")
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parents[3] / "tests/fixtures/official/science_t2i")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[3] / "tests/fixtures/official/science_t2i"
+    )
     args = ap.parse_args()
     check_commit(args.checkout)
     t2i = load_official(args.checkout.resolve(), "eval_t2i_with_SciScore")
@@ -237,14 +299,27 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         model_out = args.out / "sciscore_tiny"
         model_out.mkdir(exist_ok=True)
-        for f in ("config.json", "preprocessor_config.json", "vocab.json", "merges.txt", "tokenizer_config.json",
-                  "special_tokens_map.json"):
+        for f in (
+            "config.json",
+            "preprocessor_config.json",
+            "vocab.json",
+            "merges.txt",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+        ):
             if (model_dir / f).exists():
                 (model_out / f).write_bytes((model_dir / f).read_bytes())
     source = {"repo": REPO, "commit": COMMIT, "files": list(FILES), "env": environment()}
-    fixture = {"source": source, "weights": {"recipe": "fill_weights(seed=0)", "sums": checksum},
-               "sizes": SIZES, "prompts": PROMPTS, "token_ids": ids, "sciscore": scores, "two_way": pairs,
-               "accuracy": accuracy_cases(vlm)}
+    fixture = {
+        "source": source,
+        "weights": {"recipe": "fill_weights(seed=0)", "sums": checksum},
+        "sizes": SIZES,
+        "prompts": PROMPTS,
+        "token_ids": ids,
+        "sciscore": scores,
+        "two_way": pairs,
+        "accuracy": accuracy_cases(vlm),
+    }
     (args.out / "sciscore.json").write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(scores)} SciScore cases, {len(pairs)} two-way choices to {args.out}")
 

@@ -25,34 +25,81 @@ from pathlib import Path
 from typing import Any
 
 PIN = "45a5a2de01d1ebd10cd5864d29310a76476cdf23"  # showlab/Show-o main, 2026-01-09
-USED = ("models/modeling_showo.py", "models/phi.py", "models/modeling_magvitv2.py", "models/common_modules.py",
-        "models/sampling.py", "models/modeling_utils.py", "training/prompting_utils.py", "training/utils.py",
-        "inference_t2i.py", "inference_mmu.py")
+USED = (
+    "models/modeling_showo.py",
+    "models/phi.py",
+    "models/modeling_magvitv2.py",
+    "models/common_modules.py",
+    "models/sampling.py",
+    "models/modeling_utils.py",
+    "training/prompting_utils.py",
+    "training/utils.py",
+    "inference_t2i.py",
+    "inference_mmu.py",
+)
 ROOT = Path(__file__).resolve().parents[3]
-GPT2_BPE = {"encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
-            "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"}
+GPT2_BPE = {
+    "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+    "vocab.bpe": "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+}
 SPECIALS = ("<|soi|>", "<|eoi|>", "<|sov|>", "<|eov|>", "<|t2i|>", "<|mmu|>", "<|t2v|>", "<|v2v|>", "<|lvg|>")
 
 # Phi-1.5 (microsoft/phi-1_5 config.json); Show-o's `llm_model_path`.
-PHI_1_5 = dict(model_type="phi", architectures=["PhiForCausalLM"], vocab_size=51200, hidden_size=2048,
-               intermediate_size=8192, num_hidden_layers=24, num_attention_heads=32, num_key_value_heads=32,
-               hidden_act="gelu_new", max_position_embeddings=2048, rope_theta=10000.0, partial_rotary_factor=0.5,
-               layer_norm_eps=1e-5, resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0, qk_layernorm=False,
-               tie_word_embeddings=False, bos_token_id=50256, eos_token_id=50256, initializer_range=0.02,
-               torch_dtype="float16")
-TINY_PHI = dict(PHI_1_5, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=4, max_position_embeddings=256, bos_token_id=0, eos_token_id=0)
+PHI_1_5 = dict(
+    model_type="phi",
+    architectures=["PhiForCausalLM"],
+    vocab_size=51200,
+    hidden_size=2048,
+    intermediate_size=8192,
+    num_hidden_layers=24,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    hidden_act="gelu_new",
+    max_position_embeddings=2048,
+    rope_theta=10000.0,
+    partial_rotary_factor=0.5,
+    layer_norm_eps=1e-5,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attention_dropout=0.0,
+    qk_layernorm=False,
+    tie_word_embeddings=False,
+    bos_token_id=50256,
+    eos_token_id=50256,
+    initializer_range=0.02,
+    torch_dtype="float16",
+)
+TINY_PHI = dict(
+    PHI_1_5,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=256,
+    bos_token_id=0,
+    eos_token_id=0,
+)
 # MAGVIT-v2 at the smallest width GroupNorm(32) allows: 2 levels (8x8 px -> 4x4 codes), 2^6 codes.
 TINY_VQ = dict(ch=32, enc_mult=[1, 1], enc_blocks=[1, 1], dec_mult=[1, 1], dec_blocks=[1, 1], z_channels=6)
 TINY_M, TINY_TEXT = 16, 16  # image tokens (4x4), max_seq_length (text budget)
-WORDS = ("a an the of on in and with to is it this image photo depicts shows red blue green yellow black white "
-         "circle square squares triangle cat dog car tree house two three big small left right above below next USER "
-         "ASSISTANT Yes No Describe What Is there color shape : , . ? !")
-PROMPTS = ["a red circle", "two big blue squares left of a small yellow triangle",
-           "a green cat next to a black dog and a white car below a small red tree in the house"]  # last: truncated
+WORDS = (
+    "a an the of on in and with to is it this image photo depicts shows red blue green yellow black white "
+    "circle square squares triangle cat dog car tree house two three big small left right above below next USER "
+    "ASSISTANT Yes No Describe What Is there color shape : , . ? !"
+)
+PROMPTS = [
+    "a red circle",
+    "two big blue squares left of a small yellow triangle",
+    "a green cat next to a black dog and a white car below a small red tree in the house",
+]  # last: truncated
 QUESTION = "Is there a red circle in this image ?"
-PUBLISHED_PROMPTS = ["a photo of a cat", "two dogs and a red car", "  a  prompt with   runs\tof whitespace",
-                     " ".join(["a red circle"] * 60)]
+PUBLISHED_PROMPTS = [
+    "a photo of a cat",
+    "two dogs and a red car",
+    "  a  prompt with   runs\tof whitespace",
+    " ".join(["a red circle"] * 60),
+]
 PUBLISHED_QUESTION = "Does this image show a red circle? Answer yes or no."
 
 
@@ -60,8 +107,9 @@ PUBLISHED_QUESTION = "Does this image show a red circle? Answer yes or no."
 def check_checkout(path: Path) -> dict[str, str]:
     """The checkout must be at PIN; returns the sha256 of every official file used."""
     try:
-        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as err:
         sys.exit(f"{path}: not a git checkout of showlab/Show-o ({err})")
     if head != PIN:
@@ -88,9 +136,17 @@ def import_official(path: Path) -> types.SimpleNamespace:
     finally:
         del sys.modules["torchvision"], sys.modules["torchvision.transforms"]
 
-    return types.SimpleNamespace(Showo=Showo, MAGVITv2=MAGVITv2, VQGANEncoder=VQGANEncoder,
-                                 VQGANDecoder=VQGANDecoder, LFQuantizer=LFQuantizer, showo_mod=showo_mod,
-                                 sampling=sampling, prompting=prompting_utils, train_utils=train_utils)
+    return types.SimpleNamespace(
+        Showo=Showo,
+        MAGVITv2=MAGVITv2,
+        VQGANEncoder=VQGANEncoder,
+        VQGANDecoder=VQGANDecoder,
+        LFQuantizer=LFQuantizer,
+        showo_mod=showo_mod,
+        sampling=sampling,
+        prompting=prompting_utils,
+        train_utils=train_utils,
+    )
 
 
 def versions() -> dict[str, str]:
@@ -99,8 +155,13 @@ def versions() -> dict[str, str]:
     import torch
     import transformers
 
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
-            "diffusers": diffusers.__version__, "tokenizers": tokenizers.__version__}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "diffusers": diffusers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
 
 
 # --- tokenizers -------------------------------------------------------------------------------
@@ -117,8 +178,9 @@ def tiny_tokenizer(out: Path) -> Any:
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.decoder = decoders.WordPiece(prefix="##")
     tok.add_special_tokens(["<|endoftext|>"])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                   unk_token="<unk>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<unk>"
+    )
     fast.save_pretrained(str(out))
     return AutoTokenizer.from_pretrained(str(out), padding_side="left")
 
@@ -138,9 +200,18 @@ def gpt2_standin(bpe: Path, out: Path) -> Any:
     (out / "merges.txt").write_bytes((bpe / "vocab.bpe").read_bytes())
     runs = [" " * n for n in range(31, 1, -1)] + ["\t" * n for n in range(9, 1, -1)]
     (out / "added_tokens.json").write_text(json.dumps({t: 50257 + i for i, t in enumerate(runs)}))
-    (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "CodeGenTokenizer", "add_prefix_space": False, "bos_token": "<|endoftext|>",
-        "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "model_max_length": 2048}))
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "CodeGenTokenizer",
+                "add_prefix_space": False,
+                "bos_token": "<|endoftext|>",
+                "eos_token": "<|endoftext|>",
+                "unk_token": "<|endoftext|>",
+                "model_max_length": 2048,
+            }
+        )
+    )
     tok = AutoTokenizer.from_pretrained(str(out), padding_side="left")
     assert len(tok) == 50295 and tok.convert_tokens_to_ids("  ") == 50286, (len(tok), tok.convert_tokens_to_ids("  "))
     return tok
@@ -155,8 +226,10 @@ class Recording:
 
         def call(this, text, *a, **kw):
             out = orig(this, text, *a, **kw)
-            for t, ids in zip([text] if isinstance(text, str) else text,
-                              [out["input_ids"]] if isinstance(text, str) else out["input_ids"]):
+            for t, ids in zip(
+                [text] if isinstance(text, str) else text,
+                [out["input_ids"]] if isinstance(text, str) else out["input_ids"],
+            ):
                 self.seen[t] = [int(i) for i in ids]
             return out
 
@@ -179,7 +252,7 @@ def randomize(module: Any, seed: int, std: float) -> None:
                 p.copy_(torch.randn(p.shape, generator=g) * std)
             else:  # convolutions: keep the official init's scale, fresh draw
                 fan_in = p[0].numel()
-                p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in**0.5)
             p.copy_(p.half().float())  # the checkpoint is stored in fp16; compute with exactly those values
 
 
@@ -194,18 +267,34 @@ def build_tiny(o: Any, work: Path, text_vocab: int) -> tuple[Any, Any]:
     cwd = os.getcwd()
     os.chdir(work)  # llm_model_path "llm" is stored relative, as the loader resolves it
     try:
-        showo = o.Showo(w_clip_vit=False, vocab_size=text_vocab + 10 + 2 ** TINY_VQ["z_channels"] + 1,
-                        llm_vocab_size=text_vocab, llm_model_path="llm", codebook_size=2 ** TINY_VQ["z_channels"],
-                        num_vq_tokens=TINY_M, load_from_showo=True)
+        showo = o.Showo(
+            w_clip_vit=False,
+            vocab_size=text_vocab + 10 + 2 ** TINY_VQ["z_channels"] + 1,
+            llm_vocab_size=text_vocab,
+            llm_model_path="llm",
+            codebook_size=2 ** TINY_VQ["z_channels"],
+            num_vq_tokens=TINY_M,
+            load_from_showo=True,
+        )
     finally:
         os.chdir(cwd)
     randomize(showo, 1, 0.3)
     with torch.device("meta"):
         vq = o.MAGVITv2()
-    vq.encoder = o.VQGANEncoder(ch=TINY_VQ["ch"], ch_mult=TINY_VQ["enc_mult"], num_res_blocks=TINY_VQ["enc_blocks"],
-                                z_channels=TINY_VQ["z_channels"], resolution=8)
-    vq.decoder = o.VQGANDecoder(ch=TINY_VQ["ch"], ch_mult=TINY_VQ["dec_mult"], num_res_blocks=TINY_VQ["dec_blocks"],
-                                z_channels=TINY_VQ["z_channels"], resolution=8)
+    vq.encoder = o.VQGANEncoder(
+        ch=TINY_VQ["ch"],
+        ch_mult=TINY_VQ["enc_mult"],
+        num_res_blocks=TINY_VQ["enc_blocks"],
+        z_channels=TINY_VQ["z_channels"],
+        resolution=8,
+    )
+    vq.decoder = o.VQGANDecoder(
+        ch=TINY_VQ["ch"],
+        ch_mult=TINY_VQ["dec_mult"],
+        num_res_blocks=TINY_VQ["dec_blocks"],
+        z_channels=TINY_VQ["z_channels"],
+        resolution=8,
+    )
     vq.quantize = o.LFQuantizer(codebook_dim=TINY_VQ["z_channels"])
     randomize(vq, 2, 0.3)
     return showo.eval(), vq.eval()
@@ -262,8 +351,15 @@ def published_keys(o: Any, work: Path) -> dict[str, Any]:
     out = {}
     for name, m in (("show-o", 256), ("show-o-512x512", 1024)):
         with torch.device("meta"):
-            model = o.Showo(w_clip_vit=False, vocab_size=58498, llm_vocab_size=50295, llm_model_path=str(llm),
-                            codebook_size=8192, num_vq_tokens=m, load_from_showo=True)
+            model = o.Showo(
+                w_clip_vit=False,
+                vocab_size=58498,
+                llm_vocab_size=50295,
+                llm_model_path=str(llm),
+                codebook_size=8192,
+                num_vq_tokens=m,
+                load_from_showo=True,
+            )
         cfg = {k: v for k, v in dict(model.config).items() if not k.startswith("_") and k != "llm_model_path"}
         keys = key_shapes(model)
         same = name != "show-o" and keys == out["show-o"]["keys"]
@@ -277,11 +373,20 @@ def published_keys(o: Any, work: Path) -> dict[str, Any]:
 def omega(text_vocab: int, m: int, codebook: int, max_text: int) -> Any:
     from omegaconf import OmegaConf
 
-    return OmegaConf.create({
-        "model": {"showo": {"num_vq_tokens": m, "num_new_special_tokens": 10, "llm_vocab_size": text_vocab,
-                            "codebook_size": codebook}},
-        "dataset": {"preprocessing": {"max_seq_length": max_text}},
-        "training": {"min_masking_rate": 0.0, "noise_type": "mask", "cond_dropout_prob": 0.1}})
+    return OmegaConf.create(
+        {
+            "model": {
+                "showo": {
+                    "num_vq_tokens": m,
+                    "num_new_special_tokens": 10,
+                    "llm_vocab_size": text_vocab,
+                    "codebook_size": codebook,
+                }
+            },
+            "dataset": {"preprocessing": {"max_seq_length": max_text}},
+            "training": {"min_masking_rate": 0.0, "noise_type": "mask", "cond_dropout_prob": 0.1},
+        }
+    )
 
 
 def float_mask(o: Any, ids: Any, up: Any) -> Any:
@@ -291,8 +396,12 @@ def float_mask(o: Any, ids: Any, up: Any) -> Any:
     import torch
 
     m = o.prompting.create_attention_mask_predict_next(
-        ids, pad_id=int(up.sptids_dict["<|pad|>"]), soi_id=int(up.sptids_dict["<|soi|>"]),
-        eoi_id=int(up.sptids_dict["<|eoi|>"]), rm_pad_in_image=True)
+        ids,
+        pad_id=int(up.sptids_dict["<|pad|>"]),
+        soi_id=int(up.sptids_dict["<|soi|>"]),
+        eoi_id=int(up.sptids_dict["<|eoi|>"]),
+        rm_pad_in_image=True,
+    )
     return m.to(torch.float32)
 
 
@@ -310,8 +419,12 @@ def t2i_case(o: Any, showo: Any, up: Any, arrays: dict) -> dict:
     mask = float_mask(o, ids, up)
     with torch.no_grad():
         arrays["t2i.logits"] = showo(ids, attention_mask=mask)
-    return {"prompts": prompts, "image": image.tolist(), "ids": ids.tolist(),
-            "allowed": (mask[:, 0] == 0).int().tolist()}
+    return {
+        "prompts": prompts,
+        "image": image.tolist(),
+        "ids": ids.tolist(),
+        "allowed": (mask[:, 0] == 0).int().tolist(),
+    }
 
 
 @contextlib.contextmanager
@@ -362,27 +475,42 @@ def generate_case(o: Any, showo: Any, up: Any, guidance: float, steps: int, arra
     states, forward = [], showo.forward
 
     def spy(input_ids, *a, **kw):  # the image part each step starts from (cond rows)
-        states.append(input_ids[: len(prompts), -(TINY_M + 1):-1].clone())
+        states.append(input_ids[: len(prompts), -(TINY_M + 1) : -1].clone())
         return forward(input_ids, *a, **kw)
 
     showo.forward = spy
     torch.manual_seed(11)
     try:
         with recording_sampler(o, log), torch.no_grad():
-            tokens = showo.t2i_generate(input_ids=ids.clone(), uncond_input_ids=uncond, attention_mask=mask,
-                                        guidance_scale=guidance, temperature=1.0, timesteps=steps,
-                                        noise_schedule=o.sampling.cosine_schedule, config=cfg)
+            tokens = showo.t2i_generate(
+                input_ids=ids.clone(),
+                uncond_input_ids=uncond,
+                attention_mask=mask,
+                guidance_scale=guidance,
+                temperature=1.0,
+                timesteps=steps,
+                noise_schedule=o.sampling.cosine_schedule,
+                config=cfg,
+            )
     finally:
         del showo.forward
     K = showo.config.codebook_size
     if guidance > 0:
         arrays[f"{tag}.probs"] = torch.stack([p.view(len(prompts), TINY_M, K) for p in log["probs"]])
     arrays[f"{tag}.gumbel"] = torch.stack(log["gumbel"])  # (S, B, M)
-    return {"prompts": prompts, "guidance": guidance, "steps": steps, "temperature": 1.0, "seed": 11,
-            "tokens": tokens.tolist(), "states": [s.tolist() for s in states],
-            "sampled": [s.view(len(prompts), TINY_M).tolist() for s in log["sampled"]],
-            "mask_len": log["mask_len"], "temperatures": log["temperature"],
-            "masking": [m.int().tolist() for m in log["masking"]]}
+    return {
+        "prompts": prompts,
+        "guidance": guidance,
+        "steps": steps,
+        "temperature": 1.0,
+        "seed": 11,
+        "tokens": tokens.tolist(),
+        "states": [s.tolist() for s in states],
+        "sampled": [s.view(len(prompts), TINY_M).tolist() for s in log["sampled"]],
+        "mask_len": log["mask_len"],
+        "temperatures": log["temperature"],
+        "masking": [m.int().tolist() for m in log["masking"]],
+    }
 
 
 class StubShowo:
@@ -400,14 +528,21 @@ def stub_generate(o: Any, m: int, k: int, steps: int, logits: Any, seed: int) ->
     """The official t2i_generate (no guidance, temperature 1) on StubShowo; returns what it drew."""
     import torch
 
-    ids = torch.cat([torch.zeros(1, 2, dtype=torch.long), torch.full((1, m), 11 + k),
-                     torch.zeros(1, 1, dtype=torch.long)], 1)
+    ids = torch.cat(
+        [torch.zeros(1, 2, dtype=torch.long), torch.full((1, m), 11 + k), torch.zeros(1, 1, dtype=torch.long)], 1
+    )
     log = {k_: [] for k_ in ("probs", "sampled", "gumbel", "mask_len", "temperature", "masking")}
     torch.manual_seed(seed)
     with recording_sampler(o, log), torch.no_grad():
-        tokens = o.Showo.t2i_generate(StubShowo(logits, k), input_ids=ids, attention_mask=None, temperature=1.0,
-                                      timesteps=steps, noise_schedule=o.sampling.cosine_schedule,
-                                      config=omega(1, m, k, 1))
+        tokens = o.Showo.t2i_generate(
+            StubShowo(logits, k),
+            input_ids=ids,
+            attention_mask=None,
+            temperature=1.0,
+            timesteps=steps,
+            noise_schedule=o.sampling.cosine_schedule,
+            config=omega(1, m, k, 1),
+        )
     return {**log, "tokens": tokens}
 
 
@@ -440,9 +575,17 @@ def ties_case(o: Any, arrays: dict) -> dict:
         if any(short):
             break
     arrays["ties.gumbel"] = torch.stack(log["gumbel"])  # (S, 1, M)
-    return {"m": m, "codebook": k, "steps": steps, "seed": seed, "code_logits": [0.0, 0.7, 1.4, 2.1],
-            "sampled": [s.view(1, m).tolist() for s in log["sampled"]], "mask_len": log["mask_len"],
-            "left_masked": [int(x.sum()) for x in log["masking"]], "tokens": log["tokens"].tolist()}
+    return {
+        "m": m,
+        "codebook": k,
+        "steps": steps,
+        "seed": seed,
+        "code_logits": [0.0, 0.7, 1.4, 2.1],
+        "sampled": [s.view(1, m).tolist() for s in log["sampled"]],
+        "mask_len": log["mask_len"],
+        "left_masked": [int(x.sum()) for x in log["masking"]],
+        "tokens": log["tokens"].tolist(),
+    }
 
 
 def magvit_case(vq: Any, arrays: dict) -> dict:
@@ -460,8 +603,7 @@ def magvit_case(vq: Any, arrays: dict) -> dict:
         dec = vq.decode_code(codes)
     arrays["magvit.pixels"] = dec
     u8 = (torch.clamp((dec + 1.0) / 2.0, 0.0, 1.0) * 255.0).permute(0, 2, 3, 1).numpy().astype(np.uint8)
-    return {"image": img.tolist(), "codes": codes.tolist(), "uint8": u8.tolist(),
-            "min_abs_z": float(z.abs().min())}
+    return {"image": img.tolist(), "codes": codes.tolist(), "uint8": u8.tolist(), "min_abs_z": float(z.abs().min())}
 
 
 def mmu_case(o: Any, showo: Any, up: Any, codes: list, arrays: dict) -> dict:
@@ -472,18 +614,33 @@ def mmu_case(o: Any, showo: Any, up: Any, codes: list, arrays: dict) -> dict:
     image = torch.tensor(codes) + len(up.text_tokenizer)
     q = up.text_tokenizer(["USER: \n" + QUESTION + " ASSISTANT:"])["input_ids"]
     q = torch.tensor(q)
-    ids = torch.cat([(torch.ones(1, 1) * up.sptids_dict["<|mmu|>"]), (torch.ones(1, 1) * up.sptids_dict["<|soi|>"]),
-                     image, (torch.ones(1, 1) * up.sptids_dict["<|eoi|>"]),
-                     (torch.ones(1, 1) * up.sptids_dict["<|sot|>"]), q], 1).long()
+    ids = torch.cat(
+        [
+            (torch.ones(1, 1) * up.sptids_dict["<|mmu|>"]),
+            (torch.ones(1, 1) * up.sptids_dict["<|soi|>"]),
+            image,
+            (torch.ones(1, 1) * up.sptids_dict["<|eoi|>"]),
+            (torch.ones(1, 1) * up.sptids_dict["<|sot|>"]),
+            q,
+        ],
+        1,
+    ).long()
     mask = o.prompting.create_attention_mask_for_mmu(ids, eoi_id=int(up.sptids_dict["<|eoi|>"]))
     mask = mask.to(torch.float32)  # as train.py; SDPA refuses the int64 mask
     with torch.no_grad():
         arrays["mmu.logits"] = showo(ids, attention_mask=mask)
         torch.manual_seed(0)
-        answer = showo.mmu_generate(ids, attention_mask=mask, max_new_tokens=8, temperature=0.8, top_k=1,
-                                    eot_token=up.sptids_dict["<|eot|>"])
-    return {"question": QUESTION, "codes": codes, "ids": ids.tolist(), "allowed": (mask[:, 0] == 0).int().tolist(),
-            "answer": [int(t) for t in answer], "max_new_tokens": 8}
+        answer = showo.mmu_generate(
+            ids, attention_mask=mask, max_new_tokens=8, temperature=0.8, top_k=1, eot_token=up.sptids_dict["<|eot|>"]
+        )
+    return {
+        "question": QUESTION,
+        "codes": codes,
+        "ids": ids.tolist(),
+        "allowed": (mask[:, 0] == 0).int().tolist(),
+        "answer": [int(t) for t in answer],
+        "max_new_tokens": 8,
+    }
 
 
 def loss_case(o: Any, showo: Any, up: Any) -> dict:
@@ -498,20 +655,39 @@ def loss_case(o: Any, showo: Any, up: Any) -> dict:
     for seed in range(100):  # the first seed whose draws drop one condition but not all (both paths covered)
         torch.manual_seed(seed)
         inp, labels, _, _ = o.train_utils.mask_or_random_replace_tokens(
-            codes + len(up.text_tokenizer), showo.config.mask_token_id, cfg,
-            mask_schedule=o.sampling.get_mask_chedule("cosine"), is_train=True)
+            codes + len(up.text_tokenizer),
+            showo.config.mask_token_id,
+            cfg,
+            mask_schedule=o.sampling.get_mask_chedule("cosine"),
+            is_train=True,
+        )
         ids, _, lab = up((list(prompts), inp, labels), "t2i")
         dropped = [int(r[TINY_TEXT - 2] == up.sptids_dict["<|t2i|>"]) for r in ids.tolist()]
         if 0 < sum(dropped) < len(prompts):
             break
     mask = float_mask(o, ids, up)
     with torch.no_grad():
-        _, loss_t2i, _, _ = showo(ids, attention_mask=mask, labels=lab, batch_size_t2i=len(prompts),
-                                  batch_size_lm=0, batch_size_mmu=0, max_seq_length=TINY_TEXT)
-    masked = (inp == showo.config.mask_token_id)
-    return {"prompts": prompts, "codes": codes.tolist(), "seed": seed, "cond_dropout": 0.1,
-            "masked": masked.int().tolist(), "dropped": dropped, "ids": ids.tolist(), "labels": lab.tolist(),
-            "loss_t2i": float(loss_t2i)}
+        _, loss_t2i, _, _ = showo(
+            ids,
+            attention_mask=mask,
+            labels=lab,
+            batch_size_t2i=len(prompts),
+            batch_size_lm=0,
+            batch_size_mmu=0,
+            max_seq_length=TINY_TEXT,
+        )
+    masked = inp == showo.config.mask_token_id
+    return {
+        "prompts": prompts,
+        "codes": codes.tolist(),
+        "seed": seed,
+        "cond_dropout": 0.1,
+        "masked": masked.int().tolist(),
+        "dropped": dropped,
+        "ids": ids.tolist(),
+        "labels": lab.tolist(),
+        "loss_t2i": float(loss_t2i),
+    }
 
 
 def published_layout(o: Any, bpe: Path, work: Path) -> dict:
@@ -520,8 +696,9 @@ def published_layout(o: Any, bpe: Path, work: Path) -> dict:
     import torch
 
     rec = Recording(gpt2_standin(bpe, work / "gpt2-standin"))
-    up = o.prompting.UniversalPrompting(rec.tok, max_text_len=128, special_tokens=SPECIALS, ignore_id=-100,
-                                        cond_dropout_prob=0.1)
+    up = o.prompting.UniversalPrompting(
+        rec.tok, max_text_len=128, special_tokens=SPECIALS, ignore_id=-100, cond_dropout_prob=0.1
+    )
     mask_id = 58497
     image = torch.full((len(PUBLISHED_PROMPTS), 256), mask_id)
     ids, _ = up((list(PUBLISHED_PROMPTS), image), "t2i_gen")
@@ -529,10 +706,17 @@ def published_layout(o: Any, bpe: Path, work: Path) -> dict:
     q = "USER: \n" + PUBLISHED_QUESTION + " ASSISTANT:"
     mmu_text = up.text_tokenizer([q])["input_ids"][0]
     specials = {t: int(v) for t, v in up.sptids_dict.items()}
-    return {"len": len(up.text_tokenizer), "specials": specials, "prompts": PUBLISHED_PROMPTS,
-            "t2i_text": [r[:129] for r in ids.tolist()], "t2i_tail": [r[129:] for r in ids.tolist()][:1],
-            "uncond_text": uncond[0, :129].tolist(), "question": PUBLISHED_QUESTION, "mmu_text": mmu_text,
-            "tokenizer_calls": rec.seen}
+    return {
+        "len": len(up.text_tokenizer),
+        "specials": specials,
+        "prompts": PUBLISHED_PROMPTS,
+        "t2i_text": [r[:129] for r in ids.tolist()],
+        "t2i_tail": [r[129:] for r in ids.tolist()][:1],
+        "uncond_text": uncond[0, :129].tolist(),
+        "question": PUBLISHED_QUESTION,
+        "mmu_text": mmu_text,
+        "tokenizer_calls": rec.seen,
+    }
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -547,17 +731,23 @@ def dumps(obj: Any, indent: int = 0) -> str:
 
 def tiny_cases(o: Any, showo: Any, vq: Any, tok: Any) -> tuple[dict, dict]:
     """Every case on the tiny model: (JSON-able cases, float tensors)."""
-    up = o.prompting.UniversalPrompting(tok, max_text_len=TINY_TEXT, special_tokens=SPECIALS, ignore_id=-100,
-                                        cond_dropout_prob=0.1)
+    up = o.prompting.UniversalPrompting(
+        tok, max_text_len=TINY_TEXT, special_tokens=SPECIALS, ignore_id=-100, cond_dropout_prob=0.1
+    )
     arrays: dict = {}
     mag = magvit_case(vq, arrays)
-    cases = {"t2i": t2i_case(o, showo, up, arrays), "magvit": mag,
-             "generate_cfg": generate_case(o, showo, up, 1.75, 6, arrays, "generate_cfg"),
-             "generate_nocfg": generate_case(o, showo, up, 0.0, 4, arrays, "generate_nocfg"),
-             "schedule": schedule_case(o), "ties": ties_case(o, arrays),
-             "mmu": mmu_case(o, showo, up, mag["codes"], arrays),
-             "loss": loss_case(o, showo, up), "max_text_len": TINY_TEXT,
-             "specials": {t: int(v) for t, v in up.sptids_dict.items()}}
+    cases = {
+        "t2i": t2i_case(o, showo, up, arrays),
+        "magvit": mag,
+        "generate_cfg": generate_case(o, showo, up, 1.75, 6, arrays, "generate_cfg"),
+        "generate_nocfg": generate_case(o, showo, up, 0.0, 4, arrays, "generate_nocfg"),
+        "schedule": schedule_case(o),
+        "ties": ties_case(o, arrays),
+        "mmu": mmu_case(o, showo, up, mag["codes"], arrays),
+        "loss": loss_case(o, showo, up),
+        "max_text_len": TINY_TEXT,
+        "specials": {t: int(v) for t, v in up.sptids_dict.items()},
+    }
     return cases, arrays
 
 
@@ -587,17 +777,31 @@ def main(argv: list[str] | None = None) -> None:
         check_reload(o, showo, vq, out / "tiny")
         cases, arrays = tiny_cases(o, showo, vq, tok)
         published = published_layout(o, args.gpt2_bpe, work)
-        keys = {"tiny": {"showo": key_shapes(showo), "magvitv2": key_shapes(vq), "vq_dims": TINY_VQ,
-                         "phi": TINY_PHI},
-                "published": published_keys(o, work)}
+        keys = {
+            "tiny": {"showo": key_shapes(showo), "magvitv2": key_shapes(vq), "vq_dims": TINY_VQ, "phi": TINY_PHI},
+            "published": published_keys(o, work),
+        }
     save_file({k: v.contiguous().float() for k, v in sorted(arrays.items())}, str(out / "arrays.safetensors"))
     write(out, "cases.json", cases)
     write(out, "published_layout.json", published)
     write(out, "keys.json", keys)
-    write(out, "manifest.json", {"repository": "showlab/Show-o", "commit": PIN, "files_sha256": hashes,
-                                 "versions": versions(), "generator": "tools/official/showo/make_fixtures.py"})
-    print(f"wrote {out}: " + ", ".join(f"{p.relative_to(out)} {p.stat().st_size // 1024} KB"
-                                      for p in sorted(out.rglob('*')) if p.is_file()))
+    write(
+        out,
+        "manifest.json",
+        {
+            "repository": "showlab/Show-o",
+            "commit": PIN,
+            "files_sha256": hashes,
+            "versions": versions(),
+            "generator": "tools/official/showo/make_fixtures.py",
+        },
+    )
+    print(
+        f"wrote {out}: "
+        + ", ".join(
+            f"{p.relative_to(out)} {p.stat().st_size // 1024} KB" for p in sorted(out.rglob("*")) if p.is_file()
+        )
+    )
 
 
 if __name__ == "__main__":

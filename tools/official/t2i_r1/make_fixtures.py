@@ -23,8 +23,10 @@ FILE = "src/t2i-r1/src/open_r1/trainer/grpo_trainer.py"
 # (first line, last line) of each block, matched by content so a moved line is found, a changed one is refused
 BLOCKS = {
     "advantages": ("mean_grouped_rewards = rewards.view(", "advantages = (rewards - mean_grouped_rewards)"),
-    "loss": ("per_token_loss = torch.exp(per_token_logps - per_token_logps.detach())",
-             "mean_kl = (per_token_kl * completion_mask).sum() / completion_mask.sum()"),
+    "loss": (
+        "per_token_loss = torch.exp(per_token_logps - per_token_logps.detach())",
+        "mean_kl = (per_token_kl * completion_mask).sum() / completion_mask.sum()",
+    ),
 }
 
 
@@ -51,21 +53,41 @@ def main() -> None:
     for seed, (b, g, m, beta) in enumerate([(2, 4, 6, 0.01), (3, 2, 5, 0.1)]):
         gen = torch.Generator().manual_seed(seed)
         rewards = torch.rand(b * g, generator=gen).round(decimals=1)  # ties inside a group included
-        ns = {"torch": torch, "rewards": rewards,
-              "self": SimpleNamespace(num_generations=g, new_generations_image=1, beta=beta)}
+        ns = {
+            "torch": torch,
+            "rewards": rewards,
+            "self": SimpleNamespace(num_generations=g, new_generations_image=1, beta=beta),
+        }
         exec(code["advantages"], ns)  # noqa: S102 - the official lines, read from the pinned checkout
         logp = (-torch.rand(b * g, m, generator=gen) * 3).requires_grad_(True)
-        ref = (logp.detach() + 0.3 * torch.randn(b * g, m, generator=gen))
+        ref = logp.detach() + 0.3 * torch.randn(b * g, m, generator=gen)
         ns.update(per_token_logps=logp, ref_per_token_logps=ref, completion_mask=torch.ones(b * g, m))
         exec(code["loss"], ns)  # noqa: S102
         ns["loss"].backward()
-        cases.append({"B": b, "G": g, "M": m, "beta": beta, "rewards": rewards.tolist(),
-                      "advantages": ns["advantages"].tolist(), "logp": logp.detach().tolist(), "ref": ref.tolist(),
-                      "loss": ns["loss"].item(), "grad": logp.grad.tolist(), "mean_kl": ns["mean_kl"].item()})
+        cases.append(
+            {
+                "B": b,
+                "G": g,
+                "M": m,
+                "beta": beta,
+                "rewards": rewards.tolist(),
+                "advantages": ns["advantages"].tolist(),
+                "logp": logp.detach().tolist(),
+                "ref": ref.tolist(),
+                "loss": ns["loss"].item(),
+                "grad": logp.grad.tolist(),
+                "mean_kl": ns["mean_kl"].item(),
+            }
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grpo_loss.json").write_text(json.dumps({"cases": cases}, indent=1) + "\n")
-    manifest = {"repo": "CaraJ7/T2I-R1", "commit": COMMIT, "file": FILE,
-                "file_sha256": hashlib.sha256(source.encode()).hexdigest(), "blocks": code}
+    manifest = {
+        "repo": "CaraJ7/T2I-R1",
+        "commit": COMMIT,
+        "file": FILE,
+        "file_sha256": hashlib.sha256(source.encode()).hexdigest(),
+        "blocks": code,
+    }
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -7,5 +7,13 @@
 from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, TAGS, decide, relative_position, select_detections
 from unigap.judges.geneval.summary import format_summary, summarize
 
-__all__ = ["COLORS", "OBJECT_NAMES", "TAGS", "decide", "relative_position", "select_detections", "summarize",
-           "format_summary"]
+__all__ = [
+    "COLORS",
+    "OBJECT_NAMES",
+    "TAGS",
+    "decide",
+    "relative_position",
+    "select_detections",
+    "summarize",
+    "format_summary",
+]

@@ -12,7 +12,7 @@ Python port of that algorithm (indices into `values`; NaN sorts last as numpy's 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 SMALL_QUICKSORT = 15
 
@@ -87,6 +87,7 @@ def _insertion(v: list, idx: list[int], pl: int, pr: int) -> None:
 
 def _heapsort(v: list, idx: list[int], start: int, n: int) -> None:
     """numpy's aheapsort_ on idx[start:start + n] (1-based heap indexing as there)."""
+
     def a(k: int) -> int:
         return idx[start + k - 1]
 

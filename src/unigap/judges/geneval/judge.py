@@ -21,17 +21,26 @@ Verdict = correct, score = 1.0 / 0.0 (GenEval scores images 0/1), raw = GenEval'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
-from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import pick_dtype, require, to_pil
-from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, check_metadata, colour_requests, decide
-from unigap.judges.geneval.rules import select_detections
+from unigap.judges._scorer_hf import (
+    as_arrays,
+    check_lengths,
+    failed,
+    load_component,
+    load_pretrained,
+    pick_device,
+    pick_dtype,
+    require,
+    to_pil,
+)
+from unigap.judges.geneval.rules import COLORS, OBJECT_NAMES, check_metadata, colour_requests, decide, select_detections
 from unigap.records import Judgment, Prompt
 
 if TYPE_CHECKING:
@@ -47,8 +56,11 @@ def metadata_of(prompt: Prompt) -> dict:
     """The GenEval metadata line of a prompt, validated; DataError naming the line when it is bad."""
     meta = prompt.metadata.get("geneval") if prompt.metadata else None
     index = prompt.metadata.get("index") if prompt.metadata else None
-    where = f"evaluation_metadata.jsonl line {index + 1} (prompt {prompt.id})" if index is not None \
+    where = (
+        f"evaluation_metadata.jsonl line {index + 1} (prompt {prompt.id})"
+        if index is not None
         else f"prompt {prompt.id}"
+    )
     if not isinstance(meta, dict):
         raise DataError(f"{where}: no GenEval metadata (load the prompts with suite 'geneval')")
     check_metadata(meta, where)
@@ -75,12 +87,18 @@ def detector_inputs(images: np.ndarray, scale: tuple[int, int], divisor: int) ->
     wp = max(-(-w // divisor) * divisor for _, w in sizes)
     batch = torch.zeros(len(images), 3, hp, wp)
     for i, arr in enumerate(resized):
-        batch[i, :, :arr.shape[0], :arr.shape[1]] = torch.from_numpy(arr).permute(2, 0, 1)
+        batch[i, :, : arr.shape[0], : arr.shape[1]] = torch.from_numpy(arr).permute(2, 0, 1)
     return batch, sizes
 
 
-def instances(cls_logits: torch.Tensor, mask_logits: torch.Tensor, pad_hw: tuple[int, int],
-              resized_hw: tuple[int, int], orig_hw: tuple[int, int], max_per_image: int) -> dict[str, list[dict]]:
+def instances(
+    cls_logits: torch.Tensor,
+    mask_logits: torch.Tensor,
+    pad_hw: tuple[int, int],
+    resized_hw: tuple[int, int],
+    orig_hw: tuple[int, int],
+    max_per_image: int,
+) -> dict[str, list[dict]]:
     """mmdet 2.x Mask2Former instance post-processing of one image -> {class: [{"box","score","mask"}]}.
 
     cls_logits (Q, C + 1), mask_logits (Q, h, w) at 1/4 of the padded input.
@@ -97,15 +115,16 @@ def instances(cls_logits: torch.Tensor, mask_logits: torch.Tensor, pad_hw: tuple
     out: dict[str, list[dict]] = {}
     for k in range(len(labels)):
         name = OBJECT_NAMES[int(labels[k])] if n_cls == len(OBJECT_NAMES) else str(int(labels[k]))
-        out.setdefault(name, []).append({"box": mask_box(binary[k]), "score": float(det_scores[k]),
-                                         "mask": binary[k].cpu().numpy()})
+        out.setdefault(name, []).append(
+            {"box": mask_box(binary[k]), "score": float(det_scores[k]), "mask": binary[k].cpu().numpy()}
+        )
     return out
 
 
 def _full_size_masks(logits: torch.Tensor, pad_hw, resized_hw, orig_hw) -> torch.Tensor:
     interp = torch.nn.functional.interpolate
     x = interp(logits[None], size=pad_hw, mode="bilinear", align_corners=False)[0]
-    x = x[:, :resized_hw[0], :resized_hw[1]]
+    x = x[:, : resized_hw[0], : resized_hw[1]]
     return interp(x[None], size=orig_hw, mode="bilinear", align_corners=False)[0]
 
 
@@ -135,8 +154,12 @@ class GenevalJudge:
         self.detector_path, self.clip_path = o.detector, o.clip
         self.device, self.dtype = pick_device(o.device), pick_dtype(o.dtype, "geneval judge")
         self.batch_size = o.batch_size
-        self.rules = dict(threshold=o.threshold, counting_threshold=o.counting_threshold, max_objects=o.max_objects,
-                          max_overlap=o.max_overlap)
+        self.rules = dict(
+            threshold=o.threshold,
+            counting_threshold=o.counting_threshold,
+            max_objects=o.max_objects,
+            max_overlap=o.max_overlap,
+        )
         self.position_threshold, self.bgcolor, self.crop = o.position_threshold, o.bgcolor, o.crop
         self.scale, self.size_divisor, self.max_per_image = tuple(o.scale), o.size_divisor, o.max_per_image
         self.detector: Any = None
@@ -144,16 +167,23 @@ class GenevalJudge:
         self.tokenizer: Any = None
         self._colour_clf: dict[str, torch.Tensor] = {}
 
-    def load(self) -> "GenevalJudge":
+    def load(self) -> GenevalJudge:
         if self.detector is not None:
             return self
         tf = require("transformers")
-        self.detector = load_pretrained(tf.Mask2FormerForUniversalSegmentation, self.detector_path,
-                                        "geneval judge (detector)", self.device, self.dtype)
+        self.detector = load_pretrained(
+            tf.Mask2FormerForUniversalSegmentation,
+            self.detector_path,
+            "geneval judge (detector)",
+            self.device,
+            self.dtype,
+        )
         n = self.detector.config.num_labels
         if n != len(OBJECT_NAMES):
-            raise UnigapError(f"geneval judge: detector {self.detector_path!r} has {n} classes, GenEval needs the "
-                              f"80 COCO instance classes")
+            raise UnigapError(
+                f"geneval judge: detector {self.detector_path!r} has {n} classes, GenEval needs the "
+                f"80 COCO instance classes"
+            )
         self.clip = load_pretrained(tf.CLIPModel, self.clip_path, "geneval judge (clip)", self.device, self.dtype)
         self.tokenizer = load_component(tf.AutoTokenizer.from_pretrained, self.clip_path, "geneval judge (clip)")
         return self
@@ -171,7 +201,7 @@ class GenevalJudge:
         self.load()
         out: list[Judgment] = []
         for s in range(0, len(prompts), self.batch_size):
-            out += self._batch(arrays[s:s + self.batch_size], list(prompts[s:s + self.batch_size]))
+            out += self._batch(arrays[s : s + self.batch_size], list(prompts[s : s + self.batch_size]))
         return out
 
     def _batch(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:
@@ -200,8 +230,17 @@ class GenevalJudge:
         pixels, sizes = detector_inputs(images, self.scale, self.size_divisor)
         out = self.detector(pixel_values=pixels.to(self.device, self.dtype))
         pad = tuple(pixels.shape[-2:])
-        return [instances(out.class_queries_logits[i], out.masks_queries_logits[i], pad, sizes[i],
-                          images[i].shape[:2], self.max_per_image) for i in range(len(images))]
+        return [
+            instances(
+                out.class_queries_logits[i],
+                out.masks_queries_logits[i],
+                pad,
+                sizes[i],
+                images[i].shape[:2],
+                self.max_per_image,
+            )
+            for i in range(len(images))
+        ]
 
     # ---- colour ----------------------------------------------------------------------------
 
@@ -224,8 +263,9 @@ class GenevalJudge:
         if cls not in self._colour_clf:
             cols = []
             for c in COLORS:
-                emb = _clip.text_features(self.clip, self.tokenizer, [t.format(c=c, cls=cls) for t in TEMPLATES],
-                                          self.device).mean(0)
+                emb = _clip.text_features(
+                    self.clip, self.tokenizer, [t.format(c=c, cls=cls) for t in TEMPLATES], self.device
+                ).mean(0)
                 cols.append(emb / emb.norm())
             self._colour_clf[cls] = torch.stack(cols, 1)
         return self._colour_clf[cls]

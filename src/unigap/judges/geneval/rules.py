@@ -33,7 +33,8 @@ code (tools/official/geneval).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,15 +43,86 @@ from unigap.judges.geneval.argsort import argsort
 
 # GenEval's evaluation/object_names.txt: the 80 COCO instance classes in the detector's label order.
 OBJECT_NAMES = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "computer mouse", "tv remote",
-    "computer keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock",
-    "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "computer mouse",
+    "tv remote",
+    "computer keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 )
 # evaluate_images.py COLORS, in its order (the zero-shot classifier's class order).
 COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
@@ -84,13 +156,20 @@ def _check_clause(req: Any, where: str, index: int | None) -> None:
         pos = req["position"]
         ok = isinstance(pos, (list, tuple)) and len(pos) == 2 and pos[0] in RELATIONS and isinstance(pos[1], int)
         if not ok or index is None or not 0 <= pos[1] < index:
-            raise DataError(f"{where}: 'position' must be [relation, earlier include index] with relation in "
-                            f"{', '.join(RELATIONS)}, got {pos!r}")
+            raise DataError(
+                f"{where}: 'position' must be [relation, earlier include index] with relation in "
+                f"{', '.join(RELATIONS)}, got {pos!r}"
+            )
 
 
-def select_detections(per_class: Mapping[str, Sequence[Detection]], tag: str, threshold: float = 0.3,
-                      counting_threshold: float = 0.9, max_objects: int = 16,
-                      max_overlap: float = 1.0) -> dict[str, list[dict]]:
+def select_detections(
+    per_class: Mapping[str, Sequence[Detection]],
+    tag: str,
+    threshold: float = 0.3,
+    counting_threshold: float = 0.9,
+    max_objects: int = 16,
+    max_overlap: float = 1.0,
+) -> dict[str, list[dict]]:
     """GenEval's per-class filtering of raw detections: sort, threshold, cap, optional NMS."""
     conf = np.float32(counting_threshold if tag == "counting" else threshold)
     out: dict[str, list[dict]] = {}
@@ -141,8 +220,9 @@ def relative_position(box_a: Sequence[float], box_b: Sequence[float], position_t
     return rels
 
 
-def decide(metadata: Mapping[str, Any], detections: Mapping[str, Sequence[Detection]],
-           position_threshold: float = 0.1) -> tuple[bool, str]:
+def decide(
+    metadata: Mapping[str, Any], detections: Mapping[str, Sequence[Detection]], position_threshold: float = 0.1
+) -> tuple[bool, str]:
     """(correct, reason) for one image: GenEval's `evaluate` on already-selected detections.
 
     `detections[class]` must be sorted by confidence (as `select_detections` returns them); a
@@ -151,7 +231,7 @@ def decide(metadata: Mapping[str, Any], detections: Mapping[str, Sequence[Detect
     check_metadata(metadata)
     correct, reasons, groups = True, [], []
     for req in metadata["include"]:
-        found = list(detections.get(req["class"], []))[:req["count"]]
+        found = list(detections.get(req["class"], []))[: req["count"]]
         matched, why = _include(req, found, groups, position_threshold)
         reasons += why
         correct = correct and matched
@@ -174,8 +254,9 @@ def _include(req: Mapping[str, Any], found: list[Detection], groups: list, thres
             raise ValueError(f"geneval: colour of a {cls} detection was not classified")
         if colors.count(req["color"]) < count:
             seen = ", ".join(f"{colors.count(c)} {c}" for c in COLORS if c in colors)
-            return False, [f"expected {req['color']} {cls}>={count}, found {colors.count(req['color'])} "
-                           f"{req['color']}; and {seen}"]
+            return False, [
+                f"expected {req['color']} {cls}>={count}, found {colors.count(req['color'])} {req['color']}; and {seen}"
+            ]
     if "position" in req:
         return _position(req, found, groups, threshold)
     return True, []

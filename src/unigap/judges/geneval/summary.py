@@ -9,14 +9,21 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 def summarize(rows: Iterable[Mapping]) -> dict:
     """rows: {"tag", "correct": bool, "prompt"} (prompt = any key of the prompt, e.g. its id)."""
     rows = list(rows)
     if not rows:
-        return {"images": 0, "prompts": 0, "correct_images": None, "correct_prompts": None, "tasks": {}, "overall": None}
+        return {
+            "images": 0,
+            "prompts": 0,
+            "correct_images": None,
+            "correct_prompts": None,
+            "tasks": {},
+            "overall": None,
+        }
     tasks: dict[str, list[bool]] = {}
     prompts: dict[str, bool] = {}
     for r in rows:
@@ -24,9 +31,14 @@ def summarize(rows: Iterable[Mapping]) -> dict:
         prompts[r["prompt"]] = prompts.get(r["prompt"], False) or bool(r["correct"])
     per_task = {t: {"accuracy": sum(v) / len(v), "correct": sum(v), "total": len(v)} for t, v in tasks.items()}
     overall = sum(t["accuracy"] for t in per_task.values()) / len(per_task)
-    return {"images": len(rows), "prompts": len(prompts),
-            "correct_images": sum(bool(r["correct"]) for r in rows) / len(rows),
-            "correct_prompts": sum(prompts.values()) / len(prompts), "tasks": per_task, "overall": overall}
+    return {
+        "images": len(rows),
+        "prompts": len(prompts),
+        "correct_images": sum(bool(r["correct"]) for r in rows) / len(rows),
+        "correct_prompts": sum(prompts.values()) / len(prompts),
+        "tasks": per_task,
+        "overall": overall,
+    }
 
 
 def format_summary(s: dict) -> str:

@@ -5,5 +5,13 @@ open-vocabulary detector (OWLv2) with the official geometric rules (+ DPT depth 
 complex: the official 3-in-1 mix. Rules in `rules`, prompt parsing in `text` (both pure).
 """
 
-METRIC_OF = {"color": "blip", "shape": "blip", "texture": "blip", "non_spatial": "clip", "spatial": "spatial",
-             "3d_spatial": "3d_spatial", "numeracy": "numeracy", "complex": "complex"}
+METRIC_OF = {
+    "color": "blip",
+    "shape": "blip",
+    "texture": "blip",
+    "non_spatial": "clip",
+    "spatial": "spatial",
+    "3d_spatial": "3d_spatial",
+    "numeracy": "numeracy",
+    "complex": "complex",
+}

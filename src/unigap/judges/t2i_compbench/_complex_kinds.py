@@ -6,7 +6,8 @@ prompt of the spatial list (spatial + attribute) / 2, of the action list (action
 other the mean of the three. Hashes, so that the prompt lists themselves are not shipped.
 """
 
-SPATIAL = frozenset("""
+SPATIAL = frozenset(
+    """
     0721218d966e 07a4971984ec 092ddec7542e 179516b46980 25c2f6e62b47 2850f5e6040e 2bec5a11872f 35b04a1b89ac 35b75a842151
     3796c50663d9 3bdb4709c1fc 3e3b0f4e3d3a 3ec9b211616f 471fa7ad79ec 4f8f5ba83890 5a8e88cb3e41 5c045e7cba45 617904651762
     63666c0db3d0 6452ab0e30a3 6a7f8c6c0da6 720003cc09fd 7b1fecfab073 8074cbc35bf3 87632559c518 879f38ea2aab 8d62b78c1172
@@ -28,9 +29,11 @@ SPATIAL = frozenset("""
     d0e09edeb14e d1ca29d9553c d289ef35f603 d31e43ec67e7 d33396fd3060 db43d15a0713 dc0069cea56c dd2bd4f4f8b7 ddefd6f4e828
     df75efaade01 e089cbab6862 e195d1d4f642 e1dac63714de e4281dbfb385 e7f14abc201d e92bb90fde5b e9961611f561 eb262421acce
     effeff72e921 f05e900f37a7 f227b7a900e2 f40f5c8f6563 f70ce3818da2 fb707ec17180 fd2fd330fead fde27056f291
-""".split())
+""".split()
+)
 
-ACTION = frozenset("""
+ACTION = frozenset(
+    """
     008ec4adbd56 018fca4db831 01e000600307 036bc9eb5767 0473732ab014 07e5f2870f5d 08aa6e4463c9 0936511dd298 0a1f8bbda815
     0b89164a017b 0e1cbe8dbd7c 0e6a440fb468 0f6fdc3bd840 11528fe111e5 11ebe4d7b93b 14c33735b531 17836a2c5162 17d157d3f9bc
     1a2a216bc806 1cf1bfdf6f25 229275795e70 26aa89a13bb8 274505b4df85 2806eac3490a 287312f9d17f 290916d65503 2cc9ab0da96c
@@ -111,4 +114,5 @@ ACTION = frozenset("""
     f7462dd85f16 f785d5c56bfd f7eb816d0397 f80b112cf3bb f8772558c12e f8de8b8ee4bf f93d6e44a6e2 fa8891c50069 fabc917c26d1
     fad76d2d2e8e fb10ca9067ce fb159bfa4a9e fb8b87b3aec5 fb8c763c63ab fca8762f45ce fd7c499814c1 fdddae23532f fdf0ae190cdd
     fe4645815ef0 fed08c3d0f29 ff4ff2677647 ffe09fd80286 fffc5754b4c1
-""".split())
+""".split()
+)

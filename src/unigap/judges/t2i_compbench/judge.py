@@ -18,16 +18,28 @@ see docs/scorers.md); raw = JSON with what the score was computed from.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from unigap.errors import UnigapError
+from unigap.errors import DataError, UnigapError
 from unigap.judges import _clip
-from unigap.judges._scorer_hf import as_arrays, check_lengths, failed, load_component, load_pretrained, pick_device
-from unigap.judges._scorer_hf import per_item, pick_dtype, require, to_pil
+from unigap.judges._scorer_hf import (
+    as_arrays,
+    check_lengths,
+    failed,
+    load_component,
+    load_pretrained,
+    per_item,
+    pick_device,
+    pick_dtype,
+    require,
+    to_pil,
+)
 from unigap.judges.t2i_compbench import METRIC_OF, rules, text
 from unigap.judges.t2i_compbench.options import DEFAULT_THRESHOLDS
 from unigap.records import Judgment, Prompt
@@ -51,9 +63,13 @@ class T2ICompBenchJudge:
         self.batch_size, self.np_num = o.batch_size, o.np_num
         self.blip_size, self.depth_size = o.blip_image_size, o.depth_image_size
         self.det_threshold, self.det_nms, self.template = o.detector_threshold, o.detector_nms, o.query_template
-        self.objects = text.read_objects_file(o.objects_file) if o.objects_file else None
+        self.objects = text.read_objects_file(_readable(o.objects_file, "objects_file")) if o.objects_file else None
         files = (o.complex_spatial_file, o.complex_action_file)
-        self.complex_lists = None if files == (None, None) else (_keys(files[0]), _keys(files[1]))
+        self.complex_lists = (
+            None
+            if files == (None, None)
+            else (_keys(files[0], "complex_spatial_file"), _keys(files[1], "complex_action_file"))
+        )
         self.thresholds = {**DEFAULT_THRESHOLDS, **o.thresholds}
         self._models: dict[str, tuple] = {}
 
@@ -63,8 +79,12 @@ class T2ICompBenchJudge:
         if key not in self._models:
             tf = require("transformers")
             what = f"t2i-compbench judge ({key})"
-            cls = {"blip": tf.BlipForQuestionAnswering, "clip": tf.CLIPModel, "detector": tf.Owlv2ForObjectDetection,
-                   "depth": tf.DPTForDepthEstimation}[key]
+            cls = {
+                "blip": tf.BlipForQuestionAnswering,
+                "clip": tf.CLIPModel,
+                "detector": tf.Owlv2ForObjectDetection,
+                "depth": tf.DPTForDepthEstimation,
+            }[key]
             model = load_pretrained(cls, self.paths[key], what, self.device, self.dtype)
             extra = None
             if key in ("blip", "clip", "detector"):
@@ -84,14 +104,15 @@ class T2ICompBenchJudge:
         arrays = as_arrays(images)
         out: list[Judgment] = []
         for s in range(0, len(prompts), self.batch_size):
-            out += self._batch(arrays[s:s + self.batch_size], list(prompts[s:s + self.batch_size]))
+            out += self._batch(arrays[s : s + self.batch_size], list(prompts[s : s + self.batch_size]))
         return out
 
     def check_prompts(self, prompts: Sequence[Prompt]) -> None:
         bad = sorted({p.subtask for p in prompts if p.subtask not in METRIC_OF})
         if bad:
-            raise UnigapError(f"t2i-compbench judge: unknown categories {', '.join(bad)}; known: "
-                              f"{', '.join(METRIC_OF)}")
+            raise UnigapError(
+                f"t2i-compbench judge: unknown categories {', '.join(bad)}; known: {', '.join(METRIC_OF)}"
+            )
 
     def _batch(self, images: np.ndarray, prompts: list[Prompt]) -> list[Judgment]:
         out: list[Judgment | None] = [None] * len(prompts)
@@ -121,8 +142,11 @@ class T2ICompBenchJudge:
         elif metric == "complex":
             return self._complex(images, texts)
         else:  # one image at a time: a prompt the rules cannot parse fails alone
-            return per_item(lambda i: self._judgment(metric, *self._detector_metric(metric, images[i], texts[i])),
-                            len(texts), "t2i-compbench judge")
+            return per_item(
+                lambda i: self._judgment(metric, *self._detector_metric(metric, images[i], texts[i])),
+                len(texts),
+                "t2i-compbench judge",
+            )
         return [self._judgment(metric, s, d) for s, d in zip(scores, details)]
 
     def _judgment(self, metric: str, score: float, details: dict) -> Judgment:
@@ -139,11 +163,20 @@ class T2ICompBenchJudge:
 
         model, tok = self._load("blip")
         asked = [text.blip_questions(p, self.np_num) for p in prompts]
-        pix = torch.stack([_clip.normalise(to_pil(im).resize((self.blip_size,) * 2, Image.BICUBIC),
-                                           _clip.OPENAI_CLIP_MEAN, _clip.OPENAI_CLIP_STD) for im in images])
+        pix = torch.stack(
+            [
+                _clip.normalise(
+                    to_pil(im).resize((self.blip_size,) * 2, Image.BICUBIC),
+                    _clip.OPENAI_CLIP_MEAN,
+                    _clip.OPENAI_CLIP_STD,
+                )
+                for im in images
+            ]
+        )
         interp = self.blip_size != model.config.vision_config.image_size
-        embeds = model.vision_model(pixel_values=pix.to(self.device, self.dtype),
-                                    interpolate_pos_encoding=interp).last_hidden_state  # (B, N, C)
+        embeds = model.vision_model(
+            pixel_values=pix.to(self.device, self.dtype), interpolate_pos_encoding=interp
+        ).last_hidden_state  # (B, N, C)
         pairs = [(b, q) for b, qs in enumerate(asked) for _, q in qs]
         probs = self._yes_probs(model, tok, embeds, pairs) if pairs else []
         it = iter(probs)
@@ -155,12 +188,20 @@ class T2ICompBenchJudge:
         ids[:, 0] = _token_id(tok, "[ENC]")  # BLIP replaces [CLS] with [ENC] for the question encoder
         img = embeds[torch.tensor([b for b, _ in pairs], device=embeds.device)]
         mask = q["attention_mask"].to(self.device)
-        states = model.text_encoder(input_ids=ids.to(self.device), attention_mask=mask, encoder_hidden_states=img,
-                                    encoder_attention_mask=torch.ones(img.shape[:2], dtype=torch.long,
-                                                                      device=img.device)).last_hidden_state
+        states = model.text_encoder(
+            input_ids=ids.to(self.device),
+            attention_mask=mask,
+            encoder_hidden_states=img,
+            encoder_attention_mask=torch.ones(img.shape[:2], dtype=torch.long, device=img.device),
+        ).last_hidden_state
         bos = torch.full((len(pairs), 1), model.config.text_config.bos_token_id, device=self.device)
-        logits = model.text_decoder(input_ids=bos, encoder_hidden_states=states, encoder_attention_mask=mask,
-                                    return_dict=True).logits[:, 0].float()  # (Q, V)
+        logits = (
+            model.text_decoder(
+                input_ids=bos, encoder_hidden_states=states, encoder_attention_mask=mask, return_dict=True
+            )
+            .logits[:, 0]
+            .float()
+        )  # (Q, V)
         yes, no = _token_id(tok, "yes"), _token_id(tok, "no")
         return torch.sigmoid(logits[:, yes] - logits[:, no]).tolist()
 
@@ -183,8 +224,9 @@ class T2ICompBenchJudge:
         obj1, obj2 = text.simple_pair(prompt)
         return self._spatial(image, loc, obj1, obj2, three_d=metric == "3d_spatial")
 
-    def _spatial(self, image: np.ndarray, loc: str | None, obj1: str | None, obj2: str | None,
-                 three_d: bool = False) -> tuple[float, dict]:
+    def _spatial(
+        self, image: np.ndarray, loc: str | None, obj1: str | None, obj2: str | None, three_d: bool = False
+    ) -> tuple[float, dict]:
         details: dict = {"relation": loc, "objects": [obj1, obj2]}
         if obj1 is None or obj2 is None:
             return 0.0, details
@@ -213,9 +255,18 @@ class T2ICompBenchJudge:
             spatial, sd = self._spatial(images[i], text.locality(p, text.SPATIAL_2D), *text.complex_pair(p))
             kind = rules.complex_kind(p, self.complex_lists)
             score = rules.three_in_one(attribute, spatial, actions[i], kind)
-            return self._judgment("complex", score, {"kind": kind, "attribute": attribute, "spatial": spatial,
-                                                     "action": actions[i],
-                                                     "phrases": [[ph, q] for ph, q in zip(phs, probs)], **sd})
+            return self._judgment(
+                "complex",
+                score,
+                {
+                    "kind": kind,
+                    "attribute": attribute,
+                    "spatial": spatial,
+                    "action": actions[i],
+                    "phrases": [[ph, q] for ph, q in zip(phs, probs)],
+                    **sd,
+                },
+            )
 
         return per_item(one, len(prompts), "t2i-compbench judge")
 
@@ -224,20 +275,29 @@ class T2ICompBenchJudge:
         """OWLv2 detections of `objects`, sorted by score, boxes in the official 479/480 frame."""
         model, (tok, proc) = self._load("detector")
         queries = [self.template.format(o) for o in objects]
-        q = tok(queries, padding="max_length", truncation=True,
-                max_length=model.config.text_config.max_position_embeddings,
-                return_tensors="pt")
+        q = tok(
+            queries,
+            padding="max_length",
+            truncation=True,
+            max_length=model.config.text_config.max_position_embeddings,
+            return_tensors="pt",
+        )
         pix = proc(images=[to_pil(image)], return_tensors="pt")["pixel_values"]
-        out = model(input_ids=q["input_ids"].to(self.device), attention_mask=q["attention_mask"].to(self.device),
-                    pixel_values=pix.to(self.device, self.dtype))
+        out = model(
+            input_ids=q["input_ids"].to(self.device),
+            attention_mask=q["attention_mask"].to(self.device),
+            pixel_values=pix.to(self.device, self.dtype),
+        )
         scores, labels = torch.sigmoid(out.logits[0].float()).max(-1)  # (P,), best query per patch
         h, w = image.shape[:2]
         boxes = _xyxy(out.pred_boxes[0].float(), max(h, w), w, h)
         keep = scores > self.det_threshold
         dets = _nms(boxes[keep], scores[keep], labels[keep], self.det_nms)
         fw, fh = rules.detector_frame(w, h)
-        return [{"label": objects[lab], "score": s, "box": [b[0] * fw / w, b[1] * fh / h, b[2] * fw / w,
-                                                            b[3] * fh / h]} for b, s, lab in dets]
+        return [
+            {"label": objects[lab], "score": s, "box": [b[0] * fw / w, b[1] * fh / h, b[2] * fw / w, b[3] * fh / h]}
+            for b, s, lab in dets
+        ]
 
     @torch.inference_mode()
     def depth_map(self, image: np.ndarray) -> np.ndarray:
@@ -252,8 +312,9 @@ class T2ICompBenchJudge:
         _accept_size(model, self.depth_size)
         d = model(pixel_values=x[None].to(self.device, self.dtype)).predicted_depth[0].float()
         d = (d - d.min()) / (d.max() - d.min())
-        d = torch.nn.functional.interpolate(d[None, None], size=image.shape[:2], mode="bilinear",
-                                            align_corners=True)[0, 0]
+        d = torch.nn.functional.interpolate(d[None, None], size=image.shape[:2], mode="bilinear", align_corners=True)[
+            0, 0
+        ]
         png = Image.fromarray(255 * d.cpu().numpy()).convert("L")
         fw, fh = rules.detector_frame(image.shape[1], image.shape[0])
         return np.asarray(png.resize((fw, fh), Image.BILINEAR), dtype=np.float32) / 255.0
@@ -268,10 +329,19 @@ def _accept_size(model: Any, size: int) -> None:
         emb.image_size = (size, size)
 
 
-def _keys(path: str | None) -> set[str]:
+def _keys(path: str | None, option: str) -> set[str]:
     if not path:
         return set()
-    return {rules.complex_key(line) for line in Path(path).read_text().splitlines()}
+    return {rules.complex_key(line) for line in _readable(path, option).read_text().splitlines()}
+
+
+def _readable(path: str, option: str) -> Path:
+    """The file an option names; DataError naming the option and the file if it is missing or unreadable."""
+    p = Path(path)
+    if not p.is_file() or not os.access(p, os.R_OK):
+        why = "a directory, not a file" if p.is_dir() else "not readable" if p.exists() else "no such file"
+        raise DataError(f"t2i-compbench judge: {option}: {p}: {why}")
+    return p
 
 
 def _token_id(tok: Any, token: str) -> int:

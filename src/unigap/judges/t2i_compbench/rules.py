@@ -7,7 +7,7 @@ resized with torchvision Resize(size=479, max_size=480), see `detector_frame`).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 Box = Mapping[str, float]
 
@@ -18,6 +18,7 @@ def round4(x: float) -> float:
 
 
 # ---- BLIPvqa_eval/BLIP_vqa.py + models/blip_vqa.py ------------------------------------------------
+
 
 def yes_probability(logit_yes: float, logit_no: float) -> float:
     """blip_vqa.vqa_prob: softmax over the vocabulary at the first answer token, P(yes) / (P(yes) + P(no))
@@ -51,6 +52,7 @@ def pre_question(question: str, max_words: int = 50) -> str:
 
 # ---- CLIPScore_eval/CLIP_similarity.py -----------------------------------------------------------
 
+
 def clip_score(image_feature: Sequence[float], text_feature: Sequence[float]) -> float:
     """Cosine similarity of the L2-normalised image and text embeddings, unscaled (no x100, no
     2.5 x max(., 0) CLIP-S rescaling): the official non-spatial score."""
@@ -62,6 +64,7 @@ def clip_score(image_feature: Sequence[float], text_feature: Sequence[float]) ->
 
 
 # ---- UniDet_eval/2D_spatial_eval.py, 3D_spatial_eval.py ------------------------------------------
+
 
 def _geometry(box1: Box, box2: Box) -> tuple[float, float, float]:
     c1 = ((box1["x_min"] + box1["x_max"]) / 2, (box1["y_min"] + box1["y_max"]) / 2)
@@ -75,18 +78,32 @@ def _geometry(box1: Box, box2: Box) -> tuple[float, float, float]:
     return c2[0] - c1[0], c2[1] - c1[1], inter / union if union else 0.0
 
 
-def determine_position(locality: str | None, box1: Box, box2: Box, iou_threshold: float = 0.1,
-                       distance_threshold: float = 150, depth_map=None, iou_threshold_3d: float = 0.5) -> float:
+def determine_position(
+    locality: str | None,
+    box1: Box,
+    box2: Box,
+    iou_threshold: float = 0.1,
+    distance_threshold: float = 150,
+    depth_map=None,
+    iou_threshold_3d: float = 0.5,
+) -> float:
     """The official soft relation score of box1 relative to box2 (x/y distance = centre2 - centre1).
 
     "on top of" (in the 2D vocabulary, but no branch here) and unknown relations score 0, as there.
     """
     xd, yd, iou = _geometry(box1, box2)
     if locality in ("next to", "on side of", "near"):
-        return 1.0 if abs(xd) < distance_threshold or abs(yd) < distance_threshold \
+        return (
+            1.0
+            if abs(xd) < distance_threshold or abs(yd) < distance_threshold
             else distance_threshold / max(abs(xd), abs(yd))
-    axis = {"on the right of": (xd < 0, xd, yd), "on the left of": (xd > 0, xd, yd),
-            "on the bottom of": (yd < 0, yd, xd), "on the top of": (yd > 0, yd, xd)}
+        )
+    axis = {
+        "on the right of": (xd < 0, xd, yd),
+        "on the left of": (xd > 0, xd, yd),
+        "on the bottom of": (yd < 0, yd, xd),
+        "on the top of": (yd > 0, yd, xd),
+    }
     if locality in axis:
         side, main, other = axis[locality]
         if side and abs(main) > abs(other):
@@ -116,17 +133,23 @@ def _mean_depth(depth_map, box: Box) -> float:
     import torch
 
     d = torch.as_tensor(np.asarray(depth_map, dtype=np.float32))
-    region = d[int(box["x_min"]):int(box["x_max"]), int(box["y_min"]):int(box["y_max"])]
+    region = d[int(box["x_min"]) : int(box["x_max"]), int(box["y_min"]) : int(box["y_max"])]
     return region.mean().item() if region.numel() else float("nan")
 
 
-def spatial_score(det1: tuple[Box, float] | None, det2: tuple[Box, float] | None, locality: str | None,
-                  floor: bool = True, depth_map=None) -> float:
+def spatial_score(
+    det1: tuple[Box, float] | None,
+    det2: tuple[Box, float] | None,
+    locality: str | None,
+    floor: bool = True,
+    depth_map=None,
+) -> float:
     """2D/3D spatial score: both objects found: 0.25 s1 + 0.25 s2 + position / 2; one found:
     0.25 x its score; none: 0. 2D (floor=True) sets scores below 0.5 to 0; 3D does not."""
     if det1 is not None and det2 is not None:
-        score = 0.25 * det1[1] + 0.25 * det2[1] + determine_position(locality, det1[0], det2[0],
-                                                                     depth_map=depth_map) / 2
+        score = (
+            0.25 * det1[1] + 0.25 * det2[1] + determine_position(locality, det1[0], det2[0], depth_map=depth_map) / 2
+        )
     elif det1 is not None or det2 is not None:
         score = 0.25 * (det1 or det2)[1]
     else:
@@ -144,6 +167,7 @@ def detector_frame(width: int, height: int, size: int = 479, max_size: int = 480
 
 
 # ---- UniDet_eval/numeracy_eval.py ----------------------------------------------------------------
+
 
 def same_object(b1: Sequence[float], b2: Sequence[float]) -> bool:
     """numeracy_eval.calculate_iou: duplicates when IoU > 0.9 or either box is > 90 % inside the other
@@ -192,8 +216,14 @@ def numeracy_from_detections(requests: Sequence[tuple[str, int]], detections: Se
     return numeracy_score(requests, labels)
 
 
-def spatial_from_detections(detections: Sequence[Mapping], obj1: str | None, obj2: str | None,
-                            locality: str | None, three_d: bool = False, depth_map=None) -> float:
+def spatial_from_detections(
+    detections: Sequence[Mapping],
+    obj1: str | None,
+    obj2: str | None,
+    locality: str | None,
+    three_d: bool = False,
+    depth_map=None,
+) -> float:
     """2D_spatial_eval.py / 3D_spatial_eval.py from the detections on: [{"label", "score", "box": [x1, y1, x2,
     y2]}] in the detector's order (by score). 2D takes the first detection labelled exactly obj1 / obj2
     (`obj.index`), 3D the substring search of `positions_3d`; no object parsed (None) scores 0."""
@@ -213,6 +243,7 @@ def as_box(b: Sequence[float]) -> dict:
 
 
 # ---- 3_in_1_eval/3_in_1.py -------------------------------------------------------------------------
+
 
 def three_in_one(attribute: float, spatial: float, action: float, kind: str) -> float:
     """kind "spatial": (spatial + attribute) / 2; "action": (action + attribute) / 2; otherwise

@@ -34,44 +34,309 @@ from typing import Any
 
 DROPPED_CHUNKS = ("top", "the side", "the left", "the right")
 COMPLEX_PREPOSITIONS = ("on top of", "on bottom of", "on the left", "on the right", "next to", "on side of", "near")
-SPATIAL_2D = ("on side of", "next to", "near", "on the left of", "on the right of", "on the bottom of",
-              "on the top of", "on top of")
+SPATIAL_2D = (
+    "on side of",
+    "next to",
+    "near",
+    "on the left of",
+    "on the right of",
+    "on the bottom of",
+    "on the top of",
+    "on top of",
+)
 SPATIAL_3D = ("in front of", "behind", "hidden")
 NUMBER_WORDS = ("a", "an", "one", "two", "three", "four", "five", "six", "seven", "eight")
 WORD_TO_NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 PERSON = ("girl", "boy", "man", "woman")
 
-DETERMINERS = {"a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her", "my", "our",
-               "your", "some", "each", "every"}
+DETERMINERS = {
+    "a",
+    "an",
+    "the",
+    "this",
+    "that",
+    "these",
+    "those",
+    "its",
+    "their",
+    "his",
+    "her",
+    "my",
+    "our",
+    "your",
+    "some",
+    "each",
+    "every",
+}
 CONJUNCTIONS = {"and", "or", "but", "while", "as", "than", "so", "then", "yet"}
-PREPOSITIONS = {"on", "in", "at", "of", "with", "under", "above", "below", "behind", "near", "beside", "next",
-                "to", "from", "by", "over", "into", "onto", "inside", "against", "across", "around", "through",
-                "for", "off", "up", "down", "out", "along", "between", "among", "beneath", "underneath",
-                "toward", "towards", "upon", "within", "without", "like", "after", "before", "during", "about",
-                "hidden", "front", "top", "bottom", "side", "left", "right"}
-AUXILIARIES = {"is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did",
-               "can", "could", "will", "would", "should", "may", "might", "must"}
+PREPOSITIONS = {
+    "on",
+    "in",
+    "at",
+    "of",
+    "with",
+    "under",
+    "above",
+    "below",
+    "behind",
+    "near",
+    "beside",
+    "next",
+    "to",
+    "from",
+    "by",
+    "over",
+    "into",
+    "onto",
+    "inside",
+    "against",
+    "across",
+    "around",
+    "through",
+    "for",
+    "off",
+    "up",
+    "down",
+    "out",
+    "along",
+    "between",
+    "among",
+    "beneath",
+    "underneath",
+    "toward",
+    "towards",
+    "upon",
+    "within",
+    "without",
+    "like",
+    "after",
+    "before",
+    "during",
+    "about",
+    "hidden",
+    "front",
+    "top",
+    "bottom",
+    "side",
+    "left",
+    "right",
+}
+AUXILIARIES = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "has",
+    "have",
+    "had",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "may",
+    "might",
+    "must",
+}
 PRONOUNS = {"it", "they", "them", "he", "she", "him", "we", "us", "you", "i", "me", "itself", "themselves"}
-COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "grey",
-           "silver", "gold", "golden", "violet", "beige", "turquoise", "maroon", "navy", "cyan", "magenta"}
-SHAPES = {"round", "square", "rectangular", "triangular", "circular", "oval", "oblong", "spherical", "cubic",
-          "cylindrical", "conical", "pentagonal", "hexagonal", "octagonal", "teardrop", "diamond", "heart-shaped",
-          "star-shaped", "big", "small", "tall", "short", "long", "large", "tiny", "huge", "little", "wide"}
-TEXTURES = {"wooden", "metallic", "plastic", "glass", "fluffy", "leather", "rubber", "fabric", "woolen", "wool",
-            "furry", "smooth", "rough", "soft", "hard", "shiny", "silky", "velvet", "cotton", "ceramic", "stone",
-            "paper", "metal", "iron", "steel", "golden", "marble", "knitted", "brick", "concrete", "denim"}
-OTHER_ADJECTIVES = {"old", "new", "young", "beautiful", "colorful", "bright", "dark", "fresh", "cute", "happy",
-                    "sad", "busy", "empty", "full", "hot", "cold", "warm", "wet", "dry", "clean", "dirty",
-                    "comfortable", "delicious", "ripe", "favorite", "sunny", "quiet", "loud", "heavy", "light"}
+COLOURS = {
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "brown",
+    "black",
+    "white",
+    "gray",
+    "grey",
+    "silver",
+    "gold",
+    "golden",
+    "violet",
+    "beige",
+    "turquoise",
+    "maroon",
+    "navy",
+    "cyan",
+    "magenta",
+}
+SHAPES = {
+    "round",
+    "square",
+    "rectangular",
+    "triangular",
+    "circular",
+    "oval",
+    "oblong",
+    "spherical",
+    "cubic",
+    "cylindrical",
+    "conical",
+    "pentagonal",
+    "hexagonal",
+    "octagonal",
+    "teardrop",
+    "diamond",
+    "heart-shaped",
+    "star-shaped",
+    "big",
+    "small",
+    "tall",
+    "short",
+    "long",
+    "large",
+    "tiny",
+    "huge",
+    "little",
+    "wide",
+}
+TEXTURES = {
+    "wooden",
+    "metallic",
+    "plastic",
+    "glass",
+    "fluffy",
+    "leather",
+    "rubber",
+    "fabric",
+    "woolen",
+    "wool",
+    "furry",
+    "smooth",
+    "rough",
+    "soft",
+    "hard",
+    "shiny",
+    "silky",
+    "velvet",
+    "cotton",
+    "ceramic",
+    "stone",
+    "paper",
+    "metal",
+    "iron",
+    "steel",
+    "golden",
+    "marble",
+    "knitted",
+    "brick",
+    "concrete",
+    "denim",
+}
+OTHER_ADJECTIVES = {
+    "old",
+    "new",
+    "young",
+    "beautiful",
+    "colorful",
+    "bright",
+    "dark",
+    "fresh",
+    "cute",
+    "happy",
+    "sad",
+    "busy",
+    "empty",
+    "full",
+    "hot",
+    "cold",
+    "warm",
+    "wet",
+    "dry",
+    "clean",
+    "dirty",
+    "comfortable",
+    "delicious",
+    "ripe",
+    "favorite",
+    "sunny",
+    "quiet",
+    "loud",
+    "heavy",
+    "light",
+}
 ADJECTIVES = COLOURS | SHAPES | TEXTURES | OTHER_ADJECTIVES
 NOUN_MARKERS = DETERMINERS | ADJECTIVES | set(WORD_TO_NUM)  # an -ing word after one of these is a noun
 VERB_SUFFIXES = ("ing", "ed")
-VERBS = {"hold", "holds", "hang", "hangs", "mix", "mixes", "release", "releases", "sit", "sits", "sat", "stand",
-         "stands", "stood", "lie", "lies", "lay", "rest", "rests", "look", "looks", "make", "makes", "made", "play",
-         "plays", "eat", "eats", "read", "reads", "run", "runs", "walk", "walks", "swim", "swims",
-         "create", "creates", "provide", "provides", "keep", "keeps", "cover", "covers", "contain", "contains",
-         "add", "adds", "reflect", "reflects", "wear", "wears", "carry", "carries", "give", "gives", "take",
-         "takes", "sway", "sways", "shine", "shines", "fill", "fills", "grow", "grows", "wait", "waits"}
+VERBS = {
+    "hold",
+    "holds",
+    "hang",
+    "hangs",
+    "mix",
+    "mixes",
+    "release",
+    "releases",
+    "sit",
+    "sits",
+    "sat",
+    "stand",
+    "stands",
+    "stood",
+    "lie",
+    "lies",
+    "lay",
+    "rest",
+    "rests",
+    "look",
+    "looks",
+    "make",
+    "makes",
+    "made",
+    "play",
+    "plays",
+    "eat",
+    "eats",
+    "read",
+    "reads",
+    "run",
+    "runs",
+    "walk",
+    "walks",
+    "swim",
+    "swims",
+    "create",
+    "creates",
+    "provide",
+    "provides",
+    "keep",
+    "keeps",
+    "cover",
+    "covers",
+    "contain",
+    "contains",
+    "add",
+    "adds",
+    "reflect",
+    "reflects",
+    "wear",
+    "wears",
+    "carry",
+    "carries",
+    "give",
+    "gives",
+    "take",
+    "takes",
+    "sway",
+    "sways",
+    "shine",
+    "shines",
+    "fill",
+    "fills",
+    "grow",
+    "grows",
+    "wait",
+    "waits",
+}
 FUNCTION_WORDS = DETERMINERS | CONJUNCTIONS | PREPOSITIONS | AUXILIARIES | PRONOUNS | VERBS
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*|[^\sA-Za-z0-9]")
@@ -102,8 +367,14 @@ def tokens(text: str) -> list[str]:
 
 def _is_separator(word: str, prev: str | None = None) -> bool:
     w = word.lower()
-    return (not word[0].isalnum()) or w in CONJUNCTIONS or w in PREPOSITIONS or w in AUXILIARIES or w in VERBS \
+    return (
+        (not word[0].isalnum())
+        or w in CONJUNCTIONS
+        or w in PREPOSITIONS
+        or w in AUXILIARIES
+        or w in VERBS
         or _is_verb(w, prev)
+    )
 
 
 def _is_verb(w: str, prev: str | None = None) -> bool:
@@ -117,8 +388,13 @@ def _is_verb(w: str, prev: str | None = None) -> bool:
 
 def _is_noun(word: str, prev: str | None = None) -> bool:
     w = word.lower()
-    return word[0].isalnum() and w not in FUNCTION_WORDS and w not in ADJECTIVES and w not in WORD_TO_NUM \
+    return (
+        word[0].isalnum()
+        and w not in FUNCTION_WORDS
+        and w not in ADJECTIVES
+        and w not in WORD_TO_NUM
         and not _is_verb(w, prev)
+    )
 
 
 def noun_phrases(prompt: str, nlp: Any = None) -> list[str]:
@@ -202,7 +478,7 @@ def _around_prepositions(words: list[tuple[str, str]]) -> list[str]:
     texts = [w for w, _ in words]
     objects: list[str] = []
     for i in range(len(words)):
-        k = next((n for n in (3, 2, 1) if " ".join(texts[i:i + n]) in COMPLEX_PREPOSITIONS), 0)
+        k = next((n for n in (3, 2, 1) if " ".join(texts[i : i + n]) in COMPLEX_PREPOSITIONS), 0)
         if not k:
             continue
         before = next((words[j][0] for j in range(i - 1, -1, -1) if words[j][1] in ("NOUN", "PROPN")), None)
@@ -211,13 +487,20 @@ def _around_prepositions(words: list[tuple[str, str]]) -> list[str]:
         after = next((words[j][0] for j in range(i + k, len(words)) if words[j][1] == "NOUN"), None)
         if after is not None:
             objects.append(after)
-        elif (prop := next((words[j][0] for j in range(i + k, len(words) - 1)
-                            if words[j][1] == "PROPN" and words[j + 1][1] != "PROPN"), None)):
+        elif prop := next(
+            (
+                words[j][0]
+                for j in range(i + k, len(words) - 1)
+                if words[j][1] == "PROPN" and words[j + 1][1] != "PROPN"
+            ),
+            None,
+        ):
             objects.append(prop)
     return objects
 
 
 # ---- numeracy ---------------------------------------------------------------------------------
+
 
 def read_objects_file(path: str) -> tuple[list[str], list[str]]:
     """new_objects.txt: "singular - plural" per line -> (singulars, plurals), lower-cased."""
@@ -237,10 +520,28 @@ def read_objects_file(path: str) -> tuple[list[str], list[str]]:
     return sing, plur
 
 
-IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
-             "geese": "goose", "teeth": "tooth", "feet": "foot", "knives": "knife", "wolves": "wolf",
-             "leaves": "leaf", "loaves": "loaf", "shelves": "shelf", "sheep": "sheep", "fish": "fish",
-             "deer": "deer", "glasses": "glass", "buses": "bus", "boxes": "box", "dice": "die"}
+IRREGULAR = {
+    "people": "person",
+    "men": "man",
+    "women": "woman",
+    "children": "child",
+    "mice": "mouse",
+    "geese": "goose",
+    "teeth": "tooth",
+    "feet": "foot",
+    "knives": "knife",
+    "wolves": "wolf",
+    "leaves": "leaf",
+    "loaves": "loaf",
+    "shelves": "shelf",
+    "sheep": "sheep",
+    "fish": "fish",
+    "deer": "deer",
+    "glasses": "glass",
+    "buses": "bus",
+    "boxes": "box",
+    "dice": "die",
+}
 
 
 def singular(word: str) -> str:
@@ -257,8 +558,9 @@ def singular(word: str) -> str:
     return w
 
 
-def count_requests(prompt: str, objects: tuple[list[str], list[str]] | None = None,
-                   nlp: Any = None) -> list[tuple[str, int]]:
+def count_requests(
+    prompt: str, objects: tuple[list[str], list[str]] | None = None, nlp: Any = None
+) -> list[tuple[str, int]]:
     """[(object singular, count)] of a numeracy prompt, as numeracy_eval.py pairs them."""
     nlp = spacy_nlp() if nlp is None else nlp
     words = [t.text for t in nlp(prompt)] if nlp else tokens(prompt)
@@ -306,5 +608,13 @@ def _rule_counts(words: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-NUMERACY_ALIASES = {"boy": "person", "girl": "person", "man": "person", "woman": "person", "ship": "boat",
-                    "telivision": "tv", "goldfish": "fish", "painting": "picture"}
+NUMERACY_ALIASES = {
+    "boy": "person",
+    "girl": "person",
+    "man": "person",
+    "woman": "person",
+    "ship": "boat",
+    "telivision": "tv",
+    "goldfish": "fish",
+    "painting": "picture",
+}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +35,16 @@ ROLE_FILE = "unigap_emu3.json"
 class Emu3Backend(UnifiedModel):
     name = "emu3"
 
-    def __init__(self, model: Any, processor: Any, path: str, options: Emu3Options, batch_size: int = 8,
-                 und: tuple[Any, Any, str] | None = None, image_area: int = DEFAULT_AREA) -> None:
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        path: str,
+        options: Emu3Options,
+        batch_size: int = 8,
+        und: tuple[Any, Any, str] | None = None,
+        image_area: int = DEFAULT_AREA,
+    ) -> None:
         self.model, self.processor, self.path, self.options = model, processor, path, options
         self.und_model, self.und_processor, self.und_path = und or (model, processor, path)
         self.batch_size = max(1, batch_size)
@@ -53,12 +62,13 @@ class Emu3Backend(UnifiedModel):
 
     # --- generation -------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig) -> Generation:
-        codes = self.generate_tokens(prompts, seeds, sampling).codes  # (B, M)
-        return Generation(codes, self.decode(codes))
+        tokens = self.generate_tokens(prompts, seeds, sampling).tokens  # (B, M)
+        return Generation(tokens, self.decode(tokens))
 
-    def generate_tokens(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig,
-                        sampler: Sampler = "gumbel") -> DecodeResult:
-        """VQ codes (B, M) and their sampling log-probs, on the CPU. `multinomial` = parity tests only."""
+    def generate_tokens(
+        self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig, sampler: Sampler = "gumbel"
+    ) -> DecodeResult:
+        """Image tokens (B, M: VQ codes) and their sampling log-probs, on the CPU. `multinomial` = parity tests only."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         s = DecodeSettings(sampling.cfg_scale, sampling.temperature, sampling.top_k, sampler)
@@ -66,12 +76,12 @@ class Emu3Backend(UnifiedModel):
         parts = []
         with eval_mode(self.model):
             for i in range(0, len(rows), self.batch_size):
-                r = self.decoder(rows[i:i + self.batch_size], neg, seeds[i:i + self.batch_size], s)
-                parts.append(DecodeResult(r.codes.cpu(), r.logprobs.cpu()))
+                r = self.decoder(rows[i : i + self.batch_size], neg, seeds[i : i + self.batch_size], s)
+                parts.append(DecodeResult(r.tokens.cpu(), r.logprobs.cpu()))
         if not parts:
             empty = torch.zeros(0, self.num_image_tokens)
             return DecodeResult(empty.long(), empty)
-        return DecodeResult(torch.cat([p.codes for p in parts]), torch.cat([p.logprobs for p in parts]))
+        return DecodeResult(torch.cat([p.tokens for p in parts]), torch.cat([p.logprobs for p in parts]))
 
     def rows(self, prompts: Sequence[str]) -> list[list[int]]:
         texts = [p + self.options.positive_suffix for p in prompts]
@@ -82,7 +92,7 @@ class Emu3Backend(UnifiedModel):
         """(B, M) codes -> (B, H, W, 3) uint8 through the VQ decoder and the processor's postprocess."""
         out = []
         for i in range(0, tokens.shape[0], self.batch_size):
-            codes = tokens[i:i + self.batch_size].to(self.device).view(-1, self.layout.height, self.layout.width)
+            codes = tokens[i : i + self.batch_size].to(self.device).view(-1, self.layout.height, self.layout.width)
             pix = self.model.model.vqmodel.decode(codes)  # (b, 3, H', W') in [-1, 1]
             pil = self.processor.postprocess(list(pix.float().cpu()), return_tensors="PIL.Image.Image")
             pil = pil["pixel_values"] if isinstance(pil, dict) or hasattr(pil, "keys") else pil
@@ -96,16 +106,21 @@ class Emu3Backend(UnifiedModel):
         out: list[str] = []
         with eval_mode(self.und_model):
             for i in range(0, len(questions), self.batch_size):
-                out += self._answer(images[i:i + self.batch_size], questions[i:i + self.batch_size], max_new_tokens)
+                out += self._answer(images[i : i + self.batch_size], questions[i : i + self.batch_size], max_new_tokens)
         return out
 
     def _answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int) -> list[str]:
         inputs = self._to_device(understanding_inputs(self.und_processor, images, questions))
         width = inputs["input_ids"].shape[1]
         tok = self.und_processor.tokenizer
-        out = self.und_model.generate(**inputs, max_length=width + max_new_tokens, do_sample=False,
-                                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                                      pad_token_id=tok.pad_token_id)
+        out = self.und_model.generate(
+            **inputs,
+            max_length=width + max_new_tokens,
+            do_sample=False,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
         return [a.strip() for a in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
 
     @torch.no_grad()
@@ -116,8 +131,15 @@ class Emu3Backend(UnifiedModel):
         ids, out = score_ids(self.und_processor.tokenizer), []
         with eval_mode(self.und_model):
             for i in range(0, len(questions), self.batch_size):
-                inputs = self._to_device(understanding_inputs(self.und_processor, images[i:i + self.batch_size],
-                                                              questions[i:i + self.batch_size], ids.prefix, ids.extra))
+                inputs = self._to_device(
+                    understanding_inputs(
+                        self.und_processor,
+                        images[i : i + self.batch_size],
+                        questions[i : i + self.batch_size],
+                        ids.prefix,
+                        ids.extra,
+                    )
+                )
                 logits = self.und_model(**inputs, logits_to_keep=1).logits[:, -1].float()  # (b, V)
                 out += logits[:, [ids.one, ids.zero]].softmax(-1)[:, 0].tolist()
         return out
@@ -125,9 +147,13 @@ class Emu3Backend(UnifiedModel):
     def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
         """Teacher-forced log p(answer | image, question) under the understanding model: (B,), differentiable."""
         return rowwise_answer_logprobs(
-            self.und_processor.tokenizer, images, questions, answers,
+            self.und_processor.tokenizer,
+            images,
+            questions,
+            answers,
             lambda img, q, ids: self._to_device(understanding_inputs(self.und_processor, img, [q], extra_ids=ids)),
-            lambda inputs: self.und_model(**inputs).logits)
+            lambda inputs: self.und_model(**inputs).logits,
+        )
 
     def _to_device(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {k: v.to(self.und_model.device) for k, v in inputs.items()}
@@ -151,8 +177,9 @@ class Emu3Backend(UnifiedModel):
         full = torch.cat([ids, seq], 1)  # (B, P + S)
         mask = torch.cat([valid.long(), torch.ones_like(seq)], 1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        h = self.model.model.text_model(input_ids=full, attention_mask=mask, position_ids=positions,
-                                        use_cache=False).last_hidden_state  # (B, P + S, C)
+        h = self.model.model.text_model(
+            input_ids=full, attention_mask=mask, position_ids=positions, use_cache=False
+        ).last_hidden_state  # (B, P + S, C)
         where = ids.shape[1] - 1 + visual_positions(lay).to(self.device)  # (M,) inputs predicting a visual token
         w_vis = dec.visual_head()  # (V_img, C)
         logits = (h[:, where] @ w_vis.T).float()  # (B, M, V_img)
@@ -164,18 +191,28 @@ class Emu3Backend(UnifiedModel):
 
     def components(self) -> dict[str, list[nn.Parameter]]:
         m = self.model.model
-        out = {"llm": list(m.text_model.parameters()), "lm_head": list(self.model.lm_head.parameters()),
-               "vq": list(m.vqmodel.parameters())}
+        out = {
+            "llm": list(m.text_model.parameters()),
+            "lm_head": list(self.model.lm_head.parameters()),
+            "vq": list(m.vqmodel.parameters()),
+        }
         if self.peft is not None:
             out["lora"] = [p for n, p in m.text_model.named_parameters() if "lora_" in n]
         return out
 
     def fingerprint(self) -> dict[str, Any]:
         cfg = self.model.config
-        fp = {"backend": "emu3", "path": self.path, "understanding_path": self.und_path,
-              "num_image_tokens": self.num_image_tokens, "height_tokens": self.layout.height,
-              "width_tokens": self.layout.width, "codebook_size": cfg.vq_config.codebook_size,
-              "text_vocab": cfg.text_config.vocab_size, "processor_sha256": processor_hash(self.processor)}
+        fp = {
+            "backend": "emu3",
+            "path": self.path,
+            "understanding_path": self.und_path,
+            "num_image_tokens": self.num_image_tokens,
+            "height_tokens": self.layout.height,
+            "width_tokens": self.layout.width,
+            "codebook_size": cfg.vq_config.codebook_size,
+            "text_vocab": cfg.text_config.vocab_size,
+            "processor_sha256": processor_hash(self.processor),
+        }
         if self.und_path != self.path:
             fp["understanding_processor_sha256"] = processor_hash(self.und_processor)
         return fp
@@ -191,16 +228,18 @@ class Emu3Backend(UnifiedModel):
         self.processor.save_pretrained(path)
         (path / ROLE_FILE).write_text(json.dumps({"role": "gen", "image_area": self.image_area}))
 
-    def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
-                   dropout: float = 0.0) -> list[nn.Parameter]:
+    def apply_lora(
+        self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None, dropout: float = 0.0
+    ) -> list[nn.Parameter]:
         """PEFT LoRA on the generator's text model; every other weight frozen. Returns the LoRA params."""
         from peft import LoraConfig, get_peft_model
 
         if self.peft is not None:
             raise ValueError("LoRA is already applied to this backend")
         targets = list(target_modules or ("q_proj", "k_proj", "v_proj", "o_proj"))
-        self.peft = get_peft_model(self.model.model.text_model,
-                                   LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, lora_dropout=dropout))
+        self.peft = get_peft_model(
+            self.model.model.text_model, LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, lora_dropout=dropout)
+        )
         for name, p in self.model.named_parameters():
             p.requires_grad_("lora_" in name)
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -214,7 +253,6 @@ class Emu3Backend(UnifiedModel):
             lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
-
 def visual_positions(lay: Layout) -> torch.Tensor:
     """Indices t (0 = first generated token) of the M visual tokens in the generated sequence; the
     hidden state at input position P - 1 + t predicts token t."""
@@ -224,8 +262,11 @@ def visual_positions(lay: Layout) -> torch.Tensor:
 
 def processor_hash(processor: Any) -> str:
     """sha256 of what turns prompts and images into model inputs (image processor, chat template, vocabulary)."""
-    config = {"image_processor": processor.image_processor.to_dict(), "chat_template": processor.chat_template,
-              "vocab": sorted(processor.tokenizer.get_vocab().items())}
+    config = {
+        "image_processor": processor.image_processor.to_dict(),
+        "chat_template": processor.chat_template,
+        "vocab": sorted(processor.tokenizer.get_vocab().items()),
+    }
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -242,7 +283,8 @@ def check_generator(path: str) -> None:
         raise CheckpointError(
             f"model.path {path!r} is an Emu3 chat (understanding) fine-tune and does not generate images; "
             f"set model.path to the generation fine-tune (e.g. {DEFAULT_PATH}) and put the chat model in "
-            f"model.options.understanding_path")
+            f"model.options.understanding_path"
+        )
 
 
 def check_is_emu3(path: str) -> None:
@@ -250,8 +292,10 @@ def check_is_emu3(path: str) -> None:
 
     found = read_config_dict(path).get("model_type")
     if found != "emu3":
-        raise CheckpointError(f"{path} is not an Emu3 checkpoint: its config has model_type {found!r}, expected "
-                              f"'emu3' (transformers' Emu3ForConditionalGeneration format, e.g. {DEFAULT_PATH})")
+        raise CheckpointError(
+            f"{path} is not an Emu3 checkpoint: its config has model_type {found!r}, expected "
+            f"'emu3' (transformers' Emu3ForConditionalGeneration format, e.g. {DEFAULT_PATH})"
+        )
 
 
 def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:

@@ -20,8 +20,9 @@ Position ids count only real tokens (as transformers derives them from the atten
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -55,7 +56,7 @@ class Layout:
         """(B, M) visual BPE ids -> (B, steps) generated sequence with the line ends in place."""
         rows = bpe.view(bpe.shape[0], self.height, self.width)  # (B, H, W)
         eol = torch.full((bpe.shape[0], self.height, 1), self.eol, dtype=bpe.dtype, device=bpe.device)
-        return torch.cat([rows, eol], -1).flatten(1)[:, :self.steps]  # (B, H * (W + 1) - 1)
+        return torch.cat([rows, eol], -1).flatten(1)[:, : self.steps]  # (B, H * (W + 1) - 1)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class DecodeSettings:
 
 @dataclass
 class DecodeResult:
-    codes: Tensor  # (B, M) int64 VQ codebook indices
+    tokens: Tensor  # (B, M) int64 image tokens: VQ codebook indices (Generation.tokens)
     logprobs: Tensor  # (B, M) float32 log-prob of each under the (guided, warped) sampling distribution
 
 
@@ -103,8 +104,9 @@ class Emu3Decoder:
         return self.model.lm_head.weight.dtype
 
     @torch.no_grad()
-    def __call__(self, rows: Sequence[Sequence[int]], negative: Sequence[int], seeds: Sequence[int],
-                 s: DecodeSettings) -> DecodeResult:
+    def __call__(
+        self, rows: Sequence[Sequence[int]], negative: Sequence[int], seeds: Sequence[int], s: DecodeSettings
+    ) -> DecodeResult:
         b, lay = len(rows), self.layout
         all_rows = list(rows) + ([list(negative)] * b if s.guided else [])
         ids, valid = left_pad(all_rows, self.pad)  # (R, P)
@@ -119,7 +121,11 @@ class Emu3Decoder:
         h, k = self._prefill(st), 0
         for t in range(lay.steps):
             if t:
-                tok = self.visual[cols[:, k - 1]] if not lay.is_eol(t - 1) else torch.full((b,), lay.eol, device=self.device)
+                tok = (
+                    self.visual[cols[:, k - 1]]
+                    if not lay.is_eol(t - 1)
+                    else torch.full((b,), lay.eol, device=self.device)
+                )
                 h = self._step(st, tok.repeat(len(all_rows) // b))
             if lay.is_eol(t):
                 self._burn_forced(b, s)
@@ -128,28 +134,33 @@ class Emu3Decoder:
             k += 1
         return DecodeResult(self.codes[cols], logps)
 
-    def _prefill(self, st: "_Stream") -> Tensor:
+    def _prefill(self, st: _Stream) -> Tensor:
         width = st.ids.shape[1]
         causal = torch.ones((width, width), dtype=torch.bool, device=self.device).tril()
         eye = torch.eye(width, dtype=torch.bool, device=self.device)  # a pad query sees itself: finite outputs
         mask = (causal & st.valid[:, None, :]) | eye  # (R, P, P)
         pos = (st.valid.long().cumsum(-1) - 1).clamp(min=0)  # (R, P)
         h = self.model.get_input_embeddings()(st.ids)  # (R, P, C)
-        h = self.runner.forward(h, st.cos[pos], st.sin[pos], st.cache, torch.arange(width, device=self.device),
-                                mask[:, None], width)
+        h = self.runner.forward(
+            h, st.cos[pos], st.sin[pos], st.cache, torch.arange(width, device=self.device), mask[:, None], width
+        )
         st.pos, st.slot = st.valid.sum(-1), width  # (R,) next position id; next cache slot
-        st.keys = torch.cat([st.valid, torch.zeros(st.valid.shape[0], st.cache[0][0].shape[2] - width,
-                                                   dtype=torch.bool, device=self.device)], 1)  # (R, L)
+        st.keys = torch.cat(
+            [
+                st.valid,
+                torch.zeros(st.valid.shape[0], st.cache[0][0].shape[2] - width, dtype=torch.bool, device=self.device),
+            ],
+            1,
+        )  # (R, L)
         return h[:, -1]  # (R, C)
 
-    def _step(self, st: "_Stream", tok: Tensor) -> Tensor:
+    def _step(self, st: _Stream, tok: Tensor) -> Tensor:
         """Feed tok (R,) at the next cache slot; returns the new last hidden state (R, C)."""
         st.keys[:, st.slot] = True
         h = self.model.get_input_embeddings()(tok)[:, None]  # (R, 1, C)
         write = torch.tensor([st.slot], device=self.device)
-        mask = st.keys[:, None, None, :st.slot + 1]  # (R, 1, 1, keys)
-        h = self.runner.forward(h, st.cos[st.pos][:, None], st.sin[st.pos][:, None], st.cache, write, mask,
-                                st.slot + 1)
+        mask = st.keys[:, None, None, : st.slot + 1]  # (R, 1, 1, keys)
+        h = self.runner.forward(h, st.cos[st.pos][:, None], st.sin[st.pos][:, None], st.cache, write, mask, st.slot + 1)
         st.pos, st.slot = st.pos + 1, st.slot + 1
         return h[:, -1]
 
@@ -158,7 +169,7 @@ class Emu3Decoder:
         synthetic checkpoints: they close the vocabulary)."""
         w, first = self.model.lm_head.weight, int(self.visual[0])
         if torch.equal(self.visual.cpu(), torch.arange(first, first + len(self.visual))):
-            return w[first:first + len(self.visual)]
+            return w[first : first + len(self.visual)]
         return w[self.visual]
 
     def _sample(self, hidden: Tensor, b: int, s: DecodeSettings, noise: Tensor | None) -> tuple[Tensor, Tensor]:

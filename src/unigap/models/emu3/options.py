@@ -7,9 +7,11 @@ from pydantic import Field
 from unigap.config import Config
 
 # transformers' Emu3 docs (image generation example) and BAAI's image_generation.py
-NEGATIVE_PROMPT = ("lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, "
-                   "cropped, worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, "
-                   "username, blurry.")
+NEGATIVE_PROMPT = (
+    "lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, "
+    "cropped, worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, "
+    "username, blurry."
+)
 
 
 class Emu3Options(Config):

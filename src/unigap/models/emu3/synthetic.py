@@ -24,11 +24,15 @@ PAD, BOS, EOS, UNK = "<|endoftext|>", "<|extra_203|>", "<|extra_204|>", "<unk>"
 IMAGE, BOI, EOI, WRAPPER = "<image>", "<|image start|>", "<|image end|>", "<|image token|>"
 EOL, EOF = "<|extra_200|>", "<|extra_201|>"
 SPECIALS = [PAD, BOS, EOS, UNK, IMAGE, BOI, EOI, WRAPPER, EOL, EOF]
-WORDS = ("a an the of on in and with red blue green yellow black white big small circle square triangle cat dog "
-         "photo two three left right above below Yes No yes no USER ASSISTANT . , ? : * { } lowres blurry bad "
-         "quality worst low")
-NEGATIVE_WORDS = "lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, cropped, " \
-                 "worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, username, blurry."
+WORDS = (
+    "a an the of on in and with red blue green yellow black white big small circle square triangle cat dog "
+    "photo two three left right above below Yes No yes no USER ASSISTANT . , ? : * { } lowres blurry bad "
+    "quality worst low"
+)
+NEGATIVE_WORDS = (
+    "lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, cropped, "
+    "worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, username, blurry."
+)
 ROLE_FILE = "unigap_emu3.json"  # {"role": "gen" | "chat"}: which fine-tune a synthetic checkpoint stands for
 
 CHAT_TEMPLATE = (
@@ -88,9 +92,20 @@ def build_tokenizer(extra_text: str = "") -> Any:
     tok.add_special_tokens(SPECIALS)
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK, padding_side="left",
-        extra_special_tokens={"image_token": IMAGE, "boi_token": BOI, "eoi_token": EOI,
-                              "image_wrapper_token": WRAPPER, "eof_token": EOF})
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        padding_side="left",
+        extra_special_tokens={
+            "image_token": IMAGE,
+            "boi_token": BOI,
+            "eoi_token": EOI,
+            "image_wrapper_token": WRAPPER,
+            "eof_token": EOF,
+        },
+    )
 
 
 def _pieces(text: str) -> list[str]:
@@ -112,15 +127,28 @@ def emu3_config(dims: Emu3Dims, tokenizer: Any) -> Any:
     from transformers import Emu3Config, Emu3TextConfig, Emu3VQVAEConfig
 
     ids = {k: tokenizer.convert_tokens_to_ids(t) for k, t in [("bos", BOS), ("eos", EOS), ("pad", PAD)]}
-    text = Emu3TextConfig(vocab_size=dims.vocab or len(tokenizer) + dims.codebook, hidden_size=dims.hidden,
-                          intermediate_size=dims.intermediate, num_hidden_layers=dims.layers,
-                          num_attention_heads=dims.heads, num_key_value_heads=dims.kv_heads,
-                          max_position_embeddings=9216, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
-                          pad_token_id=ids["pad"], rope_parameters={"rope_type": "default", "rope_theta": 1e6})
-    vq = Emu3VQVAEConfig(codebook_size=dims.codebook, embed_dim=dims.vq_embed, latent_channels=dims.vq_latent,
-                         base_channels=dims.vq_base, channel_multiplier=list(dims.vq_mult),
-                         num_res_blocks=dims.vq_res_blocks,
-                         hidden_size=dims.vq_base * dims.vq_mult[-1])  # = the attention blocks' channels
+    text = Emu3TextConfig(
+        vocab_size=dims.vocab or len(tokenizer) + dims.codebook,
+        hidden_size=dims.hidden,
+        intermediate_size=dims.intermediate,
+        num_hidden_layers=dims.layers,
+        num_attention_heads=dims.heads,
+        num_key_value_heads=dims.kv_heads,
+        max_position_embeddings=9216,
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+        pad_token_id=ids["pad"],
+        rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+    )
+    vq = Emu3VQVAEConfig(
+        codebook_size=dims.codebook,
+        embed_dim=dims.vq_embed,
+        latent_channels=dims.vq_latent,
+        base_channels=dims.vq_base,
+        channel_multiplier=list(dims.vq_mult),
+        num_res_blocks=dims.vq_res_blocks,
+        hidden_size=dims.vq_base * dims.vq_mult[-1],
+    )  # = the attention blocks' channels
     return Emu3Config(text_config=text, vq_config=vq, vocabulary_map=vocabulary_map(tokenizer, dims))
 
 
@@ -132,8 +160,13 @@ def build_processor(dims: Emu3Dims, tokenizer: Any) -> Any:
     except ImportError:
         from transformers import Emu3ImageProcessor as ImageProcessor
     side = dims.image_side
-    images = ImageProcessor(min_pixels=side * side, max_pixels=side * side, spatial_factor=dims.spatial,
-                            image_mean=[0.5] * 3, image_std=[0.5] * 3)  # the VQ decodes to [-1, 1]
+    images = ImageProcessor(
+        min_pixels=side * side,
+        max_pixels=side * side,
+        spatial_factor=dims.spatial,
+        image_mean=[0.5] * 3,
+        image_std=[0.5] * 3,
+    )  # the VQ decodes to [-1, 1]
     return Emu3Processor(image_processor=images, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
 
 
@@ -148,12 +181,18 @@ class SyntheticEmu3:
         path = Path(path)
         self.model.save_pretrained(path)
         self.processor.save_pretrained(path)
-        (path / ROLE_FILE).write_text(json.dumps({"role": self.role, "image_area": self.dims.image_side ** 2}))
+        (path / ROLE_FILE).write_text(json.dumps({"role": self.role, "image_area": self.dims.image_side**2}))
         return path
 
 
-def build_synthetic(dims: Emu3Dims | str = "tiny", seed: int = 0, dtype: torch.dtype = torch.float32,
-                    init_std: float | None = 0.3, role: str = "gen", device: str = "cpu") -> SyntheticEmu3:
+def build_synthetic(
+    dims: Emu3Dims | str = "tiny",
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    init_std: float | None = 0.3,
+    role: str = "gen",
+    device: str = "cpu",
+) -> SyntheticEmu3:
     """A random Emu3. init_std re-draws Linear/Embedding weights from N(0, std) so that greedy
     tokens vary with the input (transformers' 0.02 init gives near-uniform logits)."""
     from transformers import Emu3ForConditionalGeneration

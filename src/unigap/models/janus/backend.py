@@ -12,15 +12,15 @@ import hashlib
 import json
 import logging
 import os
-
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
+from unigap.models.common import checkpoint_layers, eval_mode, rowwise_answer_logprobs
 from unigap.models.janus.decode import CompileMode, DecodeResult, DecodeSettings, JanusDecoder, Sampler, SpecialIds
 from unigap.models.janus.loading import DEFAULT_PATH, load_pretrained, resolve_checkpoint, resolve_dtype
 from unigap.models.janus.text import generation_rows, score_ids, understanding_inputs
@@ -33,8 +33,15 @@ T = TypeVar("T")
 class JanusBackend(UnifiedModel):
     name = "janus"
 
-    def __init__(self, model: Any, processor: Any, path: str, batch_size: int = 64,
-                 compile: CompileMode = "none", source_sha256: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        path: str,
+        batch_size: int = 64,
+        compile: CompileMode = "none",
+        source_sha256: str | None = None,
+    ) -> None:
         self.model, self.processor, self.path = model, processor, path
         self.source_sha256 = source_sha256  # set when `path` is an original-format checkpoint we converted
         self.batch_size = max(1, batch_size)
@@ -54,15 +61,16 @@ class JanusBackend(UnifiedModel):
         tokens = self.generate_tokens(prompts, seeds, sampling).tokens  # (B, M)
         return Generation(tokens, self.decode(tokens))
 
-    def generate_tokens(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig,
-                        sampler: Sampler = "gumbel") -> DecodeResult:
+    def generate_tokens(
+        self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig, sampler: Sampler = "gumbel"
+    ) -> DecodeResult:
         """Image tokens (B, M) and their sampling log-probs, on the CPU. `multinomial` = parity tests only."""
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         s = DecodeSettings(sampling.cfg_scale, sampling.temperature, sampling.top_k, sampler)
         rows = generation_rows(self.processor, prompts) if prompts else []
         with self._eval():
-            parts = self._oom_halving(lambda i, n: self._decode_cpu(rows[i:i + n], seeds[i:i + n], s), len(rows))
+            parts = self._oom_halving(lambda i, n: self._decode_cpu(rows[i : i + n], seeds[i : i + n], s), len(rows))
         if not parts:
             empty = torch.zeros(0, self.num_image_tokens)
             return DecodeResult(empty.long(), empty)
@@ -100,7 +108,7 @@ class JanusBackend(UnifiedModel):
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, M) -> (B, H, W, 3) uint8, mapped like the original Janus ((x + 1) / 2 * 255, clipped)."""
         with torch.no_grad():
-            parts = self._oom_halving(lambda i, n: self._decode_images(tokens[i:i + n]), tokens.shape[0])
+            parts = self._oom_halving(lambda i, n: self._decode_images(tokens[i : i + n]), tokens.shape[0])
         return torch.cat(parts) if parts else torch.zeros(0, 0, 0, 3, dtype=torch.uint8)
 
     def _decode_images(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -112,8 +120,9 @@ class JanusBackend(UnifiedModel):
     def answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
         """Greedy answers with transformers' text-mode generate (chat template, default system prompt)."""
         with self._eval():
-            chunks = self._oom_halving(lambda i, n: self._answer(images[i:i + n], questions[i:i + n], max_new_tokens),
-                                       len(questions))
+            chunks = self._oom_halving(
+                lambda i, n: self._answer(images[i : i + n], questions[i : i + n], max_new_tokens), len(questions)
+            )
         return [a for chunk in chunks for a in chunk]
 
     def _answer(self, images: torch.Tensor, questions: Sequence[str], max_new_tokens: int) -> list[str]:
@@ -129,16 +138,22 @@ class JanusBackend(UnifiedModel):
         max_length (prompt + new) rather than max_new_tokens, which 5.x warns about next to the
         checkpoint's default max_length."""
         tok = self.processor.tokenizer
-        return dict(max_length=max_length, do_sample=False, bos_token_id=tok.bos_token_id,
-                    eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        return dict(
+            max_length=max_length,
+            do_sample=False,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
 
     @torch.no_grad()
     def score_probs(self, images: torch.Tensor, questions: Sequence[str]) -> list[float]:
         """P("1") / (P("1") + P("0")) at the token after the assistant's " The score is" (see text.ScoreIds)."""
         ids = score_ids(self.processor.tokenizer)
         with self._eval():
-            chunks = self._oom_halving(lambda i, n: self._score(images[i:i + n], questions[i:i + n], ids),
-                                       len(questions))
+            chunks = self._oom_halving(
+                lambda i, n: self._score(images[i : i + n], questions[i : i + n], ids), len(questions)
+            )
         return [p for chunk in chunks for p in chunk]
 
     def _score(self, images: torch.Tensor, questions: Sequence[str], ids: Any) -> list[float]:
@@ -150,9 +165,13 @@ class JanusBackend(UnifiedModel):
         """Teacher-forced log p(answer | image, question), the chat layout of `answer`: (B,), differentiable
         (lmms-eval multiple-choice tasks, `improve.und_weight`)."""
         return rowwise_answer_logprobs(
-            self.processor.tokenizer, images, questions, answers,
+            self.processor.tokenizer,
+            images,
+            questions,
+            answers,
             lambda img, q, ids: self._to_device(understanding_inputs(self.processor, img, [q], extra_ids=ids)),
-            lambda inputs: self.model(**inputs).logits)
+            lambda inputs: self.model(**inputs).logits,
+        )
 
     def _to_device(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {k: v.to(self.device) for k, v in inputs.items()}
@@ -168,13 +187,15 @@ class JanusBackend(UnifiedModel):
         """Per-token teacher-forced log-probs (B, M), through generation_head, left-padding safe."""
         ids, valid = left_pad(generation_rows(self.processor, prompts), self.special.pad)  # (B, P)
         ids, valid, tokens = ids.to(self.device), valid.to(self.device), tokens.to(self.device)
-        emb = torch.cat([self.model.get_input_embeddings()(ids),
-                         self.model.prepare_embeddings_for_image_generation(tokens)], 1)  # (B, P + M, C)
+        emb = torch.cat(
+            [self.model.get_input_embeddings()(ids), self.model.prepare_embeddings_for_image_generation(tokens)], 1
+        )  # (B, P + M, C)
         mask = torch.cat([valid.long(), torch.ones_like(tokens)], 1)  # (B, P + M)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # same positions as in decoding
-        h = self.model.model.language_model(inputs_embeds=emb, attention_mask=mask, position_ids=positions,
-                                            use_cache=False)
-        logits = self.model.model.generation_head(h.last_hidden_state[:, ids.shape[1] - 1:-1]).float()  # (B, M, V)
+        h = self.model.model.language_model(
+            inputs_embeds=emb, attention_mask=mask, position_ids=positions, use_cache=False
+        )
+        logits = self.model.model.generation_head(h.last_hidden_state[:, ids.shape[1] - 1 : -1]).float()  # (B, M, V)
         return logits.log_softmax(-1).gather(-1, tokens[..., None]).squeeze(-1)  # (B, M)
 
     def module(self) -> nn.Module:
@@ -182,8 +203,13 @@ class JanusBackend(UnifiedModel):
 
     def components(self) -> dict[str, list[nn.Parameter]]:
         m = self.model.model
-        groups = {"llm": m.language_model, "gen_aligner": m.generation_aligner, "gen_head": m.generation_head,
-                  "gen_embed": m.generation_embeddings, "vq": m.vqmodel}
+        groups = {
+            "llm": m.language_model,
+            "gen_aligner": m.generation_aligner,
+            "gen_head": m.generation_head,
+            "gen_embed": m.generation_embeddings,
+            "vq": m.vqmodel,
+        }
         out = {name: list(mod.parameters()) for name, mod in groups.items()}
         out["vision"] = list(m.vision_model.parameters()) + list(m.aligner.parameters())
         if self.peft is not None:
@@ -192,10 +218,16 @@ class JanusBackend(UnifiedModel):
 
     def fingerprint(self) -> dict[str, Any]:
         cfg = self.model.config
-        return {"backend": "janus", "path": self.path, "num_image_tokens": self.num_image_tokens,
-                "codebook_size": cfg.vq_config.num_embeddings, "text_vocab": cfg.text_config.vocab_size,
-                "tokenizer_size": len(self.processor.tokenizer), "processor_sha256": processor_hash(self.processor),
-                **({"source_sha256": self.source_sha256} if self.source_sha256 else {})}
+        return {
+            "backend": "janus",
+            "path": self.path,
+            "num_image_tokens": self.num_image_tokens,
+            "codebook_size": cfg.vq_config.num_embeddings,
+            "text_vocab": cfg.text_config.vocab_size,
+            "tokenizer_size": len(self.processor.tokenizer),
+            "processor_sha256": processor_hash(self.processor),
+            **({"source_sha256": self.source_sha256} if self.source_sha256 else {}),
+        }
 
     def save(self, path: Path, merge_lora: bool = True, state_dict: dict[str, torch.Tensor] | None = None) -> None:
         """A directory that JanusForConditionalGeneration / JanusProcessor.from_pretrained (and
@@ -205,8 +237,9 @@ class JanusBackend(UnifiedModel):
 
         save_model(self.model, self.processor, Path(path), self.peft, merge_lora, state_dict)
 
-    def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
-                   dropout: float = 0.0) -> list[nn.Parameter]:
+    def apply_lora(
+        self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None, dropout: float = 0.0
+    ) -> list[nn.Parameter]:
         """PEFT LoRA on the language model; every other weight frozen. Returns the LoRA params."""
         from unigap.models.janus.lora import DEFAULT_TARGETS, apply_lora
 
@@ -228,10 +261,13 @@ class JanusBackend(UnifiedModel):
 def processor_hash(processor: Any) -> str:
     """sha256 of what turns prompts and images into model inputs: image-processor settings, chat
     template, image tokens per image, system-prompt flag and the tokenizer's vocabulary."""
-    config = {"image_processor": processor.image_processor.to_dict(), "chat_template": processor.chat_template,
-              "num_image_tokens": processor.num_image_tokens,
-              "use_default_system_prompt": getattr(processor, "use_default_system_prompt", None),
-              "vocab": sorted(processor.tokenizer.get_vocab().items())}
+    config = {
+        "image_processor": processor.image_processor.to_dict(),
+        "chat_template": processor.chat_template,
+        "num_image_tokens": processor.num_image_tokens,
+        "use_default_system_prompt": getattr(processor, "use_default_system_prompt", None),
+        "vocab": sorted(processor.tokenizer.get_vocab().items()),
+    }
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 

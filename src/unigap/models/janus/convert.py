@@ -50,22 +50,35 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
-from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
 from unigap.models.common import dtype_kwarg
 from unigap.models.janus.compat import fast_tokenizer_class, image_processor_class
+from unigap.models.janus.convert_keys import Target, convert_key, converted_shape
 
 log = logging.getLogger(__name__)
 
 CONVERTER_VERSION = 1  # bump when the output for the same source changes: cached conversions are then redone
-REFERENCE = ("huggingface/transformers@0760f1235189e871ca3aa2eac03ace6d4cc75cbb:"
-             "src/transformers/models/janus/convert_janus_weights_to_hf.py")
+REFERENCE = (
+    "huggingface/transformers@0760f1235189e871ca3aa2eac03ace6d4cc75cbb:"
+    "src/transformers/models/janus/convert_janus_weights_to_hf.py"
+)
 RECORD = "unigap_conversion.json"
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-PROCESSOR_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json",
-                   "processor_config.json")
-SECTIONS = ("language_config", "vision_config", "aligner_config", "gen_vision_config", "gen_aligner_config",
-            "gen_head_config")
+PROCESSOR_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
+SECTIONS = (
+    "language_config",
+    "vision_config",
+    "aligner_config",
+    "gen_vision_config",
+    "gen_aligner_config",
+    "gen_head_config",
+)
 # Heads per SigLIP model name: the one architecture number the weights do not show (official siglip_vit.py).
 SIGLIP_HEADS = {"siglip_large_patch16_384": 16, "siglip_so400m_patch14_384": 16, "siglip_so400m_patch14_224": 16}
 LLAMA_META = ("model_type", "architectures", "_name_or_path", "transformers_version", "torch_dtype", "dtype")
@@ -112,8 +125,10 @@ def open_source(root: Path) -> Source:
     config = _read_json(root / "config.json")
     missing = [s for s in SECTIONS if not isinstance(config.get(s), dict)]
     if missing:
-        raise CheckpointError(f"{root / 'config.json'}: model_type multi_modality, but no {', '.join(missing)}: "
-                              "not a Janus (MultiModalityCausalLM) config")
+        raise CheckpointError(
+            f"{root / 'config.json'}: model_type multi_modality, but no {', '.join(missing)}: "
+            "not a Janus (MultiModalityCausalLM) config"
+        )
     weights, index = weight_files(root)
     source = Source(root, config, weights, index)
     for path in weights:
@@ -191,8 +206,10 @@ def plan(source: Source, expected: dict[str, tuple[int, ...]]) -> dict[str, list
     _raise_if_incomplete(source, sorted(set(unknown)), sorted(set(expected) - set(made)))
     bad = [f"{made[n][0]} -> {n}: {made[n][1]} vs {expected[n]}" for n in sorted(made) if made[n][1] != expected[n]]
     if bad:
-        raise CheckpointError(f"{_files(source)}: {len(bad)} tensor(s) have the wrong shape for the architecture "
-                              f"that config.json and the other weights describe: {_some(bad)}")
+        raise CheckpointError(
+            f"{_files(source)}: {len(bad)} tensor(s) have the wrong shape for the architecture "
+            f"that config.json and the other weights describe: {_some(bad)}"
+        )
     return targets
 
 
@@ -205,8 +222,9 @@ def _raise_if_incomplete(source: Source, unexpected: list[str], missing: list[st
     if unexpected:
         by_file = sorted({source.where[k].name for k in unexpected})
         parts.append(f"{len(unexpected)} unexpected tensor(s) in {', '.join(by_file)}: {_some(unexpected)}")
-    raise CheckpointError(f"{_files(source)}: not a complete Janus (MultiModalityCausalLM) checkpoint: "
-                          + "; ".join(parts))
+    raise CheckpointError(
+        f"{_files(source)}: not a complete Janus (MultiModalityCausalLM) checkpoint: " + "; ".join(parts)
+    )
 
 
 def _files(source: Source) -> str:
@@ -228,8 +246,10 @@ def _params(source: Source, section: str) -> dict[str, Any]:
 def _require(source: Source, section: str, key: str, allowed: tuple[Any, ...]) -> Any:
     value = (source.config[section] if key == "cls" else _params(source, section)).get(key)
     if value not in allowed:
-        raise CheckpointError(f"{source.root / 'config.json'}: {section}.{'' if key == 'cls' else 'params.'}{key} = "
-                              f"{value!r}; the converter knows {', '.join(map(repr, allowed))} (the Janus-Pro layout)")
+        raise CheckpointError(
+            f"{source.root / 'config.json'}: {section}.{'' if key == 'cls' else 'params.'}{key} = "
+            f"{value!r}; the converter knows {', '.join(map(repr, allowed))} (the Janus-Pro layout)"
+        )
     return value
 
 
@@ -241,7 +261,7 @@ def _shape(source: Source, key: str) -> tuple[int, ...]:
 
 def _count(source: Source, prefix: str) -> int:
     """How many numbered children `prefix.N.` the weights have."""
-    found = {k[len(prefix):].split(".", 1)[0] for k in source.shapes if k.startswith(prefix)}
+    found = {k[len(prefix) :].split(".", 1)[0] for k in source.shapes if k.startswith(prefix)}
     return len([n for n in found if n.isdigit()])
 
 
@@ -249,8 +269,9 @@ def text_config(source: Source, tokenizer: Any) -> Any:
     from transformers import LlamaConfig
 
     fields = {k: v for k, v in source.config["language_config"].items() if k not in LLAMA_META}
-    fields.update(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                  eos_token_id=tokenizer.eos_token_id)
+    fields.update(
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id
+    )
     fields.setdefault("tie_word_embeddings", False)  # LlamaConfig's default, which the official model used
     return LlamaConfig(**fields)
 
@@ -269,14 +290,25 @@ def vision_config(source: Source) -> Any:
     image_size = int(_params(source, "vision_config")["image_size"])
     grid, positions = (image_size // patch) ** 2, _shape(source, TOWER + "pos_embed")[1]  # pos_embed: (1, N, C)
     if positions != grid:
-        raise CheckpointError(f"{source.root / 'config.json'}: vision image_size {image_size} with patch {patch} "
-                              f"gives {grid} positions, but pos_embed has {positions}")
+        raise CheckpointError(
+            f"{source.root / 'config.json'}: vision image_size {image_size} with patch {patch} "
+            f"gives {grid} positions, but pos_embed has {positions}"
+        )
     aligner = _params(source, "aligner_config")
     return JanusVisionConfig(
-        hidden_size=width, num_hidden_layers=_count(source, TOWER + "blocks."), num_attention_heads=SIGLIP_HEADS[name],
-        image_size=image_size, patch_size=patch, mlp_ratio=_shape(source, TOWER + "blocks.0.mlp.fc1.weight")[0] / width,
-        layer_norm_eps=1e-6, hidden_act="gelu", attention_bias=TOWER + "blocks.0.attn.qkv.bias" in source.shapes,
-        projection_dim=int(aligner["n_embed"]), depth=int(aligner.get("depth", 1)), num_image_tokens=grid)
+        hidden_size=width,
+        num_hidden_layers=_count(source, TOWER + "blocks."),
+        num_attention_heads=SIGLIP_HEADS[name],
+        image_size=image_size,
+        patch_size=patch,
+        mlp_ratio=_shape(source, TOWER + "blocks.0.mlp.fc1.weight")[0] / width,
+        layer_norm_eps=1e-6,
+        hidden_act="gelu",
+        attention_bias=TOWER + "blocks.0.attn.qkv.bias" in source.shapes,
+        projection_dim=int(aligner["n_embed"]),
+        depth=int(aligner.get("depth", 1)),
+        num_image_tokens=grid,
+    )
 
 
 def vq_config(source: Source) -> Any:
@@ -293,18 +325,31 @@ def vq_config(source: Source) -> Any:
     latent = _shape(source, "gen_vision_model.quant_conv.weight")[1]  # (code_dim, latent, 1, 1)
     gen_aligner, gen_head = _params(source, "gen_aligner_config"), _params(source, "gen_head_config")
     return JanusVQVAEConfig(
-        embed_dim=code_dim, num_embeddings=codebook, latent_channels=latent, base_channels=base,
-        channel_multiplier=mult, num_res_blocks=_count(source, f"{enc}0.res."),
-        projection_dim=int(gen_aligner["n_embed"]), num_hidden_layers=int(gen_aligner.get("depth", 1)),
-        image_token_embed_dim=int(gen_head["image_token_embed"]), hidden_act="gelu", dropout=0.0)
+        embed_dim=code_dim,
+        num_embeddings=codebook,
+        latent_channels=latent,
+        base_channels=base,
+        channel_multiplier=mult,
+        num_res_blocks=_count(source, f"{enc}0.res."),
+        projection_dim=int(gen_aligner["n_embed"]),
+        num_hidden_layers=int(gen_aligner.get("depth", 1)),
+        image_token_embed_dim=int(gen_head["image_token_embed"]),
+        hidden_act="gelu",
+        dropout=0.0,
+    )
 
 
 def janus_config(source: Source, tokenizer: Any) -> Any:
     from transformers import JanusConfig
 
     image_id = tokenizer.convert_tokens_to_ids(IMAGE_TAGS["image_token"])
-    return JanusConfig(text_config=text_config(source, tokenizer), vision_config=vision_config(source),
-                       vq_config=vq_config(source), image_token_id=image_id, tie_word_embeddings=False)
+    return JanusConfig(
+        text_config=text_config(source, tokenizer),
+        vision_config=vision_config(source),
+        vq_config=vq_config(source),
+        image_token_id=image_id,
+        tie_word_embeddings=False,
+    )
 
 
 def expected_shapes(config: Any) -> dict[str, tuple[int, ...]]:
@@ -333,24 +378,36 @@ def build_tokenizer(source: Source) -> Any:
     path = source.root / "tokenizer.json"
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (the converter needs the fast tokenizer file the original repos ship)")
-    cfg = {**_optional_json(source.root / "special_tokens_map.json"),
-           **_optional_json(source.root / "tokenizer_config.json")}
+    cfg = {
+        **_optional_json(source.root / "special_tokens_map.json"),
+        **_optional_json(source.root / "tokenizer_config.json"),
+    }
     proc = _optional_json(source.root / "processor_config.json")
     tok = Tokenizer.from_file(str(path))
-    tags = {"image_token": proc.get("image_tag", IMAGE_TAGS["image_token"]),
-            "boi_token": proc.get("image_start_tag", IMAGE_TAGS["boi_token"]),
-            "eoi_token": proc.get("image_end_tag", IMAGE_TAGS["eoi_token"])}
+    tags = {
+        "image_token": proc.get("image_tag", IMAGE_TAGS["image_token"]),
+        "boi_token": proc.get("image_start_tag", IMAGE_TAGS["boi_token"]),
+        "eoi_token": proc.get("image_end_tag", IMAGE_TAGS["eoi_token"]),
+    }
     bos, eos = _token(cfg.get("bos_token")), _token(cfg.get("eos_token"))
     pad = proc.get("pad_tag", "<｜▁pad▁｜>")
     absent = [t for t in (bos, eos, pad, *tags.values()) if t is None or tok.token_to_id(t) is None]
     if absent:
-        raise CheckpointError(f"{path}: token(s) {absent} not in the vocabulary (bos/eos from tokenizer_config.json, "
-                              "pad and image tags from processor_config.json)")
+        raise CheckpointError(
+            f"{path}: token(s) {absent} not in the vocabulary (bos/eos from tokenizer_config.json, "
+            "pad and image tags from processor_config.json)"
+        )
     _official_post_processor(tok, bos, eos, cfg.get("add_bos_token", True), cfg.get("add_eos_token", False))
     return fast_tokenizer_class()(
-        tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad, extra_special_tokens=tags,
-        model_max_length=cfg.get("model_max_length", 16384), padding_side="left",
-        clean_up_tokenization_spaces=cfg.get("clean_up_tokenization_spaces", False))
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        extra_special_tokens=tags,
+        model_max_length=cfg.get("model_max_length", 16384),
+        padding_side="left",
+        clean_up_tokenization_spaces=cfg.get("clean_up_tokenization_spaces", False),
+    )
 
 
 def _official_post_processor(tok: Any, bos: str, eos: str, add_bos: bool, add_eos: bool) -> None:
@@ -369,14 +426,21 @@ def build_processor(source: Source, tokenizer: Any, config: Any) -> Any:
     pre = _read_json(source.root / "preprocessor_config.json")
     vis = config.vision_config
     if int(pre.get("image_size", -1)) != vis.image_size:
-        raise CheckpointError(f"{source.root / 'preprocessor_config.json'}: image_size {pre.get('image_size')!r}, "
-                              f"but the vision tower takes {vis.image_size} px (config.json "
-                              "vision_config.params.image_size)")
+        raise CheckpointError(
+            f"{source.root / 'preprocessor_config.json'}: image_size {pre.get('image_size')!r}, "
+            f"but the vision tower takes {vis.image_size} px (config.json "
+            "vision_config.params.image_size)"
+        )
     _check_chat_processor(source, vis.num_image_tokens)
     kwargs = {k: pre[k] for k in ("min_size", "image_mean", "image_std", "rescale_factor", "do_normalize") if k in pre}
     image_processor = image_processor_class()(size={"height": vis.image_size, "width": vis.image_size}, **kwargs)
-    processor = JanusProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE,
-                               use_default_system_prompt=True, num_image_tokens=vis.num_image_tokens)
+    processor = JanusProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        use_default_system_prompt=True,
+        num_image_tokens=vis.num_image_tokens,
+    )
     processor.num_image_tokens = vis.num_image_tokens  # 4.x ignores the argument
     return processor
 
@@ -389,7 +453,8 @@ def _check_chat_processor(source: Source, num_image_tokens: int) -> None:
         raise CheckpointError(
             f"{source.root / 'processor_config.json'}: num_image_tokens {tokens} (the vision tower gives "
             f"{num_image_tokens}), sft_format {fmt!r}, add_special_token {proc.get('add_special_token')!r}: "
-            "only the Janus-Pro settings (deepseek, false) convert")
+            "only the Janus-Pro settings (deepseek, false) convert"
+        )
 
 
 def generation_config(tokenizer: Any) -> Any:
@@ -397,8 +462,12 @@ def generation_config(tokenizer: Any) -> Any:
     from transformers import GenerationConfig
 
     boi = tokenizer.convert_tokens_to_ids(IMAGE_TAGS["boi_token"])
-    return GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                            pad_token_id=tokenizer.pad_token_id, generation_kwargs={"boi_token_id": boi})
+    return GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        generation_kwargs={"boi_token_id": boi},
+    )
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -446,8 +515,9 @@ def write_weights(source: Source, targets: dict[str, list[Target]], out: Path) -
         weight_map.update({k: name for k in tensors})
     if n > 1:
         total = sum(os.path.getsize(out / name) for name in names)
-        (out / "model.safetensors.index.json").write_text(json.dumps(
-            {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, indent=1))
+        (out / "model.safetensors.index.json").write_text(
+            json.dumps({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, indent=1)
+        )
 
 
 def _converted(tensors: dict[str, torch.Tensor], targets: dict[str, list[Target]]) -> dict[str, torch.Tensor]:
@@ -490,8 +560,9 @@ def ensure_converted(root: Path) -> Converted:
             log.info("janus: %s -> cached conversion %s", root, out)
             return Converted(out, root, digest)
         if out.exists():
-            log.warning("janus: %s does not hash as recorded (or was made by another converter version); "
-                        "converting again", out)
+            log.warning(
+                "janus: %s does not hash as recorded (or was made by another converter version); converting again", out
+            )
         log.warning("janus: %s is in the original deepseek-ai format; converting it once into %s", root, out)
         _convert_into(prepared, out, digest, files, hashes)
     return Converted(out, root, digest)
@@ -522,9 +593,16 @@ def _convert_into(prepared: Prepared, out: Path, digest: str, files: dict[str, s
     try:
         write(prepared, tmp)
         outputs = {p.name: hashes.sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        record = {"converter": __name__, "converter_version": CONVERTER_VERSION, "reference": REFERENCE,
-                  "transformers": transformers.__version__, "source": str(prepared.source.root),
-                  "source_sha256": digest, "source_files": files, "outputs": outputs}
+        record = {
+            "converter": __name__,
+            "converter_version": CONVERTER_VERSION,
+            "reference": REFERENCE,
+            "transformers": transformers.__version__,
+            "source": str(prepared.source.root),
+            "source_sha256": digest,
+            "source_files": files,
+            "outputs": outputs,
+        }
         (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)

@@ -19,16 +19,18 @@ Original layout (`MultiModalityCausalLM`):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 LLM, VISION, VQ = "language_model.", "vision_model.vision_tower.", "gen_vision_model."
-DROPPED = (re.compile(r"vision_model\.vision_tower\.attn_pool\..*"),  # SigLIP's pooling head, unused by Janus
-           re.compile(r"gen_vision_model\.quantize\.codebook_used"))  # a training statistic (65536 zeros)
+DROPPED = (
+    re.compile(r"vision_model\.vision_tower\.attn_pool\..*"),  # SigLIP's pooling head, unused by Janus
+    re.compile(r"gen_vision_model\.quantize\.codebook_used"),
+)  # a training statistic (65536 zeros)
 QKV = ("q_proj", "k_proj", "v_proj")
 
 
@@ -53,22 +55,25 @@ def convert_key(key: str) -> list[Target] | None:
         return []
     for prefix, rule in RULES:
         if key.startswith(prefix):
-            return rule(key[len(prefix):])
+            return rule(key[len(prefix) :])
     return None
 
 
 def _language(rest: str) -> list[Target] | None:
     if rest == "lm_head.weight":
         return [Target("lm_head.weight")]
-    return [Target("model.language_model." + rest[len("model."):])] if rest.startswith("model.") else None
+    return [Target("model.language_model." + rest[len("model.") :])] if rest.startswith("model.") else None
 
 
 def _vision(rest: str) -> list[Target] | None:
     out = "model.vision_model."
-    simple = {"pos_embed": Target(out + "embeddings.position_embedding.weight", lambda t: t.squeeze(0)),  # (1, N, C)
-              "patch_embed.proj.weight": Target(out + "embeddings.patch_embedding.weight"),
-              "patch_embed.proj.bias": Target(out + "embeddings.patch_embedding.bias"),
-              "norm.weight": Target(out + "post_layernorm.weight"), "norm.bias": Target(out + "post_layernorm.bias")}
+    simple = {
+        "pos_embed": Target(out + "embeddings.position_embedding.weight", lambda t: t.squeeze(0)),  # (1, N, C)
+        "patch_embed.proj.weight": Target(out + "embeddings.patch_embedding.weight"),
+        "patch_embed.proj.bias": Target(out + "embeddings.patch_embedding.bias"),
+        "norm.weight": Target(out + "post_layernorm.weight"),
+        "norm.bias": Target(out + "post_layernorm.bias"),
+    }
     if rest in simple:
         return [simple[rest]]
     m = re.fullmatch(r"blocks\.(\d+)\.(.+)\.(weight|bias)", rest)
@@ -78,8 +83,13 @@ def _vision(rest: str) -> list[Target] | None:
     base = f"{out}encoder.layers.{layer}."
     if module == "attn.qkv":  # (3C, C) / (3C,) -> q, k, v
         return [Target(f"{base}self_attn.{name}.{kind}", _chunk(i, 3)) for i, name in enumerate(QKV)]
-    renamed = {"attn.proj": "self_attn.projection_layer", "norm1": "layer_norm1", "norm2": "layer_norm2",
-               "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}.get(module)
+    renamed = {
+        "attn.proj": "self_attn.projection_layer",
+        "norm1": "layer_norm1",
+        "norm2": "layer_norm2",
+        "mlp.fc1": "mlp.fc1",
+        "mlp.fc2": "mlp.fc2",
+    }.get(module)
     return [Target(f"{base}{renamed}.{kind}")] if renamed else None
 
 
@@ -108,11 +118,14 @@ def _gen_head(rest: str) -> list[Target] | None:
     return [Target(f"model.generation_head.{module}.{m.group(2)}")]
 
 
-VQ_RENAMES = [(re.compile(r"^encoder\.conv_blocks\."), "encoder.down."),
-              (re.compile(r"^decoder\.conv_blocks\."), "decoder.up."),
-              (re.compile(r"\.res\.(\d+)\."), r".block.\1."),
-              (re.compile(r"\.mid\.0\."), ".mid.block_1."), (re.compile(r"\.mid\.1\."), ".mid.attn_1."),
-              (re.compile(r"\.mid\.2\."), ".mid.block_2.")]
+VQ_RENAMES = [
+    (re.compile(r"^encoder\.conv_blocks\."), "encoder.down."),
+    (re.compile(r"^decoder\.conv_blocks\."), "decoder.up."),
+    (re.compile(r"\.res\.(\d+)\."), r".block.\1."),
+    (re.compile(r"\.mid\.0\."), ".mid.block_1."),
+    (re.compile(r"\.mid\.1\."), ".mid.attn_1."),
+    (re.compile(r"\.mid\.2\."), ".mid.block_2."),
+]
 
 
 def _vq(rest: str) -> list[Target] | None:
@@ -122,8 +135,11 @@ def _vq(rest: str) -> list[Target] | None:
 
 
 RULES: list[tuple[str, Callable[[str], list[Target] | None]]] = [
-    (LLM, _language), (VISION, _vision), (VQ, _vq),
-    ("gen_aligner.", _aligner("model.generation_aligner")), ("aligner.", _aligner("model.aligner")),
+    (LLM, _language),
+    (VISION, _vision),
+    (VQ, _vq),
+    ("gen_aligner.", _aligner("model.generation_aligner")),
+    ("aligner.", _aligner("model.aligner")),
     ("gen_head.", _gen_head),
     ("gen_embed.", lambda rest: [Target("model.generation_embeddings.weight")] if rest == "weight" else None),
 ]

@@ -24,8 +24,9 @@ resolve differently in rare cases.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -88,8 +89,9 @@ def unconditional(ids: Tensor, special: SpecialIds) -> Tensor:
     return torch.where(keep, ids, torch.full_like(ids, special.pad))
 
 
-def build_prompt_batch(rows: Sequence[Sequence[int]], special: SpecialIds, guided: bool,
-                       round_to: int = PROMPT_ROUND) -> PromptBatch:
+def build_prompt_batch(
+    rows: Sequence[Sequence[int]], special: SpecialIds, guided: bool, round_to: int = PROMPT_ROUND
+) -> PromptBatch:
     ids, valid = left_pad(rows, special.pad, round_to)  # (B, P)
     if guided:  # the uncond rows attend to the same (now padded) positions as their cond row
         ids, valid = torch.cat([ids, unconditional(ids, special)]), torch.cat([valid, valid])  # (2B, P)
@@ -168,7 +170,7 @@ class LlamaRunner:
         self.head_dim = getattr(attn, "head_dim", cfg.hidden_size // cfg.num_attention_heads)
         self.kv_heads = cfg.num_key_value_heads or cfg.num_attention_heads
         self.groups = cfg.num_attention_heads // self.kv_heads
-        self.scale = getattr(attn, "scaling", self.head_dim ** -0.5)
+        self.scale = getattr(attn, "scaling", self.head_dim**-0.5)
 
     def rope_table(self, length: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """cos, sin for positions 0..length-1: (length, D), from the model's own rotary module."""
@@ -176,15 +178,26 @@ class LlamaRunner:
         cos, sin = self.lm.rotary_emb(torch.zeros(1, device=device, dtype=dtype), pos)
         return cos[0], sin[0]
 
-    def new_cache(self, rows: int, length: int, device: torch.device,
-                  dtype: torch.dtype) -> list[tuple[Tensor, Tensor]]:
+    def new_cache(
+        self, rows: int, length: int, device: torch.device, dtype: torch.dtype
+    ) -> list[tuple[Tensor, Tensor]]:
         """Zeros, not empty: masked keys are still multiplied by 0 in attention, so they must be finite."""
         shape = (rows, self.kv_heads, length, self.head_dim)
-        return [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
-                for _ in self.lm.layers]
+        return [
+            (torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+            for _ in self.lm.layers
+        ]
 
-    def forward(self, h: Tensor, cos: Tensor, sin: Tensor, cache: list[tuple[Tensor, Tensor]], write: Tensor,
-                mask: Tensor, keys: int) -> Tensor:
+    def forward(
+        self,
+        h: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        cache: list[tuple[Tensor, Tensor]],
+        write: Tensor,
+        mask: Tensor,
+        keys: int,
+    ) -> Tensor:
         """h (R, T, C) at cache slots `write` (T,), attending to slots [0, keys) where mask (R, 1, T, keys)."""
         for layer, (k_cache, v_cache) in zip(self.lm.layers, cache):
             x = layer.input_layernorm(h)
@@ -192,8 +205,18 @@ class LlamaRunner:
             h = h + layer.mlp(layer.post_attention_layernorm(h))
         return self.lm.norm(h)
 
-    def _attend(self, attn: Any, x: Tensor, cos: Tensor, sin: Tensor, k_cache: Tensor, v_cache: Tensor,
-                write: Tensor, mask: Tensor, keys: int) -> Tensor:
+    def _attend(
+        self,
+        attn: Any,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        k_cache: Tensor,
+        v_cache: Tensor,
+        write: Tensor,
+        mask: Tensor,
+        keys: int,
+    ) -> Tensor:
         rows, t, _ = x.shape
         q = attn.q_proj(x).view(rows, t, -1, self.head_dim).transpose(1, 2)  # (R, H, T, D)
         k = attn.k_proj(x).view(rows, t, -1, self.head_dim).transpose(1, 2)  # (R, Hkv, T, D)
@@ -281,10 +304,17 @@ class JanusDecoder:
         self._graphs = None  # free the old graphs and buffers before allocating new ones
         dev, z = self.device, torch.zeros
         cos, sin = self.runner.rope_table(length + 1, dev, self.dtype)
-        return DecodeState(self.runner.new_cache(rows, length, dev, self.dtype), cos, sin,
-                           z((rows, length), dtype=torch.bool, device=dev), z(rows, dtype=torch.long, device=dev),
-                           z(1, dtype=torch.long, device=dev), z(b, dtype=torch.long, device=dev), z(b, device=dev),
-                           z((b, self.vocab), device=dev))
+        return DecodeState(
+            self.runner.new_cache(rows, length, dev, self.dtype),
+            cos,
+            sin,
+            z((rows, length), dtype=torch.bool, device=dev),
+            z(rows, dtype=torch.long, device=dev),
+            z(1, dtype=torch.long, device=dev),
+            z(b, dtype=torch.long, device=dev),
+            z(b, device=dev),
+            z((b, self.vocab), device=dev),
+        )
 
     def _prefill(self, st: DecodeState, batch: PromptBatch) -> Tensor:
         """Run the prompts into cache slots [0, P); returns the last hidden state (R, C)."""
@@ -295,8 +325,9 @@ class JanusDecoder:
         # A left-pad query sees only itself, so its (unused) outputs and cache entries stay finite.
         mask = (causal & valid[:, None, :]) | torch.eye(width, dtype=torch.bool, device=dev)  # (R, P, P)
         h = self.model.get_input_embeddings()(ids)  # (R, P, C)
-        h = self.runner.forward(h, st.cos[pos], st.sin[pos], st.cache, torch.arange(width, device=dev),
-                                mask[:, None], width)
+        h = self.runner.forward(
+            h, st.cos[pos], st.sin[pos], st.cache, torch.arange(width, device=dev), mask[:, None], width
+        )
         st.valid.zero_()[:, :width] = valid
         st.pos.copy_(batch.lengths.to(dev))
         st.cur.fill_(width)

@@ -8,7 +8,8 @@ outside it, which is what makes sharing one memory pool between the graphs safe.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 

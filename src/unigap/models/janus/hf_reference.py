@@ -21,8 +21,9 @@ def cache_kwarg(model: Any) -> str:
     return "cache" if 'model_kwargs.get("cache"' in source else "past_key_values"
 
 
-def hf_image_generate(model: Any, ids: torch.Tensor, mask: torch.Tensor, special: SpecialIds,
-                      dynamic_cache: bool = False, **sampling: Any) -> torch.Tensor:
+def hf_image_generate(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, special: SpecialIds, dynamic_cache: bool = False, **sampling: Any
+) -> torch.Tensor:
     """(B, P) left-padded prompt ids and mask -> (B, M) image tokens from transformers' loop.
 
     `sampling`: do_sample, guidance_scale, temperature, top_k. Both num_return_sequences and
@@ -36,6 +37,15 @@ def hf_image_generate(model: Any, ids: torch.Tensor, mask: torch.Tensor, special
         from transformers import DynamicCache
 
         extra[cache_kwarg(model)] = DynamicCache()
-    return model.generate(input_ids=ids, attention_mask=mask, generation_mode="image", num_return_sequences=1,
-                          max_new_tokens=m, max_length=ids.shape[1] + m, bos_token_id=special.bos,
-                          pad_token_id=special.pad, **extra, **sampling)
+    return model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        generation_mode="image",
+        num_return_sequences=1,
+        max_new_tokens=m,
+        max_length=ids.shape[1] + m,
+        bos_token_id=special.bos,
+        pad_token_id=special.pad,
+        **extra,
+        **sampling,
+    )

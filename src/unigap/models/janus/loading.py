@@ -14,8 +14,12 @@ from typing import Any
 import torch
 
 from unigap.errors import CheckpointError
-from unigap.models.common import dtype_kwarg, read_config_dict, transformers_major
-from unigap.models.common import resolve_dtype  # noqa: F401  (re-exported)
+from unigap.models.common import (
+    dtype_kwarg,
+    read_config_dict,
+    resolve_dtype,  # noqa: F401  (re-exported)
+    transformers_major,
+)
 
 DEFAULT_PATH = "deepseek-community/Janus-Pro-1B"
 ORIGINAL_FILES = ["config.json", "*.json", "*.safetensors", "*.bin"]  # what a hub snapshot of the original needs
@@ -41,9 +45,11 @@ def resolve_checkpoint(path: str) -> Resolved:
         done = ensure_converted(local_snapshot(path))
         return Resolved(str(done.path), done.source_sha256, str(done.path))
     where = Path(path) / "config.json" if Path(path).is_dir() else f"{path} (config.json)"
-    raise CheckpointError(f"{where}: model_type {found!r}: not a Janus checkpoint in either format unigap loads: "
-                          "'janus' (transformers, e.g. deepseek-community/Janus-Pro-7B) or 'multi_modality' "
-                          "(the original deepseek-ai/Janus-Pro-1B/7B and its fine-tunes)")
+    raise CheckpointError(
+        f"{where}: model_type {found!r}: not a Janus checkpoint in either format unigap loads: "
+        "'janus' (transformers, e.g. deepseek-community/Janus-Pro-7B) or 'multi_modality' "
+        "(the original deepseek-ai/Janus-Pro-1B/7B and its fine-tunes)"
+    )
 
 
 def local_snapshot(path: str) -> Path:
@@ -63,15 +69,20 @@ def check_consistency(config: Any, processor: Any) -> None:
     vis = config.vision_config
     grid = (vis.image_size // vis.patch_size) ** 2
     if vis.num_image_tokens != grid:
-        raise CheckpointError(f"config: vision_config.num_image_tokens = {vis.num_image_tokens}, but "
-                              f"(image_size / patch_size)^2 = ({vis.image_size} / {vis.patch_size})^2 = {grid}")
+        raise CheckpointError(
+            f"config: vision_config.num_image_tokens = {vis.num_image_tokens}, but "
+            f"(image_size / patch_size)^2 = ({vis.image_size} / {vis.patch_size})^2 = {grid}"
+        )
     if processor.num_image_tokens != vis.num_image_tokens:
-        raise CheckpointError(f"processor num_image_tokens = {processor.num_image_tokens}, but the model config "
-                              f"has vision_config.num_image_tokens = {vis.num_image_tokens}")
+        raise CheckpointError(
+            f"processor num_image_tokens = {processor.num_image_tokens}, but the model config "
+            f"has vision_config.num_image_tokens = {vis.num_image_tokens}"
+        )
     side = processor_side(processor.image_processor)
     if side is not None and side != vis.image_size:
-        raise CheckpointError(f"image processor size = {side}, but the model config has "
-                              f"vision_config.image_size = {vis.image_size}")
+        raise CheckpointError(
+            f"image processor size = {side}, but the model config has vision_config.image_size = {vis.image_size}"
+        )
 
 
 def processor_side(image_processor: Any) -> int | None:
@@ -87,13 +98,15 @@ def load_pretrained(path: str, device: torch.device, dtype: torch.dtype) -> tupl
     from transformers import JanusConfig, JanusForConditionalGeneration
 
     if read_config_dict(path).get("model_type") != "janus":
-        raise CheckpointError(f"{path}: not a transformers-format Janus checkpoint (resolve_checkpoint converts "
-                              "the original format)")
+        raise CheckpointError(
+            f"{path}: not a transformers-format Janus checkpoint (resolve_checkpoint converts the original format)"
+        )
     config = JanusConfig.from_pretrained(path)
     processor = load_processor(path, config)
     check_consistency(config, processor)
-    model = JanusForConditionalGeneration.from_pretrained(path, config=config, **dtype_kwarg(dtype),
-                                                          device_map=str(device))
+    model = JanusForConditionalGeneration.from_pretrained(
+        path, config=config, **dtype_kwarg(dtype), device_map=str(device)
+    )
     return model.eval(), processor
 
 

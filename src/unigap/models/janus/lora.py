@@ -8,16 +8,22 @@ training can continue after a checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
-def apply_lora(model: torch.nn.Module, r: int = 16, alpha: float = 32, target_modules: Sequence[str] = DEFAULT_TARGETS,
-               dropout: float = 0.0) -> tuple[Any, list[torch.nn.Parameter]]:
+def apply_lora(
+    model: torch.nn.Module,
+    r: int = 16,
+    alpha: float = 32,
+    target_modules: Sequence[str] = DEFAULT_TARGETS,
+    dropout: float = 0.0,
+) -> tuple[Any, list[torch.nn.Parameter]]:
     """Inject LoRA into `model`'s language model only (a JanusForConditionalGeneration); freeze every
     other weight. Returns (the PEFT wrapper, the LoRA params)."""
     from peft import LoraConfig, get_peft_model
@@ -51,8 +57,14 @@ def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_model(model: torch.nn.Module, processor: Any, path: Path, peft: Any = None, merge_lora: bool = True,
-               state_dict: dict[str, torch.Tensor] | None = None) -> None:
+def save_model(
+    model: torch.nn.Module,
+    processor: Any,
+    path: Path,
+    peft: Any = None,
+    merge_lora: bool = True,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> None:
     """`model`'s weights (LoRA merged) + `processor` + generation config, loadable with from_pretrained.
 
     peft: the wrapper `apply_lora` returned (None: no LoRA). state_dict: the weights to write

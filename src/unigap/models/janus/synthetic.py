@@ -20,8 +20,10 @@ BOS, EOS, PAD, UNK = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence�
 IMAGE, BOI, EOI = "<image_placeholder>", "<begin_of_image>", "<end_of_image>"
 USER, ASSISTANT = "<|User|>", "<|Assistant|>"
 SPECIALS = [BOS, EOS, PAD, UNK, IMAGE, BOI, EOI, USER, ASSISTANT]
-WORDS = ("a an the of on in and with red blue green yellow black white big small circle square triangle cat dog "
-         "photo two three left right above below Yes No yes no 0 1 2 3 . , ? : { }")
+WORDS = (
+    "a an the of on in and with red blue green yellow black white big small circle square triangle cat dog "
+    "photo two three left right above below Yes No yes no 0 1 2 3 . , ? : { }"
+)
 
 # Same output as the hub's template for what we send (one user turn: optional image, then text).
 CHAT_TEMPLATE = (
@@ -102,8 +104,13 @@ def build_tokenizer(extra_text: str = "") -> Any:
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, vocab[BOS])])
     return fast_tokenizer_class()(
-        tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
-        extra_special_tokens={"image_token": IMAGE, "boi_token": BOI, "eoi_token": EOI})
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        extra_special_tokens={"image_token": IMAGE, "boi_token": BOI, "eoi_token": EOI},
+    )
 
 
 def _pieces(text: str) -> list[str]:
@@ -120,9 +127,13 @@ def build_processor(dims: JanusDims, tokenizer: Any) -> Any:
 
     ImageProcessor = image_processor_class()
     side = {"height": dims.image_size, "width": dims.image_size}
-    processor = JanusProcessor(image_processor=ImageProcessor(size=side), tokenizer=tokenizer,
-                               chat_template=CHAT_TEMPLATE, use_default_system_prompt=True,
-                               num_image_tokens=dims.num_image_tokens)
+    processor = JanusProcessor(
+        image_processor=ImageProcessor(size=side),
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        use_default_system_prompt=True,
+        num_image_tokens=dims.num_image_tokens,
+    )
     processor.num_image_tokens = dims.num_image_tokens  # 4.x ignores the argument (fixed 576)
     return processor
 
@@ -131,25 +142,54 @@ def janus_config(dims: JanusDims, tokenizer: Any) -> Any:
     from transformers import JanusConfig, JanusVisionConfig, JanusVQVAEConfig, LlamaConfig
 
     ids = {k: tokenizer.convert_tokens_to_ids(t) for k, t in [("bos", BOS), ("eos", EOS), ("pad", PAD)]}
-    text = LlamaConfig(vocab_size=dims.vocab or len(tokenizer), hidden_size=dims.hidden,
-                       intermediate_size=dims.intermediate, num_hidden_layers=dims.layers,
-                       num_attention_heads=dims.heads, num_key_value_heads=dims.kv_heads,
-                       max_position_embeddings=4096, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
-                       pad_token_id=ids["pad"])
-    vision = JanusVisionConfig(hidden_size=dims.vis_hidden, num_hidden_layers=dims.vis_layers,
-                               num_attention_heads=dims.vis_heads, image_size=dims.image_size, patch_size=dims.patch,
-                               projection_dim=dims.hidden, num_image_tokens=dims.num_image_tokens)
-    vq = JanusVQVAEConfig(embed_dim=dims.vq_embed, num_embeddings=dims.codebook, latent_channels=dims.vq_latent,
-                          base_channels=dims.vq_base, channel_multiplier=list(dims.vq_mult),
-                          num_res_blocks=dims.vq_res_blocks, projection_dim=dims.hidden,
-                          image_token_embed_dim=dims.hidden)
-    return JanusConfig(text_config=text, vision_config=vision, vq_config=vq,
-                       image_token_id=tokenizer.convert_tokens_to_ids(IMAGE), tie_word_embeddings=False)
+    text = LlamaConfig(
+        vocab_size=dims.vocab or len(tokenizer),
+        hidden_size=dims.hidden,
+        intermediate_size=dims.intermediate,
+        num_hidden_layers=dims.layers,
+        num_attention_heads=dims.heads,
+        num_key_value_heads=dims.kv_heads,
+        max_position_embeddings=4096,
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+        pad_token_id=ids["pad"],
+    )
+    vision = JanusVisionConfig(
+        hidden_size=dims.vis_hidden,
+        num_hidden_layers=dims.vis_layers,
+        num_attention_heads=dims.vis_heads,
+        image_size=dims.image_size,
+        patch_size=dims.patch,
+        projection_dim=dims.hidden,
+        num_image_tokens=dims.num_image_tokens,
+    )
+    vq = JanusVQVAEConfig(
+        embed_dim=dims.vq_embed,
+        num_embeddings=dims.codebook,
+        latent_channels=dims.vq_latent,
+        base_channels=dims.vq_base,
+        channel_multiplier=list(dims.vq_mult),
+        num_res_blocks=dims.vq_res_blocks,
+        projection_dim=dims.hidden,
+        image_token_embed_dim=dims.hidden,
+    )
+    return JanusConfig(
+        text_config=text,
+        vision_config=vision,
+        vq_config=vq,
+        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE),
+        tie_word_embeddings=False,
+    )
 
 
-def build_synthetic(dims: JanusDims | str = "tiny", seed: int = 0, device: str = "cpu",
-                    dtype: torch.dtype = torch.float32, extra_text: str = "",
-                    init_std: float | None = None) -> SyntheticJanus:
+def build_synthetic(
+    dims: JanusDims | str = "tiny",
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    extra_text: str = "",
+    init_std: float | None = None,
+) -> SyntheticJanus:
     """A random-weight Janus with its processor and a generation config set up like the hub's.
 
     init_std: re-draw every Linear/Embedding weight from N(0, init_std). transformers' init (0.02)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,9 @@ from unigap.verdict import ANSWER_PREFIX, SYSTEM_TEXT
 def chat(processor: Any, text: str, with_image: bool) -> str:
     """`<|User|>: [<image_placeholder>\\n]{text}\\n\\n<|Assistant|>:` through the checkpoint's own template."""
     content = ([{"type": "image"}] if with_image else []) + [{"type": "text", "text": text}]
-    return processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
-                                         tokenize=False)
+    return processor.apply_chat_template(
+        [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+    )
 
 
 def generation_rows(processor: Any, prompts: Sequence[str]) -> list[list[int]]:
@@ -26,8 +28,9 @@ def generation_rows(processor: Any, prompts: Sequence[str]) -> list[list[int]]:
     No system prompt, as in the original Janus generation script. BOS is prepended where the
     tokenizer does not add it: Janus was trained with it, and the CFG null prompt keeps it.
     """
-    enc = processor(text=[chat(processor, p, False) for p in prompts], generation_mode="image", padding=True,
-                    return_tensors="pt")
+    enc = processor(
+        text=[chat(processor, p, False) for p in prompts], generation_mode="image", padding=True, return_tensors="pt"
+    )
     bos = processor.tokenizer.bos_token_id
     rows = [ids[mask.bool()].tolist() for ids, mask in zip(enc["input_ids"], enc["attention_mask"])]
     return [r if r[:1] == [bos] else [bos] + r for r in rows]
@@ -73,8 +76,9 @@ def model_images(processor: Any, images: torch.Tensor) -> list[Image.Image]:
     return pils if side is None else [official_resize(img, side, min_size) for img in pils]
 
 
-def understanding_inputs(processor: Any, images: torch.Tensor, questions: Sequence[str], suffix: str = "",
-                         extra_ids: Sequence[int] = ()) -> dict[str, torch.Tensor]:
+def understanding_inputs(
+    processor: Any, images: torch.Tensor, questions: Sequence[str], suffix: str = "", extra_ids: Sequence[int] = ()
+) -> dict[str, torch.Tensor]:
     """Left-padded model inputs for "system, user: image + question, assistant:" + suffix (+ extra ids)."""
     texts = [f"{SYSTEM_TEXT}\n\n{chat(processor, q, True)}{suffix}" for q in questions]
     with explicit_system_prompt(processor):
@@ -109,6 +113,6 @@ def score_ids(tokenizer: Any, prefix: str = " " + ANSWER_PREFIX) -> ScoreIds:
     one = tokenizer(prefix + " 1", add_special_tokens=False)["input_ids"]
     zero = tokenizer(prefix + " 0", add_special_tokens=False)["input_ids"]
     diff = next(i for i, (a, b) in enumerate(zip(one, zero)) if a != b)
-    if one[:len(base)] != base or diff < len(base):  # the digit merged into the prefix's last token
+    if one[: len(base)] != base or diff < len(base):  # the digit merged into the prefix's last token
         return ScoreIds("", tuple(one[:diff]), one[diff], zero[diff])
-    return ScoreIds(prefix, tuple(one[len(base):diff]), one[diff], zero[diff])
+    return ScoreIds(prefix, tuple(one[len(base) : diff]), one[diff], zero[diff])

@@ -20,8 +20,9 @@ import base64
 import binascii
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +35,11 @@ from unigap.models.served.options import ServedOptions
 from unigap.records import Judgment, Prompt
 
 log = logging.getLogger(__name__)
-SEED_MOD = 2 ** 31
-NO_WEIGHTS = ("model.name: served has no local weights ({what}); `unigap improve` and other training need a "
-              "local backend (tiny, janus, emu3, showo): the served model can only be audited")
+SEED_MOD = 2**31
+NO_WEIGHTS = (
+    "model.name: served has no local weights ({what}); `unigap improve` and other training need a "
+    "local backend (tiny, janus, emu3, showo): the served model can only be audited"
+)
 
 
 @dataclass
@@ -69,8 +72,9 @@ def decode_b64_image(item: Any) -> tuple[np.ndarray, bytes]:
 
     if not isinstance(item, dict) or not isinstance(item.get("b64_json"), str):
         keys = sorted(item) if isinstance(item, dict) else type(item).__name__
-        raise ValueError(f"no b64_json in the response item (got {keys}); the request asks for response_format "
-                         "b64_json")
+        raise ValueError(
+            f"no b64_json in the response item (got {keys}); the request asks for response_format b64_json"
+        )
     try:
         data = base64.b64decode(item["b64_json"], validate=True)
         with Image.open(io.BytesIO(data)) as img:
@@ -94,10 +98,26 @@ class ServedBackend(UnifiedModel):
         self.chat_url = endpoint_url(o.chat_base_url or o.base_url)
         w, h = (int(v) for v in o.size.split("x"))
         self.size = (h, w)
-        self.images_http = HttpClient("served model (images)", o.concurrency, o.timeout_s, o.max_retries, o.backoff,
-                                      o.backoff_max, o.api_key_env, fatal_status=(404, 405))
-        self.chat_http = HttpClient("served model (chat)", o.concurrency, o.timeout_s, o.max_retries, o.backoff,
-                                    o.backoff_max, o.chat_api_key_env or o.api_key_env, fatal_status=(404, 405))
+        self.images_http = HttpClient(
+            "served model (images)",
+            o.concurrency,
+            o.timeout_s,
+            o.max_retries,
+            o.backoff,
+            o.backoff_max,
+            o.api_key_env,
+            fatal_status=(404, 405),
+        )
+        self.chat_http = HttpClient(
+            "served model (chat)",
+            o.concurrency,
+            o.timeout_s,
+            o.max_retries,
+            o.backoff,
+            o.backoff_max,
+            o.chat_api_key_env or o.api_key_env,
+            fatal_status=(404, 405),
+        )
         self.last_stats: dict[str, int] = {}
         # True while a caller stores failed rows (Generation.errors) with their reason: the audit sets it
         # (unigap.audit.runner.recording_failures). Otherwise a batch with failed rows raises instead of
@@ -119,8 +139,10 @@ class ServedBackend(UnifiedModel):
         failed = [(i, e) for i, e in enumerate(gen.errors) if e is not None]
         if failed and not self.record_failures:
             lines = "; ".join(f"row {i} ({prompts[i][:40]!r}, seed {seeds[i]}): {e}" for i, e in failed[:5])
-            raise UnigapError(f"served model: {len(failed)} of {len(prompts)} candidates failed ({lines}); outside "
-                              "the audit, which stores failed candidates, a failed candidate stops the batch")
+            raise UnigapError(
+                f"served model: {len(failed)} of {len(prompts)} candidates failed ({lines}); outside "
+                "the audit, which stores failed candidates, a failed candidate stops the batch"
+            )
         return gen
 
     def wants(self, prompts: list[str], seeds: list[int], rows: list[int]) -> list[_Want]:
@@ -139,8 +161,9 @@ class ServedBackend(UnifiedModel):
                 try:
                     await gather_or_cancel([self._request(s, w, got) for w in self.wants(prompts, seeds, missing)])
                 except Unreachable as err:
-                    raise UnigapError(s.mask(f"served model: {self.url} is unreachable ({err}); is the server "
-                                             "running?")) from None
+                    raise UnigapError(
+                        s.mask(f"served model: {self.url} is unreachable ({err}); is the server running?")
+                    ) from None
                 missing = [i for i in missing if i not in got]
                 if not missing:
                     break
@@ -151,8 +174,14 @@ class ServedBackend(UnifiedModel):
         self.last_stats = self.images_http.last_stats
 
     def payload(self, w: _Want) -> dict[str, Any]:
-        body = {**self.options.extra_body, "model": self.model_name, "prompt": w.prompt, "n": len(w.rows),
-                "size": self.options.size, "response_format": "b64_json"}
+        body = {
+            **self.options.extra_body,
+            "model": self.model_name,
+            "prompt": w.prompt,
+            "n": len(w.rows),
+            "size": self.options.size,
+            "response_format": "b64_json",
+        }
         if w.seed is not None:
             body["seed"] = w.seed
         return body
@@ -189,7 +218,9 @@ class ServedBackend(UnifiedModel):
                 errors.append(None)
                 raw.append(v[1])
         shapes = {im.shape for im in images}
-        stacked: Any = torch.from_numpy(np.stack(images)) if len(shapes) <= 1 else [torch.from_numpy(im) for im in images]
+        stacked: Any = (
+            torch.from_numpy(np.stack(images)) if len(shapes) <= 1 else [torch.from_numpy(im) for im in images]
+        )
         return ServedGeneration(torch.zeros((n, 0), dtype=torch.long), stacked, errors, raw)
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -200,8 +231,14 @@ class ServedBackend(UnifiedModel):
         """The paper's question to the served chat model (the http judge's request and parsing)."""
         from unigap.judges.http import HttpJudge
 
-        j = HttpJudge(self.chat_url, self.chat_model, mode=cfg.mode, threshold=cfg.threshold,
-                      max_tokens=cfg.max_new_tokens, system_turn=self.options.system_turn)
+        j = HttpJudge(
+            self.chat_url,
+            self.chat_model,
+            mode=cfg.mode,
+            threshold=cfg.threshold,
+            max_tokens=cfg.max_new_tokens,
+            system_turn=self.options.system_turn,
+        )
         j.http = self.chat_http
         recs = [Prompt(f"row{i}", p, "", "", "served") for i, p in enumerate(prompts)]
         return j.judge(images, recs)
@@ -212,8 +249,12 @@ class ServedBackend(UnifiedModel):
 
         def body(img: np.ndarray, q: str) -> dict:
             content = [{"type": "image_url", "image_url": {"url": image_data_url(img)}}, {"type": "text", "text": q}]
-            return {"model": self.chat_model, "messages": [{"role": "user", "content": content}], "temperature": 0,
-                    "max_tokens": max_new_tokens}
+            return {
+                "model": self.chat_model,
+                "messages": [{"role": "user", "content": content}],
+                "temperature": 0,
+                "max_tokens": max_new_tokens,
+            }
 
         arrays = images.cpu().numpy()
         return run_sync(self._answers([lambda a=a, q=q: body(a, q) for a, q in zip(arrays, questions)]))
@@ -246,10 +287,18 @@ class ServedBackend(UnifiedModel):
 
     def fingerprint(self) -> dict[str, Any]:
         """What the store records: endpoints and model names (never a key), size, seeding."""
-        return {"backend": "served", "images_url": self.url, "model": self.model_name, "chat_url": self.chat_url,
-                "chat_model": self.chat_model, "size": self.options.size, "num_image_tokens": 0,
-                "seed_per_candidate": self.options.seed_per_candidate, "seed_sent": f"candidate seed mod {SEED_MOD}",
-                "extra_body": self.options.extra_body}
+        return {
+            "backend": "served",
+            "images_url": self.url,
+            "model": self.model_name,
+            "chat_url": self.chat_url,
+            "chat_model": self.chat_model,
+            "size": self.options.size,
+            "num_image_tokens": 0,
+            "seed_per_candidate": self.options.seed_per_candidate,
+            "seed_sent": f"candidate seed mod {SEED_MOD}",
+            "extra_body": self.options.extra_body,
+        }
 
 
 def load_served(cfg: ModelConfig, options: ServedOptions | None = None) -> ServedBackend:

@@ -25,17 +25,17 @@ import contextlib
 import hashlib
 import logging
 import math
-
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from unigap.errors import UnigapError
-from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.base import Generation, ModelConfig, SamplingConfig, UnifiedModel
+from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.showo.loading import ShowoConfig
 from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
 from unigap.models.showo.options import ShowoOptions
@@ -55,8 +55,9 @@ def official_defaults(m: int) -> tuple[int, float]:
 class ShowoBackend(UnifiedModel):
     name = "showo"
 
-    def __init__(self, model: ShowoModel, layout: Layout, cfg: ShowoConfig, options: ShowoOptions,
-                 extra: dict[str, Any]) -> None:
+    def __init__(
+        self, model: ShowoModel, layout: Layout, cfg: ShowoConfig, options: ShowoOptions, extra: dict[str, Any]
+    ) -> None:
         self.model, self.layout, self.cfg, self.options = model, layout, cfg, options
         self.path, self.batch_size = extra["path"], max(1, extra["batch_size"])
         self.llm_raw, self.resolution = extra["llm_raw"], extra["resolution"]
@@ -82,15 +83,20 @@ class ShowoBackend(UnifiedModel):
         parts = []
         with self._eval(), torch.no_grad():
             for i in range(0, len(prompts), self.batch_size):
-                parts.append(self._generate(list(prompts[i:i + self.batch_size]), list(seeds[i:i + self.batch_size]),
-                                            spec).cpu())
+                parts.append(
+                    self._generate(
+                        list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), spec
+                    ).cpu()
+                )
         return torch.cat(parts) if parts else torch.zeros(0, self.num_image_tokens, dtype=torch.long)
 
     def _generate(self, prompts: list[str], seeds: list[int], spec: DecodeSpec) -> torch.Tensor:
         lay, dev, m = self.layout, self.device, self.num_image_tokens
         guided = spec.guidance > 0  # official: unconditional rows only when guidance_scale > 0
-        rows = lay.t2i_rows(prompts + ([""] * len(prompts) if guided else []),
-                            torch.full((len(prompts) * (2 if guided else 1), m), lay.mask_id, device=dev))
+        rows = lay.t2i_rows(
+            prompts + ([""] * len(prompts) if guided else []),
+            torch.full((len(prompts) * (2 if guided else 1), m), lay.mask_id, device=dev),
+        )
         mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
         sl, lo = lay.image_slice(), lay.text_vocab
 
@@ -106,8 +112,10 @@ class ShowoBackend(UnifiedModel):
             return decode(logits_fn, m, lay.mask_id, lo, spec, gens, dev)
         except NonFiniteLogits as err:
             which = "; ".join(f"prompt {prompts[r]!r} (seed {seeds[r]})" for r in err.rows)
-            raise UnigapError(f"showo: non-finite logits while decoding {which}; nothing of this batch "
-                              "was returned (earlier batches are unaffected)") from None
+            raise UnigapError(
+                f"showo: non-finite logits while decoding {which}; nothing of this batch "
+                "was returned (earlier batches are unaffected)"
+            ) from None
 
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -115,7 +123,7 @@ class ShowoBackend(UnifiedModel):
         parts = []
         with self._eval():
             for i in range(0, tokens.shape[0], self.batch_size):
-                pix = self.model.vq.decode(tokens[i:i + self.batch_size].to(self.device)).float()  # (b, 3, H, W)
+                pix = self.model.vq.decode(tokens[i : i + self.batch_size].to(self.device)).float()  # (b, 3, H, W)
                 parts.append((((pix + 1) / 2).clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
         return torch.cat(parts) if parts else torch.zeros(0, self.resolution, self.resolution, 3, dtype=torch.uint8)
 
@@ -141,7 +149,7 @@ class ShowoBackend(UnifiedModel):
         tok = self.layout.tokenizer
         with self._eval():
             for i in range(0, len(questions), self.batch_size):
-                rows = self._rows(images[i:i + self.batch_size], questions[i:i + self.batch_size])
+                rows = self._rows(images[i : i + self.batch_size], questions[i : i + self.batch_size])
                 new = greedy(self.model, self._batch(rows), max_new_tokens, self.layout.eos)
                 out += [tok.decode([t for t in r if t < len(tok)], skip_special_tokens=True).strip() for r in new]
         return out
@@ -154,7 +162,9 @@ class ShowoBackend(UnifiedModel):
 
     def _prob_ids(self, q: str) -> tuple[str, int, int]:
         """(answer prefix, id of the 'yes' answer token, id of the 'no' one) for prob mode."""
-        prefix, (a, b) = (f" {ANSWER_PREFIX}", (" 1", " 0")) if self.options.judge_prob == "score" else ("", (" Yes", " No"))
+        prefix, (a, b) = (
+            (f" {ANSWER_PREFIX}", (" 1", " 0")) if self.options.judge_prob == "score" else ("", (" Yes", " No"))
+        )
         head = MMU_USER + q + MMU_ASSISTANT + prefix
         return prefix, self.layout.continuation(head, a)[0], self.layout.continuation(head, b)[0]
 
@@ -165,9 +175,9 @@ class ShowoBackend(UnifiedModel):
         out: list[float] = []
         with self._eval():
             for i in range(0, len(questions), self.batch_size):
-                qs = list(questions[i:i + self.batch_size])
+                qs = list(questions[i : i + self.batch_size])
                 prefix, yes, no = self._prob_ids(qs[0])
-                logits = last_logits(self.model, self._batch(self._rows(images[i:i + self.batch_size], qs, prefix)))
+                logits = last_logits(self.model, self._batch(self._rows(images[i : i + self.batch_size], qs, prefix)))
                 out += logits[:, [yes, no]].softmax(-1)[:, 0].tolist()
         return out
 
@@ -189,9 +199,9 @@ class ShowoBackend(UnifiedModel):
         image = torch.where(masked, lay.mask_id, tokens + lay.text_vocab)  # (B, M)
         rows = lay.t2i_rows(list(prompts), image)
         mask = attn_mask(t2i_mask(rows, lay.pad, lay.tid("<|soi|>"), lay.tid("<|eoi|>")))
-        h = self.model.hidden(rows, mask)[:, lay.text_width:]  # (B, M + 2, C): soi .. eoi
+        h = self.model.hidden(rows, mask)[:, lay.text_width :]  # (B, M + 2, C): soi .. eoi
         logits = self.model.llm.lm_head(h).float()  # (B, M + 2, V)
-        target = rows[:, lay.text_width:].clone()
+        target = rows[:, lay.text_width :].clone()
         target[:, 1:-1] = tokens + lay.text_vocab
         return logits.log_softmax(-1).gather(-1, target[..., None])[..., 0]
 
@@ -206,8 +216,9 @@ class ShowoBackend(UnifiedModel):
             total = total + (logp * masked).sum(-1) / masked.sum(-1)
         return m * total / draws
 
-    def image_loss(self, prompts: Sequence[str], tokens: torch.Tensor,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+    def image_loss(
+        self, prompts: Sequence[str], tokens: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Show-o's t2i training loss (official loss_t2i) on (prompt, codes) pairs with fresh mask draws: the
         mean cross-entropy over the masked image tokens and each row's <|soi|> and <|eoi|>: scalar."""
         B, m = tokens.shape
@@ -225,16 +236,25 @@ class ShowoBackend(UnifiedModel):
 
     def components(self) -> dict[str, list[nn.Parameter]]:
         llm = self.model.llm
-        out = {"llm": list(llm.parameters()), "embed": list(llm.model.embed_tokens.parameters()),
-               "head": list(llm.lm_head.parameters()), "vq": list(self.model.vq.parameters())}
+        out = {
+            "llm": list(llm.parameters()),
+            "embed": list(llm.model.embed_tokens.parameters()),
+            "head": list(llm.lm_head.parameters()),
+            "vq": list(self.model.vq.parameters()),
+        }
         if self.peft is not None:
             out["lora"] = [p for n, p in llm.named_parameters() if "lora_" in n]
         return out
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"backend": "showo", "path": self.path, "num_image_tokens": self.num_image_tokens,
-                "codebook_size": self.layout.codebook, "text_vocab": self.layout.text_vocab,
-                "vq_sha256": state_sha256(self.model.vq)}
+        return {
+            "backend": "showo",
+            "path": self.path,
+            "num_image_tokens": self.num_image_tokens,
+            "codebook_size": self.layout.codebook,
+            "text_vocab": self.layout.text_vocab,
+            "vq_sha256": state_sha256(self.model.vq),
+        }
 
     def weights_sha256(self) -> str | None:
         return None
@@ -244,8 +264,9 @@ class ShowoBackend(UnifiedModel):
 
         save_checkpoint(self, Path(path), merge_lora, state_dict)
 
-    def apply_lora(self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None,
-                   dropout: float = 0.0) -> list[nn.Parameter]:
+    def apply_lora(
+        self, r: int = 16, alpha: float = 32, target_modules: Sequence[str] | None = None, dropout: float = 0.0
+    ) -> list[nn.Parameter]:
         """PEFT LoRA on the Phi decoder; every other weight frozen. Returns the LoRA params."""
         from unigap.models.showo.lora import DEFAULT_TARGETS, inject
 
@@ -269,10 +290,11 @@ def _resize_crop(x: torch.Tensor, side: int) -> torch.Tensor:
     if (H, W) == (side, side):
         return x
     s = side / min(H, W)
-    x = F.interpolate(x, size=(max(side, round(H * s)), max(side, round(W * s))), mode="bicubic",
-                      antialias=True, align_corners=False).clamp(0, 1)
+    x = F.interpolate(
+        x, size=(max(side, round(H * s)), max(side, round(W * s))), mode="bicubic", antialias=True, align_corners=False
+    ).clamp(0, 1)
     top, left = (x.shape[-2] - side) // 2, (x.shape[-1] - side) // 2
-    return x[..., top:top + side, left:left + side]
+    return x[..., top : top + side, left : left + side]
 
 
 def surrogate_mask(seed: int, draw: int, prompt: str, tokens: torch.Tensor) -> torch.Tensor:

@@ -12,9 +12,25 @@ import torch
 
 from unigap.errors import CheckpointError
 from unigap.models.base import ModelConfig
-from unigap.models.showo.loading import (DEFAULT_PATH, DEFAULT_VQ, SAVED_WEIGHTS, SHOWO_KEYMAP, VQ_KEYMAP, ShowoConfig,
-                                         check_consistency, check_keys, load_tokenizer, local_dir, map_keys, read_json,
-                                         read_showo_config, read_vq_dims, read_weights, resolve_dtype, unmap_key)
+from unigap.models.showo.loading import (
+    DEFAULT_PATH,
+    DEFAULT_VQ,
+    SAVED_WEIGHTS,
+    SHOWO_KEYMAP,
+    VQ_KEYMAP,
+    ShowoConfig,
+    check_consistency,
+    check_keys,
+    load_tokenizer,
+    local_dir,
+    map_keys,
+    read_json,
+    read_showo_config,
+    read_vq_dims,
+    read_weights,
+    resolve_dtype,
+    unmap_key,
+)
 from unigap.models.showo.magvit import MagvitDims, MagvitV2
 from unigap.models.showo.model import ShowoModel, phi_config
 from unigap.models.showo.options import ShowoOptions
@@ -54,7 +70,9 @@ def load_checkpoint(cfg: ModelConfig, options: ShowoOptions) -> tuple[ShowoModel
     scfg = read_showo_config(d)
     llm_dir = local_dir(options.llm_path or scfg.llm_path, base=d)
     llm_raw = read_json(llm_dir / "config.json")
-    vq_dir = local_dir(options.vq_path) if options.vq_path else (d / "vq" if (d / "vq").is_dir() else local_dir(DEFAULT_VQ))
+    vq_dir = (
+        local_dir(options.vq_path) if options.vq_path else (d / "vq" if (d / "vq").is_dir() else local_dir(DEFAULT_VQ))
+    )
     dims = read_vq_dims(vq_dir)
     tok = load_tokenizer(llm_dir)
     side = check_consistency(scfg, dims, tok, options.resolution, str(d))
@@ -66,9 +84,16 @@ def load_checkpoint(cfg: ModelConfig, options: ShowoOptions) -> tuple[ShowoModel
     device = torch.device(cfg.device)
     model = model.to(device=device, dtype=resolve_dtype(cfg.dtype, device)).eval()
     model.vq.quantize.to(device)  # buffers keep their exact values (embedding +-1, power_vals int)
-    layout = Layout(tok, scfg.llm_vocab_size + NUM_NEW_SPECIAL, scfg.codebook_size, scfg.num_vq_tokens, options.max_text_len)
-    extra = {"path": path, "batch_size": cfg.batch_size, "llm_raw": llm_raw, "resolution": side,
-             "vq_raw": read_json(vq_dir / "config.json")}
+    layout = Layout(
+        tok, scfg.llm_vocab_size + NUM_NEW_SPECIAL, scfg.codebook_size, scfg.num_vq_tokens, options.max_text_len
+    )
+    extra = {
+        "path": path,
+        "batch_size": cfg.batch_size,
+        "llm_raw": llm_raw,
+        "resolution": side,
+        "vq_raw": read_json(vq_dir / "config.json"),
+    }
     return model, layout, scfg, extra
 
 
@@ -80,8 +105,9 @@ def official_state(model: ShowoModel, state: dict[str, torch.Tensor] | None = No
     return showo, vq
 
 
-def write_dir(path: Path, showo_cfg: dict, llm_raw: dict, vq_dims: MagvitDims, tokenizer: Any,
-              states: tuple[dict, dict]) -> Path:
+def write_dir(
+    path: Path, showo_cfg: dict, llm_raw: dict, vq_dims: MagvitDims, tokenizer: Any, states: tuple[dict, dict]
+) -> Path:
     """The self-contained directory layout (loading.py docstring)."""
     from safetensors.torch import save_file
 
@@ -96,8 +122,9 @@ def write_dir(path: Path, showo_cfg: dict, llm_raw: dict, vq_dims: MagvitDims, t
     return path
 
 
-def save_checkpoint(backend: Saved, path: Path, merge_lora: bool = True,
-                    state_dict: dict[str, torch.Tensor] | None = None) -> None:
+def save_checkpoint(
+    backend: Saved, path: Path, merge_lora: bool = True, state_dict: dict[str, torch.Tensor] | None = None
+) -> None:
     from unigap.models.showo.lora import merged_state_dict
 
     if state_dict is not None and backend.peft is not None:
@@ -108,5 +135,11 @@ def save_checkpoint(backend: Saved, path: Path, merge_lora: bool = True,
     elif backend.peft is not None:  # base weights + the adapter beside them
         backend.peft.save_pretrained(str(path / "lora_adapter"))
         state = {k.replace(".base_layer.", "."): v for k, v in backend.model.state_dict().items() if ".lora_" not in k}
-    write_dir(path, backend.cfg.raw, backend.llm_raw, backend.model.vq.dims, backend.layout.tokenizer,
-              official_state(backend.model, state))
+    write_dir(
+        path,
+        backend.cfg.raw,
+        backend.llm_raw,
+        backend.model.vq.dims,
+        backend.layout.tokenizer,
+        official_state(backend.model, state),
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -16,7 +17,9 @@ def inject(phi: torch.nn.Module, r: int, alpha: float, targets: Sequence[str], d
     names = {n.rsplit(".", 1)[-1] for n, _ in phi.named_modules()}
     present = [t for t in targets if t in names]
     if not present:
-        raise ValueError(f"lora: none of the target modules {list(targets)} exist in Phi; use e.g. {list(DEFAULT_TARGETS)}")
+        raise ValueError(
+            f"lora: none of the target modules {list(targets)} exist in Phi; use e.g. {list(DEFAULT_TARGETS)}"
+        )
     return get_peft_model(phi, LoraConfig(r=r, lora_alpha=alpha, target_modules=present, lora_dropout=dropout))
 
 

@@ -35,7 +35,7 @@ class MagvitDims:
 
     @property
     def codebook_size(self) -> int:
-        return 2 ** self.z_channels
+        return 2**self.z_channels
 
     @property
     def downsample(self) -> int:
@@ -45,7 +45,7 @@ class MagvitDims:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_json(cls, d: dict) -> "MagvitDims":
+    def from_json(cls, d: dict) -> MagvitDims:
         keys = cls.__dataclass_fields__
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in keys})
 
@@ -190,7 +190,7 @@ class LFQuantizer(nn.Module):
     def __init__(self, z_channels: int) -> None:
         super().__init__()
         powers = 2 ** torch.arange(z_channels - 1, -1, -1)  # (z,) MSB first
-        bits = (torch.arange(2 ** z_channels)[:, None] // powers) % 2  # (K, z)
+        bits = (torch.arange(2**z_channels)[:, None] // powers) % 2  # (K, z)
         self.register_buffer("embedding", bits.float() * 2 - 1)
         self.register_buffer("power_vals", powers)
 

@@ -29,11 +29,26 @@ from unigap.models.showo.magvit import MagvitV2
 
 # Phi-1.5 (microsoft/phi-1_5 config.json): what Show-o's `llm_model_path` resolves to. Its
 # qk_layernorm=false is overridden for Show-o (phi_config).
-PHI_1_5 = dict(vocab_size=51200, hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
-               num_attention_heads=32, num_key_value_heads=32, hidden_act="gelu_new", max_position_embeddings=2048,
-               rope_theta=10000.0, partial_rotary_factor=0.5, layer_norm_eps=1e-5, resid_pdrop=0.0,
-               embd_pdrop=0.0, attention_dropout=0.0, qk_layernorm=False, tie_word_embeddings=False,
-               bos_token_id=50256, eos_token_id=50256)
+PHI_1_5 = dict(
+    vocab_size=51200,
+    hidden_size=2048,
+    intermediate_size=8192,
+    num_hidden_layers=24,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    hidden_act="gelu_new",
+    max_position_embeddings=2048,
+    rope_theta=10000.0,
+    partial_rotary_factor=0.5,
+    layer_norm_eps=1e-5,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attention_dropout=0.0,
+    qk_layernorm=False,
+    tie_word_embeddings=False,
+    bos_token_id=50256,
+    eos_token_id=50256,
+)
 
 
 def phi_config(llm: dict[str, Any], vocab_size: int) -> Any:

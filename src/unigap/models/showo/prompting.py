@@ -14,8 +14,9 @@ codes, then the mask token (vocab_size - 1). <|sot|> / <|eot|> are the text toke
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -93,8 +94,13 @@ class Layout:
         texts = [self.t2i_text(p) for p in prompts]
         cut = sum(t for _, t in texts)
         if cut:
-            log.warning("showo: %d of %d prompts longer than the text budget (%d tokens incl. <|t2i|> <|sot|> "
-                        "<|eot|>) were truncated", cut, len(prompts), self.text_width)
+            log.warning(
+                "showo: %d of %d prompts longer than the text budget (%d tokens incl. <|t2i|> <|sot|> "
+                "<|eot|>) were truncated",
+                cut,
+                len(prompts),
+                self.text_width,
+            )
         text = torch.tensor([ids for ids, _ in texts], dtype=torch.long, device=image.device)  # (B, text_width)
         soi = torch.full((len(prompts), 1), self.tid("<|soi|>"), dtype=torch.long, device=image.device)
         eoi = torch.full_like(soi, self.tid("<|eoi|>"))
@@ -115,4 +121,4 @@ class Layout:
         a, b = self.encode(prefix), self.encode(prefix + more)
         if b[: len(a)] != a or len(b) == len(a):
             raise ValueError(f"showo: {more!r} does not tokenize as a continuation of {prefix[-20:]!r}")
-        return b[len(a):]
+        return b[len(a) :]

@@ -22,8 +22,8 @@ rest of the batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 
@@ -38,8 +38,9 @@ def cosine_schedule(r: float) -> float:
 
 def schedule_floors(m: int, steps: int) -> list[int]:
     """floor(M · cos(π/2 · (s + 1) / S)) per step, in float32 as the official loop computes it."""
-    return [math.floor(float(m * torch.tensor(cosine_schedule((s + 1) / steps), dtype=torch.float32)))
-            for s in range(steps)]
+    return [
+        math.floor(float(m * torch.tensor(cosine_schedule((s + 1) / steps), dtype=torch.float32))) for s in range(steps)
+    ]
 
 
 def mask_lengths(m: int, steps: int) -> list[int]:
@@ -89,8 +90,15 @@ class NonFiniteLogits(UnigapError):
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def decode(logits_fn: LogitsFn, m: int, mask_id: int, offset: int, spec: DecodeSpec,
-           gens: Sequence[torch.Generator], device: torch.device) -> torch.Tensor:
+def decode(
+    logits_fn: LogitsFn,
+    m: int,
+    mask_id: int,
+    offset: int,
+    spec: DecodeSpec,
+    gens: Sequence[torch.Generator],
+    device: torch.device,
+) -> torch.Tensor:
     """MaskGIT-style parallel decoding; returns codes (B, M) int64 in 0..K-1."""
     B = len(gens)
     image = torch.full((B, m), mask_id, dtype=torch.long, device=device)  # vocabulary ids or mask
@@ -107,8 +115,7 @@ def decode(logits_fn: LogitsFn, m: int, mask_id: int, offset: int, spec: DecodeS
         draw = (logits + gumbel(tuple(logits.shape[1:]), gens, device)).argmax(-1)  # (B, M) codes
         sampled = torch.where(unknown, draw, image - offset)
         p = logits.softmax(-1).gather(-1, sampled.clamp(min=0)[..., None])[..., 0]  # (B, M)
-        conf = torch.where(unknown, p.clamp(min=1e-20).log() + t * gumbel((m,), gens, device),
-                           torch.finfo(p.dtype).max)
+        conf = torch.where(unknown, p.clamp(min=1e-20).log() + t * gumbel((m,), gens, device), torch.finfo(p.dtype).max)
         n = (unknown.sum(-1, keepdim=True) - 1).clamp(max=f).clamp(min=1)  # (B, 1) official mask_len
         cut = conf.sort(-1).values.gather(-1, n)  # (B, 1) the (n + 1)-th smallest confidence
         image = torch.where(conf < cut, mask_id, sampled + offset)

@@ -25,11 +25,13 @@ from unigap.models.showo.prompting import NUM_NEW_SPECIAL, add_special_tokens
 from unigap.verdict import ANSWER_PREFIX, question
 
 EOT, UNK = "<|endoftext|>", "<unk>"
-WORDS = ("a an the of on in and with to is it this that image photo picture depicts shows describe scene score "
-         "Yes No yes no not there are two three one four left right above below next behind front big small "
-         "large tiny red blue green yellow black white purple orange brown gray pink circle square triangle "
-         "star cat dog car bird man woman tree house apple cup book table chair USER ASSISTANT 0 1 2 3 . , ? : ! "
-         "{ } ( ) ' \" - / wooden metal plastic glass fluffy soft rough smooth")
+WORDS = (
+    "a an the of on in and with to is it this that image photo picture depicts shows describe scene score "
+    "Yes No yes no not there are two three one four left right above below next behind front big small "
+    "large tiny red blue green yellow black white purple orange brown gray pink circle square triangle "
+    "star cat dog car bird man woman tree house apple cup book table chair USER ASSISTANT 0 1 2 3 . , ? : ! "
+    "{ } ( ) ' \" - / wooden metal plastic glass fluffy soft rough smooth"
+)
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,23 @@ class SyntheticSize:
 
 
 SIZES = {
-    "tiny": SyntheticSize(dict(PHI_1_5, vocab_size=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                               num_attention_heads=4, num_key_value_heads=4),
-                          MagvitDims(ch=32, enc_mult=(1, 1, 2), enc_blocks=(1, 1, 1), dec_mult=(1, 1, 2),
-                                     dec_blocks=(1, 1, 1), z_channels=6), 16, None, 0.3),
+    "tiny": SyntheticSize(
+        dict(
+            PHI_1_5,
+            vocab_size=0,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+        ),
+        MagvitDims(
+            ch=32, enc_mult=(1, 1, 2), enc_blocks=(1, 1, 1), dec_mult=(1, 1, 2), dec_blocks=(1, 1, 1), z_channels=6
+        ),
+        16,
+        None,
+        0.3,
+    ),
     "real": SyntheticSize(dict(PHI_1_5), MagvitDims(), 256, 50295, None),
 }
 
@@ -70,10 +85,17 @@ def build_tokenizer(text_vocab: int | None = None) -> Any:
 
 def showo_config(text_vocab: int, codebook: int, num_vq_tokens: int) -> dict[str, Any]:
     """config.json as the published checkpoints have it (Showo, no CLIP-ViT)."""
-    return {"_class_name": "Showo", "w_clip_vit": False, "llm_vocab_size": text_vocab,
-            "vocab_size": text_vocab + NUM_NEW_SPECIAL + codebook + 1, "codebook_size": codebook,
-            "num_vq_tokens": num_vq_tokens, "llm_model_path": "llm", "load_from_showo": True,
-            "mask_token_id": text_vocab + NUM_NEW_SPECIAL + codebook}
+    return {
+        "_class_name": "Showo",
+        "w_clip_vit": False,
+        "llm_vocab_size": text_vocab,
+        "vocab_size": text_vocab + NUM_NEW_SPECIAL + codebook + 1,
+        "codebook_size": codebook,
+        "num_vq_tokens": num_vq_tokens,
+        "llm_model_path": "llm",
+        "load_from_showo": True,
+        "mask_token_id": text_vocab + NUM_NEW_SPECIAL + codebook,
+    }
 
 
 def write_synthetic(out: Path, size: str = "tiny", seed: int = 0) -> Path:
@@ -87,15 +109,24 @@ def write_synthetic(out: Path, size: str = "tiny", seed: int = 0) -> Path:
     text_vocab = len(tok)
     cfg = showo_config(text_vocab, spec.vq.codebook_size, spec.num_vq_tokens)
     eot = tok.convert_tokens_to_ids(EOT)
-    llm_raw = {**spec.phi, "vocab_size": spec.phi["vocab_size"] or text_vocab, "model_type": "phi",
-               "architectures": ["PhiForCausalLM"], "bos_token_id": eot, "eos_token_id": eot}
+    llm_raw = {
+        **spec.phi,
+        "vocab_size": spec.phi["vocab_size"] or text_vocab,
+        "model_type": "phi",
+        "architectures": ["PhiForCausalLM"],
+        "bos_token_id": eot,
+        "eos_token_id": eot,
+    }
     torch.manual_seed(seed)
     model = build_model(llm_raw, cfg["vocab_size"], spec.vq)
     if spec.init_std is not None:
         _reinit(model.llm, spec.init_std)
     add_special_tokens(tok)  # saved with the specials, as a saved Show-o tokenizer would be
-    state = model.state_dict() if size == "tiny" else {k: v.to(torch.bfloat16) if k.startswith("llm.") else v
-                                                       for k, v in model.state_dict().items()}
+    state = (
+        model.state_dict()
+        if size == "tiny"
+        else {k: v.to(torch.bfloat16) if k.startswith("llm.") else v for k, v in model.state_dict().items()}
+    )
     return write_dir(out, cfg, llm_raw, spec.vq, tok, official_state(model, state))
 
 

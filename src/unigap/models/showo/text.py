@@ -9,8 +9,9 @@ real token, so a row's answer does not depend on its batch.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

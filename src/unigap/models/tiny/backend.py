@@ -1,9 +1,13 @@
-"""`model.name: tiny`: the shipped ShapeWorld model behind the `UnifiedModel` protocol."""
+"""`model.name: tiny`: the shipped ShapeWorld model behind the `UnifiedModel` protocol.
+
+The model runs on `model.device` (or wherever the trainer moved it: `device` follows its weights); tensors
+come back on the CPU except the differentiable log-probs, which stay beside the weights."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,28 +37,39 @@ class TinyBackend(UnifiedModel):
         self.num_image_tokens = self.model.cfg.n_image_tokens
         self.default_sampling = SamplingConfig(**ckpt.card.get("sampling", {}))
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _on_device(self, batch: Batch) -> Batch:
+        return Batch(batch.ids.to(self.device), batch.key_ok.to(self.device))
+
     # --- generation -------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], sampling: SamplingConfig) -> Generation:
-        chunks = [self._generate(list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), sampling)
-                  for i in range(0, len(prompts), self.batch_size)]
+        chunks = [
+            self._generate(list(prompts[i : i + self.batch_size]), list(seeds[i : i + self.batch_size]), sampling)
+            for i in range(0, len(prompts), self.batch_size)
+        ]
         tokens = torch.cat(chunks) if chunks else torch.zeros(0, self.num_image_tokens, dtype=torch.long)
         return Generation(tokens, self.decode(tokens))
 
     def _generate(self, prompts: list[str], seeds: list[int], s: SamplingConfig) -> torch.Tensor:
         guided = s.cfg_scale != 1.0
-        batch = self.fmt.gen_prompts(prompts + ([None] * len(prompts) if guided else []))
+        batch = self._on_device(self.fmt.gen_prompts(prompts + ([None] * len(prompts) if guided else [])))
         noise = torch.stack([gumbel_noise(sd, self.num_image_tokens, self.model.cfg.image_vocab) for sd in seeds])
         was = self.model.training
         self.model.eval()
-        tokens, _ = self.model.generate_images(batch.ids, batch.key_ok, noise, s.cfg_scale, s.temperature, s.top_k)
+        tokens, _ = self.model.generate_images(
+            batch.ids, batch.key_ok, noise.to(self.device), s.cfg_scale, s.temperature, s.top_k
+        )
         self.model.train(was)
-        return tokens
+        return tokens.cpu()  # (B, M)
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.ckpt.codec.decode(tokens.cpu().numpy()))
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.ckpt.codec.encode(np.asarray(images)))
+        return torch.from_numpy(self.ckpt.codec.encode(np.asarray(images.cpu() if torch.is_tensor(images) else images)))
 
     def prompt_problems(self, prompts: Sequence[str], judge: SelfJudgeConfig | None = None) -> list[tuple[int, str]]:
         """(index, reason) of each prompt this model cannot generate for (more than prompt_len tokens) or
@@ -65,8 +80,13 @@ class TinyBackend(UnifiedModel):
             n_gen = len(self.fmt.gen_prompt_ids(text))
             n_und = len(self.fmt.und_prefix([0] * self.num_image_tokens, question(text))) + answer
             if n_gen > self.fmt.P:
-                out.append((i, f"{n_gen} tokens, the tiny model takes at most {self.fmt.P - 3} words "
-                               f"({len(text)} characters: {text[:60]!r}...)"))
+                out.append(
+                    (
+                        i,
+                        f"{n_gen} tokens, the tiny model takes at most {self.fmt.P - 3} words "
+                        f"({len(text)} characters: {text[:60]!r}...)",
+                    )
+                )
             elif n_und > limit:
                 out.append((i, f"its self-judgment needs {n_und} positions, the tiny model's context is {limit}"))
         return out
@@ -76,7 +96,9 @@ class TinyBackend(UnifiedModel):
         out: list[str] = []
         tokens = self.encode(images)
         for i in range(0, len(questions), self.batch_size):
-            batch = self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]))
+            batch = self._on_device(
+                self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]))
+            )
             new = self.model.eval().greedy_text(batch.ids, batch.key_ok, max_new_tokens, self.fmt.tok.eos)
             out += [self.fmt.tok.decode(row.tolist()) for row in new]
         return out
@@ -87,8 +109,11 @@ class TinyBackend(UnifiedModel):
         one, zero = self.fmt.tok.index["1"], self.fmt.tok.index["0"]
         tokens, out = self.encode(images), []
         for i in range(0, len(questions), self.batch_size):
-            batch = self.fmt.und_prompts(tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]),
-                                         ANSWER_PREFIX)
+            batch = self._on_device(
+                self.fmt.und_prompts(
+                    tokens[i : i + self.batch_size], list(questions[i : i + self.batch_size]), ANSWER_PREFIX
+                )
+            )
             logits = self.model.eval().next_text_logits(batch.ids, batch.key_ok)  # (B, V)
             out += logits[:, [one, zero]].softmax(-1)[:, 0].tolist()
         return out
@@ -99,8 +124,8 @@ class TinyBackend(UnifiedModel):
 
     def image_token_logprobs(self, prompts: Sequence[str], tokens: torch.Tensor) -> torch.Tensor:
         """Per-token teacher-forced log p(tokens | prompt), conditional: (B, M), differentiable."""
-        batch = self.fmt.gen_prompts(list(prompts))
-        return self.model.image_logprobs(batch.ids, batch.key_ok, tokens)  # (B, M)
+        batch = self._on_device(self.fmt.gen_prompts(list(prompts)))
+        return self.model.image_logprobs(batch.ids, batch.key_ok, tokens.to(self.device))  # (B, M)
 
     def answer_logprobs(self, images: torch.Tensor, questions: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
         """Teacher-forced log p(answer | image, question), summed over answer tokens: (B,), differentiable."""
@@ -110,12 +135,14 @@ class TinyBackend(UnifiedModel):
             prefix = self.fmt.und_prefix(t.tolist(), q)
             rows.append(prefix + self.fmt.tok.encode(a))
             starts.append(len(prefix))
-        batch = Batch(*left_pad(rows, self.fmt.tok.pad))
+        batch = self._on_device(Batch(*left_pad(rows, self.fmt.tok.pad)))
         h = self.model(batch.ids, batch.key_ok)  # (B, T, C)
         tgt = batch.ids[:, 1:].clamp(max=len(self.fmt.tok) - 1)  # image ids are never answer targets
         logp = self.model.lm_head(h[:, :-1]).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]  # (B, T-1)
         T = batch.ids.shape[1]
-        keep = torch.stack([torch.arange(T - 1) >= T - len(r) + s - 1 for r, s in zip(rows, starts)])  # answer targets
+        keep = torch.stack(
+            [torch.arange(T - 1, device=self.device) >= T - len(r) + s - 1 for r, s in zip(rows, starts)]
+        )  # (B, T-1): the answer's targets
         return (logp * keep).sum(-1)
 
     def module(self) -> nn.Module:
@@ -125,8 +152,12 @@ class TinyBackend(UnifiedModel):
         return self.model.components()
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"backend": "tiny", "codec_sha256": self.ckpt.codec.sha256(), "num_image_tokens": self.num_image_tokens,
-                "text_vocab": len(self.fmt.tok)}
+        return {
+            "backend": "tiny",
+            "codec_sha256": self.ckpt.codec.sha256(),
+            "num_image_tokens": self.num_image_tokens,
+            "text_vocab": len(self.fmt.tok),
+        }
 
     def weights_sha256(self) -> str | None:
         return self.ckpt.card.get("sha256")
@@ -136,10 +167,14 @@ class TinyBackend(UnifiedModel):
         if state_dict is not None:
             from unigap.errors import UnigapError
 
-            raise UnigapError("the tiny backend saves its live weights only (not a gathered FSDP state dict); "
-                              "train it on one process or with DDP")
+            raise UnigapError(
+                "the tiny backend saves its live weights only (not a gathered FSDP state dict); "
+                "train it on one process or with DDP"
+            )
         save_checkpoint(self.ckpt, path)
 
 
 def load_tiny(cfg: ModelConfig, options: Any = None) -> TinyBackend:
-    return TinyBackend(load_checkpoint(cfg.path), cfg.batch_size, cfg.path)
+    ckpt = load_checkpoint(cfg.path)
+    ckpt.model.to(torch.device(cfg.device))  # load_model checked that the device exists
+    return TinyBackend(ckpt, cfg.batch_size, cfg.path)

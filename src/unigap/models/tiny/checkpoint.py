@@ -16,10 +16,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from unigap.errors import CheckpointError
+from unigap.files import write_json
 from unigap.models.tiny.codec import SlotCodec
 from unigap.models.tiny.model import TinyConfig, TinyUnified
 from unigap.models.tiny.tokenizer import WordTokenizer
-from unigap.files import write_json
 from unigap.utils import sha256_file
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
@@ -61,9 +61,13 @@ def save_checkpoint(ckpt: TinyCheckpoint, path: str | Path) -> dict[str, Any]:
     tmp = path / (WEIGHTS + ".tmp")
     save_file(tensors, str(tmp))
     tmp.replace(path / WEIGHTS)
-    card = {**ckpt.card, "config": ckpt.model.cfg.to_dict(), "vocab": ckpt.tokenizer.vocab,
-            "codec": {"type": "slots", "sha256": ckpt.codec.sha256()},
-            "sha256": sha256_file(path / WEIGHTS)}
+    card = {
+        **ckpt.card,
+        "config": ckpt.model.cfg.to_dict(),
+        "vocab": ckpt.tokenizer.vocab,
+        "codec": {"type": "slots", "sha256": ckpt.codec.sha256()},
+        "sha256": sha256_file(path / WEIGHTS),
+    }
     write_json(path / CARD, card, indent=1)  # atomic: a kill never leaves a card that does not match
     ckpt.card = card
     return card
@@ -92,8 +96,10 @@ def load_checkpoint(path: str | Path | None = None) -> TinyCheckpoint:
     tensors = load_file(str(weights))
     codec = SlotCodec()
     if codec.sha256() != card["codec"]["sha256"]:
-        raise CheckpointError(f"{path / CARD}: made with another codec (sha256 {card['codec']['sha256']}, "
-                              f"this version's is {codec.sha256()})")
+        raise CheckpointError(
+            f"{path / CARD}: made with another codec (sha256 {card['codec']['sha256']}, "
+            f"this version's is {codec.sha256()})"
+        )
     model = TinyUnified(TinyConfig(**card["config"]))
     model.load_state_dict(tensors)
     return TinyCheckpoint(model.eval(), WordTokenizer(card["vocab"]), codec, card)

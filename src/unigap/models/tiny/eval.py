@@ -8,10 +8,10 @@ from pathlib import Path
 
 def record_eval_in_card(path: str | Path, per_subtask: int = 40, seed: int = 0) -> dict:
     """Evaluate a tiny checkpoint (models.eval) and store the figures in its card (weights untouched)."""
-    from unigap.models.base import ModelConfig, default_sampling, load_model
-    from unigap.models.tiny.checkpoint import CARD
     from unigap.files import write_json
+    from unigap.models.base import ModelConfig, default_sampling, load_model
     from unigap.models.eval import evaluate
+    from unigap.models.tiny.checkpoint import CARD
 
     model = load_model(ModelConfig(name="tiny", path=str(path)))
     result = evaluate(model, per_subtask, seed, sampling=default_sampling(model))

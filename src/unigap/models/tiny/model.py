@@ -30,7 +30,7 @@ from torch import nn
 class TinyConfig:
     text_vocab: int
     image_vocab: int
-    n_image_tokens: int = 64
+    n_image_tokens: int = 12  # M: the codec's 4 x 3 cells, one token each
     prompt_len: int = 24  # P: generation prompts are left-padded to exactly this length
     block_size: int = 128
     n_layer: int = 4
@@ -82,7 +82,9 @@ class Block(nn.Module):
         self.ln_1 = nn.LayerNorm(cfg.n_embd)
         self.attn = CausalSelfAttention(cfg)
         self.ln_2 = nn.LayerNorm(cfg.n_embd)
-        self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd))
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, cache: KVCache | None = None, t0: int = 0) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), mask, cache, t0)
@@ -200,8 +202,14 @@ class TinyUnified(nn.Module):
         tok = torch.where(is_img[..., None], img, self.wte_text(ids.clamp(max=v - 1)))
         return tok + self.wpe(pos)
 
-    def forward(self, ids: torch.Tensor, key_ok: torch.Tensor, caches: list[KVCache] | None = None, t0: int = 0,
-                img_idx: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        key_ok: torch.Tensor,
+        caches: list[KVCache] | None = None,
+        t0: int = 0,
+        img_idx: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Hidden states (B, T, C) of ids (B, T); with caches, ids continue a cached prefix of length t0."""
         B, T = ids.shape
         pos = position_ids(key_ok)[:, t0 : t0 + T]  # (B, T)
@@ -220,9 +228,16 @@ class TinyUnified(nn.Module):
         return [KVCache(b, self.cfg.n_head, t_max, hs, like.dtype, like.device) for _ in self.blocks]
 
     @torch.no_grad()
-    def generate_images(self, prompt_ids: torch.Tensor, key_ok: torch.Tensor, noise: torch.Tensor,
-                        cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int = 0, use_cache: bool = True
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate_images(
+        self,
+        prompt_ids: torch.Tensor,
+        key_ok: torch.Tensor,
+        noise: torch.Tensor,
+        cfg_scale: float = 1.0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        use_cache: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample image tokens by Gumbel-max with per-row noise; returns tokens and their log-probs.
 
         prompt_ids/key_ok: (R, P) with R = B (no CFG) or 2B (rows B.. are the unconditional prompts).
@@ -246,8 +261,14 @@ class TinyUnified(nn.Module):
             h = self._step(ids, ok, caches, P + t, torch.full((R, 1), t, device=ids.device))
         return torch.stack(out, 1), torch.stack(logps, 1)
 
-    def _step(self, ids: torch.Tensor, ok: torch.Tensor, caches: list[KVCache] | None, t: int,
-              img_idx: torch.Tensor | None = None) -> torch.Tensor:
+    def _step(
+        self,
+        ids: torch.Tensor,
+        ok: torch.Tensor,
+        caches: list[KVCache] | None,
+        t: int,
+        img_idx: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Hidden state (R, C) of the token just appended at position t (cached or full recompute)."""
         if caches is None:
             return self(ids, ok[:, : t + 1])[:, -1]
@@ -294,8 +315,14 @@ class TinyUnified(nn.Module):
         h = self(ids, ok)[:, P - 1 : -1]  # (B, M, C): position P-1 (<boi>) predicts the first image token
         return self.gen_head(h).log_softmax(-1).gather(-1, tokens[..., None])[..., 0]
 
-    def training_losses(self, ids: torch.Tensor, key_ok: torch.Tensor, img_tgt: torch.Tensor, txt_tgt: torch.Tensor,
-                        object_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_losses(
+        self,
+        ids: torch.Tensor,
+        key_ok: torch.Tensor,
+        img_tgt: torch.Tensor,
+        txt_tgt: torch.Tensor,
+        object_weight: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example image loss (mean over positions) and answer CE (summed over tokens): (B,), (B,).
 
         Image loss = CE of what each cell holds + object_weight x CE of which object, for the cells

@@ -40,7 +40,7 @@ class RecipeConfig(Protocol):
 
     seed: int
     world_seed: int
-    batch_size: int
+    train_batch_size: int
     gen_frac: float
     cfg_dropout: float
     plain_frac: float
@@ -90,14 +90,17 @@ def plain_question(scene: Any, rng: np.random.Generator) -> tuple[str, str]:
 
 
 def exists_question(objs: list, obj: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """"Is there a <size> <texture> <colour> <shape>?" about a present object or a one-attribute change."""
+    """ "Is there a <size> <texture> <colour> <shape>?" about a present object or a one-attribute change."""
     attrs = {"size": obj.size, "texture": obj.texture, "color": obj.color, "shape": obj.shape}
     if rng.random() < 0.5:
         key = list(attrs)[rng.integers(4)]
         choices = {"size": world.SIZES, "texture": world.TEXTURES, "color": world.COLORS, "shape": world.SHAPES}[key]
         attrs[key] = [c for c in choices if c != attrs[key]][rng.integers(len(choices) - 1)]
     present = any((o.size, o.texture, o.color, o.shape) == tuple(attrs.values()) for o in objs)
-    return f"Is there a {attrs['size']} {attrs['texture']} {attrs['color']} {attrs['shape']}?", "Yes" if present else "No"
+    return (
+        f"Is there a {attrs['size']} {attrs['texture']} {attrs['color']} {attrs['shape']}?",
+        "Yes" if present else "No",
+    )
 
 
 def describe(scene: Any) -> str:
@@ -121,7 +124,7 @@ def place(o: Any) -> str:
 
 
 def relation(a: Any, b: Any) -> str:
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
+    (ax0, _, ax1, ay1), (bx0, by0, bx1, _) = a.bbox, b.bbox
     if ax1 < bx0:
         return "to the left of"
     if ax0 > bx1:
@@ -163,8 +166,8 @@ class DataSource:
 
     def batch(self, step: int) -> list[Example]:
         rng = np.random.default_rng([self.cfg.seed, step])
-        n_gen = int(round(self.cfg.batch_size * self.cfg.gen_frac))
-        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.batch_size - n_gen)]
+        n_gen = int(round(self.cfg.train_batch_size * self.cfg.gen_frac))
+        return [self.gen(rng) for _ in range(n_gen)] + [self.und(rng) for _ in range(self.cfg.train_batch_size - n_gen)]
 
     def _render_tokens(self, scene: Any) -> np.ndarray:
         return self.codec.tokens_of(scene)
@@ -247,14 +250,25 @@ def collate(examples: list[Example], pad: int) -> tuple[torch.Tensor, ...]:
 
 # --- tokenizer and codec ----------------------------------------------------------------
 
+
 def build_tokenizer(world_seed: int, n: int = 20000) -> WordTokenizer:
     """Vocabulary of every word the world's prompts, questions and answers use."""
     rng = np.random.default_rng(world_seed)
-    texts = [world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS]
-    texts += [question("x"), "The score is 0. The score is 1.", "How many objects are there?",
-              "zero one two three Yes No", " ".join(world.COLORS), " ".join(world.SHAPES), " ".join(world.SIZES),
-              " ".join(world.TEXTURES), "What color texture size is the Is the on the ground? Is there a",
-              "The image shows nothing a an and at the top to the left of to the right of above below"]
+    texts = [
+        world.prompt_text(world.sample_spec(s, rng)) for _ in range(n // len(world.SUBTASKS)) for s in world.SUBTASKS
+    ]
+    texts += [
+        question("x"),
+        "The score is 0. The score is 1.",
+        "How many objects are there?",
+        "zero one two three Yes No",
+        " ".join(world.COLORS),
+        " ".join(world.SHAPES),
+        " ".join(world.SIZES),
+        " ".join(world.TEXTURES),
+        "What color texture size is the Is the on the ground? Is there a",
+        "The image shows nothing a an and at the top to the left of to the right of above below",
+    ]
     return WordTokenizer.build(texts)
 
 

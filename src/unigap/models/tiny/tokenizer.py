@@ -9,7 +9,7 @@ Everything else splits into words and punctuation; out-of-vocabulary words map t
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from unigap.verdict import QUESTION_TEMPLATE, SYSTEM_TEXT
 
@@ -29,7 +29,7 @@ class WordTokenizer:
             setattr(self, name.strip("<>"), self.index[name])
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> "WordTokenizer":
+    def build(cls, texts: Iterable[str]) -> WordTokenizer:
         words: set[str] = set()
         for text in texts:
             words.update(w for w in cls._split(text) if w not in PHRASES)

@@ -10,8 +10,9 @@ entry point in the group `unigap.objectives` (the factory takes (ImproveConfig, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -52,43 +53,43 @@ class Objective:
     name = ""
     offline = True  # trains on the curated data: the curriculum replay and the data-quality guard apply
 
-    def __init__(self, cfg: "ImproveConfig", options: Any = None) -> None:
+    def __init__(self, cfg: ImproveConfig, options: Any = None) -> None:
         self.cfg, self.options = cfg, options
 
     # --- before anything is written -------------------------------------------------------
-    def check_data(self, data: "CuratedData", data_dir: Any) -> None:
+    def check_data(self, data: CuratedData, data_dir: Any) -> None:
         """Refuse data this objective cannot train on (a DataError naming the data dir)."""
 
-    def check_model(self, model: "UnifiedModel") -> None:
+    def check_model(self, model: UnifiedModel) -> None:
         """Refuse a backend that lacks a hook this objective needs."""
 
     # --- the run ------------------------------------------------------------------------
-    def examples(self, data: "CuratedData") -> list[dict]:
+    def examples(self, data: CuratedData) -> list[dict]:
         """The rows a fresh run trains on (State.examples; the curriculum appends to them)."""
         return []
 
-    def start(self, ctx: "Context") -> None:
+    def start(self, ctx: Context) -> None:
         """A fresh run, before the first step (e.g. DPO's reference log-probs)."""
 
-    def resume(self, ctx: "Context") -> None:
+    def resume(self, ctx: Context) -> None:
         """Every run (fresh or resumed), once the model is prepared: load what the state does not hold."""
 
-    def steps(self, ctx: "Context") -> Iterator[Step]:
+    def steps(self, ctx: Context) -> Iterator[Step]:
         """The optimizer steps of epoch ctx.st.epoch (0-based), in seeded order."""
         return row_steps(ctx)
 
-    def loss(self, model: "UnifiedModel", micro: Micro) -> torch.Tensor:
+    def loss(self, model: UnifiedModel, micro: Micro) -> torch.Tensor:
         raise NotImplementedError
 
-    def after_step(self, ctx: "Context", step: Step, losses: list[float]) -> bool:
+    def after_step(self, ctx: Context, step: Step, losses: list[float]) -> bool:
         """After each optimizer step (grpo: log the step); True = the loop commits now (mid-epoch)."""
         return False
 
-    def added(self, ctx: "Context", replay: Any, model: "UnifiedModel") -> list[dict]:
+    def added(self, ctx: Context, replay: Any, model: UnifiedModel) -> list[dict]:
         """The rows a curriculum replay adds (offline objectives); `model` is the one that replayed."""
         return []
 
-    def epoch_note(self, ctx: "Context") -> str:
+    def epoch_note(self, ctx: Context) -> str:
         """What the epoch's log line says after the loss."""
         return f"{len(ctx.st.examples)} examples"
 
@@ -97,18 +98,18 @@ class Objective:
         ids = sorted({str(r.get("prompt_id")) for r in micro.rows})
         return f"prompts {', '.join(ids[:5])}" + (" ..." if len(ids) > 5 else "")
 
-    def finish(self, ctx: "Context") -> None:
+    def finish(self, ctx: Context) -> None:
         """After the last epoch (before the final commit)."""
 
 
-def row_steps(ctx: "Context") -> Iterator[Step]:
-    """State.examples in a (seed, epoch) permutation, micro-batches of batch_size, windows of grad_accum;
+def row_steps(ctx: Context) -> Iterator[Step]:
+    """State.examples in a (seed, epoch) permutation, micro-batches of train_batch_size, windows of grad_accum;
     each process takes every world-th row of a micro-batch."""
     import numpy as np
 
     cfg, st, run = ctx.cfg, ctx.st, ctx.run
     order = np.random.default_rng([cfg.seed, st.epoch]).permutation(len(st.examples))
-    micro = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
+    micro = [order[i : i + cfg.train_batch_size].tolist() for i in range(0, len(order), cfg.train_batch_size)]
     windows = [micro[i : i + cfg.grad_accum] for i in range(0, len(micro), cfg.grad_accum)]
     for s, window in enumerate(windows):
         yield Step([micro_of(st.examples, idx, run, (st.epoch, s, k)) for k, idx in enumerate(window)], s)
@@ -129,7 +130,7 @@ OBJECTIVES.register_lazy("dpo", "unigap.training.objectives.offline:DPO")
 OBJECTIVES.register_lazy("grpo", "unigap.training.objectives.grpo:GRPO")
 
 
-def load_objective(cfg: "ImproveConfig") -> Objective:
+def load_objective(cfg: ImproveConfig) -> Objective:
     """The configured objective with its typed options (built-ins take none: theirs are config sections)."""
     options = OBJECTIVES.validate_options(cfg.method, cfg.options, "improve.options")
     return OBJECTIVES.get(cfg.method)(cfg, options)

@@ -1,6 +1,6 @@
 """`method: grpo`: online GRPO on image tokens with the model's own judge (or any judge) as the reward.
 
-Each optimizer step: for the B = batch_size / G prompts of each micro-batch, G candidates from the
+Each optimizer step: for the B = train_batch_size / G prompts of each micro-batch, G candidates from the
 current policy with the run's sampling (CFG, temperature, top-k; per-candidate seeds), rewards
 (training/rewards.py, a weighted list), advantages normalised within each prompt's group
 (r - mean) / (std + 1e-4) (T2I-R1; `scale_rewards: false` = r - mean), then
@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,8 +68,11 @@ def model_dims(model: UnifiedModel) -> tuple[int, int, int]:
             cfgs.append(getattr(c, sub, None))
     found: dict[str, int] = {}
     for c in cfgs:
-        for key, names in (("h", ("hidden_size", "n_embd")), ("l", ("num_hidden_layers", "n_layer")),
-                           ("v", ("image_vocab", "image_token_size", "codebook_size"))):
+        for key, names in (
+            ("h", ("hidden_size", "n_embd")),
+            ("l", ("num_hidden_layers", "n_layer")),
+            ("v", ("image_vocab", "image_token_size", "codebook_size")),
+        ):
             for n in names:
                 v = getattr(c, n, None) if c is not None and not isinstance(c, dict) else None
                 if isinstance(v, int) and key not in found:
@@ -103,14 +107,16 @@ class GRPO(Objective):
     def check_model(self, model: UnifiedModel) -> None:
         check_reward_model(self.opts.rewards, model, "improve.grpo.rewards")
         fp32 = self.cfg.mixed_precision == "no" and self.cfg.model.dtype in ("fp32", "float32", "auto")
-        need = estimate_bytes(model, self.cfg.batch_size, 64, fp32, self.cfg.gradient_checkpointing)
+        need = estimate_bytes(model, self.cfg.train_batch_size, 64, fp32, self.cfg.gradient_checkpointing)
         have = available_bytes(self.cfg.model.device)
         if need > have:
-            b, g = self.cfg.batch_size // self.opts.group_size, self.opts.group_size
-            raise UnigapError(f"grpo: a micro-batch of B x G = {b} x {g} = {self.cfg.batch_size} samples needs about "
-                              f"{need / 2**30:.1f} GiB to train, more than the {have / 2**30:.1f} GiB free on "
-                              f"{self.cfg.model.device}; lower batch_size (raise grad_accum to keep the step), "
-                              "or set gradient_checkpointing: true / mixed_precision: bf16")
+            b, g = self.cfg.train_batch_size // self.opts.group_size, self.opts.group_size
+            raise UnigapError(
+                f"grpo: a micro-batch of B x G = {b} x {g} = {self.cfg.train_batch_size} samples needs about "
+                f"{need / 2**30:.1f} GiB to train, more than the {have / 2**30:.1f} GiB free on "
+                f"{self.cfg.model.device}; lower train_batch_size (raise grad_accum to keep the step), "
+                "or set gradient_checkpointing: true / mixed_precision: bf16"
+            )
 
     # --- the run ------------------------------------------------------------------------------
     def resume(self, ctx: Any) -> None:
@@ -132,7 +138,7 @@ class GRPO(Objective):
             ctx.progress.start("grpo", self.total_steps(), done)
 
     def per_micro(self) -> int:
-        return self.cfg.batch_size // self.opts.group_size
+        return self.cfg.train_batch_size // self.opts.group_size
 
     def windows(self) -> list[list[list[int]]]:
         """The optimizer steps of an epoch: windows of micro-batches of prompt indices (order set per epoch)."""
@@ -180,17 +186,25 @@ class GRPO(Objective):
         self.timing["reward"] += time.perf_counter() - t1
         bad = [p.id for p, r in zip(prompts, total) if not math.isfinite(r)]
         if bad:
-            raise UnigapError(f"grpo: non-finite reward for prompt {bad[0]} (epoch {ctx.st.epoch + 1}, step "
-                              f"{key[1] + 1}; a judge failed on its sample?); stopped, the last checkpoint is kept")
+            raise UnigapError(
+                f"grpo: non-finite reward for prompt {bad[0]} (epoch {ctx.st.epoch + 1}, step "
+                f"{key[1] + 1}; a judge failed on its sample?); stopped, the last checkpoint is kept"
+            )
         everything = dict(zip(run.gather(mine), run.gather(total)))
         rewards = torch.tensor([everything[k] for k in range(len(rows))], dtype=torch.float32)
         adv, std = group_advantages(rewards, g, self.opts.scale_rewards)
         texts = [p.text for p in prompts]
-        extra = {"tokens": gen.tokens, "texts": texts, "adv": adv[mine],
-                 "old": self.logps(model, texts, gen.tokens, no_grad=True) if self.opts.inner_steps > 1 else None,
-                 "ref": self.ref_logps(texts, gen.tokens), "rewards": rewards, "std": std,
-                 "parts": {n: run.gather(v) for n, v in parts.items()},
-                 "monitor": run.gather(self.monitor_verdicts(samples))}
+        extra = {
+            "tokens": gen.tokens,
+            "texts": texts,
+            "adv": adv[mine],
+            "old": self.logps(model, texts, gen.tokens, no_grad=True) if self.opts.inner_steps > 1 else None,
+            "ref": self.ref_logps(texts, gen.tokens),
+            "rewards": rewards,
+            "std": std,
+            "parts": {n: run.gather(v) for n, v in parts.items()},
+            "monitor": run.gather(self.monitor_verdicts(samples)),
+        }
         return Micro([{"prompt_id": p.id, "prompt": p.text} for p in prompts], mine, len(rows), key, extra=extra)
 
     def logps(self, model: UnifiedModel, texts: list[str], tokens: torch.Tensor, no_grad: bool = False) -> torch.Tensor:
@@ -228,16 +242,24 @@ class GRPO(Objective):
     # --- after each step: the log, the progress bar, commits ---------------------------------------
     def log_row(self, ctx: Any, s: int, micros: list[Micro], seconds: float) -> dict:
         rewards = torch.cat([m.extra["rewards"] for m in micros])
-        row = {"epoch": ctx.st.epoch + 1, "step": s + 1, "samples": int(rewards.numel()),
-               "reward": float(rewards.mean()), "reward_std": float(torch.cat([m.extra["std"] for m in micros]).mean())}
+        row = {
+            "epoch": ctx.st.epoch + 1,
+            "step": s + 1,
+            "samples": int(rewards.numel()),
+            "reward": float(rewards.mean()),
+            "reward_std": float(torch.cat([m.extra["std"] for m in micros]).mean()),
+        }
         for name in micros[0].extra["parts"]:
             row[f"reward/{name}"] = float(np.mean([v for m in micros for v in m.extra["parts"][name]]))
         mon = [v for m in micros for v in m.extra["monitor"]]
         if mon:
             row[f"monitor/{self.monitor.name}"] = float(np.nanmean(mon))
         # wall times (sample = generate + reward + old / reference log-probs + monitor); train: in after_step
-        row["seconds"] = {"generate": round(self.timing["generate"], 3), "reward": round(self.timing["reward"], 3),
-                          "sample": round(seconds, 3)}
+        row["seconds"] = {
+            "generate": round(self.timing["generate"], 3),
+            "reward": round(self.timing["reward"], 3),
+            "sample": round(seconds, 3),
+        }
         return row
 
     def epoch_note(self, ctx: Any) -> str:

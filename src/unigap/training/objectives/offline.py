@@ -49,16 +49,20 @@ class _Offline(Objective):
 
     def check_data(self, data: CuratedData, data_dir: Any) -> None:
         if not getattr(data, self.rows_key):
-            raise DataError(f"{data_dir}: no {self.what} to train on (discard pool: {len(data.discard)} prompts). "
-                            "Try more candidates per prompt (n=), rule all_accepted, a higher sampling temperature, "
-                            "or selector oracle.")
+            raise DataError(
+                f"{data_dir}: no {self.what} to train on (discard pool: {len(data.discard)} prompts). "
+                "Try more candidates per prompt (n=), rule all_accepted, a higher sampling temperature, "
+                "or selector oracle."
+            )
 
     def check_model(self, model: UnifiedModel) -> None:
         from unigap.errors import UnigapError
 
         if self.cfg.und_weight and not supports(model, "answer_logprobs"):
-            raise UnigapError(f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
-                              "understanding log-probs); set und_weight: 0")
+            raise UnigapError(
+                f"und_weight: the {model.name!r} backend has no answer_logprobs (teacher-forced "
+                "understanding log-probs); set und_weight: 0"
+            )
 
     def examples(self, data: CuratedData) -> list[dict]:
         return list(getattr(data, self.rows_key))
@@ -88,7 +92,7 @@ class DPO(_Offline):
     name, rows_key, what = "dpo", "pairs", "chosen/rejected pairs"
 
     def start(self, ctx: Any) -> None:
-        ctx.st.ref = reference_logps(ctx.model, ctx.st.examples, self.cfg.batch_size)
+        ctx.st.ref = reference_logps(ctx.model, ctx.st.examples, self.cfg.train_batch_size)
 
     def resume(self, ctx: Any) -> None:
         self.state = ctx.st  # the reference log-probs live in the state (they grow with replays)
@@ -102,7 +106,7 @@ class DPO(_Offline):
 
     def added(self, ctx: Any, replay: Any, model: UnifiedModel) -> list[dict]:
         if replay.pairs:  # pairs found now: reference = the current model
-            extra = reference_logps(model, replay.pairs, self.cfg.batch_size)
+            extra = reference_logps(model, replay.pairs, self.cfg.train_batch_size)
             ctx.st.ref = {k: torch.cat([ctx.st.ref[k], extra[k]]) for k in ctx.st.ref}
         return replay.pairs
 

@@ -9,8 +9,9 @@ Ids are `science-t2i/{split}/{row:04d}` with the 0-based row of the file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from unigap.errors import DataError, UnigapError
 from unigap.prompts._io import field_str, filter_subtasks, need_path, no_extra_options, normalise_split, read_jsonl
@@ -26,8 +27,9 @@ CATEGORIES = ("physics", "chemistry", "biology")
 SPLITS = {"eval": "eval", "test": "eval", "train": "train"}
 
 
-def load_sciencet2i(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
-                    **opts: Any) -> list[Prompt]:
+def load_science_t2i(
+    split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None, **opts: Any
+) -> list[Prompt]:
     """Science-T2I prompts in file order; subtasks filter on the lower-cased category."""
     no_extra_options(SUITE, opts)
     label = normalise_split(SUITE, split, SPLITS)
@@ -73,8 +75,9 @@ def _parquet_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 def _check_columns(file: Path, names: Any, where: str) -> None:
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise DataError(f"{where}: missing required column(s) {', '.join(missing)} "
-                        f"(Science-T2I files have {', '.join(COLUMNS)})")
+        raise DataError(
+            f"{where}: missing required column(s) {', '.join(missing)} (Science-T2I files have {', '.join(COLUMNS)})"
+        )
 
 
 def _prompt(row: dict[str, Any], index: int, split: str, where: str) -> Prompt:
@@ -82,10 +85,11 @@ def _prompt(row: dict[str, Any], index: int, split: str, where: str) -> Prompt:
     meta = {k: field_str(row, k, where, required=False) for k in ("explicit_prompt", "superficial_prompt", "law")}
     category = field_str(row, "category", where)
     meta.update(row=index, category=category)
-    return Prompt(id=f"{SUITE}/{split}/{index:04d}", text=text, subtask=category.lower(), split=split,
-                  suite=SUITE, metadata=meta)
+    return Prompt(
+        id=f"{SUITE}/{split}/{index:04d}", text=text, subtask=category.lower(), split=split, suite=SUITE, metadata=meta
+    )
 
 
-def sciencet2i_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+def science_t2i_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
     """The registry's factory of `prompts.suite: science-t2i`."""
-    return load_sciencet2i(cfg.split, cfg.subtasks, **options.model_dump())
+    return load_science_t2i(cfg.split, cfg.subtasks, **options.model_dump())

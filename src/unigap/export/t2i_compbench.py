@@ -23,8 +23,14 @@ T2I_SUITE = "t2i-compbench"
 T2I_IMAGES_PER_PROMPT = 10  # the paper protocol; 3_in_1.py hard-codes it
 
 
-def export_t2icompbench(run_dir: str | Path, out: str | Path, source: str = "base", subtask: str | None = None,
-                        split: str = "eval", overwrite: bool = False) -> ExportResult:
+def export_t2i_compbench(
+    run_dir: str | Path,
+    out: str | Path,
+    source: str = "base",
+    subtask: str | None = None,
+    split: str = "eval",
+    overwrite: bool = False,
+) -> ExportResult:
     """`OUT/samples/<prompt>_<000000>.png` (one category) or `OUT/<category>/samples/...` (several)."""
     out, run_dir = Path(out), Path(run_dir)
     with open_store(run_dir) as store:
@@ -49,21 +55,33 @@ def _t2i_groups(prompts: list[Prompt], subtask: str | None, run_dir: Path, split
     if subtask is None:
         return dict(groups)
     if subtask not in groups:
-        raise UnigapError(f"{run_dir}: no T2I-CompBench prompts of category {subtask!r}; "
-                          f"present: {', '.join(sorted(groups))}")
+        raise UnigapError(
+            f"{run_dir}: no T2I-CompBench prompts of category {subtask!r}; present: {', '.join(sorted(groups))}"
+        )
     return {subtask: groups[subtask]}
 
 
 def _check_t2i_prompts(prompts: list[Prompt]) -> None:
     bad = [p for p in prompts if "_" in p.text or "/" in p.text or "\0" in p.text or len(p.text.encode()) > 240]
     if bad:
-        listing = "\n".join(f"  {p.id}: {p.text!r}" for p in bad[:20]) + (f"\n  ... {len(bad) - 20} more" if len(bad) > 20 else "")
-        raise DataError(f"{len(bad)} prompt(s) cannot be T2I-CompBench file names (the official readers take the "
-                        f"prompt as name.split('_')[0]; '/' makes a sub-folder; names are limited to 255 bytes):\n{listing}")
+        listing = "\n".join(f"  {p.id}: {p.text!r}" for p in bad[:20]) + (
+            f"\n  ... {len(bad) - 20} more" if len(bad) > 20 else ""
+        )
+        raise DataError(
+            f"{len(bad)} prompt(s) cannot be T2I-CompBench file names (the official readers take the "
+            f"prompt as name.split('_')[0]; '/' makes a sub-folder; names are limited to 255 bytes):\n{listing}"
+        )
 
 
-def _t2i_category(store: Any, target: Path, category: str, prompts: list[Prompt],
-                  by_prompt: dict[str, list], result: ExportResult, overwrite: bool) -> None:
+def _t2i_category(
+    store: Any,
+    target: Path,
+    category: str,
+    prompts: list[Prompt],
+    by_prompt: dict[str, list],
+    result: ExportResult,
+    overwrite: bool,
+) -> None:
     samples = target / "samples"
     prepare(target, [samples] if samples.is_dir() and any(samples.iterdir()) else [], overwrite, "samples/")
     samples.mkdir(parents=True, exist_ok=True)
@@ -81,8 +99,14 @@ def _t2i_category(store: Any, target: Path, category: str, prompts: list[Prompt]
 def _t2i_notes(category: str, prompts: list[Prompt], by_prompt: dict[str, list]) -> list[str]:
     counts = [len(by_prompt.get(p.id, [])) for p in prompts]
     notes = [f"{category}: {counts.count(0)} prompt(s) without candidates left out"] if 0 in counts else []
-    if category == "complex" and prompts[0].split == "eval" and (set(counts) != {T2I_IMAGES_PER_PROMPT} or len(prompts) != 300):
-        notes.append(f"complex: 3_in_1.py assumes all 300 complex_val prompts with {T2I_IMAGES_PER_PROMPT} "
-                     f"images each, in file order; this export has {len(prompts)} prompt(s) with "
-                     f"{min(counts)}-{max(counts)} image(s) each, so its 3-in-1 score would be misaligned")
+    if (
+        category == "complex"
+        and prompts[0].split == "eval"
+        and (set(counts) != {T2I_IMAGES_PER_PROMPT} or len(prompts) != 300)
+    ):
+        notes.append(
+            f"complex: 3_in_1.py assumes all 300 complex_val prompts with {T2I_IMAGES_PER_PROMPT} "
+            f"images each, in file order; this export has {len(prompts)} prompt(s) with "
+            f"{min(counts)}-{max(counts)} image(s) each, so its 3-in-1 score would be misaligned"
+        )
     return notes

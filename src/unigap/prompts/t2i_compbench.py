@@ -24,8 +24,9 @@ CATEGORIES = ("3d_spatial", "color", "complex", "non_spatial", "numeracy", "shap
 SPLITS = {"train": "train", "val": "val", "eval": "val", "test": "val"}
 
 
-def load_t2icompbench(split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None,
-                      **opts: Any) -> list[Prompt]:
+def load_t2i_compbench(
+    split: str = "eval", subtasks: list[str] | None = None, path: str | Path | None = None, **opts: Any
+) -> list[Prompt]:
     """Prompts of the requested categories (default all 8), category by category, in file order."""
     no_extra_options(SUITE, opts)
     file_split = normalise_split(SUITE, split, SPLITS)
@@ -45,14 +46,22 @@ def _check_files(folder: Path, categories: list[str], file_split: str) -> None:
 
 def _load_file(file: Path, category: str, file_split: str) -> list[Prompt]:
     split = "train" if file_split == "train" else "eval"
-    prompts = [Prompt(id=f"{SUITE}/{category}_{file_split}/{lineno:04d}", text=text, subtask=category, split=split,
-                      suite=SUITE, metadata={"file": file.name, "line": lineno, "category": category})
-               for lineno, text in read_lines(file)]
+    prompts = [
+        Prompt(
+            id=f"{SUITE}/{category}_{file_split}/{lineno:04d}",
+            text=text,
+            subtask=category,
+            split=split,
+            suite=SUITE,
+            metadata={"file": file.name, "line": lineno, "category": category},
+        )
+        for lineno, text in read_lines(file)
+    ]
     if not prompts:
         raise DataError(f"{file}: no prompts")
     return prompts
 
 
-def t2icompbench_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
+def t2i_compbench_suite(cfg: SuiteConfig, options: FileOptions) -> list[Prompt]:
     """The registry's factory of `prompts.suite: t2i-compbench`."""
-    return load_t2icompbench(cfg.split, cfg.subtasks, **options.model_dump())
+    return load_t2i_compbench(cfg.split, cfg.subtasks, **options.model_dump())

@@ -1,6 +1,6 @@
-"""Records of the run store: what goes in (CandidateIn) and what comes out (Candidate, JudgmentRow).
+"""Rows of the run store: what goes in (CandidateIn) and what comes out (Candidate, JudgmentRow).
 
-Prompts and verdicts use the shared records `unigap.records.Prompt` and `unigap.records.Judgment`.
+The records every layer passes (`Prompt`, `Judgment`) are `unigap.records`; these are the store's own.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Candidate:
     """A stored candidate.
 
     id: row id in this run's DB (stable within the run; re-mapped when parts are merged);
-    source: who generated it and when ("base", "improved", "replay:e10");
+    source: which model generated it ("base", "improved", or an audit config's `source`);
     tokens: int64 image-token ids; png: image path relative to the run dir;
     created: unix time the row was written.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from unigap.errors import DataError, UnigapError
-from unigap.prompts.t2icompbench import CATEGORIES, load_t2icompbench
+from unigap.prompts.t2i_compbench import CATEGORIES, load_t2i_compbench
 
 
 def make_folder(root, n_val=3, n_train=5):
@@ -17,7 +17,7 @@ def make_folder(root, n_val=3, n_train=5):
 
 def test_val_and_train_counts(tmp_path):
     folder = make_folder(tmp_path)
-    load = load_t2icompbench
+    load = load_t2i_compbench
     val, train = load(split="val", path=folder), load(split="train", path=folder)
     assert len(val) == 3 * 8 and len(train) == 5 * 8
     assert {p.split for p in val} == {"eval"} and {p.split for p in train} == {"train"}
@@ -27,16 +27,19 @@ def test_val_and_train_counts(tmp_path):
 
 def test_strip_skip_blank_keep_line_numbers(tmp_path):
     (tmp_path / "color_val.txt").write_text("  a red apple \n\n\t\na blue car\r\n   \na green bench")
-    prompts = load_t2icompbench(split="val", subtasks=["color"], path=tmp_path)
-    assert [(p.text, p.metadata["line"]) for p in prompts] == [("a red apple", 1), ("a blue car", 4),
-                                                              ("a green bench", 6)]
+    prompts = load_t2i_compbench(split="val", subtasks=["color"], path=tmp_path)
+    assert [(p.text, p.metadata["line"]) for p in prompts] == [
+        ("a red apple", 1),
+        ("a blue car", 4),
+        ("a green bench", 6),
+    ]
     assert prompts[1].id == "t2i-compbench/color_val/0004"
     assert prompts[1].metadata["file"] == "color_val.txt"
 
 
 def test_missing_file_unknown_category_and_split(tmp_path):
     (tmp_path / "color_val.txt").write_text("a red apple")
-    load = load_t2icompbench
+    load = load_t2i_compbench
     with pytest.raises(DataError, match=r"missing 3d_spatial_val\.txt"):
         load(split="val", path=tmp_path)
     with pytest.raises(UnigapError, match="unknown subtask.*valid: 3d_spatial, color"):
