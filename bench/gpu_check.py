@@ -41,7 +41,9 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/janus_decode.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/janus_decode.py, bench/timing.py
+
+from timing import peak_gb, reset_peak, timed  # noqa: E402
 
 SECTIONS = ("janus-1b", "janus-7b", "showo-256", "showo-512", "sft-7b")
 
@@ -65,29 +67,6 @@ def settings(tiny: bool) -> Settings:
     if tiny:
         return Settings(True, device, prompts=4, judge=4, showo_batch={256: 2, 1024: 2}, sft_batch=2)
     return Settings(False, device)
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def reset_peak() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_gb() -> float | None:
-    return round(torch.cuda.max_memory_allocated() / 1e9, 2) if torch.cuda.is_available() else None
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    sync()
-    t0 = time.perf_counter()
-    out = fn()
-    sync()
-    return time.perf_counter() - t0, out
 
 
 # --- sections ---------------------------------------------------------------------------------

@@ -20,12 +20,12 @@ import argparse
 import json
 import platform
 import random
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from timing import peak_gb, reset_peak, timed
 
 from unigap.models.base import SamplingConfig, SelfJudgeConfig
 from unigap.models.janus.backend import JanusBackend
@@ -36,29 +36,6 @@ from unigap.models.janus.text import generation_rows
 from unigap.utils import left_pad
 
 SAMPLING = SamplingConfig(cfg_scale=5.0, temperature=1.0, top_k=0)
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def reset_peak() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_gb() -> float | None:
-    return round(torch.cuda.max_memory_allocated() / 1e9, 2) if torch.cuda.is_available() else None
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    sync()
-    t0 = time.perf_counter()
-    out = fn()
-    sync()
-    return time.perf_counter() - t0, out
 
 
 def make_prompts(n: int, seed: int = 0) -> list[str]:

@@ -39,6 +39,16 @@ def make_tiny_checkpoint(seed: int = 0) -> TinyCheckpoint:
     return TinyCheckpoint(model, tok, codec, {"sampling": {"cfg_scale": 2.0}})
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs torch on one thread: the models are tiny and CI has 2 cores (more threads only add
+    contention, up to 20x slower for the tiny Janus here); subprocesses a test starts are not affected."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def tiny_ckpt_dir(tmp_path_factory):
     """A random-weight tiny checkpoint directory (same format as the shipped one)."""

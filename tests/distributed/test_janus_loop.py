@@ -34,14 +34,6 @@ PROMPTS = [
 TARGETS = ("q_proj", "v_proj")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
     """A tiny random Janus saved like a hub checkpoint, audited and curated (module-scoped)."""

@@ -21,14 +21,6 @@ from unigap.training.improve import improve  # noqa: E402
 TEXTS = ["a red cat", "a blue square", "a green circle"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def synthetic(name: str, path):
     if name == "janus":
         from unigap.models.janus.synthetic import build_synthetic

@@ -126,15 +126,6 @@ def lmms():
     return lmms_eval
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core box: more threads only add contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="session")
 def toy_tasks(tmp_path_factory) -> Path:
     """A directory lmms-eval indexes: toy_yesno (generate_until) and toy_mc (multiple_choice)."""

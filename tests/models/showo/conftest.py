@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
@@ -17,15 +16,6 @@ from unigap.models.showo.options import ShowoOptions  # noqa: E402
 from unigap.models.showo.synthetic import write_synthetic  # noqa: E402
 
 PROMPTS = ["a red circle", "two big blue squares left of a small yellow triangle", "a green cat"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core box: more threads only add contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")
