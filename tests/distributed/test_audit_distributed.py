@@ -6,8 +6,13 @@ import json
 import os
 import signal
 import sqlite3
+import threading
 import time
+from http.server import HTTPServer
 
+import pytest
+
+from tests.cli.test_consistency_cli import Scripted
 from tests.distributed.helpers import launch, logs, wait_all
 from unigap.audit.runner import AuditConfig, run_audit
 from unigap.distributed import Dist, dist_info, rank_device, shard
@@ -123,3 +128,33 @@ def test_failure_on_one_rank_stops_all_with_its_message(tmp_path, tiny_ckpt_dir)
     text = logs(tmp_path)
     assert "different config" in text  # rank 0's refusal, on rank 0
     assert "another rank failed" in text  # rank 1 stops too instead of waiting at the barrier
+
+
+@pytest.fixture
+def failing_judge():
+    """An http judge that fails every call until Scripted.ok is set."""
+    server = HTTPServer(("127.0.0.1", 0), Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Scripted.ok = False
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_judge_whose_every_call_fails_stops_the_sharded_audit_then_a_rerun_retries(
+    tmp_path, tiny_ckpt_dir, failing_judge
+):
+    judge = f"judges=[{{name: http, options: {{base_url: '{failing_judge}', model: judge-x}}}}]"
+    args = audit_args(tiny_ckpt_dir, tmp_path / "run", [*SMALL, judge])
+    codes = wait_all(launch(args, log_dir=tmp_path), timeout=120)
+    assert codes[0] != 0 and codes[1] != 0, logs(tmp_path)
+    text = logs(tmp_path)
+    assert "all 54 judgments failed" in text and "model 'judge-x' is not loaded" in text  # both shards counted
+    with RunStore.open(tmp_path / "run", create=False) as s:
+        stage = s.stage("audit")
+        assert stage["status"] == "failed" and stage["info"]["dead_judges"]["http:judge-x"]["failed"] == 54
+        assert len(s.candidates()) == 54  # the candidates stay
+    Scripted.ok = True
+    assert wait_all(launch(args, log_dir=tmp_path), timeout=120) == [0, 0], logs(tmp_path)
+    with RunStore.open(tmp_path / "run", create=False) as s:
+        assert s.stage("audit")["status"] == "done"
+        assert {r.status for r in s.judgments() if r.judge == "http:judge-x"} == {"ok"}

@@ -503,7 +503,7 @@ def run_audit_sharded(
     prompts, model, judges = run_step(d, lambda: _setup(cfg, run_dir, d, model, add_prompts))
     # every shard done: the barrier
     failures = gather(run_step(d, lambda: _audit_shard(cfg, run_dir, d, prompts, model, judges, bar)), d)
-    run_step(d, lambda: _finish(cfg, run_dir, d, prompts, failures))
+    run_step(d, lambda: _finish(cfg, run_dir, d, prompts, judges, failures))
     shutdown(d)
     return json.loads((run_dir / "metrics.json").read_text())
 
@@ -553,8 +553,16 @@ def _audit_shard(
         return failures
 
 
-def _finish(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], failures: list[dict[str, int]]) -> None:
-    """Rank 0: merge the parts, mark the audit done, write metrics.json (other ranks: nothing)."""
+def _finish(
+    cfg: AuditConfig,
+    run_dir: Path,
+    d: Dist,
+    prompts: list[Prompt],
+    judges: dict[str, ExternalJudge],
+    failures: list[dict[str, int]],
+) -> None:
+    """Rank 0: merge the parts, mark the audit done (or failed: a judge whose every verdict failed,
+    as in the one-process audit), write metrics.json (other ranks: nothing)."""
     if not d.is_main:
         return
     merge_parts(run_dir)
@@ -562,7 +570,11 @@ def _finish(cfg: AuditConfig, run_dir: Path, d: Dist, prompts: list[Prompt], fai
     for f in failures:
         for name, n in f.items():
             total[name] = total.get(name, 0) + n
+    ids = {p.id for p in prompts}
     with RunStore.open(run_dir) as main:
-        main.set_stage("audit", "done", {"failures": total, "world_size": d.world_size})
-        result = metrics_for(main, cfg.source, {p.id for p in prompts}, cfg.n_boot, cfg.seed)
+        dead = dead_judges(main, cfg.source, ids, columns_of(judges))
+        info = {**expected(cfg, prompts, judges), "failures": total, "world_size": d.world_size}
+        main.set_stage("audit", "failed" if dead else "done", {**info, **({"dead_judges": dead} if dead else {})})
+        result = metrics_for(main, cfg.source, ids, cfg.n_boot, cfg.seed)
     write_json(run_dir / "metrics.json", result)
+    raise_dead_judges(dead, run_dir)

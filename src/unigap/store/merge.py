@@ -3,7 +3,8 @@
 Each rank of an `accelerate launch` writes its own part DB (same schema) and the shared
 RUN_DIR/images. `merge_parts` copies every part's prompts, candidates, judgments and events into
 RUN_DIR/run.sqlite. Candidates are matched on (source, prompt_id, idx) and get new ids in the
-main DB; judgments follow their candidate. Events are copied past a per-part high-water mark kept
+main DB; judgments follow their candidate, and a part's verdict replaces a failed one (a rank
+that judged its failed verdicts again on a rerun). Events are copied past a per-part high-water mark kept
 in meta["merge:<part file>"]. So merging again adds nothing, and part files are kept: a killed rank
 resumes its own part and a later merge picks up what it added.
 """
@@ -30,7 +31,10 @@ _COPY_JUDGMENTS = """
     FROM part.judgments j JOIN part.candidates pc ON pc.id = j.candidate_id
     JOIN main.candidates m ON m.source = pc.source AND m.prompt_id = pc.prompt_id AND m.idx = pc.idx
     WHERE true ORDER BY j.id
-    ON CONFLICT(candidate_id, judge) DO NOTHING"""
+    ON CONFLICT(candidate_id, judge) DO UPDATE SET
+        verdict = excluded.verdict, prob = excluded.prob, score = excluded.score, raw = excluded.raw,
+        status = excluded.status, error = excluded.error, created = excluded.created
+    WHERE main.judgments.status = 'failed' AND excluded.status != 'failed'"""
 _COPY_EVENTS = """
     INSERT INTO main.events (time, stage, message, data)
     SELECT time, stage, message, data FROM part.events WHERE id > ? ORDER BY id"""
