@@ -260,6 +260,8 @@ def understand_job(ckpt: Path) -> Job:
             "2",
             "--limit",
             "6",
+            "--batch-size",
+            "2",
         ]
 
     return Job(

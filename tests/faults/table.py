@@ -61,6 +61,9 @@ KILLS = [
     Kill("run", "file *report.html", "unigap run: report written, process not yet exited"),
     Kill("analyse", "file *analysis.json", "analyse: after analysis.json (and by seeded delay, during the analyses)"),
     Kill("report", "file *report.html", "report: after the page is written"),
+    Kill(
+        "understand", "journal *", "understand: a batch journaled (first and last); the rerun replays the finished ones"
+    ),
     Kill("understand", "file *lmms_eval_results.json", "understand: lmms-eval's results written, understand.json not"),
 ]
 

@@ -126,3 +126,38 @@ def test_tiny_random_backend_end_to_end(lmms, toy_tasks, tmp_path, tiny_ckpt_dir
     assert result["failures"]["count"] == 0  # 24 px images are resized to the tiny codec's 32 px
     assert result["backend_calls"]["generate_until"] >= 2 and result["backend_calls"]["loglikelihood"] >= 1
     assert result["provenance"]["limit"] == 6 and result["provenance"]["fingerprint"]["backend"] == "tiny"
+
+
+def test_a_rerun_replays_the_journaled_batches_and_computes_only_the_rest(lmms, toy_tasks, tmp_path, scripted):
+    answers, best = {"What color is the image?": "red"}, {RED: "red", GREEN: "blue", BLUE: "blue"}
+    first = scripted(answers, best=best)
+    straight = run_toy(first, ["toy_mc"], toy_tasks, tmp_path, batch_size=5)
+    journal = tmp_path / "out" / "responses.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 1 + len(first.calls)  # the model's identity, then one line per backend batch
+    # as a kill leaves it: the first three batches whole, the fourth cut mid-line
+    journal.write_text("\n".join(lines[:4]) + "\n" + lines[4][: len(lines[4]) // 2])
+    (tmp_path / "out" / "understand.json").unlink()
+    second = scripted(answers, best=best)
+    resumed = run_toy(second, ["toy_mc"], toy_tasks, tmp_path, batch_size=5)
+    assert len(second.calls) == len(first.calls) - 3  # the three whole batches replayed, the cut one rerun
+    assert second.calls == first.calls[3:]  # the same batches as the uninterrupted run
+    drop = ("wall_s", "provenance")
+    assert {k: v for k, v in resumed.items() if k not in drop} == {k: v for k, v in straight.items() if k not in drop}
+    assert len(journal.read_text().splitlines()) == len(lines)  # the cut line truncated, nothing doubled
+    third = scripted(fail_on="What")  # everything journaled: no backend call at all
+    assert run_toy(third, ["toy_mc"], toy_tasks, tmp_path, batch_size=5)["scores"] == straight["scores"]
+    assert third.calls == []
+
+
+def test_a_batch_with_a_failed_item_is_not_journaled(lmms, toy_tasks, tmp_path, scripted):
+    backend = scripted({"Is the image red?": "Yes"}, fail_on="blue")
+    result = run_toy(backend, ["toy_yesno"], toy_tasks, tmp_path)
+    assert result["failures"]["count"] == 3
+    again = scripted({"Is the image red?": "Yes"}, fail_on="blue")
+    (tmp_path / "out" / "understand.json").unlink()
+    rerun = run_toy(again, ["toy_yesno"], toy_tasks, tmp_path)
+    assert rerun["failures"] == result["failures"] and rerun["scores"] == result["scores"]
+    # the one batch without a blue item is replayed; the failing batches (and their item-by-item retries) rerun
+    whole = [c for c in backend.calls if c["shape"][0] > 1 and not any("blue" in q for q in c["questions"])]
+    assert len(whole) == 1 and again.calls == [c for c in backend.calls if c is not whole[0]]

@@ -41,6 +41,7 @@ from unigap.understand.batching import (
     run_batch,
     to_array,
 )
+from unigap.understand.journal import Journal, batch_key
 
 TINY_IMAGE = 32  # the tiny backend's codec reads 32 x 32 ShapeWorld images
 
@@ -69,10 +70,12 @@ class UnigapLMM(lmms):
         greedy_check: bool = True,
         model: Any = None,
         max_batch_size: Any = None,
+        journal: Journal | None = None,
         **options: Any,
     ) -> None:
         """model_args backend, path, device, batch_size, dtype; any other key is a backend option
-        (`model.options`, e.g. understanding_path=... for emu3), checked by the backend's options class."""
+        (`model.options`, e.g. understanding_path=... for emu3), checked by the backend's options class.
+        journal: finished batches are recorded there and replayed on a rerun (unigap understand)."""
         super().__init__()
         if model is None:
             from unigap.models.base import ModelConfig, load_model
@@ -92,6 +95,7 @@ class UnigapLMM(lmms):
         self.greedy_check = bool(greedy_check)
         self.failures: list[dict[str, Any]] = []
         self.calls: dict[str, int] = {"generate_until": 0, "loglikelihood": 0}
+        self.journal = journal
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> UnigapLMM:
@@ -123,6 +127,22 @@ class UnigapLMM(lmms):
         it.error = error
         self.failures.append({"request": kind, "task": it.task, "doc_id": it.doc_id, "error": error})
 
+    def _run(self, kind: str, chunk: list[Item], call: Any, on_fail: Any) -> list:
+        """run_batch through the journal: a batch finished before a kill is replayed, not recomputed;
+        one whose items all succeeded is recorded (with the backend calls it took)."""
+        key = batch_key(kind, chunk) if self.journal is not None else None
+        hit = self.journal.get(key) if key else None
+        if hit is not None:
+            outputs, calls = hit
+            for k, n in calls.items():
+                self.calls[k] = self.calls.get(k, 0) + n
+            return outputs
+        before = dict(self.calls)
+        outputs = run_batch(chunk, call, on_fail)
+        if key and all(o is not None for o in outputs):
+            self.journal.put(key, outputs, {k: n - before.get(k, 0) for k, n in self.calls.items()})
+        return outputs
+
     def _images(self, chunk: list[Item]) -> torch.Tensor:
         return torch.from_numpy(np.stack([it.image for it in chunk]))  # (B, H, W, 3) uint8
 
@@ -131,7 +151,9 @@ class UnigapLMM(lmms):
         items = [self._item(i, r.args, "generate_until") for i, r in enumerate(requests)]
         out = [""] * len(items)
         for chunk in batches(items, self.batch_size):
-            answers = run_batch(chunk, self._answer, lambda it, e: self._fail(it, e, "generate_until"))
+            answers = self._run(
+                "generate_until", chunk, self._answer, lambda it, e: self._fail(it, e, "generate_until")
+            )
             for it, a in zip(chunk, answers):
                 out[it.index] = "" if a is None else cut_at_stop(a, it.until)
         return out
@@ -165,7 +187,7 @@ class UnigapLMM(lmms):
         out: list[tuple[float, bool]] = [(math.inf, False)] * len(items)  # failed: never the best choice
         greedy = self._greedy_answers(items) if self.greedy_check else {}
         for chunk in batches(items, self.batch_size):
-            scores = run_batch(chunk, self._score, lambda it, e: self._fail(it, e, "loglikelihood"))
+            scores = self._run("loglikelihood", chunk, self._score, lambda it, e: self._fail(it, e, "loglikelihood"))
             for it, s in zip(chunk, scores):
                 if s is not None:
                     out[it.index] = (s, is_greedy(greedy.get((it.task, it.doc_id, it.question), ""), it.continuation))
@@ -193,7 +215,7 @@ class UnigapLMM(lmms):
         ]
         found: dict[tuple, str] = {}
         for chunk in batches(probes, self.batch_size):
-            for it, a in zip(chunk, run_batch(chunk, self._answer, lambda *_: None)):
+            for it, a in zip(chunk, self._run("greedy", chunk, self._answer, lambda *_: None)):
                 found[(it.task, it.doc_id, it.question)] = a or ""
         return found
 

@@ -5,12 +5,15 @@
 
 writes `out_dir/understand.json` (scores, stderr, task versions, n, failures, provenance) and
 `out_dir/lmms_eval_results.json` (lmms-eval's own results dict, samples left out), and returns
-the `understand.json` content.
+the `understand.json` content. `out_dir/responses.jsonl` journals the finished backend batches, so a
+killed evaluation, rerun, replays them and computes only the rest (understand/journal.py).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ from unigap.understand._lmms import lmms_eval_version, require_lmms_eval
 
 PAPER_TASKS = ("pope", "mmbench_en_dev", "gqa", "mmmu_val")  # the paper's Table 8 (Janus-Pro-7B before/after SFT)
 RESULT_FILE = "understand.json"
+JOURNAL_FILE = "responses.jsonl"  # finished backend batches (understand/journal.py): a rerun replays them
 LOCAL_HINT = (
     "To use a local copy instead: (1) a machine with the hub runs the same task once (HF_HOME=/some/dir "
     "unigap understand ... --limit 1), copy /some/dir here and set HF_HOME=/some/dir HF_DATASETS_OFFLINE=1 "
@@ -156,9 +160,11 @@ def evaluate_backend(
     tasks = list(tasks)
     tm = build_task_manager(tasks, out, data, opt["per_subtask"], seed, opt["include_defaults"], opt["include"])
     check_task_names(tasks, tm)
-    lm = make_adapter(model_cfg, model, opt["batch_size"])
+    lm = make_adapter(model_cfg, model, opt["batch_size"], out / JOURNAL_FILE)
     t0 = time.perf_counter()
     raw = _simple_evaluate(lm, tasks, limit, tm, seed, opt["bootstrap_iters"])
+    if lm.journal is not None and lm.journal.replayed:
+        print(f"understand: {lm.journal.replayed} finished batches replayed from {lm.journal.path}", file=sys.stderr)
     result = summarise(raw, lm, model_cfg, tasks, limit, seed, opt) | {"wall_s": round(time.perf_counter() - t0, 2)}
     raw.pop("samples", None)
     write_json(out / "lmms_eval_results.json", raw, default=str)
@@ -166,14 +172,41 @@ def evaluate_backend(
     return result
 
 
-def make_adapter(model_cfg: Any, model: Any, batch_size: int | None) -> Any:
+def make_adapter(model_cfg: Any, model: Any, batch_size: int | None, journal: Path | None = None) -> Any:
+    """The lmms-eval model over this backend; with `journal` (and a model fingerprint to key it on),
+    finished batches are recorded there and replayed by a rerun."""
     from unigap.understand.adapter import UnigapLMM
+    from unigap.understand.journal import Journal
 
     if model is None:
         from unigap.models.base import load_model
 
         model = load_model(model_cfg)
-    return UnigapLMM(model=model, batch_size=batch_size or getattr(model_cfg, "batch_size", 8))
+    log = Journal(journal, model_identity(model_cfg, model)) if journal is not None else None
+    return UnigapLMM(model=model, batch_size=batch_size or getattr(model_cfg, "batch_size", 8), journal=log)
+
+
+def model_identity(model_cfg: Any, model: Any) -> str:
+    """What the journal's batches were answered by: the backend's fingerprint and weights hash, the model
+    config, and the size and mtime of each file of a local checkpoint (new weights at the same path)."""
+    fingerprint = model.fingerprint() if callable(getattr(model, "fingerprint", None)) else None
+    weights = model.weights_sha256() if callable(getattr(model, "weights_sha256", None)) else None
+    cfg = model_cfg.model_dump(mode="json") if hasattr(model_cfg, "model_dump") else model_cfg
+    path = (cfg or {}).get("path") if isinstance(cfg, dict) else None
+    return json.dumps([fingerprint, weights, cfg, _file_stats(path)], sort_keys=True, default=str)
+
+
+def _file_stats(path: str | None) -> dict[str, list[int]]:
+    """{relative name: [size, mtime_ns]} of a local checkpoint directory's files ({} for a hub id or none)."""
+    root = Path(path).expanduser().resolve() if path else None
+    if root is None or not root.is_dir():
+        return {}
+    stats = {}
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            stats[str(f.relative_to(root))] = [st.st_size, st.st_mtime_ns]
+    return stats
 
 
 def _simple_evaluate(lm: Any, tasks: list[str], limit: Any, tm: Any, seed: int, bootstrap_iters: int) -> dict:
