@@ -30,7 +30,7 @@ install-eval:
 	$(BIN)/pip install -q $(EVAL_DEPS)
 
 # The default since issue 24's methods bench (bench/results/methods.md): GRPO with the oracle as the reward
-# and the judge-KL anchor, the one method that met its bar on 3 seeds. `unigap run` without --config is
+# and the judge-KL anchor, the one method that met its bar on the means over 3 seeds. `unigap run` without --config is
 # C-SFT (configs/run_tiny.yaml); the paper's recipe is configs/run_paper_alg1.yaml.
 run: $(STAMP)
 	$(BIN)/unigap run --config configs/run_grpo_oracle_kl_tiny.yaml
