@@ -102,3 +102,25 @@ def test_report_in_a_real_browser(finished_run, tmp_path, artifact_dir):
     ):
         assert key in text, key
     assert "easy" in text and "overall" in text
+
+
+def test_before_and_after_pairs_the_same_prompts(finished_run, tmp_path):
+    from unigap.report.render import pair_items
+
+    with RunStore.open_readonly(finished_run) as store:
+        pairs = pair_items(store, limit=4)
+        base = {c.prompt_id: c for c in store.candidates(source="base") if c.idx == 0}
+        improved = {c.prompt_id: c for c in store.candidates(source="improved") if c.idx == 0}
+    both = [p for p in base if p in improved]
+    assert both and len(pairs["items"]) == min(4, len(both))
+    assert all(base[p].seed == improved[p].seed for p in both) and "the same sampling seed" in pairs["caption"]
+    assert f"of the {len(both)} prompts" in pairs["caption"] and "eval split" in pairs["caption"]
+    for it in pairs["items"]:
+        assert it["before"]["prompt"] == it["after"]["prompt"]
+        assert it["before"]["src"].startswith("data:image/png") and it["after"]["src"].startswith("data:image/png")
+        assert it["before"]["verdicts"] and it["after"]["verdicts"]
+    subtasks = [it["before"]["subtask"] for it in pairs["items"]]
+    assert len(set(subtasks)) == len(subtasks)  # one prompt per subtask in turn
+    html = render_report(finished_run, tmp_path / "report.html").read_text()
+    section = re.search(r'<h2 id="grid-pairs">(.*?)<h2 ', html, re.S).group(1)
+    assert section.count('<div class="pair">') == min(12, len(both))

@@ -126,6 +126,44 @@ def grid_items(store: RunStore, kind: str, limit: int = GRID_SIZE) -> dict:
     }
 
 
+def pair_items(store: RunStore, limit: int = GRID_SIZE) -> dict:
+    """Before and after on the same prompts: per prompt the base model and the improved model hold
+    candidates for, candidate 0 of each (drawn with the same sampling seed) with every judge's verdicts;
+    `limit` prompts, the subtasks in turn, in store order (no choice by outcome)."""
+    first: dict[str, dict[str, Any]] = {SOURCE_BASE: {}, SOURCE_IMPROVED: {}}
+    for source, by in first.items():
+        for c in store.candidates(source=source):
+            if c.idx == 0:
+                by[c.prompt_id] = c
+    prompts = {p.id: p for p in store.prompts()}
+    both = [pid for pid in first[SOURCE_BASE] if pid in first[SOURCE_IMPROVED]]
+    picks = [((first[SOURCE_BASE][pid], first[SOURCE_IMPROVED][pid]), prompts[pid]) for pid in both]
+    verdicts: dict[int, dict[str, Any]] = {}
+    for source in first:
+        for r in store.judgments(source=source):
+            verdicts.setdefault(r.candidate_id, {})[r.judge] = r
+    items = [
+        {"before": _item(store, b, p, verdicts.get(b.id, {})), "after": _item(store, a, p, verdicts.get(a.id, {}))}
+        for (b, a), p in _in_turn(picks)[:limit]
+    ]
+    splits = sorted({prompts[pid].split for pid in both})
+    return {"items": items, "caption": _pair_caption(splits, len(items), len(both), _same_seeds(picks))}
+
+
+def _same_seeds(picks: list) -> bool:
+    return all(b.seed == a.seed for (b, a), _ in picks)
+
+
+def _pair_caption(splits: list[str], shown: int, total: int, same_seed: bool) -> str:
+    seed = "drawn with the same sampling seed" if same_seed else "drawn with different sampling seeds"
+    where = " and ".join(splits) or "no"
+    return (
+        f"The {where} split: candidate 0 of the base model (left) and of the improved model (right), {seed}. "
+        f"Shown: {shown} of the {total} prompts both models generated for, one prompt per subtask in turn, "
+        "whatever their verdicts."
+    )
+
+
 def _in_turn(picks: list) -> list:
     """The subtasks in turn: the first pick of each subtask (in order of appearance), then the second, ..."""
     by: dict[str, list] = {}
@@ -276,6 +314,7 @@ def context(run_dir: Path) -> dict:
             "entk": analysis.get("entk", {}),
             "before_missing": analysis.get("before", {}).get("missing"),
             "grids": {k: grid_items(store, k) for k in ("accepted", "rejected", "discard")},
+            "pairs": pair_items(store),
             "provenance": store.get_meta("provenance") or {},
             "config": store.config() or {},
             "counts": store.counts(),
