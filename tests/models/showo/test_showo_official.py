@@ -307,3 +307,30 @@ def test_tied_confidences_clamp_the_next_step_as_the_official_loop(cases, arrays
     assert left[1:] == c["left_masked"][:-1]  # what each step began with = what the previous one left
     assert any(a < b for a, b in zip(c["left_masked"][:-1], c["mask_len"][:-1]))  # the fixture has a tie
     assert tokens.tolist() == c["tokens"]
+
+
+# --- understanding input: the official image_transform (tools/official/showo/make_preprocess_fixtures.py) --------
+def _pattern(h: int, w: int):
+    """The generator's input image (its `pattern`): a fixed integer pattern, (H, W, 3) uint8."""
+    import numpy as np
+
+    i, j, c = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
+    return torch.from_numpy(((i * 73 + j * 151 + c * 29 + (i * j) % 97 + (i // 3) * (j // 5)) % 256).astype(np.uint8))
+
+
+def test_image_preprocessing_equals_the_official_image_transform():
+    import hashlib
+
+    from unigap.models.showo.preprocess import image_transform
+
+    rows = json.loads((FIX / "preprocess" / "cases.json").read_text())
+    pixels = load_file(str(FIX / "preprocess" / "pixels.safetensors"))
+    assert len(rows) == 16 and {r["side"] for r in rows} == {16, 256}
+    for r in rows:
+        images = torch.stack([_pattern(r["height"], r["width"])] * 2)  # (2, H, W, 3): batched like encode
+        x = image_transform(images, r["side"]) * 2 - 1  # the official Normalize(0.5, 0.5)
+        assert x.shape == (2, 3, r["side"], r["side"]) and torch.equal(x[0], x[1])
+        where = f"{r['height']}x{r['width']} -> {r['side']}"
+        if r["side"] == 16:
+            assert torch.equal(x[0], pixels[f"{r['height']}x{r['width']}"]), where
+        assert hashlib.sha256(x[0].numpy().tobytes()).hexdigest() == r["sha256_float32"], where

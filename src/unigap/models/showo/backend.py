@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from unigap.errors import UnigapError
@@ -39,6 +38,7 @@ from unigap.models.common import checkpoint_layers, eval_mode
 from unigap.models.showo.loading import ShowoConfig
 from unigap.models.showo.model import ShowoModel, attn_mask, t2i_mask
 from unigap.models.showo.options import ShowoOptions
+from unigap.models.showo.preprocess import image_transform
 from unigap.models.showo.prompting import MMU_ASSISTANT, MMU_USER, Layout
 from unigap.models.showo.sampling import DecodeSpec, NonFiniteLogits, decode, guide
 from unigap.models.showo.text import greedy, last_logits, mmu_batch, teacher_forced
@@ -129,10 +129,9 @@ class ShowoBackend(UnifiedModel):
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, 3) uint8 -> codes (B, M): resized (shorter side, bicubic) + centre-cropped as
-        the official image_transform, scaled to [-1, 1]."""
-        x = images.to(self.device).permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
-        x = _resize_crop(x, self.resolution)
+        """(B, H, W, 3) uint8 -> codes (B, M): resized (shorter side, bicubic) + centre-cropped by
+        the official image_transform's steps (preprocess.py), scaled to [-1, 1]."""
+        x = image_transform(images, self.resolution).to(self.device)  # (B, 3, side, side)
         with self._eval():
             return self.model.vq.encode((x * 2 - 1).to(self.model.dtype)).cpu()
 
@@ -282,19 +281,6 @@ class ShowoBackend(UnifiedModel):
 
     def _eval(self) -> contextlib.AbstractContextManager:
         return eval_mode(self.model)
-
-
-def _resize_crop(x: torch.Tensor, side: int) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 3, side, side): shorter side to `side` (bicubic, antialiased), centre crop."""
-    H, W = x.shape[-2:]
-    if (H, W) == (side, side):
-        return x
-    s = side / min(H, W)
-    x = F.interpolate(
-        x, size=(max(side, round(H * s)), max(side, round(W * s))), mode="bicubic", antialias=True, align_corners=False
-    ).clamp(0, 1)
-    top, left = (x.shape[-2] - side) // 2, (x.shape[-1] - side) // 2
-    return x[..., top : top + side, left : left + side]
 
 
 def surrogate_mask(seed: int, draw: int, prompt: str, tokens: torch.Tensor) -> torch.Tensor:
