@@ -89,3 +89,21 @@ def test_every_term_of_the_report_is_in_the_glossary():
     for t in terms():
         name = t["term"].split(" — ")[0].split(" (")[0].lower()
         assert any(name in h for h in headings), (name, headings)
+
+
+def test_a_grpo_run_is_described_as_online_rl_not_curated_data():
+    config = {
+        **CONFIG,
+        "improve": {
+            "method": "grpo",
+            "grpo": {"group_size": 8, "rewards": [{"name": "oracle", "weight": 1.0}]},
+            "anchor": {"judge_kl": {"weight": 1.0}, "replay": {"set": None}},
+        },
+    }
+    after = side(e(0.454, 0.41, 0.50), e(0.407, 0.37, 0.45), e(0.694, 0.65, 0.74))
+    ran, _, _ = summary(analysis(after, e(0.55, 0.45, 0.65)), config, PROMPTS)
+    assert ran.endswith(
+        "before and after online GRPO on 360 train prompts (8 candidates per prompt per step, sampled from the "
+        "model being trained; reward: oracle, anchored by judge-KL)."
+    )
+    assert "curated" not in ran

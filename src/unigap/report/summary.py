@@ -48,8 +48,30 @@ def what_ran(config: dict, prompts: dict[str, int], metrics: dict, improved: boo
     )
     if not improved:
         return audit + "."
+    if (config.get("improve") or {}).get("method") == "grpo":
+        return f"{audit}, before and after {online(config, prompts.get('train', 0))}."
     train = f"{prompts.get('train', 0)} train prompts × {config.get('n', '?')} candidates"
     return f"{audit}, before and after {method(config)} on data its self-judge curated from {train}."
+
+
+def online(config: dict, n_train: int) -> str:
+    """GRPO's phrase: it samples from the current model during training, so no curated data is trained on."""
+    improve = config.get("improve") or {}
+    grpo, anchor = improve.get("grpo") or {}, improve.get("anchor") or {}
+    rewards = [str(r.get("name")) for r in grpo.get("rewards") or [] if isinstance(r, dict)] or ["?"]
+    anchors = [
+        a
+        for a, on in (
+            ("judge-KL", (anchor.get("judge_kl") or {}).get("weight")),
+            ("understanding replay", (anchor.get("replay") or {}).get("set")),
+        )
+        if on
+    ]
+    with_anchor = f", anchored by {_names(anchors)}" if anchors else ""
+    return (
+        f"online GRPO on {n_train} train prompts ({grpo.get('group_size', '?')} candidates per prompt per step, "
+        f"sampled from the model being trained; reward: {_names(rewards)}{with_anchor})"
+    )
 
 
 def method(config: dict) -> str:
