@@ -315,7 +315,7 @@ def summarise(raw: dict, lm: Any, model_cfg: Any, tasks: list[str], limit: Any, 
             "requests": len(lm.failures),
             "items": lm.failures[:200],
         },
-        "backend_calls": dict(lm.calls),
+        "backend_calls": dict(lm.calls),  # batches replayed from the journal count the calls they took when run
         "provenance": provenance(lm, model_cfg, limit, seed, opt),
     }
 
