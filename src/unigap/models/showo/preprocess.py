@@ -29,4 +29,4 @@ def _resize_crop(image: np.ndarray, side: int) -> np.ndarray:
     long = int(side * max(w, h) / min(w, h))
     pil = pil.resize((side, long) if w <= h else (long, side), Image.BICUBIC)
     top, left = int(round((pil.height - side) / 2.0)), int(round((pil.width - side) / 2.0))
-    return np.asarray(pil.crop((left, top, left + side, top + side)), dtype=np.uint8)
+    return np.array(pil.crop((left, top, left + side, top + side)), dtype=np.uint8)  # a writable copy
