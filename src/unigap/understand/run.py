@@ -173,8 +173,8 @@ def evaluate_backend(
 
 
 def make_adapter(model_cfg: Any, model: Any, batch_size: int | None, journal: Path | None = None) -> Any:
-    """The lmms-eval model over this backend; with `journal` (and a model fingerprint to key it on),
-    finished batches are recorded there and replayed by a rerun."""
+    """The lmms-eval model over this backend; with `journal`, finished batches are recorded there under
+    the model's identity and replayed by a rerun of the same model."""
     from unigap.understand.adapter import UnigapLMM
     from unigap.understand.journal import Journal
 
