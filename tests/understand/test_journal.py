@@ -54,3 +54,11 @@ def test_a_damaged_journal_is_not_trusted(tmp_path):
     path.write_text(path.read_text() + "{not json}\n")
     j = Journal(path, "model-a")
     assert j.get("k1") is None and (tmp_path / "responses.jsonl.stale").exists()
+
+
+def test_bytes_that_are_not_text_are_not_trusted(tmp_path):
+    path = tmp_path / "responses.jsonl"
+    path.write_bytes(b'{"model": "model-a"}\n\xff\xfe not utf-8\n')
+    j = Journal(path, "model-a")
+    assert j.done == {} and json.loads(path.read_text()) == {"model": "model-a"}
+    assert (tmp_path / "responses.jsonl.stale").read_bytes().startswith(b'{"model"')

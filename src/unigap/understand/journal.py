@@ -47,14 +47,14 @@ class Journal:
         self._open()
 
     def _open(self) -> None:
-        lines = self._read_whole_lines()
         try:
+            lines = self._read_whole_lines()
             ours = bool(lines) and json.loads(lines[0]).get("model") == self.identity
             rows = [json.loads(line) for line in lines[1:]] if ours else []
             self.done = {r["key"]: (r["outputs"], dict(r["calls"])) for r in rows}
         except (ValueError, KeyError, TypeError, AttributeError):  # edited or damaged: not ours to trust
             ours, self.done = False, {}
-        if lines and not ours:
+        if self.path.exists() and not ours:
             os.replace(self.path, self.path.with_name(self.path.name + ".stale"))
         if not ours:
             write_text(self.path, json.dumps({"model": self.identity}) + "\n")
