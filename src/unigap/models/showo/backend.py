@@ -131,7 +131,7 @@ class ShowoBackend(UnifiedModel):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> codes (B, M): resized (shorter side, bicubic) + centre-cropped by
         the official image_transform's steps (preprocess.py), scaled to [-1, 1]."""
-        x = image_transform(images, self.resolution).to(self.device)  # (B, 3, side, side)
+        x = image_transform(images.to(self.device), self.resolution)  # (B, 3, side, side), on the device
         with self._eval():
             return self.model.vq.encode((x * 2 - 1).to(self.model.dtype)).cpu()
 
