@@ -3,15 +3,12 @@ trainable / frozen components, LoRA through `unigap improve` with kill-and-resum
 
 from __future__ import annotations
 
-import json
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from unigap.curation.dataset import MANIFEST, _write
-from unigap.files import encode_png
+from tests.distributed.helpers import make_data as curated_data
 from unigap.models.base import ModelConfig, SamplingConfig
 from unigap.training.improve import ImproveConfig, freeze, improve
 from unigap.training.losses import dpo_loss
@@ -75,50 +72,8 @@ def test_trainable_components_only_change(showo_dir):
 
 
 def make_data(path, backend, n=4):
-    rng = np.random.default_rng(0)
-    texts = ["a red circle", "a blue square", "a green cat", "a small yellow triangle"]
-    rows, pairs = [], []
-    for i in range(n):
-        toks = torch.from_numpy(rng.integers(0, backend.layout.codebook, size=(2, backend.num_image_tokens)))
-        img = backend.decode(toks).numpy()
-        base = {"prompt": texts[i % 4], "prompt_id": f"p{i}", "subtask": "single_object", "band": "easy"}
-        rows.append({**base, "image": {"bytes": encode_png(img[0])}, "tokens": toks[0].tolist()})
-        pairs.append(
-            {
-                **base,
-                "chosen": {"bytes": encode_png(img[0])},
-                "rejected": {"bytes": encode_png(img[1])},
-                "chosen_tokens": toks[0].tolist(),
-                "rejected_tokens": toks[1].tolist(),
-            }
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    _write(rows, path / "sft.parquet", ("image",))
-    _write(pairs, path / "dpo.parquet", ("chosen", "rejected"))
-    _write(
-        [
-            {
-                "prompt": "a blue cat",
-                "prompt_id": "q0",
-                "subtask": "single_object",
-                "band": "easy",
-                "split": "train",
-                "suite": "t",
-                "spec": "null",
-            }
-        ],
-        path / "discard.parquet",
-        (),
-    )
-    manifest = {
-        "curate": {"rule": "all_accepted"},
-        "splits": ["train"],
-        "run_dir": None,
-        "fingerprint": backend.fingerprint(),
-        "counts": {},
-    }
-    (path / MANIFEST).write_text(json.dumps(manifest))
-    return path
+    """Curated rows / pairs of random Show-o image tokens and a discard pool (tests/distributed/helpers.py's)."""
+    return curated_data(path, backend, backend.layout.codebook, n=n)
 
 
 def _cfg(showo_dir, **kw):
