@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-BANDS_OF = {
-    "single_object": "easy",
-    "two_object": "easy",
-    "color_attr": "easy",
-    "texture": "medium",
-    "spatial": "medium",
-    "complex": "medium",
-    "physics": "hard",
-    "chemistry": "hard",
-    "biology": "hard",
-}
+from unigap.world.constants import SUBTASKS
+
+BANDS_OF = dict(SUBTASKS)  # subtask -> band, the world's table
 BENCHMARK_OF = {s: ("geneval", "t2i-compbench", "science-t2i")[i // 3] for i, s in enumerate(BANDS_OF)}
 LONG_JUDGE = "http:Qwen/Qwen2.5-VL-72B-Instruct"  # an OpenAI-compatible server's judge: its name holds a "/"
 SCORER = {"geneval": "geneval", "t2i-compbench": "t2i-compbench", "science-t2i": "sciscore"}
