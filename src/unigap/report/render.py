@@ -130,16 +130,13 @@ def pair_items(store: RunStore, limit: int = GRID_SIZE) -> dict:
     """Before and after on the same prompts: per prompt the base model and the improved model hold
     candidates for, candidate 0 of each (drawn with the same sampling seed) with every judge's verdicts;
     `limit` prompts, the subtasks in turn, in store order (no choice by outcome)."""
-    first: dict[str, dict[str, Any]] = {SOURCE_BASE: {}, SOURCE_IMPROVED: {}}
-    for source, by in first.items():
-        for c in store.candidates(source=source):
-            if c.idx == 0:
-                by[c.prompt_id] = c
+    after = {c.prompt_id: c for c in store.candidates(source=SOURCE_IMPROVED) if c.idx == 0}
+    before = {c.prompt_id: c for c in store.candidates(SOURCE_BASE, prompt_ids=after) if c.idx == 0}
     prompts = {p.id: p for p in store.prompts()}
-    both = [pid for pid in first[SOURCE_BASE] if pid in first[SOURCE_IMPROVED]]
-    picks = [((first[SOURCE_BASE][pid], first[SOURCE_IMPROVED][pid]), prompts[pid]) for pid in both]
+    both = [pid for pid in before if pid in after]  # the base model's order
+    picks = [((before[pid], after[pid]), prompts[pid]) for pid in both]
     verdicts: dict[int, dict[str, Any]] = {}
-    for source in first:
+    for source in (SOURCE_BASE, SOURCE_IMPROVED) if both else ():
         for r in store.judgments(source=source):
             verdicts.setdefault(r.candidate_id, {})[r.judge] = r
     items = [
